@@ -1,0 +1,73 @@
+//! Commands: what a caller asks the ledger to change, already checked at the boundary.
+//!
+//! A command holds only valid values; the ledger decides whether the rules allow it.
+
+use super::credit_code::CreditCode;
+use super::ids::{RedemptionId, TokenId, VoucherId};
+use super::model::{Actor, Invoice, IssueVoucherRequest, Role, SecretHash};
+use super::policy::ProgramCode;
+use super::text::{Description, Name, Reason};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    RegisterEnterprise {
+        credit_code: CreditCode,
+        name: Name,
+        check_digit_override_reason: Option<Reason>,
+    },
+    RegisterProvider {
+        credit_code: CreditCode,
+        name: Name,
+        program: ProgramCode,
+        check_digit_override_reason: Option<Reason>,
+    },
+    CreateToken {
+        role: Role,
+        provider_credit_code: Option<CreditCode>,
+        description: Option<Description>,
+        /// The hash of a secret the caller generated and will show once.
+        secret_sha256: SecretHash,
+    },
+    RevokeToken {
+        token_id: TokenId,
+    },
+    IssueVoucher(IssueVoucherRequest),
+    RevokeVoucher {
+        voucher_id: VoucherId,
+        reason: Reason,
+    },
+    Redeem(RedeemCommand),
+    ReverseRedemption {
+        redemption_id: RedemptionId,
+        reason: Reason,
+        actor: Actor,
+    },
+}
+
+impl Command {
+    /// A short name for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::RegisterEnterprise { .. } => "register_enterprise",
+            Command::RegisterProvider { .. } => "register_provider",
+            Command::CreateToken { .. } => "create_token",
+            Command::RevokeToken { .. } => "revoke_token",
+            Command::IssueVoucher(_) => "issue_voucher",
+            Command::RevokeVoucher { .. } => "revoke_voucher",
+            Command::Redeem(_) => "redeem",
+            Command::ReverseRedemption { .. } => "reverse_redemption",
+        }
+    }
+}
+
+/// A provider's claim on a voucher for one invoice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedeemCommand {
+    pub voucher_id: VoucherId,
+    /// The seller: from the provider's token, or named by the bureau.
+    pub provider_credit_code: CreditCode,
+    /// The buyer on the invoice.
+    pub enterprise_credit_code: CreditCode,
+    pub invoice: Invoice,
+    pub allow_partial: bool,
+}

@@ -1,0 +1,75 @@
+//! Events: the facts the ledger records. Every state change is one or more events; replaying
+//! them from the first gives back every balance (see `Ledger::apply`).
+//!
+//! Events carry the whole outcome of a decision (the computed subsidy, the defaulted dates), so
+//! replay never re-decides anything and does not depend on the policy file in force.
+
+use serde::{Deserialize, Serialize};
+
+use super::ids::{RedemptionId, TokenId, VoucherId};
+use super::model::{Enterprise, Provider, Redemption, Role, Timestamp, Token, Voucher};
+use super::text::Reason;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// The server started with these rules (recorded when they differ from the last ones).
+    PolicyAdopted {
+        name: String,
+        document: String,
+        fingerprint: String,
+        at: Timestamp,
+    },
+    EnterpriseRegistered {
+        enterprise: Enterprise,
+    },
+    ProviderRegistered {
+        provider: Provider,
+    },
+    TokenCreated {
+        token: Token,
+    },
+    TokenRevoked {
+        token_id: TokenId,
+        at: Timestamp,
+    },
+    VoucherIssued {
+        voucher: Voucher,
+    },
+    VoucherRevoked {
+        voucher_id: VoucherId,
+        reason: Reason,
+        at: Timestamp,
+    },
+    /// The voucher's redemption deadline passed; its remainder is released.
+    VoucherExpired {
+        voucher_id: VoucherId,
+        at: Timestamp,
+    },
+    RedemptionAccepted {
+        redemption: Redemption,
+    },
+    RedemptionReversed {
+        redemption_id: RedemptionId,
+        reason: Reason,
+        by: Role,
+        at: Timestamp,
+    },
+}
+
+impl Event {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::PolicyAdopted { .. } => "policy_adopted",
+            Event::EnterpriseRegistered { .. } => "enterprise_registered",
+            Event::ProviderRegistered { .. } => "provider_registered",
+            Event::TokenCreated { .. } => "token_created",
+            Event::TokenRevoked { .. } => "token_revoked",
+            Event::VoucherIssued { .. } => "voucher_issued",
+            Event::VoucherRevoked { .. } => "voucher_revoked",
+            Event::VoucherExpired { .. } => "voucher_expired",
+            Event::RedemptionAccepted { .. } => "redemption_accepted",
+            Event::RedemptionReversed { .. } => "redemption_reversed",
+        }
+    }
+}

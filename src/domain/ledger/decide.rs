@@ -1,0 +1,652 @@
+//! The rules: given the state, a command and the clock, which events follow, or why none may.
+//!
+//! Deciding never changes the state. Each command is checked in a fixed order so that the same
+//! request always gets the same refusal; the order for a redemption is the one the issue
+//! tracker fixed (replay, voucher, provider, program, enterprise, self-dealing, status, dates,
+//! cap, voucher balance).
+
+use chrono::NaiveDate;
+
+use super::{Ledger, Target, unknown_credit_code};
+use crate::domain::command::{Command, RedeemCommand};
+use crate::domain::credit_code::CreditCode;
+use crate::domain::dates::{Clock, DateRange};
+use crate::domain::error::{LedgerError, RefusalReason};
+use crate::domain::event::Event;
+use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
+use crate::domain::model::{
+    Actor, CapAccount, Enterprise, IssueVoucherRequest, Provider, Redemption, RedemptionStatus,
+    Role, SecretHash, Token, Voucher, VoucherStatus,
+};
+use crate::domain::money::Money;
+use crate::domain::policy::{ProgramCode, ProgramRules};
+use crate::domain::text::{Description, Name, Reason};
+
+type Decision = Result<(Vec<Event>, Target), LedgerError>;
+
+impl Ledger {
+    pub(super) fn decide(&self, command: &Command, clock: Clock) -> Decision {
+        match command {
+            Command::RegisterEnterprise {
+                credit_code,
+                name,
+                check_digit_override_reason,
+            } => self.decide_register_enterprise(
+                *credit_code,
+                name,
+                check_digit_override_reason,
+                clock,
+            ),
+            Command::RegisterProvider {
+                credit_code,
+                name,
+                program,
+                check_digit_override_reason,
+            } => self.decide_register_provider(
+                *credit_code,
+                name,
+                *program,
+                check_digit_override_reason,
+                clock,
+            ),
+            Command::CreateToken {
+                role,
+                provider_credit_code,
+                description,
+                secret_sha256,
+            } => self.decide_create_token(
+                *role,
+                *provider_credit_code,
+                description,
+                secret_sha256,
+                clock,
+            ),
+            Command::RevokeToken { token_id } => self.decide_revoke_token(*token_id, clock),
+            Command::IssueVoucher(request) => self.decide_issue_voucher(request, clock),
+            Command::RevokeVoucher { voucher_id, reason } => {
+                self.decide_revoke_voucher(*voucher_id, reason, clock)
+            }
+            Command::Redeem(redeem) => self.decide_redeem(redeem, clock),
+            Command::ReverseRedemption {
+                redemption_id,
+                reason,
+                actor,
+            } => self.decide_reverse(*redemption_id, reason, *actor, clock),
+        }
+    }
+
+    fn decide_register_enterprise(
+        &self,
+        credit_code: CreditCode,
+        name: &Name,
+        override_reason: &Option<Reason>,
+        clock: Clock,
+    ) -> Decision {
+        if let Some(existing) = self.enterprises.get(&credit_code) {
+            if existing.name == *name && existing.check_digit_override_reason == *override_reason {
+                return Ok((Vec::new(), Target::Enterprise(credit_code)));
+            }
+            return Err(LedgerError::already_exists(
+                "ENTERPRISE_EXISTS",
+                format!(
+                    "enterprise {credit_code} is already registered as {}",
+                    existing.name
+                ),
+            ));
+        }
+        require_check_digit_or_override(&credit_code, override_reason, "credit_code")?;
+        let enterprise = Enterprise {
+            credit_code,
+            name: name.clone(),
+            check_digit_override_reason: override_reason.clone(),
+            registered_at: clock.now,
+        };
+        Ok((
+            vec![Event::EnterpriseRegistered { enterprise }],
+            Target::Enterprise(credit_code),
+        ))
+    }
+
+    fn decide_register_provider(
+        &self,
+        credit_code: CreditCode,
+        name: &Name,
+        program: ProgramCode,
+        override_reason: &Option<Reason>,
+        clock: Clock,
+    ) -> Decision {
+        self.policy.program(program)?;
+        if let Some(existing) = self.providers.get(&credit_code) {
+            let same = existing.name == *name
+                && existing.program == program
+                && existing.check_digit_override_reason == *override_reason;
+            if same {
+                return Ok((Vec::new(), Target::Provider(credit_code)));
+            }
+            return Err(LedgerError::already_exists(
+                "PROVIDER_EXISTS",
+                format!(
+                    "provider {credit_code} is already registered as {} for program {}",
+                    existing.name, existing.program
+                ),
+            ));
+        }
+        require_check_digit_or_override(&credit_code, override_reason, "credit_code")?;
+        let provider = Provider {
+            credit_code,
+            name: name.clone(),
+            program,
+            check_digit_override_reason: override_reason.clone(),
+            registered_at: clock.now,
+        };
+        Ok((
+            vec![Event::ProviderRegistered { provider }],
+            Target::Provider(credit_code),
+        ))
+    }
+
+    fn decide_create_token(
+        &self,
+        role: Role,
+        provider_credit_code: Option<CreditCode>,
+        description: &Option<Description>,
+        secret_sha256: &SecretHash,
+        clock: Clock,
+    ) -> Decision {
+        match (role, provider_credit_code) {
+            (Role::Provider, None) => {
+                return Err(LedgerError::InvalidArgument {
+                    field: "provider_credit_code",
+                    reason: "REQUIRED",
+                    message: "a provider token must name its provider".to_owned(),
+                });
+            }
+            (Role::Provider, Some(code)) if !self.providers.contains_key(&code) => {
+                return Err(unknown_credit_code(
+                    &code,
+                    "provider_credit_code",
+                    "provider",
+                ));
+            }
+            (Role::Bureau | Role::Auditor, Some(_)) => {
+                return Err(LedgerError::InvalidArgument {
+                    field: "provider_credit_code",
+                    reason: "NOT_ALLOWED",
+                    message: "only a provider token names a provider".to_owned(),
+                });
+            }
+            _ => {}
+        }
+        assert!(
+            !self.token_by_secret.contains_key(secret_sha256),
+            "token secrets are random"
+        );
+        let token_id = self.last_token_id.map_or(TokenId::FIRST, TokenId::next);
+        let token = Token {
+            token_id,
+            role,
+            provider_credit_code,
+            description: description.clone(),
+            secret_sha256: secret_sha256.clone(),
+            created_at: clock.now,
+            revoked_at: None,
+        };
+        Ok((vec![Event::TokenCreated { token }], Target::Token(token_id)))
+    }
+
+    fn decide_revoke_token(&self, token_id: TokenId, clock: Clock) -> Decision {
+        let token = self
+            .tokens
+            .get(&token_id)
+            .ok_or_else(|| LedgerError::not_found("token_id", format!("no token {token_id}")))?;
+        if !token.is_active() {
+            return Ok((Vec::new(), Target::Token(token_id)));
+        }
+        let other_bureau_tokens = self
+            .tokens
+            .values()
+            .filter(|other| {
+                other.role == Role::Bureau && other.is_active() && other.token_id != token_id
+            })
+            .count();
+        if token.role == Role::Bureau && other_bureau_tokens == 0 {
+            return Err(LedgerError::refused(
+                RefusalReason::LastBureauToken,
+                "this is the last active bureau token: create another before revoking it",
+            ));
+        }
+        Ok((
+            vec![Event::TokenRevoked {
+                token_id,
+                at: clock.now,
+            }],
+            Target::Token(token_id),
+        ))
+    }
+
+    fn decide_issue_voucher(&self, request: &IssueVoucherRequest, clock: Clock) -> Decision {
+        if let Some(voucher_id) = self.voucher_by_request.get(&request.request_id) {
+            return self.replay_issue(*voucher_id, request);
+        }
+        let code = request.enterprise_credit_code;
+        if !self.enterprises.contains_key(&code) {
+            return Err(unknown_credit_code(
+                &code,
+                "enterprise_credit_code",
+                "enterprise",
+            ));
+        }
+        let rules = self.policy.program(request.program)?;
+        let (validity, cap_period) = self.voucher_validity(rules, request, clock.today)?;
+        let redeem_by = self.policy.redeem_by(validity.last);
+        if redeem_by < clock.today {
+            return Err(LedgerError::refused(
+                RefusalReason::RedeemDeadlinePassed,
+                format!(
+                    "a voucher valid until {} could be redeemed only until {redeem_by}, which has passed",
+                    validity.last
+                ),
+            ));
+        }
+        let face_value = self.face_value_within_cap(rules, code, cap_period, request.face_value)?;
+        let voucher = Voucher {
+            voucher_id: self
+                .last_voucher_id
+                .map_or(VoucherId::FIRST, VoucherId::next),
+            enterprise_credit_code: code,
+            program: request.program,
+            face_value,
+            redeemed: Money::ZERO,
+            validity,
+            redeem_by,
+            cap_period,
+            status: VoucherStatus::Active,
+            issued_at: clock.now,
+            request: request.clone(),
+            revocation_reason: None,
+            closed_at: None,
+        };
+        let target = Target::Voucher(voucher.voucher_id);
+        Ok((vec![Event::VoucherIssued { voucher }], target))
+    }
+
+    fn replay_issue(&self, voucher_id: VoucherId, request: &IssueVoucherRequest) -> Decision {
+        let voucher = self
+            .vouchers
+            .get(&voucher_id)
+            .expect("request index points at a voucher");
+        if voucher.request == *request {
+            return Ok((Vec::new(), Target::Voucher(voucher_id)));
+        }
+        Err(LedgerError::already_exists(
+            "REQUEST_ID_REUSED",
+            format!(
+                "request_id {} was used for voucher {voucher_id} with another request",
+                request.request_id
+            ),
+        ))
+    }
+
+    /// The validity window and the cap period holding it, with the defaults filled in: the
+    /// cap period of valid_from, of valid_until, or of today, in that order of preference.
+    fn voucher_validity(
+        &self,
+        rules: &ProgramRules,
+        request: &IssueVoucherRequest,
+        today: NaiveDate,
+    ) -> Result<(DateRange, DateRange), LedgerError> {
+        let (anchor, anchor_field) = match (request.valid_from, request.valid_until) {
+            (Some(from), _) => (from, "valid_from"),
+            (None, Some(until)) => (until, "valid_until"),
+            (None, None) => (today, "valid_from"),
+        };
+        let period = self
+            .policy
+            .cap_period_containing(rules, anchor)
+            .ok_or_else(|| outside_term(anchor_field, anchor, self.policy.term))?;
+        let valid_from = request.valid_from.unwrap_or(period.first);
+        let valid_until = request.valid_until.unwrap_or(period.last);
+        if valid_until < valid_from {
+            return Err(LedgerError::InvalidArgument {
+                field: "valid_until",
+                reason: "VALIDITY_REVERSED",
+                message: format!("valid_until {valid_until} is before valid_from {valid_from}"),
+            });
+        }
+        if !self.policy.term.contains(valid_until) {
+            return Err(outside_term("valid_until", valid_until, self.policy.term));
+        }
+        if !period.contains(valid_until) {
+            return Err(LedgerError::InvalidArgument {
+                field: "valid_until",
+                reason: "VALIDITY_CROSSES_CAP_PERIOD",
+                message: format!(
+                    "a {} voucher's validity must lie inside one cap period ({} to {})",
+                    rules.code, period.first, period.last
+                ),
+            });
+        }
+        Ok((DateRange::new(valid_from, valid_until), period))
+    }
+
+    /// The face value to commit: as asked, or all that is left; never past the cap.
+    fn face_value_within_cap(
+        &self,
+        rules: &ProgramRules,
+        enterprise: CreditCode,
+        cap_period: DateRange,
+        requested: Option<Money>,
+    ) -> Result<Money, LedgerError> {
+        let key = crate::domain::model::CapKey {
+            enterprise_credit_code: enterprise,
+            program: rules.code,
+            period_start: cap_period.first,
+        };
+        let committed = self
+            .cap_accounts
+            .get(&key)
+            .map_or(Money::ZERO, |account| account.committed);
+        let available = rules.cap.saturating_sub(committed);
+        let face_value = requested.unwrap_or(available);
+        if face_value.is_zero() || face_value > available {
+            return Err(LedgerError::refused_with_remaining(
+                RefusalReason::CapExceeded,
+                format!(
+                    "{} cap {} for {} to {}: {} is committed, {} is left to issue",
+                    rules.name,
+                    rules.cap.to_grouped_string(),
+                    cap_period.first,
+                    cap_period.last,
+                    committed.to_grouped_string(),
+                    available.to_grouped_string()
+                ),
+                available,
+            ));
+        }
+        Ok(face_value)
+    }
+
+    fn decide_revoke_voucher(
+        &self,
+        voucher_id: VoucherId,
+        reason: &Reason,
+        clock: Clock,
+    ) -> Decision {
+        let voucher = self.known_voucher(voucher_id)?;
+        match voucher.status {
+            VoucherStatus::Revoked => Ok((Vec::new(), Target::Voucher(voucher_id))),
+            VoucherStatus::Expired => Err(not_active(voucher)),
+            VoucherStatus::Active => Ok((
+                vec![Event::VoucherRevoked {
+                    voucher_id,
+                    reason: reason.clone(),
+                    at: clock.now,
+                }],
+                Target::Voucher(voucher_id),
+            )),
+        }
+    }
+
+    fn decide_redeem(&self, command: &RedeemCommand, clock: Clock) -> Decision {
+        if let Some(existing_id) = self.redemption_by_invoice.get(&command.invoice.number) {
+            return self.replay_redeem(*existing_id, command);
+        }
+        let voucher = self.known_voucher(command.voucher_id)?;
+        let provider = self
+            .providers
+            .get(&command.provider_credit_code)
+            .ok_or_else(|| {
+                unknown_credit_code(
+                    &command.provider_credit_code,
+                    "provider_credit_code",
+                    "provider",
+                )
+            })?;
+        check_parties(voucher, provider, command.enterprise_credit_code)?;
+        self.check_dates(voucher, command.invoice.date, clock.today)?;
+        let rules = self.policy.program(voucher.program)?;
+        let computed_subsidy = rules.subsidy_for(command.invoice.amount);
+        if computed_subsidy.is_zero() {
+            return Err(LedgerError::InvalidArgument {
+                field: "invoice_amount",
+                reason: "SUBSIDY_ROUNDS_TO_ZERO",
+                message: format!(
+                    "{} of {} rounds to 0.00",
+                    rules.rate.as_decimal(),
+                    command.invoice.amount
+                ),
+            });
+        }
+        let account = self
+            .cap_accounts
+            .get(&voucher.cap_key())
+            .expect("an issued voucher has an account");
+        let subsidy = grant(
+            rules,
+            account,
+            voucher,
+            computed_subsidy,
+            command.allow_partial,
+        )?;
+        let redemption = Redemption {
+            redemption_id: self
+                .last_redemption_id
+                .map_or(RedemptionId::FIRST, RedemptionId::next),
+            voucher_id: voucher.voucher_id,
+            program: voucher.program,
+            enterprise_credit_code: command.enterprise_credit_code,
+            provider_credit_code: command.provider_credit_code,
+            invoice: command.invoice.clone(),
+            allow_partial: command.allow_partial,
+            computed_subsidy,
+            subsidy,
+            status: RedemptionStatus::Accepted,
+            redeemed_at: clock.now,
+            reversal_reason: None,
+            reversed_at: None,
+            reversed_by: None,
+        };
+        let target = Target::Redemption(redemption.redemption_id);
+        Ok((vec![Event::RedemptionAccepted { redemption }], target))
+    }
+
+    /// The same invoice again: the first redemption if the payload is the same, else a conflict.
+    fn replay_redeem(&self, existing_id: RedemptionId, command: &RedeemCommand) -> Decision {
+        let existing = self
+            .redemptions
+            .get(&existing_id)
+            .expect("invoice index points at a redemption");
+        let same_payload = existing.voucher_id == command.voucher_id
+            && existing.provider_credit_code == command.provider_credit_code
+            && existing.enterprise_credit_code == command.enterprise_credit_code
+            && existing.invoice == command.invoice
+            && existing.allow_partial == command.allow_partial;
+        if same_payload {
+            return Ok((Vec::new(), Target::Redemption(existing_id)));
+        }
+        Err(LedgerError::already_exists(
+            "INVOICE_ALREADY_REDEEMED",
+            format!(
+                "invoice {} was already redeemed as {existing_id}; an invoice is subsidised once, ever",
+                command.invoice.number
+            ),
+        ))
+    }
+
+    fn check_dates(
+        &self,
+        voucher: &Voucher,
+        invoice_date: NaiveDate,
+        today: NaiveDate,
+    ) -> Result<(), LedgerError> {
+        if !voucher.is_active() || today > voucher.redeem_by {
+            return Err(not_active(voucher));
+        }
+        if !self.policy.term.contains(invoice_date) {
+            return Err(outside_term("invoice_date", invoice_date, self.policy.term));
+        }
+        if invoice_date > today {
+            return Err(LedgerError::refused(
+                RefusalReason::InvoiceDateInFuture,
+                format!("invoice date {invoice_date} is after today ({today}, China time)"),
+            ));
+        }
+        if !voucher.validity.contains(invoice_date) {
+            return Err(LedgerError::refused(
+                RefusalReason::InvoiceDateOutsideValidity,
+                format!(
+                    "invoice date {invoice_date} is outside voucher {}'s validity {} to {}",
+                    voucher.voucher_id, voucher.validity.first, voucher.validity.last
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn decide_reverse(
+        &self,
+        redemption_id: RedemptionId,
+        reason: &Reason,
+        actor: Actor,
+        clock: Clock,
+    ) -> Decision {
+        let redemption = self.redemptions.get(&redemption_id).ok_or_else(|| {
+            LedgerError::not_found("redemption_id", format!("no redemption {redemption_id}"))
+        })?;
+        match actor {
+            Actor::Bureau => {}
+            Actor::Provider(code) if code == redemption.provider_credit_code => {}
+            Actor::Provider(_) | Actor::Auditor => {
+                return Err(LedgerError::permission_denied(format!(
+                    "only the bureau or the provider that made it may reverse {redemption_id}"
+                )));
+            }
+        }
+        if redemption.status == RedemptionStatus::Reversed {
+            return Ok((Vec::new(), Target::Redemption(redemption_id)));
+        }
+        let event = Event::RedemptionReversed {
+            redemption_id,
+            reason: reason.clone(),
+            by: actor.role(),
+            at: clock.now,
+        };
+        Ok((vec![event], Target::Redemption(redemption_id)))
+    }
+
+    fn known_voucher(&self, voucher_id: VoucherId) -> Result<&Voucher, LedgerError> {
+        self.vouchers
+            .get(&voucher_id)
+            .ok_or_else(|| LedgerError::not_found("voucher_id", format!("no voucher {voucher_id}")))
+    }
+}
+
+fn require_check_digit_or_override(
+    code: &CreditCode,
+    override_reason: &Option<Reason>,
+    field: &'static str,
+) -> Result<(), LedgerError> {
+    match (code.require_valid_check_digit(), override_reason) {
+        (Ok(()), _) | (Err(_), Some(_)) => Ok(()),
+        (Err(check_digit_error), None) => Err(check_digit_error.in_field(field)),
+    }
+}
+
+/// Program, buyer and seller must fit the voucher.
+fn check_parties(
+    voucher: &Voucher,
+    provider: &Provider,
+    enterprise: CreditCode,
+) -> Result<(), LedgerError> {
+    if provider.program != voucher.program {
+        return Err(LedgerError::refused(
+            RefusalReason::ProgramMismatch,
+            format!(
+                "provider {} is registered for {}, voucher {} is {}",
+                provider.credit_code, provider.program, voucher.voucher_id, voucher.program
+            ),
+        ));
+    }
+    if enterprise != voucher.enterprise_credit_code {
+        return Err(LedgerError::refused(
+            RefusalReason::EnterpriseMismatch,
+            format!(
+                "voucher {} belongs to {}, not to the invoice's buyer {enterprise}",
+                voucher.voucher_id, voucher.enterprise_credit_code
+            ),
+        ));
+    }
+    if provider.credit_code == enterprise {
+        return Err(LedgerError::refused(
+            RefusalReason::SelfDealing,
+            format!("provider {enterprise} may not redeem an invoice it issued to itself"),
+        ));
+    }
+    Ok(())
+}
+
+/// The subsidy granted: the computed one if it fits under the cap (checked first) and on the
+/// voucher; with `allow_partial`, what is left of the smaller; otherwise a refusal that says
+/// what is left.
+fn grant(
+    rules: &ProgramRules,
+    account: &CapAccount,
+    voucher: &Voucher,
+    computed: Money,
+    allow_partial: bool,
+) -> Result<Money, LedgerError> {
+    let cap_left = rules.cap.saturating_sub(account.redeemed);
+    let voucher_left = voucher.remaining();
+    let granted = computed.min(cap_left).min(voucher_left);
+    if granted == computed || (allow_partial && !granted.is_zero()) {
+        debug_assert!(granted <= computed && granted <= cap_left && granted <= voucher_left);
+        return Ok(granted);
+    }
+    if computed > cap_left {
+        return Err(LedgerError::refused_with_remaining(
+            RefusalReason::CapExceeded,
+            format!(
+                "subsidy {} would pass the {} cap {} for {} to {}: {} is left",
+                computed.to_grouped_string(),
+                rules.name,
+                rules.cap.to_grouped_string(),
+                account.period.first,
+                account.period.last,
+                cap_left.to_grouped_string()
+            ),
+            cap_left,
+        ));
+    }
+    Err(LedgerError::refused_with_remaining(
+        RefusalReason::VoucherBalanceExceeded,
+        format!(
+            "subsidy {} is more than voucher {} has left: {}",
+            computed.to_grouped_string(),
+            voucher.voucher_id,
+            voucher_left.to_grouped_string()
+        ),
+        voucher_left,
+    ))
+}
+
+fn not_active(voucher: &Voucher) -> LedgerError {
+    let why = match voucher.status {
+        VoucherStatus::Revoked => "was revoked".to_owned(),
+        VoucherStatus::Expired => format!("expired after {}", voucher.redeem_by),
+        VoucherStatus::Active => format!("could be redeemed only until {}", voucher.redeem_by),
+    };
+    LedgerError::refused(
+        RefusalReason::VoucherNotActive,
+        format!("voucher {} {why}", voucher.voucher_id),
+    )
+}
+
+fn outside_term(field: &str, date: NaiveDate, term: DateRange) -> LedgerError {
+    LedgerError::refused(
+        RefusalReason::OutsidePolicyTerm,
+        format!(
+            "{field} {date} is outside the policy term {} to {}",
+            term.first, term.last
+        ),
+    )
+}

@@ -1,0 +1,257 @@
+//! The ledger state machine: the in-memory state, and the one way to change it.
+//!
+//! [`Ledger::execute`] takes a checked command and a [`Clock`], decides with the rules
+//! ([`decide`]) which events follow, applies them ([`apply`]), and returns the events and the
+//! record the caller asked about. The same `apply` rebuilds the state from the event log, so
+//! the live state and a replay can never disagree. Nothing here does I/O or reads a clock.
+
+mod apply;
+mod decide;
+mod invariants;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+
+use super::credit_code::CreditCode;
+use super::dates::Clock;
+use super::error::LedgerError;
+use super::event::Event;
+use super::ids::{RedemptionId, TokenId, VoucherId};
+use super::invoice::InvoiceNumber;
+use super::model::{
+    CapAccount, CapKey, Enterprise, Provider, Redemption, SecretHash, Token, Voucher,
+};
+use super::policy::Policy;
+use super::text::RequestId;
+use crate::domain::command::Command;
+
+pub use invariants::InvariantViolation;
+
+/// The most vouchers one [`Ledger::expire_due`] call closes; the rest wait for the next call.
+pub const EXPIRIES_PER_CALL_MAX: usize = 10_000;
+
+/// Every record of the ledger, and the indexes the rules need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ledger {
+    policy: Arc<Policy>,
+    adopted_policy_fingerprint: Option<String>,
+    enterprises: HashMap<CreditCode, Enterprise>,
+    providers: HashMap<CreditCode, Provider>,
+    tokens: BTreeMap<TokenId, Token>,
+    token_by_secret: HashMap<SecretHash, TokenId>,
+    vouchers: BTreeMap<VoucherId, Voucher>,
+    voucher_by_request: HashMap<RequestId, VoucherId>,
+    redemptions: HashMap<RedemptionId, Redemption>,
+    redemption_by_invoice: HashMap<InvoiceNumber, RedemptionId>,
+    cap_accounts: HashMap<CapKey, CapAccount>,
+    /// Active vouchers by their last day of redemption, for expiry.
+    active_by_redeem_by: BTreeSet<(NaiveDate, VoucherId)>,
+    last_token_id: Option<TokenId>,
+    last_voucher_id: Option<VoucherId>,
+    last_redemption_id: Option<RedemptionId>,
+}
+
+/// The record a command was about, as it stands after the command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Enterprise(Enterprise),
+    Provider(Provider),
+    Token(Token),
+    Voucher(Voucher),
+    Redemption(Redemption),
+}
+
+/// What [`Ledger::execute`] did: the events to record (none for an idempotent retry) and the
+/// record to answer with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Executed {
+    pub events: Vec<Event>,
+    pub outcome: Outcome,
+}
+
+/// Which record to answer with, resolved after the events are applied.
+#[derive(Clone, Copy, Debug)]
+enum Target {
+    Enterprise(CreditCode),
+    Provider(CreditCode),
+    Token(TokenId),
+    Voucher(VoucherId),
+    Redemption(RedemptionId),
+}
+
+impl Ledger {
+    pub fn new(policy: Arc<Policy>) -> Ledger {
+        Ledger {
+            policy,
+            adopted_policy_fingerprint: None,
+            enterprises: HashMap::new(),
+            providers: HashMap::new(),
+            tokens: BTreeMap::new(),
+            token_by_secret: HashMap::new(),
+            vouchers: BTreeMap::new(),
+            voucher_by_request: HashMap::new(),
+            redemptions: HashMap::new(),
+            redemption_by_invoice: HashMap::new(),
+            cap_accounts: HashMap::new(),
+            active_by_redeem_by: BTreeSet::new(),
+            last_token_id: None,
+            last_voucher_id: None,
+            last_redemption_id: None,
+        }
+    }
+
+    /// Rebuilds the state from a history, in order.
+    pub fn replay<'a>(policy: Arc<Policy>, events: impl IntoIterator<Item = &'a Event>) -> Ledger {
+        let mut ledger = Ledger::new(policy);
+        for event in events {
+            ledger.apply(event);
+        }
+        ledger
+    }
+
+    /// Decides and applies one command. On error nothing changed.
+    pub fn execute(&mut self, command: &Command, clock: Clock) -> Result<Executed, LedgerError> {
+        let (events, target) = self.decide(command, clock)?;
+        for event in &events {
+            self.apply(event);
+        }
+        Ok(Executed {
+            events,
+            outcome: self.resolve(target),
+        })
+    }
+
+    /// Closes every active voucher whose redemption deadline is before today (at most
+    /// [`EXPIRIES_PER_CALL_MAX`]), releasing its remainder. Returns the events applied.
+    pub fn expire_due(&mut self, clock: Clock) -> Vec<Event> {
+        let due: Vec<VoucherId> = self
+            .active_by_redeem_by
+            .iter()
+            .take_while(|(redeem_by, _)| *redeem_by < clock.today)
+            .take(EXPIRIES_PER_CALL_MAX)
+            .map(|(_, voucher_id)| *voucher_id)
+            .collect();
+        let events: Vec<Event> = due
+            .into_iter()
+            .map(|voucher_id| Event::VoucherExpired {
+                voucher_id,
+                at: clock.now,
+            })
+            .collect();
+        for event in &events {
+            self.apply(event);
+        }
+        events
+    }
+
+    /// The event that records the policy in force, when it is not the last one recorded.
+    pub fn adopt_policy(&mut self, clock: Clock) -> Option<Event> {
+        if self.adopted_policy_fingerprint.as_deref() == Some(self.policy.fingerprint.as_str()) {
+            return None;
+        }
+        let event = Event::PolicyAdopted {
+            name: self.policy.name.clone(),
+            document: self.policy.document.clone(),
+            fingerprint: self.policy.fingerprint.clone(),
+            at: clock.now,
+        };
+        self.apply(&event);
+        Some(event)
+    }
+
+    fn resolve(&self, target: Target) -> Outcome {
+        let missing = "a decided target exists after its events are applied";
+        match target {
+            Target::Enterprise(code) => {
+                Outcome::Enterprise(self.enterprises.get(&code).expect(missing).clone())
+            }
+            Target::Provider(code) => {
+                Outcome::Provider(self.providers.get(&code).expect(missing).clone())
+            }
+            Target::Token(id) => Outcome::Token(self.tokens.get(&id).expect(missing).clone()),
+            Target::Voucher(id) => Outcome::Voucher(self.vouchers.get(&id).expect(missing).clone()),
+            Target::Redemption(id) => {
+                Outcome::Redemption(self.redemptions.get(&id).expect(missing).clone())
+            }
+        }
+    }
+
+    pub fn policy(&self) -> &Arc<Policy> {
+        &self.policy
+    }
+
+    pub fn enterprise(&self, code: &CreditCode) -> Option<&Enterprise> {
+        self.enterprises.get(code)
+    }
+
+    pub fn provider(&self, code: &CreditCode) -> Option<&Provider> {
+        self.providers.get(code)
+    }
+
+    pub fn token(&self, token_id: &TokenId) -> Option<&Token> {
+        self.tokens.get(token_id)
+    }
+
+    pub fn token_by_secret(&self, secret: &SecretHash) -> Option<&Token> {
+        self.token_by_secret
+            .get(secret)
+            .and_then(|token_id| self.tokens.get(token_id))
+    }
+
+    pub fn has_tokens(&self) -> bool {
+        !self.tokens.is_empty()
+    }
+
+    pub fn voucher(&self, voucher_id: &VoucherId) -> Option<&Voucher> {
+        self.vouchers.get(voucher_id)
+    }
+
+    pub fn redemption(&self, redemption_id: &RedemptionId) -> Option<&Redemption> {
+        self.redemptions.get(redemption_id)
+    }
+
+    pub fn cap_account(&self, key: &CapKey) -> Option<&CapAccount> {
+        self.cap_accounts.get(key)
+    }
+
+    pub fn enterprises(&self) -> impl Iterator<Item = &Enterprise> {
+        self.enterprises.values()
+    }
+
+    pub fn providers(&self) -> impl Iterator<Item = &Provider> {
+        self.providers.values()
+    }
+
+    pub fn tokens(&self) -> impl Iterator<Item = &Token> {
+        self.tokens.values()
+    }
+
+    pub fn vouchers(&self) -> impl Iterator<Item = &Voucher> {
+        self.vouchers.values()
+    }
+
+    pub fn redemptions(&self) -> impl Iterator<Item = &Redemption> {
+        self.redemptions.values()
+    }
+
+    pub fn cap_accounts(&self) -> impl Iterator<Item = &CapAccount> {
+        self.cap_accounts.values()
+    }
+}
+
+/// The error for a credit code that names nobody: a wrong check digit is the likelier cause
+/// than a missing registration, so it says that first.
+pub fn unknown_credit_code(code: &CreditCode, field: &'static str, kind: &str) -> LedgerError {
+    match code.require_valid_check_digit() {
+        Err(check_digit_error) => check_digit_error.in_field(field),
+        Ok(()) => LedgerError::not_found(
+            field,
+            format!("no {kind} is registered with credit code {code}"),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,179 @@
+//! Free text from outside, bounded: names, reasons, descriptions and idempotency keys.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::input::InputError;
+
+/// A name of an enterprise or provider: 1 to 200 characters, no control characters.
+pub type Name = BoundedText<1, 200>;
+/// Why the bureau did something (revocation, reversal, check-digit override): 1 to 500.
+pub type Reason = BoundedText<1, 500>;
+/// Who holds a token and why: up to 200 characters.
+pub type Description = BoundedText<0, 200>;
+
+/// Text of `MIN..=MAX` characters after trimming, without control characters.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct BoundedText<const MIN: usize, const MAX: usize>(String);
+
+impl<const MIN: usize, const MAX: usize> BoundedText<MIN, MAX> {
+    pub fn parse(text: &str) -> Result<Self, InputError> {
+        let trimmed = text.trim();
+        let length = trimmed.chars().count();
+        if length < MIN {
+            return Err(InputError::new("REQUIRED", "must not be empty"));
+        }
+        if length > MAX {
+            return Err(InputError::new(
+                "TOO_LONG",
+                format!("must be at most {MAX} characters, got {length}"),
+            ));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err(InputError::new(
+                "CONTROL_CHARACTER",
+                "must not contain control characters",
+            ));
+        }
+        Ok(BoundedText(trimmed.to_owned()))
+    }
+
+    /// `None` for empty text, else the parsed text. For optional fields.
+    pub fn parse_optional(text: &str) -> Result<Option<Self>, InputError> {
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        Self::parse(text).map(Some)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> fmt::Display for BoundedText<MIN, MAX> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> fmt::Debug for BoundedText<MIN, MAX> {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{:?}", self.0)
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> TryFrom<String> for BoundedText<MIN, MAX> {
+    type Error = InputError;
+    fn try_from(text: String) -> Result<Self, InputError> {
+        Self::parse(&text)
+    }
+}
+
+impl<const MIN: usize, const MAX: usize> From<BoundedText<MIN, MAX>> for String {
+    fn from(text: BoundedText<MIN, MAX>) -> String {
+        text.0
+    }
+}
+
+/// A caller's idempotency key: 1 to 64 of `A-Z a-z 0-9 - _ . :` (a UUID fits).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RequestId(String);
+
+impl RequestId {
+    const LENGTH_MAX: usize = 64;
+
+    pub fn parse(text: &str) -> Result<RequestId, InputError> {
+        if text.is_empty() {
+            return Err(InputError::new(
+                "REQUIRED",
+                "request_id must be set: it makes retries safe",
+            ));
+        }
+        if text.len() > Self::LENGTH_MAX {
+            return Err(InputError::new(
+                "TOO_LONG",
+                "request_id must be at most 64 characters",
+            ));
+        }
+        let allowed = |byte: u8| byte.is_ascii_alphanumeric() || b"-_.:".contains(&byte);
+        if !text.bytes().all(allowed) {
+            return Err(InputError::new(
+                "MALFORMED_REQUEST_ID",
+                "request_id may hold only A-Z a-z 0-9 - _ . :",
+            ));
+        }
+        Ok(RequestId(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RequestId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "RequestId({})", self.0)
+    }
+}
+
+impl TryFrom<String> for RequestId {
+    type Error = InputError;
+    fn try_from(text: String) -> Result<RequestId, InputError> {
+        RequestId::parse(&text)
+    }
+}
+
+impl From<RequestId> for String {
+    fn from(id: RequestId) -> String {
+        id.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            Name::parse("  启东算力科技有限公司 ").map(|n| n.0),
+            Ok("启东算力科技有限公司".to_owned())
+        );
+        assert_eq!(Name::parse("   ").map_err(|e| e.reason), Err("REQUIRED"));
+        assert_eq!(
+            Name::parse(&"名".repeat(201)).map_err(|e| e.reason),
+            Err("TOO_LONG")
+        );
+        assert!(Name::parse(&"名".repeat(200)).is_ok());
+        assert_eq!(
+            Name::parse("a\u{0}b").map_err(|e| e.reason),
+            Err("CONTROL_CHARACTER")
+        );
+        assert_eq!(Description::parse_optional(""), Ok(None));
+    }
+
+    #[test]
+    fn request_ids_take_uuids_and_refuse_the_rest() {
+        assert!(RequestId::parse("9b2e8f1c-3d4a-4c5b-8e6f-7a8b9c0d1e2f").is_ok());
+        assert!(RequestId::parse("issue:2027:0001").is_ok());
+        assert_eq!(RequestId::parse("").map_err(|e| e.reason), Err("REQUIRED"));
+        assert_eq!(
+            RequestId::parse("a b").map_err(|e| e.reason),
+            Err("MALFORMED_REQUEST_ID")
+        );
+        assert_eq!(
+            RequestId::parse(&"a".repeat(65)).map_err(|e| e.reason),
+            Err("TOO_LONG")
+        );
+    }
+}
