@@ -6,6 +6,8 @@
 //! See ARCHITECTURE.md for the codemap.
 
 pub mod domain;
+pub mod engine;
+pub mod store;
 
 /// Code generated from `proto/` by `build.rs`.
 pub mod proto {

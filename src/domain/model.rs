@@ -269,3 +269,40 @@ impl CapAccount {
         }
     }
 }
+
+/// An enterprise's position under one cap, as the bureau reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Balance {
+    pub enterprise_credit_code: CreditCode,
+    pub program: ProgramCode,
+    pub period: DateRange,
+    pub cap: Money,
+    pub committed: Money,
+    pub redeemed: Money,
+    /// `cap - committed`: what the bureau may still issue.
+    pub available_to_issue: Money,
+    /// `committed - redeemed`: issued and not yet redeemed.
+    pub outstanding: Money,
+    pub redeemed_by_year: BTreeMap<i32, Money>,
+}
+
+impl Balance {
+    /// The balance of `account` (or of an empty one) under `cap`.
+    pub fn of(key: CapKey, period: DateRange, account: Option<&CapAccount>, cap: Money) -> Balance {
+        let (committed, redeemed, redeemed_by_year) = match account {
+            Some(account) => (account.committed, account.redeemed, account.redeemed_by_year.clone()),
+            None => (Money::ZERO, Money::ZERO, BTreeMap::new()),
+        };
+        Balance {
+            enterprise_credit_code: key.enterprise_credit_code,
+            program: key.program,
+            period,
+            cap,
+            committed,
+            redeemed,
+            available_to_issue: cap.saturating_sub(committed),
+            outstanding: committed.saturating_sub(redeemed),
+            redeemed_by_year,
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The engine: one writer thread that owns the ledger, and a read side that never waits for it.
+//!
+//! Commands go into a bounded queue ([`Engine::submit`]). The writer takes every command
+//! waiting (up to a batch bound), applies each to the in-memory ledger, appends all their
+//! events to the store in one batch with one flush and one fsync, and only then answers every
+//! caller in the batch: an answer means the write is on disk. While the disk is busy the next
+//! batch grows; when the service is idle a batch is one command and answers at once.
+//!
+//! A command that reached the queue is carried out even if its caller goes away.
+
+mod clock;
+mod reader;
+mod writer;
+
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+
+use crate::domain::command::Command;
+use crate::domain::error::LedgerError;
+use crate::domain::ledger::Outcome;
+use crate::domain::policy::Policy;
+use crate::store::{self, StoreError};
+
+pub use clock::ClockSource;
+pub use reader::Reader;
+
+/// Bounds of the engine, and the clock it reads.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Commands waiting for the writer; beyond it, callers are told the service is overloaded.
+    pub queue_capacity: usize,
+    /// The most commands one batch (one fsync) carries.
+    pub batch_commands_max: usize,
+    /// How often the writer wakes on its own to expire vouchers.
+    pub expiry_interval: Duration,
+    pub clock: ClockSource,
+}
+
+impl Default for EngineConfig {
+    fn default() -> EngineConfig {
+        EngineConfig {
+            queue_capacity: 4096,
+            batch_commands_max: 1024,
+            expiry_interval: Duration::from_secs(1),
+            clock: ClockSource::system(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The rules or the input refused it; nothing changed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// The writer's queue is full: try again shortly. Nothing changed.
+    #[error("the ledger is busy: try again shortly")]
+    Overloaded,
+    /// The writer has stopped (shutdown, or a storage failure).
+    #[error("the ledger is not accepting writes")]
+    Unavailable,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub(crate) enum Message {
+    Execute { command: Command, reply: oneshot::Sender<Result<Outcome, EngineError>> },
+    /// Finish everything queued before this, then stop.
+    Stop,
+}
+
+/// A handle to the engine; cheap to clone, one per request handler if need be.
+#[derive(Clone)]
+pub struct Engine {
+    queue: SyncSender<Message>,
+    reader: Reader,
+    failed: watch::Receiver<bool>,
+}
+
+/// Owns the writer thread; [`EngineOwner::shutdown`] drains and joins it.
+pub struct EngineOwner {
+    engine: Engine,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Opens the store in `directory`, rebuilds the ledger from its log, records the policy if
+    /// it changed, expires what is due, and starts the writer.
+    pub fn start(directory: &std::path::Path, policy: Arc<Policy>, config: EngineConfig) -> Result<EngineOwner, StartError> {
+        let (store, journal) = store::open(directory)?;
+        let ledger = store.load_ledger(policy.clone())?;
+        let violations = ledger.check_invariants();
+        if let Some(first) = violations.first() {
+            return Err(StartError::Invariant(format!("{} invariant violations; the first: {first}", violations.len())));
+        }
+        let (failed_sender, failed) = watch::channel(false);
+        let (queue, writer) = writer::spawn(ledger, journal, config.clone(), failed_sender)?;
+        let reader = Reader::new(store, policy, config.clock);
+        let engine = Engine { queue, reader, failed };
+        Ok(EngineOwner { engine, writer: Some(writer) })
+    }
+
+    /// Queues a command and waits until its outcome is durable (or refused).
+    pub async fn submit(&self, command: Command) -> Result<Outcome, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        match self.queue.try_send(Message::Execute { command, reply }) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(EngineError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => return Err(EngineError::Unavailable),
+        }
+        answer.await.map_err(|_| EngineError::Unavailable)?
+    }
+
+    pub fn reader(&self) -> &Reader {
+        &self.reader
+    }
+
+    /// Resolves when the writer stopped because storage failed; the process should exit.
+    pub async fn wait_for_failure(&self) {
+        let mut failed = self.failed.clone();
+        let _ = failed.wait_for(|failed| *failed).await;
+    }
+}
+
+impl EngineOwner {
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Lets the writer finish every queued command, make it durable, and stop.
+    pub fn shutdown(mut self) {
+        // A full queue still takes Stop once the writer drains it; blocking here is bounded
+        // by the queue length.
+        let _ = self.engine.queue.send(Message::Stop);
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the ledger breaks its invariants: {0}")]
+    Invariant(String),
+    #[error("cannot start the writer thread: {0}")]
+    Thread(#[from] std::io::Error),
+}

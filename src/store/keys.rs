@@ -1,0 +1,139 @@
+//! The key layout of the one sled tree. Everything lives in one tree so that one
+//! `apply_batch` writes events, records and indexes atomically.
+//!
+//! | prefix | key                                   | value                    |
+//! |--------|---------------------------------------|--------------------------|
+//! | `hd/`  | (none)                                | the chain head (JSON)    |
+//! | `ev/`  | sequence number, 8 bytes big-endian   | event record (JSON)      |
+//! | `en/`  | credit code                           | Enterprise (JSON)        |
+//! | `pr/`  | credit code                           | Provider (JSON)          |
+//! | `tk/`  | token id                              | Token (JSON)             |
+//! | `th/`  | SHA-256 of the secret, hex            | token id                 |
+//! | `vo/`  | voucher id                            | Voucher (JSON)           |
+//! | `ve/`  | enterprise code `/` voucher id        | (empty: an index)        |
+//! | `rd/`  | redemption id                         | Redemption (JSON)        |
+//! | `re/`  | enterprise code `/` redemption id     | (empty: an index)        |
+//! | `rp/`  | provider code `/` redemption id       | (empty: an index)        |
+//! | `ca/`  | enterprise `/` program `/` period     | CapAccount (JSON)        |
+//!
+//! Ids and dates are fixed-width text, so key order is id order and date order.
+
+use crate::domain::credit_code::CreditCode;
+use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
+use crate::domain::model::CapKey;
+
+pub const HEAD: &[u8] = b"hd/";
+pub const EVENTS: &[u8] = b"ev/";
+pub const ENTERPRISES: &[u8] = b"en/";
+pub const PROVIDERS: &[u8] = b"pr/";
+pub const TOKENS: &[u8] = b"tk/";
+pub const TOKEN_SECRETS: &[u8] = b"th/";
+pub const VOUCHERS: &[u8] = b"vo/";
+pub const VOUCHERS_BY_ENTERPRISE: &[u8] = b"ve/";
+pub const REDEMPTIONS: &[u8] = b"rd/";
+pub const REDEMPTIONS_BY_ENTERPRISE: &[u8] = b"re/";
+pub const REDEMPTIONS_BY_PROVIDER: &[u8] = b"rp/";
+pub const CAP_ACCOUNTS: &[u8] = b"ca/";
+
+fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let length = prefix.len() + parts.iter().map(|part| part.len() + 1).sum::<usize>();
+    let mut key = Vec::with_capacity(length);
+    key.extend_from_slice(prefix);
+    for (index, part) in parts.iter().enumerate() {
+        if index > 0 {
+            key.push(b'/');
+        }
+        key.extend_from_slice(part);
+    }
+    key
+}
+
+pub fn event(sequence: u64) -> Vec<u8> {
+    key(EVENTS, &[&sequence.to_be_bytes()])
+}
+
+/// The sequence number back from an event key.
+pub fn event_sequence(event_key: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = event_key.strip_prefix(EVENTS)?.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+pub fn enterprise(code: &CreditCode) -> Vec<u8> {
+    key(ENTERPRISES, &[code.as_str().as_bytes()])
+}
+
+pub fn provider(code: &CreditCode) -> Vec<u8> {
+    key(PROVIDERS, &[code.as_str().as_bytes()])
+}
+
+pub fn token(token_id: &TokenId) -> Vec<u8> {
+    key(TOKENS, &[token_id.to_string().as_bytes()])
+}
+
+pub fn token_secret(secret_sha256_hex: &str) -> Vec<u8> {
+    key(TOKEN_SECRETS, &[secret_sha256_hex.as_bytes()])
+}
+
+pub fn voucher(voucher_id: &VoucherId) -> Vec<u8> {
+    key(VOUCHERS, &[voucher_id.to_string().as_bytes()])
+}
+
+pub fn voucher_by_enterprise(code: &CreditCode, voucher_id: &VoucherId) -> Vec<u8> {
+    key(VOUCHERS_BY_ENTERPRISE, &[code.as_str().as_bytes(), voucher_id.to_string().as_bytes()])
+}
+
+/// The prefix of one enterprise's entries in a `<prefix><code>/<id>` index.
+pub fn index_prefix(index: &[u8], code: &CreditCode) -> Vec<u8> {
+    let mut prefix = key(index, &[code.as_str().as_bytes()]);
+    prefix.push(b'/');
+    prefix
+}
+
+pub fn redemption(redemption_id: &RedemptionId) -> Vec<u8> {
+    key(REDEMPTIONS, &[redemption_id.to_string().as_bytes()])
+}
+
+pub fn redemption_by_enterprise(code: &CreditCode, redemption_id: &RedemptionId) -> Vec<u8> {
+    key(REDEMPTIONS_BY_ENTERPRISE, &[code.as_str().as_bytes(), redemption_id.to_string().as_bytes()])
+}
+
+pub fn redemption_by_provider(code: &CreditCode, redemption_id: &RedemptionId) -> Vec<u8> {
+    key(REDEMPTIONS_BY_PROVIDER, &[code.as_str().as_bytes(), redemption_id.to_string().as_bytes()])
+}
+
+pub fn cap_account(cap_key: &CapKey) -> Vec<u8> {
+    key(
+        CAP_ACCOUNTS,
+        &[
+            cap_key.enterprise_credit_code.as_str().as_bytes(),
+            cap_key.program.as_str().as_bytes(),
+            cap_key.period_start.format("%Y-%m-%d").to_string().as_bytes(),
+        ],
+    )
+}
+
+/// The id at the end of an index key (`<prefix><code>/<id>`).
+pub fn indexed_id(index_key: &[u8]) -> Option<&str> {
+    let slash = index_key.iter().rposition(|byte| *byte == b'/')?;
+    std::str::from_utf8(&index_key[slash + 1..]).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_keys_sort_in_sequence_order_and_read_back() {
+        assert!(event(255) < event(256));
+        assert_eq!(event_sequence(&event(70_000)), Some(70_000));
+        assert_eq!(event_sequence(b"ev/short"), None);
+    }
+
+    #[test]
+    fn index_keys_end_in_the_id() {
+        let code = CreditCode::parse("914403001922038216").expect("code");
+        let index_key = redemption_by_enterprise(&code, &RedemptionId::FIRST);
+        assert!(index_key.starts_with(&index_prefix(REDEMPTIONS_BY_ENTERPRISE, &code)));
+        assert_eq!(indexed_id(&index_key), Some("R000000000001"));
+    }
+}

@@ -1,0 +1,196 @@
+//! Reads for the query side: single records by key, and bounded pages in id order.
+//!
+//! Reads see what the writer has applied, never wait for it, and never take a lock it needs.
+//! A page examines at most `scan_max` index entries, so a filter that matches little cannot
+//! make one request walk the whole store: such a page comes back short, with a token to go on.
+
+use std::ops::Bound;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+
+use super::{Store, StoreError, decode, keys};
+use crate::domain::credit_code::CreditCode;
+use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
+use crate::domain::model::{CapAccount, CapKey, Enterprise, Provider, Redemption, Token, Voucher};
+use crate::domain::policy::ProgramCode;
+
+/// One page of results, and where the next one starts (`None` on the last page).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_after: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct VoucherFilter {
+    pub enterprise_credit_code: Option<CreditCode>,
+    pub program: Option<ProgramCode>,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RedemptionFilter {
+    pub enterprise_credit_code: Option<CreditCode>,
+    pub provider_credit_code: Option<CreditCode>,
+    pub program: Option<ProgramCode>,
+    pub invoice_date_from: Option<NaiveDate>,
+    pub invoice_date_to: Option<NaiveDate>,
+}
+
+impl RedemptionFilter {
+    fn admits(&self, redemption: &Redemption) -> bool {
+        let date = redemption.invoice.date;
+        self.enterprise_credit_code.is_none_or(|code| code == redemption.enterprise_credit_code)
+            && self.provider_credit_code.is_none_or(|code| code == redemption.provider_credit_code)
+            && self.program.is_none_or(|program| program == redemption.program)
+            && self.invoice_date_from.is_none_or(|from| date >= from)
+            && self.invoice_date_to.is_none_or(|to| date <= to)
+    }
+}
+
+impl Store {
+    pub fn enterprise(&self, code: &CreditCode) -> Result<Option<Enterprise>, StoreError> {
+        self.get(&keys::enterprise(code), "enterprise")
+    }
+
+    pub fn provider(&self, code: &CreditCode) -> Result<Option<Provider>, StoreError> {
+        self.get(&keys::provider(code), "provider")
+    }
+
+    /// The token whose secret hashes to `secret_sha256_hex`, revoked or not.
+    pub fn token_by_secret(&self, secret_sha256_hex: &str) -> Result<Option<Token>, StoreError> {
+        let Some(id_bytes) = self.db.get(keys::token_secret(secret_sha256_hex))? else {
+            return Ok(None);
+        };
+        let id_text = std::str::from_utf8(&id_bytes).map_err(|_| StoreError::Corrupt("token index".to_owned()))?;
+        let token_id = TokenId::parse(id_text).map_err(|error| StoreError::Corrupt(error.message))?;
+        self.get(&keys::token(&token_id), "token")
+    }
+
+    pub fn voucher(&self, voucher_id: &VoucherId) -> Result<Option<Voucher>, StoreError> {
+        self.get(&keys::voucher(voucher_id), "voucher")
+    }
+
+    pub fn redemption(&self, redemption_id: &RedemptionId) -> Result<Option<Redemption>, StoreError> {
+        self.get(&keys::redemption(redemption_id), "redemption")
+    }
+
+    pub fn cap_account(&self, key: &CapKey) -> Result<Option<CapAccount>, StoreError> {
+        self.get(&keys::cap_account(key), "cap account")
+    }
+
+    /// Vouchers in id order after `after`, through the enterprise index when one is named.
+    pub fn list_vouchers(
+        &self,
+        filter: VoucherFilter,
+        after: Option<VoucherId>,
+        limit: usize,
+        scan_max: usize,
+    ) -> Result<Page<Voucher>, StoreError> {
+        let admits = |voucher: &Voucher| filter.program.is_none_or(|program| program == voucher.program);
+        match filter.enterprise_credit_code {
+            Some(code) => {
+                let prefix = keys::index_prefix(keys::VOUCHERS_BY_ENTERPRISE, &code);
+                self.page_through_index(&prefix, after.map(|id| id.to_string()), limit, scan_max, |id| {
+                    let voucher_id = VoucherId::parse(id).map_err(|e| StoreError::Corrupt(e.message))?;
+                    Ok(self.voucher(&voucher_id)?.filter(admits))
+                })
+            }
+            None => self.page_through_records(keys::VOUCHERS, after.map(|id| id.to_string()), limit, scan_max, |v: Voucher| admits(&v).then_some(v)),
+        }
+    }
+
+    /// Redemptions in id order after `after`, through the narrowest index the filter allows.
+    pub fn list_redemptions(
+        &self,
+        filter: RedemptionFilter,
+        after: Option<RedemptionId>,
+        limit: usize,
+        scan_max: usize,
+    ) -> Result<Page<Redemption>, StoreError> {
+        let after = after.map(|id| id.to_string());
+        let index = match (filter.enterprise_credit_code, filter.provider_credit_code) {
+            (Some(code), _) => Some(keys::index_prefix(keys::REDEMPTIONS_BY_ENTERPRISE, &code)),
+            (None, Some(code)) => Some(keys::index_prefix(keys::REDEMPTIONS_BY_PROVIDER, &code)),
+            (None, None) => None,
+        };
+        match index {
+            Some(prefix) => self.page_through_index(&prefix, after, limit, scan_max, |id| {
+                let redemption_id = RedemptionId::parse(id).map_err(|e| StoreError::Corrupt(e.message))?;
+                Ok(self.redemption(&redemption_id)?.filter(|r| filter.admits(r)))
+            }),
+            None => self.page_through_records(keys::REDEMPTIONS, after, limit, scan_max, |r: Redemption| filter.admits(&r).then_some(r)),
+        }
+    }
+
+    fn get<T: for<'de> Deserialize<'de>>(&self, key: &[u8], what: &str) -> Result<Option<T>, StoreError> {
+        self.db.get(key)?.map(|bytes| decode(&bytes, what)).transpose()
+    }
+
+    /// Walks `<prefix><id>` index keys after `after`, resolving each id to a record.
+    fn page_through_index<T>(
+        &self,
+        prefix: &[u8],
+        after: Option<String>,
+        limit: usize,
+        scan_max: usize,
+        mut resolve: impl FnMut(&str) -> Result<Option<T>, StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        self.page(prefix, after, limit, scan_max, |key, _| {
+            let id = keys::indexed_id(key).ok_or_else(|| StoreError::Corrupt("index key".to_owned()))?;
+            Ok((id.to_owned(), resolve(id)?))
+        })
+    }
+
+    /// Walks `<prefix><id>` records after `after`, keeping those `keep` returns.
+    fn page_through_records<R: for<'de> Deserialize<'de>, T>(
+        &self,
+        prefix: &[u8],
+        after: Option<String>,
+        limit: usize,
+        scan_max: usize,
+        mut keep: impl FnMut(R) -> Option<T>,
+    ) -> Result<Page<T>, StoreError> {
+        self.page(prefix, after, limit, scan_max, |key, value| {
+            let id = std::str::from_utf8(&key[prefix.len()..]).map_err(|_| StoreError::Corrupt("record key".to_owned()))?;
+            Ok((id.to_owned(), keep(decode(value, "record")?)))
+        })
+    }
+
+    fn page<T>(
+        &self,
+        prefix: &[u8],
+        after: Option<String>,
+        limit: usize,
+        scan_max: usize,
+        mut read: impl FnMut(&[u8], &[u8]) -> Result<(String, Option<T>), StoreError>,
+    ) -> Result<Page<T>, StoreError> {
+        assert!(limit > 0 && scan_max >= limit);
+        let start = match after {
+            Some(id) => Bound::Excluded([prefix, id.as_bytes()].concat()),
+            None => Bound::Included(prefix.to_vec()),
+        };
+        let mut entries = self.db.range::<Vec<u8>, _>((start, Bound::Unbounded));
+        let mut items = Vec::new();
+        let mut last_examined = None;
+        let mut examined = 0;
+        while items.len() < limit && examined < scan_max {
+            let Some(entry) = entries.next() else {
+                return Ok(Page { items, next_after: None });
+            };
+            let (key, value) = entry?;
+            if !key.starts_with(prefix) {
+                return Ok(Page { items, next_after: None });
+            }
+            examined += 1;
+            let (id, item) = read(&key, &value)?;
+            items.extend(item);
+            last_examined = Some(id);
+        }
+        let more = match entries.next() {
+            Some(entry) => entry?.0.starts_with(prefix),
+            None => false,
+        };
+        Ok(Page { items, next_after: if more { last_examined } else { None } })
+    }
+}
