@@ -5,6 +5,8 @@
 //! resulting events through the [`store`] in one durable batch, and only then answers.
 //! See ARCHITECTURE.md for the codemap.
 
+pub mod api;
+pub mod daemon;
 pub mod domain;
 pub mod engine;
 pub mod store;

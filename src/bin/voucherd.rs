@@ -1,1 +1,83 @@
-fn main() {}
+//! voucherd: the voucher ledger server. `voucherd --help` for its flags.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use voucher_ledger::daemon::{self, DaemonOptions};
+use voucher_ledger::domain::dates::parse_date;
+
+/// The Qidong voucher ledger (启东市 算力券 / 租赁券) gRPC server.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Arguments {
+    /// Address to serve gRPC on. Port 0 picks a free port (printed at start).
+    #[arg(long, env = "VOUCHER_LISTEN", default_value = "127.0.0.1:50051")]
+    listen: SocketAddr,
+    /// Where the ledger keeps its data (created if missing).
+    #[arg(long, env = "VOUCHER_DATA_DIR", default_value = "./voucher-data")]
+    data_dir: PathBuf,
+    /// A policy file (TOML) to use instead of the compiled-in 启政办规〔2026〕1号 rules.
+    #[arg(long, env = "VOUCHER_POLICY")]
+    policy: Option<PathBuf>,
+    /// Pin the date the rules see (YYYY-MM-DD), for tests and drills. Logged loudly.
+    #[arg(long, env = "VOUCHER_TODAY", value_parser = parse_today)]
+    today: Option<chrono::NaiveDate>,
+    /// Log format: text on a terminal, json for log collectors.
+    #[arg(long, env = "VOUCHER_LOG_FORMAT", default_value = "text")]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_today(text: &str) -> Result<chrono::NaiveDate, String> {
+    parse_date(text).map_err(|error| error.message)
+}
+
+fn main() -> ExitCode {
+    let arguments = Arguments::parse();
+    init_logging(arguments.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("voucherd: cannot start the async runtime: {error}");
+            return ExitCode::from(70);
+        }
+    };
+    let options = DaemonOptions {
+        listen: arguments.listen,
+        data_dir: arguments.data_dir,
+        policy_file: arguments.policy,
+        today: arguments.today,
+    };
+    match runtime.block_on(daemon::run(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "voucherd stopped with an error");
+            eprintln!("voucherd: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(on_terminal);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -80,6 +80,14 @@ pub struct Provider {
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SecretHash(pub String);
 
+impl SecretHash {
+    /// The hash under which a secret is kept.
+    pub fn of(secret: &str) -> SecretHash {
+        use sha2::Digest;
+        SecretHash(hex::encode(sha2::Sha256::digest(secret.as_bytes())))
+    }
+}
+
 impl std::fmt::Debug for SecretHash {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.write_str("SecretHash(…)")
@@ -290,7 +298,11 @@ impl Balance {
     /// The balance of `account` (or of an empty one) under `cap`.
     pub fn of(key: CapKey, period: DateRange, account: Option<&CapAccount>, cap: Money) -> Balance {
         let (committed, redeemed, redeemed_by_year) = match account {
-            Some(account) => (account.committed, account.redeemed, account.redeemed_by_year.clone()),
+            Some(account) => (
+                account.committed,
+                account.redeemed,
+                account.redeemed_by_year.clone(),
+            ),
             None => (Money::ZERO, Money::ZERO, BTreeMap::new()),
         };
         Balance {

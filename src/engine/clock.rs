@@ -16,7 +16,9 @@ impl ClockSource {
     }
 
     pub fn pinned(today: NaiveDate) -> ClockSource {
-        ClockSource { pinned_today: Some(today) }
+        ClockSource {
+            pinned_today: Some(today),
+        }
     }
 
     pub fn pinned_today(&self) -> Option<NaiveDate> {

@@ -67,7 +67,10 @@ pub enum EngineError {
 }
 
 pub(crate) enum Message {
-    Execute { command: Command, reply: oneshot::Sender<Result<Outcome, EngineError>> },
+    Execute {
+        command: Command,
+        reply: oneshot::Sender<Result<Outcome, EngineError>>,
+    },
     /// Finish everything queued before this, then stop.
     Stop,
 }
@@ -89,18 +92,32 @@ pub struct EngineOwner {
 impl Engine {
     /// Opens the store in `directory`, rebuilds the ledger from its log, records the policy if
     /// it changed, expires what is due, and starts the writer.
-    pub fn start(directory: &std::path::Path, policy: Arc<Policy>, config: EngineConfig) -> Result<EngineOwner, StartError> {
+    pub fn start(
+        directory: &std::path::Path,
+        policy: Arc<Policy>,
+        config: EngineConfig,
+    ) -> Result<EngineOwner, StartError> {
         let (store, journal) = store::open(directory)?;
         let ledger = store.load_ledger(policy.clone())?;
         let violations = ledger.check_invariants();
         if let Some(first) = violations.first() {
-            return Err(StartError::Invariant(format!("{} invariant violations; the first: {first}", violations.len())));
+            return Err(StartError::Invariant(format!(
+                "{} invariant violations; the first: {first}",
+                violations.len()
+            )));
         }
         let (failed_sender, failed) = watch::channel(false);
         let (queue, writer) = writer::spawn(ledger, journal, config.clone(), failed_sender)?;
         let reader = Reader::new(store, policy, config.clock);
-        let engine = Engine { queue, reader, failed };
-        Ok(EngineOwner { engine, writer: Some(writer) })
+        let engine = Engine {
+            queue,
+            reader,
+            failed,
+        };
+        Ok(EngineOwner {
+            engine,
+            writer: Some(writer),
+        })
     }
 
     /// Queues a command and waits until its outcome is durable (or refused).

@@ -28,14 +28,24 @@ pub(super) fn spawn(
     failed: watch::Sender<bool>,
 ) -> std::io::Result<(SyncSender<Message>, JoinHandle<()>)> {
     let (queue, receiver) = sync_channel(config.queue_capacity);
-    let mut writer = Writer { ledger, journal, config, failed };
+    let mut writer = Writer {
+        ledger,
+        journal,
+        config,
+        failed,
+    };
     let clock = writer.config.clock.now();
     let mut events: Vec<Event> = writer.ledger.adopt_policy(clock).into_iter().collect();
     events.extend(writer.ledger.expire_due(clock));
     if !events.is_empty() {
-        writer.journal.commit(&events, &writer.ledger).map_err(std::io::Error::other)?;
+        writer
+            .journal
+            .commit(&events, &writer.ledger)
+            .map_err(std::io::Error::other)?;
     }
-    let handle = std::thread::Builder::new().name("ledger-writer".to_owned()).spawn(move || writer.run(receiver))?;
+    let handle = std::thread::Builder::new()
+        .name("ledger-writer".to_owned())
+        .spawn(move || writer.run(receiver))?;
     Ok((queue, handle))
 }
 
@@ -49,7 +59,10 @@ impl Writer {
                 Err(RecvTimeoutError::Disconnected) => return,
             };
             let mut batch = Vec::new();
-            for message in first.into_iter().chain(std::iter::from_fn(|| drain_one(&receiver))) {
+            for message in first
+                .into_iter()
+                .chain(std::iter::from_fn(|| drain_one(&receiver)))
+            {
                 match message {
                     Message::Execute { command, reply } => batch.push((command, reply)),
                     Message::Stop => {
@@ -66,7 +79,10 @@ impl Writer {
                 return;
             }
         }
-        tracing::info!(events = self.journal.head().sequence, "writer stopped after its last batch");
+        tracing::info!(
+            events = self.journal.head().sequence,
+            "writer stopped after its last batch"
+        );
     }
 
     /// Applies a batch and commits it. Returns false if the store failed: the in-memory state
@@ -74,7 +90,8 @@ impl Writer {
     fn run_batch(&mut self, batch: Vec<(crate::domain::command::Command, Reply)>) -> bool {
         let clock = self.config.clock.now();
         let mut events = self.ledger.expire_due(clock);
-        let mut replies: Vec<(Reply, Result<Outcome, EngineError>)> = Vec::with_capacity(batch.len());
+        let mut replies: Vec<(Reply, Result<Outcome, EngineError>)> =
+            Vec::with_capacity(batch.len());
         for (command, reply) in batch {
             let result = match self.ledger.execute(&command, clock) {
                 Ok(executed) => {
@@ -88,7 +105,11 @@ impl Writer {
         let commands = replies.len();
         let committed = events.is_empty() || self.commit(&events, commands);
         for (reply, result) in replies {
-            let answer = if committed { result } else { Err(EngineError::Unavailable) };
+            let answer = if committed {
+                result
+            } else {
+                Err(EngineError::Unavailable)
+            };
             // The caller may have gone away; the write stands regardless.
             let _ = reply.send(answer);
         }

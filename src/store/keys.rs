@@ -79,7 +79,10 @@ pub fn voucher(voucher_id: &VoucherId) -> Vec<u8> {
 }
 
 pub fn voucher_by_enterprise(code: &CreditCode, voucher_id: &VoucherId) -> Vec<u8> {
-    key(VOUCHERS_BY_ENTERPRISE, &[code.as_str().as_bytes(), voucher_id.to_string().as_bytes()])
+    key(
+        VOUCHERS_BY_ENTERPRISE,
+        &[code.as_str().as_bytes(), voucher_id.to_string().as_bytes()],
+    )
 }
 
 /// The prefix of one enterprise's entries in a `<prefix><code>/<id>` index.
@@ -94,11 +97,23 @@ pub fn redemption(redemption_id: &RedemptionId) -> Vec<u8> {
 }
 
 pub fn redemption_by_enterprise(code: &CreditCode, redemption_id: &RedemptionId) -> Vec<u8> {
-    key(REDEMPTIONS_BY_ENTERPRISE, &[code.as_str().as_bytes(), redemption_id.to_string().as_bytes()])
+    key(
+        REDEMPTIONS_BY_ENTERPRISE,
+        &[
+            code.as_str().as_bytes(),
+            redemption_id.to_string().as_bytes(),
+        ],
+    )
 }
 
 pub fn redemption_by_provider(code: &CreditCode, redemption_id: &RedemptionId) -> Vec<u8> {
-    key(REDEMPTIONS_BY_PROVIDER, &[code.as_str().as_bytes(), redemption_id.to_string().as_bytes()])
+    key(
+        REDEMPTIONS_BY_PROVIDER,
+        &[
+            code.as_str().as_bytes(),
+            redemption_id.to_string().as_bytes(),
+        ],
+    )
 }
 
 pub fn cap_account(cap_key: &CapKey) -> Vec<u8> {
@@ -107,7 +122,11 @@ pub fn cap_account(cap_key: &CapKey) -> Vec<u8> {
         &[
             cap_key.enterprise_credit_code.as_str().as_bytes(),
             cap_key.program.as_str().as_bytes(),
-            cap_key.period_start.format("%Y-%m-%d").to_string().as_bytes(),
+            cap_key
+                .period_start
+                .format("%Y-%m-%d")
+                .to_string()
+                .as_bytes(),
         ],
     )
 }

@@ -64,7 +64,10 @@ pub struct ChainHead {
 
 impl ChainHead {
     fn genesis() -> ChainHead {
-        ChainHead { sequence: 0, sha256: GENESIS_HASH.to_owned() }
+        ChainHead {
+            sequence: 0,
+            sha256: GENESIS_HASH.to_owned(),
+        }
     }
 }
 
@@ -102,7 +105,12 @@ pub fn open(directory: &Path) -> Result<(Store, Journal), StoreError> {
         Some(bytes) => decode::<ChainHead>(&bytes, "chain head")?,
         None => ChainHead::genesis(),
     };
-    let journal = Journal { db: db.clone(), directory: directory.to_owned(), data_file, head };
+    let journal = Journal {
+        db: db.clone(),
+        directory: directory.to_owned(),
+        data_file,
+        head,
+    };
     Ok((Store { db }, journal))
 }
 
@@ -113,8 +121,15 @@ impl Journal {
 
     /// Appends `events` (already applied to `ledger`) and every record they touched, in one
     /// atomic batch, then makes it durable. Returns only once it is on disk.
-    pub fn commit(&mut self, events: &[Event], ledger: &Ledger) -> Result<CommitTiming, StoreError> {
-        assert!(!events.is_empty(), "an empty commit has nothing to make durable");
+    pub fn commit(
+        &mut self,
+        events: &[Event],
+        ledger: &Ledger,
+    ) -> Result<CommitTiming, StoreError> {
+        assert!(
+            !events.is_empty(),
+            "an empty commit has nothing to make durable"
+        );
         let started = Instant::now();
         let mut batch = sled::Batch::default();
         let mut head = self.head.clone();
@@ -126,7 +141,10 @@ impl Journal {
                 event: event.clone(),
             };
             let bytes = encode(&record);
-            head = ChainHead { sequence: record.sequence, sha256: hex::encode(Sha256::digest(&bytes)) };
+            head = ChainHead {
+                sequence: record.sequence,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            };
             batch.insert(keys::event(record.sequence), bytes);
             touched.note(event, ledger, &mut batch);
         }
@@ -136,7 +154,10 @@ impl Journal {
         let applied = Instant::now();
         self.make_durable()?;
         self.head = head;
-        Ok(CommitTiming { apply: applied - started, flush_and_sync: applied.elapsed() })
+        Ok(CommitTiming {
+            apply: applied - started,
+            flush_and_sync: applied.elapsed(),
+        })
     }
 
     /// sled's flush writes its log with `sync_file_range`, which neither flushes the drive's
@@ -175,20 +196,32 @@ impl Touched {
         match event {
             Event::PolicyAdopted { .. } => {}
             Event::EnterpriseRegistered { enterprise } => {
-                batch.insert(keys::enterprise(&enterprise.credit_code), encode(enterprise));
+                batch.insert(
+                    keys::enterprise(&enterprise.credit_code),
+                    encode(enterprise),
+                );
             }
             Event::ProviderRegistered { provider } => {
                 batch.insert(keys::provider(&provider.credit_code), encode(provider));
             }
             Event::TokenCreated { token } => {
-                batch.insert(keys::token_secret(&token.secret_sha256.0), token.token_id.to_string().as_bytes());
+                batch.insert(
+                    keys::token_secret(&token.secret_sha256.0),
+                    token.token_id.to_string().as_bytes(),
+                );
                 self.tokens.insert(token.token_id);
             }
             Event::TokenRevoked { token_id, .. } => {
                 self.tokens.insert(*token_id);
             }
             Event::VoucherIssued { voucher } => {
-                batch.insert(keys::voucher_by_enterprise(&voucher.enterprise_credit_code, &voucher.voucher_id), &[]);
+                batch.insert(
+                    keys::voucher_by_enterprise(
+                        &voucher.enterprise_credit_code,
+                        &voucher.voucher_id,
+                    ),
+                    &[],
+                );
                 self.note_voucher(voucher.voucher_id, ledger);
             }
             Event::VoucherRevoked { voucher_id, .. } | Event::VoucherExpired { voucher_id, .. } => {
@@ -196,21 +229,31 @@ impl Touched {
             }
             Event::RedemptionAccepted { redemption } => {
                 let id = redemption.redemption_id;
-                batch.insert(keys::redemption_by_enterprise(&redemption.enterprise_credit_code, &id), &[]);
-                batch.insert(keys::redemption_by_provider(&redemption.provider_credit_code, &id), &[]);
+                batch.insert(
+                    keys::redemption_by_enterprise(&redemption.enterprise_credit_code, &id),
+                    &[],
+                );
+                batch.insert(
+                    keys::redemption_by_provider(&redemption.provider_credit_code, &id),
+                    &[],
+                );
                 self.redemptions.insert(id);
                 self.note_voucher(redemption.voucher_id, ledger);
             }
             Event::RedemptionReversed { redemption_id, .. } => {
                 self.redemptions.insert(*redemption_id);
-                let redemption = ledger.redemption(redemption_id).expect("a reversed redemption exists");
+                let redemption = ledger
+                    .redemption(redemption_id)
+                    .expect("a reversed redemption exists");
                 self.note_voucher(redemption.voucher_id, ledger);
             }
         }
     }
 
     fn note_voucher(&mut self, voucher_id: VoucherId, ledger: &Ledger) {
-        let voucher = ledger.voucher(&voucher_id).expect("a touched voucher exists");
+        let voucher = ledger
+            .voucher(&voucher_id)
+            .expect("a touched voucher exists");
         self.vouchers.insert(voucher_id);
         self.cap_accounts.insert(voucher.cap_key());
     }
@@ -218,16 +261,28 @@ impl Touched {
     fn write_records(&self, ledger: &Ledger, batch: &mut sled::Batch) {
         let missing = "a touched record exists in the ledger";
         for token_id in &self.tokens {
-            batch.insert(keys::token(token_id), encode(ledger.token(token_id).expect(missing)));
+            batch.insert(
+                keys::token(token_id),
+                encode(ledger.token(token_id).expect(missing)),
+            );
         }
         for voucher_id in &self.vouchers {
-            batch.insert(keys::voucher(voucher_id), encode(ledger.voucher(voucher_id).expect(missing)));
+            batch.insert(
+                keys::voucher(voucher_id),
+                encode(ledger.voucher(voucher_id).expect(missing)),
+            );
         }
         for redemption_id in &self.redemptions {
-            batch.insert(keys::redemption(redemption_id), encode(ledger.redemption(redemption_id).expect(missing)));
+            batch.insert(
+                keys::redemption(redemption_id),
+                encode(ledger.redemption(redemption_id).expect(missing)),
+            );
         }
         for cap_key in &self.cap_accounts {
-            batch.insert(keys::cap_account(cap_key), encode(ledger.cap_account(cap_key).expect(missing)));
+            batch.insert(
+                keys::cap_account(cap_key),
+                encode(ledger.cap_account(cap_key).expect(missing)),
+            );
         }
     }
 }
@@ -236,7 +291,10 @@ impl Store {
     /// Every event from the first, in order, with the chain checked as it goes. `visit` sees
     /// each record; the first broken link or undecodable record ends the walk with an error
     /// that names its sequence number.
-    pub fn walk_events(&self, mut visit: impl FnMut(&EventRecord)) -> Result<ChainHead, StoreError> {
+    pub fn walk_events(
+        &self,
+        mut visit: impl FnMut(&EventRecord),
+    ) -> Result<ChainHead, StoreError> {
         let mut head = ChainHead::genesis();
         for entry in self.db.scan_prefix(keys::EVENTS) {
             let (key, bytes) = entry?;
@@ -244,20 +302,32 @@ impl Store {
                 .ok_or_else(|| StoreError::Corrupt(format!("malformed event key {key:?}")))?;
             let record: EventRecord = decode(&bytes, &format!("event {sequence}"))?;
             if record.sequence != sequence || sequence != head.sequence + 1 {
-                return Err(StoreError::Corrupt(format!("event {sequence}: out of sequence after {}", head.sequence)));
+                return Err(StoreError::Corrupt(format!(
+                    "event {sequence}: out of sequence after {}",
+                    head.sequence
+                )));
             }
             if record.previous_sha256 != head.sha256 {
-                return Err(StoreError::Corrupt(format!("event {sequence}: does not chain to event {}", head.sequence)));
+                return Err(StoreError::Corrupt(format!(
+                    "event {sequence}: does not chain to event {}",
+                    head.sequence
+                )));
             }
             visit(&record);
-            head = ChainHead { sequence, sha256: hex::encode(Sha256::digest(&bytes)) };
+            head = ChainHead {
+                sequence,
+                sha256: hex::encode(Sha256::digest(&bytes)),
+            };
         }
         Ok(head)
     }
 
     /// Rebuilds the ledger by replaying the whole log, checking the chain and that it ends at
     /// the stored head.
-    pub fn load_ledger(&self, policy: std::sync::Arc<crate::domain::policy::Policy>) -> Result<Ledger, StoreError> {
+    pub fn load_ledger(
+        &self,
+        policy: std::sync::Arc<crate::domain::policy::Policy>,
+    ) -> Result<Ledger, StoreError> {
         let mut ledger = Ledger::new(policy);
         let head = self.walk_events(|record| ledger.apply(&record.event))?;
         let stored_head = match self.db.get(keys::HEAD)? {
@@ -281,6 +351,16 @@ impl Store {
         }
     }
 
+    /// Whether any token was ever created: a store without one needs a bootstrap token.
+    pub fn has_tokens(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .scan_prefix(keys::TOKENS)
+            .next()
+            .transpose()?
+            .is_some())
+    }
+
     /// Bytes the store takes on disk.
     pub fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
@@ -289,7 +369,11 @@ impl Store {
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     let bytes = serde_json::to_vec(value).expect("ledger records always serialize");
-    assert!(bytes.len() <= VALUE_BYTES_MAX, "a stored value of {} bytes is over the bound", bytes.len());
+    assert!(
+        bytes.len() <= VALUE_BYTES_MAX,
+        "a stored value of {} bytes is over the bound",
+        bytes.len()
+    );
     bytes
 }
 

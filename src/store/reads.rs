@@ -40,9 +40,14 @@ pub struct RedemptionFilter {
 impl RedemptionFilter {
     fn admits(&self, redemption: &Redemption) -> bool {
         let date = redemption.invoice.date;
-        self.enterprise_credit_code.is_none_or(|code| code == redemption.enterprise_credit_code)
-            && self.provider_credit_code.is_none_or(|code| code == redemption.provider_credit_code)
-            && self.program.is_none_or(|program| program == redemption.program)
+        self.enterprise_credit_code
+            .is_none_or(|code| code == redemption.enterprise_credit_code)
+            && self
+                .provider_credit_code
+                .is_none_or(|code| code == redemption.provider_credit_code)
+            && self
+                .program
+                .is_none_or(|program| program == redemption.program)
             && self.invoice_date_from.is_none_or(|from| date >= from)
             && self.invoice_date_to.is_none_or(|to| date <= to)
     }
@@ -62,8 +67,10 @@ impl Store {
         let Some(id_bytes) = self.db.get(keys::token_secret(secret_sha256_hex))? else {
             return Ok(None);
         };
-        let id_text = std::str::from_utf8(&id_bytes).map_err(|_| StoreError::Corrupt("token index".to_owned()))?;
-        let token_id = TokenId::parse(id_text).map_err(|error| StoreError::Corrupt(error.message))?;
+        let id_text = std::str::from_utf8(&id_bytes)
+            .map_err(|_| StoreError::Corrupt("token index".to_owned()))?;
+        let token_id =
+            TokenId::parse(id_text).map_err(|error| StoreError::Corrupt(error.message))?;
         self.get(&keys::token(&token_id), "token")
     }
 
@@ -71,7 +78,10 @@ impl Store {
         self.get(&keys::voucher(voucher_id), "voucher")
     }
 
-    pub fn redemption(&self, redemption_id: &RedemptionId) -> Result<Option<Redemption>, StoreError> {
+    pub fn redemption(
+        &self,
+        redemption_id: &RedemptionId,
+    ) -> Result<Option<Redemption>, StoreError> {
         self.get(&keys::redemption(redemption_id), "redemption")
     }
 
@@ -87,16 +97,33 @@ impl Store {
         limit: usize,
         scan_max: usize,
     ) -> Result<Page<Voucher>, StoreError> {
-        let admits = |voucher: &Voucher| filter.program.is_none_or(|program| program == voucher.program);
+        let admits = |voucher: &Voucher| {
+            filter
+                .program
+                .is_none_or(|program| program == voucher.program)
+        };
         match filter.enterprise_credit_code {
             Some(code) => {
                 let prefix = keys::index_prefix(keys::VOUCHERS_BY_ENTERPRISE, &code);
-                self.page_through_index(&prefix, after.map(|id| id.to_string()), limit, scan_max, |id| {
-                    let voucher_id = VoucherId::parse(id).map_err(|e| StoreError::Corrupt(e.message))?;
-                    Ok(self.voucher(&voucher_id)?.filter(admits))
-                })
+                self.page_through_index(
+                    &prefix,
+                    after.map(|id| id.to_string()),
+                    limit,
+                    scan_max,
+                    |id| {
+                        let voucher_id =
+                            VoucherId::parse(id).map_err(|e| StoreError::Corrupt(e.message))?;
+                        Ok(self.voucher(&voucher_id)?.filter(admits))
+                    },
+                )
             }
-            None => self.page_through_records(keys::VOUCHERS, after.map(|id| id.to_string()), limit, scan_max, |v: Voucher| admits(&v).then_some(v)),
+            None => self.page_through_records(
+                keys::VOUCHERS,
+                after.map(|id| id.to_string()),
+                limit,
+                scan_max,
+                |v: Voucher| admits(&v).then_some(v),
+            ),
         }
     }
 
@@ -116,15 +143,31 @@ impl Store {
         };
         match index {
             Some(prefix) => self.page_through_index(&prefix, after, limit, scan_max, |id| {
-                let redemption_id = RedemptionId::parse(id).map_err(|e| StoreError::Corrupt(e.message))?;
-                Ok(self.redemption(&redemption_id)?.filter(|r| filter.admits(r)))
+                let redemption_id =
+                    RedemptionId::parse(id).map_err(|e| StoreError::Corrupt(e.message))?;
+                Ok(self
+                    .redemption(&redemption_id)?
+                    .filter(|r| filter.admits(r)))
             }),
-            None => self.page_through_records(keys::REDEMPTIONS, after, limit, scan_max, |r: Redemption| filter.admits(&r).then_some(r)),
+            None => self.page_through_records(
+                keys::REDEMPTIONS,
+                after,
+                limit,
+                scan_max,
+                |r: Redemption| filter.admits(&r).then_some(r),
+            ),
         }
     }
 
-    fn get<T: for<'de> Deserialize<'de>>(&self, key: &[u8], what: &str) -> Result<Option<T>, StoreError> {
-        self.db.get(key)?.map(|bytes| decode(&bytes, what)).transpose()
+    fn get<T: for<'de> Deserialize<'de>>(
+        &self,
+        key: &[u8],
+        what: &str,
+    ) -> Result<Option<T>, StoreError> {
+        self.db
+            .get(key)?
+            .map(|bytes| decode(&bytes, what))
+            .transpose()
     }
 
     /// Walks `<prefix><id>` index keys after `after`, resolving each id to a record.
@@ -137,7 +180,8 @@ impl Store {
         mut resolve: impl FnMut(&str) -> Result<Option<T>, StoreError>,
     ) -> Result<Page<T>, StoreError> {
         self.page(prefix, after, limit, scan_max, |key, _| {
-            let id = keys::indexed_id(key).ok_or_else(|| StoreError::Corrupt("index key".to_owned()))?;
+            let id =
+                keys::indexed_id(key).ok_or_else(|| StoreError::Corrupt("index key".to_owned()))?;
             Ok((id.to_owned(), resolve(id)?))
         })
     }
@@ -152,7 +196,8 @@ impl Store {
         mut keep: impl FnMut(R) -> Option<T>,
     ) -> Result<Page<T>, StoreError> {
         self.page(prefix, after, limit, scan_max, |key, value| {
-            let id = std::str::from_utf8(&key[prefix.len()..]).map_err(|_| StoreError::Corrupt("record key".to_owned()))?;
+            let id = std::str::from_utf8(&key[prefix.len()..])
+                .map_err(|_| StoreError::Corrupt("record key".to_owned()))?;
             Ok((id.to_owned(), keep(decode(value, "record")?)))
         })
     }
@@ -176,11 +221,17 @@ impl Store {
         let mut examined = 0;
         while items.len() < limit && examined < scan_max {
             let Some(entry) = entries.next() else {
-                return Ok(Page { items, next_after: None });
+                return Ok(Page {
+                    items,
+                    next_after: None,
+                });
             };
             let (key, value) = entry?;
             if !key.starts_with(prefix) {
-                return Ok(Page { items, next_after: None });
+                return Ok(Page {
+                    items,
+                    next_after: None,
+                });
             }
             examined += 1;
             let (id, item) = read(&key, &value)?;
@@ -191,6 +242,9 @@ impl Store {
             Some(entry) => entry?.0.starts_with(prefix),
             None => false,
         };
-        Ok(Page { items, next_after: if more { last_examined } else { None } })
+        Ok(Page {
+            items,
+            next_after: if more { last_examined } else { None },
+        })
     }
 }

@@ -1,0 +1,69 @@
+//! The gRPC surface, and the only module that knows gRPC: the `VoucherLedger` service, the
+//! standard health service, and server reflection (v1 and v1alpha) so that `grpcurl` works
+//! without the proto files.
+
+pub mod auth;
+pub mod convert;
+pub mod service;
+pub mod status;
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::engine::Engine;
+use crate::proto::voucher::v1::FILE_DESCRIPTOR_SET;
+use crate::proto::voucher::v1::voucher_ledger_server::VoucherLedgerServer;
+use service::LedgerService;
+
+/// Bounds on what one caller can make the server hold.
+#[derive(Clone, Copy, Debug)]
+pub struct ServeLimits {
+    /// The largest request or response message.
+    pub message_bytes_max: usize,
+    /// Requests one connection may have in flight; more wait for a slot.
+    pub concurrent_requests_per_connection_max: usize,
+}
+
+impl Default for ServeLimits {
+    fn default() -> ServeLimits {
+        ServeLimits {
+            message_bytes_max: 64 * 1024,
+            concurrent_requests_per_connection_max: 256,
+        }
+    }
+}
+
+/// Serves on `listener` until `shutdown` resolves, then stops taking requests and lets those
+/// in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    engine: Engine,
+    limits: ServeLimits,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), tonic::transport::Error> {
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<VoucherLedgerServer<LedgerService>>()
+        .await;
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the compiled descriptor set is valid");
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .expect("the compiled descriptor set is valid");
+    let ledger = VoucherLedgerServer::new(LedgerService::new(engine))
+        .max_decoding_message_size(limits.message_bytes_max)
+        .max_encoding_message_size(limits.message_bytes_max * 16);
+    tonic::transport::Server::builder()
+        .concurrency_limit_per_connection(limits.concurrent_requests_per_connection_max)
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(ledger)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+}

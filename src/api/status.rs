@@ -1,0 +1,115 @@
+//! The one mapping from ledger errors to gRPC statuses.
+//!
+//! Every refusal carries a `google.rpc.ErrorInfo` with a stable UPPER_SNAKE reason; invalid
+//! input also carries a `google.rpc.BadRequest` naming the field. Internal errors are logged
+//! here and reach the caller only as "internal error".
+
+use std::collections::HashMap;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+use crate::domain::error::LedgerError;
+use crate::domain::input::InputError;
+use crate::engine::EngineError;
+
+/// The `domain` of every ErrorInfo this service sends.
+pub const ERROR_DOMAIN: &str = "voucher.qidong.gov.cn";
+
+pub fn to_status(error: EngineError) -> Status {
+    match error {
+        EngineError::Ledger(ledger_error) => ledger_status(ledger_error),
+        EngineError::Overloaded => with_reason(
+            Code::ResourceExhausted,
+            "OVERLOADED",
+            "the ledger is busy: retry shortly",
+            HashMap::new(),
+        ),
+        EngineError::Unavailable => with_reason(
+            Code::Unavailable,
+            "NOT_ACCEPTING_WRITES",
+            "the ledger is not accepting writes",
+            HashMap::new(),
+        ),
+        EngineError::Store(store_error) => {
+            tracing::error!(error = %store_error, "store error while serving a request");
+            Status::internal("internal error")
+        }
+    }
+}
+
+pub fn ledger_status(error: LedgerError) -> Status {
+    let reason = error.reason();
+    match error {
+        LedgerError::InvalidArgument { field, message, .. } => {
+            let mut details = ErrorDetails::with_error_info(
+                reason,
+                ERROR_DOMAIN,
+                HashMap::from([("field".to_owned(), field.to_owned())]),
+            );
+            details.add_bad_request_violation(field, message.clone());
+            Status::with_error_details(
+                Code::InvalidArgument,
+                format!("{field}: {message}"),
+                details,
+            )
+        }
+        LedgerError::NotFound { field, message } => with_reason(
+            Code::NotFound,
+            reason,
+            &message,
+            HashMap::from([("field".to_owned(), field.to_owned())]),
+        ),
+        LedgerError::AlreadyExists { message, .. } => {
+            with_reason(Code::AlreadyExists, reason, &message, HashMap::new())
+        }
+        LedgerError::Refused(refusal) => {
+            let metadata = refusal
+                .remaining
+                .map(|remaining| {
+                    HashMap::from([("remainingCny".to_owned(), remaining.to_string())])
+                })
+                .unwrap_or_default();
+            with_reason(Code::FailedPrecondition, reason, &refusal.message, metadata)
+        }
+        LedgerError::PermissionDenied { message } => {
+            with_reason(Code::PermissionDenied, reason, &message, HashMap::new())
+        }
+    }
+}
+
+/// A malformed field, for parsers at the boundary.
+pub fn invalid(field: &'static str, error: InputError) -> Status {
+    ledger_status(error.in_field(field))
+}
+
+pub fn unauthenticated(message: &str) -> Status {
+    with_reason(
+        Code::Unauthenticated,
+        "UNAUTHENTICATED",
+        message,
+        HashMap::new(),
+    )
+}
+
+pub fn permission_denied(message: &str) -> Status {
+    with_reason(
+        Code::PermissionDenied,
+        "PERMISSION_DENIED",
+        message,
+        HashMap::new(),
+    )
+}
+
+fn with_reason(
+    code: Code,
+    reason: &str,
+    message: &str,
+    metadata: HashMap<String, String>,
+) -> Status {
+    Status::with_error_details(
+        code,
+        message,
+        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+    )
+}

@@ -1,0 +1,208 @@
+//! voucherd's life: load the policy, open the ledger, write a bureau token on first start,
+//! serve, and on SIGTERM or Ctrl-C stop taking requests, finish those in flight, flush, exit.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use tokio::net::TcpListener;
+
+use crate::api::{self, ServeLimits, auth::generate_secret};
+use crate::domain::command::Command;
+use crate::domain::model::{Role, SecretHash};
+use crate::domain::policy::Policy;
+use crate::domain::text::Description;
+use crate::engine::{ClockSource, Engine, EngineConfig, EngineOwner};
+
+/// The sled directory inside the data directory.
+pub const LEDGER_DIRECTORY: &str = "ledger";
+/// The bureau token written on first start.
+pub const BUREAU_TOKEN_FILE: &str = "bureau.token";
+
+#[derive(Clone, Debug)]
+pub struct DaemonOptions {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub policy_file: Option<PathBuf>,
+    pub today: Option<NaiveDate>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot read policy file {path}: {error}")]
+    PolicyFile {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(transparent)]
+    Policy(#[from] crate::domain::policy::PolicyError),
+    #[error("cannot open the ledger in {path}: {error}")]
+    Start {
+        path: PathBuf,
+        error: crate::engine::StartError,
+    },
+    #[error("cannot write the bureau token: {0}")]
+    BootstrapToken(String),
+    #[error("cannot listen on {address}: {error}")]
+    Listen {
+        address: SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("gRPC server failed: {0}")]
+    Serve(#[from] tonic::transport::Error),
+    #[error("the ledger's storage failed; the last batch was not acknowledged")]
+    StorageFailed,
+}
+
+pub fn load_policy(path: Option<&Path>) -> Result<Policy, DaemonError> {
+    match path {
+        None => Ok(Policy::default_qidong()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|error| DaemonError::PolicyFile {
+                path: path.to_owned(),
+                error,
+            })?;
+            Ok(Policy::from_toml(&text)?)
+        }
+    }
+}
+
+/// Runs the server until a shutdown signal; returns once everything is durable.
+pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
+    let policy = Arc::new(load_policy(options.policy_file.as_deref())?);
+    tracing::info!(policy = %policy.name, document = %policy.document, fingerprint = %policy.fingerprint, "policy loaded");
+    let clock = match options.today {
+        Some(today) => {
+            tracing::warn!(%today, "THE DATE IS PINNED: the rules see {today} as today, whatever the calendar says. For tests and drills only.");
+            ClockSource::pinned(today)
+        }
+        None => ClockSource::system(),
+    };
+    let ledger_path = options.data_dir.join(LEDGER_DIRECTORY);
+    let config = EngineConfig {
+        clock,
+        ..EngineConfig::default()
+    };
+    let owner =
+        Engine::start(&ledger_path, policy, config).map_err(|error| DaemonError::Start {
+            path: ledger_path.clone(),
+            error,
+        })?;
+    let result = serve_until_signal(&owner, &options).await;
+    owner.shutdown();
+    tracing::info!("voucherd stopped; every acknowledged write is on disk");
+    result
+}
+
+async fn serve_until_signal(
+    owner: &EngineOwner,
+    options: &DaemonOptions,
+) -> Result<(), DaemonError> {
+    let engine = owner.engine().clone();
+    write_bootstrap_token_if_needed(&engine, &options.data_dir).await?;
+    let listener =
+        TcpListener::bind(options.listen)
+            .await
+            .map_err(|error| DaemonError::Listen {
+                address: options.listen,
+                error,
+            })?;
+    let address = listener.local_addr().map_err(|error| DaemonError::Listen {
+        address: options.listen,
+        error,
+    })?;
+    tracing::info!(%address, data_dir = %options.data_dir.display(), "voucherd serving");
+    // Tests and scripts read the bound address from this line when they ask for port 0.
+    println!("voucherd listening on {address}");
+    let _ = std::io::stdout().flush();
+    let failure_watch = engine.clone();
+    let storage_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let storage_failed_flag = storage_failed.clone();
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown_signal() => tracing::info!("shutdown requested: finishing requests in flight"),
+            () = failure_watch.wait_for_failure() => {
+                storage_failed_flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                tracing::error!("the writer stopped: shutting down");
+            }
+        }
+    };
+    api::serve(listener, engine, ServeLimits::default(), shutdown).await?;
+    if storage_failed.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(DaemonError::StorageFailed);
+    }
+    Ok(())
+}
+
+/// On first start (no token at all) writes a bureau token to `<data_dir>/bureau.token`, mode
+/// 0600. The file is written and synced before the token is recorded, so a crash in between
+/// leaves no token, and the next start writes a new one.
+async fn write_bootstrap_token_if_needed(
+    engine: &Engine,
+    data_dir: &Path,
+) -> Result<(), DaemonError> {
+    let has_tokens = engine
+        .reader()
+        .store()
+        .has_tokens()
+        .map_err(|error| DaemonError::BootstrapToken(error.to_string()))?;
+    if has_tokens {
+        return Ok(());
+    }
+    let secret = generate_secret();
+    let path = data_dir.join(BUREAU_TOKEN_FILE);
+    write_private_file(&path, &secret)
+        .map_err(|error| DaemonError::BootstrapToken(format!("{}: {error}", path.display())))?;
+    let command = Command::CreateToken {
+        role: Role::Bureau,
+        provider_credit_code: None,
+        description: Some(
+            Description::parse("bootstrap bureau token written at first start")
+                .expect("a valid description"),
+        ),
+        secret_sha256: SecretHash::of(&secret),
+    };
+    engine
+        .submit(command)
+        .await
+        .map_err(|error| DaemonError::BootstrapToken(error.to_string()))?;
+    tracing::warn!(path = %path.display(), "first start: wrote a bureau token; keep it safe, it can do everything");
+    Ok(())
+}
+
+fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(contents.as_bytes())?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    if let Some(directory) = path.parent() {
+        std::fs::File::open(directory)?.sync_all()?;
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+}
