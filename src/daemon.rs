@@ -20,6 +20,8 @@ use crate::engine::{ClockSource, Engine, EngineConfig, EngineOwner};
 pub const LEDGER_DIRECTORY: &str = "ledger";
 /// The bureau token written on first start.
 pub const BUREAU_TOKEN_FILE: &str = "bureau.token";
+/// How long requests in flight get to finish after SIGTERM.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[derive(Clone, Debug)]
 pub struct DaemonOptions {
@@ -117,20 +119,30 @@ async fn serve_until_signal(
     // Tests and scripts read the bound address from this line when they ask for port 0.
     println!("voucherd listening on {address}");
     let _ = std::io::stdout().flush();
-    let failure_watch = engine.clone();
-    let storage_failed = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let storage_failed_flag = storage_failed.clone();
-    let shutdown = async move {
-        tokio::select! {
-            () = shutdown_signal() => tracing::info!("shutdown requested: finishing requests in flight"),
-            () = failure_watch.wait_for_failure() => {
-                storage_failed_flag.store(true, std::sync::atomic::Ordering::SeqCst);
-                tracing::error!("the writer stopped: shutting down");
-            }
+    let (stop_serving, stop_requested) = tokio::sync::oneshot::channel::<()>();
+    let serving = api::serve(listener, engine.clone(), ServeLimits::default(), async {
+        let _ = stop_requested.await;
+    });
+    tokio::pin!(serving);
+    let storage_failed = tokio::select! {
+        result = &mut serving => return Ok(result?),
+        () = shutdown_signal() => {
+            tracing::info!("shutdown requested: finishing requests in flight");
+            false
+        }
+        () = engine.wait_for_failure() => {
+            tracing::error!("the writer stopped: shutting down");
+            true
         }
     };
-    api::serve(listener, engine, ServeLimits::default(), shutdown).await?;
-    if storage_failed.load(std::sync::atomic::Ordering::SeqCst) {
+    let _ = stop_serving.send(());
+    // In-flight requests finish; a client that keeps an idle connection open must not hold
+    // the shutdown forever. Commands already queued complete in the writer regardless.
+    match tokio::time::timeout(SHUTDOWN_GRACE, &mut serving).await {
+        Ok(result) => result?,
+        Err(_) => tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "connections still open after the grace period: closing them"),
+    }
+    if storage_failed {
         return Err(DaemonError::StorageFailed);
     }
     Ok(())

@@ -1,0 +1,319 @@
+//! The test harness: a real `voucherd` process on 127.0.0.1:0 with a real sled directory,
+//! and a gRPC client that carries a bearer token.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+use tonic::{Request, Status};
+use tonic_types::StatusExt;
+use voucher_ledger::domain::credit_code::CreditCode;
+use voucher_ledger::proto::google::r#type::Money;
+use voucher_ledger::proto::voucher::v1 as pb;
+use voucher_ledger::proto::voucher::v1::voucher_ledger_client::VoucherLedgerClient;
+
+pub type Client = VoucherLedgerClient<InterceptedService<Channel, BearerToken>>;
+
+/// Credit codes with valid GB 32100 check digits, as on real business licences.
+pub const ENTERPRISE: &str = "914403001922038216";
+pub const OTHER_ENTERPRISE: &str = "91110108551385082Q";
+pub const COMPUTE_PROVIDER: &str = "9144030071526726XG";
+pub const ROBOT_LESSOR: &str = "91330100716105852F";
+
+/// A running voucherd. Dropping it kills the process; the data directory lives as long as
+/// the [`DataDir`] it was started in.
+pub struct TestServer {
+    child: Child,
+    pub address: SocketAddr,
+    data: Option<DataDir>,
+    pub bureau_token: String,
+}
+
+/// A temporary data directory that outlives server restarts.
+pub struct DataDir {
+    root: tempfile::TempDir,
+}
+
+impl DataDir {
+    pub fn new() -> DataDir {
+        DataDir { root: tempfile::tempdir().expect("temporary directory") }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.root.path().join("voucherd.log")
+    }
+}
+
+impl TestServer {
+    /// Starts voucherd on a new data directory with the rules' date pinned to `today`.
+    pub async fn start(today: &str) -> TestServer {
+        TestServer::start_in(DataDir::new(), today, &[]).await
+    }
+
+    /// Starts voucherd on `data` (e.g. after a restart), with extra flags.
+    pub async fn start_in(data: DataDir, today: &str, extra_arguments: &[&str]) -> TestServer {
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(data.log_path()).expect("log file");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_voucherd"))
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data.path())
+            .args(["--today", today])
+            .args(extra_arguments)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("voucherd starts");
+        let address = read_listen_address(&mut child, &data.log_path());
+        let bureau_token = std::fs::read_to_string(data.path().join("bureau.token"))
+            .expect("bureau token written at first start")
+            .trim()
+            .to_owned();
+        TestServer { child, address, data: Some(data), bureau_token }
+    }
+
+    pub async fn client(&self, token: &str) -> Client {
+        let channel = Channel::from_shared(format!("http://{}", self.address))
+            .expect("address")
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect("connects to voucherd");
+        VoucherLedgerClient::with_interceptor(channel, BearerToken::new(token))
+    }
+
+    pub async fn bureau(&self) -> Client {
+        self.client(&self.bureau_token).await
+    }
+
+    /// SIGTERM, and wait for a clean exit; returns the data directory for a restart.
+    pub fn stop(mut self) -> DataDir {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
+        assert!(status.success());
+        let exit = wait_with_timeout(&mut self.child, Duration::from_secs(20));
+        assert!(exit.success(), "voucherd exits 0 on SIGTERM, got {exit:?}; log:\n{}", self.log());
+        self.into_data()
+    }
+
+    /// kill -9: no chance to flush anything that was not already durable.
+    pub fn kill(mut self) -> DataDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.into_data()
+    }
+
+    pub fn data(&self) -> &DataDir {
+        self.data.as_ref().expect("the data directory stays until the server is consumed")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data().log_path()).unwrap_or_default()
+    }
+
+    fn into_data(mut self) -> DataDir {
+        self.data.take().expect("the data directory is taken once")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read_listen_address(child: &mut Child, log_path: &Path) -> SocketAddr {
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let line = lines.next().and_then(Result::ok).unwrap_or_else(|| {
+        panic!("voucherd did not start; log:\n{}", std::fs::read_to_string(log_path).unwrap_or_default())
+    });
+    let address = line.strip_prefix("voucherd listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    address.parse().expect("a socket address")
+}
+
+fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        assert!(std::time::Instant::now() < deadline, "voucherd did not exit within {timeout:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct BearerToken(MetadataValue<Ascii>);
+
+impl BearerToken {
+    pub fn new(token: &str) -> BearerToken {
+        BearerToken(format!("Bearer {token}").parse().expect("ascii token"))
+    }
+}
+
+impl Interceptor for BearerToken {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        request.metadata_mut().insert("authorization", self.0.clone());
+        Ok(request)
+    }
+}
+
+/// CNY from yuan text such as "1234.56".
+pub fn cny(yuan: &str) -> Money {
+    let (units, fraction) = yuan.split_once('.').unwrap_or((yuan, "0"));
+    let fen: i32 = format!("{fraction:0<2}").parse().expect("fen digits");
+    Money { currency_code: "CNY".to_owned(), units: units.parse().expect("units"), nanos: fen * 10_000_000 }
+}
+
+/// Yuan text ("1234.56") of a wire amount.
+pub fn yuan(money: &Option<Money>) -> String {
+    let money = money.as_ref().expect("an amount");
+    assert_eq!(money.currency_code, "CNY");
+    assert_eq!(money.nanos % 10_000_000, 0, "fen precision");
+    format!("{}.{:02}", money.units, money.nanos / 10_000_000)
+}
+
+/// The ErrorInfo reason of a refusal.
+pub fn reason(status: &Status) -> String {
+    status.get_details_error_info().map(|info| info.reason).unwrap_or_else(|| format!("(no ErrorInfo: {status:?})"))
+}
+
+/// ErrorInfo metadata of a refusal.
+pub fn error_metadata(status: &Status, key: &str) -> Option<String> {
+    status.get_details_error_info().and_then(|info| info.metadata.get(key).cloned())
+}
+
+/// Asserts a call failed with this code and reason, and returns the status.
+#[track_caller]
+pub fn expect_refusal<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>, code: tonic::Code, expected_reason: &str) -> Status {
+    match result {
+        Ok(response) => panic!("expected {code:?} {expected_reason}, got {:?}", response.get_ref()),
+        Err(status) => {
+            assert_eq!((status.code(), reason(&status)), (code, expected_reason.to_owned()), "message: {}", status.message());
+            status
+        }
+    }
+}
+
+/// A valid credit code from 17 characters, by finding the check digit that fits.
+pub fn code_with_check_digit(first_seventeen: &str) -> String {
+    "0123456789ABCDEFGHJKLMNPQRTUWXY"
+        .chars()
+        .map(|check| format!("{first_seventeen}{check}"))
+        .find(|candidate| CreditCode::parse(candidate).is_ok_and(|code| code.has_valid_check_digit()))
+        .expect("one check digit fits")
+}
+
+/// The `n`th synthetic enterprise code, valid.
+pub fn synthetic_code(n: u32) -> String {
+    code_with_check_digit(&format!("91320681{n:09}"))
+}
+
+/// A 20-digit 数电票 number.
+pub fn invoice(serial: u64) -> String {
+    format!("2632{serial:016}")
+}
+
+/// The world most tests need: one enterprise, a compute provider and a robot lessor, each
+/// provider with its own token.
+pub struct World {
+    pub server: TestServer,
+    pub bureau: Client,
+    pub compute_provider: Client,
+    pub robot_lessor: Client,
+}
+
+impl World {
+    pub async fn new(today: &str) -> World {
+        let server = TestServer::start(today).await;
+        let mut bureau = server.bureau().await;
+        register_enterprise(&mut bureau, ENTERPRISE, "启东智算科技有限公司").await;
+        register_provider(&mut bureau, COMPUTE_PROVIDER, "南通算力服务有限公司", pb::Program::Compute).await;
+        register_provider(&mut bureau, ROBOT_LESSOR, "江苏具身机器人租赁有限公司", pb::Program::Leasing).await;
+        let compute_token = create_token(&mut bureau, pb::Role::Provider, COMPUTE_PROVIDER).await;
+        let lessor_token = create_token(&mut bureau, pb::Role::Provider, ROBOT_LESSOR).await;
+        let compute_provider = server.client(&compute_token).await;
+        let robot_lessor = server.client(&lessor_token).await;
+        World { server, bureau, compute_provider, robot_lessor }
+    }
+}
+
+pub async fn register_enterprise(bureau: &mut Client, code: &str, name: &str) -> pb::Enterprise {
+    bureau
+        .register_enterprise(pb::RegisterEnterpriseRequest { credit_code: code.to_owned(), name: name.to_owned(), ..Default::default() })
+        .await
+        .expect("enterprise registered")
+        .into_inner()
+}
+
+pub async fn register_provider(bureau: &mut Client, code: &str, name: &str, program: pb::Program) -> pb::Provider {
+    bureau
+        .register_provider(pb::RegisterProviderRequest {
+            credit_code: code.to_owned(),
+            name: name.to_owned(),
+            program: program as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("provider registered")
+        .into_inner()
+}
+
+/// Creates a token and returns its secret.
+pub async fn create_token(bureau: &mut Client, role: pb::Role, provider: &str) -> String {
+    bureau
+        .create_token(pb::CreateTokenRequest { role: role as i32, provider_credit_code: provider.to_owned(), description: "test".to_owned() })
+        .await
+        .expect("token created")
+        .into_inner()
+        .token
+}
+
+pub fn issue_request(request_id: &str, enterprise: &str, program: pb::Program, face_value: Option<&str>) -> pb::IssueVoucherRequest {
+    pb::IssueVoucherRequest {
+        request_id: request_id.to_owned(),
+        enterprise_credit_code: enterprise.to_owned(),
+        program: program as i32,
+        face_value: face_value.map(cny),
+        ..Default::default()
+    }
+}
+
+pub async fn issue(bureau: &mut Client, request_id: &str, program: pb::Program, face_value: Option<&str>) -> pb::Voucher {
+    bureau.issue_voucher(issue_request(request_id, ENTERPRISE, program, face_value)).await.expect("voucher issued").into_inner()
+}
+
+pub fn redeem_request(voucher: &pb::Voucher, invoice_number: &str, date: &str, amount: &str) -> pb::RedeemRequest {
+    pb::RedeemRequest {
+        voucher_id: voucher.voucher_id.clone(),
+        enterprise_credit_code: voucher.enterprise_credit_code.clone(),
+        invoice_number: invoice_number.to_owned(),
+        invoice_date: date.to_owned(),
+        invoice_amount: Some(cny(amount)),
+        ..Default::default()
+    }
+}
+
+pub async fn balance(bureau: &mut Client, enterprise: &str, program: pb::Program, on_date: &str) -> pb::Balance {
+    bureau
+        .get_balance(pb::GetBalanceRequest { enterprise_credit_code: enterprise.to_owned(), program: program as i32, on_date: on_date.to_owned() })
+        .await
+        .expect("balance")
+        .into_inner()
+}
+
+pub async fn get_voucher(bureau: &mut Client, voucher_id: &str) -> pb::Voucher {
+    bureau.get_voucher(pb::GetVoucherRequest { voucher_id: voucher_id.to_owned() }).await.expect("voucher").into_inner()
+}
