@@ -98,8 +98,8 @@ impl TestServer {
 
     /// SIGTERM, and wait for a clean exit; returns the data directory for a restart.
     pub fn stop(mut self) -> DataDir {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("kill runs");
-        assert!(status.success());
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits"));
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM delivered");
         let exit = wait_with_timeout(&mut self.child, Duration::from_secs(20));
         assert!(exit.success(), "voucherd exits 0 on SIGTERM, got {exit:?}; log:\n{}", self.log());
         self.into_data()
