@@ -1,6 +1,6 @@
 //! The writer thread: batches commands, applies them, commits once per batch, then answers.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use tokio::sync::{oneshot, watch};
@@ -137,8 +137,5 @@ impl Writer {
 }
 
 fn drain_one(receiver: &Receiver<Message>) -> Option<Message> {
-    match receiver.try_recv() {
-        Ok(message) => Some(message),
-        Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-    }
+    receiver.try_recv().ok()
 }
