@@ -6,6 +6,7 @@
 //! See ARCHITECTURE.md for the codemap.
 
 pub mod api;
+pub mod client;
 pub mod daemon;
 pub mod domain;
 pub mod engine;
