@@ -140,7 +140,10 @@ async fn serve_until_signal(
     // the shutdown forever. Commands already queued complete in the writer regardless.
     match tokio::time::timeout(SHUTDOWN_GRACE, &mut serving).await {
         Ok(result) => result?,
-        Err(_) => tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "connections still open after the grace period: closing them"),
+        Err(_) => tracing::warn!(
+            grace_s = SHUTDOWN_GRACE.as_secs(),
+            "connections still open after the grace period: closing them"
+        ),
     }
     if storage_failed {
         return Err(DaemonError::StorageFailed);

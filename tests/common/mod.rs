@@ -43,7 +43,9 @@ pub struct DataDir {
 
 impl DataDir {
     pub fn new() -> DataDir {
-        DataDir { root: tempfile::tempdir().expect("temporary directory") }
+        DataDir {
+            root: tempfile::tempdir().expect("temporary directory"),
+        }
     }
 
     pub fn path(&self) -> PathBuf {
@@ -63,7 +65,11 @@ impl TestServer {
 
     /// Starts voucherd on `data` (e.g. after a restart), with extra flags.
     pub async fn start_in(data: DataDir, today: &str, extra_arguments: &[&str]) -> TestServer {
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(data.log_path()).expect("log file");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(data.log_path())
+            .expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_voucherd"))
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data.path())
@@ -79,7 +85,12 @@ impl TestServer {
             .expect("bureau token written at first start")
             .trim()
             .to_owned();
-        TestServer { child, address, data: Some(data), bureau_token }
+        TestServer {
+            child,
+            address,
+            data: Some(data),
+            bureau_token,
+        }
     }
 
     pub async fn client(&self, token: &str) -> Client {
@@ -101,7 +112,11 @@ impl TestServer {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(self.child.id()).expect("a pid fits"));
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM delivered");
         let exit = wait_with_timeout(&mut self.child, Duration::from_secs(20));
-        assert!(exit.success(), "voucherd exits 0 on SIGTERM, got {exit:?}; log:\n{}", self.log());
+        assert!(
+            exit.success(),
+            "voucherd exits 0 on SIGTERM, got {exit:?}; log:\n{}",
+            self.log()
+        );
         self.into_data()
     }
 
@@ -113,7 +128,9 @@ impl TestServer {
     }
 
     pub fn data(&self) -> &DataDir {
-        self.data.as_ref().expect("the data directory stays until the server is consumed")
+        self.data
+            .as_ref()
+            .expect("the data directory stays until the server is consumed")
     }
 
     pub fn log(&self) -> String {
@@ -136,9 +153,14 @@ fn read_listen_address(child: &mut Child, log_path: &Path) -> SocketAddr {
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
     let line = lines.next().and_then(Result::ok).unwrap_or_else(|| {
-        panic!("voucherd did not start; log:\n{}", std::fs::read_to_string(log_path).unwrap_or_default())
+        panic!(
+            "voucherd did not start; log:\n{}",
+            std::fs::read_to_string(log_path).unwrap_or_default()
+        )
     });
-    let address = line.strip_prefix("voucherd listening on ").unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let address = line
+        .strip_prefix("voucherd listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
     address.parse().expect("a socket address")
 }
 
@@ -148,7 +170,10 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::Exit
         if let Some(status) = child.try_wait().expect("wait") {
             return status;
         }
-        assert!(std::time::Instant::now() < deadline, "voucherd did not exit within {timeout:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "voucherd did not exit within {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -165,7 +190,9 @@ impl BearerToken {
 
 impl Interceptor for BearerToken {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request.metadata_mut().insert("authorization", self.0.clone());
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
         Ok(request)
     }
 }
@@ -174,7 +201,11 @@ impl Interceptor for BearerToken {
 pub fn cny(yuan: &str) -> Money {
     let (units, fraction) = yuan.split_once('.').unwrap_or((yuan, "0"));
     let fen: i32 = format!("{fraction:0<2}").parse().expect("fen digits");
-    Money { currency_code: "CNY".to_owned(), units: units.parse().expect("units"), nanos: fen * 10_000_000 }
+    Money {
+        currency_code: "CNY".to_owned(),
+        units: units.parse().expect("units"),
+        nanos: fen * 10_000_000,
+    }
 }
 
 /// Yuan text ("1234.56") of a wire amount.
@@ -187,21 +218,38 @@ pub fn yuan(money: &Option<Money>) -> String {
 
 /// The ErrorInfo reason of a refusal.
 pub fn reason(status: &Status) -> String {
-    status.get_details_error_info().map(|info| info.reason).unwrap_or_else(|| format!("(no ErrorInfo: {status:?})"))
+    status
+        .get_details_error_info()
+        .map(|info| info.reason)
+        .unwrap_or_else(|| format!("(no ErrorInfo: {status:?})"))
 }
 
 /// ErrorInfo metadata of a refusal.
 pub fn error_metadata(status: &Status, key: &str) -> Option<String> {
-    status.get_details_error_info().and_then(|info| info.metadata.get(key).cloned())
+    status
+        .get_details_error_info()
+        .and_then(|info| info.metadata.get(key).cloned())
 }
 
 /// Asserts a call failed with this code and reason, and returns the status.
 #[track_caller]
-pub fn expect_refusal<T: std::fmt::Debug>(result: Result<tonic::Response<T>, Status>, code: tonic::Code, expected_reason: &str) -> Status {
+pub fn expect_refusal<T: std::fmt::Debug>(
+    result: Result<tonic::Response<T>, Status>,
+    code: tonic::Code,
+    expected_reason: &str,
+) -> Status {
     match result {
-        Ok(response) => panic!("expected {code:?} {expected_reason}, got {:?}", response.get_ref()),
+        Ok(response) => panic!(
+            "expected {code:?} {expected_reason}, got {:?}",
+            response.get_ref()
+        ),
         Err(status) => {
-            assert_eq!((status.code(), reason(&status)), (code, expected_reason.to_owned()), "message: {}", status.message());
+            assert_eq!(
+                (status.code(), reason(&status)),
+                (code, expected_reason.to_owned()),
+                "message: {}",
+                status.message()
+            );
             status
         }
     }
@@ -212,7 +260,9 @@ pub fn code_with_check_digit(first_seventeen: &str) -> String {
     "0123456789ABCDEFGHJKLMNPQRTUWXY"
         .chars()
         .map(|check| format!("{first_seventeen}{check}"))
-        .find(|candidate| CreditCode::parse(candidate).is_ok_and(|code| code.has_valid_check_digit()))
+        .find(|candidate| {
+            CreditCode::parse(candidate).is_ok_and(|code| code.has_valid_check_digit())
+        })
         .expect("one check digit fits")
 }
 
@@ -240,25 +290,51 @@ impl World {
         let server = TestServer::start(today).await;
         let mut bureau = server.bureau().await;
         register_enterprise(&mut bureau, ENTERPRISE, "启东智算科技有限公司").await;
-        register_provider(&mut bureau, COMPUTE_PROVIDER, "南通算力服务有限公司", pb::Program::Compute).await;
-        register_provider(&mut bureau, ROBOT_LESSOR, "江苏具身机器人租赁有限公司", pb::Program::Leasing).await;
+        register_provider(
+            &mut bureau,
+            COMPUTE_PROVIDER,
+            "南通算力服务有限公司",
+            pb::Program::Compute,
+        )
+        .await;
+        register_provider(
+            &mut bureau,
+            ROBOT_LESSOR,
+            "江苏具身机器人租赁有限公司",
+            pb::Program::Leasing,
+        )
+        .await;
         let compute_token = create_token(&mut bureau, pb::Role::Provider, COMPUTE_PROVIDER).await;
         let lessor_token = create_token(&mut bureau, pb::Role::Provider, ROBOT_LESSOR).await;
         let compute_provider = server.client(&compute_token).await;
         let robot_lessor = server.client(&lessor_token).await;
-        World { server, bureau, compute_provider, robot_lessor }
+        World {
+            server,
+            bureau,
+            compute_provider,
+            robot_lessor,
+        }
     }
 }
 
 pub async fn register_enterprise(bureau: &mut Client, code: &str, name: &str) -> pb::Enterprise {
     bureau
-        .register_enterprise(pb::RegisterEnterpriseRequest { credit_code: code.to_owned(), name: name.to_owned(), ..Default::default() })
+        .register_enterprise(pb::RegisterEnterpriseRequest {
+            credit_code: code.to_owned(),
+            name: name.to_owned(),
+            ..Default::default()
+        })
         .await
         .expect("enterprise registered")
         .into_inner()
 }
 
-pub async fn register_provider(bureau: &mut Client, code: &str, name: &str, program: pb::Program) -> pb::Provider {
+pub async fn register_provider(
+    bureau: &mut Client,
+    code: &str,
+    name: &str,
+    program: pb::Program,
+) -> pb::Provider {
     bureau
         .register_provider(pb::RegisterProviderRequest {
             credit_code: code.to_owned(),
@@ -274,14 +350,23 @@ pub async fn register_provider(bureau: &mut Client, code: &str, name: &str, prog
 /// Creates a token and returns its secret.
 pub async fn create_token(bureau: &mut Client, role: pb::Role, provider: &str) -> String {
     bureau
-        .create_token(pb::CreateTokenRequest { role: role as i32, provider_credit_code: provider.to_owned(), description: "test".to_owned() })
+        .create_token(pb::CreateTokenRequest {
+            role: role as i32,
+            provider_credit_code: provider.to_owned(),
+            description: "test".to_owned(),
+        })
         .await
         .expect("token created")
         .into_inner()
         .token
 }
 
-pub fn issue_request(request_id: &str, enterprise: &str, program: pb::Program, face_value: Option<&str>) -> pb::IssueVoucherRequest {
+pub fn issue_request(
+    request_id: &str,
+    enterprise: &str,
+    program: pb::Program,
+    face_value: Option<&str>,
+) -> pb::IssueVoucherRequest {
     pb::IssueVoucherRequest {
         request_id: request_id.to_owned(),
         enterprise_credit_code: enterprise.to_owned(),
@@ -291,11 +376,25 @@ pub fn issue_request(request_id: &str, enterprise: &str, program: pb::Program, f
     }
 }
 
-pub async fn issue(bureau: &mut Client, request_id: &str, program: pb::Program, face_value: Option<&str>) -> pb::Voucher {
-    bureau.issue_voucher(issue_request(request_id, ENTERPRISE, program, face_value)).await.expect("voucher issued").into_inner()
+pub async fn issue(
+    bureau: &mut Client,
+    request_id: &str,
+    program: pb::Program,
+    face_value: Option<&str>,
+) -> pb::Voucher {
+    bureau
+        .issue_voucher(issue_request(request_id, ENTERPRISE, program, face_value))
+        .await
+        .expect("voucher issued")
+        .into_inner()
 }
 
-pub fn redeem_request(voucher: &pb::Voucher, invoice_number: &str, date: &str, amount: &str) -> pb::RedeemRequest {
+pub fn redeem_request(
+    voucher: &pb::Voucher,
+    invoice_number: &str,
+    date: &str,
+    amount: &str,
+) -> pb::RedeemRequest {
     pb::RedeemRequest {
         voucher_id: voucher.voucher_id.clone(),
         enterprise_credit_code: voucher.enterprise_credit_code.clone(),
@@ -306,14 +405,29 @@ pub fn redeem_request(voucher: &pb::Voucher, invoice_number: &str, date: &str, a
     }
 }
 
-pub async fn balance(bureau: &mut Client, enterprise: &str, program: pb::Program, on_date: &str) -> pb::Balance {
+pub async fn balance(
+    bureau: &mut Client,
+    enterprise: &str,
+    program: pb::Program,
+    on_date: &str,
+) -> pb::Balance {
     bureau
-        .get_balance(pb::GetBalanceRequest { enterprise_credit_code: enterprise.to_owned(), program: program as i32, on_date: on_date.to_owned() })
+        .get_balance(pb::GetBalanceRequest {
+            enterprise_credit_code: enterprise.to_owned(),
+            program: program as i32,
+            on_date: on_date.to_owned(),
+        })
         .await
         .expect("balance")
         .into_inner()
 }
 
 pub async fn get_voucher(bureau: &mut Client, voucher_id: &str) -> pb::Voucher {
-    bureau.get_voucher(pb::GetVoucherRequest { voucher_id: voucher_id.to_owned() }).await.expect("voucher").into_inner()
+    bureau
+        .get_voucher(pb::GetVoucherRequest {
+            voucher_id: voucher_id.to_owned(),
+        })
+        .await
+        .expect("voucher")
+        .into_inner()
 }
