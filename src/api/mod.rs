@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod convert;
+pub mod requests;
 pub mod service;
 pub mod status;
 
