@@ -21,9 +21,9 @@ use tokio::sync::{oneshot, watch};
 
 use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
-use crate::domain::ledger::Outcome;
+use crate::domain::ledger::{Ledger, Outcome};
 use crate::domain::policy::Policy;
-use crate::store::{self, StoreError};
+use crate::store::{self, ChainHead, StoreError};
 
 pub use clock::ClockSource;
 pub use reader::Reader;
@@ -66,11 +66,15 @@ pub enum EngineError {
     Store(#[from] StoreError),
 }
 
+/// Work that runs on the writer thread after a batch is durable, with writes paused.
+pub(crate) type Inspection = Box<dyn FnOnce(&Ledger, &ChainHead) + Send>;
+
 pub(crate) enum Message {
     Execute {
         command: Command,
         reply: oneshot::Sender<Result<Outcome, EngineError>>,
     },
+    Inspect(Inspection),
     /// Finish everything queued before this, then stop.
     Stop,
 }
@@ -129,6 +133,31 @@ impl Engine {
             Err(TrySendError::Disconnected(_)) => return Err(EngineError::Unavailable),
         }
         answer.await.map_err(|_| EngineError::Unavailable)?
+    }
+
+    /// Runs `inspect` on the writer thread against the live ledger once everything queued
+    /// before it is durable (expiring what is due first). Writes wait while it runs, reads do
+    /// not: keep it short, or accept the pause (verification does).
+    pub async fn inspect<T: Send + 'static>(
+        &self,
+        inspect: impl FnOnce(&Ledger, &ChainHead) -> T + Send + 'static,
+    ) -> Result<T, EngineError> {
+        let (reply, answer) = oneshot::channel();
+        let inspection: Inspection = Box::new(move |ledger, head| {
+            let _ = reply.send(inspect(ledger, head));
+        });
+        match self.queue.try_send(Message::Inspect(inspection)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(EngineError::Overloaded),
+            Err(TrySendError::Disconnected(_)) => return Err(EngineError::Unavailable),
+        }
+        answer.await.map_err(|_| EngineError::Unavailable)
+    }
+
+    /// Waits until everything queued so far, and every expiry due today, is durable; returns
+    /// the number of events recorded.
+    pub async fn sync(&self) -> Result<u64, EngineError> {
+        self.inspect(|_, head| head.sequence).await
     }
 
     pub fn reader(&self) -> &Reader {

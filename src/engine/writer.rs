@@ -59,24 +59,31 @@ impl Writer {
                 Err(RecvTimeoutError::Disconnected) => return,
             };
             let mut batch = Vec::new();
+            let mut inspections = Vec::new();
             for message in first
                 .into_iter()
                 .chain(std::iter::from_fn(|| drain_one(&receiver)))
             {
                 match message {
                     Message::Execute { command, reply } => batch.push((command, reply)),
+                    Message::Inspect(inspection) => inspections.push(inspection),
                     Message::Stop => {
                         stopping = true;
                         break;
                     }
                 }
-                if batch.len() >= self.config.batch_commands_max {
+                if batch.len() + inspections.len() >= self.config.batch_commands_max {
                     break;
                 }
             }
             if !self.run_batch(batch) {
                 let _ = self.failed.send(true);
                 return;
+            }
+            // Inspections see the state after this batch is durable, and no write happens
+            // while they run.
+            for inspection in inspections {
+                inspection(&self.ledger, self.journal.head());
             }
         }
         tracing::info!(
