@@ -221,3 +221,85 @@ async fn shutdown_signal() {
         () = terminate => {}
     }
 }
+
+/// Why an offline check or restore could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum OfflineError {
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+    #[error("no ledger in {0}")]
+    NoLedger(PathBuf),
+    #[error(
+        "cannot open the ledger in {path}: {error} (if voucherd is running on it, use `voucherctl verify` instead)"
+    )]
+    Open {
+        path: PathBuf,
+        error: crate::store::StoreError,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Backup(#[from] crate::store::backup::BackupError),
+    #[error("cannot read {path}: {error}")]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("{0} already holds a ledger: restore into a new data directory")]
+    TargetExists(PathBuf),
+}
+
+/// `voucherd verify`: replays the log of a stopped ledger and checks every stored record.
+pub fn verify_offline(
+    data_dir: &Path,
+    policy_file: Option<&Path>,
+) -> Result<crate::store::verify::VerifyReport, OfflineError> {
+    let policy = Arc::new(load_policy(policy_file)?);
+    let ledger_path = data_dir.join(LEDGER_DIRECTORY);
+    if !ledger_path.join("db").exists() {
+        return Err(OfflineError::NoLedger(data_dir.to_owned()));
+    }
+    let (store, _journal) =
+        crate::store::open(&ledger_path).map_err(|error| OfflineError::Open {
+            path: ledger_path.clone(),
+            error,
+        })?;
+    let (report, _) = crate::store::verify::verify(&store, policy)?;
+    Ok(report)
+}
+
+/// `voucherd restore`: rebuilds a data directory from a backup file, then verifies it.
+pub fn restore_offline(
+    backup_file: &Path,
+    data_dir: &Path,
+    policy_file: Option<&Path>,
+) -> Result<
+    (
+        crate::store::backup::BackupSummary,
+        crate::store::verify::VerifyReport,
+    ),
+    OfflineError,
+> {
+    let policy = Arc::new(load_policy(policy_file)?);
+    let ledger_path = data_dir.join(LEDGER_DIRECTORY);
+    if ledger_path.exists() {
+        return Err(OfflineError::TargetExists(data_dir.to_owned()));
+    }
+    let file = std::fs::File::open(backup_file).map_err(|error| OfflineError::Read {
+        path: backup_file.to_owned(),
+        error,
+    })?;
+    std::fs::create_dir_all(data_dir).map_err(|error| OfflineError::Read {
+        path: data_dir.to_owned(),
+        error,
+    })?;
+    let summary =
+        crate::store::backup::restore(std::io::BufReader::new(file), &ledger_path, policy.clone())?;
+    let (store, _journal) =
+        crate::store::open(&ledger_path).map_err(|error| OfflineError::Open {
+            path: ledger_path.clone(),
+            error,
+        })?;
+    let (report, _) = crate::store::verify::verify(&store, policy)?;
+    Ok((summary, report))
+}

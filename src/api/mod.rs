@@ -2,6 +2,7 @@
 //! standard health service, and server reflection (v1 and v1alpha) so that `grpcurl` works
 //! without the proto files.
 
+pub mod audit;
 pub mod auth;
 pub mod convert;
 pub mod requests;

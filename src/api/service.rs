@@ -5,7 +5,7 @@ use tonic::{Request, Response, Status};
 
 use super::auth::{authorize, generate_secret};
 use super::status::to_status;
-use super::{convert, requests};
+use super::{audit, convert, requests};
 use crate::domain::command::Command;
 use crate::domain::ids::{RedemptionId, VoucherId};
 use crate::domain::ledger::Outcome;
@@ -250,6 +250,50 @@ impl VoucherLedger for LedgerService {
             redemptions: page.items.iter().map(convert::to_redemption).collect(),
             next_page_token: page.next_after.unwrap_or_default(),
         }))
+    }
+
+    type ListEventsStream = audit::EventStream;
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<Self::ListEventsStream>, Status> {
+        self.authorize(&request, BUREAU_AUDITOR)?;
+        let store = self.engine.reader().store().clone();
+        let head = store
+            .stored_head()
+            .map_err(|error| to_status(error.into()))?
+            .sequence;
+        let from = request.get_ref().from_sequence.max(1);
+        let through = match request.get_ref().max_events {
+            0 => head,
+            max_events => head.min(from.saturating_add(max_events - 1)),
+        };
+        Ok(Response::new(audit::stream_events(store, from, through)))
+    }
+
+    async fn verify(
+        &self,
+        request: Request<pb::VerifyRequest>,
+    ) -> Result<Response<pb::VerifyReport>, Status> {
+        self.authorize(&request, BUREAU_AUDITOR)?;
+        let report = self.engine.verify().await.map_err(to_status)?;
+        Ok(Response::new(audit::to_report(&report)))
+    }
+
+    type BackupStream = audit::BackupStream;
+
+    async fn backup(
+        &self,
+        request: Request<pb::BackupRequest>,
+    ) -> Result<Response<Self::BackupStream>, Status> {
+        self.authorize(&request, BUREAU)?;
+        let reader = self.engine.reader();
+        let created_at = reader.now().now.to_rfc3339();
+        Ok(Response::new(audit::stream_backup(
+            reader.store().clone(),
+            created_at,
+        )))
     }
 
     async fn get_balance(

@@ -27,6 +27,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use clap::parser::ValueSource;
 use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use sha2::{Digest, Sha256};
 use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -126,6 +127,38 @@ enum Command {
     ListRedemptions(ListRedemptions),
     /// Show an enterprise's totals under one program's cap (bureau, auditor).
     Balance(Balance),
+    /// The hash-chained event log (bureau, auditor).
+    #[command(subcommand)]
+    Events(Events),
+    /// Replay the whole log on the server and check every stored record (bureau, auditor).
+    /// Exit 0 when sound, 1 on any problem.
+    Verify,
+    /// Write a consistent backup of the ledger to FILE while it keeps serving (bureau).
+    /// Restore it with `voucherd restore FILE --data-dir NEW`.
+    Backup(Backup),
+}
+
+#[derive(Subcommand, Debug)]
+enum Events {
+    /// Write events as JSON Lines, one per line, each with its own SHA-256 and its
+    /// predecessor's: remove the last field `,"sha256":"…"` of a line and hash the rest.
+    Export(EventsExport),
+}
+
+#[derive(Args, Debug)]
+struct EventsExport {
+    /// The first event to write (default: the first).
+    #[arg(long, value_name = "SEQUENCE", default_value_t = 1)]
+    from: u64,
+    /// Write to FILE instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct Backup {
+    /// Where to write the backup; written to FILE.partial first, synced, then renamed.
+    file: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -361,6 +394,8 @@ enum Failure {
     Usage(String),
     /// The ledger cannot be reached: exit 3.
     Connect(String),
+    /// The ledger or its data failed a check: exit 1.
+    Refused(String),
     /// The ledger refused (exit 1) or the call broke on the way (exit 3).
     Call {
         status: Status,
@@ -379,6 +414,7 @@ impl Failure {
         match self {
             Failure::Usage(message) => fail(2, &message),
             Failure::Connect(message) => fail(3, &message),
+            Failure::Refused(message) => fail(1, &message),
             Failure::Call { status, note } => {
                 let code = if is_transport_failure(&status) { 3 } else { 1 };
                 let exit = fail(code, &describe_status(&status));
@@ -647,6 +683,9 @@ async fn execute(command: Command, client: &mut Client, output: &Output) -> Resu
         Command::GetRedemption(arguments) => get_redemption(client, output, arguments).await,
         Command::ListRedemptions(arguments) => list_redemptions(client, output, arguments).await,
         Command::Balance(arguments) => balance(client, output, arguments).await,
+        Command::Events(Events::Export(arguments)) => export_events(client, arguments).await,
+        Command::Verify => verify(client, output).await,
+        Command::Backup(arguments) => backup(client, arguments).await,
     }
 }
 
@@ -914,4 +953,111 @@ async fn balance(client: &mut Client, output: &Output, arguments: Balance) -> Re
     let reply = client.get_balance(request).await?.into_inner();
     output.record(&show::balance(&reply));
     Ok(())
+}
+
+async fn export_events(client: &mut Client, arguments: EventsExport) -> Result<(), Failure> {
+    let request = pb::ListEventsRequest {
+        from_sequence: arguments.from,
+        max_events: 0,
+    };
+    let mut stream = client.list_events(request).await?.into_inner();
+    let mut sink: Box<dyn Write> = match &arguments.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|error| {
+                Failure::Usage(format!("cannot write {}: {error}", path.display()))
+            })?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    let mut written = 0u64;
+    while let Some(event) = stream.message().await? {
+        writeln!(sink, "{}", event.json)
+            .map_err(|error| Failure::Usage(format!("cannot write: {error}")))?;
+        written += 1;
+    }
+    sink.flush()
+        .map_err(|error| Failure::Usage(format!("cannot write: {error}")))?;
+    if let Some(path) = &arguments.output {
+        eprintln!("wrote {written} events to {}", path.display());
+    }
+    Ok(())
+}
+
+async fn verify(client: &mut Client, output: &Output) -> Result<(), Failure> {
+    let report = client.verify(pb::VerifyRequest {}).await?.into_inner();
+    if output.json {
+        let problems: Vec<serde_json::Value> = report
+            .problems
+            .iter()
+            .map(|p| serde_json::Value::from(p.as_str()))
+            .collect();
+        let object = serde_json::json!({
+            "sound": report.sound,
+            "events": report.events,
+            "head_sha256": report.head_sha256,
+            "records_checked": report.records_checked,
+            "first_bad_event": report.first_bad_event,
+            "problems": problems,
+        });
+        emit(&format!("{object}\n"));
+    } else {
+        emit(&report.report);
+    }
+    if report.sound {
+        Ok(())
+    } else {
+        Err(Failure::Refused(format!(
+            "verify found {} problems",
+            report.problems.len()
+        )))
+    }
+}
+
+async fn backup(client: &mut Client, arguments: Backup) -> Result<(), Failure> {
+    let partial = arguments.file.with_extension("partial");
+    let cannot = |error: std::io::Error| {
+        Failure::Usage(format!("cannot write {}: {error}", partial.display()))
+    };
+    let mut file = std::fs::File::create(&partial).map_err(cannot)?;
+    let mut stream = client.backup(pb::BackupRequest {}).await?.into_inner();
+    let mut hash = Sha256::new();
+    let mut bytes = 0u64;
+    while let Some(chunk) = stream.message().await? {
+        hash.update(&chunk.data);
+        bytes += chunk.data.len() as u64;
+        file.write_all(&chunk.data).map_err(cannot)?;
+    }
+    file.sync_all().map_err(cannot)?;
+    drop(file);
+    let summary = check_backup_file(&partial)?;
+    std::fs::rename(&partial, &arguments.file).map_err(cannot)?;
+    if let Some(directory) = arguments
+        .file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::File::open(directory)
+            .and_then(|d| d.sync_all())
+            .map_err(cannot)?;
+    }
+    emit(&format!(
+        "backup: {}\nevents: {}\nhead_sha256: {}\nbytes: {bytes}\nfile_sha256: {}\n",
+        arguments.file.display(),
+        summary.events,
+        summary.head_sha256,
+        hex::encode(hash.finalize())
+    ));
+    Ok(())
+}
+
+/// Reads the written file back and checks every line, the chain and the trailer.
+fn check_backup_file(path: &Path) -> Result<voucher_ledger::store::backup::BackupSummary, Failure> {
+    let file = std::fs::File::open(path)
+        .map_err(|error| Failure::Usage(format!("cannot read {}: {error}", path.display())))?;
+    voucher_ledger::store::backup::check_backup(std::io::BufReader::new(file)).map_err(|error| {
+        Failure::Refused(format!(
+            "the backup written to {} does not check out: {error}",
+            path.display()
+        ))
+    })
 }

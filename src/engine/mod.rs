@@ -23,6 +23,7 @@ use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
 use crate::domain::ledger::{Ledger, Outcome};
 use crate::domain::policy::Policy;
+use crate::store::verify::{Problem, VerifyReport};
 use crate::store::{self, ChainHead, StoreError};
 
 pub use clock::ClockSource;
@@ -158,6 +159,26 @@ impl Engine {
     /// the number of events recorded.
     pub async fn sync(&self) -> Result<u64, EngineError> {
         self.inspect(|_, head| head.sequence).await
+    }
+
+    /// Replays the whole log from nothing and checks every stored record against the replay,
+    /// and the live ledger against it too. Writes wait while it runs.
+    pub async fn verify(&self) -> Result<VerifyReport, EngineError> {
+        let store = self.reader.store().clone();
+        let policy = self.reader.policy().clone();
+        let outcome = self
+            .inspect(move |live, _| {
+                let (mut report, replayed) = store::verify::verify(&store, policy)?;
+                if report.is_sound() && replayed != *live {
+                    report.problems.push(Problem {
+                        event: None,
+                        message: "the live ledger differs from the replay of its log".to_owned(),
+                    });
+                }
+                Ok::<_, StoreError>(report)
+            })
+            .await?;
+        Ok(outcome?)
     }
 
     pub fn reader(&self) -> &Reader {

@@ -45,6 +45,10 @@ impl Reader {
         self.clock.now().today
     }
 
+    pub fn now(&self) -> crate::domain::dates::Clock {
+        self.clock.now()
+    }
+
     pub fn store(&self) -> &Store {
         &self.store
     }

@@ -9,8 +9,11 @@
 //! Every event record names the SHA-256 of the record before it, so any change to history
 //! breaks the chain from that point on.
 
+pub mod backup;
 pub mod keys;
 mod reads;
+mod records;
+pub mod verify;
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -21,11 +24,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::event::Event;
-use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
 use crate::domain::ledger::Ledger;
-use crate::domain::model::CapKey;
 
 pub use reads::{Page, RedemptionFilter, VoucherFilter};
+use records::{RecordKey, writes_of};
 
 /// The hash that the first event names as its predecessor.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -45,6 +47,9 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("stored data is not what was written: {0}")]
     Corrupt(String),
+    /// The hash chain of the event log breaks at this event.
+    #[error("the event log is broken at event {sequence}: {message}")]
+    Chain { sequence: u64, message: String },
 }
 
 /// One event as stored: its place in the log and the hash of the record before it.
@@ -133,22 +138,24 @@ impl Journal {
         let started = Instant::now();
         let mut batch = sled::Batch::default();
         let mut head = self.head.clone();
-        let mut touched = Touched::default();
+        // A record touched by many events of the batch is written once, as it ends up.
+        let mut touched: BTreeSet<RecordKey> = BTreeSet::new();
         for event in events {
-            let record = EventRecord {
-                sequence: head.sequence + 1,
-                previous_sha256: head.sha256.clone(),
-                event: event.clone(),
-            };
-            let bytes = encode(&record);
-            head = ChainHead {
-                sequence: record.sequence,
-                sha256: hex::encode(Sha256::digest(&bytes)),
-            };
-            batch.insert(keys::event(record.sequence), bytes);
-            touched.note(event, ledger, &mut batch);
+            let (record_bytes, next_head) = encode_event(&head, event);
+            batch.insert(keys::event(next_head.sequence), record_bytes);
+            head = next_head;
+            let writes = writes_of(event, ledger);
+            touched.extend(writes.records);
+            for (key, value) in writes.indexes {
+                batch.insert(key, value);
+            }
         }
-        touched.write_records(ledger, &mut batch);
+        for record in &touched {
+            let bytes = record
+                .encode_from(ledger)
+                .expect("a touched record exists in the ledger");
+            batch.insert(record.key(), bytes);
+        }
         batch.insert(keys::HEAD, encode(&head));
         self.db.apply_batch(batch)?;
         let applied = Instant::now();
@@ -181,174 +188,128 @@ impl Journal {
     }
 }
 
-/// Which records a batch of events changed, written once each however often touched.
-#[derive(Default)]
-struct Touched {
-    vouchers: BTreeSet<VoucherId>,
-    redemptions: BTreeSet<RedemptionId>,
-    tokens: BTreeSet<TokenId>,
-    cap_accounts: BTreeSet<CapKey>,
+/// The stored bytes of `event` as the next record after `head`, and the new head.
+fn encode_event(head: &ChainHead, event: &Event) -> (Vec<u8>, ChainHead) {
+    let record = EventRecord {
+        sequence: head.sequence + 1,
+        previous_sha256: head.sha256.clone(),
+        event: event.clone(),
+    };
+    let bytes = encode(&record);
+    let next = ChainHead {
+        sequence: record.sequence,
+        sha256: hex::encode(Sha256::digest(&bytes)),
+    };
+    (bytes, next)
 }
 
-impl Touched {
-    /// Notes what `event` changed; writes creation-only index entries straight into `batch`.
-    fn note(&mut self, event: &Event, ledger: &Ledger, batch: &mut sled::Batch) {
-        match event {
-            Event::PolicyAdopted { .. } => {}
-            Event::EnterpriseRegistered { enterprise } => {
-                batch.insert(
-                    keys::enterprise(&enterprise.credit_code),
-                    encode(enterprise),
-                );
-            }
-            Event::ProviderRegistered { provider } => {
-                batch.insert(keys::provider(&provider.credit_code), encode(provider));
-            }
-            Event::TokenCreated { token } => {
-                batch.insert(
-                    keys::token_secret(&token.secret_sha256.0),
-                    token.token_id.to_string().as_bytes(),
-                );
-                self.tokens.insert(token.token_id);
-            }
-            Event::TokenRevoked { token_id, .. } => {
-                self.tokens.insert(*token_id);
-            }
-            Event::VoucherIssued { voucher } => {
-                batch.insert(
-                    keys::voucher_by_enterprise(
-                        &voucher.enterprise_credit_code,
-                        &voucher.voucher_id,
-                    ),
-                    &[],
-                );
-                self.note_voucher(voucher.voucher_id, ledger);
-            }
-            Event::VoucherRevoked { voucher_id, .. } | Event::VoucherExpired { voucher_id, .. } => {
-                self.note_voucher(*voucher_id, ledger);
-            }
-            Event::RedemptionAccepted { redemption } => {
-                let id = redemption.redemption_id;
-                batch.insert(
-                    keys::redemption_by_enterprise(&redemption.enterprise_credit_code, &id),
-                    &[],
-                );
-                batch.insert(
-                    keys::redemption_by_provider(&redemption.provider_credit_code, &id),
-                    &[],
-                );
-                self.redemptions.insert(id);
-                self.note_voucher(redemption.voucher_id, ledger);
-            }
-            Event::RedemptionReversed { redemption_id, .. } => {
-                self.redemptions.insert(*redemption_id);
-                let redemption = ledger
-                    .redemption(redemption_id)
-                    .expect("a reversed redemption exists");
-                self.note_voucher(redemption.voucher_id, ledger);
-            }
-        }
-    }
+/// One event as an auditor receives it: the stored record's JSON with its own SHA-256 added
+/// as a last field. To check a line, remove the final `,"sha256":"…"` and hash what is left:
+/// `{"sequence":…,"previous_sha256":…,"event":{…}}` is exactly the stored record.
+pub fn export_line(record_bytes: &[u8]) -> String {
+    let text = std::str::from_utf8(record_bytes).expect("records are JSON text");
+    let body = text.strip_suffix('}').expect("a record is a JSON object");
+    format!(
+        "{body},\"sha256\":\"{}\"}}",
+        hex::encode(Sha256::digest(record_bytes))
+    )
+}
 
-    fn note_voucher(&mut self, voucher_id: VoucherId, ledger: &Ledger) {
-        let voucher = ledger
-            .voucher(&voucher_id)
-            .expect("a touched voucher exists");
-        self.vouchers.insert(voucher_id);
-        self.cap_accounts.insert(voucher.cap_key());
+/// The stored record bytes and the declared SHA-256 back from an export line.
+pub fn parse_export_line(line: &str) -> Option<(Vec<u8>, String)> {
+    const SUFFIX_LENGTH: usize = ",\"sha256\":\"\"}".len() + 64;
+    let split = line.len().checked_sub(SUFFIX_LENGTH)?;
+    let (body, suffix) = (line.get(..split)?, line.get(split..)?);
+    let declared = suffix.strip_prefix(",\"sha256\":\"")?.strip_suffix("\"}")?;
+    if declared.len() != 64 || !declared.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return None;
     }
-
-    fn write_records(&self, ledger: &Ledger, batch: &mut sled::Batch) {
-        let missing = "a touched record exists in the ledger";
-        for token_id in &self.tokens {
-            batch.insert(
-                keys::token(token_id),
-                encode(ledger.token(token_id).expect(missing)),
-            );
-        }
-        for voucher_id in &self.vouchers {
-            batch.insert(
-                keys::voucher(voucher_id),
-                encode(ledger.voucher(voucher_id).expect(missing)),
-            );
-        }
-        for redemption_id in &self.redemptions {
-            batch.insert(
-                keys::redemption(redemption_id),
-                encode(ledger.redemption(redemption_id).expect(missing)),
-            );
-        }
-        for cap_key in &self.cap_accounts {
-            batch.insert(
-                keys::cap_account(cap_key),
-                encode(ledger.cap_account(cap_key).expect(missing)),
-            );
-        }
-    }
+    Some((format!("{body}}}").into_bytes(), declared.to_owned()))
 }
 
 impl Store {
-    /// Every event from the first, in order, with the chain checked as it goes. `visit` sees
-    /// each record; the first broken link or undecodable record ends the walk with an error
-    /// that names its sequence number.
-    pub fn walk_events(
+    /// Every event from the first, in order, each visited only once its own hash is known to
+    /// be the one the next event (or, for the last, the stored head) names. The first break
+    /// ends the walk with [`StoreError::Chain`] naming the event.
+    pub fn walk_chain(
         &self,
-        mut visit: impl FnMut(&EventRecord),
+        mut visit: impl FnMut(&EventRecord, &[u8]),
     ) -> Result<ChainHead, StoreError> {
-        let mut head = ChainHead::genesis();
+        let stored_head = self.stored_head()?;
+        let mut visited = ChainHead::genesis();
+        let mut pending: Option<(EventRecord, Vec<u8>, ChainHead)> = None;
         for entry in self.db.scan_prefix(keys::EVENTS) {
             let (key, bytes) = entry?;
-            let sequence = keys::event_sequence(&key)
-                .ok_or_else(|| StoreError::Corrupt(format!("malformed event key {key:?}")))?;
-            let record: EventRecord = decode(&bytes, &format!("event {sequence}"))?;
-            if record.sequence != sequence || sequence != head.sequence + 1 {
-                return Err(StoreError::Corrupt(format!(
-                    "event {sequence}: out of sequence after {}",
-                    head.sequence
-                )));
-            }
-            if record.previous_sha256 != head.sha256 {
-                return Err(StoreError::Corrupt(format!(
-                    "event {sequence}: does not chain to event {}",
-                    head.sequence
-                )));
-            }
-            visit(&record);
-            head = ChainHead {
-                sequence,
+            let expected = pending
+                .as_ref()
+                .map_or(visited.sequence, |(_, _, head)| head.sequence)
+                + 1;
+            let record = read_event(&key, &bytes, expected)?;
+            let own_head = ChainHead {
+                sequence: expected,
                 sha256: hex::encode(Sha256::digest(&bytes)),
             };
+            let previous = pending.as_ref().map_or(&visited, |(_, _, head)| head);
+            if record.previous_sha256 != previous.sha256 {
+                let altered = previous.sequence.max(1);
+                return Err(chain_break(
+                    altered,
+                    format!(
+                        "event {} names a SHA-256 for event {} that is not its own: one of them was altered",
+                        expected, previous.sequence
+                    ),
+                ));
+            }
+            if let Some((previous_record, previous_bytes, previous_head)) = pending.take() {
+                visit(&previous_record, &previous_bytes);
+                visited = previous_head;
+            }
+            pending = Some((record, bytes.to_vec(), own_head));
         }
-        Ok(head)
+        match pending {
+            Some((record, bytes, head)) if head == stored_head => {
+                visit(&record, &bytes);
+                Ok(head)
+            }
+            Some((_, _, head)) => Err(chain_break(
+                head.sequence,
+                format!(
+                    "the log ends at event {} with SHA-256 {}, but the stored head names event {} with {}",
+                    head.sequence, head.sha256, stored_head.sequence, stored_head.sha256
+                ),
+            )),
+            None if stored_head.sequence == 0 => Ok(visited),
+            None => Err(chain_break(
+                1,
+                format!(
+                    "the log is empty but the stored head names event {}",
+                    stored_head.sequence
+                ),
+            )),
+        }
     }
 
-    /// Rebuilds the ledger by replaying the whole log, checking the chain and that it ends at
-    /// the stored head.
+    /// Rebuilds the ledger by replaying the whole log, checking the chain as it goes.
     pub fn load_ledger(
         &self,
         policy: std::sync::Arc<crate::domain::policy::Policy>,
     ) -> Result<Ledger, StoreError> {
         let mut ledger = Ledger::new(policy);
-        let head = self.walk_events(|record| ledger.apply(&record.event))?;
-        let stored_head = match self.db.get(keys::HEAD)? {
-            Some(bytes) => decode::<ChainHead>(&bytes, "chain head")?,
-            None => ChainHead::genesis(),
-        };
-        if head != stored_head {
-            return Err(StoreError::Corrupt(format!(
-                "the log ends at event {} but the head names event {}",
-                head.sequence, stored_head.sequence
-            )));
-        }
+        self.walk_chain(|record, _| ledger.apply(&record.event))?;
         Ok(ledger)
+    }
+
+    /// The head as stored: the last event written and its hash.
+    pub fn stored_head(&self) -> Result<ChainHead, StoreError> {
+        match self.db.get(keys::HEAD)? {
+            Some(bytes) => decode(&bytes, "chain head"),
+            None => Ok(ChainHead::genesis()),
+        }
     }
 
     /// The number of events recorded.
     pub fn event_count(&self) -> Result<u64, StoreError> {
-        match self.db.get(keys::HEAD)? {
-            Some(bytes) => Ok(decode::<ChainHead>(&bytes, "chain head")?.sequence),
-            None => Ok(0),
-        }
+        Ok(self.stored_head()?.sequence)
     }
 
     /// Whether any token was ever created: a store without one needs a bootstrap token.
@@ -365,6 +326,31 @@ impl Store {
     pub fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)
     }
+}
+
+fn chain_break(sequence: u64, message: String) -> StoreError {
+    StoreError::Chain { sequence, message }
+}
+
+/// Decodes the event stored under `key`, which must be event number `expected`.
+fn read_event(key: &[u8], bytes: &[u8], expected: u64) -> Result<EventRecord, StoreError> {
+    let sequence = keys::event_sequence(key)
+        .ok_or_else(|| chain_break(expected, "a malformed event key".to_owned()))?;
+    if sequence != expected {
+        return Err(chain_break(
+            expected,
+            format!("missing: the next event stored is {sequence}"),
+        ));
+    }
+    let record: EventRecord = serde_json::from_slice(bytes)
+        .map_err(|error| chain_break(expected, format!("cannot be read: {error}")))?;
+    if record.sequence != expected {
+        return Err(chain_break(
+            expected,
+            format!("says it is event {}", record.sequence),
+        ));
+    }
+    Ok(record)
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {

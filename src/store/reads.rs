@@ -159,6 +159,22 @@ impl Store {
         }
     }
 
+    /// Stored event records from `from` (at least 1) through `through`, in order, raw.
+    pub fn events_between(
+        &self,
+        from: u64,
+        through: u64,
+    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
+        self.db
+            .range(keys::event(from.max(1))..=keys::event(through))
+            .map(|entry| {
+                let (key, bytes) = entry?;
+                let sequence = keys::event_sequence(&key)
+                    .ok_or_else(|| StoreError::Corrupt("malformed event key".to_owned()))?;
+                Ok((sequence, bytes))
+            })
+    }
+
     fn get<T: for<'de> Deserialize<'de>>(
         &self,
         key: &[u8],

@@ -1,0 +1,371 @@
+//! Online backup and restore.
+//!
+//! A backup is the event log up to the head at the moment it starts, as JSON Lines: a header,
+//! one export line per event (see [`super::export_line`]), and a trailer holding the SHA-256 of
+//! every byte before it. Events are never changed once written and a head is written in the
+//! same atomic batch as its events, so reading events `1..=head` while the writer keeps
+//! appending gives exactly the ledger as it was at `head`: neither the writer nor the readers
+//! pause. (sled's own export walks live trees and is not a snapshot; it is not used.)
+//!
+//! Restore replays the file with the domain code into a new data directory, checking every
+//! line's hash, the chain, and the trailer, and writes the same bytes the server wrote: the
+//! restored head hash must equal the backup's.
+
+use std::io::{BufRead, Write};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{
+    ChainHead, EventRecord, GENESIS_HASH, Store, StoreError, export_line, keys, open,
+    parse_export_line,
+};
+use crate::domain::event::Event;
+use crate::domain::ledger::Ledger;
+use crate::domain::policy::Policy;
+
+pub const BACKUP_FORMAT: &str = "qidong-voucher-ledger-backup";
+pub const BACKUP_VERSION: u32 = 1;
+
+/// Events restored per durable batch.
+const RESTORE_BATCH_EVENTS: usize = 1000;
+/// The longest line a backup may hold; every record is far smaller.
+const LINE_BYTES_MAX: usize = 64 * 1024;
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupHeader {
+    format: String,
+    version: u32,
+    created_at: String,
+    events: u64,
+    head_sha256: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupTrailer {
+    end: bool,
+    events: u64,
+    /// SHA-256 of every byte of the file before this line.
+    sha256: String,
+}
+
+/// What a backup holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupSummary {
+    pub events: u64,
+    pub head_sha256: String,
+    /// SHA-256 of the whole file, trailer included: what to write in the operations log.
+    pub file_sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("i/o: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("backup line {line}: {message}")]
+    Format { line: u64, message: String },
+    #[error("{0} already holds a ledger: restore into a new directory")]
+    TargetNotEmpty(String),
+}
+
+fn format_error(line: u64, message: impl Into<String>) -> BackupError {
+    BackupError::Format {
+        line,
+        message: message.into(),
+    }
+}
+
+/// Writes a backup of everything up to the head as of now. `created_at` is stamped in the
+/// header (the caller's clock).
+pub fn write_backup(
+    store: &Store,
+    created_at: &str,
+    out: &mut impl Write,
+) -> Result<BackupSummary, BackupError> {
+    let head = store.stored_head()?;
+    let mut file = HashingLines {
+        out,
+        hash: Sha256::new(),
+    };
+    let header = BackupHeader {
+        format: BACKUP_FORMAT.to_owned(),
+        version: BACKUP_VERSION,
+        created_at: created_at.to_owned(),
+        events: head.sequence,
+        head_sha256: head.sha256.clone(),
+    };
+    file.line(&serde_json::to_string(&header).expect("a header serializes"))?;
+    let mut last = ChainHead {
+        sequence: 0,
+        sha256: GENESIS_HASH.to_owned(),
+    };
+    for entry in store
+        .db
+        .scan_prefix(keys::EVENTS)
+        .take(usize::try_from(head.sequence).unwrap_or(usize::MAX))
+    {
+        let (_, bytes) = entry.map_err(StoreError::from)?;
+        last = ChainHead {
+            sequence: last.sequence + 1,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+        };
+        file.line(&export_line(&bytes))?;
+    }
+    if last != head {
+        let message = "the log does not end at the head it was backed up to".to_owned();
+        return Err(StoreError::Chain {
+            sequence: last.sequence,
+            message,
+        }
+        .into());
+    }
+    let trailer = BackupTrailer {
+        end: true,
+        events: head.sequence,
+        sha256: hex::encode(file.hash.clone().finalize()),
+    };
+    file.line(&serde_json::to_string(&trailer).expect("a trailer serializes"))?;
+    file.out.flush()?;
+    Ok(BackupSummary {
+        events: head.sequence,
+        head_sha256: head.sha256,
+        file_sha256: hex::encode(file.hash.finalize()),
+    })
+}
+
+/// Writes lines and hashes every byte written.
+struct HashingLines<'a, W> {
+    out: &'a mut W,
+    hash: Sha256,
+}
+
+impl<W: Write> HashingLines<'_, W> {
+    fn line(&mut self, line: &str) -> std::io::Result<()> {
+        self.hash.update(line.as_bytes());
+        self.hash.update(b"\n");
+        self.out.write_all(line.as_bytes())?;
+        self.out.write_all(b"\n")
+    }
+}
+
+/// Checks a whole backup without writing anything: header, every line's hash, the chain, that
+/// every event applies, the trailer. Returns what it holds. (Caps are checked on restore,
+/// against the policy the restored ledger will run with.)
+pub fn check_backup(input: impl BufRead) -> Result<BackupSummary, BackupError> {
+    read_backup(input, Arc::new(Policy::default_qidong()), |_, _| Ok(()))
+}
+
+/// Rebuilds a data directory from a backup. `directory` must not exist or be empty; the ledger
+/// is built in a sibling directory and moved into place only when complete.
+pub fn restore(
+    input: impl BufRead,
+    directory: &Path,
+    policy: Arc<Policy>,
+) -> Result<BackupSummary, BackupError> {
+    if directory.exists() && std::fs::read_dir(directory)?.next().is_some() {
+        return Err(BackupError::TargetNotEmpty(directory.display().to_string()));
+    }
+    let building = directory.with_extension("restoring");
+    if building.exists() {
+        std::fs::remove_dir_all(&building)?;
+    }
+    let built = build_from_backup(input, &building, policy);
+    let summary = match built {
+        Ok(summary) => summary,
+        Err(error) => {
+            let _ = std::fs::remove_dir_all(&building);
+            return Err(error);
+        }
+    };
+    if directory.exists() {
+        std::fs::remove_dir(directory)?;
+    }
+    std::fs::rename(&building, directory)?;
+    Ok(summary)
+}
+
+/// Replays the backup into a new store at `building`, checking it hashes as the original.
+fn build_from_backup(
+    input: impl BufRead,
+    building: &Path,
+    policy: Arc<Policy>,
+) -> Result<BackupSummary, BackupError> {
+    let (_, mut journal) = open(building)?;
+    let mut pending: Vec<Event> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
+    read_backup(input, policy, |record, (ledger, head, is_last)| {
+        pending.push(record.event.clone());
+        if pending.len() < RESTORE_BATCH_EVENTS && !is_last {
+            return Ok(());
+        }
+        journal.commit(&pending, ledger)?;
+        pending.clear();
+        if journal.head() != head {
+            return Err(format_error(
+                head.sequence,
+                "the restored event does not hash as in the backup",
+            ));
+        }
+        if is_last && let Some(first) = ledger.check_invariants().first() {
+            return Err(format_error(
+                head.sequence,
+                format!("the restored ledger breaks an invariant: {first}"),
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// The state `visit` sees after each event: the ledger, the head, and whether it is the last.
+type AfterEvent<'a> = (&'a Ledger, &'a ChainHead, bool);
+
+fn read_backup(
+    input: impl BufRead,
+    policy: Arc<Policy>,
+    mut visit: impl FnMut(&EventRecord, AfterEvent<'_>) -> Result<(), BackupError>,
+) -> Result<BackupSummary, BackupError> {
+    let mut lines = BoundedLines { input, number: 0 };
+    let mut file_hash = Sha256::new();
+    let header_line = lines
+        .next_line()?
+        .ok_or_else(|| format_error(1, "the file is empty"))?;
+    file_hash.update(&header_line);
+    let header: BackupHeader = serde_json::from_slice(trim_newline(&header_line))
+        .map_err(|error| format_error(1, format!("not a backup header: {error}")))?;
+    if header.format != BACKUP_FORMAT || header.version != BACKUP_VERSION {
+        return Err(format_error(
+            1,
+            format!(
+                "format {} version {} is not {BACKUP_FORMAT} version {BACKUP_VERSION}",
+                header.format, header.version
+            ),
+        ));
+    }
+    let mut ledger = Ledger::new(policy);
+    let mut head = ChainHead {
+        sequence: 0,
+        sha256: GENESIS_HASH.to_owned(),
+    };
+    while head.sequence < header.events {
+        let line = lines
+            .next_line()?
+            .ok_or_else(|| format_error(lines.number + 1, "the file ends before its last event"))?;
+        file_hash.update(&line);
+        let (record, sha256) = read_event_line(&line, &head, lines.number)?;
+        head = ChainHead {
+            sequence: record.sequence,
+            sha256,
+        };
+        catch_unwind(AssertUnwindSafe(|| ledger.apply(&record.event))).map_err(|_| {
+            format_error(
+                lines.number,
+                format!(
+                    "event {} does not apply to the ledger before it",
+                    record.sequence
+                ),
+            )
+        })?;
+        visit(&record, (&ledger, &head, head.sequence == header.events))?;
+    }
+    if head.sha256 != header.head_sha256 {
+        return Err(format_error(
+            lines.number,
+            "the last event's hash is not the head the header names",
+        ));
+    }
+    let expected_file_hash = hex::encode(file_hash.clone().finalize());
+    let trailer_line = lines.next_line()?.ok_or_else(|| {
+        format_error(
+            lines.number + 1,
+            "the trailer is missing: the file is cut short",
+        )
+    })?;
+    file_hash.update(&trailer_line);
+    let trailer: BackupTrailer = serde_json::from_slice(trim_newline(&trailer_line))
+        .map_err(|error| format_error(lines.number, format!("not a trailer: {error}")))?;
+    if !trailer.end || trailer.events != header.events || trailer.sha256 != expected_file_hash {
+        return Err(format_error(
+            lines.number,
+            "the checksum in the trailer does not match the file",
+        ));
+    }
+    if lines.next_line()?.is_some() {
+        return Err(format_error(
+            lines.number,
+            "there is more after the trailer",
+        ));
+    }
+    Ok(BackupSummary {
+        events: header.events,
+        head_sha256: header.head_sha256,
+        file_sha256: hex::encode(file_hash.finalize()),
+    })
+}
+
+/// Parses and checks one event line: its own hash, its sequence, its link to `previous`.
+/// Returns the record and its SHA-256.
+fn read_event_line(
+    line: &[u8],
+    previous: &ChainHead,
+    number: u64,
+) -> Result<(EventRecord, String), BackupError> {
+    let (bytes, declared) = parse_export_line(text(line, number)?)
+        .ok_or_else(|| format_error(number, "not an event line"))?;
+    if hex::encode(Sha256::digest(&bytes)) != declared {
+        return Err(format_error(
+            number,
+            "the event's SHA-256 does not match its contents",
+        ));
+    }
+    let record: EventRecord = serde_json::from_slice(&bytes)
+        .map_err(|error| format_error(number, format!("not an event: {error}")))?;
+    if record.sequence != previous.sequence + 1 || record.previous_sha256 != previous.sha256 {
+        return Err(format_error(
+            number,
+            format!(
+                "event {} does not follow event {} in the chain",
+                record.sequence, previous.sequence
+            ),
+        ));
+    }
+    Ok((record, declared))
+}
+
+fn text(line: &[u8], number: u64) -> Result<&str, BackupError> {
+    std::str::from_utf8(trim_newline(line)).map_err(|_| format_error(number, "not UTF-8"))
+}
+
+fn trim_newline(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\n").unwrap_or(line)
+}
+
+/// Lines of at most [`LINE_BYTES_MAX`] bytes, newline kept.
+struct BoundedLines<R> {
+    input: R,
+    number: u64,
+}
+
+impl<R: BufRead> BoundedLines<R> {
+    fn next_line(&mut self) -> Result<Option<Vec<u8>>, BackupError> {
+        let mut line = Vec::new();
+        let read = std::io::Read::take(&mut self.input, LINE_BYTES_MAX as u64 + 1)
+            .read_until(b'\n', &mut line)?;
+        if read == 0 {
+            return Ok(None);
+        }
+        self.number += 1;
+        if line.len() > LINE_BYTES_MAX {
+            return Err(format_error(
+                self.number,
+                "the line is longer than any record",
+            ));
+        }
+        Ok(Some(line))
+    }
+}

@@ -1,0 +1,184 @@
+//! Which stored records and index entries each event writes, and what the whole store should
+//! hold for a given ledger. The commit and `verify` both use this, so what is written and what
+//! is checked cannot drift apart.
+
+use crate::domain::credit_code::CreditCode;
+use crate::domain::event::Event;
+use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
+use crate::domain::ledger::Ledger;
+use crate::domain::model::CapKey;
+
+use super::{encode, keys};
+
+/// A record the store keeps, by what identifies it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RecordKey {
+    Enterprise(CreditCode),
+    Provider(CreditCode),
+    Token(TokenId),
+    Voucher(VoucherId),
+    Redemption(RedemptionId),
+    CapAccount(CapKey),
+}
+
+impl RecordKey {
+    pub fn key(&self) -> Vec<u8> {
+        match self {
+            RecordKey::Enterprise(code) => keys::enterprise(code),
+            RecordKey::Provider(code) => keys::provider(code),
+            RecordKey::Token(token_id) => keys::token(token_id),
+            RecordKey::Voucher(voucher_id) => keys::voucher(voucher_id),
+            RecordKey::Redemption(redemption_id) => keys::redemption(redemption_id),
+            RecordKey::CapAccount(cap_key) => keys::cap_account(cap_key),
+        }
+    }
+
+    /// The record as the ledger has it, encoded for the store.
+    pub fn encode_from(&self, ledger: &Ledger) -> Option<Vec<u8>> {
+        match self {
+            RecordKey::Enterprise(code) => ledger.enterprise(code).map(encode),
+            RecordKey::Provider(code) => ledger.provider(code).map(encode),
+            RecordKey::Token(token_id) => ledger.token(token_id).map(encode),
+            RecordKey::Voucher(voucher_id) => ledger.voucher(voucher_id).map(encode),
+            RecordKey::Redemption(redemption_id) => ledger.redemption(redemption_id).map(encode),
+            RecordKey::CapAccount(cap_key) => ledger.cap_account(cap_key).map(encode),
+        }
+    }
+}
+
+/// What one event writes: records (rewritten whole from the ledger) and index entries.
+#[derive(Default)]
+pub struct Writes {
+    pub records: Vec<RecordKey>,
+    pub indexes: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// The records and index entries `event` changes, given the ledger after it was applied.
+pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
+    let mut writes = Writes::default();
+    match event {
+        Event::PolicyAdopted { .. } => {}
+        Event::EnterpriseRegistered { enterprise } => writes
+            .records
+            .push(RecordKey::Enterprise(enterprise.credit_code)),
+        Event::ProviderRegistered { provider } => writes
+            .records
+            .push(RecordKey::Provider(provider.credit_code)),
+        Event::TokenCreated { token } => {
+            writes.indexes.push((
+                keys::token_secret(&token.secret_sha256.0),
+                token.token_id.to_string().into_bytes(),
+            ));
+            writes.records.push(RecordKey::Token(token.token_id));
+        }
+        Event::TokenRevoked { token_id, .. } => writes.records.push(RecordKey::Token(*token_id)),
+        Event::VoucherIssued { voucher } => {
+            writes.indexes.push((
+                keys::voucher_by_enterprise(&voucher.enterprise_credit_code, &voucher.voucher_id),
+                Vec::new(),
+            ));
+            voucher_and_account(&mut writes, voucher.voucher_id, ledger);
+        }
+        Event::VoucherRevoked { voucher_id, .. } | Event::VoucherExpired { voucher_id, .. } => {
+            voucher_and_account(&mut writes, *voucher_id, ledger);
+        }
+        Event::RedemptionAccepted { redemption } => {
+            let id = redemption.redemption_id;
+            writes.indexes.push((
+                keys::redemption_by_enterprise(&redemption.enterprise_credit_code, &id),
+                Vec::new(),
+            ));
+            writes.indexes.push((
+                keys::redemption_by_provider(&redemption.provider_credit_code, &id),
+                Vec::new(),
+            ));
+            writes.records.push(RecordKey::Redemption(id));
+            voucher_and_account(&mut writes, redemption.voucher_id, ledger);
+        }
+        Event::RedemptionReversed { redemption_id, .. } => {
+            writes.records.push(RecordKey::Redemption(*redemption_id));
+            let redemption = ledger
+                .redemption(redemption_id)
+                .expect("a reversed redemption exists");
+            voucher_and_account(&mut writes, redemption.voucher_id, ledger);
+        }
+    }
+    writes
+}
+
+fn voucher_and_account(writes: &mut Writes, voucher_id: VoucherId, ledger: &Ledger) {
+    let voucher = ledger
+        .voucher(&voucher_id)
+        .expect("a touched voucher exists");
+    writes.records.push(RecordKey::Voucher(voucher_id));
+    writes
+        .records
+        .push(RecordKey::CapAccount(voucher.cap_key()));
+}
+
+/// Every record the store should hold for `ledger`.
+pub fn expected_records(ledger: &Ledger) -> Vec<RecordKey> {
+    let mut records = Vec::new();
+    records.extend(
+        ledger
+            .enterprises()
+            .map(|e| RecordKey::Enterprise(e.credit_code)),
+    );
+    records.extend(
+        ledger
+            .providers()
+            .map(|p| RecordKey::Provider(p.credit_code)),
+    );
+    records.extend(ledger.tokens().map(|t| RecordKey::Token(t.token_id)));
+    records.extend(ledger.vouchers().map(|v| RecordKey::Voucher(v.voucher_id)));
+    records.extend(
+        ledger
+            .redemptions()
+            .map(|r| RecordKey::Redemption(r.redemption_id)),
+    );
+    records.extend(ledger.cap_accounts().map(|a| RecordKey::CapAccount(a.key)));
+    records
+}
+
+/// Every index entry the store should hold for `ledger`.
+pub fn expected_indexes(ledger: &Ledger) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut indexes = Vec::new();
+    for token in ledger.tokens() {
+        indexes.push((
+            keys::token_secret(&token.secret_sha256.0),
+            token.token_id.to_string().into_bytes(),
+        ));
+    }
+    for voucher in ledger.vouchers() {
+        indexes.push((
+            keys::voucher_by_enterprise(&voucher.enterprise_credit_code, &voucher.voucher_id),
+            Vec::new(),
+        ));
+    }
+    for redemption in ledger.redemptions() {
+        let id = redemption.redemption_id;
+        indexes.push((
+            keys::redemption_by_enterprise(&redemption.enterprise_credit_code, &id),
+            Vec::new(),
+        ));
+        indexes.push((
+            keys::redemption_by_provider(&redemption.provider_credit_code, &id),
+            Vec::new(),
+        ));
+    }
+    indexes
+}
+
+/// The prefixes under which records and indexes live (everything but events and the head).
+pub const STATE_PREFIXES: &[&[u8]] = &[
+    keys::ENTERPRISES,
+    keys::PROVIDERS,
+    keys::TOKENS,
+    keys::TOKEN_SECRETS,
+    keys::VOUCHERS,
+    keys::VOUCHERS_BY_ENTERPRISE,
+    keys::REDEMPTIONS,
+    keys::REDEMPTIONS_BY_ENTERPRISE,
+    keys::REDEMPTIONS_BY_PROVIDER,
+    keys::CAP_ACCOUNTS,
+];
