@@ -36,20 +36,30 @@ pub struct TestServer {
     pub bureau_token: String,
 }
 
-/// A temporary data directory that outlives server restarts.
+/// A temporary data directory that outlives server restarts (or an existing one, borrowed).
 pub struct DataDir {
     root: tempfile::TempDir,
+    data: PathBuf,
 }
 
 impl DataDir {
     pub fn new() -> DataDir {
+        let root = tempfile::tempdir().expect("temporary directory");
+        let data = root.path().join("data");
+        DataDir { root, data }
+    }
+
+    /// An existing data directory; the log goes to a temporary directory.
+    pub fn existing(data: &Path) -> DataDir {
+        let root = tempfile::tempdir().expect("temporary directory");
         DataDir {
-            root: tempfile::tempdir().expect("temporary directory"),
+            root,
+            data: data.to_owned(),
         }
     }
 
     pub fn path(&self) -> PathBuf {
-        self.root.path().join("data")
+        self.data.clone()
     }
 
     pub fn log_path(&self) -> PathBuf {
@@ -65,24 +75,11 @@ impl TestServer {
 
     /// Starts voucherd on `data` (e.g. after a restart), with extra flags.
     pub async fn start_in(data: DataDir, today: &str, extra_arguments: &[&str]) -> TestServer {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(data.log_path())
-            .expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_voucherd"))
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(data.path())
-            .args(["--today", today])
-            .args(extra_arguments)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("voucherd starts");
+        let mut child = spawn_voucherd(&data, today, extra_arguments);
         let address = read_listen_address(&mut child, &data.log_path());
+        // A restored ledger keeps the tokens of the original and gets no new token file.
         let bureau_token = std::fs::read_to_string(data.path().join("bureau.token"))
-            .expect("bureau token written at first start")
+            .unwrap_or_default()
             .trim()
             .to_owned();
         TestServer {
@@ -91,6 +88,20 @@ impl TestServer {
             data: Some(data),
             bureau_token,
         }
+    }
+
+    /// Starts voucherd on an existing data directory that the test owns.
+    pub async fn start_on(data_dir: &Path, today: &str) -> TestServer {
+        TestServer::start_in(DataDir::existing(data_dir), today, &[]).await
+    }
+
+    /// Starts voucherd on `data_dir` expecting it to refuse; returns what it logged.
+    pub fn try_start_in(data_dir: &Path, today: &str) -> String {
+        let data = DataDir::existing(data_dir);
+        let mut child = spawn_voucherd(&data, today, &[]);
+        let exit = wait_with_timeout(&mut child, Duration::from_secs(20));
+        assert!(!exit.success(), "voucherd was expected to refuse to start");
+        std::fs::read_to_string(data.log_path()).unwrap_or_default()
     }
 
     pub async fn client(&self, token: &str) -> Client {
@@ -147,6 +158,24 @@ impl Drop for TestServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn spawn_voucherd(data: &DataDir, today: &str, extra_arguments: &[&str]) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(data.log_path())
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_voucherd"))
+        .args(["--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data.path())
+        .args(["--today", today])
+        .args(extra_arguments)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("voucherd starts")
 }
 
 fn read_listen_address(child: &mut Child, log_path: &Path) -> SocketAddr {
