@@ -29,6 +29,7 @@ pub struct DaemonOptions {
     pub data_dir: PathBuf,
     pub policy_file: Option<PathBuf>,
     pub today: Option<NaiveDate>,
+    pub limits: ServeLimits,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -120,7 +121,7 @@ async fn serve_until_signal(
     println!("voucherd listening on {address}");
     let _ = std::io::stdout().flush();
     let (stop_serving, stop_requested) = tokio::sync::oneshot::channel::<()>();
-    let serving = api::serve(listener, engine.clone(), ServeLimits::default(), async {
+    let serving = api::serve(listener, engine.clone(), options.limits, async {
         let _ = stop_requested.await;
     });
     tokio::pin!(serving);

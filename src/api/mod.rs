@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod auth;
 pub mod convert;
+pub mod limit;
 pub mod requests;
 pub mod service;
 pub mod status;
@@ -24,6 +25,8 @@ use service::LedgerService;
 pub struct ServeLimits {
     /// The largest request or response message.
     pub message_bytes_max: usize,
+    /// Requests the whole server handles at once; past it, RESOURCE_EXHAUSTED at once.
+    pub concurrent_requests_max: usize,
     /// Requests one connection may have in flight; more wait for a slot.
     pub concurrent_requests_per_connection_max: usize,
 }
@@ -32,6 +35,7 @@ impl Default for ServeLimits {
     fn default() -> ServeLimits {
         ServeLimits {
             message_bytes_max: 64 * 1024,
+            concurrent_requests_max: 1024,
             concurrent_requests_per_connection_max: 256,
         }
     }
@@ -64,6 +68,9 @@ pub async fn serve(
         .max_encoding_message_size(limits.message_bytes_max * 16);
     tonic::transport::Server::builder()
         .concurrency_limit_per_connection(limits.concurrent_requests_per_connection_max)
+        .layer(limit::RequestLimitLayer::new(
+            limits.concurrent_requests_max,
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

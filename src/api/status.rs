@@ -19,12 +19,7 @@ pub const ERROR_DOMAIN: &str = "voucher.qidong.gov.cn";
 pub fn to_status(error: EngineError) -> Status {
     match error {
         EngineError::Ledger(ledger_error) => ledger_status(ledger_error),
-        EngineError::Overloaded => with_reason(
-            Code::ResourceExhausted,
-            "OVERLOADED",
-            "the ledger is busy: retry shortly",
-            HashMap::new(),
-        ),
+        EngineError::Overloaded => overloaded("the ledger's write queue is full: retry shortly"),
         EngineError::Unavailable => with_reason(
             Code::Unavailable,
             "NOT_ACCEPTING_WRITES",
@@ -81,6 +76,15 @@ pub fn ledger_status(error: LedgerError) -> Status {
 /// A malformed field, for parsers at the boundary.
 pub fn invalid(field: &'static str, error: InputError) -> Status {
     ledger_status(error.in_field(field))
+}
+
+pub fn overloaded(message: &str) -> Status {
+    with_reason(
+        Code::ResourceExhausted,
+        "OVERLOADED",
+        message,
+        HashMap::new(),
+    )
 }
 
 pub fn unauthenticated(message: &str) -> Status {

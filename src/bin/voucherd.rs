@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
+use voucher_ledger::api::ServeLimits;
 use voucher_ledger::daemon::{self, DaemonOptions};
 use voucher_ledger::domain::dates::parse_date;
 
@@ -29,6 +30,9 @@ struct Arguments {
     /// Pin the date the rules see (YYYY-MM-DD), for tests and drills. Logged loudly.
     #[arg(long, env = "VOUCHER_TODAY", value_parser = parse_today)]
     today: Option<chrono::NaiveDate>,
+    /// Requests handled at once across all connections; past it, RESOURCE_EXHAUSTED at once.
+    #[arg(long, env = "VOUCHER_MAX_CONCURRENT_REQUESTS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    max_concurrent_requests: u32,
     /// Log format: text on a terminal, json for log collectors.
     #[arg(long, env = "VOUCHER_LOG_FORMAT", default_value = "text")]
     log_format: LogFormat,
@@ -95,6 +99,10 @@ fn main() -> ExitCode {
         data_dir: arguments.data_dir,
         policy_file: arguments.policy,
         today: arguments.today,
+        limits: ServeLimits {
+            concurrent_requests_max: arguments.max_concurrent_requests as usize,
+            ..ServeLimits::default()
+        },
     };
     match runtime.block_on(daemon::run(options)) {
         Ok(()) => ExitCode::SUCCESS,
