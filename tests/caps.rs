@@ -423,3 +423,61 @@ async fn sixty_four_concurrent_redemptions_never_pass_the_cap() {
         199_900_000 + accepted_fen
     );
 }
+
+#[tokio::test]
+async fn two_hundred_clients_share_the_last_thousand_yuan_and_never_pass_it() {
+    let mut world = World::new("2027-06-15").await;
+    let voucher = issue(&mut world.bureau, "hot", pb::Program::Compute, None).await;
+    world
+        .compute_provider
+        .redeem(redeem_request(
+            &voucher,
+            &invoice(0),
+            "2027-06-01",
+            "3998000.00",
+        ))
+        .await
+        .expect("all but the last 1,000 yuan");
+    let token = create_token(&mut world.bureau, pb::Role::Provider, COMPUTE_PROVIDER).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for serial in 1..=200u64 {
+        // Each client its own connection; subsidies of 5.00 to 24.90 ask for about 3,000.
+        let client = world.server.client(&token).await;
+        let amount = format!("{}.{}0", 10 + serial % 40, serial % 10);
+        let request = redeem_request(&voucher, &invoice(serial), "2027-06-01", &amount);
+        tasks.spawn(async move {
+            let mut client = client;
+            client.redeem(request).await
+        });
+    }
+    let mut accepted_fen = 0i64;
+    let mut refusals = 0;
+    while let Some(joined) = tasks.join_next().await {
+        match joined.expect("task") {
+            Ok(response) => {
+                let subsidy = response.into_inner().subsidy.expect("subsidy");
+                accepted_fen += subsidy.units * 100 + i64::from(subsidy.nanos / 10_000_000);
+            }
+            Err(status) => {
+                assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+                assert!(
+                    ["CAP_EXCEEDED", "VOUCHER_BALANCE_EXCEEDED"]
+                        .contains(&reason(&status).as_str()),
+                    "{status:?}"
+                );
+                refusals += 1;
+            }
+        }
+    }
+    assert!(
+        accepted_fen <= 100_000,
+        "accepted {accepted_fen} fen of the last 100,000"
+    );
+    assert!(refusals > 0);
+    let balance = balance(&mut world.bureau, ENTERPRISE, pb::Program::Compute, "").await;
+    let redeemed = balance.redeemed.expect("redeemed");
+    assert_eq!(
+        redeemed.units * 100 + i64::from(redeemed.nanos / 10_000_000),
+        199_900_000 + accepted_fen
+    );
+}

@@ -12,6 +12,7 @@ use voucher_ledger::proto::voucher::v1 as pb;
 /// What a refusal must leave as it was.
 #[derive(Debug, PartialEq)]
 struct Snapshot {
+    events: u64,
     vouchers: Vec<pb::Voucher>,
     redemptions: Vec<pb::Redemption>,
     balances: Vec<pb::Balance>,
@@ -34,7 +35,14 @@ async fn snapshot(bureau: &mut Client) -> Snapshot {
     for program in [pb::Program::Compute, pb::Program::Leasing] {
         balances.push(balance(bureau, ENTERPRISE, program, "").await);
     }
+    let events = bureau
+        .verify(pb::VerifyRequest {})
+        .await
+        .expect("verify")
+        .into_inner()
+        .events;
     Snapshot {
+        events,
         vouchers,
         redemptions,
         balances,
@@ -512,6 +520,11 @@ async fn bad_registrations_issues_and_queries_are_refused() {
     );
 
     let after = snapshot(bureau).await;
+    assert_eq!(
+        after.events,
+        before.events + 2,
+        "only the overridden registration and its voucher were recorded"
+    );
     assert_eq!(after.redemptions, before.redemptions);
     assert_eq!(
         after.balances, before.balances,
