@@ -18,6 +18,9 @@
 //! Exit codes: 0 success; 1 the ledger refused (the gRPC code, the ErrorInfo reason and the
 //! message go to stderr); 2 bad usage or input; 3 the ledger cannot be reached.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,5 +1,8 @@
 //! voucherd: the voucher ledger server. `voucherd --help` for its flags.
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
