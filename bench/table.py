@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Turns voucher-bench's JSON lines and the PostgreSQL run's JSON array into the comparison
+table of bench/README.md, with each target of the performance issue marked met or not."""
+import json
+import platform
+import subprocess
+import sys
+from datetime import datetime, timezone
+
+
+def load(ledger_path, postgres_path):
+    with open(ledger_path) as lines:
+        ledger = [json.loads(line) for line in lines if line.strip()]
+    with open(postgres_path) as file:
+        postgres = json.load(file)
+    return ledger, postgres
+
+
+def find(runs, workload, distribution, concurrency):
+    for run in runs:
+        if run.get("workload", "redeem") == workload and run["distribution"] == distribution and run["concurrency"] == concurrency:
+            return run
+    return None
+
+
+def verdict(met):
+    return "met" if met else "**not met**"
+
+
+def main(ledger_path, postgres_path):
+    ledger, postgres = load(ledger_path, postgres_path)
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+    print(f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: {cpu}, "
+          f"{subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} cores, client and server on the same machine.\n")
+    print("| run | ledger ok/s | ledger p50 ms | ledger p99 ms | PostgreSQL ok/s | PostgreSQL p99 ms | ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for run in ledger:
+        workload, distribution, concurrency = run["workload"], run["distribution"], run["concurrency"]
+        baseline = find(postgres, "redeem", distribution, concurrency) if workload == "redeem" else None
+        pg_tps = f"{baseline['throughput_per_s']:.0f}" if baseline else "–"
+        pg_p99 = f"{baseline['p99_ms']:.1f}" if baseline else "–"
+        ratio = f"{run['throughput_per_s'] / baseline['throughput_per_s']:.2f}×" if baseline else "–"
+        print(f"| {workload} {distribution} ×{concurrency} | {run['throughput_per_s']:.0f} | {run['p50_ms']:.2f} | "
+              f"{run['p99_ms']:.2f} | {pg_tps} | {pg_p99} | {ratio} |")
+    print()
+    best_pg = max((run for run in postgres if run["distribution"] == "uniform"), key=lambda run: run["throughput_per_s"])
+    hot_pg = find(postgres, "redeem", "hot", 64)
+    uniform = find(ledger, "redeem", "uniform", 64)
+    hot = find(ledger, "redeem", "hot", 64)
+    noop = find(ledger, "noop", "uniform", 64)
+    single = find(ledger, "redeem", "uniform", 1)
+    checks = [
+        ("redeem ×64 uniform ≥ 2× PostgreSQL's best durable TPS", uniform["throughput_per_s"] >= 2 * best_pg["throughput_per_s"],
+         f"{uniform['throughput_per_s']:.0f} vs 2 × {best_pg['throughput_per_s']:.0f}"),
+        ("… with p99 ≤ 5 ms", uniform["p99_ms"] <= 5, f"{uniform['p99_ms']:.2f} ms"),
+        ("redeem ×64 hot ≥ 5× PostgreSQL hot ×64", hot["throughput_per_s"] >= 5 * hot_pg["throughput_per_s"],
+         f"{hot['throughput_per_s']:.0f} vs 5 × {hot_pg['throughput_per_s']:.0f}"),
+        ("… with p99 ≤ 5 ms", hot["p99_ms"] <= 5, f"{hot['p99_ms']:.2f} ms"),
+        ("redeem ≥ 60% of the no-op gRPC call", uniform["throughput_per_s"] >= 0.6 * noop["throughput_per_s"],
+         f"{uniform['throughput_per_s']:.0f} vs 0.6 × {noop['throughput_per_s']:.0f}"),
+        ("one client: p50 ≤ 0.3 ms per durable redemption", single["p50_ms"] <= 0.3, f"{single['p50_ms']:.3f} ms"),
+    ]
+    print("| target | result | measured |")
+    print("|---|---|---|")
+    for name, met, measured in checks:
+        print(f"| {name} | {verdict(met)} | {measured} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
