@@ -107,21 +107,13 @@ impl Money {
     /// Parses yuan as a person types them: `1234.56`, `1,234.56` or `1234`. Strictly positive.
     pub fn parse_yuan(text: &str) -> Result<Money, InputError> {
         let digits: String = text.trim().chars().filter(|c| *c != ',').collect();
-        let well_formed = !digits.is_empty()
-            && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
-            && digits.matches('.').count() <= 1
-            && !digits.starts_with('.')
-            && !digits.ends_with('.');
-        if !well_formed {
-            return Err(InputError::new(
-                "MALFORMED_AMOUNT",
-                format!("{text:?} is not an amount in yuan such as 1234.56"),
-            ));
-        }
-        let value: Decimal = digits.parse().map_err(|_| {
+        let value = parse_plain_decimal(&digits).ok_or_else(|| {
             InputError::new(
                 "MALFORMED_AMOUNT",
-                format!("{text:?} is not an amount in yuan"),
+                format!(
+                    "{:?} is not an amount in yuan such as 1234.56",
+                    super::invoice::truncate_for_message(text)
+                ),
             )
         })?;
         Money::positive_from_decimal(value)
@@ -188,6 +180,25 @@ impl Money {
         }
         format!("{grouped}.{:02}", nanos / NANOS_PER_FEN)
     }
+}
+
+/// Parses digits with at most one decimal point (`1234.5600`), exactly: no sign, exponent,
+/// underscore or separator, and never rounded (a value with more digits than a `Decimal` holds
+/// is refused, not cut short). `None` for anything else.
+pub fn parse_plain_decimal(text: &str) -> Option<Decimal> {
+    const LENGTH_MAX: usize = 40;
+    let shaped = !text.is_empty()
+        && text.len() <= LENGTH_MAX
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_digit() || byte == b'.')
+        && text.matches('.').count() <= 1
+        && !text.starts_with('.')
+        && !text.ends_with('.');
+    if !shaped {
+        return None;
+    }
+    Decimal::from_str_exact(text).ok()
 }
 
 impl Default for Money {
@@ -328,6 +339,24 @@ mod tests {
                 "{junk:?} should be refused"
             );
         }
+    }
+
+    #[test]
+    fn digits_past_what_a_decimal_holds_are_refused_not_rounded_away() {
+        // Found by the `money` fuzz target: these used to parse as 1.00 and 10030.00.
+        assert!(Money::parse_yuan(&format!("1.{}1", "0".repeat(30))).is_err());
+        assert!(Money::parse_yuan(&format!("10030.{}400", "0".repeat(28))).is_err());
+        assert!(Money::parse_yuan(&format!("10000000000.{}1", "0".repeat(20))).is_err());
+        assert_eq!(
+            Money::parse_yuan("1.000000"),
+            Money::parse_yuan("1.00"),
+            "trailing zeros are exact"
+        );
+        assert_eq!(parse_plain_decimal("0.50000000000000000000000000001"), None);
+        assert!(
+            parse_plain_decimal("0.5000000000000000000000000001").is_some(),
+            "28 places are exact"
+        );
     }
 
     #[test]

@@ -7,13 +7,12 @@
 use std::fmt;
 
 use chrono::NaiveDate;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::dates::{DateRange, parse_date};
 use super::error::LedgerError;
-use super::money::{Money, Rate, Rounding};
+use super::money::{Money, Rate, Rounding, parse_plain_decimal};
 
 /// The default rules: 启政办规〔2026〕1号, measures (五) and (七).
 pub const DEFAULT_POLICY_TOML: &str = include_str!("default_policy.toml");
@@ -242,15 +241,11 @@ impl ProgramEntry {
     fn check(self, index: usize) -> Result<ProgramRules, PolicyError> {
         let key = |name: &str| format!("program[{index}].{name}");
         require_text(&key("name"), &self.name)?;
-        let rate_decimal: Decimal = self
-            .rate
-            .parse()
-            .map_err(|_| policy_error(key("rate"), "must be a decimal such as \"0.50\""))?;
+        let rate_decimal = parse_plain_decimal(&self.rate)
+            .ok_or_else(|| policy_error(key("rate"), "must be a decimal such as \"0.50\""))?;
         let rate = Rate::new(rate_decimal).map_err(|e| policy_error(key("rate"), e.message))?;
-        let cap_decimal: Decimal = self
-            .cap
-            .parse()
-            .map_err(|_| policy_error(key("cap"), "must be yuan such as \"2000000.00\""))?;
+        let cap_decimal = parse_plain_decimal(&self.cap)
+            .ok_or_else(|| policy_error(key("cap"), "must be yuan such as \"2000000.00\""))?;
         let cap = Money::positive_from_decimal(cap_decimal)
             .map_err(|e| policy_error(key("cap"), e.message))?;
         Ok(ProgramRules {
