@@ -294,13 +294,9 @@ pub fn restore_offline(
         path: data_dir.to_owned(),
         error,
     })?;
-    let summary =
-        crate::store::backup::restore(std::io::BufReader::new(file), &ledger_path, policy.clone())?;
-    let (store, _journal) =
-        crate::store::open(&ledger_path).map_err(|error| OfflineError::Open {
-            path: ledger_path.clone(),
-            error,
-        })?;
-    let (report, _) = crate::store::verify::verify(&store, policy)?;
-    Ok((summary, report))
+    Ok(crate::store::backup::restore(
+        std::io::BufReader::new(file),
+        &ledger_path,
+        policy,
+    )?)
 }

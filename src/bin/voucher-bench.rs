@@ -449,7 +449,8 @@ impl Caller {
 
     /// One request of the workload; returns the gRPC code's name.
     async fn one_request(&mut self) -> String {
-        let reads_this_time = self.workload == Workload::Mixed && self.next_random().is_multiple_of(10);
+        let reads_this_time =
+            self.workload == Workload::Mixed && self.next_random().is_multiple_of(10);
         let result = match self.workload {
             Workload::Noop => self
                 .health

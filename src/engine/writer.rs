@@ -1,48 +1,85 @@
-//! The writer thread: batches commands, applies them, commits once per batch, then answers.
+//! The writer and its sync thread: a two-stage pipeline.
+//!
+//! The writer thread takes every queued command (up to the batch bound), applies each to the
+//! ledger, and prepares one sled batch of their events and touched records. The sync thread
+//! writes prepared batches in order, flushes and fsyncs, and only then answers the callers of
+//! that batch. While one batch is being synced the writer prepares the next, so the disk's
+//! latency and the CPU's work overlap; at most [`PIPELINE_DEPTH`] batches wait between them.
+//!
+//! Every answer (refusals and idempotent replays too) goes through the sync thread in order, so
+//! nobody hears about a state that is not yet on disk.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use tokio::sync::{oneshot, watch};
 
-use super::{EngineConfig, EngineError, Message};
+use super::{EngineConfig, EngineError, Inspection, Message};
+use crate::domain::command::Command;
 use crate::domain::event::Event;
 use crate::domain::ledger::{Ledger, Outcome};
-use crate::store::Journal;
+use crate::store::{DurableWriter, Journal, PreparedBatch};
+
+/// Prepared batches that may wait for the sync thread. One is synced while the next is
+/// prepared; more would only add latency.
+const PIPELINE_DEPTH: usize = 1;
 
 type Reply = oneshot::Sender<Result<Outcome, EngineError>>;
+type Answer = (Reply, Result<Outcome, EngineError>);
+
+enum SyncJob {
+    /// Write this batch (if any event), then answer these callers.
+    Batch {
+        prepared: Option<PreparedBatch>,
+        answers: Vec<Answer>,
+    },
+    /// Answered once every batch sent before it is durable.
+    Barrier(SyncSender<()>),
+}
 
 struct Writer {
     ledger: Ledger,
     journal: Journal,
     config: EngineConfig,
-    failed: watch::Sender<bool>,
+    sync: Option<SyncSender<SyncJob>>,
+    sync_thread: Option<JoinHandle<()>>,
+    storage_failed: Arc<AtomicBool>,
 }
 
-/// Starts the writer. Before it takes any command it records the policy if it changed and
-/// expires what is due, so the first answer already sees today's state.
+/// Starts the writer and its sync thread. Before either takes a command the policy is
+/// recorded if it changed and what is due expires, so the first answer sees today's state.
 pub(super) fn spawn(
-    ledger: Ledger,
-    journal: Journal,
+    mut ledger: Ledger,
+    mut journal: Journal,
     config: EngineConfig,
     failed: watch::Sender<bool>,
 ) -> std::io::Result<(SyncSender<Message>, JoinHandle<()>)> {
+    let clock = config.clock.now();
+    let mut events: Vec<Event> = ledger.adopt_policy(clock).into_iter().collect();
+    events.extend(ledger.expire_due(clock));
+    if !events.is_empty() {
+        journal
+            .commit(&events, &ledger)
+            .map_err(std::io::Error::other)?;
+    }
+    let durable = journal.durable_writer().map_err(std::io::Error::other)?;
+    let storage_failed = Arc::new(AtomicBool::new(false));
+    let (sync, sync_jobs) = sync_channel(PIPELINE_DEPTH);
+    let sync_flag = storage_failed.clone();
+    let sync_thread = std::thread::Builder::new()
+        .name("ledger-sync".to_owned())
+        .spawn(move || run_sync(durable, sync_jobs, sync_flag, failed))?;
     let (queue, receiver) = sync_channel(config.queue_capacity);
-    let mut writer = Writer {
+    let writer = Writer {
         ledger,
         journal,
         config,
-        failed,
+        sync: Some(sync),
+        sync_thread: Some(sync_thread),
+        storage_failed,
     };
-    let clock = writer.config.clock.now();
-    let mut events: Vec<Event> = writer.ledger.adopt_policy(clock).into_iter().collect();
-    events.extend(writer.ledger.expire_due(clock));
-    if !events.is_empty() {
-        writer
-            .journal
-            .commit(&events, &writer.ledger)
-            .map_err(std::io::Error::other)?;
-    }
     let handle = std::thread::Builder::new()
         .name("ledger-writer".to_owned())
         .spawn(move || writer.run(receiver))?;
@@ -52,54 +89,52 @@ pub(super) fn spawn(
 impl Writer {
     fn run(mut self, receiver: Receiver<Message>) {
         let mut stopping = false;
-        while !stopping {
+        while !stopping && !self.storage_failed.load(Ordering::SeqCst) {
             let first = match receiver.recv_timeout(self.config.expiry_interval) {
                 Ok(message) => Some(message),
                 Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Disconnected) => break,
             };
-            let mut batch = Vec::new();
-            let mut inspections = Vec::new();
+            let mut commands = Vec::new();
+            let mut inspections: Vec<Inspection> = Vec::new();
             for message in first
                 .into_iter()
-                .chain(std::iter::from_fn(|| drain_one(&receiver)))
+                .chain(std::iter::from_fn(|| receiver.try_recv().ok()))
             {
                 match message {
-                    Message::Execute { command, reply } => batch.push((command, reply)),
+                    Message::Execute { command, reply } => commands.push((command, reply)),
                     Message::Inspect(inspection) => inspections.push(inspection),
                     Message::Stop => {
                         stopping = true;
                         break;
                     }
                 }
-                if batch.len() + inspections.len() >= self.config.batch_commands_max {
+                if commands.len() + inspections.len() >= self.config.batch_commands_max {
                     break;
                 }
             }
-            if !self.run_batch(batch) {
-                let _ = self.failed.send(true);
-                return;
-            }
-            // Inspections see the state after this batch is durable, and no write happens
-            // while they run.
-            for inspection in inspections {
-                inspection(&self.ledger, self.journal.head());
+            self.run_batch(commands);
+            if !inspections.is_empty() {
+                self.wait_until_durable();
+                // Writes are paused while inspections look at the ledger and the store.
+                for inspection in inspections {
+                    inspection(&self.ledger, self.journal.head());
+                }
             }
         }
+        self.stop_sync();
         tracing::info!(
             events = self.journal.head().sequence,
             "writer stopped after its last batch"
         );
     }
 
-    /// Applies a batch and commits it. Returns false if the store failed: the in-memory state
-    /// is then ahead of the disk, and the writer must not go on.
-    fn run_batch(&mut self, batch: Vec<(crate::domain::command::Command, Reply)>) -> bool {
+    /// Applies a batch of commands, prepares their events, and hands both to the sync thread.
+    fn run_batch(&mut self, commands: Vec<(Command, Reply)>) {
         let clock = self.config.clock.now();
         let mut events = self.ledger.expire_due(clock);
-        let mut replies: Vec<(Reply, Result<Outcome, EngineError>)> =
-            Vec::with_capacity(batch.len());
-        for (command, reply) in batch {
+        let mut answers: Vec<Answer> = Vec::with_capacity(commands.len());
+        for (command, reply) in commands {
             let result = match self.ledger.execute(&command, clock) {
                 Ok(executed) => {
                     events.extend(executed.events);
@@ -107,42 +142,92 @@ impl Writer {
                 }
                 Err(error) => Err(EngineError::Ledger(error)),
             };
-            replies.push((reply, result));
+            answers.push((reply, result));
         }
-        let commands = replies.len();
-        let committed = events.is_empty() || self.commit(&events, commands);
-        for (reply, result) in replies {
-            let answer = if committed {
-                result
-            } else {
-                Err(EngineError::Unavailable)
-            };
-            // The caller may have gone away; the write stands regardless.
-            let _ = reply.send(answer);
+        if events.is_empty() && answers.is_empty() {
+            return;
         }
-        committed
+        let prepared = (!events.is_empty()).then(|| self.journal.prepare(&events, &self.ledger));
+        self.send(SyncJob::Batch { prepared, answers });
     }
 
-    fn commit(&mut self, events: &[Event], commands: usize) -> bool {
-        match self.journal.commit(events, &self.ledger) {
-            Ok(timing) => {
-                tracing::debug!(
-                    commands,
-                    events = events.len(),
-                    apply_us = timing.apply.as_micros() as u64,
-                    flush_and_sync_us = timing.flush_and_sync.as_micros() as u64,
-                    "batch committed"
-                );
-                true
+    /// Blocks until every batch handed over so far is on disk.
+    fn wait_until_durable(&mut self) {
+        let (done, finished) = sync_channel(1);
+        self.send(SyncJob::Barrier(done));
+        let _ = finished.recv();
+    }
+
+    fn send(&mut self, job: SyncJob) {
+        if let Some(sync) = &self.sync {
+            // Blocks while the sync thread is busy: that is the back-pressure that grows batches.
+            let _ = sync.send(job);
+        }
+    }
+
+    fn stop_sync(&mut self) {
+        drop(self.sync.take());
+        if let Some(thread) = self.sync_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The sync thread: writes each batch, makes it durable, then answers its callers. After a
+/// storage failure it answers everyone "unavailable": the ledger in memory is then ahead of
+/// the disk and nothing more may be acknowledged.
+fn run_sync(
+    durable: DurableWriter,
+    jobs: Receiver<SyncJob>,
+    storage_failed: Arc<AtomicBool>,
+    failed: watch::Sender<bool>,
+) {
+    for job in jobs {
+        match job {
+            SyncJob::Barrier(done) => {
+                let _ = done.send(());
             }
-            Err(error) => {
-                tracing::error!(%error, commands, "commit failed: the writer stops; no answer in this batch was acknowledged");
-                false
+            SyncJob::Batch { prepared, answers } => {
+                if let Some(prepared) = prepared
+                    && !storage_failed.load(Ordering::SeqCst)
+                {
+                    write(&durable, prepared, answers.len(), &storage_failed, &failed);
+                }
+                let usable = !storage_failed.load(Ordering::SeqCst);
+                for (reply, result) in answers {
+                    // The caller may have gone away; the write stands regardless.
+                    let _ = reply.send(if usable {
+                        result
+                    } else {
+                        Err(EngineError::Unavailable)
+                    });
+                }
             }
         }
     }
 }
 
-fn drain_one(receiver: &Receiver<Message>) -> Option<Message> {
-    receiver.try_recv().ok()
+fn write(
+    durable: &DurableWriter,
+    prepared: PreparedBatch,
+    commands: usize,
+    storage_failed: &AtomicBool,
+    failed: &watch::Sender<bool>,
+) {
+    let events = prepared.events;
+    match durable.write(prepared) {
+        Ok(timing) => tracing::debug!(
+            commands,
+            events,
+            prepare_us = timing.prepare.as_micros() as u64,
+            apply_us = timing.apply.as_micros() as u64,
+            flush_and_sync_us = timing.flush_and_sync.as_micros() as u64,
+            "batch durable"
+        ),
+        Err(error) => {
+            tracing::error!(%error, commands, "commit failed: no answer in this batch or after it is acknowledged; stopping");
+            storage_failed.store(true, Ordering::SeqCst);
+            let _ = failed.send(true);
+        }
+    }
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::verify::{VerifyReport, verify};
 use super::{
     ChainHead, EventRecord, GENESIS_HASH, Store, StoreError, export_line, keys, open,
     parse_export_line,
@@ -162,13 +163,13 @@ pub fn check_backup(input: impl BufRead) -> Result<BackupSummary, BackupError> {
     read_backup(input, Arc::new(Policy::default_qidong()), |_, _| Ok(()))
 }
 
-/// Rebuilds a data directory from a backup. `directory` must not exist or be empty; the ledger
-/// is built in a sibling directory and moved into place only when complete.
+/// Rebuilds a data directory from a backup and verifies it. `directory` must not exist or be
+/// empty; the ledger is built in a sibling directory and moved into place only when complete.
 pub fn restore(
     input: impl BufRead,
     directory: &Path,
     policy: Arc<Policy>,
-) -> Result<BackupSummary, BackupError> {
+) -> Result<(BackupSummary, VerifyReport), BackupError> {
     if directory.exists() && std::fs::read_dir(directory)?.next().is_some() {
         return Err(BackupError::TargetNotEmpty(directory.display().to_string()));
     }
@@ -177,8 +178,8 @@ pub fn restore(
         std::fs::remove_dir_all(&building)?;
     }
     let built = build_from_backup(input, &building, policy);
-    let summary = match built {
-        Ok(summary) => summary,
+    let (summary, report) = match built {
+        Ok(built) => built,
         Err(error) => {
             let _ = std::fs::remove_dir_all(&building);
             return Err(error);
@@ -188,18 +189,19 @@ pub fn restore(
         std::fs::remove_dir(directory)?;
     }
     std::fs::rename(&building, directory)?;
-    Ok(summary)
+    Ok((summary, report))
 }
 
-/// Replays the backup into a new store at `building`, checking it hashes as the original.
+/// Replays the backup into a new store at `building`, checking it hashes as the original, then
+/// verifies the store it built (before closing it: sled releases its lock lazily).
 fn build_from_backup(
     input: impl BufRead,
     building: &Path,
     policy: Arc<Policy>,
-) -> Result<BackupSummary, BackupError> {
-    let (_, mut journal) = open(building)?;
+) -> Result<(BackupSummary, VerifyReport), BackupError> {
+    let (store, mut journal) = open(building)?;
     let mut pending: Vec<Event> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
-    read_backup(input, policy, |record, (ledger, head, is_last)| {
+    let summary = read_backup(input, policy.clone(), |record, (ledger, head, is_last)| {
         pending.push(record.event.clone());
         if pending.len() < RESTORE_BATCH_EVENTS && !is_last {
             return Ok(());
@@ -219,7 +221,10 @@ fn build_from_backup(
             ));
         }
         Ok(())
-    })
+    })?;
+    drop(journal);
+    let (report, _) = verify(&store, policy)?;
+    Ok((summary, report))
 }
 
 /// The state `visit` sees after each event: the ledger, the head, and whether it is the last.

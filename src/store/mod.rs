@@ -84,15 +84,33 @@ pub struct Store {
 
 /// The writer's handle: appends batches durably. Exactly one exists per open store.
 pub struct Journal {
+    durable: DurableWriter,
+    /// The head after the last prepared batch (ahead of the disk while a batch is in flight).
+    head: ChainHead,
+}
+
+/// Applies prepared batches to sled and makes them durable. Can live on its own thread, so the
+/// next batch is prepared while this one is synced.
+pub struct DurableWriter {
     db: sled::Db,
     directory: PathBuf,
     data_file: File,
-    head: ChainHead,
+}
+
+/// A batch of events and the records they touched, encoded and chained, not yet written.
+pub struct PreparedBatch {
+    batch: sled::Batch,
+    pub head: ChainHead,
+    pub events: usize,
+    pub prepare: Duration,
 }
 
 /// How long the last commit took, for logs and metrics.
 #[derive(Clone, Copy, Debug)]
 pub struct CommitTiming {
+    /// Encoding and chaining, on the writer thread.
+    pub prepare: Duration,
+    /// sled's in-memory apply.
     pub apply: Duration,
     pub flush_and_sync: Duration,
 }
@@ -110,12 +128,12 @@ pub fn open(directory: &Path) -> Result<(Store, Journal), StoreError> {
         Some(bytes) => decode::<ChainHead>(&bytes, "chain head")?,
         None => ChainHead::genesis(),
     };
-    let journal = Journal {
+    let durable = DurableWriter {
         db: db.clone(),
         directory: directory.to_owned(),
         data_file,
-        head,
     };
+    let journal = Journal { durable, head };
     Ok((Store { db }, journal))
 }
 
@@ -131,9 +149,17 @@ impl Journal {
         events: &[Event],
         ledger: &Ledger,
     ) -> Result<CommitTiming, StoreError> {
+        let prepared = self.prepare(events, ledger);
+        self.durable.write(prepared)
+    }
+
+    /// Encodes `events` (already applied to `ledger`), chains them, and gathers every record
+    /// they touched into one batch. Nothing is written: hand it to [`DurableWriter::write`],
+    /// in the order prepared.
+    pub fn prepare(&mut self, events: &[Event], ledger: &Ledger) -> PreparedBatch {
         assert!(
             !events.is_empty(),
-            "an empty commit has nothing to make durable"
+            "an empty batch has nothing to make durable"
         );
         let started = Instant::now();
         let mut batch = sled::Batch::default();
@@ -157,11 +183,34 @@ impl Journal {
             batch.insert(record.key(), bytes);
         }
         batch.insert(keys::HEAD, encode(&head));
-        self.db.apply_batch(batch)?;
+        self.head = head.clone();
+        PreparedBatch {
+            batch,
+            head,
+            events: events.len(),
+            prepare: started.elapsed(),
+        }
+    }
+
+    /// A second handle on the same files, for a thread of its own.
+    pub fn durable_writer(&self) -> Result<DurableWriter, StoreError> {
+        Ok(DurableWriter {
+            db: self.durable.db.clone(),
+            directory: self.durable.directory.clone(),
+            data_file: self.durable.data_file.try_clone()?,
+        })
+    }
+}
+
+impl DurableWriter {
+    /// Applies a prepared batch atomically and makes it durable. Returns once it is on disk.
+    pub fn write(&self, prepared: PreparedBatch) -> Result<CommitTiming, StoreError> {
+        let started = Instant::now();
+        self.db.apply_batch(prepared.batch)?;
         let applied = Instant::now();
         self.make_durable()?;
-        self.head = head;
         Ok(CommitTiming {
+            prepare: prepared.prepare,
             apply: applied - started,
             flush_and_sync: applied.elapsed(),
         })
