@@ -75,6 +75,9 @@ struct Arguments {
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Exit 1 if any request failed or none succeeded (for smoke runs in CI).
+    #[arg(long)]
+    fail_on_errors: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -367,8 +370,11 @@ async fn load(channels: &[Channel], fixture: &Fixture, arguments: &Arguments) ->
     let warmup_ends = started + Duration::from_secs(arguments.warmup_s);
     let deadline = warmup_ends + Duration::from_secs(arguments.duration_s);
     let remaining = Arc::new(AtomicU64::new(arguments.count.unwrap_or(u64::MAX)));
-    let run_tag = u64::from(started.elapsed().subsec_nanos() % 1000)
-        + 1000 * (std::process::id() as u64 % 1000);
+    // Invoice numbers must not repeat across runs against the same server: start each run's
+    // numbers from the clock (microseconds, modulo a million).
+    let run_tag = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_micros() as u64 % 1_000_000);
     let mut tasks = tokio::task::JoinSet::new();
     for caller in 0..arguments.concurrency {
         let channel = &channels[caller as usize % channels.len()];
@@ -381,7 +387,7 @@ async fn load(channels: &[Channel], fixture: &Fixture, arguments: &Arguments) ->
             distribution: arguments.distribution,
             invoice_prefix: run_tag * 10_000 + u64::from(caller),
             sequence: 0,
-            random: u64::from(caller) * 0x9E37_79B9_7F4A_7C15 + 1,
+            random: u64::from(caller).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1,
         };
         let remaining = remaining.clone();
         tasks.spawn(caller_state.run(warmup_ends, deadline, remaining));
