@@ -15,7 +15,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
@@ -171,14 +171,20 @@ async fn run(arguments: Arguments) -> Result<(), String> {
         .elapsed()
         .saturating_sub(Duration::from_secs(arguments.warmup_s));
     let report = Report::new(&arguments, tallies, measured, own_server.as_ref());
-    println!(
-        "{}",
-        if arguments.json {
-            report.to_json()
-        } else {
-            report.to_table()
-        }
-    );
+    let text = if arguments.json {
+        report.to_json()
+    } else {
+        report.to_table()
+    };
+    // A closed pipe (`| head`) is not worth a panic.
+    let _ = writeln!(std::io::stdout(), "{text}");
+    if arguments.fail_on_errors && (report.errors() > 0 || report.ok() == 0) {
+        return Err(format!(
+            "{} requests failed, {} succeeded",
+            report.errors(),
+            report.ok()
+        ));
+    }
     Ok(())
 }
 
