@@ -6,10 +6,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::NaiveDate;
 use tokio::net::TcpListener;
 
-use crate::api::{self, ServeLimits, auth::generate_secret};
+use crate::api::{self, ServeLimits, TlsFiles, auth::generate_secret};
+use crate::config::Config;
 use crate::domain::command::Command;
 use crate::domain::model::{Role, SecretHash};
 use crate::domain::policy::Policy;
@@ -20,17 +20,6 @@ use crate::engine::{ClockSource, Engine, EngineConfig, EngineOwner};
 pub const LEDGER_DIRECTORY: &str = "ledger";
 /// The bureau token written on first start.
 pub const BUREAU_TOKEN_FILE: &str = "bureau.token";
-/// How long requests in flight get to finish after SIGTERM.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-
-#[derive(Clone, Debug)]
-pub struct DaemonOptions {
-    pub listen: SocketAddr,
-    pub data_dir: PathBuf,
-    pub policy_file: Option<PathBuf>,
-    pub today: Option<NaiveDate>,
-    pub limits: ServeLimits,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -57,6 +46,14 @@ pub enum DaemonError {
     Serve(#[from] tonic::transport::Error),
     #[error("the ledger's storage failed; the last batch was not acknowledged")]
     StorageFailed,
+    #[error("cannot read {what} {path}: {error}")]
+    TlsFile {
+        what: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("cannot start the metrics listener on {address}: {error}")]
+    Metrics { address: SocketAddr, error: String },
 }
 
 pub fn load_policy(path: Option<&Path>) -> Result<Policy, DaemonError> {
@@ -73,60 +70,105 @@ pub fn load_policy(path: Option<&Path>) -> Result<Policy, DaemonError> {
 }
 
 /// Runs the server until a shutdown signal; returns once everything is durable.
-pub async fn run(options: DaemonOptions) -> Result<(), DaemonError> {
-    let policy = Arc::new(load_policy(options.policy_file.as_deref())?);
+pub async fn run(config: Config) -> Result<(), DaemonError> {
+    let policy = Arc::new(load_policy(config.policy.as_deref())?);
     tracing::info!(policy = %policy.name, document = %policy.document, fingerprint = %policy.fingerprint, "policy loaded");
-    let clock = match options.today {
+    let clock = match config.today {
         Some(today) => {
             tracing::warn!(%today, "THE DATE IS PINNED: the rules see {today} as today, whatever the calendar says. For tests and drills only.");
             ClockSource::pinned(today)
         }
         None => ClockSource::system(),
     };
-    let ledger_path = options.data_dir.join(LEDGER_DIRECTORY);
-    let config = EngineConfig {
+    let tls = read_tls_files(&config)?;
+    if let Some(address) = config.metrics_listen {
+        crate::metrics::install(address)
+            .map_err(|error| DaemonError::Metrics { address, error })?;
+        tracing::info!(%address, "serving Prometheus metrics on /metrics");
+    }
+    let ledger_path = config.data_dir.join(LEDGER_DIRECTORY);
+    let engine_config = EngineConfig {
         clock,
+        queue_capacity: config.queue_capacity,
+        batch_commands_max: config.batch_commands_max,
         ..EngineConfig::default()
     };
     let owner =
-        Engine::start(&ledger_path, policy, config).map_err(|error| DaemonError::Start {
+        Engine::start(&ledger_path, policy, engine_config).map_err(|error| DaemonError::Start {
             path: ledger_path.clone(),
             error,
         })?;
-    let result = serve_until_signal(&owner, &options).await;
+    let result = serve_until_signal(&owner, &config, tls).await;
     owner.shutdown();
     tracing::info!("voucherd stopped; every acknowledged write is on disk");
     result
 }
 
+/// The PEM files TLS needs, read before anything starts so a missing one stops nothing half-way.
+fn read_tls_files(config: &Config) -> Result<Option<TlsFiles>, DaemonError> {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(None);
+    };
+    let read = |what: &'static str, path: &Path| {
+        std::fs::read(path).map_err(|error| DaemonError::TlsFile {
+            what,
+            path: path.to_owned(),
+            error,
+        })
+    };
+    let client_ca_pem = match &config.tls_client_ca {
+        Some(path) => Some(read("tls_client_ca", path)?),
+        None => None,
+    };
+    let files = TlsFiles {
+        cert_pem: read("tls_cert", cert)?,
+        key_pem: read("tls_key", key)?,
+        client_ca_pem,
+        require_client_cert: config.tls_require_client_cert,
+    };
+    files.check()?;
+    Ok(Some(files))
+}
+
 async fn serve_until_signal(
     owner: &EngineOwner,
-    options: &DaemonOptions,
+    config: &Config,
+    tls: Option<TlsFiles>,
 ) -> Result<(), DaemonError> {
     let engine = owner.engine().clone();
-    write_bootstrap_token_if_needed(&engine, &options.data_dir).await?;
-    let listener =
-        TcpListener::bind(options.listen)
-            .await
-            .map_err(|error| DaemonError::Listen {
-                address: options.listen,
-                error,
-            })?;
+    write_bootstrap_token_if_needed(&engine, &config.data_dir).await?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|error| DaemonError::Listen {
+            address: config.listen,
+            error,
+        })?;
     let address = listener.local_addr().map_err(|error| DaemonError::Listen {
-        address: options.listen,
+        address: config.listen,
         error,
     })?;
-    tracing::info!(%address, data_dir = %options.data_dir.display(), "voucherd serving");
+    tracing::info!(%address, data_dir = %config.data_dir.display(), tls = tls.is_some(), "voucherd serving");
     // Tests and scripts read the bound address from this line when they ask for port 0.
     println!("voucherd listening on {address}");
     let _ = std::io::stdout().flush();
+    let limits = ServeLimits {
+        message_bytes_max: config.max_message_bytes,
+        concurrent_requests_max: config.max_concurrent_requests,
+        concurrent_requests_per_connection_max: config.max_concurrent_requests_per_connection,
+    };
+    let store_size = tokio::spawn(crate::metrics::watch_store_size(
+        engine.reader().store().clone(),
+    ));
     let (stop_serving, stop_requested) = tokio::sync::oneshot::channel::<()>();
-    let serving = api::serve(listener, engine.clone(), options.limits, async {
+    let serving = api::serve(listener, engine.clone(), limits, tls, async {
         let _ = stop_requested.await;
     });
     tokio::pin!(serving);
     let storage_failed = tokio::select! {
-        result = &mut serving => return Ok(result?),
+        result = &mut serving => {
+            store_size.abort();
+            return Ok(result?);
+        }
         () = shutdown_signal() => {
             tracing::info!("shutdown requested: finishing requests in flight");
             false
@@ -136,13 +178,15 @@ async fn serve_until_signal(
             true
         }
     };
+    store_size.abort();
     let _ = stop_serving.send(());
     // In-flight requests finish; a client that keeps an idle connection open must not hold
     // the shutdown forever. Commands already queued complete in the writer regardless.
-    match tokio::time::timeout(SHUTDOWN_GRACE, &mut serving).await {
+    let grace = std::time::Duration::from_secs(config.shutdown_grace_s);
+    match tokio::time::timeout(grace, &mut serving).await {
         Ok(result) => result?,
         Err(_) => tracing::warn!(
-            grace_s = SHUTDOWN_GRACE.as_secs(),
+            grace_s = config.shutdown_grace_s,
             "connections still open after the grace period: closing them"
         ),
     }

@@ -7,9 +7,11 @@
 
 pub mod api;
 pub mod client;
+pub mod config;
 pub mod daemon;
 pub mod domain;
 pub mod engine;
+pub mod metrics;
 pub mod store;
 
 /// Code generated from `proto/` by `build.rs`.

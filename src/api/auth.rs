@@ -1,10 +1,13 @@
-//! Who is calling: a bearer token in the `authorization` metadata, looked up by its SHA-256.
-//! Tokens are never logged and never stored in the clear.
+//! Who is calling: a bearer token in the `authorization` metadata, looked up by its SHA-256,
+//! or, over mutual TLS, a client certificate whose subject CN is a registered provider's
+//! credit code. Tokens are never logged and never stored in the clear.
 
 use rand::RngCore;
 use tonic::Request;
 
+use super::observe::Call;
 use super::status::{permission_denied, to_status, unauthenticated};
+use crate::domain::credit_code::CreditCode;
 use crate::domain::model::{Actor, Role};
 use crate::engine::Reader;
 
@@ -13,30 +16,80 @@ const SECRET_LENGTH_MAX: usize = 256;
 /// Every secret starts with this, so one pasted in the wrong place is recognisable.
 pub const SECRET_PREFIX: &str = "qdv_";
 
-/// Authenticates the request and checks its role is one of `allowed`.
+/// Authenticates the request, notes the caller's role on `call`, and checks the role is one
+/// of `allowed`.
 pub fn authorize<T>(
     reader: &Reader,
     request: &Request<T>,
     allowed: &[Role],
+    call: &Call,
 ) -> Result<Actor, tonic::Status> {
-    let secret = bearer_secret(request)?;
+    let certified = certified_provider(request);
+    let actor = match bearer_secret(request)? {
+        Some(secret) => token_actor(reader, secret, certified)?,
+        None => certificate_actor(reader, certified)?,
+    };
+    call.set_role(actor.role());
+    if !allowed.contains(&actor.role()) {
+        return Err(permission_denied(&format!(
+            "a {} may not do this",
+            actor.role().as_str()
+        )));
+    }
+    Ok(actor)
+}
+
+fn token_actor(
+    reader: &Reader,
+    secret: &str,
+    certified: Option<CreditCode>,
+) -> Result<Actor, tonic::Status> {
     let token = reader
         .authenticate(secret)
         .map_err(to_status)?
         .ok_or_else(|| unauthenticated("the token is unknown or revoked"))?;
-    if !allowed.contains(&token.role) {
-        return Err(permission_denied(&format!(
-            "a {} token may not do this",
-            token.role.as_str()
-        )));
+    let actor = token.actor();
+    match certified {
+        Some(code) if actor != Actor::Provider(code) => Err(permission_denied(&format!(
+            "the client certificate names provider {code}, but the token speaks for a {}",
+            actor.role().as_str()
+        ))),
+        _ => Ok(actor),
     }
-    Ok(token.actor())
 }
 
-fn bearer_secret<T>(request: &Request<T>) -> Result<&str, tonic::Status> {
-    let value = request.metadata().get("authorization").ok_or_else(|| {
-        unauthenticated("missing authorization metadata: send \"Bearer <token>\"")
-    })?;
+/// Without a token, a client certificate naming a registered provider identifies it.
+fn certificate_actor(
+    reader: &Reader,
+    certified: Option<CreditCode>,
+) -> Result<Actor, tonic::Status> {
+    let Some(code) = certified else {
+        return Err(unauthenticated(
+            "missing authorization metadata: send \"Bearer <token>\"",
+        ));
+    };
+    match reader.store().provider(&code) {
+        Ok(Some(_)) => Ok(Actor::Provider(code)),
+        Ok(None) => Err(unauthenticated(&format!(
+            "the client certificate names {code}, which is not a registered provider"
+        ))),
+        Err(error) => Err(to_status(error.into())),
+    }
+}
+
+/// The provider a verified client certificate names in its subject CN, if it names one.
+fn certified_provider<T>(request: &Request<T>) -> Option<CreditCode> {
+    let certificates = request.peer_certs()?;
+    let leaf = certificates.first()?;
+    let (_, parsed) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
+    let common_name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
+    CreditCode::parse(common_name).ok()
+}
+
+fn bearer_secret<T>(request: &Request<T>) -> Result<Option<&str>, tonic::Status> {
+    let Some(value) = request.metadata().get("authorization") else {
+        return Ok(None);
+    };
     let text = value
         .to_str()
         .map_err(|_| unauthenticated("authorization metadata is not text"))?;
@@ -44,12 +97,12 @@ fn bearer_secret<T>(request: &Request<T>) -> Result<&str, tonic::Status> {
         .split_once(' ')
         .ok_or_else(|| unauthenticated("authorization must be \"Bearer <token>\""))?;
     if !scheme.eq_ignore_ascii_case("bearer")
-        || secret.is_empty()
+        || secret.trim().is_empty()
         || secret.len() > SECRET_LENGTH_MAX
     {
         return Err(unauthenticated("authorization must be \"Bearer <token>\""));
     }
-    Ok(secret.trim())
+    Ok(Some(secret.trim()))
 }
 
 /// A new random secret: the prefix and 32 random bytes in hex.

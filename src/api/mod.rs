@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod convert;
 pub mod limit;
+pub mod observe;
 pub mod requests;
 pub mod service;
 pub mod status;
@@ -14,6 +15,7 @@ use std::future::Future;
 
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
 use crate::engine::Engine;
 use crate::proto::voucher::v1::FILE_DESCRIPTOR_SET;
@@ -41,12 +43,44 @@ impl Default for ServeLimits {
     }
 }
 
-/// Serves on `listener` until `shutdown` resolves, then stops taking requests and lets those
-/// in flight finish.
+/// The PEM files of the server's TLS, and whether client certificates are required.
+#[derive(Clone, Debug)]
+pub struct TlsFiles {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+    /// The CA of accepted client certificates (mTLS), if any.
+    pub client_ca_pem: Option<Vec<u8>>,
+    pub require_client_cert: bool,
+}
+
+impl TlsFiles {
+    fn server_config(&self) -> ServerTlsConfig {
+        let identity = Identity::from_pem(&self.cert_pem, &self.key_pem);
+        let config = ServerTlsConfig::new().identity(identity);
+        match &self.client_ca_pem {
+            Some(ca) => config
+                .client_ca_root(Certificate::from_pem(ca))
+                .client_auth_optional(!self.require_client_cert),
+            None => config,
+        }
+    }
+
+    /// Parses the certificates and key without serving, so a bad file stops voucherd before
+    /// it says it is listening.
+    pub fn check(&self) -> Result<(), tonic::transport::Error> {
+        tonic::transport::Server::builder()
+            .tls_config(self.server_config())
+            .map(drop)
+    }
+}
+
+/// Serves on `listener` (over TLS when `tls` is given) until `shutdown` resolves, then stops
+/// taking requests and lets those in flight finish.
 pub async fn serve(
     listener: TcpListener,
     engine: Engine,
     limits: ServeLimits,
+    tls: Option<TlsFiles>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -66,7 +100,11 @@ pub async fn serve(
     let ledger = VoucherLedgerServer::new(LedgerService::new(engine))
         .max_decoding_message_size(limits.message_bytes_max)
         .max_encoding_message_size(limits.message_bytes_max * 16);
-    tonic::transport::Server::builder()
+    let mut server = tonic::transport::Server::builder();
+    if let Some(tls) = &tls {
+        server = server.tls_config(tls.server_config())?;
+    }
+    server
         .concurrency_limit_per_connection(limits.concurrent_requests_per_connection_max)
         .layer(limit::RequestLimitLayer::new(
             limits.concurrent_requests_max,

@@ -4,6 +4,7 @@
 use tonic::{Request, Response, Status};
 
 use super::auth::{authorize, generate_secret};
+use super::observe::Call;
 use super::status::to_status;
 use super::{audit, convert, requests};
 use crate::domain::command::Command;
@@ -28,8 +29,13 @@ impl LedgerService {
         LedgerService { engine }
     }
 
-    fn authorize<T>(&self, request: &Request<T>, allowed: &[Role]) -> Result<Actor, Status> {
-        authorize(self.engine.reader(), request, allowed)
+    fn authorize<T>(
+        &self,
+        request: &Request<T>,
+        call: &Call,
+        allowed: &[Role],
+    ) -> Result<Actor, Status> {
+        authorize(self.engine.reader(), request, allowed, call)
     }
 
     async fn submit(&self, command: Command) -> Result<Outcome, Status> {
@@ -51,205 +57,270 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::RegisterEnterpriseRequest>,
     ) -> Result<Response<pb::Enterprise>, Status> {
-        self.authorize(&request, BUREAU)?;
-        match self
-            .submit(requests::register_enterprise(request.get_ref())?)
-            .await?
-        {
-            Outcome::Enterprise(enterprise) => {
-                Ok(Response::new(convert::to_enterprise(&enterprise)))
+        let call = Call::start("RegisterEnterprise");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            match self
+                .submit(requests::register_enterprise(request.get_ref())?)
+                .await?
+            {
+                Outcome::Enterprise(enterprise) => {
+                    Ok(Response::new(convert::to_enterprise(&enterprise)))
+                }
+                other => Err(unexpected(other)),
             }
-            other => Err(unexpected(other)),
         }
+        .await;
+        call.finish(result)
     }
 
     async fn get_enterprise(
         &self,
         request: Request<pb::GetEnterpriseRequest>,
     ) -> Result<Response<pb::Enterprise>, Status> {
-        self.authorize(&request, BUREAU_AUDITOR)?;
-        let code = convert::credit_code("credit_code", &request.get_ref().credit_code)?;
-        let enterprise = self.engine.reader().enterprise(&code).map_err(to_status)?;
-        Ok(Response::new(convert::to_enterprise(&enterprise)))
+        let call = Call::start("GetEnterprise");
+        let result = async {
+            self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let code = convert::credit_code("credit_code", &request.get_ref().credit_code)?;
+            let enterprise = self.engine.reader().enterprise(&code).map_err(to_status)?;
+            Ok(Response::new(convert::to_enterprise(&enterprise)))
+        }
+        .await;
+        call.finish(result)
     }
 
     async fn register_provider(
         &self,
         request: Request<pb::RegisterProviderRequest>,
     ) -> Result<Response<pb::Provider>, Status> {
-        self.authorize(&request, BUREAU)?;
-        match self
-            .submit(requests::register_provider(request.get_ref())?)
-            .await?
-        {
-            Outcome::Provider(provider) => Ok(Response::new(convert::to_provider(&provider))),
-            other => Err(unexpected(other)),
+        let call = Call::start("RegisterProvider");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            match self
+                .submit(requests::register_provider(request.get_ref())?)
+                .await?
+            {
+                Outcome::Provider(provider) => Ok(Response::new(convert::to_provider(&provider))),
+                other => Err(unexpected(other)),
+            }
         }
+        .await;
+        call.finish(result)
     }
 
     async fn create_token(
         &self,
         request: Request<pb::CreateTokenRequest>,
     ) -> Result<Response<pb::CreateTokenResponse>, Status> {
-        self.authorize(&request, BUREAU)?;
-        let secret = generate_secret();
-        match self
-            .submit(requests::create_token(
-                request.get_ref(),
-                SecretHash::of(&secret),
-            )?)
-            .await?
-        {
-            Outcome::Token(token) => Ok(Response::new(pb::CreateTokenResponse {
-                token_id: token.token_id.to_string(),
-                token: secret,
-            })),
-            other => Err(unexpected(other)),
+        let call = Call::start("CreateToken");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            let secret = generate_secret();
+            match self
+                .submit(requests::create_token(
+                    request.get_ref(),
+                    SecretHash::of(&secret),
+                )?)
+                .await?
+            {
+                Outcome::Token(token) => Ok(Response::new(pb::CreateTokenResponse {
+                    token_id: token.token_id.to_string(),
+                    token: secret,
+                })),
+                other => Err(unexpected(other)),
+            }
         }
+        .await;
+        call.finish(result)
     }
 
     async fn revoke_token(
         &self,
         request: Request<pb::RevokeTokenRequest>,
     ) -> Result<Response<pb::RevokeTokenResponse>, Status> {
-        self.authorize(&request, BUREAU)?;
-        match self
-            .submit(requests::revoke_token(request.get_ref())?)
-            .await?
-        {
-            Outcome::Token(_) => Ok(Response::new(pb::RevokeTokenResponse {})),
-            other => Err(unexpected(other)),
+        let call = Call::start("RevokeToken");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            match self
+                .submit(requests::revoke_token(request.get_ref())?)
+                .await?
+            {
+                Outcome::Token(_) => Ok(Response::new(pb::RevokeTokenResponse {})),
+                other => Err(unexpected(other)),
+            }
         }
+        .await;
+        call.finish(result)
     }
 
     async fn issue_voucher(
         &self,
         request: Request<pb::IssueVoucherRequest>,
     ) -> Result<Response<pb::Voucher>, Status> {
-        self.authorize(&request, BUREAU)?;
-        match self
-            .submit(requests::issue_voucher(request.get_ref())?)
-            .await?
-        {
-            Outcome::Voucher(voucher) => Ok(Response::new(convert::to_voucher(&voucher))),
-            other => Err(unexpected(other)),
+        let call = Call::start("IssueVoucher");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            match self
+                .submit(requests::issue_voucher(request.get_ref())?)
+                .await?
+            {
+                Outcome::Voucher(voucher) => Ok(Response::new(convert::to_voucher(&voucher))),
+                other => Err(unexpected(other)),
+            }
         }
+        .await;
+        call.finish(result)
     }
 
     async fn get_voucher(
         &self,
         request: Request<pb::GetVoucherRequest>,
     ) -> Result<Response<pb::Voucher>, Status> {
-        self.authorize(&request, BUREAU_AUDITOR)?;
-        let voucher_id = convert::id(
-            "voucher_id",
-            &request.get_ref().voucher_id,
-            VoucherId::parse,
-        )?;
-        let voucher = self
-            .engine
-            .reader()
-            .voucher(&voucher_id)
-            .map_err(to_status)?;
-        Ok(Response::new(convert::to_voucher(&voucher)))
+        let call = Call::start("GetVoucher");
+        let result = async {
+            self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let voucher_id = convert::id(
+                "voucher_id",
+                &request.get_ref().voucher_id,
+                VoucherId::parse,
+            )?;
+            let voucher = self
+                .engine
+                .reader()
+                .voucher(&voucher_id)
+                .map_err(to_status)?;
+            Ok(Response::new(convert::to_voucher(&voucher)))
+        }
+        .await;
+        call.finish(result)
     }
 
     async fn list_vouchers(
         &self,
         request: Request<pb::ListVouchersRequest>,
     ) -> Result<Response<pb::ListVouchersResponse>, Status> {
-        self.authorize(&request, BUREAU_AUDITOR)?;
-        let query = requests::list_vouchers(request.get_ref())?;
-        let page = self
-            .engine
-            .reader()
-            .list_vouchers(query.filter, query.after, query.limit)
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ListVouchersResponse {
-            vouchers: page.items.iter().map(convert::to_voucher).collect(),
-            next_page_token: page.next_after.unwrap_or_default(),
-        }))
+        let call = Call::start("ListVouchers");
+        let result = async {
+            self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let query = requests::list_vouchers(request.get_ref())?;
+            let page = self
+                .engine
+                .reader()
+                .list_vouchers(query.filter, query.after, query.limit)
+                .map_err(to_status)?;
+            Ok(Response::new(pb::ListVouchersResponse {
+                vouchers: page.items.iter().map(convert::to_voucher).collect(),
+                next_page_token: page.next_after.unwrap_or_default(),
+            }))
+        }
+        .await;
+        call.finish(result)
     }
 
     async fn revoke_voucher(
         &self,
         request: Request<pb::RevokeVoucherRequest>,
     ) -> Result<Response<pb::Voucher>, Status> {
-        self.authorize(&request, BUREAU)?;
-        match self
-            .submit(requests::revoke_voucher(request.get_ref())?)
-            .await?
-        {
-            Outcome::Voucher(voucher) => Ok(Response::new(convert::to_voucher(&voucher))),
-            other => Err(unexpected(other)),
+        let call = Call::start("RevokeVoucher");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            match self
+                .submit(requests::revoke_voucher(request.get_ref())?)
+                .await?
+            {
+                Outcome::Voucher(voucher) => Ok(Response::new(convert::to_voucher(&voucher))),
+                other => Err(unexpected(other)),
+            }
         }
+        .await;
+        call.finish(result)
     }
 
     async fn redeem(
         &self,
         request: Request<pb::RedeemRequest>,
     ) -> Result<Response<pb::Redemption>, Status> {
-        let actor = self.authorize(&request, BUREAU_PROVIDER)?;
-        match self
-            .submit(requests::redeem(request.get_ref(), actor)?)
-            .await?
-        {
-            Outcome::Redemption(redemption) => {
-                Ok(Response::new(convert::to_redemption(&redemption)))
+        let call = Call::start("Redeem");
+        let result = async {
+            let actor = self.authorize(&request, &call, BUREAU_PROVIDER)?;
+            match self
+                .submit(requests::redeem(request.get_ref(), actor)?)
+                .await?
+            {
+                Outcome::Redemption(redemption) => {
+                    Ok(Response::new(convert::to_redemption(&redemption)))
+                }
+                other => Err(unexpected(other)),
             }
-            other => Err(unexpected(other)),
         }
+        .await;
+        call.finish(result)
     }
 
     async fn reverse_redemption(
         &self,
         request: Request<pb::ReverseRedemptionRequest>,
     ) -> Result<Response<pb::Redemption>, Status> {
-        let actor = self.authorize(&request, BUREAU_PROVIDER)?;
-        match self
-            .submit(requests::reverse_redemption(request.get_ref(), actor)?)
-            .await?
-        {
-            Outcome::Redemption(redemption) => {
-                Ok(Response::new(convert::to_redemption(&redemption)))
+        let call = Call::start("ReverseRedemption");
+        let result = async {
+            let actor = self.authorize(&request, &call, BUREAU_PROVIDER)?;
+            match self
+                .submit(requests::reverse_redemption(request.get_ref(), actor)?)
+                .await?
+            {
+                Outcome::Redemption(redemption) => {
+                    Ok(Response::new(convert::to_redemption(&redemption)))
+                }
+                other => Err(unexpected(other)),
             }
-            other => Err(unexpected(other)),
         }
+        .await;
+        call.finish(result)
     }
 
     async fn get_redemption(
         &self,
         request: Request<pb::GetRedemptionRequest>,
     ) -> Result<Response<pb::Redemption>, Status> {
-        let actor = self.authorize(&request, ANY_ROLE)?;
-        let redemption_id = convert::id(
-            "redemption_id",
-            &request.get_ref().redemption_id,
-            RedemptionId::parse,
-        )?;
-        let redemption = self
-            .engine
-            .reader()
-            .redemption(&redemption_id, actor)
-            .map_err(to_status)?;
-        Ok(Response::new(convert::to_redemption(&redemption)))
+        let call = Call::start("GetRedemption");
+        let result = async {
+            let actor = self.authorize(&request, &call, ANY_ROLE)?;
+            let redemption_id = convert::id(
+                "redemption_id",
+                &request.get_ref().redemption_id,
+                RedemptionId::parse,
+            )?;
+            let redemption = self
+                .engine
+                .reader()
+                .redemption(&redemption_id, actor)
+                .map_err(to_status)?;
+            Ok(Response::new(convert::to_redemption(&redemption)))
+        }
+        .await;
+        call.finish(result)
     }
 
     async fn list_redemptions(
         &self,
         request: Request<pb::ListRedemptionsRequest>,
     ) -> Result<Response<pb::ListRedemptionsResponse>, Status> {
-        let actor = self.authorize(&request, ANY_ROLE)?;
-        let query = requests::list_redemptions(request.get_ref())?;
-        let page = self
-            .engine
-            .reader()
-            .list_redemptions(query.filter, actor, query.after, query.limit)
-            .map_err(to_status)?;
-        Ok(Response::new(pb::ListRedemptionsResponse {
-            redemptions: page.items.iter().map(convert::to_redemption).collect(),
-            next_page_token: page.next_after.unwrap_or_default(),
-        }))
+        let call = Call::start("ListRedemptions");
+        let result = async {
+            let actor = self.authorize(&request, &call, ANY_ROLE)?;
+            let query = requests::list_redemptions(request.get_ref())?;
+            let page = self
+                .engine
+                .reader()
+                .list_redemptions(query.filter, actor, query.after, query.limit)
+                .map_err(to_status)?;
+            Ok(Response::new(pb::ListRedemptionsResponse {
+                redemptions: page.items.iter().map(convert::to_redemption).collect(),
+                next_page_token: page.next_after.unwrap_or_default(),
+            }))
+        }
+        .await;
+        call.finish(result)
     }
 
     type ListEventsStream = audit::EventStream;
@@ -258,27 +329,37 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<Self::ListEventsStream>, Status> {
-        self.authorize(&request, BUREAU_AUDITOR)?;
-        let store = self.engine.reader().store().clone();
-        let head = store
-            .stored_head()
-            .map_err(|error| to_status(error.into()))?
-            .sequence;
-        let from = request.get_ref().from_sequence.max(1);
-        let through = match request.get_ref().max_events {
-            0 => head,
-            max_events => head.min(from.saturating_add(max_events - 1)),
-        };
-        Ok(Response::new(audit::stream_events(store, from, through)))
+        let call = Call::start("ListEvents");
+        let result = async {
+            self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let store = self.engine.reader().store().clone();
+            let head = store
+                .stored_head()
+                .map_err(|error| to_status(error.into()))?
+                .sequence;
+            let from = request.get_ref().from_sequence.max(1);
+            let through = match request.get_ref().max_events {
+                0 => head,
+                max_events => head.min(from.saturating_add(max_events - 1)),
+            };
+            Ok(Response::new(audit::stream_events(store, from, through)))
+        }
+        .await;
+        call.finish(result)
     }
 
     async fn verify(
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyReport>, Status> {
-        self.authorize(&request, BUREAU_AUDITOR)?;
-        let report = self.engine.verify().await.map_err(to_status)?;
-        Ok(Response::new(audit::to_report(&report)))
+        let call = Call::start("Verify");
+        let result = async {
+            self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let report = self.engine.verify().await.map_err(to_status)?;
+            Ok(Response::new(audit::to_report(&report)))
+        }
+        .await;
+        call.finish(result)
     }
 
     type BackupStream = audit::BackupStream;
@@ -287,25 +368,35 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::BackupRequest>,
     ) -> Result<Response<Self::BackupStream>, Status> {
-        self.authorize(&request, BUREAU)?;
-        let reader = self.engine.reader();
-        let created_at = reader.now().now.to_rfc3339();
-        Ok(Response::new(audit::stream_backup(
-            reader.store().clone(),
-            created_at,
-        )))
+        let call = Call::start("Backup");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            let reader = self.engine.reader();
+            let created_at = reader.now().now.to_rfc3339();
+            Ok(Response::new(audit::stream_backup(
+                reader.store().clone(),
+                created_at,
+            )))
+        }
+        .await;
+        call.finish(result)
     }
 
     async fn get_balance(
         &self,
         request: Request<pb::GetBalanceRequest>,
     ) -> Result<Response<pb::Balance>, Status> {
-        self.authorize(&request, BUREAU_AUDITOR)?;
-        let query = requests::get_balance(request.get_ref())?;
-        let reader = self.engine.reader();
-        let balance = reader
-            .balance(&query.enterprise_credit_code, query.program, query.on_date)
-            .map_err(to_status)?;
-        Ok(Response::new(convert::to_balance(&balance)))
+        let call = Call::start("GetBalance");
+        let result = async {
+            self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let query = requests::get_balance(request.get_ref())?;
+            let reader = self.engine.reader();
+            let balance = reader
+                .balance(&query.enterprise_credit_code, query.program, query.on_date)
+                .map_err(to_status)?;
+            Ok(Response::new(convert::to_balance(&balance)))
+        }
+        .await;
+        call.finish(result)
     }
 }

@@ -1,15 +1,20 @@
 //! voucherd: the voucher ledger server. `voucherd --help` for its flags.
+//!
+//! Configuration comes from defaults, `--config FILE`, `VOUCHER_*` variables and flags, in that
+//! order (see `deploy/voucherd.example.toml`).
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use chrono::NaiveDate;
 use clap::Parser;
-use voucher_ledger::api::ServeLimits;
-use voucher_ledger::daemon::{self, DaemonOptions};
+use serde::Serialize;
+use voucher_ledger::config::{Config, LogFormat};
+use voucher_ledger::daemon;
 use voucher_ledger::domain::dates::parse_date;
 
 /// The Qidong voucher ledger (启东市 算力券 / 租赁券) gRPC server.
@@ -21,24 +26,87 @@ use voucher_ledger::domain::dates::parse_date;
 struct Arguments {
     #[command(subcommand)]
     offline: Option<Offline>,
+    /// A TOML configuration file (see deploy/voucherd.example.toml).
+    #[arg(long, env = "VOUCHER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Print the configuration in force and exit: 0 if valid, 2 if not.
+    #[arg(long)]
+    check_config: bool,
+    #[command(flatten)]
+    flags: Flags,
+}
+
+/// Every configuration key as a flag; a flag given overrides the file and the environment.
+#[derive(clap::Args, Debug, Default, Serialize)]
+struct Flags {
     /// Address to serve gRPC on. Port 0 picks a free port (printed at start).
-    #[arg(long, env = "VOUCHER_LISTEN", default_value = "127.0.0.1:50051")]
-    listen: SocketAddr,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    listen: Option<SocketAddr>,
     /// Where the ledger keeps its data (created if missing).
-    #[arg(long, env = "VOUCHER_DATA_DIR", default_value = "./voucher-data")]
-    data_dir: PathBuf,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_dir: Option<PathBuf>,
     /// A policy file (TOML) to use instead of the compiled-in 启政办规〔2026〕1号 rules.
-    #[arg(long, env = "VOUCHER_POLICY")]
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     policy: Option<PathBuf>,
     /// Pin the date the rules see (YYYY-MM-DD), for tests and drills. Logged loudly.
-    #[arg(long, env = "VOUCHER_TODAY", value_parser = parse_today)]
-    today: Option<chrono::NaiveDate>,
+    #[arg(long, value_parser = parse_today)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    today: Option<NaiveDate>,
     /// Requests handled at once across all connections; past it, RESOURCE_EXHAUSTED at once.
-    #[arg(long, env = "VOUCHER_MAX_CONCURRENT_REQUESTS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=65536))]
-    max_concurrent_requests: u32,
-    /// Log format: text on a terminal, json for log collectors.
-    #[arg(long, env = "VOUCHER_LOG_FORMAT", default_value = "text")]
-    log_format: LogFormat,
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_concurrent_requests: Option<usize>,
+    /// Requests one connection may have in flight.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_concurrent_requests_per_connection: Option<usize>,
+    /// The largest request message, in bytes.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_message_bytes: Option<usize>,
+    /// Commands waiting for the writer.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue_capacity: Option<usize>,
+    /// Commands in one durable batch.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch_commands_max: Option<usize>,
+    /// Seconds requests in flight get after SIGTERM.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shutdown_grace_s: Option<u64>,
+    /// PEM server certificate; with --tls-key the listener speaks TLS only.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_key: Option<PathBuf>,
+    /// PEM CA of accepted client certificates (mTLS).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_client_ca: Option<PathBuf>,
+    /// Refuse TLS clients without a certificate from --tls-client-ca.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tls_require_client_cert: Option<bool>,
+    /// Address of the Prometheus /metrics listener.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    metrics_listen: Option<SocketAddr>,
+    /// auto (text on a terminal, JSON otherwise), text or json.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_format: Option<LogFormat>,
+    /// A tracing filter such as info or voucher_ledger=debug.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log_level: Option<String>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -65,19 +133,12 @@ enum Offline {
     },
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
-fn parse_today(text: &str) -> Result<chrono::NaiveDate, String> {
+fn parse_today(text: &str) -> Result<NaiveDate, String> {
     parse_date(text).map_err(|error| error.message)
 }
 
 fn main() -> ExitCode {
     let arguments = Arguments::parse();
-    init_logging(arguments.log_format);
     match arguments.offline {
         Some(Offline::Verify { data_dir, policy }) => return verify(&data_dir, policy.as_deref()),
         Some(Offline::Restore {
@@ -87,6 +148,18 @@ fn main() -> ExitCode {
         }) => return restore(&file, &data_dir, policy.as_deref()),
         None => {}
     }
+    let config = match Config::load(arguments.config.as_deref(), &arguments.flags) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("voucherd: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if arguments.check_config {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -97,17 +170,7 @@ fn main() -> ExitCode {
             return ExitCode::from(70);
         }
     };
-    let options = DaemonOptions {
-        listen: arguments.listen,
-        data_dir: arguments.data_dir,
-        policy_file: arguments.policy,
-        today: arguments.today,
-        limits: ServeLimits {
-            concurrent_requests_max: arguments.max_concurrent_requests as usize,
-            ..ServeLimits::default()
-        },
-    };
-    match runtime.block_on(daemon::run(options)) {
+    match runtime.block_on(daemon::run(config)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "voucherd stopped with an error");
@@ -117,21 +180,27 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let on_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let json = match config.log_format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !on_terminal,
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(on_terminal);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.init();
     }
 }
 
-fn verify(data_dir: &std::path::Path, policy: Option<&std::path::Path>) -> ExitCode {
+fn verify(data_dir: &Path, policy: Option<&Path>) -> ExitCode {
     match daemon::verify_offline(data_dir, policy) {
         Ok(report) => {
             print!("{}", report.render());
@@ -148,11 +217,7 @@ fn verify(data_dir: &std::path::Path, policy: Option<&std::path::Path>) -> ExitC
     }
 }
 
-fn restore(
-    file: &std::path::Path,
-    data_dir: &std::path::Path,
-    policy: Option<&std::path::Path>,
-) -> ExitCode {
+fn restore(file: &Path, data_dir: &Path, policy: Option<&Path>) -> ExitCode {
     match daemon::restore_offline(file, data_dir, policy) {
         Ok((summary, report)) => {
             println!(

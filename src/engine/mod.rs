@@ -13,6 +13,7 @@ mod reader;
 mod writer;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -84,6 +85,8 @@ pub(crate) enum Message {
 #[derive(Clone)]
 pub struct Engine {
     queue: SyncSender<Message>,
+    /// Commands in the queue, for the queue-depth metric.
+    queued: Arc<AtomicUsize>,
     reader: Reader,
     failed: watch::Receiver<bool>,
 }
@@ -112,10 +115,18 @@ impl Engine {
             )));
         }
         let (failed_sender, failed) = watch::channel(false);
-        let (queue, writer) = writer::spawn(ledger, journal, config.clone(), failed_sender)?;
+        let queued = Arc::new(AtomicUsize::new(0));
+        let (queue, writer) = writer::spawn(
+            ledger,
+            journal,
+            config.clone(),
+            failed_sender,
+            queued.clone(),
+        )?;
         let reader = Reader::new(store, policy, config.clock);
         let engine = Engine {
             queue,
+            queued,
             reader,
             failed,
         };
@@ -128,10 +139,14 @@ impl Engine {
     /// Queues a command and waits until its outcome is durable (or refused).
     pub async fn submit(&self, command: Command) -> Result<Outcome, EngineError> {
         let (reply, answer) = oneshot::channel();
-        match self.queue.try_send(Message::Execute { command, reply }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(EngineError::Overloaded),
-            Err(TrySendError::Disconnected(_)) => return Err(EngineError::Unavailable),
+        // Counted before it is sent, so the writer never takes away more than was added.
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        if let Err(refused) = self.queue.try_send(Message::Execute { command, reply }) {
+            self.queued.fetch_sub(1, Ordering::SeqCst);
+            return Err(match refused {
+                TrySendError::Full(_) => EngineError::Overloaded,
+                TrySendError::Disconnected(_) => EngineError::Unavailable,
+            });
         }
         answer.await.map_err(|_| EngineError::Unavailable)?
     }

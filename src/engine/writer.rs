@@ -10,7 +10,7 @@
 //! nobody hears about a state that is not yet on disk.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
@@ -18,6 +18,7 @@ use tokio::sync::{oneshot, watch};
 
 use super::{EngineConfig, EngineError, Inspection, Message};
 use crate::domain::command::Command;
+use crate::domain::error::LedgerError;
 use crate::domain::event::Event;
 use crate::domain::ledger::{Ledger, Outcome};
 use crate::store::{DurableWriter, Journal, PreparedBatch};
@@ -40,6 +41,8 @@ enum SyncJob {
 }
 
 struct Writer {
+    /// Commands submitted and not yet taken into a batch (shared with [`super::Engine`]).
+    queued: Arc<AtomicUsize>,
     ledger: Ledger,
     journal: Journal,
     config: EngineConfig,
@@ -55,6 +58,7 @@ pub(super) fn spawn(
     mut journal: Journal,
     config: EngineConfig,
     failed: watch::Sender<bool>,
+    queued: Arc<AtomicUsize>,
 ) -> std::io::Result<(SyncSender<Message>, JoinHandle<()>)> {
     let clock = config.clock.now();
     let mut events: Vec<Event> = ledger.adopt_policy(clock).into_iter().collect();
@@ -73,6 +77,7 @@ pub(super) fn spawn(
         .spawn(move || run_sync(durable, sync_jobs, sync_flag, failed))?;
     let (queue, receiver) = sync_channel(config.queue_capacity);
     let writer = Writer {
+        queued,
         ledger,
         journal,
         config,
@@ -134,19 +139,29 @@ impl Writer {
         let clock = self.config.clock.now();
         let mut events = self.ledger.expire_due(clock);
         let mut answers: Vec<Answer> = Vec::with_capacity(commands.len());
+        let taken = commands.len();
         for (command, reply) in commands {
             let result = match self.ledger.execute(&command, clock) {
                 Ok(executed) => {
                     events.extend(executed.events);
                     Ok(executed.outcome)
                 }
-                Err(error) => Err(EngineError::Ledger(error)),
+                Err(error) => {
+                    count_refusal(&command, &error, &self.ledger);
+                    Err(EngineError::Ledger(error))
+                }
             };
             answers.push((reply, result));
         }
+        let waiting = self
+            .queued
+            .fetch_sub(taken, Ordering::SeqCst)
+            .saturating_sub(taken);
+        crate::metrics::queue_depth(waiting);
         if events.is_empty() && answers.is_empty() {
             return;
         }
+        count_events(&events, &self.ledger);
         let prepared = (!events.is_empty()).then(|| self.journal.prepare(&events, &self.ledger));
         self.send(SyncJob::Batch { prepared, answers });
     }
@@ -216,18 +231,56 @@ fn write(
 ) {
     let events = prepared.events;
     match durable.write(prepared) {
-        Ok(timing) => tracing::debug!(
-            commands,
-            events,
-            prepare_us = timing.prepare.as_micros() as u64,
-            apply_us = timing.apply.as_micros() as u64,
-            flush_and_sync_us = timing.flush_and_sync.as_micros() as u64,
-            "batch durable"
-        ),
+        Ok(timing) => {
+            crate::metrics::batch(commands, timing.flush_and_sync);
+            tracing::debug!(
+                commands,
+                events,
+                prepare_us = timing.prepare.as_micros() as u64,
+                apply_us = timing.apply.as_micros() as u64,
+                flush_and_sync_us = timing.flush_and_sync.as_micros() as u64,
+                "batch durable"
+            )
+        }
         Err(error) => {
             tracing::error!(%error, commands, "commit failed: no answer in this batch or after it is acknowledged; stopping");
             storage_failed.store(true, Ordering::SeqCst);
             let _ = failed.send(true);
         }
     }
+}
+
+/// A refused redemption, by its reason (and program, when the voucher is known).
+fn count_refusal(command: &Command, error: &LedgerError, ledger: &Ledger) {
+    if let Command::Redeem(redeem) = command {
+        let program = ledger
+            .voucher(&redeem.voucher_id)
+            .map_or("unknown", |voucher| voucher.program.as_str());
+        crate::metrics::redemption(program, error.reason());
+    }
+}
+
+/// Accepted and reversed redemptions, and the subsidy they move, in fen.
+fn count_events(events: &[Event], ledger: &Ledger) {
+    for event in events {
+        match event {
+            Event::RedemptionAccepted { redemption } => {
+                let program = redemption.program.as_str();
+                crate::metrics::redemption(program, "accepted");
+                crate::metrics::subsidy(program, "granted", fen(redemption.subsidy));
+            }
+            Event::RedemptionReversed { redemption_id, .. } => {
+                if let Some(redemption) = ledger.redemption(redemption_id) {
+                    let program = redemption.program.as_str();
+                    crate::metrics::redemption(program, "reversed");
+                    crate::metrics::subsidy(program, "returned", fen(redemption.subsidy));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn fen(amount: crate::domain::money::Money) -> u64 {
+    u64::try_from(amount.fen()).unwrap_or(u64::MAX)
 }

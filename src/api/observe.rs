@@ -1,0 +1,89 @@
+//! One log line and one set of metrics per request: which RPC, which role asked, the outcome
+//! code and the latency. Tokens never appear: only the role they carry.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use tonic::{Code, Response, Status};
+
+use crate::domain::model::Role;
+
+/// A request being served.
+pub struct Call {
+    rpc: &'static str,
+    started: Instant,
+    role: OnceLock<Role>,
+}
+
+impl Call {
+    pub fn start(rpc: &'static str) -> Call {
+        Call {
+            rpc,
+            started: Instant::now(),
+            role: OnceLock::new(),
+        }
+    }
+
+    /// Who is asking, once authenticated.
+    pub fn set_role(&self, role: Role) {
+        let _ = self.role.set(role);
+    }
+
+    /// Logs and counts the answer, and hands it back.
+    pub fn finish<T>(self, result: Result<Response<T>, Status>) -> Result<Response<T>, Status> {
+        let latency = self.started.elapsed();
+        let code = match &result {
+            Ok(_) => Code::Ok,
+            Err(status) => status.code(),
+        };
+        let code_name = code_name(code);
+        crate::metrics::request(self.rpc, code_name, latency);
+        let role = self
+            .role
+            .get()
+            .map_or("unauthenticated", |role| role.as_str());
+        let latency_ms = latency.as_secs_f64() * 1000.0;
+        match code {
+            Code::Internal | Code::Unknown | Code::DataLoss => {
+                tracing::error!(
+                    rpc = self.rpc,
+                    role,
+                    code = code_name,
+                    latency_ms,
+                    "request"
+                )
+            }
+            _ => tracing::info!(
+                rpc = self.rpc,
+                role,
+                code = code_name,
+                latency_ms,
+                "request"
+            ),
+        }
+        result
+    }
+}
+
+/// The canonical UPPER_SNAKE name of a gRPC code.
+pub fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}

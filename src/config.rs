@@ -1,0 +1,279 @@
+//! voucherd's configuration: built-in defaults, then a TOML file (`--config`), then `VOUCHER_*`
+//! environment variables, then command-line flags, each overriding the one before, key by key.
+//!
+//! Every key has the same name everywhere: `max_concurrent_requests` in the file is
+//! `VOUCHER_MAX_CONCURRENT_REQUESTS` in the environment and `--max-concurrent-requests` on the
+//! command line. The whole result is checked before anything starts; a bad value is refused
+//! naming the key and the reason, and nothing of it is used. `deploy/voucherd.example.toml`
+//! documents every key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Every key of the configuration, with its default.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address of the gRPC listener.
+    pub listen: SocketAddr,
+    /// Where the ledger keeps its data.
+    pub data_dir: PathBuf,
+    /// A policy file replacing the compiled-in rules.
+    pub policy: Option<PathBuf>,
+    /// Pins the date the rules see. Tests and drills only.
+    pub today: Option<NaiveDate>,
+    /// Requests handled at once across all connections.
+    pub max_concurrent_requests: usize,
+    /// Requests one connection may have in flight.
+    pub max_concurrent_requests_per_connection: usize,
+    /// The largest request message.
+    pub max_message_bytes: usize,
+    /// Commands waiting for the writer.
+    pub queue_capacity: usize,
+    /// Commands in one durable batch.
+    pub batch_commands_max: usize,
+    /// Seconds requests in flight get after SIGTERM.
+    pub shutdown_grace_s: u64,
+    /// PEM server certificate (chain); with `tls_key`, the listener speaks TLS only.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
+    /// PEM CA whose client certificates are accepted; a provider's certificate names it.
+    pub tls_client_ca: Option<PathBuf>,
+    /// Refuse TLS clients without a certificate from `tls_client_ca`.
+    pub tls_require_client_cert: bool,
+    /// Address of the Prometheus `/metrics` listener; off unless set.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `auto` (text on a terminal, JSON otherwise), `text` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter: `info`, `warn`, `voucher_ledger=debug`…
+    pub log_level: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Auto,
+    Text,
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: PathBuf::from("./voucher-data"),
+            policy: None,
+            today: None,
+            max_concurrent_requests: 1024,
+            max_concurrent_requests_per_connection: 256,
+            max_message_bytes: 64 * 1024,
+            queue_capacity: 4096,
+            batch_commands_max: 1024,
+            shutdown_grace_s: 5,
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tls_require_client_cert: false,
+            metrics_listen: None,
+            log_format: LogFormat::Auto,
+            log_level: "info".to_owned(),
+        }
+    }
+}
+
+/// The keys the environment may set, as `VOUCHER_<KEY>`. Other `VOUCHER_*` variables (such as
+/// voucherctl's `VOUCHER_TOKEN`) are not ours and are left alone.
+const KEYS: &[&str] = &[
+    "listen",
+    "data_dir",
+    "policy",
+    "today",
+    "max_concurrent_requests",
+    "max_concurrent_requests_per_connection",
+    "max_message_bytes",
+    "queue_capacity",
+    "batch_commands_max",
+    "shutdown_grace_s",
+    "tls_cert",
+    "tls_key",
+    "tls_client_ca",
+    "tls_require_client_cert",
+    "metrics_listen",
+    "log_format",
+    "log_level",
+];
+
+/// What is wrong with the configuration: which key, from where, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Defaults, then `file`, then the environment, then `overrides` (flags given on the
+    /// command line, serialized with only the keys that were given).
+    pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|error| ConfigError(format!("cannot read {}: {error}", path.display())))?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        let environment = Env::prefixed("VOUCHER_").filter(|key| KEYS.contains(&key.as_str()));
+        figment = figment
+            .merge(environment)
+            .merge(Serialized::defaults(overrides));
+        let config: Config = figment
+            .extract()
+            .map_err(|error| ConfigError(describe(error)))?;
+        config.check()?;
+        Ok(config)
+    }
+
+    /// The checks a type cannot make: ranges, and keys that only make sense together.
+    fn check(&self) -> Result<(), ConfigError> {
+        let in_range = |key: &str, value: usize, low: usize, high: usize| {
+            if (low..=high).contains(&value) {
+                Ok(())
+            } else {
+                Err(ConfigError(format!(
+                    "key `{key}`: {value} is not between {low} and {high}"
+                )))
+            }
+        };
+        in_range(
+            "max_concurrent_requests",
+            self.max_concurrent_requests,
+            1,
+            65_536,
+        )?;
+        in_range(
+            "max_concurrent_requests_per_connection",
+            self.max_concurrent_requests_per_connection,
+            1,
+            65_536,
+        )?;
+        in_range(
+            "max_message_bytes",
+            self.max_message_bytes,
+            1024,
+            16 * 1024 * 1024,
+        )?;
+        in_range("queue_capacity", self.queue_capacity, 1, 1_000_000)?;
+        in_range("batch_commands_max", self.batch_commands_max, 1, 100_000)?;
+        in_range(
+            "shutdown_grace_s",
+            usize::try_from(self.shutdown_grace_s).unwrap_or(usize::MAX),
+            0,
+            3600,
+        )?;
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            return Err(ConfigError(format!(
+                "key `log_level`: {:?} is not a tracing filter such as \"info\"",
+                self.log_level
+            )));
+        }
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(_), None) => {
+                return Err(ConfigError(
+                    "key `tls_key`: required when `tls_cert` is set".to_owned(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError(
+                    "key `tls_cert`: required when `tls_key` is set".to_owned(),
+                ));
+            }
+            _ => {}
+        }
+        if self.tls_client_ca.is_some() && self.tls_cert.is_none() {
+            return Err(ConfigError(
+                "key `tls_client_ca`: client certificates need TLS: set `tls_cert` and `tls_key`"
+                    .to_owned(),
+            ));
+        }
+        if self.tls_require_client_cert && self.tls_client_ca.is_none() {
+            return Err(ConfigError("key `tls_require_client_cert`: needs `tls_client_ca` to check certificates against".to_owned()));
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML, as `voucherd --check-config` prints it.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self)
+            .unwrap_or_else(|error| format!("# cannot show the configuration: {error}\n"))
+    }
+}
+
+/// figment's error, with the key and where the value came from.
+fn describe(error: figment::Error) -> String {
+    error
+        .into_iter()
+        .map(|error| {
+            let key = error.path.join(".");
+            let source = error
+                .metadata
+                .as_ref()
+                .map(|metadata| metadata.name.to_string())
+                .unwrap_or_default();
+            if key.is_empty() {
+                format!("{} ({source})", error.kind)
+            } else {
+                format!("key `{key}`: {} ({source})", error.kind)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize, Default)]
+    struct NoFlags {}
+
+    fn load_text(text: &str) -> Result<Config, ConfigError> {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("voucherd.toml");
+        std::fs::write(&path, text).expect("write");
+        Config::load(Some(&path), NoFlags {})
+    }
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let example = include_str!("../deploy/voucherd.example.toml");
+        assert_eq!(load_text(example).expect("valid"), Config::default());
+    }
+
+    #[test]
+    fn a_bad_file_is_refused_naming_the_key() {
+        let message = |text: &str| load_text(text).expect_err(text).0;
+        assert!(message("max_concurrent_requests = 0").contains("`max_concurrent_requests`"));
+        assert!(message("max_concurrent_requests = \"many\"").contains("max_concurrent_requests"));
+        assert!(message("listen = \"nowhere\"").contains("listen"));
+        assert!(message("colour = \"red\"").contains("colour"));
+        assert!(message("tls_cert = \"a.pem\"").contains("`tls_key`"));
+        assert!(message("tls_require_client_cert = true").contains("`tls_require_client_cert`"));
+        assert!(message("log_level = \"[\"").contains("`log_level`"));
+        assert!(message("today = \"2027-02-30\"").contains("today"));
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        #[derive(Serialize)]
+        struct Flags {
+            queue_capacity: usize,
+        }
+        let directory = tempfile::tempdir().expect("tempdir");
+        let path = directory.path().join("voucherd.toml");
+        std::fs::write(&path, "queue_capacity = 10\nbatch_commands_max = 7\n").expect("write");
+        let config = Config::load(Some(&path), Flags { queue_capacity: 20 }).expect("valid");
+        assert_eq!((config.queue_capacity, config.batch_commands_max), (20, 7));
+    }
+}
