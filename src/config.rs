@@ -124,7 +124,10 @@ impl Config {
                 .map_err(|error| ConfigError(format!("cannot read {}: {error}", path.display())))?;
             figment = figment.merge(Toml::string(&text));
         }
-        let environment = Env::prefixed("VOUCHER_").filter(|key| KEYS.contains(&key.as_str()));
+        let environment = Env::prefixed("VOUCHER_").filter(|key| {
+            KEYS.iter()
+                .any(|known| key.as_str().eq_ignore_ascii_case(known))
+        });
         figment = figment
             .merge(environment)
             .merge(Serialized::defaults(overrides));
