@@ -225,14 +225,14 @@ async fn verify_passes_on_a_sound_ledger_and_names_a_tampered_balance_and_event(
     let balance_copy = tempfile::tempdir().expect("tempdir");
     copy_directory(&data.path(), balance_copy.path());
     tamper(&balance_copy.path().join("ledger"), |key, value| {
-        (key.starts_with(b"ca/") && key.ends_with(b"compute/2027-01-01"))
+        (key.starts_with(b"ca/compute/2027-01-01/") && key.ends_with(b"914403001922038216"))
             .then(|| value.replace("\"redeemed\":\"2000.00\"", "\"redeemed\":\"1500.00\""))
     });
     let caught = voucherd(&["verify"], balance_copy.path());
     assert_eq!(caught.status.code(), Some(1), "{}", stdout(&caught));
     let report = stdout(&caught);
     assert!(
-        report.contains("ca/914403001922038216/compute/2027-01-01 differs from the replay"),
+        report.contains("ca/compute/2027-01-01/914403001922038216 differs from the replay"),
         "{report}"
     );
     assert!(

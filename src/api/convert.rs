@@ -10,8 +10,8 @@ use crate::domain::dates::parse_date;
 use crate::domain::input::InputError;
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::model::{
-    Balance, Enterprise, Provider, Redemption, RedemptionStatus, Role, Timestamp, Voucher,
-    VoucherStatus,
+    Balance, Enterprise, ProgramSummary, Provider, Redemption, RedemptionStatus, Role, Timestamp,
+    Voucher, VoucherStatus,
 };
 use crate::domain::money::{CURRENCY_CNY, Money};
 use crate::domain::policy::ProgramCode;
@@ -280,6 +280,7 @@ pub fn to_redemption(redemption: &Redemption) -> pb::Redemption {
 pub fn to_balance(balance: &Balance) -> pb::Balance {
     pb::Balance {
         enterprise_credit_code: balance.enterprise_credit_code.to_string(),
+        enterprise_name: balance.enterprise_name.clone(),
         program: to_program(balance.program),
         period_start: to_date(balance.period.first),
         period_end: to_date(balance.period.last),
@@ -296,5 +297,32 @@ pub fn to_balance(balance: &Balance) -> pb::Balance {
                 redeemed: Some(to_money(*redeemed)),
             })
             .collect(),
+    }
+}
+
+pub fn to_program_summary(summary: &ProgramSummary) -> pb::ProgramSummaryResponse {
+    pb::ProgramSummaryResponse {
+        program: to_program(summary.program_period.program),
+        period_start: to_date(summary.period.first),
+        period_end: to_date(summary.period.last),
+        cap_per_enterprise: Some(to_money(summary.cap)),
+        enterprises: summary.totals.enterprises,
+        vouchers: summary.totals.vouchers,
+        committed: Some(to_money(summary.totals.committed)),
+        redeemed: Some(to_money(summary.totals.redeemed)),
+        reversed: Some(to_money(summary.totals.reversed)),
+        redemptions: summary.totals.redemptions,
+        providers: summary
+            .providers
+            .iter()
+            .map(|(code, name, totals)| pb::ProviderTotal {
+                provider_credit_code: code.to_string(),
+                provider_name: name.clone(),
+                redemptions: totals.redemptions,
+                redeemed: Some(to_money(totals.redeemed)),
+                reversed: Some(to_money(totals.reversed)),
+            })
+            .collect(),
+        providers_truncated: summary.providers_truncated,
     }
 }

@@ -199,3 +199,31 @@ pub fn get_balance(body: &pb::GetBalanceRequest) -> Result<BalanceQuery, Status>
         on_date: convert::optional_date("on_date", &body.on_date)?,
     })
 }
+
+/// Which program, and the cap period holding which day (None: today).
+pub struct ProgramQuery {
+    pub program: ProgramCode,
+    pub on_date: Option<chrono::NaiveDate>,
+}
+
+pub fn list_balances(
+    body: &pb::ListBalancesRequest,
+) -> Result<(ProgramQuery, PageQuery<(), CreditCode>), Status> {
+    let program = ProgramQuery {
+        program: convert::program("program", body.program)?,
+        on_date: convert::optional_date("on_date", &body.on_date)?,
+    };
+    let page = PageQuery {
+        filter: (),
+        limit: convert::page_size(body.page_size)?,
+        after: convert::page_token(&body.page_token, CreditCode::parse)?,
+    };
+    Ok((program, page))
+}
+
+pub fn program_summary(body: &pb::ProgramSummaryRequest) -> Result<ProgramQuery, Status> {
+    Ok(ProgramQuery {
+        program: convert::program("program", body.program)?,
+        on_date: convert::optional_date("on_date", &body.on_date)?,
+    })
+}

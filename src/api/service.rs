@@ -399,4 +399,44 @@ impl VoucherLedger for LedgerService {
         .await;
         call.finish(result)
     }
+
+    async fn list_balances(
+        &self,
+        request: Request<pb::ListBalancesRequest>,
+    ) -> Result<Response<pb::ListBalancesResponse>, Status> {
+        let call = Call::start("ListBalances");
+        let result = async {
+            self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let (query, page) = requests::list_balances(request.get_ref())?;
+            let reader = self.engine.reader();
+            let balances = reader
+                .list_balances(query.program, query.on_date, page.after, page.limit)
+                .map_err(to_status)?;
+            Ok(Response::new(pb::ListBalancesResponse {
+                balances: balances.items.iter().map(convert::to_balance).collect(),
+                next_page_token: balances.next_after.unwrap_or_default(),
+            }))
+        }
+        .await;
+        call.finish(result)
+    }
+
+    async fn program_summary(
+        &self,
+        request: Request<pb::ProgramSummaryRequest>,
+    ) -> Result<Response<pb::ProgramSummaryResponse>, Status> {
+        let call = Call::start("ProgramSummary");
+        let result = async {
+            self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let query = requests::program_summary(request.get_ref())?;
+            let summary = self
+                .engine
+                .reader()
+                .program_summary(query.program, query.on_date)
+                .map_err(to_status)?;
+            Ok(Response::new(convert::to_program_summary(&summary)))
+        }
+        .await;
+        call.finish(result)
+    }
 }

@@ -193,6 +193,13 @@ impl Voucher {
             period_start: self.cap_period.first,
         }
     }
+
+    pub fn program_period(&self) -> ProgramPeriod {
+        ProgramPeriod {
+            program: self.program,
+            period_start: self.cap_period.first,
+        }
+    }
 }
 
 /// An invoice as a provider presents it.
@@ -278,10 +285,46 @@ impl CapAccount {
     }
 }
 
+/// One program in one cap period: what the bureau's summary and the finance bureau's
+/// budget questions are asked about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ProgramPeriod {
+    pub program: ProgramCode,
+    pub period_start: NaiveDate,
+}
+
+/// A program's totals over every enterprise in one cap period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProgramTotals {
+    /// Enterprises with a cap account in the period.
+    pub enterprises: u64,
+    /// Vouchers issued in the period, whatever became of them.
+    pub vouchers: u64,
+    pub committed: Money,
+    /// Net of reversals.
+    pub redeemed: Money,
+    /// Subsidy given back by reversals.
+    pub reversed: Money,
+    /// Redemptions accepted, reversed ones included.
+    pub redemptions: u64,
+}
+
+/// One provider's redemptions under one program in one cap period.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderTotals {
+    /// Redemptions accepted, reversed ones included.
+    pub redemptions: u64,
+    /// Net of reversals.
+    pub redeemed: Money,
+    pub reversed: Money,
+}
+
 /// An enterprise's position under one cap, as the bureau reads it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Balance {
     pub enterprise_credit_code: CreditCode,
+    /// Empty when the enterprise record could not be read with the balance.
+    pub enterprise_name: String,
     pub program: ProgramCode,
     pub period: DateRange,
     pub cap: Money,
@@ -296,7 +339,13 @@ pub struct Balance {
 
 impl Balance {
     /// The balance of `account` (or of an empty one) under `cap`.
-    pub fn of(key: CapKey, period: DateRange, account: Option<&CapAccount>, cap: Money) -> Balance {
+    pub fn of(
+        key: CapKey,
+        enterprise_name: String,
+        period: DateRange,
+        account: Option<&CapAccount>,
+        cap: Money,
+    ) -> Balance {
         let (committed, redeemed, redeemed_by_year) = match account {
             Some(account) => (
                 account.committed,
@@ -307,6 +356,7 @@ impl Balance {
         };
         Balance {
             enterprise_credit_code: key.enterprise_credit_code,
+            enterprise_name,
             program: key.program,
             period,
             cap,
@@ -317,4 +367,17 @@ impl Balance {
             redeemed_by_year,
         }
     }
+}
+
+/// A program in one cap period, as the bureau's summary shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProgramSummary {
+    pub program_period: ProgramPeriod,
+    pub period: DateRange,
+    /// One enterprise's cap in the period.
+    pub cap: Money,
+    pub totals: ProgramTotals,
+    /// (provider, its name, its totals), in credit code order.
+    pub providers: Vec<(CreditCode, String, ProviderTotals)>,
+    pub providers_truncated: bool,
 }

@@ -9,14 +9,20 @@ use chrono::NaiveDate;
 
 use super::{ClockSource, EngineError};
 use crate::domain::credit_code::CreditCode;
+use crate::domain::dates::DateRange;
 use crate::domain::error::{LedgerError, RefusalReason};
 use crate::domain::ids::{RedemptionId, VoucherId};
 use crate::domain::ledger::unknown_credit_code;
 use crate::domain::model::{
-    Actor, Balance, CapKey, Enterprise, Redemption, SecretHash, Token, Voucher,
+    Actor, Balance, CapKey, Enterprise, ProgramPeriod, ProgramSummary, Redemption, SecretHash,
+    Token, Voucher,
 };
+use crate::domain::money::Money;
 use crate::domain::policy::{Policy, ProgramCode};
 use crate::store::{Page, RedemptionFilter, Store, VoucherFilter};
+
+/// The most providers a program summary lists.
+pub const SUMMARY_PROVIDERS_MAX: usize = 10_000;
 
 /// How many index entries one page may examine, whatever its filter.
 pub const PAGE_SCAN_MAX: usize = 10_000;
@@ -135,9 +141,91 @@ impl Reader {
         program: ProgramCode,
         on_date: Option<NaiveDate>,
     ) -> Result<Balance, EngineError> {
-        if self.store.enterprise(code)?.is_none() {
-            return Err(unknown_credit_code(code, "enterprise_credit_code", "enterprise").into());
+        let enterprise = self
+            .store
+            .enterprise(code)?
+            .ok_or_else(|| unknown_credit_code(code, "enterprise_credit_code", "enterprise"))?;
+        let (program_period, period, cap) = self.program_period(program, on_date)?;
+        let key = CapKey {
+            enterprise_credit_code: *code,
+            program,
+            period_start: program_period.period_start,
+        };
+        let account = self.store.cap_account(&key)?;
+        Ok(Balance::of(
+            key,
+            enterprise.name.to_string(),
+            period,
+            account.as_ref(),
+            cap,
+        ))
+    }
+
+    /// Every enterprise's balance under `program` in the cap period holding `on_date`, in
+    /// credit code order after `after`.
+    pub fn list_balances(
+        &self,
+        program: ProgramCode,
+        on_date: Option<NaiveDate>,
+        after: Option<CreditCode>,
+        limit: usize,
+    ) -> Result<Page<Balance>, EngineError> {
+        let (program_period, period, cap) = self.program_period(program, on_date)?;
+        let accounts = self.store.cap_accounts_of(&program_period, after, limit)?;
+        let mut balances = Vec::with_capacity(accounts.items.len());
+        for account in &accounts.items {
+            let name = self
+                .store
+                .enterprise(&account.key.enterprise_credit_code)?
+                .map(|e| e.name.to_string())
+                .unwrap_or_default();
+            balances.push(Balance::of(account.key, name, period, Some(account), cap));
         }
+        Ok(Page {
+            items: balances,
+            next_after: accounts.next_after,
+        })
+    }
+
+    /// The totals of `program` in the cap period holding `on_date`, with each provider's.
+    pub fn program_summary(
+        &self,
+        program: ProgramCode,
+        on_date: Option<NaiveDate>,
+    ) -> Result<ProgramSummary, EngineError> {
+        let (program_period, period, cap) = self.program_period(program, on_date)?;
+        let totals = self
+            .store
+            .program_totals(&program_period)?
+            .unwrap_or_default();
+        let (provider_totals, providers_truncated) = self
+            .store
+            .provider_totals_of(&program_period, SUMMARY_PROVIDERS_MAX)?;
+        let mut providers = Vec::with_capacity(provider_totals.len());
+        for (code, totals) in provider_totals {
+            let name = self
+                .store
+                .provider(&code)?
+                .map(|provider| provider.name.to_string())
+                .unwrap_or_default();
+            providers.push((code, name, totals));
+        }
+        Ok(ProgramSummary {
+            program_period,
+            period,
+            cap,
+            totals,
+            providers,
+            providers_truncated,
+        })
+    }
+
+    /// The cap period of `program` holding `on_date` (today by default), and its cap.
+    fn program_period(
+        &self,
+        program: ProgramCode,
+        on_date: Option<NaiveDate>,
+    ) -> Result<(ProgramPeriod, DateRange, Money), EngineError> {
         let rules = self.policy.program(program)?;
         let date = on_date.unwrap_or_else(|| self.today());
         let period = self
@@ -152,12 +240,13 @@ impl Reader {
                     ),
                 )
             })?;
-        let key = CapKey {
-            enterprise_credit_code: *code,
-            program,
-            period_start: period.first,
-        };
-        let account = self.store.cap_account(&key)?;
-        Ok(Balance::of(key, period, account.as_ref(), rules.cap))
+        Ok((
+            ProgramPeriod {
+                program,
+                period_start: period.first,
+            },
+            period,
+            rules.cap,
+        ))
     }
 }

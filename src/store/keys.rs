@@ -14,13 +14,15 @@
 //! | `rd/`  | redemption id                         | Redemption (JSON)        |
 //! | `re/`  | enterprise code `/` redemption id     | (empty: an index)        |
 //! | `rp/`  | provider code `/` redemption id       | (empty: an index)        |
-//! | `ca/`  | enterprise `/` program `/` period     | CapAccount (JSON)        |
+//! | `ca/`  | program `/` period `/` enterprise     | CapAccount (JSON)        |
+//! | `pt/`  | program `/` period                    | ProgramTotals (JSON)     |
+//! | `pv/`  | program `/` period `/` provider       | ProviderTotals (JSON)    |
 //!
 //! Ids and dates are fixed-width text, so key order is id order and date order.
 
 use crate::domain::credit_code::CreditCode;
 use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
-use crate::domain::model::CapKey;
+use crate::domain::model::{CapKey, ProgramPeriod};
 
 pub const HEAD: &[u8] = b"hd/";
 pub const EVENTS: &[u8] = b"ev/";
@@ -34,6 +36,8 @@ pub const REDEMPTIONS: &[u8] = b"rd/";
 pub const REDEMPTIONS_BY_ENTERPRISE: &[u8] = b"re/";
 pub const REDEMPTIONS_BY_PROVIDER: &[u8] = b"rp/";
 pub const CAP_ACCOUNTS: &[u8] = b"ca/";
+pub const PROGRAM_TOTALS: &[u8] = b"pt/";
+pub const PROVIDER_TOTALS: &[u8] = b"pv/";
 
 fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let length = prefix.len() + parts.iter().map(|part| part.len() + 1).sum::<usize>();
@@ -117,18 +121,39 @@ pub fn redemption_by_provider(code: &CreditCode, redemption_id: &RedemptionId) -
 }
 
 pub fn cap_account(cap_key: &CapKey) -> Vec<u8> {
-    key(
-        CAP_ACCOUNTS,
+    let program_period = ProgramPeriod {
+        program: cap_key.program,
+        period_start: cap_key.period_start,
+    };
+    let mut key = program_period_prefix(CAP_ACCOUNTS, &program_period);
+    key.extend_from_slice(cap_key.enterprise_credit_code.as_str().as_bytes());
+    key
+}
+
+/// `<prefix><program>/<period start>/`: where one program-period's entries begin.
+pub fn program_period_prefix(prefix: &[u8], program_period: &ProgramPeriod) -> Vec<u8> {
+    let period = program_period.period_start.format("%Y-%m-%d").to_string();
+    let mut key = key(
+        prefix,
         &[
-            cap_key.enterprise_credit_code.as_str().as_bytes(),
-            cap_key.program.as_str().as_bytes(),
-            cap_key
-                .period_start
-                .format("%Y-%m-%d")
-                .to_string()
-                .as_bytes(),
+            program_period.program.as_str().as_bytes(),
+            period.as_bytes(),
         ],
-    )
+    );
+    key.push(b'/');
+    key
+}
+
+pub fn program_totals(program_period: &ProgramPeriod) -> Vec<u8> {
+    let mut key = program_period_prefix(PROGRAM_TOTALS, program_period);
+    key.pop();
+    key
+}
+
+pub fn provider_totals(program_period: &ProgramPeriod, provider: &CreditCode) -> Vec<u8> {
+    let mut key = program_period_prefix(PROVIDER_TOTALS, program_period);
+    key.extend_from_slice(provider.as_str().as_bytes());
+    key
 }
 
 /// The id at the end of an index key (`<prefix><code>/<id>`).

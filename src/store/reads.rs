@@ -12,7 +12,10 @@ use serde::Deserialize;
 use super::{Store, StoreError, decode, keys};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
-use crate::domain::model::{CapAccount, CapKey, Enterprise, Provider, Redemption, Token, Voucher};
+use crate::domain::model::{
+    CapAccount, CapKey, Enterprise, ProgramPeriod, ProgramTotals, Provider, ProviderTotals,
+    Redemption, Token, Voucher,
+};
 use crate::domain::policy::ProgramCode;
 
 /// One page of results, and where the next one starts (`None` on the last page).
@@ -157,6 +160,53 @@ impl Store {
                 |r: Redemption| filter.admits(&r).then_some(r),
             ),
         }
+    }
+
+    /// One program-period's cap accounts, in credit code order after `after`.
+    pub fn cap_accounts_of(
+        &self,
+        program_period: &ProgramPeriod,
+        after: Option<CreditCode>,
+        limit: usize,
+    ) -> Result<Page<CapAccount>, StoreError> {
+        let prefix = keys::program_period_prefix(keys::CAP_ACCOUNTS, program_period);
+        self.page_through_records(
+            &prefix,
+            after.map(|code| code.to_string()),
+            limit,
+            limit,
+            Some,
+        )
+    }
+
+    pub fn program_totals(
+        &self,
+        program_period: &ProgramPeriod,
+    ) -> Result<Option<ProgramTotals>, StoreError> {
+        self.get(&keys::program_totals(program_period), "program totals")
+    }
+
+    /// Up to `limit` providers' totals for one program-period, in credit code order, and
+    /// whether there were more.
+    pub fn provider_totals_of(
+        &self,
+        program_period: &ProgramPeriod,
+        limit: usize,
+    ) -> Result<(Vec<(CreditCode, ProviderTotals)>, bool), StoreError> {
+        let prefix = keys::program_period_prefix(keys::PROVIDER_TOTALS, program_period);
+        let mut totals = Vec::new();
+        for entry in self.db.scan_prefix(&prefix) {
+            if totals.len() == limit {
+                return Ok((totals, true));
+            }
+            let (key, value) = entry?;
+            let code_text = std::str::from_utf8(&key[prefix.len()..])
+                .map_err(|_| StoreError::Corrupt("provider totals key".to_owned()))?;
+            let code =
+                CreditCode::parse(code_text).map_err(|error| StoreError::Corrupt(error.message))?;
+            totals.push((code, decode(&value, "provider totals")?));
+        }
+        Ok((totals, false))
     }
 
     /// Stored event records from `from` (at least 1) through `through`, in order, raw.

@@ -6,7 +6,7 @@ use crate::domain::credit_code::CreditCode;
 use crate::domain::event::Event;
 use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
 use crate::domain::ledger::Ledger;
-use crate::domain::model::CapKey;
+use crate::domain::model::{CapKey, ProgramPeriod};
 
 use super::{encode, keys};
 
@@ -19,6 +19,8 @@ pub enum RecordKey {
     Voucher(VoucherId),
     Redemption(RedemptionId),
     CapAccount(CapKey),
+    ProgramTotals(ProgramPeriod),
+    ProviderTotals(ProgramPeriod, CreditCode),
 }
 
 impl RecordKey {
@@ -30,6 +32,10 @@ impl RecordKey {
             RecordKey::Voucher(voucher_id) => keys::voucher(voucher_id),
             RecordKey::Redemption(redemption_id) => keys::redemption(redemption_id),
             RecordKey::CapAccount(cap_key) => keys::cap_account(cap_key),
+            RecordKey::ProgramTotals(program_period) => keys::program_totals(program_period),
+            RecordKey::ProviderTotals(program_period, provider) => {
+                keys::provider_totals(program_period, provider)
+            }
         }
     }
 
@@ -42,6 +48,12 @@ impl RecordKey {
             RecordKey::Voucher(voucher_id) => ledger.voucher(voucher_id).map(encode),
             RecordKey::Redemption(redemption_id) => ledger.redemption(redemption_id).map(encode),
             RecordKey::CapAccount(cap_key) => ledger.cap_account(cap_key).map(encode),
+            RecordKey::ProgramTotals(program_period) => {
+                ledger.program_totals(program_period).map(encode)
+            }
+            RecordKey::ProviderTotals(program_period, provider) => {
+                ledger.provider_totals(program_period, provider).map(encode)
+            }
         }
     }
 }
@@ -93,19 +105,30 @@ pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
                 Vec::new(),
             ));
             writes.records.push(RecordKey::Redemption(id));
-            voucher_and_account(&mut writes, redemption.voucher_id, ledger);
+            redemption_totals(
+                &mut writes,
+                redemption.voucher_id,
+                redemption.provider_credit_code,
+                ledger,
+            );
         }
         Event::RedemptionReversed { redemption_id, .. } => {
             writes.records.push(RecordKey::Redemption(*redemption_id));
             let redemption = ledger
                 .redemption(redemption_id)
                 .expect("a reversed redemption exists");
-            voucher_and_account(&mut writes, redemption.voucher_id, ledger);
+            redemption_totals(
+                &mut writes,
+                redemption.voucher_id,
+                redemption.provider_credit_code,
+                ledger,
+            );
         }
     }
     writes
 }
 
+/// A voucher, its cap account and its program's totals.
 fn voucher_and_account(writes: &mut Writes, voucher_id: VoucherId, ledger: &Ledger) {
     let voucher = ledger
         .voucher(&voucher_id)
@@ -114,6 +137,27 @@ fn voucher_and_account(writes: &mut Writes, voucher_id: VoucherId, ledger: &Ledg
     writes
         .records
         .push(RecordKey::CapAccount(voucher.cap_key()));
+    writes
+        .records
+        .push(RecordKey::ProgramTotals(voucher.program_period()));
+}
+
+/// What a redemption or its reversal changes beyond itself: the voucher, the account, the
+/// program's totals and the provider's.
+fn redemption_totals(
+    writes: &mut Writes,
+    voucher_id: VoucherId,
+    provider: CreditCode,
+    ledger: &Ledger,
+) {
+    voucher_and_account(writes, voucher_id, ledger);
+    let voucher = ledger
+        .voucher(&voucher_id)
+        .expect("a redeemed voucher exists");
+    writes.records.push(RecordKey::ProviderTotals(
+        voucher.program_period(),
+        provider,
+    ));
 }
 
 /// Every record the store should hold for `ledger`.
@@ -137,6 +181,16 @@ pub fn expected_records(ledger: &Ledger) -> Vec<RecordKey> {
             .map(|r| RecordKey::Redemption(r.redemption_id)),
     );
     records.extend(ledger.cap_accounts().map(|a| RecordKey::CapAccount(a.key)));
+    records.extend(
+        ledger
+            .all_program_totals()
+            .map(|(key, _)| RecordKey::ProgramTotals(*key)),
+    );
+    records.extend(
+        ledger
+            .all_provider_totals()
+            .map(|((key, provider), _)| RecordKey::ProviderTotals(*key, *provider)),
+    );
     records
 }
 
@@ -181,4 +235,6 @@ pub const STATE_PREFIXES: &[&[u8]] = &[
     keys::REDEMPTIONS_BY_ENTERPRISE,
     keys::REDEMPTIONS_BY_PROVIDER,
     keys::CAP_ACCOUNTS,
+    keys::PROGRAM_TOTALS,
+    keys::PROVIDER_TOTALS,
 ];

@@ -104,6 +104,14 @@ impl Ledger {
                 .contains_key(&voucher.enterprise_credit_code)
         );
         self.last_voucher_id = Some(voucher.voucher_id);
+        let new_account = !self.cap_accounts.contains_key(&voucher.cap_key());
+        let totals = self
+            .program_totals
+            .entry(voucher.program_period())
+            .or_default();
+        totals.enterprises += u64::from(new_account);
+        totals.vouchers += 1;
+        totals.committed = add(totals.committed, voucher.face_value);
         let account = self
             .cap_accounts
             .entry(voucher.cap_key())
@@ -144,6 +152,11 @@ impl Ledger {
             .remove(&(voucher.redeem_by, voucher_id));
         assert!(removed, "an active voucher is in the expiry index");
         let key = voucher.cap_key();
+        let totals = self
+            .program_totals
+            .get_mut(&voucher.program_period())
+            .expect("an issued voucher is counted");
+        totals.committed = subtract(totals.committed, released);
         let account = self
             .cap_accounts
             .get_mut(&key)
@@ -180,6 +193,19 @@ impl Ledger {
             voucher.voucher_id
         );
         let key = voucher.cap_key();
+        let program_period = voucher.program_period();
+        let totals = self
+            .program_totals
+            .get_mut(&program_period)
+            .expect("an issued voucher is counted");
+        totals.redeemed = add(totals.redeemed, redemption.subsidy);
+        totals.redemptions += 1;
+        let provider = self
+            .provider_totals
+            .entry((program_period, redemption.provider_credit_code))
+            .or_default();
+        provider.redemptions += 1;
+        provider.redeemed = add(provider.redeemed, redemption.subsidy);
         let account = self
             .cap_accounts
             .get_mut(&key)
@@ -225,6 +251,7 @@ impl Ledger {
         redemption.reversed_by = Some(by);
         let subsidy = redemption.subsidy;
         let year = redemption.cap_year();
+        let provider_code = redemption.provider_credit_code;
         let voucher = self
             .vouchers
             .get_mut(&redemption.voucher_id)
@@ -232,6 +259,22 @@ impl Ledger {
         voucher.redeemed = subtract(voucher.redeemed, subsidy);
         let voucher_active = voucher.is_active();
         let key = voucher.cap_key();
+        let program_period = voucher.program_period();
+        let totals = self
+            .program_totals
+            .get_mut(&program_period)
+            .expect("an issued voucher is counted");
+        totals.redeemed = subtract(totals.redeemed, subsidy);
+        totals.reversed = add(totals.reversed, subsidy);
+        if !voucher_active {
+            totals.committed = subtract(totals.committed, subsidy);
+        }
+        let provider = self
+            .provider_totals
+            .get_mut(&(program_period, provider_code))
+            .expect("the provider was counted");
+        provider.redeemed = subtract(provider.redeemed, subsidy);
+        provider.reversed = add(provider.reversed, subsidy);
         let account = self
             .cap_accounts
             .get_mut(&key)

@@ -4,7 +4,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use super::Ledger;
-use crate::domain::model::{CapKey, RedemptionStatus};
+use crate::domain::credit_code::CreditCode;
+use crate::domain::model::{
+    CapKey, ProgramPeriod, ProgramTotals, ProviderTotals, RedemptionStatus,
+};
 use crate::domain::money::Money;
 
 /// One broken invariant, said plainly.
@@ -144,6 +147,65 @@ impl Ledger {
                     account.key
                 )),
             }
+        }
+        violations.extend(self.check_program_totals());
+        violations
+    }
+
+    /// The program and provider totals equal the sums of the accounts, vouchers and
+    /// redemptions they summarize.
+    fn check_program_totals(&self) -> Vec<InvariantViolation> {
+        let mut programs: HashMap<ProgramPeriod, ProgramTotals> = HashMap::new();
+        let mut providers: HashMap<(ProgramPeriod, CreditCode), ProviderTotals> = HashMap::new();
+        let plus = |total: Money, amount: Money| total.checked_add(amount).unwrap_or(total);
+        for account in self.cap_accounts.values() {
+            let key = ProgramPeriod {
+                program: account.key.program,
+                period_start: account.key.period_start,
+            };
+            let totals = programs.entry(key).or_default();
+            totals.enterprises += 1;
+            totals.committed = plus(totals.committed, account.committed);
+            totals.redeemed = plus(totals.redeemed, account.redeemed);
+        }
+        for voucher in self.vouchers.values() {
+            programs
+                .entry(voucher.program_period())
+                .or_default()
+                .vouchers += 1;
+        }
+        for redemption in self.redemptions.values() {
+            let Some(voucher) = self.vouchers.get(&redemption.voucher_id) else {
+                continue;
+            };
+            let key = voucher.program_period();
+            let totals = programs.entry(key).or_default();
+            let provider = providers
+                .entry((key, redemption.provider_credit_code))
+                .or_default();
+            totals.redemptions += 1;
+            provider.redemptions += 1;
+            match redemption.status {
+                RedemptionStatus::Accepted => {
+                    provider.redeemed = plus(provider.redeemed, redemption.subsidy)
+                }
+                RedemptionStatus::Reversed => {
+                    totals.reversed = plus(totals.reversed, redemption.subsidy);
+                    provider.reversed = plus(provider.reversed, redemption.subsidy);
+                }
+            }
+        }
+        let mut violations = Vec::new();
+        if programs != self.program_totals {
+            violations.push(InvariantViolation(
+                "the program totals differ from the sum of their accounts and redemptions"
+                    .to_owned(),
+            ));
+        }
+        if providers != self.provider_totals {
+            violations.push(InvariantViolation(
+                "the provider totals differ from the sum of their redemptions".to_owned(),
+            ));
         }
         violations
     }

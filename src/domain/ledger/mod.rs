@@ -21,7 +21,8 @@ use super::event::Event;
 use super::ids::{RedemptionId, TokenId, VoucherId};
 use super::invoice::InvoiceNumber;
 use super::model::{
-    CapAccount, CapKey, Enterprise, Provider, Redemption, SecretHash, Token, Voucher,
+    CapAccount, CapKey, Enterprise, ProgramPeriod, ProgramTotals, Provider, ProviderTotals,
+    Redemption, SecretHash, Token, Voucher,
 };
 use super::policy::Policy;
 use super::text::RequestId;
@@ -46,6 +47,8 @@ pub struct Ledger {
     redemptions: HashMap<RedemptionId, Redemption>,
     redemption_by_invoice: HashMap<InvoiceNumber, RedemptionId>,
     cap_accounts: HashMap<CapKey, CapAccount>,
+    program_totals: HashMap<ProgramPeriod, ProgramTotals>,
+    provider_totals: HashMap<(ProgramPeriod, CreditCode), ProviderTotals>,
     /// Active vouchers by their last day of redemption, for expiry.
     active_by_redeem_by: BTreeSet<(NaiveDate, VoucherId)>,
     last_token_id: Option<TokenId>,
@@ -95,6 +98,8 @@ impl Ledger {
             redemptions: HashMap::new(),
             redemption_by_invoice: HashMap::new(),
             cap_accounts: HashMap::new(),
+            program_totals: HashMap::new(),
+            provider_totals: HashMap::new(),
             active_by_redeem_by: BTreeSet::new(),
             last_token_id: None,
             last_voucher_id: None,
@@ -214,6 +219,28 @@ impl Ledger {
 
     pub fn cap_account(&self, key: &CapKey) -> Option<&CapAccount> {
         self.cap_accounts.get(key)
+    }
+
+    pub fn program_totals(&self, key: &ProgramPeriod) -> Option<&ProgramTotals> {
+        self.program_totals.get(key)
+    }
+
+    pub fn provider_totals(
+        &self,
+        key: &ProgramPeriod,
+        provider: &CreditCode,
+    ) -> Option<&ProviderTotals> {
+        self.provider_totals.get(&(*key, *provider))
+    }
+
+    pub fn all_program_totals(&self) -> impl Iterator<Item = (&ProgramPeriod, &ProgramTotals)> {
+        self.program_totals.iter()
+    }
+
+    pub fn all_provider_totals(
+        &self,
+    ) -> impl Iterator<Item = (&(ProgramPeriod, CreditCode), &ProviderTotals)> {
+        self.provider_totals.iter()
     }
 
     pub fn enterprises(&self) -> impl Iterator<Item = &Enterprise> {
