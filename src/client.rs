@@ -143,6 +143,7 @@ pub fn balance(message: &pb::Balance) -> Record {
             "enterprise_credit_code",
             text(&message.enterprise_credit_code),
         ),
+        ("enterprise_name", optional(&message.enterprise_name)),
         ("program", Value::Text(program_word(message.program))),
         ("period_start", text(&message.period_start)),
         ("period_end", text(&message.period_end)),
@@ -158,6 +159,44 @@ pub fn balance(message: &pb::Balance) -> Record {
             "redeemed_by_year",
             Value::YearTotals(message.redeemed_by_year.clone()),
         ),
+    ]
+}
+
+/// A program's totals in one cap period (its providers are separate records).
+pub fn program_summary(message: &pb::ProgramSummaryResponse) -> Record {
+    vec![
+        ("program", Value::Text(program_word(message.program))),
+        ("period_start", text(&message.period_start)),
+        ("period_end", text(&message.period_end)),
+        (
+            "cap_per_enterprise",
+            Value::Money(message.cap_per_enterprise.clone()),
+        ),
+        ("enterprises", Value::Text(message.enterprises.to_string())),
+        ("vouchers", Value::Text(message.vouchers.to_string())),
+        ("committed", Value::Money(message.committed.clone())),
+        ("redeemed", Value::Money(message.redeemed.clone())),
+        ("reversed", Value::Money(message.reversed.clone())),
+        ("redemptions", Value::Text(message.redemptions.to_string())),
+        (
+            "providers",
+            Value::Text(message.providers.len().to_string()),
+        ),
+        (
+            "providers_truncated",
+            Value::Flag(message.providers_truncated),
+        ),
+    ]
+}
+
+/// One provider's totals in a program summary.
+pub fn provider_total(message: &pb::ProviderTotal) -> Record {
+    vec![
+        ("provider_credit_code", text(&message.provider_credit_code)),
+        ("provider_name", optional(&message.provider_name)),
+        ("redemptions", Value::Text(message.redemptions.to_string())),
+        ("redeemed", Value::Money(message.redeemed.clone())),
+        ("reversed", Value::Money(message.reversed.clone())),
     ]
 }
 

@@ -139,6 +139,52 @@ enum Command {
     /// Write a consistent backup of the ledger to FILE while it keeps serving (bureau).
     /// Restore it with `voucherd restore FILE --data-dir NEW`.
     Backup(Backup),
+    /// A program's totals in one cap period, with each provider's (bureau, auditor).
+    ProgramSummary(ProgramPeriodArguments),
+    /// Every enterprise's balance under a program in one cap period (bureau, auditor).
+    ListBalances(ListBalances),
+    /// Write the bureau's report of a program and year as CSV or XLSX (bureau, auditor).
+    Report(Report),
+    /// Ask the server's gRPC health service; exit 0 when it is serving (no token needed).
+    Health,
+}
+
+#[derive(Args, Debug)]
+struct ProgramPeriodArguments {
+    #[arg(long)]
+    program: ProgramArg,
+    /// The cap period holding this day (YYYY-MM-DD). Default: today's.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    on_date: Option<NaiveDate>,
+}
+
+#[derive(Args, Debug)]
+struct ListBalances {
+    #[command(flatten)]
+    period: ProgramPeriodArguments,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+#[derive(Args, Debug)]
+struct Report {
+    #[arg(long)]
+    program: ProgramArg,
+    /// The calendar year (the cap period of compute vouchers; leasing has one period).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(2000..=2100))]
+    year: i32,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Xlsx)]
+    format: ReportFormat,
+    /// The file to write (default: report-<program>-<year>.<format>).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ReportFormat {
+    /// UTF-8 with a byte-order mark, so Excel shows Chinese.
+    Csv,
+    Xlsx,
 }
 
 #[derive(Subcommand, Debug)]
@@ -626,6 +672,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
+    if matches!(cli.command, Command::Health) {
+        return health(&cli.addr);
+    }
     let token = match resolve_token(&cli, &matches) {
         Ok(token) => token,
         Err(failure) => return failure.report(None),
@@ -689,6 +738,10 @@ async fn execute(command: Command, client: &mut Client, output: &Output) -> Resu
         Command::Events(Events::Export(arguments)) => export_events(client, arguments).await,
         Command::Verify => verify(client, output).await,
         Command::Backup(arguments) => backup(client, arguments).await,
+        Command::ProgramSummary(arguments) => program_summary(client, output, arguments).await,
+        Command::ListBalances(arguments) => list_balances(client, output, arguments).await,
+        Command::Report(arguments) => report(client, arguments).await,
+        Command::Health => unreachable!("health is answered before a token is read"),
     }
 }
 
@@ -973,11 +1026,14 @@ async fn export_events(client: &mut Client, arguments: EventsExport) -> Result<(
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     let mut written = 0u64;
+    let progress = progress_counter("events");
     while let Some(event) = stream.message().await? {
+        progress.inc(1);
         writeln!(sink, "{}", event.json)
             .map_err(|error| Failure::Usage(format!("cannot write: {error}")))?;
         written += 1;
     }
+    progress.finish_and_clear();
     sink.flush()
         .map_err(|error| Failure::Usage(format!("cannot write: {error}")))?;
     if let Some(path) = &arguments.output {
@@ -1025,11 +1081,14 @@ async fn backup(client: &mut Client, arguments: Backup) -> Result<(), Failure> {
     let mut stream = client.backup(pb::BackupRequest {}).await?.into_inner();
     let mut hash = Sha256::new();
     let mut bytes = 0u64;
+    let progress = progress_counter("bytes");
     while let Some(chunk) = stream.message().await? {
+        progress.inc(chunk.data.len() as u64);
         hash.update(&chunk.data);
         bytes += chunk.data.len() as u64;
         file.write_all(&chunk.data).map_err(cannot)?;
     }
+    progress.finish_and_clear();
     file.sync_all().map_err(cannot)?;
     drop(file);
     let summary = check_backup_file(&partial)?;
@@ -1063,4 +1122,236 @@ fn check_backup_file(path: &Path) -> Result<voucher_ledger::store::backup::Backu
             path.display()
         ))
     })
+}
+
+async fn program_summary(
+    client: &mut Client,
+    output: &Output,
+    arguments: ProgramPeriodArguments,
+) -> Result<(), Failure> {
+    let request = pb::ProgramSummaryRequest {
+        program: arguments.program.wire(),
+        on_date: arguments.on_date.map(to_date).unwrap_or_default(),
+    };
+    let summary = client.program_summary(request).await?.into_inner();
+    output.record(&show::program_summary(&summary));
+    for provider in &summary.providers {
+        if !output.json {
+            emit("\n");
+        }
+        output.record(&show::provider_total(provider));
+    }
+    Ok(())
+}
+
+async fn list_balances(
+    client: &mut Client,
+    output: &Output,
+    arguments: ListBalances,
+) -> Result<(), Failure> {
+    let template = pb::ListBalancesRequest {
+        program: arguments.period.program.wire(),
+        on_date: arguments.period.on_date.map(to_date).unwrap_or_default(),
+        page_size: arguments.paging.page_size.unwrap_or(0),
+        page_token: String::new(),
+    };
+    paginate(output, &arguments.paging, "balances", |page_token| {
+        let mut client = client.clone();
+        let request = pb::ListBalancesRequest {
+            page_token,
+            ..template.clone()
+        };
+        async move {
+            let reply = client.list_balances(request).await?.into_inner();
+            Ok(Page {
+                records: reply.balances.iter().map(show::balance).collect(),
+                next_page_token: reply.next_page_token,
+            })
+        }
+    })
+    .await
+}
+
+/// Gathers the summary and every balance (page by page, with a progress bar on a terminal),
+/// then writes the report file.
+async fn report(client: &mut Client, arguments: Report) -> Result<(), Failure> {
+    let program = arguments.program.wire();
+    let on_date = report_day(arguments.year);
+    let summary = client
+        .program_summary(pb::ProgramSummaryRequest {
+            program,
+            on_date: on_date.clone(),
+        })
+        .await?
+        .into_inner();
+    let progress = progress_bar(summary.enterprises, "enterprises");
+    let mut enterprises = Vec::new();
+    let mut page_token = String::new();
+    for _ in 0..MAX_PAGES {
+        let request = pb::ListBalancesRequest {
+            program,
+            on_date: on_date.clone(),
+            page_size: 1000,
+            page_token,
+        };
+        let reply = client.list_balances(request).await?.into_inner();
+        progress.inc(reply.balances.len() as u64);
+        enterprises.extend(reply.balances.iter().map(enterprise_line));
+        if reply.next_page_token.is_empty() {
+            break;
+        }
+        page_token = reply.next_page_token;
+    }
+    progress.finish_and_clear();
+    let document = voucher_ledger::report::Report {
+        program: format!(
+            "{} ({})",
+            show::program_word(program),
+            summary.period_start.get(..4).unwrap_or_default()
+        ),
+        period_start: summary.period_start.clone(),
+        period_end: summary.period_end.clone(),
+        committed: money(&summary.committed),
+        redeemed: money(&summary.redeemed),
+        reversed: money(&summary.reversed),
+        enterprises,
+        providers: summary.providers.iter().map(provider_line).collect(),
+    };
+    let extension = if arguments.format == ReportFormat::Csv {
+        "csv"
+    } else {
+        "xlsx"
+    };
+    let path = arguments.output.unwrap_or_else(|| {
+        PathBuf::from(format!(
+            "report-{}-{}.{extension}",
+            show::program_word(program),
+            arguments.year
+        ))
+    });
+    write_report(&document, arguments.format, &path)?;
+    emit(&format!(
+        "report: {}\nenterprises: {}\nproviders: {}\n",
+        path.display(),
+        document.enterprises.len(),
+        document.providers.len()
+    ));
+    Ok(())
+}
+
+fn write_report(
+    document: &voucher_ledger::report::Report,
+    format: ReportFormat,
+    path: &Path,
+) -> Result<(), Failure> {
+    let cannot =
+        |error: String| Failure::Usage(format!("cannot write {}: {error}", path.display()));
+    match format {
+        ReportFormat::Csv => {
+            let file = std::fs::File::create(path).map_err(|error| cannot(error.to_string()))?;
+            voucher_ledger::report::write_csv(document, std::io::BufWriter::new(file))
+                .map_err(|error| cannot(error.to_string()))
+        }
+        ReportFormat::Xlsx => voucher_ledger::report::write_xlsx(document, path)
+            .map_err(|error| cannot(error.to_string())),
+    }
+}
+
+/// A day inside `year`'s cap period: its first day, or the policy term's first day in 2026.
+fn report_day(year: i32) -> String {
+    if year == 2026 {
+        "2026-05-14".to_owned()
+    } else {
+        format!("{year}-01-01")
+    }
+}
+
+fn money(value: &Option<voucher_ledger::proto::google::r#type::Money>) -> Money {
+    value
+        .as_ref()
+        .and_then(show::decode_money)
+        .unwrap_or(Money::ZERO)
+}
+
+fn enterprise_line(balance: &pb::Balance) -> voucher_ledger::report::EnterpriseLine {
+    voucher_ledger::report::EnterpriseLine {
+        credit_code: balance.enterprise_credit_code.clone(),
+        name: balance.enterprise_name.clone(),
+        cap: money(&balance.cap),
+        committed: money(&balance.committed),
+        redeemed: money(&balance.redeemed),
+    }
+}
+
+fn provider_line(total: &pb::ProviderTotal) -> voucher_ledger::report::ProviderLine {
+    voucher_ledger::report::ProviderLine {
+        credit_code: total.provider_credit_code.clone(),
+        name: total.provider_name.clone(),
+        redemptions: total.redemptions,
+        redeemed: money(&total.redeemed),
+        reversed: money(&total.reversed),
+    }
+}
+
+/// A progress bar on stderr when it is a terminal; hidden in pipes and files.
+fn progress_bar(length: u64, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(length),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} {{elapsed}}");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// A counter on stderr for work of unknown length (events, bytes).
+fn progress_counter(unit: &str) -> indicatif::ProgressBar {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    let template = format!("{{spinner}} {{pos}} {unit} {{elapsed}}");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The gRPC health check, as container and Kubernetes probes run it: exit 0 when serving.
+fn health(address: &str) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(3, &format!("cannot start the async runtime: {error}")),
+    };
+    let checked = runtime.block_on(async {
+        let uri = show::normalize_address(address).map_err(Failure::Usage)?;
+        let endpoint = Endpoint::from_shared(uri.clone())
+            .map_err(|error| Failure::Usage(format!("--addr {address:?}: {error}")))?
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(CONNECT_TIMEOUT);
+        let channel = endpoint.connect().await.map_err(|error| {
+            Failure::Connect(format!(
+                "cannot connect to {uri}: {}",
+                show::error_chain(&error)
+            ))
+        })?;
+        let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
+        let request = tonic_health::pb::HealthCheckRequest {
+            service: "voucher.v1.VoucherLedger".to_owned(),
+        };
+        Ok::<_, Failure>(client.check(request).await?.into_inner().status)
+    });
+    match checked {
+        Ok(status)
+            if status == tonic_health::pb::health_check_response::ServingStatus::Serving as i32 =>
+        {
+            emit("SERVING\n");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => fail(1, &format!("not serving (status {status})")),
+        Err(failure) => failure.report(None),
+    }
 }
