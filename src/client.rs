@@ -457,13 +457,10 @@ pub fn normalize_address(address: &str) -> Result<String, String> {
     }
     match address.split_once("://") {
         None => Ok(format!("http://{address}")),
-        Some(("http", _)) => Ok(address.to_owned()),
-        Some(("https", _)) => Err(format!(
-            "--addr {address}: this build of voucherctl has no TLS; reach the ledger over \
-             plain HTTP/2 (for example through an SSH tunnel or a TLS-terminating proxy)"
-        )),
+        Some(("http" | "https", _)) => Ok(address.to_owned()),
         Some((scheme, _)) => Err(format!(
-            "--addr {address}: scheme {scheme:?} is not http; give host:port or http://host:port"
+            "--addr {address}: scheme {scheme:?} is neither http nor https; give host:port, \
+             http://host:port or https://host:port"
         )),
     }
 }
@@ -592,7 +589,11 @@ mod tests {
             normalize_address("http://ledger:50051").as_deref(),
             Ok("http://ledger:50051")
         );
-        assert!(normalize_address("https://ledger:443").is_err());
+        assert_eq!(
+            normalize_address("https://ledger:443").as_deref(),
+            Ok("https://ledger:443")
+        );
+        assert!(normalize_address("ftp://ledger:21").is_err());
         assert!(normalize_address(" ").is_err());
     }
 }

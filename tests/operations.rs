@@ -173,6 +173,32 @@ async fn tls_serves_encrypted_and_plain_text_is_refused() {
         VoucherLedgerClient::with_interceptor(channel, BearerToken::new(&server.bureau_token));
     register_enterprise(&mut bureau, ENTERPRISE, "启东智算科技有限公司").await;
 
+    let ca = directory.path().join("ca.pem");
+    let address = format!("https://{}", server.address);
+    let voucherctl = |arguments: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_voucherctl"))
+            .env_remove("VOUCHER_TOKEN")
+            .env(
+                "VOUCHER_TOKEN_FILE",
+                server.data().path().join("bureau.token"),
+            )
+            .args(["--addr", &address, "--ca-cert", ca.to_str().expect("utf-8")])
+            .args(arguments)
+            .output()
+            .expect("voucherctl runs")
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&voucherctl(&["health"]).stdout),
+        "SERVING\n"
+    );
+    let over_tls = voucherctl(&["get-enterprise", ENTERPRISE]);
+    let shown = String::from_utf8_lossy(&over_tls.stdout);
+    assert!(
+        shown.contains("启东智算科技有限公司"),
+        "{shown} {}",
+        String::from_utf8_lossy(&over_tls.stderr)
+    );
+
     let plain = Channel::from_shared(format!("http://{}", server.address))
         .expect("address")
         .connect()

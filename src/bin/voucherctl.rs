@@ -87,6 +87,16 @@ struct Cli {
     /// Print each reply as one JSON object per line (money as "1234.56").
     #[arg(long, global = true, help_heading = GLOBAL)]
     json: bool,
+    /// For https:// addresses: the CA that signed the server's certificate (PEM). Without it,
+    /// the public web PKI roots are trusted.
+    #[arg(long, global = true, env = "VOUCHER_CA_CERT", value_name = "FILE", help_heading = GLOBAL)]
+    ca_cert: Option<PathBuf>,
+    /// For mutual TLS: this client's certificate (PEM); a provider's names its credit code.
+    #[arg(long, global = true, env = "VOUCHER_CLIENT_CERT", value_name = "FILE", requires = "client_key", help_heading = GLOBAL)]
+    client_cert: Option<PathBuf>,
+    /// The private key of --client-cert (PEM).
+    #[arg(long, global = true, env = "VOUCHER_CLIENT_KEY", value_name = "FILE", requires = "client_cert", help_heading = GLOBAL)]
+    client_key: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -564,22 +574,56 @@ impl Interceptor for Bearer {
 
 type Client = VoucherLedgerClient<InterceptedService<Channel, Bearer>>;
 
-async fn connect(address: &str, token: &Token) -> Result<Client, Failure> {
-    let uri = show::normalize_address(address).map_err(Failure::Usage)?;
-    let endpoint = Endpoint::from_shared(uri.clone())
-        .map_err(|error| Failure::Usage(format!("--addr {address:?} is not an address: {error}")))?
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(CALL_TIMEOUT);
-    let channel = endpoint.connect().await.map_err(|error| {
-        Failure::Connect(format!(
-            "cannot connect to {uri}: {}",
-            show::error_chain(&error)
-        ))
-    })?;
+async fn connect(cli: &Cli, token: &Token) -> Result<Client, Failure> {
+    let channel = open_channel(cli, CALL_TIMEOUT).await?;
     Ok(VoucherLedgerClient::with_interceptor(
         channel,
         Bearer(token.header.clone()),
     ))
+}
+
+/// A channel to `--addr`, over TLS for https:// (with `--ca-cert`, and `--client-cert` for mTLS).
+async fn open_channel(cli: &Cli, timeout: Duration) -> Result<Channel, Failure> {
+    let address = &cli.addr;
+    let uri = show::normalize_address(address).map_err(Failure::Usage)?;
+    let mut endpoint = Endpoint::from_shared(uri.clone())
+        .map_err(|error| Failure::Usage(format!("--addr {address:?} is not an address: {error}")))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(timeout);
+    if uri.starts_with("https://") {
+        endpoint = endpoint
+            .tls_config(client_tls(cli)?)
+            .map_err(|error| Failure::Usage(format!("TLS: {}", show::error_chain(&error))))?;
+    }
+    endpoint.connect().await.map_err(|error| {
+        Failure::Connect(format!(
+            "cannot connect to {uri}: {}",
+            show::error_chain(&error)
+        ))
+    })
+}
+
+fn client_tls(cli: &Cli) -> Result<tonic::transport::ClientTlsConfig, Failure> {
+    let read = |flag: &str, path: &Path| {
+        std::fs::read(path)
+            .map_err(|error| Failure::Usage(format!("{flag} {}: {error}", path.display())))
+    };
+    let mut tls = tonic::transport::ClientTlsConfig::new();
+    tls = match &cli.ca_cert {
+        Some(path) => tls.ca_certificate(tonic::transport::Certificate::from_pem(read(
+            "--ca-cert",
+            path,
+        )?)),
+        None => tls.with_webpki_roots(),
+    };
+    if let (Some(certificate), Some(key)) = (&cli.client_cert, &cli.client_key) {
+        let identity = tonic::transport::Identity::from_pem(
+            read("--client-cert", certificate)?,
+            read("--client-key", key)?,
+        );
+        tls = tls.identity(identity);
+    }
+    Ok(tls)
 }
 
 /// Where replies go: `key: value` blocks, or one JSON object per line.
@@ -673,7 +717,7 @@ fn main() -> ExitCode {
         Err(error) => error.exit(),
     };
     if matches!(cli.command, Command::Health) {
-        return health(&cli.addr);
+        return health(&cli);
     }
     let token = match resolve_token(&cli, &matches) {
         Ok(token) => token,
@@ -694,7 +738,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli, token: &Token) -> Result<(), Failure> {
     check_usage(&cli.command)?;
-    let mut client = connect(&cli.addr, token).await?;
+    let mut client = connect(&cli, token).await?;
     let output = Output { json: cli.json };
     execute(cli.command, &mut client, &output).await
 }
@@ -1318,7 +1362,7 @@ fn progress_counter(unit: &str) -> indicatif::ProgressBar {
 }
 
 /// The gRPC health check, as container and Kubernetes probes run it: exit 0 when serving.
-fn health(address: &str) -> ExitCode {
+fn health(cli: &Cli) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -1327,17 +1371,7 @@ fn health(address: &str) -> ExitCode {
         Err(error) => return fail(3, &format!("cannot start the async runtime: {error}")),
     };
     let checked = runtime.block_on(async {
-        let uri = show::normalize_address(address).map_err(Failure::Usage)?;
-        let endpoint = Endpoint::from_shared(uri.clone())
-            .map_err(|error| Failure::Usage(format!("--addr {address:?}: {error}")))?
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(CONNECT_TIMEOUT);
-        let channel = endpoint.connect().await.map_err(|error| {
-            Failure::Connect(format!(
-                "cannot connect to {uri}: {}",
-                show::error_chain(&error)
-            ))
-        })?;
+        let channel = open_channel(cli, CONNECT_TIMEOUT).await?;
         let mut client = tonic_health::pb::health_client::HealthClient::new(channel);
         let request = tonic_health::pb::HealthCheckRequest {
             service: "voucher.v1.VoucherLedger".to_owned(),
