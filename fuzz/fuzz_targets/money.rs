@@ -111,11 +111,15 @@ fn wire(currency: &str, units: i64, nanos: i32) {
     }
 }
 
-/// What `parse_yuan` promises: after trimming and dropping commas, digits with at most one
-/// inner decimal point, a whole number of fen, more than zero, at most the bound. Either the
-/// value in fen, or every rule the text breaks.
+/// What `parse_yuan` promises: after trimming, digits with at most one inner decimal point,
+/// commas only between groups of three digits of the whole part, a whole number of fen, more
+/// than zero, at most the bound. Either the value in fen, or every rule the text breaks.
 fn typed_oracle(text: &str) -> Result<u128, BTreeSet<&'static str>> {
-    let digits: String = text.trim().chars().filter(|c| *c != ',').collect();
+    let trimmed = text.trim();
+    if !commas_group_thousands(trimmed) {
+        return Err(BTreeSet::from(["MALFORMED_AMOUNT"]));
+    }
+    let digits: String = trimmed.chars().filter(|c| *c != ',').collect();
     let well_formed = !digits.is_empty()
         && digits.chars().all(|c| c.is_ascii_digit() || c == '.')
         && digits.matches('.').count() <= 1
@@ -145,6 +149,18 @@ fn typed_oracle(text: &str) -> Result<u128, BTreeSet<&'static str>> {
         return Err(broken);
     }
     Ok(exact_fen(integer, fraction).expect("checked above"))
+}
+
+/// No comma, or `d{1,3}(,ddd)*` before the decimal point and none after it.
+fn commas_group_thousands(text: &str) -> bool {
+    if !text.contains(',') {
+        return true;
+    }
+    let whole = text.split('.').next().unwrap_or("");
+    let after_point = &text[whole.len()..];
+    let mut groups = whole.split(',');
+    let first_ok = groups.next().is_some_and(|first| (1..=3).contains(&first.len()));
+    first_ok && groups.all(|group| group.len() == 3) && !after_point.contains(',')
 }
 
 fn typed(text: &str) {

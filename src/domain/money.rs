@@ -106,16 +106,17 @@ impl Money {
 
     /// Parses yuan as a person types them: `1234.56`, `1,234.56` or `1234`. Strictly positive.
     pub fn parse_yuan(text: &str) -> Result<Money, InputError> {
-        let digits: String = text.trim().chars().filter(|c| *c != ',').collect();
-        let value = parse_plain_decimal(&digits).ok_or_else(|| {
-            InputError::new(
-                "MALFORMED_AMOUNT",
-                format!(
-                    "{:?} is not an amount in yuan such as 1234.56",
-                    super::invoice::truncate_for_message(text)
-                ),
-            )
-        })?;
+        let value = without_thousands_separators(text.trim())
+            .and_then(|digits| parse_plain_decimal(&digits))
+            .ok_or_else(|| {
+                InputError::new(
+                    "MALFORMED_AMOUNT",
+                    format!(
+                        "{:?} is not an amount in yuan such as 1234.56",
+                        super::invoice::truncate_for_message(text)
+                    ),
+                )
+            })?;
         Money::positive_from_decimal(value)
     }
 
@@ -180,6 +181,27 @@ impl Money {
         }
         format!("{grouped}.{:02}", nanos / NANOS_PER_FEN)
     }
+}
+
+/// `1,234,567.89` → `1234567.89`; `None` when commas are anywhere but between groups of three
+/// digits of the whole part (`1,,2` and `12,34` are typing errors, not 12 and 1234).
+fn without_thousands_separators(text: &str) -> Option<String> {
+    if !text.contains(',') {
+        return Some(text.to_owned());
+    }
+    let (whole, fraction) = text
+        .split_once('.')
+        .map_or((text, None), |(whole, fraction)| (whole, Some(fraction)));
+    let groups: Vec<&str> = whole.split(',').collect();
+    let grouped =
+        (1..=3).contains(&groups[0].len()) && groups[1..].iter().all(|group| group.len() == 3);
+    if !grouped || fraction.is_some_and(|fraction| fraction.contains(',')) {
+        return None;
+    }
+    Some(match fraction {
+        Some(fraction) => format!("{}.{fraction}", groups.concat()),
+        None => groups.concat(),
+    })
 }
 
 /// Parses digits with at most one decimal point (`1234.5600`), exactly: no sign, exponent,
@@ -330,6 +352,13 @@ mod tests {
     #[test]
     fn typed_amounts_accept_separators_and_refuse_junk() {
         assert_eq!(yuan("1,234.5"), yuan("1234.50"));
+        assert_eq!(yuan("12,345,678.90"), yuan("12345678.9"));
+        for misplaced in ["1,,2", "12,34", ",123", "1234,567", "1,234.5,6", "1,234,"] {
+            assert!(
+                Money::parse_yuan(misplaced).is_err(),
+                "{misplaced:?} should be refused"
+            );
+        }
         assert_eq!(yuan("7"), yuan("7.00"));
         for junk in [
             "", "1.2.3", "-5", "1e3", "abc", ".5", "5.", "1.001", "0", "0.00",
