@@ -1,10 +1,12 @@
 //! The writer and its sync thread: a two-stage pipeline.
 //!
 //! The writer thread takes every queued command (up to the batch bound), applies each to the
-//! ledger, and prepares one sled batch of their events and touched records. The sync thread
-//! writes prepared batches in order, flushes and fsyncs, and only then answers the callers of
-//! that batch. While one batch is being synced the writer prepares the next, so the disk's
-//! latency and the CPU's work overlap; at most [`PIPELINE_DEPTH`] batches wait between them.
+//! ledger, and appends their events and touched records to sled in one atomic batch. The sync
+//! thread makes appended batches durable in order (sled's flush, then an fdatasync) and only
+//! then answers the callers of that batch. While one batch is being synced the writer decides
+//! and appends the next, so the disk's latency and the CPU's work overlap; at most
+//! [`PIPELINE_DEPTH`] batches wait between them. One flush covers everything appended before
+//! it, so a batch is never answered before it is on disk, whichever flush carried it there.
 //!
 //! Every answer (refusals and idempotent replays too) goes through the sync thread in order, so
 //! nobody hears about a state that is not yet on disk.
@@ -21,7 +23,7 @@ use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
 use crate::domain::event::Event;
 use crate::domain::ledger::{Ledger, Outcome};
-use crate::store::{DurableWriter, Journal, PreparedBatch};
+use crate::store::{AppendedBatch, DurableWriter, Journal};
 
 /// Prepared batches that may wait for the sync thread. One is synced while the next is
 /// prepared; more would only add latency.
@@ -31,9 +33,9 @@ type Reply = oneshot::Sender<Result<Outcome, EngineError>>;
 type Answer = (Reply, Result<Outcome, EngineError>);
 
 enum SyncJob {
-    /// Write this batch (if any event), then answer these callers.
+    /// Make this batch durable (if it has events), then answer these callers.
     Batch {
-        prepared: Option<PreparedBatch>,
+        appended: Option<AppendedBatch>,
         answers: Vec<Answer>,
     },
     /// Answered once every batch sent before it is durable.
@@ -49,6 +51,7 @@ struct Writer {
     sync: Option<SyncSender<SyncJob>>,
     sync_thread: Option<JoinHandle<()>>,
     storage_failed: Arc<AtomicBool>,
+    failed: Arc<watch::Sender<bool>>,
 }
 
 /// Starts the writer and its sync thread. Before either takes a command the policy is
@@ -72,9 +75,11 @@ pub(super) fn spawn(
     let storage_failed = Arc::new(AtomicBool::new(false));
     let (sync, sync_jobs) = sync_channel(PIPELINE_DEPTH);
     let sync_flag = storage_failed.clone();
+    let failed = Arc::new(failed);
+    let sync_failed = failed.clone();
     let sync_thread = std::thread::Builder::new()
         .name("ledger-sync".to_owned())
-        .spawn(move || run_sync(durable, sync_jobs, sync_flag, failed))?;
+        .spawn(move || run_sync(durable, sync_jobs, sync_flag, sync_failed))?;
     let (queue, receiver) = sync_channel(config.queue_capacity);
     let writer = Writer {
         queued,
@@ -84,6 +89,7 @@ pub(super) fn spawn(
         sync: Some(sync),
         sync_thread: Some(sync_thread),
         storage_failed,
+        failed,
     };
     let handle = std::thread::Builder::new()
         .name("ledger-writer".to_owned())
@@ -162,8 +168,27 @@ impl Writer {
             return;
         }
         count_events(&events, &self.ledger);
-        let prepared = (!events.is_empty()).then(|| self.journal.prepare(&events, &self.ledger));
-        self.send(SyncJob::Batch { prepared, answers });
+        let appended = if events.is_empty() {
+            None
+        } else {
+            self.append(&events)
+        };
+        self.send(SyncJob::Batch { appended, answers });
+    }
+
+    /// Applies the batch to sled here, so the sync thread has only the flush and fsync left.
+    /// A failure here leaves the ledger in memory ahead of the store: nothing from now on may
+    /// be acknowledged.
+    fn append(&mut self, events: &[Event]) -> Option<AppendedBatch> {
+        match self.journal.append(events, &self.ledger) {
+            Ok(appended) => Some(appended),
+            Err(error) => {
+                tracing::error!(%error, "appending to the store failed: stopping; nothing from here on is acknowledged");
+                self.storage_failed.store(true, Ordering::SeqCst);
+                let _ = self.failed.send(true);
+                None
+            }
+        }
     }
 
     /// Blocks until every batch handed over so far is on disk.
@@ -195,18 +220,18 @@ fn run_sync(
     durable: DurableWriter,
     jobs: Receiver<SyncJob>,
     storage_failed: Arc<AtomicBool>,
-    failed: watch::Sender<bool>,
+    failed: Arc<watch::Sender<bool>>,
 ) {
     for job in jobs {
         match job {
             SyncJob::Barrier(done) => {
                 let _ = done.send(());
             }
-            SyncJob::Batch { prepared, answers } => {
-                if let Some(prepared) = prepared
+            SyncJob::Batch { appended, answers } => {
+                if let Some(appended) = appended
                     && !storage_failed.load(Ordering::SeqCst)
                 {
-                    write(&durable, prepared, answers.len(), &storage_failed, &failed);
+                    write(&durable, appended, answers.len(), &storage_failed, &failed);
                 }
                 let usable = !storage_failed.load(Ordering::SeqCst);
                 for (reply, result) in answers {
@@ -224,13 +249,13 @@ fn run_sync(
 
 fn write(
     durable: &DurableWriter,
-    prepared: PreparedBatch,
+    appended: AppendedBatch,
     commands: usize,
     storage_failed: &AtomicBool,
     failed: &watch::Sender<bool>,
 ) {
-    let events = prepared.events;
-    match durable.write(prepared) {
+    let events = appended.events;
+    match durable.write(appended) {
         Ok(timing) => {
             crate::metrics::batch(commands, timing.flush_and_sync);
             tracing::debug!(

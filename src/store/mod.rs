@@ -89,20 +89,23 @@ pub struct Journal {
     head: ChainHead,
 }
 
-/// Applies prepared batches to sled and makes them durable. Can live on its own thread, so the
-/// next batch is prepared while this one is synced.
+/// Makes appended batches durable. Can live on its own thread, so the next batch is decided
+/// and appended while this one is synced.
 pub struct DurableWriter {
     db: sled::Db,
     directory: PathBuf,
     data_file: File,
 }
 
-/// A batch of events and the records they touched, encoded and chained, not yet written.
-pub struct PreparedBatch {
-    batch: sled::Batch,
+/// A batch of events and the records they touched, applied to sled atomically but not yet
+/// known to be on disk: nobody may hear of it until [`DurableWriter::write`] returns.
+pub struct AppendedBatch {
     pub head: ChainHead,
     pub events: usize,
+    /// Encoding and chaining, on the writer thread.
     pub prepare: Duration,
+    /// sled's in-memory apply, on the writer thread.
+    pub apply: Duration,
 }
 
 /// How long the last commit took, for logs and metrics.
@@ -149,14 +152,18 @@ impl Journal {
         events: &[Event],
         ledger: &Ledger,
     ) -> Result<CommitTiming, StoreError> {
-        let prepared = self.prepare(events, ledger);
-        self.durable.write(prepared)
+        let appended = self.append(events, ledger)?;
+        self.durable.write(appended)
     }
 
-    /// Encodes `events` (already applied to `ledger`), chains them, and gathers every record
-    /// they touched into one batch. Nothing is written: hand it to [`DurableWriter::write`],
-    /// in the order prepared.
-    pub fn prepare(&mut self, events: &[Event], ledger: &Ledger) -> PreparedBatch {
+    /// Encodes `events` (already applied to `ledger`), chains them, and applies them with every
+    /// record they touched to sled in one atomic batch. Not yet durable: hand the result to
+    /// [`DurableWriter::write`], in the order appended, before telling anyone.
+    pub fn append(
+        &mut self,
+        events: &[Event],
+        ledger: &Ledger,
+    ) -> Result<AppendedBatch, StoreError> {
         assert!(
             !events.is_empty(),
             "an empty batch has nothing to make durable"
@@ -183,13 +190,15 @@ impl Journal {
             batch.insert(record.key(), bytes);
         }
         batch.insert(keys::HEAD, encode(&head));
+        let encoded = Instant::now();
+        self.durable.db.apply_batch(batch)?;
         self.head = head.clone();
-        PreparedBatch {
-            batch,
+        Ok(AppendedBatch {
             head,
             events: events.len(),
-            prepare: started.elapsed(),
-        }
+            prepare: encoded - started,
+            apply: encoded.elapsed(),
+        })
     }
 
     /// A second handle on the same files, for a thread of its own.
@@ -203,16 +212,15 @@ impl Journal {
 }
 
 impl DurableWriter {
-    /// Applies a prepared batch atomically and makes it durable. Returns once it is on disk.
-    pub fn write(&self, prepared: PreparedBatch) -> Result<CommitTiming, StoreError> {
+    /// Makes an appended batch (and everything appended before it) durable. Returns once it
+    /// is on disk.
+    pub fn write(&self, appended: AppendedBatch) -> Result<CommitTiming, StoreError> {
         let started = Instant::now();
-        self.db.apply_batch(prepared.batch)?;
-        let applied = Instant::now();
         self.make_durable()?;
         Ok(CommitTiming {
-            prepare: prepared.prepare,
-            apply: applied - started,
-            flush_and_sync: applied.elapsed(),
+            prepare: appended.prepare,
+            apply: appended.apply,
+            flush_and_sync: started.elapsed(),
         })
     }
 
