@@ -19,7 +19,8 @@ done
 mkdir -p "$out"
 cargo build --release --bin voucherd --bin voucher-bench
 data=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$data"' EXIT
+server=""
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$data"' EXIT
 
 start_server() {
   local started=$(date +%s.%N)
@@ -30,7 +31,7 @@ start_server() {
     sleep 0.01
   done
   address=$(sed -n 's/voucherd listening on //p' "$data/out")
-  python3 -c "print(round($(date +%s.%N) - $started, 3))"
+  started_in_s=$(python3 -c "print(round($(date +%s.%N) - $started, 3))")
 }
 
 bench() {
@@ -40,7 +41,7 @@ bench() {
 
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$server/status"; }
 
-first_start_s=$(start_server)
+start_server
 echo "== first 10,000 redemptions (after setting up 10,000 enterprises)" >&2
 bench --count 10000 --warmup-s 0 --json > "$out/scale-at-10k.json"
 echo "== filling to $total" >&2
@@ -50,7 +51,8 @@ bench --count 10000 --warmup-s 0 --json > "$out/scale-at-1m.json"
 rss_after=$(rss_mib)
 data_bytes=$(du -sb "$data/d" | cut -f1)
 kill -TERM "$server"; wait "$server" || true
-restart_s=$(start_server)
+start_server
+restart_s=$started_in_s
 rss_restarted=$(rss_mib)
 kill -TERM "$server"; wait "$server" || true
 

@@ -12,7 +12,7 @@ use tonic::{Code, Status};
 use tonic_types::StatusExt;
 
 use crate::domain::dates::china_offset;
-use crate::domain::money::{CURRENCY_CNY, Money};
+use crate::domain::money::{Money, Total};
 use crate::proto::google::r#type::Money as ProtoMoney;
 use crate::proto::voucher::v1 as pb;
 
@@ -228,11 +228,8 @@ fn short_word(name: &str, prefix: &str) -> String {
 }
 
 /// The amount of a wire `Money`, zero included; `None` if it is not whole fen of CNY.
-pub fn decode_money(value: &ProtoMoney) -> Option<Money> {
-    if value.currency_code == CURRENCY_CNY && value.units == 0 && value.nanos == 0 {
-        return Some(Money::ZERO);
-    }
-    Money::from_units_and_nanos(&value.currency_code, value.units, value.nanos).ok()
+pub fn decode_money(value: &ProtoMoney) -> Option<Total> {
+    Total::from_units_and_nanos(&value.currency_code, value.units, value.nanos)
 }
 
 /// A wire `Money` that [`decode_money`] refuses, shown as it came rather than hidden.
@@ -248,7 +245,7 @@ pub fn grouped_yuan(value: Option<&ProtoMoney>) -> String {
     match value {
         None => "-".to_owned(),
         Some(value) => decode_money(value)
-            .map(Money::to_grouped_string)
+            .map(Total::to_grouped_string)
             .unwrap_or_else(|| raw_money(value)),
     }
 }

@@ -12,27 +12,32 @@ use std::path::Path;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
-use crate::domain::money::Money;
+use crate::domain::money::Total;
 
 /// One enterprise's line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnterpriseLine {
     pub credit_code: String,
     pub name: String,
-    pub cap: Money,
-    pub committed: Money,
-    pub redeemed: Money,
+    pub cap: Total,
+    pub committed: Total,
+    pub redeemed: Total,
 }
 
 impl EnterpriseLine {
     /// What the enterprise can still receive: the cap less what it redeemed.
-    pub fn remaining(&self) -> Money {
-        self.cap.saturating_sub(self.redeemed)
+    pub fn remaining(&self) -> Total {
+        difference(self.cap, self.redeemed)
     }
 
     /// Issued and not yet redeemed.
-    pub fn outstanding(&self) -> Money {
-        self.committed.saturating_sub(self.redeemed)
+    pub fn outstanding(&self) -> Total {
+        difference(self.committed, self.redeemed)
+    }
+
+    /// What the bureau may still issue.
+    pub fn available(&self) -> Total {
+        difference(self.cap, self.committed)
     }
 }
 
@@ -42,8 +47,8 @@ pub struct ProviderLine {
     pub credit_code: String,
     pub name: String,
     pub redemptions: u64,
-    pub redeemed: Money,
-    pub reversed: Money,
+    pub redeemed: Total,
+    pub reversed: Total,
 }
 
 /// The whole report.
@@ -53,9 +58,9 @@ pub struct Report {
     pub program: String,
     pub period_start: String,
     pub period_end: String,
-    pub committed: Money,
-    pub redeemed: Money,
-    pub reversed: Money,
+    pub committed: Total,
+    pub redeemed: Total,
+    pub reversed: Total,
     pub enterprises: Vec<EnterpriseLine>,
     pub providers: Vec<ProviderLine>,
 }
@@ -110,7 +115,7 @@ fn enterprise_row(line: &EnterpriseLine) -> [String; 8] {
         line.redeemed.to_string(),
         line.remaining().to_string(),
         line.outstanding().to_string(),
-        line.cap.saturating_sub(line.committed).to_string(),
+        line.available().to_string(),
     ]
 }
 
@@ -173,7 +178,7 @@ pub fn write_xlsx(report: &Report, path: &Path) -> Result<(), XlsxError> {
             line.redeemed,
             line.remaining(),
             line.outstanding(),
-            line.cap.saturating_sub(line.committed),
+            line.available(),
         ];
         for (column, amount) in amounts.into_iter().enumerate() {
             enterprises.write_number_with_format(row, 2 + column as u16, number(amount), &money)?;
@@ -204,9 +209,15 @@ fn write_headers(
     Ok(())
 }
 
-/// A spreadsheet number: the amount's exact decimal text, read as a number. Amounts are at
-/// most 10,000,000,000.00, so the two decimals survive (15 significant digits).
-fn number(amount: Money) -> f64 {
+/// `larger - smaller`, or zero.
+fn difference(larger: Total, smaller: Total) -> Total {
+    let value = (larger.as_decimal() - smaller.as_decimal()).max(rust_decimal::Decimal::ZERO);
+    Total::try_from(value).unwrap_or(Total::ZERO)
+}
+
+/// A spreadsheet number: the amount's exact decimal text, read as a number. Two decimals
+/// survive up to 15 significant digits, ten trillion yuan.
+fn number(amount: Total) -> f64 {
     amount.as_decimal().to_f64().unwrap_or(f64::NAN)
 }
 
@@ -214,8 +225,11 @@ fn number(amount: Money) -> f64 {
 mod tests {
     use super::*;
 
-    fn yuan(text: &str) -> Money {
-        Money::parse_yuan(text).unwrap_or(Money::ZERO)
+    fn yuan(text: &str) -> Total {
+        Total::from(
+            crate::domain::money::Money::parse_yuan(text)
+                .unwrap_or(crate::domain::money::Money::ZERO),
+        )
     }
 
     fn sample() -> Report {

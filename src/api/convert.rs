@@ -13,7 +13,7 @@ use crate::domain::model::{
     Balance, Enterprise, ProgramSummary, Provider, Redemption, RedemptionStatus, Role, Timestamp,
     Voucher, VoucherStatus,
 };
-use crate::domain::money::{CURRENCY_CNY, Money};
+use crate::domain::money::{CURRENCY_CNY, Money, Total};
 use crate::domain::policy::ProgramCode;
 use crate::domain::text::BoundedText;
 use crate::proto::google::r#type::Money as ProtoMoney;
@@ -186,6 +186,17 @@ pub fn to_money(amount: Money) -> ProtoMoney {
     }
 }
 
+/// A total as `google.type.Money`. Totals never reach what an `i64` of yuan holds; were one to,
+/// it would show as that maximum rather than wrap.
+pub fn total_to_money(total: Total) -> ProtoMoney {
+    let (units, nanos) = total.units_and_nanos().unwrap_or((i64::MAX, 990_000_000));
+    ProtoMoney {
+        currency_code: CURRENCY_CNY.to_owned(),
+        units,
+        nanos,
+    }
+}
+
 pub fn to_timestamp(at: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
@@ -308,9 +319,9 @@ pub fn to_program_summary(summary: &ProgramSummary) -> pb::ProgramSummaryRespons
         cap_per_enterprise: Some(to_money(summary.cap)),
         enterprises: summary.totals.enterprises,
         vouchers: summary.totals.vouchers,
-        committed: Some(to_money(summary.totals.committed)),
-        redeemed: Some(to_money(summary.totals.redeemed)),
-        reversed: Some(to_money(summary.totals.reversed)),
+        committed: Some(total_to_money(summary.totals.committed)),
+        redeemed: Some(total_to_money(summary.totals.redeemed)),
+        reversed: Some(total_to_money(summary.totals.reversed)),
         redemptions: summary.totals.redemptions,
         providers: summary
             .providers
@@ -319,8 +330,8 @@ pub fn to_program_summary(summary: &ProgramSummary) -> pb::ProgramSummaryRespons
                 provider_credit_code: code.to_string(),
                 provider_name: name.clone(),
                 redemptions: totals.redemptions,
-                redeemed: Some(to_money(totals.redeemed)),
-                reversed: Some(to_money(totals.reversed)),
+                redeemed: Some(total_to_money(totals.redeemed)),
+                reversed: Some(total_to_money(totals.reversed)),
             })
             .collect(),
         providers_truncated: summary.providers_truncated,

@@ -1310,11 +1310,13 @@ fn report_day(year: i32) -> String {
     }
 }
 
-fn money(value: &Option<voucher_ledger::proto::google::r#type::Money>) -> Money {
+fn money(
+    value: &Option<voucher_ledger::proto::google::r#type::Money>,
+) -> voucher_ledger::domain::money::Total {
     value
         .as_ref()
         .and_then(show::decode_money)
-        .unwrap_or(Money::ZERO)
+        .unwrap_or(voucher_ledger::domain::money::Total::ZERO)
 }
 
 fn enterprise_line(balance: &pb::Balance) -> voucher_ledger::report::EnterpriseLine {

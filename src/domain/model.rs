@@ -11,7 +11,7 @@ use super::credit_code::CreditCode;
 use super::dates::DateRange;
 use super::ids::{RedemptionId, TokenId, VoucherId};
 use super::invoice::InvoiceNumber;
-use super::money::Money;
+use super::money::{Money, Total};
 use super::policy::ProgramCode;
 use super::text::{Description, Name, Reason, RequestId};
 
@@ -300,11 +300,11 @@ pub struct ProgramTotals {
     pub enterprises: u64,
     /// Vouchers issued in the period, whatever became of them.
     pub vouchers: u64,
-    pub committed: Money,
+    pub committed: Total,
     /// Net of reversals.
-    pub redeemed: Money,
+    pub redeemed: Total,
     /// Subsidy given back by reversals.
-    pub reversed: Money,
+    pub reversed: Total,
     /// Redemptions accepted, reversed ones included.
     pub redemptions: u64,
 }
@@ -315,8 +315,8 @@ pub struct ProviderTotals {
     /// Redemptions accepted, reversed ones included.
     pub redemptions: u64,
     /// Net of reversals.
-    pub redeemed: Money,
-    pub reversed: Money,
+    pub redeemed: Total,
+    pub reversed: Total,
 }
 
 /// An enterprise's position under one cap, as the bureau reads it.

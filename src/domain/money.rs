@@ -170,17 +170,21 @@ impl Money {
 
     /// The amount with thousands separators: `1,234.56`.
     pub fn to_grouped_string(self) -> String {
-        let (units, nanos) = self.units_and_nanos();
-        let digits = units.to_string();
-        let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 3);
-        for (index, digit) in digits.chars().enumerate() {
-            if index > 0 && (digits.len() - index) % 3 == 0 {
-                grouped.push(',');
-            }
-            grouped.push(digit);
-        }
-        format!("{grouped}.{:02}", nanos / NANOS_PER_FEN)
+        grouped_fen(self.fen())
     }
+}
+
+/// An amount in fen as yuan with thousands separators: `123456` → `1,234.56`.
+fn grouped_fen(fen: i128) -> String {
+    let digits = (fen / 100).to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3 + 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{grouped}.{:02}", fen % 100)
 }
 
 /// `1,234,567.89` → `1234567.89`; `None` when commas are anywhere but between groups of three
@@ -246,6 +250,112 @@ impl TryFrom<Decimal> for Money {
 impl From<Money> for Decimal {
     fn from(money: Money) -> Decimal {
         money.0
+    }
+}
+
+/// A sum of many amounts, such as everything a program committed across every enterprise:
+/// exact to the fen and never negative, like [`Money`], but not bound by
+/// [`Money::MAX_YUAN`], since a program may commit more than any single amount may be (5,001
+/// enterprises at a 2,000,000.00 cap pass ten billion). A `Decimal` holds 28 digits, far more
+/// than any sum of this ledger can reach.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(try_from = "Decimal", into = "Decimal")]
+pub struct Total(Decimal);
+
+impl Total {
+    pub const ZERO: Total = Total(Decimal::from_parts(0, 0, 0, false, FEN_SCALE));
+
+    /// `self + amount`. Cannot fail: 28 digits hold any sum of bounded amounts this ledger makes.
+    pub fn plus(self, amount: Money) -> Total {
+        let mut sum = self
+            .0
+            .checked_add(amount.as_decimal())
+            .expect("a total of bounded amounts fits 28 digits");
+        sum.rescale(FEN_SCALE);
+        Total(sum)
+    }
+
+    /// `self - amount`, or `None` below zero.
+    pub fn minus(self, amount: Money) -> Option<Total> {
+        let difference = self.0.checked_sub(amount.as_decimal())?;
+        if difference.is_sign_negative() && !difference.is_zero() {
+            return None;
+        }
+        let mut difference = difference;
+        difference.rescale(FEN_SCALE);
+        Some(Total(difference))
+    }
+
+    pub fn as_decimal(self) -> Decimal {
+        self.0
+    }
+
+    /// `12,345,678,901.23`.
+    pub fn to_grouped_string(self) -> String {
+        grouped_fen(self.0.mantissa())
+    }
+
+    /// A total from the parts of a `google.type.Money` as this ledger writes them: CNY, whole
+    /// fen, not negative. For clients reading totals that may pass [`Money::MAX_YUAN`].
+    pub fn from_units_and_nanos(currency_code: &str, units: i64, nanos: i32) -> Option<Total> {
+        let whole_fen =
+            nanos % NANOS_PER_FEN == 0 && (0..NANOS_PER_YUAN).contains(&nanos) && units >= 0;
+        if currency_code != CURRENCY_CNY || !whole_fen {
+            return None;
+        }
+        let fen = i128::from(units) * 100 + i128::from(nanos / NANOS_PER_FEN);
+        Total::try_from(Decimal::from_i128_with_scale(fen, FEN_SCALE)).ok()
+    }
+
+    /// Whole yuan and the nanos of the fen, for `google.type.Money`; `None` past what an `i64`
+    /// of yuan holds (no sum of this ledger gets there).
+    pub fn units_and_nanos(self) -> Option<(i64, i32)> {
+        let fen = self.0.mantissa();
+        let units = i64::try_from(fen / 100).ok()?;
+        let nanos = i32::try_from(fen % 100).ok()? * NANOS_PER_FEN;
+        Some((units, nanos))
+    }
+}
+
+impl From<Money> for Total {
+    fn from(amount: Money) -> Total {
+        Total(amount.as_decimal())
+    }
+}
+
+impl TryFrom<Decimal> for Total {
+    type Error = InputError;
+    fn try_from(value: Decimal) -> Result<Total, InputError> {
+        let normalized = value.normalize();
+        if normalized.is_sign_negative() && !normalized.is_zero() {
+            return Err(InputError::new(
+                "NEGATIVE_AMOUNT",
+                "a total must not be negative",
+            ));
+        }
+        if normalized.scale() > FEN_SCALE {
+            return Err(InputError::new(
+                "FRACTION_OF_FEN",
+                format!("total {value} has a fraction of a fen"),
+            ));
+        }
+        let mut at_fen_scale = normalized;
+        at_fen_scale.rescale(FEN_SCALE);
+        Ok(Total(at_fen_scale))
+    }
+}
+
+impl From<Total> for Decimal {
+    fn from(total: Total) -> Decimal {
+        total.0
+    }
+}
+
+impl fmt::Display for Total {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(formatter, "{}", self.0)
     }
 }
 
@@ -431,6 +541,22 @@ mod tests {
         assert_eq!(yuan("5").saturating_sub(yuan("6")), Money::ZERO);
         assert_eq!(yuan("10000000000").checked_add(yuan("0.01")), None);
         assert_eq!(yuan("0.01").checked_add(yuan("0.02")), Some(yuan("0.03")));
+    }
+
+    #[test]
+    fn totals_pass_the_bound_of_a_single_amount_and_stay_exact() {
+        let cap = yuan("2000000");
+        let mut total = Total::ZERO;
+        for _ in 0..5001 {
+            total = total.plus(cap);
+        }
+        assert_eq!(total.to_string(), "10002000000.00");
+        assert_eq!(
+            total.minus(yuan("0.01")).map(|t| t.to_string()),
+            Some("10001999999.99".to_owned())
+        );
+        assert_eq!(Total::ZERO.minus(yuan("0.01")), None);
+        assert_eq!(total.units_and_nanos(), Some((10_002_000_000, 0)));
     }
 
     #[test]

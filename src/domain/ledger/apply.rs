@@ -111,7 +111,7 @@ impl Ledger {
             .or_default();
         totals.enterprises += u64::from(new_account);
         totals.vouchers += 1;
-        totals.committed = add(totals.committed, voucher.face_value);
+        totals.committed = totals.committed.plus(voucher.face_value);
         let account = self
             .cap_accounts
             .entry(voucher.cap_key())
@@ -156,7 +156,10 @@ impl Ledger {
             .program_totals
             .get_mut(&voucher.program_period())
             .expect("an issued voucher is counted");
-        totals.committed = subtract(totals.committed, released);
+        totals.committed = totals
+            .committed
+            .minus(released)
+            .expect("program totals never go below zero");
         let account = self
             .cap_accounts
             .get_mut(&key)
@@ -198,14 +201,14 @@ impl Ledger {
             .program_totals
             .get_mut(&program_period)
             .expect("an issued voucher is counted");
-        totals.redeemed = add(totals.redeemed, redemption.subsidy);
+        totals.redeemed = totals.redeemed.plus(redemption.subsidy);
         totals.redemptions += 1;
         let provider = self
             .provider_totals
             .entry((program_period, redemption.provider_credit_code))
             .or_default();
         provider.redemptions += 1;
-        provider.redeemed = add(provider.redeemed, redemption.subsidy);
+        provider.redeemed = provider.redeemed.plus(redemption.subsidy);
         let account = self
             .cap_accounts
             .get_mut(&key)
@@ -264,17 +267,26 @@ impl Ledger {
             .program_totals
             .get_mut(&program_period)
             .expect("an issued voucher is counted");
-        totals.redeemed = subtract(totals.redeemed, subsidy);
-        totals.reversed = add(totals.reversed, subsidy);
+        totals.redeemed = totals
+            .redeemed
+            .minus(subsidy)
+            .expect("program totals never go below zero");
+        totals.reversed = totals.reversed.plus(subsidy);
         if !voucher_active {
-            totals.committed = subtract(totals.committed, subsidy);
+            totals.committed = totals
+                .committed
+                .minus(subsidy)
+                .expect("program totals never go below zero");
         }
         let provider = self
             .provider_totals
             .get_mut(&(program_period, provider_code))
             .expect("the provider was counted");
-        provider.redeemed = subtract(provider.redeemed, subsidy);
-        provider.reversed = add(provider.reversed, subsidy);
+        provider.redeemed = provider
+            .redeemed
+            .minus(subsidy)
+            .expect("program totals never go below zero");
+        provider.reversed = provider.reversed.plus(subsidy);
         let account = self
             .cap_accounts
             .get_mut(&key)

@@ -157,7 +157,7 @@ impl Ledger {
     fn check_program_totals(&self) -> Vec<InvariantViolation> {
         let mut programs: HashMap<ProgramPeriod, ProgramTotals> = HashMap::new();
         let mut providers: HashMap<(ProgramPeriod, CreditCode), ProviderTotals> = HashMap::new();
-        let plus = |total: Money, amount: Money| total.checked_add(amount).unwrap_or(total);
+
         for account in self.cap_accounts.values() {
             let key = ProgramPeriod {
                 program: account.key.program,
@@ -165,8 +165,8 @@ impl Ledger {
             };
             let totals = programs.entry(key).or_default();
             totals.enterprises += 1;
-            totals.committed = plus(totals.committed, account.committed);
-            totals.redeemed = plus(totals.redeemed, account.redeemed);
+            totals.committed = totals.committed.plus(account.committed);
+            totals.redeemed = totals.redeemed.plus(account.redeemed);
         }
         for voucher in self.vouchers.values() {
             programs
@@ -187,11 +187,11 @@ impl Ledger {
             provider.redemptions += 1;
             match redemption.status {
                 RedemptionStatus::Accepted => {
-                    provider.redeemed = plus(provider.redeemed, redemption.subsidy)
+                    provider.redeemed = provider.redeemed.plus(redemption.subsidy)
                 }
                 RedemptionStatus::Reversed => {
-                    totals.reversed = plus(totals.reversed, redemption.subsidy);
-                    provider.reversed = plus(provider.reversed, redemption.subsidy);
+                    totals.reversed = totals.reversed.plus(redemption.subsidy);
+                    provider.reversed = provider.reversed.plus(redemption.subsidy);
                 }
             }
         }

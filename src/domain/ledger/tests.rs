@@ -446,3 +446,56 @@ fn replaying_the_events_gives_back_the_same_state() {
     assert!(replayed.check_invariants().is_empty());
     let _ = Role::Bureau;
 }
+
+#[test]
+fn a_program_may_commit_more_than_any_single_amount_may_hold() {
+    // 5,001 enterprises at the full compute cap commit 10,002,000,000.00: past the bound of one
+    // amount. The program's totals must carry it (this once stopped the writer).
+    let mut ledger = Ledger::new(Arc::new(Policy::default_qidong()));
+    let at = clock("2027-06-15");
+    for index in 0..5001u32 {
+        let code = (0..31u8)
+            .map(|check| {
+                format!(
+                    "91320681{index:09}{}",
+                    char::from(b"0123456789ABCDEFGHJKLMNPQRTUWXY"[check as usize])
+                )
+            })
+            .find_map(|text| {
+                CreditCode::parse(&text)
+                    .ok()
+                    .filter(CreditCode::has_valid_check_digit)
+            })
+            .expect("a check digit fits");
+        let name = Name::parse("企业").expect("name");
+        ledger
+            .execute(
+                &Command::RegisterEnterprise {
+                    credit_code: code,
+                    name,
+                    check_digit_override_reason: None,
+                },
+                at,
+            )
+            .expect("registered");
+        let request = IssueVoucherRequest {
+            request_id: RequestId::parse(&format!("v{index}")).expect("id"),
+            enterprise_credit_code: code,
+            program: ProgramCode::Compute,
+            face_value: None,
+            valid_from: None,
+            valid_until: None,
+        };
+        ledger
+            .execute(&Command::IssueVoucher(request), at)
+            .expect("issued");
+    }
+    let key = crate::domain::model::ProgramPeriod {
+        program: ProgramCode::Compute,
+        period_start: day("2027-01-01"),
+    };
+    let totals = ledger.program_totals(&key).expect("totals");
+    assert_eq!(totals.committed.to_string(), "10002000000.00");
+    assert_eq!(totals.enterprises, 5001);
+    assert!(ledger.check_invariants().is_empty());
+}
