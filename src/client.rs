@@ -134,7 +134,114 @@ pub fn redemption(message: &pb::Redemption) -> Record {
         ("redeemed_at", Value::Time(message.redeemed_at)),
         ("reversal_reason", optional(&message.reversal_reason)),
         ("reversed_at", Value::Time(message.reversed_at)),
+        ("evidence", optional(&evidence_summary(&message.evidence))),
+        ("approved_at", Value::Time(message.approved_at)),
+        ("rejection_reason", optional(&message.rejection_reason)),
+        ("rejected_at", Value::Time(message.rejected_at)),
+        ("settlement_id", optional(&message.settlement_id)),
     ]
+}
+
+/// `contract sha256:ab12… (contract.pdf); payment_receipt …`.
+fn evidence_summary(documents: &[pb::Evidence]) -> String {
+    documents
+        .iter()
+        .map(|document| {
+            let kind = pb::EvidenceKind::try_from(document.kind)
+                .map(|kind| short_word(kind.as_str_name(), "EVIDENCE_KIND_"))
+                .unwrap_or_else(|_| format!("unknown({})", document.kind));
+            format!("{kind} sha256:{} ({})", document.sha256, document.reference)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A statement's header (its lines are separate records).
+pub fn settlement(message: &pb::Settlement) -> Record {
+    vec![
+        ("settlement_id", text(&message.settlement_id)),
+        ("provider_credit_code", text(&message.provider_credit_code)),
+        ("provider_name", optional(&message.provider_name)),
+        ("program", Value::Text(program_word(message.program))),
+        ("up_to_date", text(&message.up_to_date)),
+        ("lines", Value::Text(message.line_count.to_string())),
+        ("gross", Value::Money(message.gross.clone())),
+        ("clawed_back", Value::Money(message.clawed_back.clone())),
+        (
+            "net",
+            Value::Text(
+                message
+                    .net
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), signed_grouped),
+            ),
+        ),
+        (
+            "clawbacks",
+            Value::Text(message.clawbacks.len().to_string()),
+        ),
+        ("more_pending", Value::Flag(message.more_pending)),
+        ("created_at", Value::Time(message.created_at)),
+    ]
+}
+
+pub fn settlement_line(message: &pb::SettlementLine) -> Record {
+    vec![
+        ("redemption_id", text(&message.redemption_id)),
+        ("voucher_id", text(&message.voucher_id)),
+        (
+            "enterprise_credit_code",
+            text(&message.enterprise_credit_code),
+        ),
+        ("invoice_number", text(&message.invoice_number)),
+        ("invoice_date", text(&message.invoice_date)),
+        (
+            "invoice_amount",
+            Value::Money(message.invoice_amount.clone()),
+        ),
+        ("subsidy", Value::Money(message.subsidy.clone())),
+    ]
+}
+
+pub fn budget(message: &pb::Budget) -> Record {
+    vec![
+        ("program", Value::Text(program_word(message.program))),
+        ("period_start", text(&message.period_start)),
+        ("period_end", text(&message.period_end)),
+        ("budget", Value::Money(message.budget.clone())),
+        ("committed", Value::Money(message.committed.clone())),
+        ("redeemed", Value::Money(message.redeemed.clone())),
+        ("settled", Value::Money(message.settled.clone())),
+        ("available", Value::Money(message.available.clone())),
+    ]
+}
+
+pub fn related_parties(message: &pb::RelatedParties) -> Record {
+    vec![
+        ("provider_credit_code", text(&message.provider_credit_code)),
+        (
+            "enterprise_credit_code",
+            text(&message.enterprise_credit_code),
+        ),
+        ("reason", text(&message.reason)),
+        ("recorded_at", Value::Time(message.recorded_at)),
+    ]
+}
+
+/// A signed amount as `-1,234.56` (a statement's net may be negative).
+pub fn signed_grouped(value: &ProtoMoney) -> String {
+    let negative = value.units < 0 || value.nanos < 0;
+    let magnitude = ProtoMoney {
+        currency_code: value.currency_code.clone(),
+        units: value.units.abs(),
+        nanos: value.nanos.abs(),
+    };
+    let grouped = grouped_yuan(Some(&magnitude));
+    if negative {
+        format!("-{grouped}")
+    } else {
+        grouped
+    }
 }
 
 pub fn balance(message: &pb::Balance) -> Record {
@@ -186,6 +293,9 @@ pub fn program_summary(message: &pb::ProgramSummaryResponse) -> Record {
             "providers_truncated",
             Value::Flag(message.providers_truncated),
         ),
+        ("rejected", Value::Money(message.rejected.clone())),
+        ("settled", Value::Money(message.settled.clone())),
+        ("budget", Value::Money(message.budget.clone())),
     ]
 }
 
@@ -197,6 +307,8 @@ pub fn provider_total(message: &pb::ProviderTotal) -> Record {
         ("redemptions", Value::Text(message.redemptions.to_string())),
         ("redeemed", Value::Money(message.redeemed.clone())),
         ("reversed", Value::Money(message.reversed.clone())),
+        ("rejected", Value::Money(message.rejected.clone())),
+        ("settled", Value::Money(message.settled.clone())),
     ]
 }
 

@@ -221,6 +221,131 @@ fn number(amount: Total) -> f64 {
     amount.as_decimal().to_f64().unwrap_or(f64::NAN)
 }
 
+/// A settlement statement, for the payment voucher (付款凭证).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Statement {
+    pub settlement_id: String,
+    pub provider_credit_code: String,
+    pub provider_name: String,
+    pub program: String,
+    pub up_to_date: String,
+    pub lines: Vec<StatementLine>,
+    /// (redemption id, amount) of each clawback netted.
+    pub clawbacks: Vec<(String, Total)>,
+    pub gross: Total,
+    pub clawed_back: Total,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StatementLine {
+    pub redemption_id: String,
+    pub enterprise_credit_code: String,
+    pub invoice_number: String,
+    pub invoice_date: String,
+    pub invoice_amount: Total,
+    pub subsidy: Total,
+}
+
+impl Statement {
+    /// What the bureau pays; negative when the provider owes the bureau.
+    pub fn net(&self) -> rust_decimal::Decimal {
+        self.gross.as_decimal() - self.clawed_back.as_decimal()
+    }
+
+    fn header_rows(&self) -> Vec<[String; 2]> {
+        vec![
+            ["结算单号 Statement".into(), self.settlement_id.clone()],
+            [
+                "服务商信用代码 Provider credit code".into(),
+                self.provider_credit_code.clone(),
+            ],
+            ["服务商名称 Provider".into(), self.provider_name.clone()],
+            ["项目 Program".into(), self.program.clone()],
+            [
+                "发票截止日期 Invoices up to".into(),
+                self.up_to_date.clone(),
+            ],
+            ["笔数 Lines".into(), self.lines.len().to_string()],
+            ["核销金额 Gross".into(), self.gross.to_string()],
+            ["追回金额 Clawed back".into(), self.clawed_back.to_string()],
+            ["应付净额 Net payable".into(), self.net().to_string()],
+        ]
+    }
+}
+
+const LINE_HEADERS: [&str; 6] = [
+    "核销编号 Redemption",
+    "企业信用代码 Enterprise credit code",
+    "发票号码 Invoice number",
+    "发票日期 Invoice date",
+    "发票金额 Invoice amount",
+    "补贴金额 Subsidy",
+];
+
+/// The statement as CSV (UTF-8 with BOM): the header block, the lines, then the clawbacks.
+pub fn write_statement_csv(statement: &Statement, out: impl Write) -> Result<(), csv::Error> {
+    let mut out = out;
+    out.write_all("\u{feff}".as_bytes())?;
+    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
+    for row in statement.header_rows() {
+        writer.write_record(row)?;
+    }
+    writer.write_record([""])?;
+    writer.write_record(LINE_HEADERS)?;
+    for line in &statement.lines {
+        writer.write_record([
+            line.redemption_id.clone(),
+            line.enterprise_credit_code.clone(),
+            line.invoice_number.clone(),
+            line.invoice_date.clone(),
+            line.invoice_amount.to_string(),
+            line.subsidy.to_string(),
+        ])?;
+    }
+    if !statement.clawbacks.is_empty() {
+        writer.write_record([""])?;
+        writer.write_record(["追回 Clawback of", "金额 Amount"])?;
+        for (redemption_id, amount) in &statement.clawbacks {
+            writer.write_record([redemption_id.clone(), amount.to_string()])?;
+        }
+    }
+    writer.flush()?;
+    Ok(())
+}
+
+/// The statement as XLSX: one sheet with the header block, the lines and the clawbacks.
+pub fn write_statement_xlsx(statement: &Statement, path: &Path) -> Result<(), XlsxError> {
+    let mut workbook = Workbook::new();
+    let bold = Format::new().set_bold();
+    let money = Format::new().set_num_format("#,##0.00");
+    let sheet = workbook.add_worksheet().set_name("结算单 Statement")?;
+    let header_rows = statement.header_rows();
+    for (row, [label, value]) in header_rows.iter().enumerate() {
+        sheet.write_string_with_format(row as u32, 0, label, &bold)?;
+        sheet.write_string(row as u32, 1, value)?;
+    }
+    let first = header_rows.len() as u32 + 1;
+    for (column, header) in LINE_HEADERS.iter().enumerate() {
+        sheet.set_column_width(column as u16, 24)?;
+        sheet.write_string_with_format(first, column as u16, *header, &bold)?;
+    }
+    for (index, line) in statement.lines.iter().enumerate() {
+        let row = first + 1 + index as u32;
+        sheet.write_string(row, 0, &line.redemption_id)?;
+        sheet.write_string(row, 1, &line.enterprise_credit_code)?;
+        sheet.write_string(row, 2, &line.invoice_number)?;
+        sheet.write_string(row, 3, &line.invoice_date)?;
+        sheet.write_number_with_format(row, 4, number(line.invoice_amount), &money)?;
+        sheet.write_number_with_format(row, 5, number(line.subsidy), &money)?;
+    }
+    let clawback_rows = (first + 2 + statement.lines.len() as u32..).zip(&statement.clawbacks);
+    for (row, (redemption_id, amount)) in clawback_rows {
+        sheet.write_string(row, 0, format!("追回 Clawback of {redemption_id}"))?;
+        sheet.write_number_with_format(row, 5, -number(*amount), &money)?;
+    }
+    workbook.save(path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

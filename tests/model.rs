@@ -1145,6 +1145,7 @@ fn redeem_command(payload: &RedeemPayload) -> Command {
             amount: yuan(payload.amount),
         },
         allow_partial: payload.allow_partial,
+        evidence: Vec::new(),
     })
 }
 

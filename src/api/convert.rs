@@ -10,14 +10,18 @@ use crate::domain::dates::parse_date;
 use crate::domain::input::InputError;
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::model::{
-    Balance, Enterprise, ProgramSummary, Provider, Redemption, RedemptionStatus, Role, Timestamp,
-    Voucher, VoucherStatus,
+    Balance, BudgetView, Enterprise, Evidence, EvidenceKind, ProgramSummary, Provider, Redemption,
+    RedemptionStatus, RelatedParties, Role, Settlement, Sha256Hex, Timestamp, Voucher,
+    VoucherStatus,
 };
 use crate::domain::money::{CURRENCY_CNY, Money, Total};
 use crate::domain::policy::ProgramCode;
 use crate::domain::text::BoundedText;
 use crate::proto::google::r#type::Money as ProtoMoney;
 use crate::proto::voucher::v1 as pb;
+
+/// The most documents one claim may carry.
+pub const EVIDENCE_MAX: usize = 20;
 
 /// The page size when the caller gives none.
 pub const PAGE_SIZE_DEFAULT: usize = 100;
@@ -267,6 +271,9 @@ pub fn to_voucher(voucher: &Voucher) -> pb::Voucher {
 pub fn to_redemption(redemption: &Redemption) -> pb::Redemption {
     let status = match redemption.status {
         RedemptionStatus::Accepted => pb::RedemptionStatus::Accepted,
+        RedemptionStatus::Approved => pb::RedemptionStatus::Approved,
+        RedemptionStatus::Rejected => pb::RedemptionStatus::Rejected,
+        RedemptionStatus::Settled => pb::RedemptionStatus::Settled,
         RedemptionStatus::Reversed => pb::RedemptionStatus::Reversed,
     };
     pb::Redemption {
@@ -285,6 +292,143 @@ pub fn to_redemption(redemption: &Redemption) -> pb::Redemption {
         allow_partial: redemption.allow_partial,
         reversal_reason: text_of(&redemption.reversal_reason),
         reversed_at: redemption.reversed_at.map(to_timestamp),
+        evidence: redemption.evidence.iter().map(to_evidence).collect(),
+        approved_at: redemption.approved_at.map(to_timestamp),
+        rejection_reason: text_of(&redemption.rejection_reason),
+        rejected_at: redemption.rejected_at.map(to_timestamp),
+        settlement_id: text_of(&redemption.settlement_id),
+    }
+}
+
+fn to_evidence(evidence: &Evidence) -> pb::Evidence {
+    let kind = match evidence.kind {
+        EvidenceKind::Contract => pb::EvidenceKind::Contract,
+        EvidenceKind::PaymentReceipt => pb::EvidenceKind::PaymentReceipt,
+        EvidenceKind::DeliveryProof => pb::EvidenceKind::DeliveryProof,
+        EvidenceKind::DeploymentProof => pb::EvidenceKind::DeploymentProof,
+    };
+    pb::Evidence {
+        kind: kind as i32,
+        sha256: evidence.sha256.as_str().to_owned(),
+        reference: evidence.reference.to_string(),
+    }
+}
+
+/// The documents of a claim, at most [`EVIDENCE_MAX`], each checked.
+pub fn evidence(documents: &[pb::Evidence]) -> Result<Vec<Evidence>, Status> {
+    if documents.len() > EVIDENCE_MAX {
+        return Err(invalid(
+            "evidence",
+            InputError::new(
+                "TOO_MANY",
+                format!("at most {EVIDENCE_MAX} documents per claim"),
+            ),
+        ));
+    }
+    documents
+        .iter()
+        .map(|document| {
+            let kind = match pb::EvidenceKind::try_from(document.kind) {
+                Ok(pb::EvidenceKind::Contract) => EvidenceKind::Contract,
+                Ok(pb::EvidenceKind::PaymentReceipt) => EvidenceKind::PaymentReceipt,
+                Ok(pb::EvidenceKind::DeliveryProof) => EvidenceKind::DeliveryProof,
+                Ok(pb::EvidenceKind::DeploymentProof) => EvidenceKind::DeploymentProof,
+                Ok(pb::EvidenceKind::Unspecified) | Err(_) => {
+                    return Err(invalid(
+                        "evidence.kind",
+                        InputError::new(
+                            "UNKNOWN_EVIDENCE_KIND",
+                            "kind must be one of EVIDENCE_KIND_CONTRACT…",
+                        ),
+                    ));
+                }
+            };
+            Ok(Evidence {
+                kind,
+                sha256: Sha256Hex::parse(&document.sha256)
+                    .map_err(|error| invalid("evidence.sha256", error))?,
+                reference: text("evidence.reference", &document.reference)?,
+            })
+        })
+        .collect()
+}
+
+/// A signed amount (a statement's net) as `google.type.Money`: units and nanos share the sign.
+pub fn signed_to_money(amount: rust_decimal::Decimal) -> ProtoMoney {
+    let mut at_fen = amount.round_dp(2);
+    at_fen.rescale(2);
+    let fen = at_fen.mantissa();
+    let units = i64::try_from(fen / 100).unwrap_or(if fen < 0 { i64::MIN } else { i64::MAX });
+    let nanos = i32::try_from(fen % 100).unwrap_or(0) * 10_000_000;
+    ProtoMoney {
+        currency_code: CURRENCY_CNY.to_owned(),
+        units,
+        nanos,
+    }
+}
+
+/// A statement, with its lines when `lines` holds their redemptions.
+pub fn to_settlement(
+    settlement: &Settlement,
+    provider_name: &str,
+    lines: &[Redemption],
+) -> pb::Settlement {
+    pb::Settlement {
+        settlement_id: settlement.settlement_id.to_string(),
+        request_id: settlement.request_id.to_string(),
+        provider_credit_code: settlement.provider_credit_code.to_string(),
+        provider_name: provider_name.to_owned(),
+        program: to_program(settlement.program),
+        up_to_date: to_date(settlement.up_to),
+        line_count: settlement.redemption_ids.len() as u64,
+        gross: Some(total_to_money(settlement.gross)),
+        clawed_back: Some(total_to_money(settlement.clawed_back)),
+        net: Some(signed_to_money(settlement.net())),
+        lines: lines
+            .iter()
+            .map(|redemption| pb::SettlementLine {
+                redemption_id: redemption.redemption_id.to_string(),
+                voucher_id: redemption.voucher_id.to_string(),
+                enterprise_credit_code: redemption.enterprise_credit_code.to_string(),
+                invoice_number: redemption.invoice.number.to_string(),
+                invoice_date: to_date(redemption.invoice.date),
+                invoice_amount: Some(to_money(redemption.invoice.amount)),
+                subsidy: Some(to_money(redemption.subsidy)),
+            })
+            .collect(),
+        clawbacks: settlement
+            .clawbacks
+            .iter()
+            .map(|clawback| pb::Clawback {
+                redemption_id: clawback.redemption_id.to_string(),
+                amount: Some(to_money(clawback.amount)),
+                booked_at: Some(to_timestamp(clawback.booked_at)),
+            })
+            .collect(),
+        created_at: Some(to_timestamp(settlement.created_at)),
+        more_pending: settlement.more_pending,
+    }
+}
+
+pub fn to_budget(budget: &BudgetView) -> pb::Budget {
+    pb::Budget {
+        program: to_program(budget.program_period.program),
+        period_start: to_date(budget.period.first),
+        period_end: to_date(budget.period.last),
+        budget: budget.budget.map(to_money),
+        committed: Some(total_to_money(budget.committed)),
+        redeemed: Some(total_to_money(budget.redeemed)),
+        settled: Some(total_to_money(budget.settled)),
+        available: budget.available().map(total_to_money),
+    }
+}
+
+pub fn to_related_parties(parties: &RelatedParties) -> pb::RelatedParties {
+    pb::RelatedParties {
+        provider_credit_code: parties.provider_credit_code.to_string(),
+        enterprise_credit_code: parties.enterprise_credit_code.to_string(),
+        reason: parties.reason.to_string(),
+        recorded_at: Some(to_timestamp(parties.recorded_at)),
     }
 }
 
@@ -322,6 +466,9 @@ pub fn to_program_summary(summary: &ProgramSummary) -> pb::ProgramSummaryRespons
         committed: Some(total_to_money(summary.totals.committed)),
         redeemed: Some(total_to_money(summary.totals.redeemed)),
         reversed: Some(total_to_money(summary.totals.reversed)),
+        rejected: Some(total_to_money(summary.totals.rejected)),
+        settled: Some(total_to_money(summary.totals.settled)),
+        budget: summary.budget.map(to_money),
         redemptions: summary.totals.redemptions,
         providers: summary
             .providers
@@ -332,6 +479,8 @@ pub fn to_program_summary(summary: &ProgramSummary) -> pb::ProgramSummaryRespons
                 redemptions: totals.redemptions,
                 redeemed: Some(total_to_money(totals.redeemed)),
                 reversed: Some(total_to_money(totals.reversed)),
+                rejected: Some(total_to_money(totals.rejected)),
+                settled: Some(total_to_money(totals.settled)),
             })
             .collect(),
         providers_truncated: summary.providers_truncated,

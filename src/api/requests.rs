@@ -9,13 +9,13 @@ use super::convert;
 use super::status::{invalid, permission_denied};
 use crate::domain::command::{Command, RedeemCommand};
 use crate::domain::credit_code::CreditCode;
-use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
+use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::input::InputError;
 use crate::domain::model::{Actor, Invoice, IssueVoucherRequest, SecretHash};
 use crate::domain::policy::ProgramCode;
 use crate::domain::text::RequestId;
 use crate::proto::voucher::v1 as pb;
-use crate::store::{RedemptionFilter, VoucherFilter};
+use crate::store::{RedemptionFilter, SettlementFilter, VoucherFilter};
 
 pub fn register_enterprise(body: &pb::RegisterEnterpriseRequest) -> Result<Command, Status> {
     Ok(Command::RegisterEnterprise {
@@ -101,6 +101,7 @@ pub fn redeem(body: &pb::RedeemRequest, actor: Actor) -> Result<Command, Status>
             amount: convert::money("invoice_amount", body.invoice_amount.as_ref())?,
         },
         allow_partial: body.allow_partial,
+        evidence: convert::evidence(&body.evidence)?,
     }))
 }
 
@@ -222,6 +223,71 @@ pub fn list_balances(
 }
 
 pub fn program_summary(body: &pb::ProgramSummaryRequest) -> Result<ProgramQuery, Status> {
+    Ok(ProgramQuery {
+        program: convert::program("program", body.program)?,
+        on_date: convert::optional_date("on_date", &body.on_date)?,
+    })
+}
+
+pub fn approve_redemption(body: &pb::ApproveRedemptionRequest) -> Result<Command, Status> {
+    Ok(Command::ApproveRedemption {
+        redemption_id: convert::id("redemption_id", &body.redemption_id, RedemptionId::parse)?,
+    })
+}
+
+pub fn reject_redemption(body: &pb::RejectRedemptionRequest) -> Result<Command, Status> {
+    Ok(Command::RejectRedemption {
+        redemption_id: convert::id("redemption_id", &body.redemption_id, RedemptionId::parse)?,
+        reason: convert::text("reason", &body.reason)?,
+    })
+}
+
+pub fn create_settlement(body: &pb::CreateSettlementRequest) -> Result<Command, Status> {
+    Ok(Command::CreateSettlement(
+        crate::domain::command::SettlementRequest {
+            request_id: RequestId::parse(&body.request_id)
+                .map_err(|error| invalid("request_id", error))?,
+            provider_credit_code: convert::credit_code(
+                "provider_credit_code",
+                &body.provider_credit_code,
+            )?,
+            program: convert::program("program", body.program)?,
+            up_to: convert::date("up_to_date", &body.up_to_date)?,
+        },
+    ))
+}
+
+pub fn record_related_parties(body: &pb::RecordRelatedPartiesRequest) -> Result<Command, Status> {
+    Ok(Command::RecordRelatedParties {
+        provider_credit_code: convert::credit_code(
+            "provider_credit_code",
+            &body.provider_credit_code,
+        )?,
+        enterprise_credit_code: convert::credit_code(
+            "enterprise_credit_code",
+            &body.enterprise_credit_code,
+        )?,
+        reason: convert::text("reason", &body.reason)?,
+    })
+}
+
+pub fn list_settlements(
+    body: &pb::ListSettlementsRequest,
+) -> Result<PageQuery<SettlementFilter, SettlementId>, Status> {
+    Ok(PageQuery {
+        filter: SettlementFilter {
+            provider_credit_code: convert::optional_credit_code(
+                "provider_credit_code",
+                &body.provider_credit_code,
+            )?,
+            program: convert::optional_program("program", body.program)?,
+        },
+        limit: convert::page_size(body.page_size)?,
+        after: convert::page_token(&body.page_token, SettlementId::parse)?,
+    })
+}
+
+pub fn get_budget(body: &pb::GetBudgetRequest) -> Result<ProgramQuery, Status> {
     Ok(ProgramQuery {
         program: convert::program("program", body.program)?,
         on_date: convert::optional_date("on_date", &body.on_date)?,

@@ -8,7 +8,7 @@ use super::observe::Call;
 use super::status::to_status;
 use super::{audit, convert, requests};
 use crate::domain::command::Command;
-use crate::domain::ids::{RedemptionId, VoucherId};
+use crate::domain::ids::{RedemptionId, SettlementId, VoucherId};
 use crate::domain::ledger::Outcome;
 use crate::domain::model::{Actor, Role, SecretHash};
 use crate::engine::Engine;
@@ -438,5 +438,168 @@ impl VoucherLedger for LedgerService {
         }
         .await;
         call.finish(result)
+    }
+
+    async fn approve_redemption(
+        &self,
+        request: Request<pb::ApproveRedemptionRequest>,
+    ) -> Result<Response<pb::Redemption>, Status> {
+        let call = Call::start("ApproveRedemption");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            self.answer_redemption(requests::approve_redemption(request.get_ref())?)
+                .await
+        }
+        .await;
+        call.finish(result)
+    }
+
+    async fn reject_redemption(
+        &self,
+        request: Request<pb::RejectRedemptionRequest>,
+    ) -> Result<Response<pb::Redemption>, Status> {
+        let call = Call::start("RejectRedemption");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            self.answer_redemption(requests::reject_redemption(request.get_ref())?)
+                .await
+        }
+        .await;
+        call.finish(result)
+    }
+
+    async fn create_settlement(
+        &self,
+        request: Request<pb::CreateSettlementRequest>,
+    ) -> Result<Response<pb::Settlement>, Status> {
+        let call = Call::start("CreateSettlement");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            let settlement_id = match self
+                .submit(requests::create_settlement(request.get_ref())?)
+                .await?
+            {
+                Outcome::Settlement(settlement) => settlement.settlement_id,
+                other => return Err(unexpected(other)),
+            };
+            self.settlement_response(&settlement_id, Actor::Bureau)
+        }
+        .await;
+        call.finish(result)
+    }
+
+    async fn get_settlement(
+        &self,
+        request: Request<pb::GetSettlementRequest>,
+    ) -> Result<Response<pb::Settlement>, Status> {
+        let call = Call::start("GetSettlement");
+        let result = async {
+            let actor = self.authorize(&request, &call, ANY_ROLE)?;
+            let settlement_id = convert::id(
+                "settlement_id",
+                &request.get_ref().settlement_id,
+                SettlementId::parse,
+            )?;
+            self.settlement_response(&settlement_id, actor)
+        }
+        .await;
+        call.finish(result)
+    }
+
+    async fn list_settlements(
+        &self,
+        request: Request<pb::ListSettlementsRequest>,
+    ) -> Result<Response<pb::ListSettlementsResponse>, Status> {
+        let call = Call::start("ListSettlements");
+        let result = async {
+            let actor = self.authorize(&request, &call, ANY_ROLE)?;
+            let query = requests::list_settlements(request.get_ref())?;
+            let page = self
+                .engine
+                .reader()
+                .list_settlements(query.filter, actor, query.after, query.limit)
+                .map_err(to_status)?;
+            Ok(Response::new(pb::ListSettlementsResponse {
+                settlements: page
+                    .items
+                    .iter()
+                    .map(|(settlement, name)| convert::to_settlement(settlement, name, &[]))
+                    .collect(),
+                next_page_token: page.next_after.unwrap_or_default(),
+            }))
+        }
+        .await;
+        call.finish(result)
+    }
+
+    async fn get_budget(
+        &self,
+        request: Request<pb::GetBudgetRequest>,
+    ) -> Result<Response<pb::Budget>, Status> {
+        let call = Call::start("GetBudget");
+        let result = async {
+            self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let query = requests::get_budget(request.get_ref())?;
+            let budget = self
+                .engine
+                .reader()
+                .budget(query.program, query.on_date)
+                .map_err(to_status)?;
+            Ok(Response::new(convert::to_budget(&budget)))
+        }
+        .await;
+        call.finish(result)
+    }
+
+    async fn record_related_parties(
+        &self,
+        request: Request<pb::RecordRelatedPartiesRequest>,
+    ) -> Result<Response<pb::RelatedParties>, Status> {
+        let call = Call::start("RecordRelatedParties");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            match self
+                .submit(requests::record_related_parties(request.get_ref())?)
+                .await?
+            {
+                Outcome::RelatedParties(parties) => {
+                    Ok(Response::new(convert::to_related_parties(&parties)))
+                }
+                other => Err(unexpected(other)),
+            }
+        }
+        .await;
+        call.finish(result)
+    }
+}
+
+impl LedgerService {
+    async fn answer_redemption(
+        &self,
+        command: Command,
+    ) -> Result<Response<pb::Redemption>, Status> {
+        match self.submit(command).await? {
+            Outcome::Redemption(redemption) => {
+                Ok(Response::new(convert::to_redemption(&redemption)))
+            }
+            other => Err(unexpected(other)),
+        }
+    }
+
+    fn settlement_response(
+        &self,
+        settlement_id: &SettlementId,
+        actor: Actor,
+    ) -> Result<Response<pb::Settlement>, Status> {
+        let (settlement, lines, name) = self
+            .engine
+            .reader()
+            .settlement(settlement_id, actor)
+            .map_err(to_status)?;
+        Ok(Response::new(convert::to_settlement(
+            &settlement,
+            &name,
+            &lines,
+        )))
     }
 }

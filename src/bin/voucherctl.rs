@@ -157,6 +157,85 @@ enum Command {
     Report(Report),
     /// Ask the server's gRPC health service; exit 0 when it is serving (no token needed).
     Health,
+    /// Approve a claim on review, so it can be settled (bureau).
+    Approve(RedemptionIdArgument),
+    /// Reject a claim on review, releasing its subsidy (bureau).
+    Reject(Reject),
+    /// Settlement statements (拨付): create, show, list, export for the payment voucher.
+    #[command(subcommand)]
+    Settlement(SettlementCommand),
+    /// A program's budget in one cap period, and what is committed, redeemed, settled (bureau, auditor).
+    Budget(ProgramPeriodArguments),
+    /// Record that a provider and an enterprise are related parties (关联方) (bureau).
+    RelatedParties(RelatedPartiesArguments),
+}
+
+#[derive(Args, Debug)]
+struct RedemptionIdArgument {
+    redemption_id: String,
+}
+
+#[derive(Args, Debug)]
+struct Reject {
+    redemption_id: String,
+    #[arg(long)]
+    reason: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum SettlementCommand {
+    /// Settle a provider's approved claims with invoices up to a date (bureau). Idempotent by --request-id.
+    Create(CreateSettlement),
+    /// One statement with its lines.
+    Get { settlement_id: String },
+    /// Statements, oldest first.
+    List(ListSettlements),
+    /// Write a statement as CSV or XLSX, for the payment voucher (付款凭证).
+    Export(ExportSettlement),
+}
+
+#[derive(Args, Debug)]
+struct CreateSettlement {
+    #[arg(long, value_name = "CREDIT_CODE")]
+    provider: String,
+    #[arg(long)]
+    program: ProgramArg,
+    /// Claims with invoices dated up to this day (YYYY-MM-DD).
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    up_to: NaiveDate,
+    /// The idempotency key; a fresh UUID by default (printed, to retry with).
+    #[arg(long)]
+    request_id: Option<String>,
+}
+
+#[derive(Args, Debug)]
+struct ListSettlements {
+    #[arg(long, value_name = "CREDIT_CODE")]
+    provider: Option<String>,
+    #[arg(long)]
+    program: Option<ProgramArg>,
+    #[command(flatten)]
+    paging: Paging,
+}
+
+#[derive(Args, Debug)]
+struct ExportSettlement {
+    settlement_id: String,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Xlsx)]
+    format: ReportFormat,
+    /// The file to write (default: <settlement id>.<format>).
+    #[arg(long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+struct RelatedPartiesArguments {
+    #[arg(long, value_name = "CREDIT_CODE")]
+    provider: String,
+    #[arg(long, value_name = "CREDIT_CODE")]
+    enterprise: String,
+    #[arg(long)]
+    reason: String,
 }
 
 #[derive(Args, Debug)]
@@ -334,6 +413,35 @@ struct Redeem {
     /// Grant what is left when the full subsidy does not fit.
     #[arg(long)]
     allow_partial: bool,
+    /// A document behind the claim, KIND:SHA256:REFERENCE, where KIND is contract,
+    /// payment_receipt, delivery_proof or deployment_proof. Repeat for several.
+    #[arg(long, value_name = "KIND:SHA256:REFERENCE", value_parser = parse_evidence)]
+    evidence: Vec<pb::Evidence>,
+}
+
+fn parse_evidence(text: &str) -> Result<pb::Evidence, String> {
+    let mut parts = text.splitn(3, ':');
+    let (Some(kind), Some(sha256), Some(reference)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err("expected KIND:SHA256:REFERENCE".to_owned());
+    };
+    let kind = match kind {
+        "contract" => pb::EvidenceKind::Contract,
+        "payment_receipt" => pb::EvidenceKind::PaymentReceipt,
+        "delivery_proof" => pb::EvidenceKind::DeliveryProof,
+        "deployment_proof" => pb::EvidenceKind::DeploymentProof,
+        other => {
+            return Err(format!(
+                "{other:?} is not contract, payment_receipt, delivery_proof or deployment_proof"
+            ));
+        }
+    };
+    voucher_ledger::domain::model::Sha256Hex::parse(sha256).map_err(|error| error.message)?;
+    Ok(pb::Evidence {
+        kind: kind as i32,
+        sha256: sha256.to_owned(),
+        reference: reference.to_owned(),
+    })
 }
 
 #[derive(Args, Debug)]
@@ -786,6 +894,22 @@ async fn execute(command: Command, client: &mut Client, output: &Output) -> Resu
         Command::ListBalances(arguments) => list_balances(client, output, arguments).await,
         Command::Report(arguments) => report(client, arguments).await,
         Command::Health => unreachable!("health is answered before a token is read"),
+        Command::Approve(arguments) => approve(client, output, arguments).await,
+        Command::Reject(arguments) => reject(client, output, arguments).await,
+        Command::Settlement(SettlementCommand::Create(arguments)) => {
+            create_settlement(client, output, arguments).await
+        }
+        Command::Settlement(SettlementCommand::Get { settlement_id }) => {
+            get_settlement(client, output, settlement_id).await
+        }
+        Command::Settlement(SettlementCommand::List(arguments)) => {
+            list_settlements(client, output, arguments).await
+        }
+        Command::Settlement(SettlementCommand::Export(arguments)) => {
+            export_settlement(client, arguments).await
+        }
+        Command::Budget(arguments) => budget(client, output, arguments).await,
+        Command::RelatedParties(arguments) => related_parties(client, output, arguments).await,
     }
 }
 
@@ -980,6 +1104,7 @@ async fn redeem(client: &mut Client, output: &Output, arguments: Redeem) -> Resu
         invoice_date: to_date(arguments.invoice_date),
         invoice_amount: Some(to_money(arguments.amount)),
         allow_partial: arguments.allow_partial,
+        evidence: arguments.evidence,
     };
     let reply = client.redeem(request).await?.into_inner();
     output.record(&show::redemption(&reply));
@@ -1390,4 +1515,192 @@ fn health(cli: &Cli) -> ExitCode {
         Ok(status) => fail(1, &format!("not serving (status {status})")),
         Err(failure) => failure.report(None),
     }
+}
+
+async fn approve(
+    client: &mut Client,
+    output: &Output,
+    arguments: RedemptionIdArgument,
+) -> Result<(), Failure> {
+    let request = pb::ApproveRedemptionRequest {
+        redemption_id: arguments.redemption_id,
+    };
+    output.record(&show::redemption(
+        &client.approve_redemption(request).await?.into_inner(),
+    ));
+    Ok(())
+}
+
+async fn reject(client: &mut Client, output: &Output, arguments: Reject) -> Result<(), Failure> {
+    let request = pb::RejectRedemptionRequest {
+        redemption_id: arguments.redemption_id,
+        reason: arguments.reason,
+    };
+    output.record(&show::redemption(
+        &client.reject_redemption(request).await?.into_inner(),
+    ));
+    Ok(())
+}
+
+async fn create_settlement(
+    client: &mut Client,
+    output: &Output,
+    arguments: CreateSettlement,
+) -> Result<(), Failure> {
+    let request_id = arguments
+        .request_id
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let request = pb::CreateSettlementRequest {
+        request_id: request_id.clone(),
+        provider_credit_code: arguments.provider,
+        program: arguments.program.wire(),
+        up_to_date: to_date(arguments.up_to),
+    };
+    let settlement = client.create_settlement(request).await?.into_inner();
+    let mut record = show::settlement(&settlement);
+    record.insert(0, ("request_id", show::Value::Text(request_id)));
+    output.record(&record);
+    Ok(())
+}
+
+async fn get_settlement(
+    client: &mut Client,
+    output: &Output,
+    settlement_id: String,
+) -> Result<(), Failure> {
+    let settlement = client
+        .get_settlement(pb::GetSettlementRequest { settlement_id })
+        .await?
+        .into_inner();
+    output.record(&show::settlement(&settlement));
+    for line in &settlement.lines {
+        if !output.json {
+            emit("\n");
+        }
+        output.record(&show::settlement_line(line));
+    }
+    Ok(())
+}
+
+async fn list_settlements(
+    client: &mut Client,
+    output: &Output,
+    arguments: ListSettlements,
+) -> Result<(), Failure> {
+    let template = pb::ListSettlementsRequest {
+        provider_credit_code: arguments.provider.unwrap_or_default(),
+        program: optional_program(arguments.program),
+        page_size: arguments.paging.page_size.unwrap_or(0),
+        page_token: String::new(),
+    };
+    paginate(output, &arguments.paging, "settlements", |page_token| {
+        let mut client = client.clone();
+        let request = pb::ListSettlementsRequest {
+            page_token,
+            ..template.clone()
+        };
+        async move {
+            let reply = client.list_settlements(request).await?.into_inner();
+            Ok(Page {
+                records: reply.settlements.iter().map(show::settlement).collect(),
+                next_page_token: reply.next_page_token,
+            })
+        }
+    })
+    .await
+}
+
+async fn export_settlement(
+    client: &mut Client,
+    arguments: ExportSettlement,
+) -> Result<(), Failure> {
+    let settlement = client
+        .get_settlement(pb::GetSettlementRequest {
+            settlement_id: arguments.settlement_id.clone(),
+        })
+        .await?
+        .into_inner();
+    let statement = voucher_ledger::report::Statement {
+        settlement_id: settlement.settlement_id.clone(),
+        provider_credit_code: settlement.provider_credit_code.clone(),
+        provider_name: settlement.provider_name.clone(),
+        program: show::program_word(settlement.program),
+        up_to_date: settlement.up_to_date.clone(),
+        lines: settlement
+            .lines
+            .iter()
+            .map(|line| voucher_ledger::report::StatementLine {
+                redemption_id: line.redemption_id.clone(),
+                enterprise_credit_code: line.enterprise_credit_code.clone(),
+                invoice_number: line.invoice_number.clone(),
+                invoice_date: line.invoice_date.clone(),
+                invoice_amount: money(&line.invoice_amount),
+                subsidy: money(&line.subsidy),
+            })
+            .collect(),
+        clawbacks: settlement
+            .clawbacks
+            .iter()
+            .map(|clawback| (clawback.redemption_id.clone(), money(&clawback.amount)))
+            .collect(),
+        gross: money(&settlement.gross),
+        clawed_back: money(&settlement.clawed_back),
+    };
+    let extension = if arguments.format == ReportFormat::Csv {
+        "csv"
+    } else {
+        "xlsx"
+    };
+    let path = arguments
+        .output
+        .unwrap_or_else(|| PathBuf::from(format!("{}.{extension}", settlement.settlement_id)));
+    let cannot =
+        |error: String| Failure::Usage(format!("cannot write {}: {error}", path.display()));
+    match arguments.format {
+        ReportFormat::Csv => {
+            let file = std::fs::File::create(&path).map_err(|error| cannot(error.to_string()))?;
+            voucher_ledger::report::write_statement_csv(&statement, std::io::BufWriter::new(file))
+                .map_err(|error| cannot(error.to_string()))?
+        }
+        ReportFormat::Xlsx => voucher_ledger::report::write_statement_xlsx(&statement, &path)
+            .map_err(|error| cannot(error.to_string()))?,
+    }
+    emit(&format!(
+        "statement: {}\nlines: {}\nnet: {}\n",
+        path.display(),
+        statement.lines.len(),
+        statement.net()
+    ));
+    Ok(())
+}
+
+async fn budget(
+    client: &mut Client,
+    output: &Output,
+    arguments: ProgramPeriodArguments,
+) -> Result<(), Failure> {
+    let request = pb::GetBudgetRequest {
+        program: arguments.program.wire(),
+        on_date: arguments.on_date.map(to_date).unwrap_or_default(),
+    };
+    output.record(&show::budget(
+        &client.get_budget(request).await?.into_inner(),
+    ));
+    Ok(())
+}
+
+async fn related_parties(
+    client: &mut Client,
+    output: &Output,
+    arguments: RelatedPartiesArguments,
+) -> Result<(), Failure> {
+    let request = pb::RecordRelatedPartiesRequest {
+        provider_credit_code: arguments.provider,
+        enterprise_credit_code: arguments.enterprise,
+        reason: arguments.reason,
+    };
+    output.record(&show::related_parties(
+        &client.record_related_parties(request).await?.into_inner(),
+    ));
+    Ok(())
 }

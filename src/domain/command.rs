@@ -4,9 +4,12 @@
 
 use super::credit_code::CreditCode;
 use super::ids::{RedemptionId, TokenId, VoucherId};
-use super::model::{Actor, Invoice, IssueVoucherRequest, Role, SecretHash};
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use super::model::{Actor, Evidence, Invoice, IssueVoucherRequest, Role, SecretHash};
 use super::policy::ProgramCode;
-use super::text::{Description, Name, Reason};
+use super::text::{Description, Name, Reason, RequestId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -42,6 +45,21 @@ pub enum Command {
         reason: Reason,
         actor: Actor,
     },
+    /// The bureau's review: the claim may be settled.
+    ApproveRedemption {
+        redemption_id: RedemptionId,
+    },
+    /// The bureau's review: the claim is refused, its subsidy released.
+    RejectRedemption {
+        redemption_id: RedemptionId,
+        reason: Reason,
+    },
+    CreateSettlement(SettlementRequest),
+    RecordRelatedParties {
+        provider_credit_code: CreditCode,
+        enterprise_credit_code: CreditCode,
+        reason: Reason,
+    },
 }
 
 impl Command {
@@ -56,6 +74,10 @@ impl Command {
             Command::RevokeVoucher { .. } => "revoke_voucher",
             Command::Redeem(_) => "redeem",
             Command::ReverseRedemption { .. } => "reverse_redemption",
+            Command::ApproveRedemption { .. } => "approve_redemption",
+            Command::RejectRedemption { .. } => "reject_redemption",
+            Command::CreateSettlement(_) => "create_settlement",
+            Command::RecordRelatedParties { .. } => "record_related_parties",
         }
     }
 }
@@ -70,4 +92,14 @@ pub struct RedeemCommand {
     pub enterprise_credit_code: CreditCode,
     pub invoice: Invoice,
     pub allow_partial: bool,
+    pub evidence: Vec<Evidence>,
+}
+
+/// Settle a provider's approved claims under one program with invoices up to a date.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementRequest {
+    pub request_id: RequestId,
+    pub provider_credit_code: CreditCode,
+    pub program: ProgramCode,
+    pub up_to: NaiveDate,
 }

@@ -127,6 +127,16 @@ pub enum RefusalReason {
     RedeemDeadlinePassed,
     /// Revoking this token would leave nobody able to administer the ledger.
     LastBureauToken,
+    /// The program's budget for the period would be passed.
+    BudgetExceeded,
+    /// The provider and the enterprise are related parties (关联方).
+    RelatedParty,
+    /// The policy requires documents the claim does not carry.
+    EvidenceRequired,
+    /// The redemption is not in a state this step applies to (e.g. approving a rejected one).
+    RedemptionNotOpen,
+    /// A settlement would hold no claim and no clawback.
+    NothingToSettle,
 }
 
 impl RefusalReason {
@@ -143,6 +153,11 @@ impl RefusalReason {
             RefusalReason::SelfDealing => "SELF_DEALING",
             RefusalReason::RedeemDeadlinePassed => "REDEEM_DEADLINE_PASSED",
             RefusalReason::LastBureauToken => "LAST_BUREAU_TOKEN",
+            RefusalReason::BudgetExceeded => "BUDGET_EXCEEDED",
+            RefusalReason::RelatedParty => "RELATED_PARTY",
+            RefusalReason::EvidenceRequired => "EVIDENCE_REQUIRED",
+            RefusalReason::RedemptionNotOpen => "REDEMPTION_NOT_OPEN",
+            RefusalReason::NothingToSettle => "NOTHING_TO_SETTLE",
         }
     }
 }

@@ -7,7 +7,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::ids::{RedemptionId, TokenId, VoucherId};
-use super::model::{Enterprise, Provider, Redemption, Role, Timestamp, Token, Voucher};
+use super::model::{
+    Enterprise, Provider, Redemption, RelatedParties, Role, Settlement, Timestamp, Token, Voucher,
+};
 use super::text::Reason;
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,6 +51,25 @@ pub enum Event {
     RedemptionAccepted {
         redemption: Redemption,
     },
+    /// The bureau approved a claim on review.
+    RedemptionApproved {
+        redemption_id: RedemptionId,
+        at: Timestamp,
+    },
+    /// The bureau rejected a claim on review; its subsidy is released.
+    RedemptionRejected {
+        redemption_id: RedemptionId,
+        reason: Reason,
+        at: Timestamp,
+    },
+    /// A statement settled these approved claims and netted these clawbacks.
+    SettlementCreated {
+        settlement: Settlement,
+    },
+    RelatedPartiesRecorded {
+        parties: RelatedParties,
+    },
+    /// A reversal; of a settled redemption, a clawback the provider's next statement nets.
     RedemptionReversed {
         redemption_id: RedemptionId,
         reason: Reason,
@@ -70,6 +91,10 @@ impl Event {
             Event::VoucherExpired { .. } => "voucher_expired",
             Event::RedemptionAccepted { .. } => "redemption_accepted",
             Event::RedemptionReversed { .. } => "redemption_reversed",
+            Event::RedemptionApproved { .. } => "redemption_approved",
+            Event::RedemptionRejected { .. } => "redemption_rejected",
+            Event::SettlementCreated { .. } => "settlement_created",
+            Event::RelatedPartiesRecorded { .. } => "related_parties_recorded",
         }
     }
 }

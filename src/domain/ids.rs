@@ -12,6 +12,7 @@ use super::input::InputError;
 pub type VoucherId = SequentialId<'V'>;
 pub type RedemptionId = SequentialId<'R'>;
 pub type TokenId = SequentialId<'T'>;
+pub type SettlementId = SequentialId<'S'>;
 
 const DIGITS: usize = 12;
 

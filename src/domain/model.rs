@@ -9,11 +9,11 @@ use serde::{Deserialize, Serialize};
 
 use super::credit_code::CreditCode;
 use super::dates::DateRange;
-use super::ids::{RedemptionId, TokenId, VoucherId};
+use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use super::invoice::InvoiceNumber;
 use super::money::{Money, Total};
 use super::policy::ProgramCode;
-use super::text::{Description, Name, Reason, RequestId};
+use super::text::{Description, Name, Reason, Reference, RequestId};
 
 pub type Timestamp = DateTime<FixedOffset>;
 
@@ -214,8 +214,102 @@ pub struct Invoice {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RedemptionStatus {
+    /// Submitted by the provider: counts under the cap at once, awaits the bureau's review.
     Accepted,
+    /// Reviewed and approved by the bureau: may be settled.
+    Approved,
+    /// Refused on review: the subsidy is released, the invoice stays used.
+    Rejected,
+    /// Paid out in a settlement statement.
+    Settled,
+    /// Reversed (红冲) by its provider or the bureau, or clawed back after settlement.
     Reversed,
+}
+
+impl RedemptionStatus {
+    /// Whether the subsidy still counts under the cap.
+    pub fn counts(self) -> bool {
+        matches!(
+            self,
+            RedemptionStatus::Accepted | RedemptionStatus::Approved | RedemptionStatus::Settled
+        )
+    }
+}
+
+/// What a document attached to a claim proves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    /// 合同: the rental or lease contract.
+    Contract,
+    /// 付款凭证: proof the enterprise paid.
+    PaymentReceipt,
+    /// 交付证明: proof of delivery.
+    DeliveryProof,
+    /// 部署证明: proof of deployment (compute in use, robots on site).
+    DeploymentProof,
+}
+
+impl EvidenceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EvidenceKind::Contract => "contract",
+            EvidenceKind::PaymentReceipt => "payment_receipt",
+            EvidenceKind::DeliveryProof => "delivery_proof",
+            EvidenceKind::DeploymentProof => "deployment_proof",
+        }
+    }
+}
+
+/// One document behind a claim: what it is, its SHA-256, and where to find it. The ledger
+/// keeps the fingerprint, not the document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub kind: EvidenceKind,
+    pub sha256: Sha256Hex,
+    /// A file name or URI.
+    pub reference: Reference,
+}
+
+/// A SHA-256 in lower-case hex: 64 characters.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Sha256Hex(String);
+
+impl Sha256Hex {
+    pub fn parse(text: &str) -> Result<Sha256Hex, crate::domain::input::InputError> {
+        let lower = text.to_ascii_lowercase();
+        if lower.len() != 64 || !lower.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+            return Err(crate::domain::input::InputError::new(
+                "MALFORMED_SHA256",
+                "a SHA-256 is 64 hexadecimal characters",
+            ));
+        }
+        Ok(Sha256Hex(lower))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Sha256Hex {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(formatter, "Sha256Hex({})", self.0)
+    }
+}
+
+impl TryFrom<String> for Sha256Hex {
+    type Error = crate::domain::input::InputError;
+    fn try_from(text: String) -> Result<Sha256Hex, Self::Error> {
+        Sha256Hex::parse(&text)
+    }
+}
+
+impl From<Sha256Hex> for String {
+    fn from(hash: Sha256Hex) -> String {
+        hash.0
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,14 +329,27 @@ pub struct Redemption {
     pub reversal_reason: Option<Reason>,
     pub reversed_at: Option<Timestamp>,
     pub reversed_by: Option<Role>,
+    /// Documents behind the claim; part of what makes a retry the same request.
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+    #[serde(default)]
+    pub approved_at: Option<Timestamp>,
+    #[serde(default)]
+    pub rejection_reason: Option<Reason>,
+    #[serde(default)]
+    pub rejected_at: Option<Timestamp>,
+    /// The statement that paid it.
+    #[serde(default)]
+    pub settlement_id: Option<SettlementId>,
 }
 
 impl Redemption {
-    /// What still counts under the cap: the subsidy, or nothing once reversed.
+    /// What still counts under the cap: the subsidy, or nothing once rejected or reversed.
     pub fn counted_subsidy(&self) -> Money {
-        match self.status {
-            RedemptionStatus::Accepted => self.subsidy,
-            RedemptionStatus::Reversed => Money::ZERO,
+        if self.status.counts() {
+            self.subsidy
+        } else {
+            Money::ZERO
         }
     }
 
@@ -303,8 +410,14 @@ pub struct ProgramTotals {
     pub committed: Total,
     /// Net of reversals.
     pub redeemed: Total,
-    /// Subsidy given back by reversals.
+    /// Subsidy given back by reversals and clawbacks.
     pub reversed: Total,
+    /// Subsidy released by rejections on review.
+    #[serde(default)]
+    pub rejected: Total,
+    /// Paid out by settlement statements, net of clawbacks netted since.
+    #[serde(default)]
+    pub settled: Total,
     /// Redemptions accepted, reversed ones included.
     pub redemptions: u64,
 }
@@ -317,6 +430,58 @@ pub struct ProviderTotals {
     /// Net of reversals.
     pub redeemed: Total,
     pub reversed: Total,
+    #[serde(default)]
+    pub rejected: Total,
+    /// Paid out by settlements, net of clawbacks netted since.
+    #[serde(default)]
+    pub settled: Total,
+}
+
+/// A subsidy to recover from a provider: a settled redemption reversed afterwards. The
+/// provider's next statement nets it off.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Clawback {
+    pub redemption_id: RedemptionId,
+    pub amount: Money,
+    pub booked_at: Timestamp,
+}
+
+/// A settlement statement (拨付): a provider's approved claims under one program, up to a date,
+/// paid together, less what is clawed back.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settlement {
+    pub settlement_id: SettlementId,
+    pub request_id: RequestId,
+    pub provider_credit_code: CreditCode,
+    pub program: ProgramCode,
+    /// Claims with invoices dated up to this day were gathered.
+    pub up_to: NaiveDate,
+    /// The settled redemptions, in id order.
+    pub redemption_ids: Vec<RedemptionId>,
+    /// The sum of their subsidies.
+    pub gross: Total,
+    /// Clawbacks netted off.
+    pub clawbacks: Vec<Clawback>,
+    pub clawed_back: Total,
+    pub created_at: Timestamp,
+    /// Approved claims up to `up_to` left for the next statement (past the line bound).
+    pub more_pending: bool,
+}
+
+impl Settlement {
+    /// What the bureau pays (positive) or the provider owes (negative): gross less clawbacks.
+    pub fn net(&self) -> rust_decimal::Decimal {
+        self.gross.as_decimal() - self.clawed_back.as_decimal()
+    }
+}
+
+/// A provider and an enterprise the bureau found related (关联方): no redemption between them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelatedParties {
+    pub provider_credit_code: CreditCode,
+    pub enterprise_credit_code: CreditCode,
+    pub reason: Reason,
+    pub recorded_at: Timestamp,
 }
 
 /// An enterprise's position under one cap, as the bureau reads it.
@@ -380,4 +545,28 @@ pub struct ProgramSummary {
     /// (provider, its name, its totals), in credit code order.
     pub providers: Vec<(CreditCode, String, ProviderTotals)>,
     pub providers_truncated: bool,
+    /// The program's budget for the period, if the policy sets one.
+    pub budget: Option<Money>,
+}
+
+/// A program's budget in one cap period against what is committed, redeemed and settled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BudgetView {
+    pub program_period: ProgramPeriod,
+    pub period: DateRange,
+    pub budget: Option<Money>,
+    pub committed: Total,
+    pub redeemed: Total,
+    pub settled: Total,
+}
+
+impl BudgetView {
+    /// What may still be committed: the budget less what is committed.
+    pub fn available(&self) -> Option<Total> {
+        let budget = self.budget?;
+        Total::try_from(
+            (budget.as_decimal() - self.committed.as_decimal()).max(rust_decimal::Decimal::ZERO),
+        )
+        .ok()
+    }
 }

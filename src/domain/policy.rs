@@ -4,14 +4,16 @@
 //! whole and checked whole: a file with one bad key is refused, naming the key, and nothing of
 //! it is used.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::dates::{DateRange, parse_date};
 use super::error::LedgerError;
+use super::model::EvidenceKind;
 use super::money::{Money, Rate, Rounding, parse_plain_decimal};
 
 /// The default rules: 启政办规〔2026〕1号, measures (五) and (七).
@@ -77,9 +79,19 @@ pub struct ProgramRules {
     pub cap_period: CapPeriod,
     pub rounding: Rounding,
     pub provider_kind: String,
+    /// Documents every claim must carry.
+    pub required_evidence: Vec<EvidenceKind>,
+    /// The program's total budget per cap period, by the year the period starts in; a period
+    /// without one is limited only by the caps.
+    pub budgets: BTreeMap<i32, Money>,
 }
 
 impl ProgramRules {
+    /// The budget of the cap period starting on `period_start`, if the policy sets one.
+    pub fn budget_for(&self, period_start: NaiveDate) -> Option<Money> {
+        self.budgets.get(&period_start.year()).copied()
+    }
+
     /// The subsidy an invoice amount earns before any cap.
     pub fn subsidy_for(&self, invoice_amount: Money) -> Money {
         invoice_amount.times_rate(self.rate, self.rounding)
@@ -191,6 +203,11 @@ struct ProgramEntry {
     cap_period: CapPeriod,
     rounding: Rounding,
     provider_kind: String,
+    #[serde(default)]
+    required_evidence: Vec<EvidenceKind>,
+    /// `{ "2027" = "30000000.00" }`: the budget of the cap period starting in that year.
+    #[serde(default)]
+    budgets: BTreeMap<String, String>,
 }
 
 impl PolicyFile {
@@ -248,7 +265,26 @@ impl ProgramEntry {
             .ok_or_else(|| policy_error(key("cap"), "must be yuan such as \"2000000.00\""))?;
         let cap = Money::positive_from_decimal(cap_decimal)
             .map_err(|e| policy_error(key("cap"), e.message))?;
+        let mut budgets = BTreeMap::new();
+        for (year, amount) in &self.budgets {
+            let year_number: i32 = year
+                .parse()
+                .ok()
+                .filter(|year| (2000..=2100).contains(year))
+                .ok_or_else(|| policy_error(key("budgets"), format!("{year:?} is not a year")))?;
+            let decimal = parse_plain_decimal(amount).ok_or_else(|| {
+                policy_error(
+                    key("budgets"),
+                    format!("{year}: must be yuan such as \"30000000.00\""),
+                )
+            })?;
+            let budget = Money::positive_from_decimal(decimal)
+                .map_err(|e| policy_error(key("budgets"), format!("{year}: {}", e.message)))?;
+            budgets.insert(year_number, budget);
+        }
         Ok(ProgramRules {
+            required_evidence: self.required_evidence,
+            budgets,
             code: self.program,
             name: self.name,
             name_en: self.name_en,

@@ -12,6 +12,8 @@ pub type Name = BoundedText<1, 200>;
 pub type Reason = BoundedText<1, 500>;
 /// Who holds a token and why: up to 200 characters.
 pub type Description = BoundedText<0, 200>;
+/// Where a document is: a file name or URI, 1 to 500 characters.
+pub type Reference = BoundedText<1, 500>;
 
 /// Text of `MIN..=MAX` characters after trimming, without control characters.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

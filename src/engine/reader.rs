@@ -11,15 +11,15 @@ use super::{ClockSource, EngineError};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::DateRange;
 use crate::domain::error::{LedgerError, RefusalReason};
-use crate::domain::ids::{RedemptionId, VoucherId};
+use crate::domain::ids::{RedemptionId, SettlementId, VoucherId};
 use crate::domain::ledger::unknown_credit_code;
 use crate::domain::model::{
-    Actor, Balance, CapKey, Enterprise, ProgramPeriod, ProgramSummary, Redemption, SecretHash,
-    Token, Voucher,
+    Actor, Balance, BudgetView, CapKey, Enterprise, ProgramPeriod, ProgramSummary, Redemption,
+    SecretHash, Settlement, Token, Voucher,
 };
 use crate::domain::money::Money;
 use crate::domain::policy::{Policy, ProgramCode};
-use crate::store::{Page, RedemptionFilter, Store, VoucherFilter};
+use crate::store::{Page, RedemptionFilter, SettlementFilter, Store, VoucherFilter};
 
 /// The most providers a program summary lists.
 pub const SUMMARY_PROVIDERS_MAX: usize = 10_000;
@@ -210,13 +210,117 @@ impl Reader {
                 .unwrap_or_default();
             providers.push((code, name, totals));
         }
+        let budget = self
+            .policy
+            .program(program)?
+            .budget_for(program_period.period_start);
         Ok(ProgramSummary {
+            budget,
             program_period,
             period,
             cap,
             totals,
             providers,
             providers_truncated,
+        })
+    }
+
+    /// A statement, its lines (the redemptions it settled) and its provider's name. A provider
+    /// sees only its own; others' look like they do not exist.
+    pub fn settlement(
+        &self,
+        settlement_id: &SettlementId,
+        actor: Actor,
+    ) -> Result<(Settlement, Vec<Redemption>, String), EngineError> {
+        let not_found =
+            || LedgerError::not_found("settlement_id", format!("no settlement {settlement_id}"));
+        let settlement = self
+            .store
+            .settlement(settlement_id)?
+            .ok_or_else(not_found)?;
+        if let Actor::Provider(own) = actor
+            && own != settlement.provider_credit_code
+        {
+            return Err(not_found().into());
+        }
+        let mut lines = Vec::with_capacity(settlement.redemption_ids.len());
+        for redemption_id in &settlement.redemption_ids {
+            let redemption = self.store.redemption(redemption_id)?.ok_or_else(|| {
+                crate::store::StoreError::Corrupt(format!(
+                    "{settlement_id} lists a missing {redemption_id}"
+                ))
+            })?;
+            lines.push(redemption);
+        }
+        let name = self
+            .store
+            .provider(&settlement.provider_credit_code)?
+            .map(|p| p.name.to_string())
+            .unwrap_or_default();
+        Ok((settlement, lines, name))
+    }
+
+    /// Statements in id order after `after`; a provider's filter is pinned to its own code.
+    pub fn list_settlements(
+        &self,
+        mut filter: SettlementFilter,
+        actor: Actor,
+        after: Option<SettlementId>,
+        limit: usize,
+    ) -> Result<Page<(Settlement, String)>, EngineError> {
+        if let Actor::Provider(own) = actor {
+            if filter.provider_credit_code.is_some_and(|code| code != own) {
+                return Err(LedgerError::permission_denied(
+                    "a provider may list only its own settlements",
+                )
+                .into());
+            }
+            filter.provider_credit_code = Some(own);
+        }
+        let page = self.store.list_settlements(
+            filter.provider_credit_code,
+            filter.program,
+            after,
+            limit,
+            PAGE_SCAN_MAX.max(limit),
+        )?;
+        let mut items = Vec::with_capacity(page.items.len());
+        for settlement in page.items {
+            let name = self
+                .store
+                .provider(&settlement.provider_credit_code)?
+                .map(|p| p.name.to_string())
+                .unwrap_or_default();
+            items.push((settlement, name));
+        }
+        Ok(Page {
+            items,
+            next_after: page.next_after,
+        })
+    }
+
+    /// The program's budget in the cap period holding `on_date`, against its totals.
+    pub fn budget(
+        &self,
+        program: ProgramCode,
+        on_date: Option<NaiveDate>,
+    ) -> Result<BudgetView, EngineError> {
+        let (program_period, period, _) = self.program_period(program, on_date)?;
+        let budget = self
+            .policy
+            .program(program)?
+            .budget_for(program_period.period_start);
+        let totals = self
+            .store
+            .program_totals(&program_period)?
+            .unwrap_or_default();
+        Ok(BudgetView {
+            program_period,
+            period,
+            budget,
+            committed: totals.committed,
+            redeemed: totals.redeemed,
+            settled: totals.settled,
         })
     }
 

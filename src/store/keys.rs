@@ -17,12 +17,17 @@
 //! | `ca/`  | program `/` period `/` enterprise     | CapAccount (JSON)        |
 //! | `pt/`  | program `/` period                    | ProgramTotals (JSON)     |
 //! | `pv/`  | program `/` period `/` provider       | ProviderTotals (JSON)    |
+//! | `st/`  | settlement id                         | Settlement (JSON)        |
+//! | `sp/`  | provider `/` settlement id            | (empty: an index)        |
+//! | `cb/`  | provider `/` program `/` redemption id| Clawback pending (JSON)  |
+//! | `rl/`  | provider `/` enterprise               | RelatedParties (JSON)    |
 //!
 //! Ids and dates are fixed-width text, so key order is id order and date order.
 
 use crate::domain::credit_code::CreditCode;
-use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
+use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::model::{CapKey, ProgramPeriod};
+use crate::domain::policy::ProgramCode;
 
 pub const HEAD: &[u8] = b"hd/";
 pub const EVENTS: &[u8] = b"ev/";
@@ -38,6 +43,10 @@ pub const REDEMPTIONS_BY_PROVIDER: &[u8] = b"rp/";
 pub const CAP_ACCOUNTS: &[u8] = b"ca/";
 pub const PROGRAM_TOTALS: &[u8] = b"pt/";
 pub const PROVIDER_TOTALS: &[u8] = b"pv/";
+pub const SETTLEMENTS: &[u8] = b"st/";
+pub const SETTLEMENTS_BY_PROVIDER: &[u8] = b"sp/";
+pub const CLAWBACKS: &[u8] = b"cb/";
+pub const RELATED_PARTIES: &[u8] = b"rl/";
 
 fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let length = prefix.len() + parts.iter().map(|part| part.len() + 1).sum::<usize>();
@@ -154,6 +163,52 @@ pub fn provider_totals(program_period: &ProgramPeriod, provider: &CreditCode) ->
     let mut key = program_period_prefix(PROVIDER_TOTALS, program_period);
     key.extend_from_slice(provider.as_str().as_bytes());
     key
+}
+
+pub fn settlement(settlement_id: &SettlementId) -> Vec<u8> {
+    key(SETTLEMENTS, &[settlement_id.to_string().as_bytes()])
+}
+
+pub fn settlement_by_provider(provider: &CreditCode, settlement_id: &SettlementId) -> Vec<u8> {
+    key(
+        SETTLEMENTS_BY_PROVIDER,
+        &[
+            provider.as_str().as_bytes(),
+            settlement_id.to_string().as_bytes(),
+        ],
+    )
+}
+
+pub fn clawback(
+    provider: &CreditCode,
+    program: ProgramCode,
+    redemption_id: &RedemptionId,
+) -> Vec<u8> {
+    key(
+        CLAWBACKS,
+        &[
+            provider.as_str().as_bytes(),
+            program.as_str().as_bytes(),
+            redemption_id.to_string().as_bytes(),
+        ],
+    )
+}
+
+/// Where one provider's pending clawbacks under one program begin.
+pub fn clawbacks_prefix(provider: &CreditCode, program: ProgramCode) -> Vec<u8> {
+    let mut prefix = key(
+        CLAWBACKS,
+        &[provider.as_str().as_bytes(), program.as_str().as_bytes()],
+    );
+    prefix.push(b'/');
+    prefix
+}
+
+pub fn related_parties(provider: &CreditCode, enterprise: &CreditCode) -> Vec<u8> {
+    key(
+        RELATED_PARTIES,
+        &[provider.as_str().as_bytes(), enterprise.as_str().as_bytes()],
+    )
 }
 
 /// The id at the end of an index key (`<prefix><code>/<id>`).

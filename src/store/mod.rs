@@ -26,7 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::event::Event;
 use crate::domain::ledger::Ledger;
 
-pub use reads::{Page, RedemptionFilter, VoucherFilter};
+pub use reads::{Page, RedemptionFilter, SettlementFilter, VoucherFilter};
 use records::{RecordKey, writes_of};
 
 /// The hash that the first event names as its predecessor.
@@ -34,7 +34,7 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 /// The largest value the store writes. sled moves values past a fraction of its segment size
 /// into separate blob files; staying far below keeps every write in the one fsynced file.
-const VALUE_BYTES_MAX: usize = 16 * 1024;
+const VALUE_BYTES_MAX: usize = 96 * 1024;
 
 /// Sled's page cache; the rest of the memory is the ledger's.
 const CACHE_BYTES: u64 = 64 * 1024 * 1024;
@@ -184,10 +184,11 @@ impl Journal {
             }
         }
         for record in &touched {
-            let bytes = record
-                .encode_from(ledger)
-                .expect("a touched record exists in the ledger");
-            batch.insert(record.key(), bytes);
+            match record.encode_from(ledger) {
+                Some(bytes) => batch.insert(record.key(), bytes),
+                // Only a netted clawback leaves the ledger; its stored copy goes with it.
+                None => batch.remove(record.key()),
+            }
         }
         batch.insert(keys::HEAD, encode(&head));
         let encoded = Instant::now();

@@ -11,10 +11,10 @@ use serde::Deserialize;
 
 use super::{Store, StoreError, decode, keys};
 use crate::domain::credit_code::CreditCode;
-use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
+use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::model::{
     CapAccount, CapKey, Enterprise, ProgramPeriod, ProgramTotals, Provider, ProviderTotals,
-    Redemption, Token, Voucher,
+    Redemption, Settlement, Token, Voucher,
 };
 use crate::domain::policy::ProgramCode;
 
@@ -38,6 +38,13 @@ pub struct RedemptionFilter {
     pub program: Option<ProgramCode>,
     pub invoice_date_from: Option<NaiveDate>,
     pub invoice_date_to: Option<NaiveDate>,
+}
+
+/// Which statements: a provider's (or everyone's), a program's (or every program's).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SettlementFilter {
+    pub provider_credit_code: Option<CreditCode>,
+    pub program: Option<ProgramCode>,
 }
 
 impl RedemptionFilter {
@@ -177,6 +184,44 @@ impl Store {
             limit,
             Some,
         )
+    }
+
+    pub fn settlement(
+        &self,
+        settlement_id: &SettlementId,
+    ) -> Result<Option<Settlement>, StoreError> {
+        self.get(&keys::settlement(settlement_id), "settlement")
+    }
+
+    /// Statements in id order after `after`, through the provider index when one is named.
+    pub fn list_settlements(
+        &self,
+        provider: Option<CreditCode>,
+        program: Option<ProgramCode>,
+        after: Option<SettlementId>,
+        limit: usize,
+        scan_max: usize,
+    ) -> Result<Page<Settlement>, StoreError> {
+        let admits =
+            |settlement: &Settlement| program.is_none_or(|program| program == settlement.program);
+        let after = after.map(|id| id.to_string());
+        match provider {
+            Some(code) => {
+                let prefix = keys::index_prefix(keys::SETTLEMENTS_BY_PROVIDER, &code);
+                self.page_through_index(&prefix, after, limit, scan_max, |id| {
+                    let settlement_id =
+                        SettlementId::parse(id).map_err(|e| StoreError::Corrupt(e.message))?;
+                    Ok(self.settlement(&settlement_id)?.filter(admits))
+                })
+            }
+            None => self.page_through_records(
+                keys::SETTLEMENTS,
+                after,
+                limit,
+                scan_max,
+                |s: Settlement| admits(&s).then_some(s),
+            ),
+        }
     }
 
     pub fn program_totals(

@@ -4,9 +4,10 @@
 
 use crate::domain::credit_code::CreditCode;
 use crate::domain::event::Event;
-use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
+use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::ledger::Ledger;
-use crate::domain::model::{CapKey, ProgramPeriod};
+use crate::domain::model::{CapKey, ProgramPeriod, Settlement};
+use crate::domain::policy::ProgramCode;
 
 use super::{encode, keys};
 
@@ -21,6 +22,10 @@ pub enum RecordKey {
     CapAccount(CapKey),
     ProgramTotals(ProgramPeriod),
     ProviderTotals(ProgramPeriod, CreditCode),
+    Settlement(SettlementId),
+    /// A pending clawback: gone from the ledger once netted, and then removed from the store.
+    Clawback(CreditCode, ProgramCode, RedemptionId),
+    RelatedParties(CreditCode, CreditCode),
 }
 
 impl RecordKey {
@@ -36,10 +41,18 @@ impl RecordKey {
             RecordKey::ProviderTotals(program_period, provider) => {
                 keys::provider_totals(program_period, provider)
             }
+            RecordKey::Settlement(settlement_id) => keys::settlement(settlement_id),
+            RecordKey::Clawback(provider, program, redemption_id) => {
+                keys::clawback(provider, *program, redemption_id)
+            }
+            RecordKey::RelatedParties(provider, enterprise) => {
+                keys::related_parties(provider, enterprise)
+            }
         }
     }
 
-    /// The record as the ledger has it, encoded for the store.
+    /// The record as the ledger has it, encoded for the store; `None` when the ledger no longer
+    /// has it (a netted clawback), and the stored copy is to be removed.
     pub fn encode_from(&self, ledger: &Ledger) -> Option<Vec<u8>> {
         match self {
             RecordKey::Enterprise(code) => ledger.enterprise(code).map(encode),
@@ -53,6 +66,15 @@ impl RecordKey {
             }
             RecordKey::ProviderTotals(program_period, provider) => {
                 ledger.provider_totals(program_period, provider).map(encode)
+            }
+            RecordKey::Settlement(settlement_id) => ledger.settlement(settlement_id).map(encode),
+            RecordKey::Clawback(provider, program, redemption_id) => ledger
+                .receivables(provider, *program)
+                .iter()
+                .find(|clawback| clawback.redemption_id == *redemption_id)
+                .map(encode),
+            RecordKey::RelatedParties(provider, enterprise) => {
+                ledger.related_parties(provider, enterprise).map(encode)
             }
         }
     }
@@ -123,7 +145,35 @@ pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
                 redemption.provider_credit_code,
                 ledger,
             );
+            if redemption.settlement_id.is_some() {
+                writes.records.push(RecordKey::Clawback(
+                    redemption.provider_credit_code,
+                    redemption.program,
+                    *redemption_id,
+                ));
+            }
         }
+        Event::RedemptionApproved { redemption_id, .. } => {
+            writes.records.push(RecordKey::Redemption(*redemption_id))
+        }
+        Event::RedemptionRejected { redemption_id, .. } => {
+            writes.records.push(RecordKey::Redemption(*redemption_id));
+            let redemption = ledger
+                .redemption(redemption_id)
+                .expect("a rejected redemption exists");
+            redemption_totals(
+                &mut writes,
+                redemption.voucher_id,
+                redemption.provider_credit_code,
+                ledger,
+            );
+        }
+        Event::SettlementCreated { settlement } => {
+            settlement_writes(&mut writes, settlement, ledger)
+        }
+        Event::RelatedPartiesRecorded { parties } => writes.records.push(
+            RecordKey::RelatedParties(parties.provider_credit_code, parties.enterprise_credit_code),
+        ),
     }
     writes
 }
@@ -160,6 +210,46 @@ fn redemption_totals(
     ));
 }
 
+/// A statement, the claims it settled, the clawbacks it netted (removed), and the totals of
+/// every period they belong to.
+fn settlement_writes(writes: &mut Writes, settlement: &Settlement, ledger: &Ledger) {
+    let provider = settlement.provider_credit_code;
+    writes
+        .records
+        .push(RecordKey::Settlement(settlement.settlement_id));
+    writes.indexes.push((
+        keys::settlement_by_provider(&provider, &settlement.settlement_id),
+        Vec::new(),
+    ));
+    let clawed = settlement
+        .clawbacks
+        .iter()
+        .map(|clawback| clawback.redemption_id);
+    for redemption_id in settlement.redemption_ids.iter().copied().chain(clawed) {
+        let redemption = ledger
+            .redemption(&redemption_id)
+            .expect("a settled redemption exists");
+        let voucher = ledger
+            .voucher(&redemption.voucher_id)
+            .expect("a redeemed voucher exists");
+        writes.records.push(RecordKey::Redemption(redemption_id));
+        writes
+            .records
+            .push(RecordKey::ProgramTotals(voucher.program_period()));
+        writes.records.push(RecordKey::ProviderTotals(
+            voucher.program_period(),
+            provider,
+        ));
+    }
+    for clawback in &settlement.clawbacks {
+        writes.records.push(RecordKey::Clawback(
+            provider,
+            settlement.program,
+            clawback.redemption_id,
+        ));
+    }
+}
+
 /// Every record the store should hold for `ledger`.
 pub fn expected_records(ledger: &Ledger) -> Vec<RecordKey> {
     let mut records = Vec::new();
@@ -191,6 +281,21 @@ pub fn expected_records(ledger: &Ledger) -> Vec<RecordKey> {
             .all_provider_totals()
             .map(|((key, provider), _)| RecordKey::ProviderTotals(*key, *provider)),
     );
+    records.extend(
+        ledger
+            .settlements()
+            .map(|settlement| RecordKey::Settlement(settlement.settlement_id)),
+    );
+    for ((provider, program), clawbacks) in ledger.all_receivables() {
+        records.extend(
+            clawbacks
+                .iter()
+                .map(|clawback| RecordKey::Clawback(*provider, *program, clawback.redemption_id)),
+        );
+    }
+    records.extend(ledger.all_related_parties().map(|parties| {
+        RecordKey::RelatedParties(parties.provider_credit_code, parties.enterprise_credit_code)
+    }));
     records
 }
 
@@ -220,6 +325,15 @@ pub fn expected_indexes(ledger: &Ledger) -> Vec<(Vec<u8>, Vec<u8>)> {
             Vec::new(),
         ));
     }
+    for settlement in ledger.settlements() {
+        indexes.push((
+            keys::settlement_by_provider(
+                &settlement.provider_credit_code,
+                &settlement.settlement_id,
+            ),
+            Vec::new(),
+        ));
+    }
     indexes
 }
 
@@ -237,4 +351,8 @@ pub const STATE_PREFIXES: &[&[u8]] = &[
     keys::CAP_ACCOUNTS,
     keys::PROGRAM_TOTALS,
     keys::PROVIDER_TOTALS,
+    keys::SETTLEMENTS,
+    keys::SETTLEMENTS_BY_PROVIDER,
+    keys::CLAWBACKS,
+    keys::RELATED_PARTIES,
 ];

@@ -5,13 +5,17 @@
 //! serving from a state that is wrong about public money.
 
 use super::Ledger;
+use crate::domain::credit_code::CreditCode;
 use crate::domain::event::Event;
+use crate::domain::ids::SettlementId;
 use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
 use crate::domain::model::{
-    CapAccount, Enterprise, Provider, Redemption, RedemptionStatus, Role, Timestamp, Token,
-    Voucher, VoucherStatus,
+    CapAccount, Clawback, Enterprise, ProgramPeriod, Provider, Redemption, RedemptionStatus,
+    RelatedParties, Role, Settlement, Timestamp, Token, Voucher, VoucherStatus,
 };
 use crate::domain::money::Money;
+use crate::domain::money::Total;
+use crate::domain::policy::ProgramCode;
 use crate::domain::text::Reason;
 
 impl Ledger {
@@ -40,6 +44,16 @@ impl Ledger {
                 by,
                 at,
             } => self.apply_redemption_reversed(*redemption_id, reason, *by, *at),
+            Event::RedemptionApproved { redemption_id, at } => {
+                self.apply_redemption_approved(*redemption_id, *at)
+            }
+            Event::RedemptionRejected {
+                redemption_id,
+                reason,
+                at,
+            } => self.apply_redemption_rejected(*redemption_id, reason, *at),
+            Event::SettlementCreated { settlement } => self.apply_settlement(settlement),
+            Event::RelatedPartiesRecorded { parties } => self.apply_related_parties(parties),
         }
     }
 
@@ -243,26 +257,118 @@ impl Ledger {
             .redemptions
             .get_mut(&redemption_id)
             .expect("reversed redemption exists");
-        assert_eq!(
-            redemption.status,
-            RedemptionStatus::Accepted,
-            "{redemption_id} reversed twice"
-        );
+        let was = redemption.status;
+        assert!(was.counts(), "{redemption_id} reversed when {was:?}");
         redemption.status = RedemptionStatus::Reversed;
         redemption.reversal_reason = Some(reason.clone());
         redemption.reversed_at = Some(at);
         redemption.reversed_by = Some(by);
-        let subsidy = redemption.subsidy;
-        let year = redemption.cap_year();
-        let provider_code = redemption.provider_credit_code;
+        let (subsidy, provider) = (redemption.subsidy, redemption.provider_credit_code);
+        let program = redemption.program;
+        match was {
+            RedemptionStatus::Approved => self.forget_settleable(provider, program, redemption_id),
+            RedemptionStatus::Settled => {
+                // Paid already: the provider owes it back, netted by its next statement.
+                let clawback = Clawback {
+                    redemption_id,
+                    amount: subsidy,
+                    booked_at: at,
+                };
+                self.receivables
+                    .entry((provider, program))
+                    .or_default()
+                    .push(clawback);
+            }
+            _ => {}
+        }
+        self.release_subsidy(redemption_id, Released::Reversed);
+    }
+
+    fn apply_redemption_approved(&mut self, redemption_id: RedemptionId, at: Timestamp) {
+        let redemption = self
+            .redemptions
+            .get_mut(&redemption_id)
+            .expect("approved redemption exists");
+        assert_eq!(
+            redemption.status,
+            RedemptionStatus::Accepted,
+            "{redemption_id} approved twice"
+        );
+        redemption.status = RedemptionStatus::Approved;
+        redemption.approved_at = Some(at);
+        let key = (redemption.provider_credit_code, redemption.program);
+        let added = self
+            .settleable
+            .entry(key)
+            .or_default()
+            .insert(redemption_id);
+        assert!(added, "{redemption_id} was already settleable");
+    }
+
+    fn apply_redemption_rejected(
+        &mut self,
+        redemption_id: RedemptionId,
+        reason: &Reason,
+        at: Timestamp,
+    ) {
+        let redemption = self
+            .redemptions
+            .get_mut(&redemption_id)
+            .expect("rejected redemption exists");
+        let was = redemption.status;
+        assert!(
+            matches!(was, RedemptionStatus::Accepted | RedemptionStatus::Approved),
+            "{redemption_id} rejected when {was:?}"
+        );
+        redemption.status = RedemptionStatus::Rejected;
+        redemption.rejection_reason = Some(reason.clone());
+        redemption.rejected_at = Some(at);
+        let (provider, program) = (redemption.provider_credit_code, redemption.program);
+        if was == RedemptionStatus::Approved {
+            self.forget_settleable(provider, program, redemption_id);
+        }
+        self.release_subsidy(redemption_id, Released::Rejected);
+    }
+
+    fn forget_settleable(
+        &mut self,
+        provider: CreditCode,
+        program: ProgramCode,
+        redemption_id: RedemptionId,
+    ) {
+        let settleable = self
+            .settleable
+            .get_mut(&(provider, program))
+            .expect("an approved claim is settleable");
+        assert!(
+            settleable.remove(&redemption_id),
+            "{redemption_id} was not settleable"
+        );
+        if settleable.is_empty() {
+            self.settleable.remove(&(provider, program));
+        }
+    }
+
+    /// Gives a redemption's subsidy back: to its voucher, its cap account, its program's and
+    /// its provider's totals. A closed voucher commits only what it redeemed, so this releases
+    /// the commitment too.
+    fn release_subsidy(&mut self, redemption_id: RedemptionId, how: Released) {
+        let redemption = self
+            .redemptions
+            .get(&redemption_id)
+            .expect("released redemption exists");
+        let (subsidy, year, provider_code) = (
+            redemption.subsidy,
+            redemption.cap_year(),
+            redemption.provider_credit_code,
+        );
         let voucher = self
             .vouchers
             .get_mut(&redemption.voucher_id)
             .expect("redeemed voucher exists");
         voucher.redeemed = subtract(voucher.redeemed, subsidy);
         let voucher_active = voucher.is_active();
-        let key = voucher.cap_key();
-        let program_period = voucher.program_period();
+        let (key, program_period) = (voucher.cap_key(), voucher.program_period());
         let totals = self
             .program_totals
             .get_mut(&program_period)
@@ -271,7 +377,6 @@ impl Ledger {
             .redeemed
             .minus(subsidy)
             .expect("program totals never go below zero");
-        totals.reversed = totals.reversed.plus(subsidy);
         if !voucher_active {
             totals.committed = totals
                 .committed
@@ -285,8 +390,17 @@ impl Ledger {
         provider.redeemed = provider
             .redeemed
             .minus(subsidy)
-            .expect("program totals never go below zero");
-        provider.reversed = provider.reversed.plus(subsidy);
+            .expect("provider totals never go below zero");
+        match how {
+            Released::Reversed => {
+                totals.reversed = totals.reversed.plus(subsidy);
+                provider.reversed = provider.reversed.plus(subsidy);
+            }
+            Released::Rejected => {
+                totals.rejected = totals.rejected.plus(subsidy);
+                provider.rejected = provider.rejected.plus(subsidy);
+            }
+        }
         let account = self
             .cap_accounts
             .get_mut(&key)
@@ -298,11 +412,119 @@ impl Ledger {
             .expect("the year was counted");
         *year_total = subtract(*year_total, subsidy);
         if !voucher_active {
-            // A closed voucher commits only what it redeemed, so a reversal releases it too.
             account.committed = subtract(account.committed, subsidy);
         }
         assert_account_holds(account);
     }
+
+    fn apply_settlement(&mut self, settlement: &Settlement) {
+        let expected_id = self
+            .last_settlement_id
+            .map_or(SettlementId::FIRST, SettlementId::next);
+        assert_eq!(
+            settlement.settlement_id, expected_id,
+            "settlement ids are sequential"
+        );
+        self.last_settlement_id = Some(settlement.settlement_id);
+        let key = (settlement.provider_credit_code, settlement.program);
+        let mut gross = Total::ZERO;
+        for redemption_id in &settlement.redemption_ids {
+            self.forget_settleable(key.0, key.1, *redemption_id);
+            let redemption = self
+                .redemptions
+                .get_mut(redemption_id)
+                .expect("a settled redemption exists");
+            assert_eq!(
+                redemption.status,
+                RedemptionStatus::Approved,
+                "{redemption_id} settled unapproved"
+            );
+            redemption.status = RedemptionStatus::Settled;
+            redemption.settlement_id = Some(settlement.settlement_id);
+            gross = gross.plus(redemption.subsidy);
+        }
+        assert_eq!(
+            gross, settlement.gross,
+            "a statement's total is the sum of its lines"
+        );
+        let pending = self.receivables.entry(key).or_default();
+        assert!(
+            pending.len() >= settlement.clawbacks.len()
+                && pending[..settlement.clawbacks.len()] == settlement.clawbacks[..],
+            "a statement nets the oldest pending clawbacks"
+        );
+        let netted: Vec<Clawback> = pending.drain(..settlement.clawbacks.len()).collect();
+        if pending.is_empty() {
+            self.receivables.remove(&key);
+        }
+        let clawed_back = netted
+            .iter()
+            .fold(Total::ZERO, |sum, clawback| sum.plus(clawback.amount));
+        assert_eq!(clawed_back, settlement.clawed_back);
+        self.count_settled(settlement);
+        let previous_request = self
+            .settlement_by_request
+            .insert(settlement.request_id.clone(), settlement.settlement_id);
+        assert!(
+            previous_request.is_none(),
+            "settlement request {} used twice",
+            settlement.request_id
+        );
+        self.settlements
+            .insert(settlement.settlement_id, settlement.clone());
+    }
+
+    /// Adds a statement's lines to the settled totals of each program period, and takes its
+    /// clawbacks off the periods they were paid in.
+    fn count_settled(&mut self, settlement: &Settlement) {
+        let provider = settlement.provider_credit_code;
+        let mut changes: Vec<(ProgramPeriod, rust_decimal::Decimal)> = Vec::new();
+        for redemption_id in &settlement.redemption_ids {
+            let period = self.period_of(*redemption_id);
+            changes.push((period, self.redemptions[redemption_id].subsidy.as_decimal()));
+        }
+        for clawback in &settlement.clawbacks {
+            changes.push((
+                self.period_of(clawback.redemption_id),
+                -clawback.amount.as_decimal(),
+            ));
+        }
+        for (period, change) in changes {
+            let totals = self
+                .program_totals
+                .get_mut(&period)
+                .expect("a settled claim's period is counted");
+            totals.settled = shifted(totals.settled, change);
+            let provider_totals = self
+                .provider_totals
+                .get_mut(&(period, provider))
+                .expect("a settled claim's provider is counted");
+            provider_totals.settled = shifted(provider_totals.settled, change);
+        }
+    }
+
+    fn period_of(&self, redemption_id: RedemptionId) -> ProgramPeriod {
+        let voucher_id = self.redemptions[&redemption_id].voucher_id;
+        self.vouchers[&voucher_id].program_period()
+    }
+
+    fn apply_related_parties(&mut self, parties: &RelatedParties) {
+        let key = (parties.provider_credit_code, parties.enterprise_credit_code);
+        let previous = self.related_parties.insert(key, parties.clone());
+        assert!(previous.is_none(), "related parties {key:?} recorded twice");
+    }
+}
+
+/// How a subsidy came back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Released {
+    Reversed,
+    Rejected,
+}
+
+/// `total + change` for a signed change; a settled total never goes below zero.
+fn shifted(total: Total, change: rust_decimal::Decimal) -> Total {
+    Total::try_from(total.as_decimal() + change).expect("settled totals never go below zero")
 }
 
 fn add(total: Money, amount: Money) -> Money {

@@ -15,14 +15,14 @@ use crate::domain::error::{LedgerError, RefusalReason};
 use crate::domain::event::Event;
 use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
 use crate::domain::model::{
-    Actor, CapAccount, Enterprise, IssueVoucherRequest, Provider, Redemption, RedemptionStatus,
-    Role, SecretHash, Token, Voucher, VoucherStatus,
+    Actor, CapAccount, Enterprise, Evidence, IssueVoucherRequest, Provider, Redemption,
+    RedemptionStatus, Role, SecretHash, Token, Voucher, VoucherStatus,
 };
-use crate::domain::money::Money;
+use crate::domain::money::{Money, Total};
 use crate::domain::policy::{ProgramCode, ProgramRules};
 use crate::domain::text::{Description, Name, Reason};
 
-type Decision = Result<(Vec<Event>, Target), LedgerError>;
+pub(super) type Decision = Result<(Vec<Event>, Target), LedgerError>;
 
 impl Ledger {
     pub(super) fn decide(&self, command: &Command, clock: Clock) -> Decision {
@@ -67,6 +67,24 @@ impl Ledger {
                 self.decide_revoke_voucher(*voucher_id, reason, clock)
             }
             Command::Redeem(redeem) => self.decide_redeem(redeem, clock),
+            Command::ApproveRedemption { redemption_id } => {
+                self.decide_approve(*redemption_id, clock)
+            }
+            Command::RejectRedemption {
+                redemption_id,
+                reason,
+            } => self.decide_reject(*redemption_id, reason, clock),
+            Command::CreateSettlement(request) => self.decide_settlement(request, clock),
+            Command::RecordRelatedParties {
+                provider_credit_code,
+                enterprise_credit_code,
+                reason,
+            } => self.decide_related_parties(
+                *provider_credit_code,
+                *enterprise_credit_code,
+                reason,
+                clock,
+            ),
             Command::ReverseRedemption {
                 redemption_id,
                 reason,
@@ -329,7 +347,8 @@ impl Ledger {
         Ok((DateRange::new(valid_from, valid_until), period))
     }
 
-    /// The face value to commit: as asked, or all that is left; never past the cap.
+    /// The face value to commit: as asked, or all that is left; never past the enterprise's
+    /// cap (checked first) nor the program's budget for the period.
     fn face_value_within_cap(
         &self,
         rules: &ProgramRules,
@@ -347,9 +366,9 @@ impl Ledger {
             .get(&key)
             .map_or(Money::ZERO, |account| account.committed);
         let available = rules.cap.saturating_sub(committed);
-        let face_value = requested.unwrap_or(available);
-        if face_value.is_zero() || face_value > available {
-            return Err(LedgerError::refused_with_remaining(
+        let budget_left = self.budget_left(rules, cap_period);
+        let cap_refusal = || {
+            LedgerError::refused_with_remaining(
                 RefusalReason::CapExceeded,
                 format!(
                     "{} cap {} for {} to {}: {} is committed, {} is left to issue",
@@ -361,9 +380,46 @@ impl Ledger {
                     available.to_grouped_string()
                 ),
                 available,
-            ));
+            )
+        };
+        let budget_refusal = |left: Money| {
+            LedgerError::refused_with_remaining(
+                RefusalReason::BudgetExceeded,
+                format!(
+                    "{} budget for {} to {}: {} is left to commit",
+                    rules.name,
+                    cap_period.first,
+                    cap_period.last,
+                    left.to_grouped_string()
+                ),
+                left,
+            )
+        };
+        let face_value = match requested {
+            Some(asked) if asked > available => return Err(cap_refusal()),
+            Some(asked) => asked,
+            None if available.is_zero() => return Err(cap_refusal()),
+            None => budget_left.map_or(available, |left| available.min(left)),
+        };
+        match budget_left {
+            Some(left) if face_value.is_zero() || face_value > left => Err(budget_refusal(left)),
+            _ => Ok(face_value),
         }
-        Ok(face_value)
+    }
+
+    /// What the program's budget still allows to commit in the period, if it has a budget.
+    fn budget_left(&self, rules: &ProgramRules, cap_period: DateRange) -> Option<Money> {
+        let budget = rules.budget_for(cap_period.first)?;
+        let key = crate::domain::model::ProgramPeriod {
+            program: rules.code,
+            period_start: cap_period.first,
+        };
+        let committed = self
+            .program_totals
+            .get(&key)
+            .map_or(Total::ZERO, |totals| totals.committed);
+        let left = budget.as_decimal() - committed.as_decimal();
+        Some(Money::from_decimal(left.max(rust_decimal::Decimal::ZERO)).unwrap_or(Money::ZERO))
     }
 
     fn decide_revoke_voucher(
@@ -403,8 +459,10 @@ impl Ledger {
                 )
             })?;
         check_parties(voucher, provider, command.enterprise_credit_code)?;
+        self.check_not_related(provider.credit_code, command.enterprise_credit_code)?;
         self.check_dates(voucher, command.invoice.date, clock.today)?;
         let rules = self.policy.program(voucher.program)?;
+        check_evidence(rules, &command.evidence)?;
         let computed_subsidy = rules.subsidy_for(command.invoice.amount);
         if computed_subsidy.is_zero() {
             return Err(LedgerError::InvalidArgument {
@@ -445,6 +503,11 @@ impl Ledger {
             reversal_reason: None,
             reversed_at: None,
             reversed_by: None,
+            evidence: command.evidence.clone(),
+            approved_at: None,
+            rejection_reason: None,
+            rejected_at: None,
+            settlement_id: None,
         };
         let target = Target::Redemption(redemption.redemption_id);
         Ok((vec![Event::RedemptionAccepted { redemption }], target))
@@ -460,7 +523,8 @@ impl Ledger {
             && existing.provider_credit_code == command.provider_credit_code
             && existing.enterprise_credit_code == command.enterprise_credit_code
             && existing.invoice == command.invoice
-            && existing.allow_partial == command.allow_partial;
+            && existing.allow_partial == command.allow_partial
+            && existing.evidence == command.evidence;
         if same_payload {
             return Ok((Vec::new(), Target::Redemption(existing_id)));
         }
@@ -522,8 +586,24 @@ impl Ledger {
                 )));
             }
         }
-        if redemption.status == RedemptionStatus::Reversed {
-            return Ok((Vec::new(), Target::Redemption(redemption_id)));
+        match (redemption.status, actor) {
+            (RedemptionStatus::Reversed, _) => {
+                return Ok((Vec::new(), Target::Redemption(redemption_id)));
+            }
+            (RedemptionStatus::Rejected, _) => {
+                return Err(LedgerError::refused(
+                    RefusalReason::RedemptionNotOpen,
+                    format!(
+                        "{redemption_id} was rejected on review: its subsidy is already released"
+                    ),
+                ));
+            }
+            (RedemptionStatus::Settled, Actor::Provider(_)) => {
+                return Err(LedgerError::permission_denied(format!(
+                    "{redemption_id} is settled: only the bureau may claw it back"
+                )));
+            }
+            _ => {}
         }
         let event = Event::RedemptionReversed {
             redemption_id,
@@ -626,6 +706,27 @@ fn grant(
             voucher_left.to_grouped_string()
         ),
         voucher_left,
+    ))
+}
+
+/// Every document kind the program's policy requires is among the claim's evidence.
+fn check_evidence(rules: &ProgramRules, evidence: &[Evidence]) -> Result<(), LedgerError> {
+    let missing: Vec<&str> = rules
+        .required_evidence
+        .iter()
+        .filter(|kind| !evidence.iter().any(|document| document.kind == **kind))
+        .map(|kind| kind.as_str())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(LedgerError::refused(
+        RefusalReason::EvidenceRequired,
+        format!(
+            "{} claims must carry evidence of kind: {}",
+            rules.name,
+            missing.join(", ")
+        ),
     ))
 }
 

@@ -8,7 +8,7 @@ use crate::domain::credit_code::CreditCode;
 use crate::domain::model::{
     CapKey, ProgramPeriod, ProgramTotals, ProviderTotals, RedemptionStatus,
 };
-use crate::domain::money::Money;
+use crate::domain::money::{Money, Total};
 
 /// One broken invariant, said plainly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,7 +51,7 @@ impl Ledger {
                     redemption.invoice.number, redemption.redemption_id
                 ));
             }
-            if redemption.status == RedemptionStatus::Reversed {
+            if !redemption.status.counts() {
                 continue;
             }
             let Some(voucher) = self.vouchers.get(&redemption.voucher_id) else {
@@ -149,6 +149,125 @@ impl Ledger {
             }
         }
         violations.extend(self.check_program_totals());
+        violations.extend(self.check_settlements());
+        violations
+    }
+
+    /// Adds every statement's lines, less its clawbacks, to the settled totals of the periods
+    /// they belong to.
+    fn recount_settled(
+        &self,
+        programs: &mut HashMap<ProgramPeriod, ProgramTotals>,
+        providers: &mut HashMap<(ProgramPeriod, CreditCode), ProviderTotals>,
+    ) {
+        let period_of = |id: &crate::domain::ids::RedemptionId| {
+            self.redemptions
+                .get(id)
+                .and_then(|r| self.vouchers.get(&r.voucher_id))
+                .map(|v| v.program_period())
+        };
+        let mut changes: HashMap<(ProgramPeriod, CreditCode), rust_decimal::Decimal> =
+            HashMap::new();
+        for settlement in self.settlements.values() {
+            for id in &settlement.redemption_ids {
+                if let (Some(period), Some(redemption)) = (period_of(id), self.redemptions.get(id))
+                {
+                    *changes
+                        .entry((period, settlement.provider_credit_code))
+                        .or_default() += redemption.subsidy.as_decimal();
+                }
+            }
+            for clawback in &settlement.clawbacks {
+                if let Some(period) = period_of(&clawback.redemption_id) {
+                    *changes
+                        .entry((period, settlement.provider_credit_code))
+                        .or_default() -= clawback.amount.as_decimal();
+                }
+            }
+        }
+        for ((period, provider), change) in changes {
+            let settled = Total::try_from(change).unwrap_or_default();
+            let totals = programs.entry(period).or_default();
+            totals.settled = Total::try_from(totals.settled.as_decimal() + settled.as_decimal())
+                .unwrap_or_default();
+            providers.entry((period, provider)).or_default().settled = settled;
+        }
+    }
+
+    /// Statements add up, settled claims point at the statement that lists them, approved
+    /// claims wait to be settled, and every clawback is of a settled claim since reversed.
+    fn check_settlements(&self) -> Vec<InvariantViolation> {
+        let mut violations = Vec::new();
+        let mut report = |text: String| violations.push(InvariantViolation(text));
+        for settlement in self.settlements.values() {
+            let gross = settlement
+                .redemption_ids
+                .iter()
+                .filter_map(|id| self.redemptions.get(id))
+                .fold(Total::ZERO, |sum, redemption| sum.plus(redemption.subsidy));
+            if gross != settlement.gross {
+                report(format!(
+                    "{} says {} but its lines sum to {gross}",
+                    settlement.settlement_id, settlement.gross
+                ));
+            }
+            let clawed_back = settlement
+                .clawbacks
+                .iter()
+                .fold(Total::ZERO, |sum, clawback| sum.plus(clawback.amount));
+            if clawed_back != settlement.clawed_back {
+                report(format!(
+                    "{} nets {} but its clawbacks sum to {clawed_back}",
+                    settlement.settlement_id, settlement.clawed_back
+                ));
+            }
+            for id in &settlement.redemption_ids {
+                if self.redemptions.get(id).and_then(|r| r.settlement_id)
+                    != Some(settlement.settlement_id)
+                {
+                    report(format!(
+                        "{} lists {id}, which does not name it",
+                        settlement.settlement_id
+                    ));
+                }
+            }
+        }
+        for redemption in self.redemptions.values() {
+            let id = redemption.redemption_id;
+            let key = (redemption.provider_credit_code, redemption.program);
+            let waiting = self
+                .settleable
+                .get(&key)
+                .is_some_and(|set| set.contains(&id));
+            if waiting != (redemption.status == RedemptionStatus::Approved) {
+                report(format!(
+                    "{id} is {:?} but its settlement queue says otherwise",
+                    redemption.status
+                ));
+            }
+            if redemption.status == RedemptionStatus::Settled && redemption.settlement_id.is_none()
+            {
+                report(format!("{id} is settled by no statement"));
+            }
+        }
+        let netted = self
+            .settlements
+            .values()
+            .flat_map(|settlement| settlement.clawbacks.iter());
+        for clawback in self.receivables.values().flatten().chain(netted) {
+            let clawed = self.redemptions.get(&clawback.redemption_id);
+            let of_a_settled_claim = clawed.is_some_and(|r| {
+                r.status == RedemptionStatus::Reversed
+                    && r.settlement_id.is_some()
+                    && r.subsidy == clawback.amount
+            });
+            if !of_a_settled_claim {
+                report(format!(
+                    "clawback of {} is not of a settled claim reversed since",
+                    clawback.redemption_id
+                ));
+            }
+        }
         violations
     }
 
@@ -186,15 +305,22 @@ impl Ledger {
             totals.redemptions += 1;
             provider.redemptions += 1;
             match redemption.status {
-                RedemptionStatus::Accepted => {
+                RedemptionStatus::Accepted
+                | RedemptionStatus::Approved
+                | RedemptionStatus::Settled => {
                     provider.redeemed = provider.redeemed.plus(redemption.subsidy)
                 }
                 RedemptionStatus::Reversed => {
                     totals.reversed = totals.reversed.plus(redemption.subsidy);
                     provider.reversed = provider.reversed.plus(redemption.subsidy);
                 }
+                RedemptionStatus::Rejected => {
+                    totals.rejected = totals.rejected.plus(redemption.subsidy);
+                    provider.rejected = provider.rejected.plus(redemption.subsidy);
+                }
             }
         }
+        self.recount_settled(&mut programs, &mut providers);
         let mut violations = Vec::new();
         if programs != self.program_totals {
             violations.push(InvariantViolation(

@@ -8,6 +8,9 @@
 mod apply;
 mod decide;
 mod invariants;
+mod settle;
+
+use decide::Decision;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -18,13 +21,14 @@ use super::credit_code::CreditCode;
 use super::dates::Clock;
 use super::error::LedgerError;
 use super::event::Event;
-use super::ids::{RedemptionId, TokenId, VoucherId};
+use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use super::invoice::InvoiceNumber;
 use super::model::{
-    CapAccount, CapKey, Enterprise, ProgramPeriod, ProgramTotals, Provider, ProviderTotals,
-    Redemption, SecretHash, Token, Voucher,
+    CapAccount, CapKey, Clawback, Enterprise, ProgramPeriod, ProgramTotals, Provider,
+    ProviderTotals, Redemption, RelatedParties, SecretHash, Settlement, Token, Voucher,
 };
 use super::policy::Policy;
+use super::policy::ProgramCode;
 use super::text::RequestId;
 use crate::domain::command::Command;
 
@@ -49,11 +53,20 @@ pub struct Ledger {
     cap_accounts: HashMap<CapKey, CapAccount>,
     program_totals: HashMap<ProgramPeriod, ProgramTotals>,
     provider_totals: HashMap<(ProgramPeriod, CreditCode), ProviderTotals>,
+    /// Approved, unsettled redemptions by provider and program: what a statement gathers.
+    settleable: BTreeMap<(CreditCode, ProgramCode), BTreeSet<RedemptionId>>,
+    /// Clawbacks booked and not yet netted, by provider and program.
+    receivables: BTreeMap<(CreditCode, ProgramCode), Vec<Clawback>>,
+    settlements: BTreeMap<SettlementId, Settlement>,
+    settlement_by_request: HashMap<RequestId, SettlementId>,
+    /// (provider, enterprise) pairs that may not deal with each other.
+    related_parties: BTreeMap<(CreditCode, CreditCode), RelatedParties>,
     /// Active vouchers by their last day of redemption, for expiry.
     active_by_redeem_by: BTreeSet<(NaiveDate, VoucherId)>,
     last_token_id: Option<TokenId>,
     last_voucher_id: Option<VoucherId>,
     last_redemption_id: Option<RedemptionId>,
+    last_settlement_id: Option<SettlementId>,
 }
 
 /// The record a command was about, as it stands after the command.
@@ -64,6 +77,8 @@ pub enum Outcome {
     Token(Token),
     Voucher(Voucher),
     Redemption(Redemption),
+    Settlement(Settlement),
+    RelatedParties(RelatedParties),
 }
 
 /// What [`Ledger::execute`] did: the events to record (none for an idempotent retry) and the
@@ -82,6 +97,8 @@ enum Target {
     Token(TokenId),
     Voucher(VoucherId),
     Redemption(RedemptionId),
+    Settlement(SettlementId),
+    RelatedParties(CreditCode, CreditCode),
 }
 
 impl Ledger {
@@ -100,10 +117,16 @@ impl Ledger {
             cap_accounts: HashMap::new(),
             program_totals: HashMap::new(),
             provider_totals: HashMap::new(),
+            settleable: BTreeMap::new(),
+            receivables: BTreeMap::new(),
+            settlements: BTreeMap::new(),
+            settlement_by_request: HashMap::new(),
+            related_parties: BTreeMap::new(),
             active_by_redeem_by: BTreeSet::new(),
             last_token_id: None,
             last_voucher_id: None,
             last_redemption_id: None,
+            last_settlement_id: None,
         }
     }
 
@@ -180,6 +203,15 @@ impl Ledger {
             Target::Redemption(id) => {
                 Outcome::Redemption(self.redemptions.get(&id).expect(missing).clone())
             }
+            Target::Settlement(id) => {
+                Outcome::Settlement(self.settlements.get(&id).expect(missing).clone())
+            }
+            Target::RelatedParties(provider, enterprise) => Outcome::RelatedParties(
+                self.related_parties
+                    .get(&(provider, enterprise))
+                    .expect(missing)
+                    .clone(),
+            ),
         }
     }
 
@@ -241,6 +273,39 @@ impl Ledger {
         &self,
     ) -> impl Iterator<Item = (&(ProgramPeriod, CreditCode), &ProviderTotals)> {
         self.provider_totals.iter()
+    }
+
+    pub fn settlement(&self, settlement_id: &SettlementId) -> Option<&Settlement> {
+        self.settlements.get(settlement_id)
+    }
+
+    pub fn settlements(&self) -> impl Iterator<Item = &Settlement> {
+        self.settlements.values()
+    }
+
+    /// Clawbacks booked against `provider` under `program` and not yet netted.
+    pub fn receivables(&self, provider: &CreditCode, program: ProgramCode) -> &[Clawback] {
+        self.receivables
+            .get(&(*provider, program))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    pub fn all_receivables(
+        &self,
+    ) -> impl Iterator<Item = (&(CreditCode, ProgramCode), &Vec<Clawback>)> {
+        self.receivables.iter()
+    }
+
+    pub fn related_parties(
+        &self,
+        provider: &CreditCode,
+        enterprise: &CreditCode,
+    ) -> Option<&RelatedParties> {
+        self.related_parties.get(&(*provider, *enterprise))
+    }
+
+    pub fn all_related_parties(&self) -> impl Iterator<Item = &RelatedParties> {
+        self.related_parties.values()
     }
 
     pub fn enterprises(&self) -> impl Iterator<Item = &Enterprise> {

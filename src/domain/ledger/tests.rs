@@ -110,6 +110,7 @@ fn redeem(
             amount: yuan(amount),
         },
         allow_partial,
+        evidence: Vec::new(),
     });
     match ledger.execute(&command, clock(date))?.outcome {
         Outcome::Redemption(redemption) => Ok(redemption),
@@ -406,6 +407,7 @@ fn replaying_the_events_gives_back_the_same_state() {
                 amount: yuan(amount),
             },
             allow_partial: false,
+            evidence: Vec::new(),
         })
     };
     record(

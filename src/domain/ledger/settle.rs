@@ -1,0 +1,238 @@
+//! From claim to payment: the bureau's review, settlement statements with clawbacks netted,
+//! and related parties. Rules only; `apply.rs` changes the state.
+
+use super::{Decision, Ledger, Target, unknown_credit_code};
+use crate::domain::command::SettlementRequest;
+use crate::domain::credit_code::CreditCode;
+use crate::domain::dates::Clock;
+use crate::domain::error::{LedgerError, RefusalReason};
+use crate::domain::event::Event;
+use crate::domain::ids::{RedemptionId, SettlementId};
+use crate::domain::model::{Redemption, RedemptionStatus, RelatedParties, Settlement};
+use crate::domain::money::Total;
+use crate::domain::text::Reason;
+
+/// The most claims (and, separately, clawbacks) one statement carries; the rest wait for the
+/// next one (`more_pending`). It bounds the statement's event and record.
+pub const SETTLEMENT_LINES_MAX: usize = 2000;
+
+impl Ledger {
+    pub(super) fn decide_approve(&self, redemption_id: RedemptionId, clock: Clock) -> Decision {
+        let redemption = self.known_redemption(redemption_id)?;
+        match redemption.status {
+            RedemptionStatus::Approved | RedemptionStatus::Settled => {
+                Ok((Vec::new(), Target::Redemption(redemption_id)))
+            }
+            RedemptionStatus::Accepted => Ok((
+                vec![Event::RedemptionApproved {
+                    redemption_id,
+                    at: clock.now,
+                }],
+                Target::Redemption(redemption_id),
+            )),
+            RedemptionStatus::Rejected | RedemptionStatus::Reversed => {
+                Err(not_open(redemption, "approved"))
+            }
+        }
+    }
+
+    pub(super) fn decide_reject(
+        &self,
+        redemption_id: RedemptionId,
+        reason: &Reason,
+        clock: Clock,
+    ) -> Decision {
+        let redemption = self.known_redemption(redemption_id)?;
+        match redemption.status {
+            RedemptionStatus::Rejected => Ok((Vec::new(), Target::Redemption(redemption_id))),
+            RedemptionStatus::Accepted | RedemptionStatus::Approved => Ok((
+                vec![Event::RedemptionRejected {
+                    redemption_id,
+                    reason: reason.clone(),
+                    at: clock.now,
+                }],
+                Target::Redemption(redemption_id),
+            )),
+            RedemptionStatus::Settled | RedemptionStatus::Reversed => {
+                Err(not_open(redemption, "rejected"))
+            }
+        }
+    }
+
+    /// Gathers the provider's approved claims under the program with invoices up to the date,
+    /// oldest first, and nets every clawback booked against it.
+    pub(super) fn decide_settlement(&self, request: &SettlementRequest, clock: Clock) -> Decision {
+        if let Some(settlement_id) = self.settlement_by_request.get(&request.request_id) {
+            return self.replay_settlement(*settlement_id, request);
+        }
+        let provider = self
+            .providers
+            .get(&request.provider_credit_code)
+            .ok_or_else(|| {
+                unknown_credit_code(
+                    &request.provider_credit_code,
+                    "provider_credit_code",
+                    "provider",
+                )
+            })?;
+        self.policy.program(request.program)?;
+        if provider.program != request.program {
+            return Err(LedgerError::refused(
+                RefusalReason::ProgramMismatch,
+                format!(
+                    "provider {} is registered for {}, not {}",
+                    provider.credit_code, provider.program, request.program
+                ),
+            ));
+        }
+        let key = (request.provider_credit_code, request.program);
+        let candidates: Vec<RedemptionId> = self
+            .settleable
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .copied()
+            .filter(|id| self.redemptions[id].invoice.date <= request.up_to)
+            .collect();
+        let lines: Vec<RedemptionId> = candidates
+            .iter()
+            .copied()
+            .take(SETTLEMENT_LINES_MAX)
+            .collect();
+        let pending_clawbacks = self.receivables.get(&key).map_or(0, Vec::len);
+        let clawbacks: Vec<_> = self
+            .receivables
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .take(SETTLEMENT_LINES_MAX)
+            .cloned()
+            .collect();
+        if lines.is_empty() && clawbacks.is_empty() {
+            return Err(LedgerError::refused(
+                RefusalReason::NothingToSettle,
+                format!(
+                    "provider {} has no approved {} claim up to {} and nothing to claw back",
+                    provider.credit_code, request.program, request.up_to
+                ),
+            ));
+        }
+        let settlement = Settlement {
+            settlement_id: self
+                .last_settlement_id
+                .map_or(SettlementId::FIRST, SettlementId::next),
+            request_id: request.request_id.clone(),
+            provider_credit_code: request.provider_credit_code,
+            program: request.program,
+            up_to: request.up_to,
+            gross: lines.iter().fold(Total::ZERO, |sum, id| {
+                sum.plus(self.redemptions[id].subsidy)
+            }),
+            redemption_ids: lines,
+            clawed_back: clawbacks
+                .iter()
+                .fold(Total::ZERO, |sum, clawback| sum.plus(clawback.amount)),
+            clawbacks,
+            created_at: clock.now,
+            more_pending: candidates.len() > SETTLEMENT_LINES_MAX
+                || pending_clawbacks > SETTLEMENT_LINES_MAX,
+        };
+        let target = Target::Settlement(settlement.settlement_id);
+        Ok((vec![Event::SettlementCreated { settlement }], target))
+    }
+
+    fn replay_settlement(
+        &self,
+        settlement_id: SettlementId,
+        request: &SettlementRequest,
+    ) -> Decision {
+        let existing = &self.settlements[&settlement_id];
+        let same = existing.provider_credit_code == request.provider_credit_code
+            && existing.program == request.program
+            && existing.up_to == request.up_to;
+        if same {
+            return Ok((Vec::new(), Target::Settlement(settlement_id)));
+        }
+        Err(LedgerError::already_exists(
+            "REQUEST_ID_REUSED",
+            format!(
+                "request_id {} was used for settlement {settlement_id} with another request",
+                request.request_id
+            ),
+        ))
+    }
+
+    pub(super) fn decide_related_parties(
+        &self,
+        provider: CreditCode,
+        enterprise: CreditCode,
+        reason: &Reason,
+        clock: Clock,
+    ) -> Decision {
+        if !self.providers.contains_key(&provider) {
+            return Err(unknown_credit_code(
+                &provider,
+                "provider_credit_code",
+                "provider",
+            ));
+        }
+        if !self.enterprises.contains_key(&enterprise) {
+            return Err(unknown_credit_code(
+                &enterprise,
+                "enterprise_credit_code",
+                "enterprise",
+            ));
+        }
+        if self.related_parties.contains_key(&(provider, enterprise)) {
+            return Ok((Vec::new(), Target::RelatedParties(provider, enterprise)));
+        }
+        let parties = RelatedParties {
+            provider_credit_code: provider,
+            enterprise_credit_code: enterprise,
+            reason: reason.clone(),
+            recorded_at: clock.now,
+        };
+        Ok((
+            vec![Event::RelatedPartiesRecorded { parties }],
+            Target::RelatedParties(provider, enterprise),
+        ))
+    }
+
+    /// No redemption between parties the bureau found related.
+    pub(super) fn check_not_related(
+        &self,
+        provider: CreditCode,
+        enterprise: CreditCode,
+    ) -> Result<(), LedgerError> {
+        match self.related_parties.get(&(provider, enterprise)) {
+            None => Ok(()),
+            Some(parties) => Err(LedgerError::refused(
+                RefusalReason::RelatedParty,
+                format!(
+                    "provider {provider} and enterprise {enterprise} are related parties (关联方): {}",
+                    parties.reason
+                ),
+            )),
+        }
+    }
+
+    pub(super) fn known_redemption(
+        &self,
+        redemption_id: RedemptionId,
+    ) -> Result<&Redemption, LedgerError> {
+        self.redemptions.get(&redemption_id).ok_or_else(|| {
+            LedgerError::not_found("redemption_id", format!("no redemption {redemption_id}"))
+        })
+    }
+}
+
+fn not_open(redemption: &Redemption, what: &str) -> LedgerError {
+    LedgerError::refused(
+        RefusalReason::RedemptionNotOpen,
+        format!(
+            "{} is {:?} and cannot be {what}",
+            redemption.redemption_id, redemption.status
+        )
+        .to_lowercase(),
+    )
+}
