@@ -316,7 +316,12 @@ pub struct World {
 
 impl World {
     pub async fn new(today: &str) -> World {
-        let server = TestServer::start(today).await;
+        World::new_in(DataDir::new(), today, &[]).await
+    }
+
+    /// The same world on `data`, with extra flags for voucherd (e.g. `--policy FILE`).
+    pub async fn new_in(data: DataDir, today: &str, extra_arguments: &[&str]) -> World {
+        let server = TestServer::start_in(data, today, extra_arguments).await;
         let mut bureau = server.bureau().await;
         register_enterprise(&mut bureau, ENTERPRISE, "启东智算科技有限公司").await;
         register_provider(
