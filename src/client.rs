@@ -158,7 +158,7 @@ fn evidence_summary(documents: &[pb::Evidence]) -> String {
 
 /// A statement's header (its lines are separate records).
 pub fn settlement(message: &pb::Settlement) -> Record {
-    vec![
+    let mut record = vec![
         ("settlement_id", text(&message.settlement_id)),
         ("provider_credit_code", text(&message.provider_credit_code)),
         ("provider_name", optional(&message.provider_name)),
@@ -182,6 +182,28 @@ pub fn settlement(message: &pb::Settlement) -> Record {
         ),
         ("more_pending", Value::Flag(message.more_pending)),
         ("created_at", Value::Time(message.created_at)),
+    ];
+    if message
+        .net
+        .as_ref()
+        .is_some_and(|net| net.units < 0 || net.nanos < 0)
+    {
+        let owed = message.net.as_ref().map(|net| ProtoMoney {
+            currency_code: net.currency_code.clone(),
+            units: -net.units,
+            nanos: -net.nanos,
+        });
+        record.push(("provider_owes", Value::Money(owed)));
+    }
+    record
+}
+
+/// A clawback netted in a statement: a settled claim reversed afterwards.
+pub fn clawback(message: &pb::Clawback) -> Record {
+    vec![
+        ("clawback_of", text(&message.redemption_id)),
+        ("amount", Value::Money(message.amount.clone())),
+        ("booked_at", Value::Time(message.booked_at)),
     ]
 }
 

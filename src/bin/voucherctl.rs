@@ -1579,6 +1579,12 @@ async fn get_settlement(
         }
         output.record(&show::settlement_line(line));
     }
+    for clawback in &settlement.clawbacks {
+        if !output.json {
+            emit("\n");
+        }
+        output.record(&show::clawback(clawback));
+    }
     Ok(())
 }
 
