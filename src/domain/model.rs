@@ -356,6 +356,12 @@ impl Redemption {
     pub fn cap_year(&self) -> i32 {
         self.invoice.date.year()
     }
+
+    /// The month the claim was accepted, `YYYYMM` in China time.
+    pub fn accepted_month(&self) -> u32 {
+        let local = self.redeemed_at.with_timezone(&crate::domain::dates::china_offset());
+        local.year().unsigned_abs() * 100 + local.month()
+    }
 }
 
 /// Which cap an amount counts under: one enterprise, one program, one cap period.
@@ -420,6 +426,30 @@ pub struct ProgramTotals {
     pub settled: Total,
     /// Redemptions accepted, reversed ones included.
     pub redemptions: u64,
+    /// `redeemed` by the month its claims were accepted (`YYYYMM`, China time): what the
+    /// console's monthly chart draws. A reversal or rejection takes its subsidy out of the
+    /// month the claim was accepted in, so the months always add up to `redeemed`.
+    #[serde(default)]
+    pub redeemed_by_month: BTreeMap<u32, Total>,
+}
+
+impl ProgramTotals {
+    /// Adds (`true`) or takes out (`false`) a claim's subsidy from its month.
+    pub fn shift_month(&mut self, month: u32, subsidy: Money, add: bool) {
+        let current = self.redeemed_by_month.get(&month).copied().unwrap_or_default();
+        let changed = if add {
+            current.plus(subsidy)
+        } else {
+            current
+                .minus(subsidy)
+                .expect("a month gives back only what it took")
+        };
+        if changed == Total::ZERO {
+            self.redeemed_by_month.remove(&month);
+        } else {
+            self.redeemed_by_month.insert(month, changed);
+        }
+    }
 }
 
 /// One provider's redemptions under one program in one cap period.

@@ -14,8 +14,8 @@ use crate::domain::error::{LedgerError, RefusalReason};
 use crate::domain::ids::{RedemptionId, SettlementId, VoucherId};
 use crate::domain::ledger::unknown_credit_code;
 use crate::domain::model::{
-    Actor, Balance, BudgetView, CapKey, Enterprise, ProgramPeriod, ProgramSummary, Redemption,
-    SecretHash, Settlement, Token, Voucher,
+    Actor, Balance, BudgetView, CapKey, Enterprise, ProgramPeriod, ProgramSummary, Provider,
+    Redemption, SecretHash, Settlement, Token, Voucher,
 };
 use crate::domain::money::Money;
 use crate::domain::policy::{Policy, ProgramCode};
@@ -69,6 +69,33 @@ impl Reader {
         self.store
             .enterprise(code)?
             .ok_or_else(|| unknown_credit_code(code, "credit_code", "enterprise").into())
+    }
+
+    /// Enterprises in credit code order after `after` whose code starts with, or whose name
+    /// contains, `search` (every one when it is empty).
+    pub fn list_enterprises(
+        &self,
+        search: &str,
+        after: Option<CreditCode>,
+        limit: usize,
+    ) -> Result<Page<Enterprise>, EngineError> {
+        let upper = search.to_uppercase();
+        let keep = |enterprise: &Enterprise| {
+            enterprise.credit_code.as_str().starts_with(&upper)
+                || enterprise.name.as_str().contains(search)
+        };
+        Ok(self
+            .store
+            .list_enterprises(after, limit, PAGE_SCAN_MAX.max(limit), keep)?)
+    }
+
+    /// Providers in credit code order after `after`.
+    pub fn list_providers(
+        &self,
+        after: Option<CreditCode>,
+        limit: usize,
+    ) -> Result<Page<Provider>, EngineError> {
+        Ok(self.store.list_providers(after, limit)?)
     }
 
     pub fn voucher(&self, voucher_id: &VoucherId) -> Result<Voucher, EngineError> {

@@ -224,6 +224,38 @@ impl Store {
         }
     }
 
+    /// Enterprises in credit code order after `after`, those `keep` admits.
+    pub fn list_enterprises(
+        &self,
+        after: Option<CreditCode>,
+        limit: usize,
+        scan_max: usize,
+        keep: impl Fn(&Enterprise) -> bool,
+    ) -> Result<Page<Enterprise>, StoreError> {
+        self.page_through_records(
+            keys::ENTERPRISES,
+            after.map(|code| code.to_string()),
+            limit,
+            scan_max,
+            |enterprise: Enterprise| keep(&enterprise).then_some(enterprise),
+        )
+    }
+
+    /// Providers in credit code order after `after`.
+    pub fn list_providers(
+        &self,
+        after: Option<CreditCode>,
+        limit: usize,
+    ) -> Result<Page<Provider>, StoreError> {
+        self.page_through_records(
+            keys::PROVIDERS,
+            after.map(|code| code.to_string()),
+            limit,
+            limit,
+            Some,
+        )
+    }
+
     pub fn program_totals(
         &self,
         program_period: &ProgramPeriod,

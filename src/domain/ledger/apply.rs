@@ -217,6 +217,7 @@ impl Ledger {
             .expect("an issued voucher is counted");
         totals.redeemed = totals.redeemed.plus(redemption.subsidy);
         totals.redemptions += 1;
+        totals.shift_month(redemption.accepted_month(), redemption.subsidy, true);
         let provider = self
             .provider_totals
             .entry((program_period, redemption.provider_credit_code))
@@ -357,10 +358,11 @@ impl Ledger {
             .redemptions
             .get(&redemption_id)
             .expect("released redemption exists");
-        let (subsidy, year, provider_code) = (
+        let (subsidy, year, provider_code, month) = (
             redemption.subsidy,
             redemption.cap_year(),
             redemption.provider_credit_code,
+            redemption.accepted_month(),
         );
         let voucher = self
             .vouchers
@@ -377,6 +379,7 @@ impl Ledger {
             .redeemed
             .minus(subsidy)
             .expect("program totals never go below zero");
+        totals.shift_month(month, subsidy, false);
         if !voucher_active {
             totals.committed = totals
                 .committed

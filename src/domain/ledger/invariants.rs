@@ -308,7 +308,8 @@ impl Ledger {
                 RedemptionStatus::Accepted
                 | RedemptionStatus::Approved
                 | RedemptionStatus::Settled => {
-                    provider.redeemed = provider.redeemed.plus(redemption.subsidy)
+                    provider.redeemed = provider.redeemed.plus(redemption.subsidy);
+                    totals.shift_month(redemption.accepted_month(), redemption.subsidy, true);
                 }
                 RedemptionStatus::Reversed => {
                     totals.reversed = totals.reversed.plus(redemption.subsidy);
