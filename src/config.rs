@@ -7,7 +7,7 @@
 //! naming the key and the reason, and nothing of it is used. `deploy/voucherd.example.toml`
 //! documents every key.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -49,6 +49,14 @@ pub struct Config {
     pub tls_require_client_cert: bool,
     /// Address of the Prometheus `/metrics` listener; off unless set.
     pub metrics_listen: Option<SocketAddr>,
+    /// Port of the web console (HTTP); off unless set. 0 picks a free port.
+    pub web_port: Option<u16>,
+    /// Address the web console binds; loopback unless a proxy in front needs otherwise.
+    pub web_address: IpAddr,
+    /// Minutes a console sign-in lasts.
+    pub web_session_minutes: u64,
+    /// Mark the session cookie `Secure`: set it when a TLS proxy serves the console.
+    pub web_cookie_secure: bool,
     /// `auto` (text on a terminal, JSON otherwise), `text` or `json`.
     pub log_format: LogFormat,
     /// A tracing filter: `info`, `warn`, `voucher_ledger=debug`…
@@ -81,6 +89,10 @@ impl Default for Config {
             tls_client_ca: None,
             tls_require_client_cert: false,
             metrics_listen: None,
+            web_port: None,
+            web_address: IpAddr::from([127, 0, 0, 1]),
+            web_session_minutes: 480,
+            web_cookie_secure: false,
             log_format: LogFormat::Auto,
             log_level: "info".to_owned(),
         }
@@ -105,6 +117,10 @@ const KEYS: &[&str] = &[
     "tls_client_ca",
     "tls_require_client_cert",
     "metrics_listen",
+    "web_port",
+    "web_address",
+    "web_session_minutes",
+    "web_cookie_secure",
     "log_format",
     "log_level",
 ];
@@ -174,6 +190,12 @@ impl Config {
             usize::try_from(self.shutdown_grace_s).unwrap_or(usize::MAX),
             0,
             3600,
+        )?;
+        in_range(
+            "web_session_minutes",
+            usize::try_from(self.web_session_minutes).unwrap_or(usize::MAX),
+            1,
+            7 * 24 * 60,
         )?;
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             return Err(ConfigError(format!(

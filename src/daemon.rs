@@ -137,6 +137,7 @@ async fn serve_until_signal(
 ) -> Result<(), DaemonError> {
     let engine = owner.engine().clone();
     write_bootstrap_token_if_needed(&engine, &config.data_dir).await?;
+    let web = start_web_console(&engine, config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|error| DaemonError::Listen {
@@ -149,8 +150,11 @@ async fn serve_until_signal(
     })?;
     tracing::info!(%address, data_dir = %config.data_dir.display(), tls = tls.is_some(), "voucherd serving");
     // Tests and scripts read the bound address from this line when they ask for port 0.
-    println!("voucherd listening on {address}");
-    let _ = std::io::stdout().flush();
+    say(&format!("voucherd listening on {address}"));
+    if let Some(web) = &web {
+        // The second line, when the console is on.
+        say(&format!("voucherd web console on http://{}", web.address));
+    }
     let limits = ServeLimits {
         message_bytes_max: config.max_message_bytes,
         concurrent_requests_max: config.max_concurrent_requests,
@@ -180,6 +184,13 @@ async fn serve_until_signal(
     };
     store_size.abort();
     let _ = stop_serving.send(());
+    if let Some(web) = web {
+        let _ = web.stop.send(());
+        let grace = std::time::Duration::from_secs(config.shutdown_grace_s);
+        if tokio::time::timeout(grace, web.task).await.is_err() {
+            tracing::warn!("web console connections still open after the grace period");
+        }
+    }
     // In-flight requests finish; a client that keeps an idle connection open must not hold
     // the shutdown forever. Commands already queued complete in the writer regardless.
     let grace = std::time::Duration::from_secs(config.shutdown_grace_s);
@@ -194,6 +205,67 @@ async fn serve_until_signal(
         return Err(DaemonError::StorageFailed);
     }
     Ok(())
+}
+
+/// A line on stdout for scripts and tests; a closed stdout is not a reason to stop.
+fn say(line: &str) {
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// The running web console: where it listens and how to stop it.
+struct WebConsole {
+    address: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Binds and starts the web console when `web_port` is set; returns how to stop it.
+async fn start_web_console(
+    engine: &Engine,
+    config: &Config,
+) -> Result<Option<WebConsole>, DaemonError> {
+    let Some(port) = config.web_port else {
+        return Ok(None);
+    };
+    let requested = std::net::SocketAddr::new(config.web_address, port);
+    let listener = TcpListener::bind(requested)
+        .await
+        .map_err(|error| DaemonError::Listen {
+            address: requested,
+            error,
+        })?;
+    let address = listener.local_addr().map_err(|error| DaemonError::Listen {
+        address: requested,
+        error,
+    })?;
+    let settings = crate::web::WebSettings {
+        session_lifetime: std::time::Duration::from_secs(config.web_session_minutes * 60),
+        cookie_secure: config.web_cookie_secure,
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::web::serve(
+        listener,
+        engine.clone(),
+        settings,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let task = tokio::spawn(async move {
+        match task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "the web console stopped"),
+            Err(error) => tracing::error!(%error, "the web console failed"),
+        }
+    });
+    tracing::info!(%address, "web console serving");
+    Ok(Some(WebConsole {
+        address,
+        stop,
+        task,
+    }))
 }
 
 /// On first start (no token at all) writes a bureau token to `<data_dir>/bureau.token`, mode

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod metrics;
 pub mod report;
 pub mod store;
+pub mod web;
 
 /// Code generated from `proto/` by `build.rs`.
 pub mod proto {

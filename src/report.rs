@@ -12,7 +12,42 @@ use std::path::Path;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
+use crate::domain::model::{Balance, ProgramSummary};
 use crate::domain::money::Total;
+
+/// The report of a program summary and every enterprise's balance, read from the ledger
+/// directly (the console) rather than over gRPC (voucherctl).
+pub fn from_ledger(summary: &ProgramSummary, program_name: &str, balances: &[Balance]) -> Report {
+    Report {
+        program: format!("{program_name} ({})", summary.period.first.format("%Y")),
+        period_start: summary.period.first.to_string(),
+        period_end: summary.period.last.to_string(),
+        committed: summary.totals.committed,
+        redeemed: summary.totals.redeemed,
+        reversed: summary.totals.reversed,
+        enterprises: balances
+            .iter()
+            .map(|balance| EnterpriseLine {
+                credit_code: balance.enterprise_credit_code.to_string(),
+                name: balance.enterprise_name.clone(),
+                cap: balance.cap.into(),
+                committed: balance.committed.into(),
+                redeemed: balance.redeemed.into(),
+            })
+            .collect(),
+        providers: summary
+            .providers
+            .iter()
+            .map(|(code, name, totals)| ProviderLine {
+                credit_code: code.to_string(),
+                name: name.clone(),
+                redemptions: totals.redemptions,
+                redeemed: totals.redeemed,
+                reversed: totals.reversed,
+            })
+            .collect(),
+    }
+}
 
 /// One enterprise's line.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,6 +187,15 @@ pub fn write_csv(report: &Report, out: impl Write) -> Result<(), csv::Error> {
 
 /// Writes the report as an XLSX workbook with three sheets.
 pub fn write_xlsx(report: &Report, path: &Path) -> Result<(), XlsxError> {
+    report_workbook(report)?.save(path)
+}
+
+/// The report's XLSX workbook as bytes, for a download.
+pub fn xlsx_bytes(report: &Report) -> Result<Vec<u8>, XlsxError> {
+    report_workbook(report)?.save_to_buffer()
+}
+
+fn report_workbook(report: &Report) -> Result<Workbook, XlsxError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");
@@ -194,7 +238,7 @@ pub fn write_xlsx(report: &Report, path: &Path) -> Result<(), XlsxError> {
         providers.write_number_with_format(row, 3, number(line.redeemed), &money)?;
         providers.write_number_with_format(row, 4, number(line.reversed), &money)?;
     }
-    workbook.save(path)
+    Ok(workbook)
 }
 
 fn write_headers(
@@ -315,6 +359,15 @@ pub fn write_statement_csv(statement: &Statement, out: impl Write) -> Result<(),
 
 /// The statement as XLSX: one sheet with the header block, the lines and the clawbacks.
 pub fn write_statement_xlsx(statement: &Statement, path: &Path) -> Result<(), XlsxError> {
+    statement_workbook(statement)?.save(path)
+}
+
+/// The statement's XLSX workbook as bytes, for a download.
+pub fn statement_xlsx_bytes(statement: &Statement) -> Result<Vec<u8>, XlsxError> {
+    statement_workbook(statement)?.save_to_buffer()
+}
+
+fn statement_workbook(statement: &Statement) -> Result<Workbook, XlsxError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");
@@ -343,7 +396,7 @@ pub fn write_statement_xlsx(statement: &Statement, path: &Path) -> Result<(), Xl
         sheet.write_string(row, 0, format!("追回 Clawback of {redemption_id}"))?;
         sheet.write_number_with_format(row, 5, -number(*amount), &money)?;
     }
-    workbook.save(path)
+    Ok(workbook)
 }
 
 #[cfg(test)]

@@ -99,6 +99,22 @@ struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     metrics_listen: Option<SocketAddr>,
+    /// Port of the web console (HTTP); off unless set.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    web_port: Option<u16>,
+    /// Address the web console binds (default 127.0.0.1).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    web_address: Option<std::net::IpAddr>,
+    /// Minutes a console sign-in lasts (default 480).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    web_session_minutes: Option<u64>,
+    /// Mark the console's session cookie Secure (behind a TLS proxy).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    web_cookie_secure: Option<bool>,
     /// auto (text on a terminal, JSON otherwise), text or json.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -359,7 +359,9 @@ impl Redemption {
 
     /// The month the claim was accepted, `YYYYMM` in China time.
     pub fn accepted_month(&self) -> u32 {
-        let local = self.redeemed_at.with_timezone(&crate::domain::dates::china_offset());
+        let local = self
+            .redeemed_at
+            .with_timezone(&crate::domain::dates::china_offset());
         local.year().unsigned_abs() * 100 + local.month()
     }
 }
@@ -436,7 +438,11 @@ pub struct ProgramTotals {
 impl ProgramTotals {
     /// Adds (`true`) or takes out (`false`) a claim's subsidy from its month.
     pub fn shift_month(&mut self, month: u32, subsidy: Money, add: bool) {
-        let current = self.redeemed_by_month.get(&month).copied().unwrap_or_default();
+        let current = self
+            .redeemed_by_month
+            .get(&month)
+            .copied()
+            .unwrap_or_default();
         let changed = if add {
             current.plus(subsidy)
         } else {

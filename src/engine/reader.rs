@@ -11,7 +11,7 @@ use super::{ClockSource, EngineError};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::DateRange;
 use crate::domain::error::{LedgerError, RefusalReason};
-use crate::domain::ids::{RedemptionId, SettlementId, VoucherId};
+use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::ledger::unknown_credit_code;
 use crate::domain::model::{
     Actor, Balance, BudgetView, CapKey, Enterprise, ProgramPeriod, ProgramSummary, Provider,
@@ -63,6 +63,11 @@ impl Reader {
     pub fn authenticate(&self, secret: &str) -> Result<Option<Token>, EngineError> {
         let token = self.store.token_by_secret(&SecretHash::of(secret).0)?;
         Ok(token.filter(Token::is_active))
+    }
+
+    /// The token with this id if it is still active: a console session ends with its token.
+    pub fn active_token(&self, token_id: &TokenId) -> Result<Option<Token>, EngineError> {
+        Ok(self.store.token(token_id)?.filter(Token::is_active))
     }
 
     pub fn enterprise(&self, code: &CreditCode) -> Result<Enterprise, EngineError> {

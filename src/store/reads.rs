@@ -84,6 +84,11 @@ impl Store {
         self.get(&keys::token(&token_id), "token")
     }
 
+    /// A token by its id, revoked or not.
+    pub fn token(&self, token_id: &TokenId) -> Result<Option<Token>, StoreError> {
+        self.get(&keys::token(token_id), "token")
+    }
+
     pub fn voucher(&self, voucher_id: &VoucherId) -> Result<Option<Voucher>, StoreError> {
         self.get(&keys::voucher(voucher_id), "voucher")
     }

@@ -32,6 +32,8 @@ pub const ROBOT_LESSOR: &str = "91330100716105852F";
 pub struct TestServer {
     child: Child,
     pub address: SocketAddr,
+    /// The web console's address, when started with `--web-port`.
+    pub web_address: Option<SocketAddr>,
     data: Option<DataDir>,
     pub bureau_token: String,
 }
@@ -76,7 +78,8 @@ impl TestServer {
     /// Starts voucherd on `data` (e.g. after a restart), with extra flags.
     pub async fn start_in(data: DataDir, today: &str, extra_arguments: &[&str]) -> TestServer {
         let mut child = spawn_voucherd(&data, today, extra_arguments);
-        let address = read_listen_address(&mut child, &data.log_path());
+        let with_web = extra_arguments.contains(&"--web-port");
+        let (address, web_address) = read_listen_addresses(&mut child, &data.log_path(), with_web);
         // A restored ledger keeps the tokens of the original and gets no new token file.
         let bureau_token = std::fs::read_to_string(data.path().join("bureau.token"))
             .unwrap_or_default()
@@ -85,6 +88,7 @@ impl TestServer {
         TestServer {
             child,
             address,
+            web_address,
             data: Some(data),
             bureau_token,
         }
@@ -178,19 +182,36 @@ fn spawn_voucherd(data: &DataDir, today: &str, extra_arguments: &[&str]) -> Chil
         .expect("voucherd starts")
 }
 
-fn read_listen_address(child: &mut Child, log_path: &Path) -> SocketAddr {
+/// The gRPC address from voucherd's first line, and the console's from its second when asked.
+fn read_listen_addresses(
+    child: &mut Child,
+    log_path: &Path,
+    with_web: bool,
+) -> (SocketAddr, Option<SocketAddr>) {
     let stdout = child.stdout.take().expect("piped stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let line = lines.next().and_then(Result::ok).unwrap_or_else(|| {
-        panic!(
-            "voucherd did not start; log:\n{}",
-            std::fs::read_to_string(log_path).unwrap_or_default()
-        )
-    });
+    let mut next_line = || {
+        lines.next().and_then(Result::ok).unwrap_or_else(|| {
+            panic!(
+                "voucherd did not start; log:\n{}",
+                std::fs::read_to_string(log_path).unwrap_or_default()
+            )
+        })
+    };
+    let line = next_line();
     let address = line
         .strip_prefix("voucherd listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    address.parse().expect("a socket address")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("a socket address");
+    let web_address = with_web.then(|| {
+        let line = next_line();
+        line.strip_prefix("voucherd web console on http://")
+            .unwrap_or_else(|| panic!("unexpected second line {line:?}"))
+            .parse()
+            .expect("a socket address")
+    });
+    (address, web_address)
 }
 
 fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {

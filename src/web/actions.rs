@@ -1,0 +1,548 @@
+//! Sign-in, sign-out, the language toggle, and the bureau's forms. Each form is checked for the
+//! session's CSRF secret first, then built into the gRPC request message voucherctl would send
+//! and turned into a command by `api::requests`: the same parsers, the same engine, the same
+//! words in every refusal.
+
+use axum::Form;
+use axum::extract::{OriginalUri, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::i18n::{LANGUAGE_COOKIE, Language};
+use super::layout::{self, Section, program_name, yuan};
+use super::pages::chrome;
+use super::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, random_secret, same_secret};
+use super::{Console, PageError, Viewer, http_status, language_of};
+use crate::api::convert::to_money;
+use crate::api::requests;
+use crate::api::status::{invalid, to_status};
+use crate::domain::ledger::Outcome;
+use crate::domain::model::{Actor, Role};
+use crate::domain::money::Money;
+use crate::proto::voucher::v1 as pb;
+
+// ---------------------------------------------------------------------------------------------
+// Sign-in and sign-out
+// ---------------------------------------------------------------------------------------------
+
+pub async fn login_page(headers: HeaderMap) -> Response {
+    let jar = CookieJar::from_headers(&headers);
+    let language = language_of(&jar);
+    let csrf = random_secret();
+    let jar = jar.add(strict_cookie(LOGIN_CSRF_COOKIE, csrf.clone(), false));
+    (jar, login_form(language, &csrf, None)).into_response()
+}
+
+fn login_form(language: Language, csrf: &str, error: Option<&str>) -> Markup {
+    let title = language.pick("登录", "Sign in");
+    html! {
+        (maud::DOCTYPE)
+        html lang=(language.html_lang()) {
+            (layout::head(title))
+            body class="bare" {
+                main class="login" {
+                    div class="brand" { span class="seal" { "启" } span { (language.pick("启东市 算力券 / 租赁券 核销账本", "Qidong compute & leasing vouchers")) } }
+                    h1 { (title) }
+                    p { (language.pick("请粘贴数据局或审计令牌。服务商令牌不能登录控制台。", "Paste a bureau or auditor token. Provider tokens cannot sign in here.")) }
+                    @if let Some(error) = error { p class="message error" { (error) } }
+                    form method="post" action="/login" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        label { (language.pick("令牌", "Token")) " "
+                            input type="password" name="token" autocomplete="off" required maxlength="200" autofocus;
+                        }
+                        button type="submit" { (title) }
+                    }
+                    p { a href={"/language?to=" (language.other().code()) "&back=/login"} { (language.pick("English", "中文")) } }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    token: String,
+    csrf: String,
+}
+
+pub async fn login(
+    State(console): State<Console>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let jar = CookieJar::from_headers(&headers);
+    let language = language_of(&jar);
+    let expected = jar
+        .get(LOGIN_CSRF_COOKIE)
+        .map(|cookie| cookie.value().to_owned());
+    if !expected.is_some_and(|expected| same_secret(&expected, &form.csrf)) {
+        return PageError::Forgery.into_response();
+    }
+    let refuse = |status: StatusCode, message: &str| {
+        let csrf = random_secret();
+        let jar = CookieJar::new().add(strict_cookie(LOGIN_CSRF_COOKIE, csrf.clone(), false));
+        (status, jar, login_form(language, &csrf, Some(message))).into_response()
+    };
+    let token = match console.engine.reader().authenticate(form.token.trim()) {
+        Ok(Some(token)) => token,
+        Ok(None) => {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                language.pick(
+                    "令牌无效或已撤销。",
+                    "The token is not valid or was revoked.",
+                ),
+            );
+        }
+        Err(error) => return PageError::engine(error, language).into_response(),
+    };
+    if token.role == Role::Provider {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            language.pick(
+                "服务商令牌不能登录控制台，请使用数据局或审计令牌。",
+                "Provider tokens cannot sign in to the console: use a bureau or auditor token.",
+            ),
+        );
+    }
+    let session_id = console.sessions.open(token.token_id, token.role);
+    tracing::info!(token_id = %token.token_id, role = ?token.role, "console sign-in");
+    let jar = jar
+        .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"))
+        .add(strict_cookie(
+            SESSION_COOKIE,
+            session_id,
+            console.settings.cookie_secure,
+        ));
+    (jar, Redirect::to("/")).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+pub async fn logout(
+    State(console): State<Console>,
+    viewer: Viewer,
+    jar: CookieJar,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    check_csrf(&viewer, &form.csrf)?;
+    console.sessions.close(&viewer.session_id);
+    let jar = jar.remove(Cookie::build(SESSION_COOKIE).path("/"));
+    Ok((jar, Redirect::to("/login")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LanguageQuery {
+    to: Option<String>,
+    back: Option<String>,
+}
+
+/// Sets the language cookie and goes back to the page it came from (on this site only).
+pub async fn switch_language(jar: CookieJar, Query(query): Query<LanguageQuery>) -> Response {
+    let language = Language::from_cookie(query.to.as_deref());
+    let back = query
+        .back
+        .filter(|back| back.starts_with('/') && !back.starts_with("//") && !back.contains('\\'))
+        .unwrap_or_else(|| "/".to_owned());
+    let jar = jar.add(strict_cookie(
+        LANGUAGE_COOKIE,
+        language.code().to_owned(),
+        false,
+    ));
+    (jar, Redirect::to(&back)).into_response()
+}
+
+fn strict_cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure)
+        .build()
+}
+
+fn check_csrf(viewer: &Viewer, given: &str) -> Result<(), PageError> {
+    if same_secret(&viewer.session.csrf, given) {
+        Ok(())
+    } else {
+        Err(PageError::Forgery)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The bureau's forms
+// ---------------------------------------------------------------------------------------------
+
+/// What the last form did, shown above the forms.
+enum LastAction {
+    Done(String),
+    Refused(String),
+}
+
+pub async fn page(
+    State(console): State<Console>,
+    viewer: Viewer,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Markup, PageError> {
+    bureau_only(&viewer)?;
+    Ok(actions_page(&console, &viewer, &uri.to_string(), None))
+}
+
+fn actions_page(
+    console: &Console,
+    viewer: &Viewer,
+    here: &str,
+    outcome: Option<&LastAction>,
+) -> Markup {
+    let language = viewer.language;
+    let csrf = viewer.session.csrf.as_str();
+    let programs = console.engine.reader().policy().programs();
+    let program_select = html! {
+        select name="program" required {
+            @for rules in programs { option value=(rules.code) { (program_name(language, rules)) } }
+        }
+    };
+    let hidden = html! { input type="hidden" name="csrf" value=(csrf); };
+    let body = html! {
+        @match outcome {
+            Some(LastAction::Done(message)) => p class="message done" role="status" { (message) },
+            Some(LastAction::Refused(message)) => p class="message error" role="alert" { (message) },
+            None => {},
+        }
+        p class="hint" { (language.pick("每个操作与 gRPC 接口走同一引擎、同一规则，错误信息相同。", "Every action goes through the same engine and rules as gRPC, with the same error messages.")) }
+        div class="forms" {
+            form method="post" action="/actions/issue-voucher" class="action" id="issue-voucher" {
+                h2 { (language.pick("发券", "Issue a voucher")) }
+                (hidden)
+                input type="hidden" name="request_id" value=(uuid::Uuid::new_v4().to_string());
+                label { (language.pick("企业信用代码", "Enterprise credit code")) input name="enterprise_credit_code" required maxlength="18"; }
+                label { (language.pick("项目", "Program")) (program_select) }
+                label { (language.pick("面值（元，留空为剩余额度）", "Face value (yuan; empty = all that is left)")) input name="face_value" inputmode="decimal" maxlength="40"; }
+                label { (language.pick("有效期自（可空）", "Valid from (optional)")) input type="date" name="valid_from"; }
+                label { (language.pick("有效期至（可空）", "Valid until (optional)")) input type="date" name="valid_until"; }
+                button type="submit" { (language.pick("发券", "Issue")) }
+            }
+            form method="post" action="/actions/revoke-voucher" class="action" id="revoke-voucher" {
+                h2 { (language.pick("撤销券", "Revoke a voucher")) }
+                (hidden)
+                label { (language.pick("券号", "Voucher id")) input name="voucher_id" required maxlength="20" placeholder="V000000000001"; }
+                label { (language.pick("原因", "Reason")) input name="reason" required maxlength="500"; }
+                button type="submit" class="danger" { (language.pick("撤销", "Revoke")) }
+            }
+            form method="post" action="/actions/reverse-redemption" class="action" id="reverse-redemption" {
+                h2 { (language.pick("红冲核销", "Reverse a redemption")) }
+                (hidden)
+                label { (language.pick("核销编号", "Redemption id")) input name="redemption_id" required maxlength="20" placeholder="R000000000001"; }
+                label { (language.pick("原因", "Reason")) input name="reason" required maxlength="500"; }
+                button type="submit" class="danger" { (language.pick("红冲", "Reverse")) }
+            }
+            form method="post" action="/actions/register-enterprise" class="action" id="register-enterprise" {
+                h2 { (language.pick("登记企业", "Register an enterprise")) }
+                (hidden)
+                label { (language.pick("统一社会信用代码", "Credit code")) input name="credit_code" required maxlength="18"; }
+                label { (language.pick("名称", "Name")) input name="name" required maxlength="200"; }
+                button type="submit" { (language.pick("登记", "Register")) }
+            }
+            form method="post" action="/actions/register-provider" class="action" id="register-provider" {
+                h2 { (language.pick("登记服务商", "Register a provider")) }
+                (hidden)
+                label { (language.pick("统一社会信用代码", "Credit code")) input name="credit_code" required maxlength="18"; }
+                label { (language.pick("名称", "Name")) input name="name" required maxlength="200"; }
+                label { (language.pick("项目", "Program")) (program_select) }
+                button type="submit" { (language.pick("登记", "Register")) }
+            }
+        }
+    };
+    layout::page(
+        &chrome(viewer, here),
+        Section::Actions,
+        language.pick("操作", "Actions"),
+        body,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct IssueForm {
+    csrf: String,
+    request_id: String,
+    enterprise_credit_code: String,
+    program: String,
+    #[serde(default)]
+    face_value: String,
+    #[serde(default)]
+    valid_from: String,
+    #[serde(default)]
+    valid_until: String,
+}
+
+pub async fn issue_voucher(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<IssueForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let language = viewer.language;
+    let command = program_word(&form.program).and_then(|program| {
+        let face_value = face_value(&form.face_value)?;
+        requests::issue_voucher(&pb::IssueVoucherRequest {
+            request_id: form.request_id.clone(),
+            enterprise_credit_code: form.enterprise_credit_code.trim().to_owned(),
+            program,
+            face_value,
+            valid_from: form.valid_from.clone(),
+            valid_until: form.valid_until.clone(),
+        })
+    });
+    let result = run(&console, command).await;
+    Ok(answer(
+        &console,
+        &viewer,
+        "/actions",
+        result,
+        |outcome| match outcome {
+            Outcome::Voucher(voucher) => format!(
+                "{} {} · {} {} · {} {} – {}",
+                language.pick("已发券", "Issued"),
+                voucher.voucher_id,
+                language.pick("面值", "face value"),
+                yuan(voucher.face_value),
+                language.pick("有效期", "valid"),
+                voucher.validity.first,
+                voucher.validity.last
+            ),
+            other => format!("{other:?}"),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    csrf: String,
+    voucher_id: String,
+    reason: String,
+}
+
+pub async fn revoke_voucher(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let language = viewer.language;
+    let command = requests::revoke_voucher(&pb::RevokeVoucherRequest {
+        voucher_id: form.voucher_id.trim().to_owned(),
+        reason: form.reason.clone(),
+    });
+    let result = run(&console, command).await;
+    Ok(answer(
+        &console,
+        &viewer,
+        "/actions",
+        result,
+        |outcome| match outcome {
+            Outcome::Voucher(voucher) => format!(
+                "{} {} · {} {}",
+                language.pick("已撤销", "Revoked"),
+                voucher.voucher_id,
+                language.pick("已核销", "redeemed"),
+                yuan(voucher.redeemed)
+            ),
+            other => format!("{other:?}"),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct ReverseForm {
+    csrf: String,
+    redemption_id: String,
+    reason: String,
+}
+
+pub async fn reverse_redemption(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<ReverseForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let language = viewer.language;
+    let command = requests::reverse_redemption(
+        &pb::ReverseRedemptionRequest {
+            redemption_id: form.redemption_id.trim().to_owned(),
+            reason: form.reason.clone(),
+        },
+        Actor::Bureau,
+    );
+    let result = run(&console, command).await;
+    Ok(answer(
+        &console,
+        &viewer,
+        "/actions",
+        result,
+        |outcome| match outcome {
+            Outcome::Redemption(redemption) => format!(
+                "{} {} · {} {}",
+                language.pick("已红冲", "Reversed"),
+                redemption.redemption_id,
+                language.pick("退回额度", "subsidy returned"),
+                yuan(redemption.subsidy)
+            ),
+            other => format!("{other:?}"),
+        },
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    csrf: String,
+    credit_code: String,
+    name: String,
+    #[serde(default)]
+    program: String,
+}
+
+pub async fn register_enterprise(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let language = viewer.language;
+    let command = requests::register_enterprise(&pb::RegisterEnterpriseRequest {
+        credit_code: form.credit_code.trim().to_owned(),
+        name: form.name.clone(),
+        check_digit_override_reason: String::new(),
+    });
+    let result = run(&console, command).await;
+    Ok(answer(
+        &console,
+        &viewer,
+        "/actions",
+        result,
+        |outcome| match outcome {
+            Outcome::Enterprise(enterprise) => format!(
+                "{} {} {}",
+                language.pick("已登记企业", "Registered enterprise"),
+                enterprise.credit_code,
+                enterprise.name.as_str()
+            ),
+            other => format!("{other:?}"),
+        },
+    ))
+}
+
+pub async fn register_provider(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let language = viewer.language;
+    let command = program_word(&form.program).and_then(|program| {
+        requests::register_provider(&pb::RegisterProviderRequest {
+            credit_code: form.credit_code.trim().to_owned(),
+            name: form.name.clone(),
+            program,
+            check_digit_override_reason: String::new(),
+        })
+    });
+    let result = run(&console, command).await;
+    Ok(answer(
+        &console,
+        &viewer,
+        "/actions",
+        result,
+        |outcome| match outcome {
+            Outcome::Provider(provider) => format!(
+                "{} {} {}",
+                language.pick("已登记服务商", "Registered provider"),
+                provider.credit_code,
+                provider.name.as_str()
+            ),
+            other => format!("{other:?}"),
+        },
+    ))
+}
+
+fn bureau_only(viewer: &Viewer) -> Result<(), PageError> {
+    if viewer.is_bureau() {
+        Ok(())
+    } else {
+        Err(PageError::BureauOnly(viewer.language))
+    }
+}
+
+/// The CSRF secret first (a forged form learns nothing, not even the role), then the role.
+fn check_bureau_form(viewer: &Viewer, csrf: &str) -> Result<(), PageError> {
+    check_csrf(viewer, csrf)?;
+    bureau_only(viewer)
+}
+
+/// Submits a parsed command; a parse failure or a refusal comes back as the gRPC status.
+async fn run(
+    console: &Console,
+    command: Result<crate::domain::command::Command, tonic::Status>,
+) -> Result<Outcome, tonic::Status> {
+    let command = command?;
+    console.engine.submit(command).await.map_err(to_status)
+}
+
+/// The actions page again, with what happened on top, under the status a refusal maps to.
+fn answer(
+    console: &Console,
+    viewer: &Viewer,
+    here: &str,
+    result: Result<Outcome, tonic::Status>,
+    describe: impl FnOnce(&Outcome) -> String,
+) -> Response {
+    match result {
+        Ok(outcome) => {
+            let done = LastAction::Done(describe(&outcome));
+            actions_page(console, viewer, here, Some(&done)).into_response()
+        }
+        Err(status) => {
+            let refused = LastAction::Refused(crate::client::describe_status(&status));
+            (
+                http_status(status.code()),
+                actions_page(console, viewer, here, Some(&refused)),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// A program's code word (`compute`) as the wire enum; unknown words are refused by
+/// `api::requests` exactly as an unknown enum value would be.
+fn program_word(word: &str) -> Result<i32, tonic::Status> {
+    crate::domain::policy::ProgramCode::ALL
+        .into_iter()
+        .find(|program| program.as_str() == word)
+        .map(crate::api::convert::to_program)
+        .ok_or_else(|| {
+            invalid(
+                "program",
+                crate::domain::input::InputError::new(
+                    "UNKNOWN_PROGRAM",
+                    format!("{word:?} is not a program"),
+                ),
+            )
+        })
+}
+
+/// A typed amount (`1,000,000.00`), or none when the field is empty.
+fn face_value(text: &str) -> Result<Option<crate::proto::google::r#type::Money>, tonic::Status> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Money::parse_yuan(text)
+        .map(|amount| Some(to_money(amount)))
+        .map_err(|error| invalid("face_value", error))
+}

@@ -1,0 +1,289 @@
+//! The bureau's web console: server-rendered pages (maud) over HTTP (axum) on their own port,
+//! and the only module that knows HTTP pages.
+//!
+//! It reads from the same [`Reader`](crate::engine::Reader) as gRPC and never waits for the
+//! writer. Its forms build the very gRPC request messages voucherctl sends and turn them into
+//! commands with `api::requests`, so a field is checked by the same parser and a refusal reads
+//! the same words as over gRPC. Sign-in takes a bureau or auditor token (provider tokens are
+//! refused); the session is an HttpOnly, SameSite=Strict cookie, and every form carries the
+//! session's CSRF secret. Every asset is served from the binary: the bureau's network may be
+//! closed, and the pages run no script at all.
+
+mod actions;
+pub mod chart;
+mod downloads;
+pub mod i18n;
+mod layout;
+mod pages;
+pub mod session;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+use crate::api::status::to_status;
+use crate::domain::model::Role;
+use crate::engine::{Engine, EngineError};
+use i18n::{LANGUAGE_COOKIE, Language};
+use session::{SESSION_COOKIE, Session, Sessions};
+
+/// The largest form a page accepts.
+pub const FORM_BYTES_MAX: usize = 64 * 1024;
+/// Requests the console handles at once; past it, 503 at once.
+pub const CONCURRENT_REQUESTS_MAX: usize = 64;
+
+/// What the daemon's configuration says about the console.
+#[derive(Clone, Copy, Debug)]
+pub struct WebSettings {
+    pub session_lifetime: Duration,
+    /// Mark the session cookie `Secure` (a TLS proxy serves the console).
+    pub cookie_secure: bool,
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+struct Console {
+    engine: Engine,
+    sessions: Arc<Sessions>,
+    settings: WebSettings,
+    in_flight: Arc<Semaphore>,
+}
+
+/// Serves the console on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    engine: Engine,
+    settings: WebSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let console = Console {
+        engine,
+        sessions: Arc::new(Sessions::new(settings.session_lifetime)),
+        settings,
+        in_flight: Arc::new(Semaphore::new(CONCURRENT_REQUESTS_MAX)),
+    };
+    axum::serve(listener, router(console))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn router(console: Console) -> Router {
+    Router::new()
+        .route("/", get(pages::overview))
+        .route("/enterprises", get(pages::enterprises))
+        .route("/enterprises/{credit_code}", get(pages::enterprise))
+        .route("/redemptions", get(pages::redemptions))
+        .route("/providers", get(pages::providers))
+        .route("/actions", get(actions::page))
+        .route(
+            "/actions/register-enterprise",
+            post(actions::register_enterprise),
+        )
+        .route(
+            "/actions/register-provider",
+            post(actions::register_provider),
+        )
+        .route("/actions/issue-voucher", post(actions::issue_voucher))
+        .route("/actions/revoke-voucher", post(actions::revoke_voucher))
+        .route(
+            "/actions/reverse-redemption",
+            post(actions::reverse_redemption),
+        )
+        .route("/downloads/report", get(downloads::report))
+        .route("/login", get(actions::login_page).post(actions::login))
+        .route("/logout", post(actions::logout))
+        .route("/language", get(actions::switch_language))
+        .route("/assets/console.css", get(stylesheet))
+        .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
+        .layer(middleware::from_fn_with_state(
+            console.clone(),
+            guard_and_headers,
+        ))
+        .with_state(console)
+}
+
+/// Refuses work past the concurrency bound and sets the headers every response carries: no
+/// script, nothing from elsewhere, no framing, no caching of pages that show public money.
+async fn guard_and_headers(
+    State(console): State<Console>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = console.in_flight.clone().try_acquire_owned() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "busy: retry shortly").into_response();
+    };
+    let is_asset = request.uri().path().starts_with("/assets/");
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !is_asset && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("assets/console.css"),
+    )
+}
+
+/// The signed-in reader of a page: the session (its token still active) and the language.
+struct Viewer {
+    session_id: String,
+    session: Session,
+    language: Language,
+}
+
+impl Viewer {
+    fn is_bureau(&self) -> bool {
+        self.session.role == Role::Bureau
+    }
+}
+
+impl FromRequestParts<Console> for Viewer {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Viewer, PageError> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let language = language_of(&jar);
+        let session_id = jar
+            .get(SESSION_COOKIE)
+            .map(|cookie| cookie.value().to_owned())
+            .ok_or(PageError::SignIn)?;
+        let session = console
+            .sessions
+            .find(&session_id)
+            .ok_or(PageError::SignIn)?;
+        let token = console
+            .engine
+            .reader()
+            .active_token(&session.token_id)
+            .map_err(|error| PageError::engine(error, language))?;
+        if token.is_none() {
+            console.sessions.close(&session_id);
+            return Err(PageError::SignIn);
+        }
+        Ok(Viewer {
+            session_id,
+            session,
+            language,
+        })
+    }
+}
+
+fn language_of(jar: &CookieJar) -> Language {
+    Language::from_cookie(jar.get(LANGUAGE_COOKIE).map(|cookie| cookie.value()))
+}
+
+/// Why a page was not served.
+#[derive(Debug)]
+enum PageError {
+    /// No live session: go sign in.
+    SignIn,
+    /// Signed in, but this page or form is the bureau's.
+    BureauOnly(Language),
+    /// A form without the session's CSRF secret.
+    Forgery,
+    /// What the ledger said, as gRPC would say it.
+    Ledger {
+        status: StatusCode,
+        message: String,
+        language: Language,
+    },
+}
+
+impl PageError {
+    fn engine(error: EngineError, language: Language) -> PageError {
+        let status = to_status(error);
+        PageError::Ledger {
+            status: http_status(status.code()),
+            message: crate::client::describe_status(&status),
+            language,
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            PageError::SignIn => Redirect::to("/login").into_response(),
+            PageError::BureauOnly(language) => (
+                StatusCode::FORBIDDEN,
+                layout::bare(
+                    language,
+                    language.pick("无权限", "Not allowed"),
+                    language.pick(
+                        "此页面仅限数据局使用；审计账号只能查看。",
+                        "This page is the bureau's; an auditor may only read.",
+                    ),
+                ),
+            )
+                .into_response(),
+            PageError::Forgery => (
+                StatusCode::FORBIDDEN,
+                layout::bare(
+                    Language::Chinese,
+                    "表单已失效 · Form expired",
+                    "表单缺少有效的校验码，未做任何更改。请重新打开页面再提交。 The form did not carry this session's check value; nothing was changed. Open the page again and resubmit.",
+                ),
+            )
+                .into_response(),
+            PageError::Ledger {
+                status,
+                message,
+                language,
+            } => (
+                status,
+                layout::bare(language, language.pick("出错了", "Error"), &message),
+            )
+                .into_response(),
+        }
+    }
+}
+
+/// The HTTP status a gRPC code reads as on a page.
+fn http_status(code: tonic::Code) -> StatusCode {
+    match code {
+        tonic::Code::InvalidArgument | tonic::Code::OutOfRange => StatusCode::BAD_REQUEST,
+        tonic::Code::NotFound => StatusCode::NOT_FOUND,
+        tonic::Code::AlreadyExists | tonic::Code::FailedPrecondition | tonic::Code::Aborted => {
+            StatusCode::CONFLICT
+        }
+        tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
+        tonic::Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+        tonic::Code::ResourceExhausted | tonic::Code::Unavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
