@@ -1,0 +1,718 @@
+//! The web console through HTTP, against a real voucherd with `--web-port 0` and a real sled
+//! directory: sign-in and its refusals, every page with data in it, the bureau's forms (CSRF,
+//! roles, the same refusals as gRPC), the language toggle and the downloads.
+
+mod common;
+
+use std::io::Cursor;
+
+use calamine::{Data, Reader, Xlsx};
+use common::*;
+use reqwest::StatusCode;
+use reqwest::redirect::Policy;
+use voucher_ledger::proto::voucher::v1 as pb;
+
+const TODAY: &str = "2026-11-20";
+
+/// A browser: keeps cookies, does not follow redirects (tests look at them).
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Browser {
+    fn new(server: &TestServer) -> Browser {
+        let web = server.web_address.expect("started with --web-port");
+        Browser {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .expect("an HTTP client"),
+            base: format!("http://{web}"),
+        }
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("the console answers");
+        let status = response.status();
+        (status, response.text().await.expect("a body"))
+    }
+
+    async fn location_of(&self, path: &str) -> (StatusCode, String) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("the console answers");
+        (response.status(), location(&response))
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (StatusCode, String, String) {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .form(form)
+            .send()
+            .await
+            .expect("the console answers");
+        let status = response.status();
+        let location = location(&response);
+        (status, location, response.text().await.expect("a body"))
+    }
+
+    /// Opens the sign-in page and signs in with `token`; returns the answer to the POST.
+    async fn sign_in(&self, token: &str) -> (StatusCode, String, String) {
+        let (status, page) = self.get("/login").await;
+        assert_eq!(status, StatusCode::OK);
+        let csrf = hidden_value(&page, "csrf");
+        self.post("/login", &[("token", token), ("csrf", &csrf)])
+            .await
+    }
+
+    /// The CSRF secret the signed-in pages carry.
+    async fn csrf(&self) -> String {
+        let (status, page) = self.get("/").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        hidden_value(&page, "csrf")
+    }
+}
+
+fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The value of the first hidden input named `name`.
+fn hidden_value(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no hidden {name} in {page}"))
+        + marker.len();
+    let end = start + page[start..].find('"').expect("a closing quote");
+    page[start..end].to_owned()
+}
+
+/// The redeemed share drawn on the first bar after `anchor`.
+fn redeemed_percent_after(page: &str, anchor: &str) -> f64 {
+    let from = page
+        .find(anchor)
+        .unwrap_or_else(|| panic!("{anchor} not in {page}"));
+    let marker = "data-redeemed-percent=\"";
+    let start = from + page[from..].find(marker).expect("a bar") + marker.len();
+    let end = start + page[start..].find('"').expect("a closing quote");
+    page[start..end].parse().expect("a number")
+}
+
+async fn world_with_console() -> World {
+    World::new_in(DataDir::new(), TODAY, &["--web-port", "0"]).await
+}
+
+#[tokio::test]
+async fn only_a_live_bureau_or_auditor_token_signs_in() {
+    let mut world = world_with_console().await;
+    let browser = Browser::new(&world.server);
+
+    let (status, location) = browser.location_of("/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "no session: off to sign in");
+    assert_eq!(location, "/login");
+
+    let provider_token =
+        create_token(&mut world.bureau, pb::Role::Provider, COMPUTE_PROVIDER).await;
+    let (status, _, page) = browser.sign_in(&provider_token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(page.contains("服务商令牌不能登录控制台"), "{page}");
+
+    let (status, _, page) = browser.sign_in("not-a-token").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(page.contains("令牌无效或已撤销"), "{page}");
+    assert_eq!(browser.location_of("/").await.0, StatusCode::SEE_OTHER);
+
+    let (status, location, _) = browser.sign_in(&world.server.bureau_token).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/"));
+    let (status, page) = browser.get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<h1>总览</h1>"), "{page}");
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_http_only_and_strict_and_sign_in_needs_its_own_csrf() {
+    let world = world_with_console().await;
+    let browser = Browser::new(&world.server);
+    // A form posted from elsewhere has no sign-in CSRF cookie to match.
+    let (status, _, _) = browser
+        .post(
+            "/login",
+            &[
+                ("token", world.server.bureau_token.as_str()),
+                ("csrf", "forged"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (_, page) = browser.get("/login").await;
+    let csrf = hidden_value(&page, "csrf");
+    let response = browser
+        .http
+        .post(format!("{}/login", browser.base))
+        .form(&[
+            ("token", world.server.bureau_token.as_str()),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .expect("signs in");
+    let cookie = response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .find(|value| value.starts_with("voucher_session="))
+        .expect("a session cookie")
+        .to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+}
+
+#[tokio::test]
+async fn every_page_shows_the_ledger_with_data_in_it() {
+    let mut world = world_with_console().await;
+    let voucher = issue(
+        &mut world.bureau,
+        "v",
+        pb::Program::Compute,
+        Some("100000.00"),
+    )
+    .await;
+    let redemption = world
+        .compute_provider
+        .redeem(redeem_request(
+            &voucher,
+            &invoice(1),
+            "2026-11-02",
+            "30000.00",
+        ))
+        .await
+        .expect("redeemed")
+        .into_inner();
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+
+    let (status, overview) = browser.get("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        overview.contains("算力券 · 2026-05-14 – 2026-12-31"),
+        "{overview}"
+    );
+    assert!(overview.contains("15,000.00"), "redeemed shows: {overview}");
+    assert!(
+        overview.contains("<svg class=\"chart\""),
+        "the monthly chart"
+    );
+    assert!(
+        overview.contains("2026-11: 15000.00"),
+        "November's bar: {overview}"
+    );
+    assert!(overview.contains("/downloads/report?program=compute&amp;year=2026&amp;format=xlsx"));
+
+    let (status, enterprises) = browser.get("/enterprises").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(enterprises.contains("启东智算科技有限公司"));
+    assert!((redeemed_percent_after(&enterprises, ENTERPRISE) - 0.75).abs() < 0.001);
+    let (_, found) = browser.get("/enterprises?q=智算").await;
+    assert!(found.contains(ENTERPRISE));
+    let (_, none) = browser.get("/enterprises?q=不存在的企业").await;
+    assert!(!none.contains(ENTERPRISE) && none.contains("没有符合条件的企业"));
+
+    let (status, one) = browser.get(&format!("/enterprises/{ENTERPRISE}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(one.contains(&voucher.voucher_id) && one.contains(&redemption.redemption_id));
+    assert!(one.contains("100,000.00") && one.contains("30,000.00"));
+
+    let (status, redemptions) = browser
+        .get(&format!(
+            "/redemptions?program=compute&provider={COMPUTE_PROVIDER}&from=2026-11-01&to=2026-11-30"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(redemptions.contains(&redemption.redemption_id));
+    let (_, outside) = browser.get("/redemptions?from=2026-11-03").await;
+    assert!(
+        !outside.contains(&redemption.redemption_id),
+        "the date filter holds"
+    );
+
+    let (status, providers) = browser.get("/providers").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        providers.contains("南通算力服务有限公司")
+            && providers.contains("江苏具身机器人租赁有限公司")
+    );
+    assert!(
+        providers.contains("15,000.00"),
+        "the provider's redeemed total"
+    );
+
+    let (status, unknown) = browser.get("/enterprises/91320681MA1N7Q4R2M").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{unknown}");
+}
+
+#[tokio::test]
+async fn lists_page_on() {
+    let mut world = world_with_console().await;
+    let voucher = issue(
+        &mut world.bureau,
+        "v",
+        pb::Program::Compute,
+        Some("100000.00"),
+    )
+    .await;
+    for serial in 1..=55 {
+        world
+            .compute_provider
+            .redeem(redeem_request(
+                &voucher,
+                &invoice(serial),
+                "2026-11-02",
+                "10.00",
+            ))
+            .await
+            .expect("redeemed");
+    }
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let (_, first) = browser.get("/redemptions").await;
+    let row = |id: &str| format!("<td>{id}</td>");
+    assert!(first.contains(&row("R000000000050")) && !first.contains(&row("R000000000051")));
+    let next = first
+        .split("href=\"")
+        .filter_map(|part| part.split('"').next())
+        .find(|link| link.starts_with("/redemptions?") && link.contains("after="))
+        .expect("a next-page link")
+        .replace("&amp;", "&");
+    let (_, second) = browser.get(&next).await;
+    assert!(second.contains(&row("R000000000051")) && second.contains(&row("R000000000055")));
+    assert!(!second.contains(&row("R000000000050")));
+}
+
+#[tokio::test]
+async fn bad_query_fields_are_refused_naming_the_field() {
+    let world = world_with_console().await;
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    for (path, field) in [
+        ("/redemptions?provider=NOT-A-CODE", "provider: "),
+        ("/redemptions?from=2026-13-01", "from: "),
+        ("/redemptions?program=corpus-x", "program: "),
+        ("/?year=1999", "year: "),
+        ("/enterprises?after=x", "after: "),
+        ("/downloads/report?program=compute&format=pdf", "format: "),
+    ] {
+        let (status, page) = browser.get(path).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {page}");
+        assert!(page.contains(field), "{path} names {field}: {page}");
+    }
+}
+
+#[tokio::test]
+async fn the_bureau_issues_through_the_form_and_sees_the_bar_move() {
+    let mut world = world_with_console().await;
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let csrf = browser.csrf().await;
+    let (status, _, page) = browser
+        .post(
+            "/actions/issue-voucher",
+            &[
+                ("csrf", csrf.as_str()),
+                ("request_id", "web-issue-1"),
+                ("enterprise_credit_code", ENTERPRISE),
+                ("program", "compute"),
+                ("face_value", "200,000.00"),
+                ("valid_from", ""),
+                ("valid_until", ""),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("已发券 V000000000001"), "{page}");
+    let voucher = get_voucher(&mut world.bureau, "V000000000001").await;
+    assert_eq!(yuan(&voucher.face_value), "200000.00");
+
+    let (_, before) = browser.get("/enterprises").await;
+    assert_eq!(redeemed_percent_after(&before, ENTERPRISE), 0.0);
+    world
+        .compute_provider
+        .redeem(redeem_request(
+            &voucher,
+            &invoice(1),
+            "2026-11-02",
+            "400000.00",
+        ))
+        .await
+        .expect("redeemed over gRPC");
+    let (_, after) = browser.get("/enterprises").await;
+    assert!((redeemed_percent_after(&after, ENTERPRISE) - 10.0).abs() < 0.001);
+
+    // The same request again is the same voucher, as over gRPC.
+    let (status, _, again) = browser
+        .post(
+            "/actions/issue-voucher",
+            &[
+                ("csrf", csrf.as_str()),
+                ("request_id", "web-issue-1"),
+                ("enterprise_credit_code", ENTERPRISE),
+                ("program", "compute"),
+                ("face_value", "200,000.00"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(again.contains("已发券 V000000000001"));
+}
+
+#[tokio::test]
+async fn a_refused_form_reads_as_the_grpc_refusal_and_changes_nothing() {
+    let mut world = world_with_console().await;
+    issue(&mut world.bureau, "all", pb::Program::Compute, None).await;
+    let grpc_refusal = world
+        .bureau
+        .issue_voucher(issue_request(
+            "more",
+            ENTERPRISE,
+            pb::Program::Compute,
+            Some("1.00"),
+        ))
+        .await
+        .expect_err("the cap is committed");
+    let expected = voucher_ledger::client::describe_status(&grpc_refusal);
+
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let csrf = browser.csrf().await;
+    let (status, _, page) = browser
+        .post(
+            "/actions/issue-voucher",
+            &[
+                ("csrf", csrf.as_str()),
+                ("request_id", "web-more"),
+                ("enterprise_credit_code", ENTERPRISE),
+                ("program", "compute"),
+                ("face_value", "1.00"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let escaped = expected
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;");
+    assert!(page.contains(&escaped), "{expected} in {page}");
+
+    let (status, _, page) = browser
+        .post(
+            "/actions/issue-voucher",
+            &[
+                ("csrf", csrf.as_str()),
+                ("request_id", "web-bad"),
+                ("enterprise_credit_code", ENTERPRISE),
+                ("program", "compute"),
+                ("face_value", "12.345"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("face_value: "), "{page}");
+
+    let (status, _, page) = browser
+        .post(
+            "/actions/reverse-redemption",
+            &[
+                ("csrf", csrf.as_str()),
+                ("redemption_id", "R000000000009"),
+                ("reason", "红冲"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{page}");
+
+    let vouchers = world
+        .bureau
+        .list_vouchers(pb::ListVouchersRequest::default())
+        .await
+        .expect("listed")
+        .into_inner()
+        .vouchers;
+    assert_eq!(vouchers.len(), 1, "nothing was issued by the refused forms");
+}
+
+#[tokio::test]
+async fn every_form_needs_the_session_csrf_secret() {
+    let mut world = world_with_console().await;
+    let voucher = issue(
+        &mut world.bureau,
+        "v",
+        pb::Program::Compute,
+        Some("1000.00"),
+    )
+    .await;
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let forms: [(&str, Vec<(&str, &str)>); 5] = [
+        (
+            "/actions/issue-voucher",
+            vec![
+                ("request_id", "forged"),
+                ("enterprise_credit_code", ENTERPRISE),
+                ("program", "leasing"),
+            ],
+        ),
+        (
+            "/actions/revoke-voucher",
+            vec![
+                ("voucher_id", voucher.voucher_id.as_str()),
+                ("reason", "forged"),
+            ],
+        ),
+        (
+            "/actions/reverse-redemption",
+            vec![("redemption_id", "R000000000001"), ("reason", "forged")],
+        ),
+        (
+            "/actions/register-enterprise",
+            vec![("credit_code", "91330100716105852F"), ("name", "伪造")],
+        ),
+        (
+            "/actions/register-provider",
+            vec![
+                ("credit_code", "91330100716105852F"),
+                ("name", "伪造"),
+                ("program", "compute"),
+            ],
+        ),
+    ];
+    for (path, fields) in &forms {
+        for csrf in ["", "0000"] {
+            let mut form = fields.clone();
+            form.push(("csrf", csrf));
+            let (status, _, page) = browser.post(path, &form).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {page}");
+        }
+    }
+    let (_, _, page) = browser.post("/logout", &[("csrf", "forged")]).await;
+    assert!(page.contains("表单已失效"));
+    assert_eq!(browser.get("/").await.0, StatusCode::OK, "still signed in");
+    assert_eq!(
+        get_voucher(&mut world.bureau, &voucher.voucher_id)
+            .await
+            .status,
+        pb::VoucherStatus::Active as i32,
+        "not revoked"
+    );
+    let listed = world
+        .bureau
+        .list_vouchers(pb::ListVouchersRequest::default())
+        .await
+        .expect("listed")
+        .into_inner()
+        .vouchers;
+    assert_eq!(listed.len(), 1, "nothing issued");
+}
+
+#[tokio::test]
+async fn an_auditor_reads_every_page_and_acts_on_none() {
+    let mut world = world_with_console().await;
+    let auditor = create_token(&mut world.bureau, pb::Role::Auditor, "").await;
+    let browser = Browser::new(&world.server);
+    let (status, _, _) = browser.sign_in(&auditor).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    for path in ["/", "/enterprises", "/redemptions", "/providers"] {
+        let (status, page) = browser.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            !page.contains("href=\"/actions\""),
+            "no actions link for an auditor"
+        );
+    }
+    assert_eq!(browser.get("/actions").await.0, StatusCode::FORBIDDEN);
+    let csrf = browser.csrf().await;
+    let (status, _, _) = browser
+        .post(
+            "/actions/register-enterprise",
+            &[
+                ("csrf", csrf.as_str()),
+                ("credit_code", "91330100716105852F"),
+                ("name", "审计不能登记"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let refused = world
+        .bureau
+        .get_enterprise(pb::GetEnterpriseRequest {
+            credit_code: "91330100716105852F".to_owned(),
+        })
+        .await
+        .expect_err("not registered");
+    assert_eq!(refused.code(), tonic::Code::NotFound);
+}
+
+#[tokio::test]
+async fn revoking_the_token_or_signing_out_ends_the_session() {
+    let mut world = world_with_console().await;
+    let second_bureau = world
+        .bureau
+        .create_token(pb::CreateTokenRequest {
+            role: pb::Role::Bureau as i32,
+            description: "console clerk".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("token created")
+        .into_inner();
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&second_bureau.token).await;
+    assert_eq!(browser.get("/").await.0, StatusCode::OK);
+    let token_id = second_bureau.token_id;
+    world
+        .bureau
+        .revoke_token(pb::RevokeTokenRequest { token_id })
+        .await
+        .expect("revoked");
+    assert_eq!(browser.location_of("/").await.0, StatusCode::SEE_OTHER);
+
+    let other = Browser::new(&world.server);
+    other.sign_in(&world.server.bureau_token).await;
+    let csrf = other.csrf().await;
+    let (status, location, _) = other.post("/logout", &[("csrf", csrf.as_str())]).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/login")
+    );
+    assert_eq!(other.location_of("/").await.0, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn the_language_toggle_switches_to_english_and_stays_on_this_site() {
+    let world = world_with_console().await;
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let (status, location) = browser
+        .location_of("/language?to=en&back=%2Fenterprises")
+        .await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/enterprises")
+    );
+    let (_, page) = browser.get("/enterprises").await;
+    assert!(
+        page.contains("<html lang=\"en\">") && page.contains("<h1>Enterprises</h1>"),
+        "{page}"
+    );
+    let (_, back) = browser
+        .location_of("/language?to=zh&back=%2F%2Fevil.example")
+        .await;
+    assert_eq!(back, "/", "no redirect off the site");
+    let (_, page) = browser.get("/").await;
+    assert!(page.contains("<h1>总览</h1>"));
+}
+
+#[tokio::test]
+async fn the_reports_download_as_xlsx_and_csv() {
+    let mut world = world_with_console().await;
+    let voucher = issue(
+        &mut world.bureau,
+        "v",
+        pb::Program::Compute,
+        Some("100000.00"),
+    )
+    .await;
+    world
+        .compute_provider
+        .redeem(redeem_request(
+            &voucher,
+            &invoice(1),
+            "2026-11-02",
+            "30000.00",
+        ))
+        .await
+        .expect("redeemed");
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let response = browser
+        .http
+        .get(format!(
+            "{}/downloads/report?program=compute&year=2026&format=xlsx",
+            browser.base
+        ))
+        .send()
+        .await
+        .expect("downloaded");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        location_header(&response, reqwest::header::CONTENT_DISPOSITION)
+            .contains("report-compute-2026.xlsx")
+    );
+    let bytes = response.bytes().await.expect("bytes").to_vec();
+    let mut workbook = Xlsx::new(Cursor::new(bytes)).expect("an XLSX");
+    let sheet = workbook
+        .worksheet_range("企业 Enterprises")
+        .expect("the enterprises sheet");
+    assert_eq!(
+        sheet.get_value((1, 0)),
+        Some(&Data::String(ENTERPRISE.to_owned()))
+    );
+    assert_eq!(
+        sheet.get_value((1, 4)),
+        Some(&Data::Float(15000.0)),
+        "redeemed"
+    );
+
+    let response = browser
+        .http
+        .get(format!(
+            "{}/downloads/report?program=compute&format=csv",
+            browser.base
+        ))
+        .send()
+        .await
+        .expect("downloaded");
+    let text = response.text().await.expect("text");
+    assert!(text.starts_with('\u{feff}'), "a BOM for Excel");
+    assert!(
+        text.contains(ENTERPRISE) && text.contains("15000.00"),
+        "{text}"
+    );
+
+    let signed_out = Browser::new(&world.server);
+    let (status, _) = signed_out
+        .location_of("/downloads/report?program=compute&format=csv")
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "no download without a session"
+    );
+}
+
+fn location_header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
