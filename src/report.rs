@@ -12,7 +12,7 @@ use std::path::Path;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
-use crate::domain::model::{Balance, ProgramSummary};
+use crate::domain::model::{Balance, ProgramSummary, Redemption, Settlement};
 use crate::domain::money::Total;
 
 /// The report of a program summary and every enterprise's balance, read from the ledger
@@ -46,6 +46,40 @@ pub fn from_ledger(summary: &ProgramSummary, program_name: &str, balances: &[Bal
                 reversed: totals.reversed,
             })
             .collect(),
+    }
+}
+
+/// A statement as the payment voucher shows it, from the ledger's records directly.
+pub fn statement_from_ledger(
+    settlement: &Settlement,
+    lines: &[Redemption],
+    provider_name: &str,
+    program_name: &str,
+) -> Statement {
+    Statement {
+        settlement_id: settlement.settlement_id.to_string(),
+        provider_credit_code: settlement.provider_credit_code.to_string(),
+        provider_name: provider_name.to_owned(),
+        program: program_name.to_owned(),
+        up_to_date: settlement.up_to.to_string(),
+        lines: lines
+            .iter()
+            .map(|line| StatementLine {
+                redemption_id: line.redemption_id.to_string(),
+                enterprise_credit_code: line.enterprise_credit_code.to_string(),
+                invoice_number: line.invoice.number.to_string(),
+                invoice_date: line.invoice.date.to_string(),
+                invoice_amount: line.invoice.amount.into(),
+                subsidy: line.subsidy.into(),
+            })
+            .collect(),
+        clawbacks: settlement
+            .clawbacks
+            .iter()
+            .map(|clawback| (clawback.redemption_id.to_string(), clawback.amount.into()))
+            .collect(),
+        gross: settlement.gross,
+        clawed_back: settlement.clawed_back,
     }
 }
 

@@ -716,3 +716,80 @@ fn location_header(response: &reqwest::Response, name: reqwest::header::HeaderNa
         .unwrap_or_default()
         .to_owned()
 }
+
+#[tokio::test]
+async fn a_settlement_shows_on_the_overview_and_its_statement_downloads() {
+    let mut world = world_with_console().await;
+    let voucher = issue(
+        &mut world.bureau,
+        "v",
+        pb::Program::Compute,
+        Some("100000.00"),
+    )
+    .await;
+    for serial in 1..=2 {
+        world
+            .compute_provider
+            .redeem(redeem_request(
+                &voucher,
+                &invoice(serial),
+                "2026-11-02",
+                "10000.00",
+            ))
+            .await
+            .expect("redeemed");
+        world
+            .bureau
+            .approve_redemption(pb::ApproveRedemptionRequest {
+                redemption_id: format!("R{serial:012}"),
+            })
+            .await
+            .expect("approved");
+    }
+    let statement = world
+        .bureau
+        .create_settlement(pb::CreateSettlementRequest {
+            request_id: "s1".to_owned(),
+            provider_credit_code: COMPUTE_PROVIDER.to_owned(),
+            program: pb::Program::Compute as i32,
+            up_to_date: "2026-11-30".to_owned(),
+        })
+        .await
+        .expect("settled")
+        .into_inner();
+    assert_eq!(statement.settlement_id, "S000000000001");
+
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let (_, overview) = browser.get("/").await;
+    let settled_card = overview.find("已拨付").expect("a settled card");
+    assert!(
+        overview[settled_card..].starts_with("已拨付</div><div class=\"value\">10,000.00"),
+        "{overview}"
+    );
+
+    let (_, providers) = browser.get("/providers").await;
+    assert!(providers.contains("<td>S000000000001</td>"), "{providers}");
+    let response = browser
+        .http
+        .get(format!(
+            "{}/downloads/statement?id=S000000000001&format=xlsx",
+            browser.base
+        ))
+        .send()
+        .await
+        .expect("downloaded");
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = response.bytes().await.expect("bytes").to_vec();
+    let mut workbook = Xlsx::new(Cursor::new(bytes)).expect("an XLSX");
+    let sheet = workbook
+        .worksheet_range("结算单 Statement")
+        .expect("the statement sheet");
+    assert_eq!(
+        sheet.get_value((8, 1)),
+        Some(&Data::String("10000.00".to_owned())),
+        "net payable"
+    );
+    let (status, page) = browser.get("/downloads/statement?id=S000000000009").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{page}");
+}

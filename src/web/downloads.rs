@@ -1,5 +1,6 @@
-//! The report downloads: a program's report for one year as CSV (UTF-8 with BOM) or XLSX, the
-//! same document `voucherctl report` writes, built from the reader.
+//! The downloads: a program's report for one year and a settlement statement (付款凭证), as
+//! CSV (UTF-8 with BOM) or XLSX, the same documents `voucherctl report` and `voucherctl
+//! settlement export` write, built from the reader.
 
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -49,37 +50,15 @@ pub async fn report(
                 language,
             )
         })?;
-    let format = match query.format.as_deref() {
-        Some("csv") => Format::Csv,
-        Some("xlsx") | None => Format::Xlsx,
-        Some(other) => {
-            return Err(bad_field(
-                "format",
-                InputError::new("UNKNOWN_FORMAT", format!("{other:?} is not csv or xlsx")),
-                language,
-            ));
-        }
-    };
+    let format = format_of(query.format.as_deref(), language)?;
     let year = parse_year(&reader, query.year.as_deref(), language)?;
     let on_date = day_of_year(&reader, year);
     // Reading every enterprise is many store reads: off the async threads.
     let built = tokio::task::spawn_blocking(move || build(&reader, program, on_date, format))
         .await
         .map_err(|_| internal(language))?;
-    let (bytes, file_name) = built.map_err(|error| PageError::engine(error, language))?;
-    let content_type = match format {
-        Format::Csv => "text/csv; charset=utf-8",
-        Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    };
-    let disposition = format!("attachment; filename=\"{file_name}\"");
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CONTENT_DISPOSITION, disposition),
-        ],
-        bytes,
-    )
-        .into_response())
+    let (bytes, stem) = built.map_err(|error| PageError::engine(error, language))?;
+    Ok(attachment(bytes, &stem, format))
 }
 
 fn build(
@@ -117,13 +96,13 @@ fn build(
             report::write_csv(&document, &mut bytes).map_err(|error| {
                 EngineError::Store(crate::store::StoreError::Corrupt(error.to_string()))
             })?;
-            Ok((bytes, format!("{stem}.csv")))
+            Ok((bytes, stem))
         }
         Format::Xlsx => {
             let bytes = report::xlsx_bytes(&document).map_err(|error| {
                 EngineError::Store(crate::store::StoreError::Corrupt(error.to_string()))
             })?;
-            Ok((bytes, format!("{stem}.xlsx")))
+            Ok((bytes, stem))
         }
     }
 }
@@ -134,4 +113,78 @@ fn internal(language: Language) -> PageError {
         message: "internal error".to_owned(),
         language,
     }
+}
+
+#[derive(Deserialize)]
+pub struct StatementQuery {
+    id: Option<String>,
+    format: Option<String>,
+}
+
+/// A settlement statement as the payment voucher (付款凭证), CSV or XLSX.
+pub async fn statement(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Query(query): Query<StatementQuery>,
+) -> Result<Response, PageError> {
+    let language = viewer.language;
+    let reader = console.engine.reader();
+    let id = crate::domain::ids::SettlementId::parse(query.id.as_deref().unwrap_or_default())
+        .map_err(|error| bad_field("id", error, language))?;
+    let format = format_of(query.format.as_deref(), language)?;
+    let engine_error = |error: EngineError| PageError::engine(error, language);
+    let (settlement, lines, provider_name) = reader
+        .settlement(&id, crate::domain::model::Actor::Bureau)
+        .map_err(engine_error)?;
+    let rules = reader
+        .policy()
+        .program(settlement.program)
+        .map_err(|error| engine_error(error.into()))?;
+    let document = report::statement_from_ledger(
+        &settlement,
+        &lines,
+        &provider_name,
+        &format!("{} {}", rules.name, rules.name_en),
+    );
+    let bytes = match format {
+        Format::Csv => {
+            let mut bytes = Vec::new();
+            report::write_statement_csv(&document, &mut bytes).map_err(|_| internal(language))?;
+            bytes
+        }
+        Format::Xlsx => report::statement_xlsx_bytes(&document).map_err(|_| internal(language))?,
+    };
+    Ok(attachment(bytes, &format!("{id}"), format))
+}
+
+fn format_of(text: Option<&str>, language: Language) -> Result<Format, PageError> {
+    match text {
+        Some("csv") => Ok(Format::Csv),
+        Some("xlsx") | None => Ok(Format::Xlsx),
+        Some(other) => Err(bad_field(
+            "format",
+            InputError::new("UNKNOWN_FORMAT", format!("{other:?} is not csv or xlsx")),
+            language,
+        )),
+    }
+}
+
+/// A file download: its bytes, its name and its type.
+fn attachment(bytes: Vec<u8>, stem: &str, format: Format) -> Response {
+    let (content_type, extension) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+        Format::Xlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "xlsx",
+        ),
+    };
+    let disposition = format!("attachment; filename=\"{stem}.{extension}\"");
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
 }

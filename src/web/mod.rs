@@ -101,6 +101,7 @@ fn router(console: Console) -> Router {
             post(actions::reverse_redemption),
         )
         .route("/downloads/report", get(downloads::report))
+        .route("/downloads/statement", get(downloads::statement))
         .route("/login", get(actions::login_page).post(actions::login))
         .route("/logout", post(actions::logout))
         .route("/language", get(actions::switch_language))

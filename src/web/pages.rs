@@ -14,13 +14,13 @@ use super::layout::{self, Chrome, Section, encode, program_name, total, usage_ba
 use super::{Console, PageError, Viewer};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::parse_date;
-use crate::domain::ids::RedemptionId;
+use crate::domain::ids::{RedemptionId, SettlementId};
 use crate::domain::input::InputError;
 use crate::domain::model::{Actor, Balance, ProgramSummary, Redemption};
 use crate::domain::policy::{Policy, ProgramCode, ProgramRules};
 use crate::engine::EngineError;
 use crate::engine::Reader;
-use crate::store::{RedemptionFilter, VoucherFilter};
+use crate::store::{RedemptionFilter, SettlementFilter, VoucherFilter};
 
 /// Rows on one page of a list.
 pub const ROWS_PER_PAGE: usize = 50;
@@ -518,16 +518,44 @@ fn redemption_table(language: Language, redemptions: &[Redemption]) -> Markup {
 // Providers
 // ---------------------------------------------------------------------------------------------
 
+#[derive(Deserialize)]
+pub struct ProvidersQuery {
+    year: Option<String>,
+    statements_after: Option<String>,
+}
+
 pub async fn providers(
     State(console): State<Console>,
     viewer: Viewer,
     OriginalUri(uri): OriginalUri,
-    Query(query): Query<YearQuery>,
+    Query(query): Query<ProvidersQuery>,
 ) -> Result<Markup, PageError> {
     let language = viewer.language;
     let reader = console.engine.reader();
     let engine_error = |error: EngineError| PageError::engine(error, language);
     let year = parse_year(reader, query.year.as_deref(), language)?;
+    let statements_after = match query
+        .statements_after
+        .as_deref()
+        .filter(|text| !text.is_empty())
+    {
+        None => None,
+        Some(text) => Some(
+            SettlementId::parse(text)
+                .map_err(|error| bad_field("statements_after", error, language))?,
+        ),
+    };
+    let statements = reader
+        .list_settlements(
+            SettlementFilter::default(),
+            Actor::Bureau,
+            statements_after,
+            ROWS_PER_PAGE,
+        )
+        .map_err(engine_error)?;
+    let next_statements = statements
+        .next_after
+        .map(|after| format!("/providers?year={year}&statements_after={}", encode(&after)));
     let on_date = day_of_year(reader, year);
     let pool = reader
         .list_providers(None, PROVIDERS_MAX)
@@ -571,6 +599,38 @@ pub async fn providers(
         @if pool.next_after.is_some() {
             p class="hint" { (language.pick("仅显示前 1000 家服务商。", "The first 1,000 providers only.")) }
         }
+        h2 { (language.pick("结算单（付款凭证）", "Settlement statements (payment vouchers)")) }
+        table class="list" {
+            thead { tr {
+                th { (language.pick("结算单号", "Statement")) } th { (language.pick("服务商", "Provider")) }
+                th { (language.pick("项目", "Program")) } th { (language.pick("发票截止", "Invoices up to")) }
+                th class="number" { (language.pick("笔数", "Lines")) } th class="number" { (language.pick("核销金额", "Gross")) }
+                th class="number" { (language.pick("追回", "Clawed back")) } th class="number" { (language.pick("应付净额", "Net")) }
+                th { (language.pick("下载", "Download")) }
+            } }
+            tbody {
+                @for (settlement, name) in &statements.items {
+                    tr {
+                        td { (settlement.settlement_id) }
+                        td { (name) div class="code" { (settlement.provider_credit_code) } }
+                        td { (program_of(settlement.program)) } td { (settlement.up_to) }
+                        td class="number" { (settlement.redemption_ids.len()) }
+                        td class="number" { (total(settlement.gross)) }
+                        td class="number" { (total(settlement.clawed_back)) }
+                        td class="number" { (signed_yuan(settlement.net())) }
+                        td {
+                            a href={"/downloads/statement?id=" (settlement.settlement_id) "&format=xlsx"} { "XLSX" }
+                            " · "
+                            a href={"/downloads/statement?id=" (settlement.settlement_id) "&format=csv"} { "CSV" }
+                        }
+                    }
+                }
+                @if statements.items.is_empty() {
+                    tr { td colspan="9" { (language.pick("尚无结算单。", "No statements yet.")) } }
+                }
+            }
+        }
+        (pager(language, next_statements))
         @for (rules, summary) in &summaries {
             h2 { (program_name(language, rules)) " · " (summary.period.first) " – " (summary.period.last) }
             table class="list" {
@@ -615,6 +675,18 @@ pub(super) fn chrome<'a>(viewer: &'a Viewer, here: &'a str) -> Chrome<'a> {
         role: viewer.session.role,
         csrf: &viewer.session.csrf,
         here,
+    }
+}
+
+/// A signed amount with thousands separators: a statement's net may be negative.
+fn signed_yuan(amount: Decimal) -> String {
+    let magnitude = crate::domain::money::Total::try_from(amount.abs())
+        .map(|total| total.to_grouped_string())
+        .unwrap_or_else(|_| amount.abs().to_string());
+    if amount.is_sign_negative() && !amount.is_zero() {
+        format!("-{magnitude}")
+    } else {
+        magnitude
     }
 }
 
