@@ -1,5 +1,6 @@
 //! The state machine on its own: rules, idempotency, and replay giving back the same state.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate};
@@ -10,7 +11,7 @@ use crate::domain::dates::{DateRange, parse_date};
 use crate::domain::error::RefusalReason;
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::model::{Actor, Invoice, IssueVoucherRequest, Role, VoucherStatus};
-use crate::domain::money::Money;
+use crate::domain::money::{Money, Total};
 use crate::domain::policy::{Policy, ProgramCode};
 use crate::domain::text::{Name, Reason, RequestId};
 
@@ -499,5 +500,76 @@ fn a_program_may_commit_more_than_any_single_amount_may_hold() {
     let totals = ledger.program_totals(&key).expect("totals");
     assert_eq!(totals.committed.to_string(), "10002000000.00");
     assert_eq!(totals.enterprises, 5001);
+    assert!(ledger.check_invariants().is_empty());
+}
+
+#[test]
+fn redeemed_by_month_follows_china_time_and_gives_back_what_a_reversal_returns() {
+    let mut ledger = registered_ledger();
+    let voucher = issue(
+        &mut ledger,
+        "m",
+        ProgramCode::Compute,
+        Some("1000"),
+        "2027-06-15",
+    )
+    .expect("issued");
+    let at = |instant: &str, today: &str| {
+        Clock::pinned(
+            DateTime::parse_from_rfc3339(instant).expect("instant"),
+            day(today),
+        )
+    };
+    let claim = |serial: u32, amount: &str| {
+        Command::Redeem(RedeemCommand {
+            voucher_id: voucher.voucher_id,
+            provider_credit_code: code(PROVIDER),
+            enterprise_credit_code: code(ENTERPRISE),
+            invoice: Invoice {
+                number: InvoiceNumber::parse(&invoice_number(serial)).expect("invoice"),
+                date: day("2027-06-20"),
+                amount: yuan(amount),
+            },
+            allow_partial: false,
+            evidence: Vec::new(),
+        })
+    };
+    // 23:30 on 30 June and 00:30 on 1 July in Qidong are both 30 June in UTC.
+    ledger
+        .execute(&claim(1, "200"), at("2027-06-30T15:30:00Z", "2027-06-30"))
+        .expect("June's claim");
+    let july = ledger
+        .execute(&claim(2, "60"), at("2027-06-30T16:30:00Z", "2027-07-01"))
+        .expect("July's claim");
+    let period = voucher.program_period();
+    let months = |ledger: &Ledger| {
+        ledger
+            .program_totals(&period)
+            .map(|totals| totals.redeemed_by_month.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        months(&ledger),
+        BTreeMap::from([
+            (202706, Total::from(yuan("100"))),
+            (202707, Total::from(yuan("30")))
+        ])
+    );
+    let Outcome::Redemption(july) = july.outcome else {
+        panic!("a redemption")
+    };
+    let reverse = Command::ReverseRedemption {
+        redemption_id: july.redemption_id,
+        reason: Reason::parse("红冲").expect("reason"),
+        actor: Actor::Bureau,
+    };
+    ledger
+        .execute(&reverse, at("2027-08-02T02:00:00Z", "2027-08-02"))
+        .expect("reversed");
+    assert_eq!(
+        months(&ledger),
+        BTreeMap::from([(202706, Total::from(yuan("100")))]),
+        "the reversal leaves July, not August"
+    );
     assert!(ledger.check_invariants().is_empty());
 }
