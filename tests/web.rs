@@ -85,12 +85,7 @@ impl Browser {
 }
 
 fn location(response: &reqwest::Response) -> String {
-    response
-        .headers()
-        .get(reqwest::header::LOCATION)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
+    header_of(response, reqwest::header::LOCATION)
 }
 
 /// The value of the first hidden input named `name`.
@@ -117,6 +112,32 @@ fn redeemed_percent_after(page: &str, anchor: &str) -> f64 {
 
 async fn world_with_console() -> World {
     World::new_in(DataDir::new(), TODAY, &["--web-port", "0"]).await
+}
+
+/// A 100,000.00 compute voucher with one claim per amount (invoices 1, 2…, dated 2026-11-02);
+/// returns the voucher and the redemptions.
+async fn voucher_with_claims(
+    world: &mut World,
+    amounts: &[&str],
+) -> (pb::Voucher, Vec<pb::Redemption>) {
+    let voucher = issue(
+        &mut world.bureau,
+        "v",
+        pb::Program::Compute,
+        Some("100000.00"),
+    )
+    .await;
+    let mut redemptions = Vec::new();
+    for (serial, amount) in (1..).zip(amounts) {
+        let request = redeem_request(&voucher, &invoice(serial), "2026-11-02", amount);
+        let redemption = world
+            .compute_provider
+            .redeem(request)
+            .await
+            .expect("redeemed");
+        redemptions.push(redemption.into_inner());
+    }
+    (voucher, redemptions)
 }
 
 #[tokio::test]
@@ -190,24 +211,8 @@ async fn the_session_cookie_is_http_only_and_strict_and_sign_in_needs_its_own_cs
 #[tokio::test]
 async fn every_page_shows_the_ledger_with_data_in_it() {
     let mut world = world_with_console().await;
-    let voucher = issue(
-        &mut world.bureau,
-        "v",
-        pb::Program::Compute,
-        Some("100000.00"),
-    )
-    .await;
-    let redemption = world
-        .compute_provider
-        .redeem(redeem_request(
-            &voucher,
-            &invoice(1),
-            "2026-11-02",
-            "30000.00",
-        ))
-        .await
-        .expect("redeemed")
-        .into_inner();
+    let (voucher, redemptions) = voucher_with_claims(&mut world, &["30000.00"]).await;
+    let redemption = &redemptions[0];
     let browser = Browser::new(&world.server);
     browser.sign_in(&world.server.bureau_token).await;
 
@@ -273,25 +278,7 @@ async fn every_page_shows_the_ledger_with_data_in_it() {
 #[tokio::test]
 async fn lists_page_on() {
     let mut world = world_with_console().await;
-    let voucher = issue(
-        &mut world.bureau,
-        "v",
-        pb::Program::Compute,
-        Some("100000.00"),
-    )
-    .await;
-    for serial in 1..=55 {
-        world
-            .compute_provider
-            .redeem(redeem_request(
-                &voucher,
-                &invoice(serial),
-                "2026-11-02",
-                "10.00",
-            ))
-            .await
-            .expect("redeemed");
-    }
+    voucher_with_claims(&mut world, &["10.00"; 55]).await;
     let browser = Browser::new(&world.server);
     browser.sign_in(&world.server.bureau_token).await;
     let (_, first) = browser.get("/redemptions").await;
@@ -633,23 +620,7 @@ async fn the_language_toggle_switches_to_english_and_stays_on_this_site() {
 #[tokio::test]
 async fn the_reports_download_as_xlsx_and_csv() {
     let mut world = world_with_console().await;
-    let voucher = issue(
-        &mut world.bureau,
-        "v",
-        pb::Program::Compute,
-        Some("100000.00"),
-    )
-    .await;
-    world
-        .compute_provider
-        .redeem(redeem_request(
-            &voucher,
-            &invoice(1),
-            "2026-11-02",
-            "30000.00",
-        ))
-        .await
-        .expect("redeemed");
+    voucher_with_claims(&mut world, &["30000.00"]).await;
     let browser = Browser::new(&world.server);
     browser.sign_in(&world.server.bureau_token).await;
     let response = browser
@@ -663,7 +634,7 @@ async fn the_reports_download_as_xlsx_and_csv() {
         .expect("downloaded");
     assert_eq!(response.status(), StatusCode::OK);
     assert!(
-        location_header(&response, reqwest::header::CONTENT_DISPOSITION)
+        header_of(&response, reqwest::header::CONTENT_DISPOSITION)
             .contains("report-compute-2026.xlsx")
     );
     let bytes = response.bytes().await.expect("bytes").to_vec();
@@ -708,7 +679,7 @@ async fn the_reports_download_as_xlsx_and_csv() {
     );
 }
 
-fn location_header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> String {
+fn header_of(response: &reqwest::Response, name: reqwest::header::HeaderName) -> String {
     response
         .headers()
         .get(name)
@@ -720,28 +691,12 @@ fn location_header(response: &reqwest::Response, name: reqwest::header::HeaderNa
 #[tokio::test]
 async fn a_settlement_shows_on_the_overview_and_its_statement_downloads() {
     let mut world = world_with_console().await;
-    let voucher = issue(
-        &mut world.bureau,
-        "v",
-        pb::Program::Compute,
-        Some("100000.00"),
-    )
-    .await;
-    for serial in 1..=2 {
-        world
-            .compute_provider
-            .redeem(redeem_request(
-                &voucher,
-                &invoice(serial),
-                "2026-11-02",
-                "10000.00",
-            ))
-            .await
-            .expect("redeemed");
+    let (_, claims) = voucher_with_claims(&mut world, &["10000.00", "10000.00"]).await;
+    for claim in claims {
         world
             .bureau
             .approve_redemption(pb::ApproveRedemptionRequest {
-                redemption_id: format!("R{serial:012}"),
+                redemption_id: claim.redemption_id,
             })
             .await
             .expect("approved");

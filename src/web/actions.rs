@@ -288,7 +288,6 @@ pub async fn issue_voucher(
     Form(form): Form<IssueForm>,
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
-    let language = viewer.language;
     let command = program_word(&form.program).and_then(|program| {
         let face_value = face_value(&form.face_value)?;
         requests::issue_voucher(&pb::IssueVoucherRequest {
@@ -300,26 +299,7 @@ pub async fn issue_voucher(
             valid_until: form.valid_until.clone(),
         })
     });
-    let result = run(&console, command).await;
-    Ok(answer(
-        &console,
-        &viewer,
-        "/actions",
-        result,
-        |outcome| match outcome {
-            Outcome::Voucher(voucher) => format!(
-                "{} {} · {} {} · {} {} – {}",
-                language.pick("已发券", "Issued"),
-                voucher.voucher_id,
-                language.pick("面值", "face value"),
-                yuan(voucher.face_value),
-                language.pick("有效期", "valid"),
-                voucher.validity.first,
-                voucher.validity.last
-            ),
-            other => format!("{other:?}"),
-        },
-    ))
+    Ok(act(&console, &viewer, command).await)
 }
 
 #[derive(Deserialize)]
@@ -335,28 +315,11 @@ pub async fn revoke_voucher(
     Form(form): Form<RevokeForm>,
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
-    let language = viewer.language;
     let command = requests::revoke_voucher(&pb::RevokeVoucherRequest {
         voucher_id: form.voucher_id.trim().to_owned(),
         reason: form.reason.clone(),
     });
-    let result = run(&console, command).await;
-    Ok(answer(
-        &console,
-        &viewer,
-        "/actions",
-        result,
-        |outcome| match outcome {
-            Outcome::Voucher(voucher) => format!(
-                "{} {} · {} {}",
-                language.pick("已撤销", "Revoked"),
-                voucher.voucher_id,
-                language.pick("已核销", "redeemed"),
-                yuan(voucher.redeemed)
-            ),
-            other => format!("{other:?}"),
-        },
-    ))
+    Ok(act(&console, &viewer, command).await)
 }
 
 #[derive(Deserialize)]
@@ -372,7 +335,6 @@ pub async fn reverse_redemption(
     Form(form): Form<ReverseForm>,
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
-    let language = viewer.language;
     let command = requests::reverse_redemption(
         &pb::ReverseRedemptionRequest {
             redemption_id: form.redemption_id.trim().to_owned(),
@@ -380,23 +342,7 @@ pub async fn reverse_redemption(
         },
         Actor::Bureau,
     );
-    let result = run(&console, command).await;
-    Ok(answer(
-        &console,
-        &viewer,
-        "/actions",
-        result,
-        |outcome| match outcome {
-            Outcome::Redemption(redemption) => format!(
-                "{} {} · {} {}",
-                language.pick("已红冲", "Reversed"),
-                redemption.redemption_id,
-                language.pick("退回额度", "subsidy returned"),
-                yuan(redemption.subsidy)
-            ),
-            other => format!("{other:?}"),
-        },
-    ))
+    Ok(act(&console, &viewer, command).await)
 }
 
 #[derive(Deserialize)]
@@ -414,28 +360,12 @@ pub async fn register_enterprise(
     Form(form): Form<RegisterForm>,
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
-    let language = viewer.language;
     let command = requests::register_enterprise(&pb::RegisterEnterpriseRequest {
         credit_code: form.credit_code.trim().to_owned(),
         name: form.name.clone(),
         check_digit_override_reason: String::new(),
     });
-    let result = run(&console, command).await;
-    Ok(answer(
-        &console,
-        &viewer,
-        "/actions",
-        result,
-        |outcome| match outcome {
-            Outcome::Enterprise(enterprise) => format!(
-                "{} {} {}",
-                language.pick("已登记企业", "Registered enterprise"),
-                enterprise.credit_code,
-                enterprise.name.as_str()
-            ),
-            other => format!("{other:?}"),
-        },
-    ))
+    Ok(act(&console, &viewer, command).await)
 }
 
 pub async fn register_provider(
@@ -444,7 +374,6 @@ pub async fn register_provider(
     Form(form): Form<RegisterForm>,
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
-    let language = viewer.language;
     let command = program_word(&form.program).and_then(|program| {
         requests::register_provider(&pb::RegisterProviderRequest {
             credit_code: form.credit_code.trim().to_owned(),
@@ -453,22 +382,7 @@ pub async fn register_provider(
             check_digit_override_reason: String::new(),
         })
     });
-    let result = run(&console, command).await;
-    Ok(answer(
-        &console,
-        &viewer,
-        "/actions",
-        result,
-        |outcome| match outcome {
-            Outcome::Provider(provider) => format!(
-                "{} {} {}",
-                language.pick("已登记服务商", "Registered provider"),
-                provider.credit_code,
-                provider.name.as_str()
-            ),
-            other => format!("{other:?}"),
-        },
-    ))
+    Ok(act(&console, &viewer, command).await)
 }
 
 fn bureau_only(viewer: &Viewer) -> Result<(), PageError> {
@@ -485,36 +399,73 @@ fn check_bureau_form(viewer: &Viewer, csrf: &str) -> Result<(), PageError> {
     bureau_only(viewer)
 }
 
-/// Submits a parsed command; a parse failure or a refusal comes back as the gRPC status.
-async fn run(
-    console: &Console,
-    command: Result<crate::domain::command::Command, tonic::Status>,
-) -> Result<Outcome, tonic::Status> {
-    let command = command?;
-    console.engine.submit(command).await.map_err(to_status)
-}
-
-/// The actions page again, with what happened on top, under the status a refusal maps to.
-fn answer(
+/// Submits a parsed command and answers with the actions page, what happened on top, under
+/// the status a refusal maps to. A parse failure or a refusal reads as the gRPC status would.
+async fn act(
     console: &Console,
     viewer: &Viewer,
-    here: &str,
-    result: Result<Outcome, tonic::Status>,
-    describe: impl FnOnce(&Outcome) -> String,
+    command: Result<crate::domain::command::Command, tonic::Status>,
 ) -> Response {
+    let result = match command {
+        Ok(command) => console.engine.submit(command).await.map_err(to_status),
+        Err(status) => Err(status),
+    };
     match result {
         Ok(outcome) => {
-            let done = LastAction::Done(describe(&outcome));
-            actions_page(console, viewer, here, Some(&done)).into_response()
+            let done = LastAction::Done(done_message(viewer.language, &outcome));
+            actions_page(console, viewer, "/actions", Some(&done)).into_response()
         }
         Err(status) => {
             let refused = LastAction::Refused(crate::client::describe_status(&status));
             (
                 http_status(status.code()),
-                actions_page(console, viewer, here, Some(&refused)),
+                actions_page(console, viewer, "/actions", Some(&refused)),
             )
                 .into_response()
         }
+    }
+}
+
+/// One line on what a form did, from the record the engine answered with.
+fn done_message(language: Language, outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Voucher(voucher) if voucher.is_active() => format!(
+            "{} {} · {} {} · {} {} – {}",
+            language.pick("已发券", "Issued"),
+            voucher.voucher_id,
+            language.pick("面值", "face value"),
+            yuan(voucher.face_value),
+            language.pick("有效期", "valid"),
+            voucher.validity.first,
+            voucher.validity.last
+        ),
+        Outcome::Voucher(voucher) => format!(
+            "{} {} · {} {}",
+            language.pick("已撤销", "Revoked"),
+            voucher.voucher_id,
+            language.pick("已核销", "redeemed"),
+            yuan(voucher.redeemed)
+        ),
+        Outcome::Redemption(redemption) => format!(
+            "{} {} · {} {}",
+            language.pick("已红冲", "Reversed"),
+            redemption.redemption_id,
+            language.pick("退回额度", "subsidy returned"),
+            yuan(redemption.subsidy)
+        ),
+        Outcome::Enterprise(enterprise) => format!(
+            "{} {} {}",
+            language.pick("已登记企业", "Registered enterprise"),
+            enterprise.credit_code,
+            enterprise.name.as_str()
+        ),
+        Outcome::Provider(provider) => format!(
+            "{} {} {}",
+            language.pick("已登记服务商", "Registered provider"),
+            provider.credit_code,
+            provider.name.as_str()
+        ),
+        other => format!("{other:?}"),
     }
 }
 
