@@ -76,6 +76,25 @@ impl Browser {
             .await
     }
 
+    /// Posts the issue form for a compute voucher to ENTERPRISE.
+    async fn issue_compute_voucher(
+        &self,
+        csrf: &str,
+        request_id: &str,
+        face_value: &str,
+    ) -> (StatusCode, String, String) {
+        let form = [
+            ("csrf", csrf),
+            ("request_id", request_id),
+            ("enterprise_credit_code", ENTERPRISE),
+            ("program", "compute"),
+            ("face_value", face_value),
+            ("valid_from", ""),
+            ("valid_until", ""),
+        ];
+        self.post("/actions/issue-voucher", &form).await
+    }
+
     /// The CSRF secret the signed-in pages carry.
     async fn csrf(&self) -> String {
         let (status, page) = self.get("/").await;
@@ -321,18 +340,7 @@ async fn the_bureau_issues_through_the_form_and_sees_the_bar_move() {
     browser.sign_in(&world.server.bureau_token).await;
     let csrf = browser.csrf().await;
     let (status, _, page) = browser
-        .post(
-            "/actions/issue-voucher",
-            &[
-                ("csrf", csrf.as_str()),
-                ("request_id", "web-issue-1"),
-                ("enterprise_credit_code", ENTERPRISE),
-                ("program", "compute"),
-                ("face_value", "200,000.00"),
-                ("valid_from", ""),
-                ("valid_until", ""),
-            ],
-        )
+        .issue_compute_voucher(&csrf, "web-issue-1", "200,000.00")
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("已发券 V000000000001"), "{page}");
@@ -356,16 +364,7 @@ async fn the_bureau_issues_through_the_form_and_sees_the_bar_move() {
 
     // The same request again is the same voucher, as over gRPC.
     let (status, _, again) = browser
-        .post(
-            "/actions/issue-voucher",
-            &[
-                ("csrf", csrf.as_str()),
-                ("request_id", "web-issue-1"),
-                ("enterprise_credit_code", ENTERPRISE),
-                ("program", "compute"),
-                ("face_value", "200,000.00"),
-            ],
-        )
+        .issue_compute_voucher(&csrf, "web-issue-1", "200,000.00")
         .await;
     assert_eq!(status, StatusCode::OK);
     assert!(again.contains("已发券 V000000000001"));
@@ -391,16 +390,7 @@ async fn a_refused_form_reads_as_the_grpc_refusal_and_changes_nothing() {
     browser.sign_in(&world.server.bureau_token).await;
     let csrf = browser.csrf().await;
     let (status, _, page) = browser
-        .post(
-            "/actions/issue-voucher",
-            &[
-                ("csrf", csrf.as_str()),
-                ("request_id", "web-more"),
-                ("enterprise_credit_code", ENTERPRISE),
-                ("program", "compute"),
-                ("face_value", "1.00"),
-            ],
-        )
+        .issue_compute_voucher(&csrf, "web-more", "1.00")
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     let escaped = expected
@@ -410,16 +400,7 @@ async fn a_refused_form_reads_as_the_grpc_refusal_and_changes_nothing() {
     assert!(page.contains(&escaped), "{expected} in {page}");
 
     let (status, _, page) = browser
-        .post(
-            "/actions/issue-voucher",
-            &[
-                ("csrf", csrf.as_str()),
-                ("request_id", "web-bad"),
-                ("enterprise_credit_code", ENTERPRISE),
-                ("program", "compute"),
-                ("face_value", "12.345"),
-            ],
-        )
+        .issue_compute_voucher(&csrf, "web-bad", "12.345")
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("face_value: "), "{page}");
