@@ -184,6 +184,13 @@ async fn only_a_live_bureau_or_auditor_token_signs_in() {
     let (status, page) = browser.get("/").await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<h1>总览</h1>"), "{page}");
+
+    let log = world.server.log();
+    assert!(log.contains("console sign-in") && log.contains("console request"));
+    assert!(
+        !log.contains(&world.server.bureau_token) && !log.contains(&provider_token),
+        "no token is ever logged"
+    );
 }
 
 #[tokio::test]

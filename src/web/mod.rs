@@ -114,8 +114,9 @@ fn router(console: Console) -> Router {
         .with_state(console)
 }
 
-/// Refuses work past the concurrency bound and sets the headers every response carries: no
-/// script, nothing from elsewhere, no framing, no caching of pages that show public money.
+/// Refuses work past the concurrency bound, logs one line per request, and sets the headers
+/// every response carries: no script, nothing from elsewhere, no framing, no caching of pages
+/// that show public money.
 async fn guard_and_headers(
     State(console): State<Console>,
     request: Request,
@@ -125,7 +126,19 @@ async fn guard_and_headers(
         return (StatusCode::SERVICE_UNAVAILABLE, "busy: retry shortly").into_response();
     };
     let is_asset = request.uri().path().starts_with("/assets/");
+    let (method, path) = (request.method().clone(), request.uri().path().to_owned());
+    let started = std::time::Instant::now();
     let mut response = next.run(request).await;
+    // One line per page, like the gRPC side; the path only (queries hold filters, never
+    // secrets, but a path is enough to follow a session's steps).
+    tracing::info!(
+        target: "voucher_ledger::web::request",
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "console request"
+    );
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
