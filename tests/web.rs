@@ -736,3 +736,46 @@ async fn a_settlement_shows_on_the_overview_and_its_statement_downloads() {
     let (status, page) = browser.get("/downloads/statement?id=S000000000009").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{page}");
 }
+
+#[tokio::test]
+async fn the_enterprises_nearest_their_cap_come_first() {
+    let mut world = world_with_console().await;
+    let other = synthetic_code(7);
+    register_enterprise(&mut world.bureau, &other, "启东具身智能有限公司").await;
+    voucher_with_claims(&mut world, &["90000.00"]).await;
+    let voucher = world
+        .bureau
+        .issue_voucher(issue_request("other", &other, pb::Program::Compute, None))
+        .await
+        .expect("issued")
+        .into_inner();
+    world
+        .compute_provider
+        .redeem(redeem_request(
+            &voucher,
+            &invoice(9),
+            "2026-11-03",
+            "20000.00",
+        ))
+        .await
+        .expect("redeemed");
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let (_, by_code) = browser.get("/enterprises").await;
+    let (_, nearest) = browser.get("/enterprises?near=compute").await;
+    let position = |page: &str, code: &str| {
+        page.find(&format!("<div class=\"code\">{code}"))
+            .expect(code)
+    };
+    assert!(
+        position(&by_code, &other) < position(&by_code, ENTERPRISE),
+        "credit code order"
+    );
+    assert!(
+        position(&nearest, ENTERPRISE) < position(&nearest, &other),
+        "45,000.00 before 10,000.00"
+    );
+    let (status, page) = browser.get("/enterprises?near=nothing").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("program: "));
+}

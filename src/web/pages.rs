@@ -221,7 +221,12 @@ pub(super) fn day_of_year(reader: &Reader, year: i32) -> NaiveDate {
 pub struct EnterprisesQuery {
     q: Option<String>,
     after: Option<String>,
+    /// A program: list the enterprises nearest its cap instead.
+    near: Option<String>,
 }
+
+/// Cap accounts read at most to find those nearest their caps.
+pub const NEAR_CAP_SCAN_MAX: usize = 10_000;
 
 pub async fn enterprises(
     State(console): State<Console>,
@@ -241,13 +246,24 @@ pub async fn enterprises(
         ));
     }
     let after = optional_code("after", query.after.as_deref(), language)?;
-    let page = reader
-        .list_enterprises(search, after, ROWS_PER_PAGE)
-        .map_err(|error| PageError::engine(error, language))?;
+    let near = optional_program(reader.policy(), query.near.as_deref(), language)?;
     let on_date = day_of_year(reader, reader.today().year());
+    let (listed, next_after, near_truncated) = match near {
+        Some(program) => {
+            let (nearest, truncated) = nearest_caps(reader, program, on_date)
+                .map_err(|error| PageError::engine(error, language))?;
+            (nearest, None, truncated)
+        }
+        None => {
+            let page = reader
+                .list_enterprises(search, after, ROWS_PER_PAGE)
+                .map_err(|error| PageError::engine(error, language))?;
+            (page.items, page.next_after, false)
+        }
+    };
     let programs = reader.policy().programs();
-    let mut rows = Vec::with_capacity(page.items.len());
-    for enterprise in &page.items {
+    let mut rows = Vec::with_capacity(listed.len());
+    for enterprise in &listed {
         let mut balances = Vec::with_capacity(programs.len());
         for rules in programs {
             balances.push(
@@ -258,8 +274,7 @@ pub async fn enterprises(
         }
         rows.push((enterprise, balances));
     }
-    let next = page
-        .next_after
+    let next = next_after
         .map(|after| format!("/enterprises?q={}&after={}", encode(search), encode(&after)));
     let title = language.pick("企业", "Enterprises");
     let body = html! {
@@ -270,6 +285,16 @@ pub async fn enterprises(
             }
             " "
             button type="submit" { (language.pick("搜索", "Search")) }
+        }
+        p class="near" {
+            (language.pick("最接近上限：", "Nearest their cap: "))
+            @for rules in programs {
+                a class={"button secondary" @if near == Some(rules.code) { " active" }} href={"/enterprises?near=" (rules.code)} { (program_name(language, rules)) }
+                " "
+            }
+        }
+        @if near_truncated {
+            p class="hint" { (language.pick("企业较多：仅在前 10,000 个额度账户中排序。", "Many enterprises: ranked among the first 10,000 cap accounts only.")) }
         }
         p class="hint" { (language.pick("条形：深色已核销，浅色已承诺，满格为上限。", "Bars: dark redeemed, light committed, full = the cap.")) }
         table class="list" {
@@ -300,6 +325,39 @@ pub async fn enterprises(
         title,
         body,
     ))
+}
+
+/// The enterprises with the most redeemed under `program` in the period holding `on_date`
+/// (every enterprise has the same cap, so the most redeemed are the nearest to it), and
+/// whether there were more cap accounts than were read.
+fn nearest_caps(
+    reader: &Reader,
+    program: ProgramCode,
+    on_date: NaiveDate,
+) -> Result<(Vec<crate::domain::model::Enterprise>, bool), EngineError> {
+    let mut balances: Vec<Balance> = Vec::new();
+    let mut after = None;
+    let mut truncated = false;
+    while balances.len() < NEAR_CAP_SCAN_MAX {
+        let page = reader.list_balances(program, Some(on_date), after, 1000)?;
+        balances.extend(page.items);
+        match page.next_after.map(|next| CreditCode::parse(&next)) {
+            Some(Ok(next)) => after = Some(next),
+            Some(Err(error)) => return Err(EngineError::Ledger(error.in_field("page_token"))),
+            None => break,
+        }
+        truncated = balances.len() >= NEAR_CAP_SCAN_MAX;
+    }
+    balances.sort_by(|a, b| {
+        b.redeemed
+            .cmp(&a.redeemed)
+            .then(a.enterprise_credit_code.cmp(&b.enterprise_credit_code))
+    });
+    let mut nearest = Vec::new();
+    for balance in balances.iter().take(ROWS_PER_PAGE) {
+        nearest.push(reader.enterprise(&balance.enterprise_credit_code)?);
+    }
+    Ok((nearest, truncated))
 }
 
 fn balance_cell(language: Language, balance: &Balance) -> Markup {
