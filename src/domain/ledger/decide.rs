@@ -459,6 +459,7 @@ impl Ledger {
                 )
             })?;
         check_parties(voucher, provider, command.enterprise_credit_code)?;
+        check_active(voucher, clock.today)?;
         self.check_not_related(provider.credit_code, command.enterprise_credit_code)?;
         self.check_dates(voucher, command.invoice.date, clock.today)?;
         let rules = self.policy.program(voucher.program)?;
@@ -537,15 +538,15 @@ impl Ledger {
         ))
     }
 
+    /// The invoice's date against the policy term, today, and the voucher's validity; the
+    /// voucher is known to be active.
     fn check_dates(
         &self,
         voucher: &Voucher,
         invoice_date: NaiveDate,
         today: NaiveDate,
     ) -> Result<(), LedgerError> {
-        if !voucher.is_active() || today > voucher.redeem_by {
-            return Err(not_active(voucher));
-        }
+        assert!(voucher.is_active() && today <= voucher.redeem_by, "checked before the dates");
         if !self.policy.term.contains(invoice_date) {
             return Err(outside_term("invoice_date", invoice_date, self.policy.term));
         }
@@ -728,6 +729,15 @@ fn check_evidence(rules: &ProgramRules, evidence: &[Evidence]) -> Result<(), Led
             missing.join(", ")
         ),
     ))
+}
+
+/// A voucher takes claims while it is active and `redeem_by` has not passed (the expiry sweep
+/// may not have run yet).
+fn check_active(voucher: &Voucher, today: NaiveDate) -> Result<(), LedgerError> {
+    if !voucher.is_active() || today > voucher.redeem_by {
+        return Err(not_active(voucher));
+    }
+    Ok(())
 }
 
 fn not_active(voucher: &Voucher) -> LedgerError {
