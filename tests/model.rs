@@ -74,8 +74,9 @@ use voucher_ledger::domain::ids::{RedemptionId, SettlementId, VoucherId};
 use voucher_ledger::domain::invoice::InvoiceNumber;
 use voucher_ledger::domain::ledger::Outcome;
 use voucher_ledger::domain::model::{
-    Actor, Balance, BudgetView, Evidence, EvidenceKind, Invoice, IssueVoucherRequest, Redemption,
-    RedemptionStatus, RelatedParties, Role, Settlement, Sha256Hex, Voucher, VoucherStatus,
+    Actor, Balance, BudgetView, Evidence, EvidenceKind, Invoice, IssueVoucherRequest,
+    ProgramSummary, Redemption, RedemptionStatus, RelatedParties, Role, Settlement, Sha256Hex,
+    Voucher, VoucherStatus,
 };
 use voucher_ledger::domain::money::{Money, Rounding, Total};
 use voucher_ledger::domain::policy::{DEFAULT_POLICY_TOML, Policy, ProgramCode};
@@ -1026,6 +1027,77 @@ impl RelatedPartiesView {
     }
 }
 
+/// What a program period's totals (or one provider's share of them) add up to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Totals {
+    /// Redemptions accepted, whatever became of them.
+    redemptions: u64,
+    /// Net of reversals and rejections.
+    redeemed: Fen,
+    /// Subsidy given back by reversals (clawbacks included).
+    reversed: Fen,
+    /// Subsidy released by rejections.
+    rejected: Fen,
+    /// Paid and not recovered.
+    settled: Fen,
+}
+
+/// A program in one cap period, as the engine's summary shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct SummaryView {
+    program: ProgramCode,
+    period: Period,
+    /// Enterprises with a cap account (a voucher issued) in the period.
+    enterprises: u64,
+    vouchers: u64,
+    committed: Fen,
+    totals: Totals,
+    budget: Option<Fen>,
+    /// By provider; providers with nothing are left out.
+    providers: BTreeMap<String, Totals>,
+}
+
+impl SummaryView {
+    fn of(summary: &ProgramSummary) -> SummaryView {
+        let totals = &summary.totals;
+        SummaryView {
+            program: summary.program_period.program,
+            period: Period {
+                first: summary.period.first,
+                last: summary.period.last,
+            },
+            enterprises: totals.enterprises,
+            vouchers: totals.vouchers,
+            committed: Fen::of_total(totals.committed),
+            totals: Totals {
+                redemptions: totals.redemptions,
+                redeemed: Fen::of_total(totals.redeemed),
+                reversed: Fen::of_total(totals.reversed),
+                rejected: Fen::of_total(totals.rejected),
+                settled: Fen::of_total(totals.settled),
+            },
+            budget: summary.budget.map(Fen::of),
+            providers: summary
+                .providers
+                .iter()
+                .map(|(code, _, totals)| {
+                    (
+                        code.to_string(),
+                        Totals {
+                            redemptions: totals.redemptions,
+                            redeemed: Fen::of_total(totals.redeemed),
+                            reversed: Fen::of_total(totals.reversed),
+                            rejected: Fen::of_total(totals.rejected),
+                            settled: Fen::of_total(totals.settled),
+                        },
+                    )
+                })
+                .filter(|(_, totals)| *totals != Totals::default())
+                .collect(),
+        }
+    }
+}
+
 /// A program's budget in one cap period, as the engine's budget query shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct BudgetLine {
@@ -1440,6 +1512,56 @@ impl Model {
             committed: self.committed_by_all(program, period),
             redeemed,
             settled,
+        }
+    }
+
+    /// The program period's summary: its vouchers, and its redemptions' totals, all and by
+    /// provider.
+    fn summary(&self, program: ProgramCode, period: Period) -> SummaryView {
+        let vouchers: Vec<&ModelVoucher> = self
+            .vouchers
+            .iter()
+            .filter(|v| v.program == program && v.cap_period == period)
+            .collect();
+        let mut enterprises: Vec<usize> = vouchers.iter().map(|v| v.enterprise).collect();
+        enterprises.sort_unstable();
+        enterprises.dedup();
+        let mut totals = Totals::default();
+        let mut providers: BTreeMap<String, Totals> = BTreeMap::new();
+        for redemption in &self.redemptions {
+            let voucher = self
+                .voucher(redemption.payload.voucher)
+                .expect("a redemption's voucher exists");
+            if voucher.program != program || voucher.cap_period != period {
+                continue;
+            }
+            let subsidy = redemption.subsidy;
+            for sum in [
+                &mut totals,
+                providers
+                    .entry(redemption.payload.seller.to_owned())
+                    .or_default(),
+            ] {
+                sum.redemptions += 1;
+                match redemption.status {
+                    RedemptionStatus::Reversed => sum.reversed = sum.reversed.plus(subsidy),
+                    RedemptionStatus::Rejected => sum.rejected = sum.rejected.plus(subsidy),
+                    _ => sum.redeemed = sum.redeemed.plus(subsidy),
+                }
+                if redemption.paid() {
+                    sum.settled = sum.settled.plus(subsidy);
+                }
+            }
+        }
+        SummaryView {
+            program,
+            period,
+            enterprises: u64::try_from(enterprises.len()).expect("few"),
+            vouchers: u64::try_from(vouchers.len()).expect("few"),
+            committed: self.committed_by_all(program, period),
+            totals,
+            budget: budget_of(program, period.first.year()),
+            providers,
         }
     }
 
@@ -2305,6 +2427,16 @@ impl Harness {
                 .is_some_and(|budget| actual.committed > budget)
             {
                 return Err(format!("engine program over its budget: {actual:?}"));
+            }
+            let summary = reader
+                .program_summary(program, Some(period.first))
+                .map_err(|error| format!("program summary: {error}"))?;
+            let expected = model.summary(program, period);
+            let actual = SummaryView::of(&summary);
+            if expected != actual {
+                return Err(format!(
+                    "summary of {program} {period:?} differs:\n  model:  {expected:?}\n  engine: {actual:?}"
+                ));
             }
         }
         self.check_settlements(model)
