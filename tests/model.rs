@@ -29,9 +29,10 @@
 //! - a closed voucher commits what it redeemed, so reversing (or rejecting) one of its
 //!   redemptions releases that subsidy too; its `remaining` is zero;
 //! - revoking an expired voucher is VOUCHER_NOT_ACTIVE;
-//! - review: only an accepted claim is approved, approving an approved one answers it again,
-//!   and anything else (rejected, settled, reversed) is REDEMPTION_NOT_OPEN; only an accepted or
-//!   approved claim is rejected, and rejecting a rejected one is REDEMPTION_NOT_OPEN too;
+//! - review: only an accepted claim is approved; approving one already approved (settled since
+//!   or not) answers it again, so a retried review is safe; a rejected or reversed one is
+//!   REDEMPTION_NOT_OPEN. Only an accepted or approved claim is rejected; rejecting a rejected
+//!   one answers it again; a settled or reversed one is REDEMPTION_NOT_OPEN;
 //! - reversal: a provider reversing another provider's redemption is PERMISSION_DENIED, before
 //!   any status check; reversing a reversed one answers it unchanged (whoever may reverse it
 //!   asks); a rejected one is REDEMPTION_NOT_OPEN; a settled one reversed by its provider is
@@ -1825,8 +1826,9 @@ impl Model {
         Answer::Redemption(self.redemptions[index].view())
     }
 
-    /// Only an accepted claim is approved; approving an approved one again answers the same;
-    /// anything else is not open.
+    /// Only an accepted claim is approved; approving one that was approved (settled since, or
+    /// not) answers the same, so a retried review is safe; a rejected or reversed one is not
+    /// open.
     fn approve(&mut self, number: u64) -> Answer {
         let Some(index) = self.redemption_index(number) else {
             return refused("NOT_FOUND");
@@ -1834,8 +1836,8 @@ impl Model {
         let redemption = &mut self.redemptions[index];
         match redemption.status {
             RedemptionStatus::Accepted => redemption.status = RedemptionStatus::Approved,
-            RedemptionStatus::Approved => {}
-            RedemptionStatus::Rejected | RedemptionStatus::Settled | RedemptionStatus::Reversed => {
+            RedemptionStatus::Approved | RedemptionStatus::Settled => {}
+            RedemptionStatus::Rejected | RedemptionStatus::Reversed => {
                 return refused("REDEMPTION_NOT_OPEN");
             }
         }
@@ -1843,7 +1845,8 @@ impl Model {
     }
 
     /// An accepted or approved claim is rejected, its subsidy released as by a reversal;
-    /// anything else is not open.
+    /// rejecting a rejected one answers the same (a retried review); a settled or reversed one
+    /// is not open.
     fn reject(&mut self, number: u64) -> Answer {
         let Some(index) = self.redemption_index(number) else {
             return refused("NOT_FOUND");
@@ -1853,7 +1856,8 @@ impl Model {
                 self.redemptions[index].status = RedemptionStatus::Rejected;
                 self.release(index);
             }
-            RedemptionStatus::Rejected | RedemptionStatus::Settled | RedemptionStatus::Reversed => {
+            RedemptionStatus::Rejected => {}
+            RedemptionStatus::Settled | RedemptionStatus::Reversed => {
                 return refused("REDEMPTION_NOT_OPEN");
             }
         }
@@ -3185,7 +3189,7 @@ fn a_clawback_is_netted_in_the_next_statement_even_below_zero() {
 }
 
 #[test]
-fn rejecting_a_rejected_redemption_is_not_open() {
+fn rejecting_a_rejected_redemption_again_answers_the_same() {
     run_fixed(&[
         issue_whole(0),
         claim(1),
@@ -3199,7 +3203,7 @@ fn rejecting_a_rejected_redemption_is_not_open() {
 }
 
 #[test]
-fn approving_a_settled_redemption_is_not_open() {
+fn approving_a_settled_redemption_again_answers_the_same() {
     run_fixed(&[
         issue_whole(0),
         claim(1),

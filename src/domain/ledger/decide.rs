@@ -546,7 +546,10 @@ impl Ledger {
         invoice_date: NaiveDate,
         today: NaiveDate,
     ) -> Result<(), LedgerError> {
-        assert!(voucher.is_active() && today <= voucher.redeem_by, "checked before the dates");
+        assert!(
+            voucher.is_active() && today <= voucher.redeem_by,
+            "checked before the dates"
+        );
         if !self.policy.term.contains(invoice_date) {
             return Err(outside_term("invoice_date", invoice_date, self.policy.term));
         }
