@@ -446,7 +446,24 @@ async fn every_form_needs_the_session_csrf_secret() {
     .await;
     let browser = Browser::new(&world.server);
     browser.sign_in(&world.server.bureau_token).await;
-    let forms: [(&str, Vec<(&str, &str)>); 5] = [
+    let forms: [(&str, Vec<(&str, &str)>); 8] = [
+        (
+            "/actions/approve-redemption",
+            vec![("redemption_id", "R000000000001")],
+        ),
+        (
+            "/actions/reject-redemption",
+            vec![("redemption_id", "R000000000001"), ("reason", "forged")],
+        ),
+        (
+            "/actions/create-settlement",
+            vec![
+                ("request_id", "forged"),
+                ("provider_credit_code", COMPUTE_PROVIDER),
+                ("program", "compute"),
+                ("up_to_date", "2026-11-30"),
+            ],
+        ),
         (
             "/actions/issue-voucher",
             vec![
@@ -778,4 +795,74 @@ async fn the_enterprises_nearest_their_cap_come_first() {
     let (status, page) = browser.get("/enterprises?near=nothing").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.contains("program: "));
+}
+
+#[tokio::test]
+async fn the_bureau_reviews_and_settles_through_the_forms() {
+    let mut world = world_with_console().await;
+    let (_, claims) = voucher_with_claims(&mut world, &["10000.00", "6000.00"]).await;
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let csrf = browser.csrf().await;
+    let (status, _, page) = browser
+        .post(
+            "/actions/approve-redemption",
+            &[
+                ("csrf", csrf.as_str()),
+                ("redemption_id", &claims[0].redemption_id),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("已审核 R000000000001"), "{page}");
+    let (status, _, page) = browser
+        .post(
+            "/actions/reject-redemption",
+            &[
+                ("csrf", csrf.as_str()),
+                ("redemption_id", &claims[1].redemption_id),
+                ("reason", "发票与合同不符"),
+            ],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("已驳回 R000000000002"), "{page}");
+    let settle = [
+        ("csrf", csrf.as_str()),
+        ("request_id", "web-settle-1"),
+        ("provider_credit_code", COMPUTE_PROVIDER),
+        ("program", "compute"),
+        ("up_to_date", "2026-11-30"),
+    ];
+    let (status, _, page) = browser.post("/actions/create-settlement", &settle).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("已生成结算单 S000000000001"), "{page}");
+    let statement = world
+        .bureau
+        .get_settlement(pb::GetSettlementRequest {
+            settlement_id: "S000000000001".to_owned(),
+        })
+        .await
+        .expect("the statement")
+        .into_inner();
+    assert_eq!(statement.lines.len(), 1, "the rejected claim is not paid");
+    assert_eq!(yuan(&statement.net), "5000.00");
+
+    let (status, _, page) = browser.post("/actions/create-settlement", &settle).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the same form again is the same statement"
+    );
+    assert!(page.contains("已生成结算单 S000000000001"));
+    let again = [
+        ("csrf", csrf.as_str()),
+        ("request_id", "web-settle-2"),
+        ("provider_credit_code", COMPUTE_PROVIDER),
+        ("program", "compute"),
+        ("up_to_date", "2026-11-30"),
+    ];
+    let (status, _, page) = browser.post("/actions/create-settlement", &again).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{page}");
+    assert!(page.contains("NOTHING_TO_SETTLE"), "{page}");
 }

@@ -13,7 +13,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::i18n::{LANGUAGE_COOKIE, Language};
-use super::layout::{self, Section, program_name, yuan};
+use super::layout::{self, Section, program_name, total, yuan};
 use super::pages::chrome;
 use super::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, random_secret, same_secret};
 use super::{Console, PageError, Viewer, http_status, language_of};
@@ -243,6 +243,28 @@ fn actions_page(
                 label { (language.pick("原因", "Reason")) input name="reason" required maxlength="500"; }
                 button type="submit" class="danger" { (language.pick("红冲", "Reverse")) }
             }
+            form method="post" action="/actions/approve-redemption" class="action" id="approve-redemption" {
+                h2 { (language.pick("审核通过", "Approve a claim")) }
+                (hidden)
+                label { (language.pick("核销编号", "Redemption id")) input name="redemption_id" required maxlength="20" placeholder="R000000000001"; }
+                button type="submit" { (language.pick("通过", "Approve")) }
+            }
+            form method="post" action="/actions/reject-redemption" class="action" id="reject-redemption" {
+                h2 { (language.pick("驳回核销", "Reject a claim")) }
+                (hidden)
+                label { (language.pick("核销编号", "Redemption id")) input name="redemption_id" required maxlength="20" placeholder="R000000000001"; }
+                label { (language.pick("原因", "Reason")) input name="reason" required maxlength="500"; }
+                button type="submit" class="danger" { (language.pick("驳回", "Reject")) }
+            }
+            form method="post" action="/actions/create-settlement" class="action" id="create-settlement" {
+                h2 { (language.pick("生成结算单", "Create a settlement statement")) }
+                (hidden)
+                input type="hidden" name="request_id" value=(uuid::Uuid::new_v4().to_string());
+                label { (language.pick("服务商信用代码", "Provider credit code")) input name="provider_credit_code" required maxlength="18"; }
+                label { (language.pick("项目", "Program")) (program_select) }
+                label { (language.pick("发票日期截至", "Invoices dated up to")) input type="date" name="up_to_date" required; }
+                button type="submit" { (language.pick("结算", "Settle")) }
+            }
             form method="post" action="/actions/register-enterprise" class="action" id="register-enterprise" {
                 h2 { (language.pick("登记企业", "Register an enterprise")) }
                 (hidden)
@@ -342,6 +364,65 @@ pub async fn reverse_redemption(
         },
         Actor::Bureau,
     );
+    Ok(act(&console, &viewer, command).await)
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: String,
+    redemption_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn approve_redemption(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = requests::approve_redemption(&pb::ApproveRedemptionRequest {
+        redemption_id: form.redemption_id.trim().to_owned(),
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+pub async fn reject_redemption(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = requests::reject_redemption(&pb::RejectRedemptionRequest {
+        redemption_id: form.redemption_id.trim().to_owned(),
+        reason: form.reason.clone(),
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+#[derive(Deserialize)]
+pub struct SettlementForm {
+    csrf: String,
+    request_id: String,
+    provider_credit_code: String,
+    program: String,
+    up_to_date: String,
+}
+
+pub async fn create_settlement(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<SettlementForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = program_word(&form.program).and_then(|program| {
+        requests::create_settlement(&pb::CreateSettlementRequest {
+            request_id: form.request_id.clone(),
+            provider_credit_code: form.provider_credit_code.trim().to_owned(),
+            program,
+            up_to_date: form.up_to_date.trim().to_owned(),
+        })
+    });
     Ok(act(&console, &viewer, command).await)
 }
 
@@ -448,10 +529,21 @@ fn done_message(language: Language, outcome: &Outcome) -> String {
         ),
         Outcome::Redemption(redemption) => format!(
             "{} {} · {} {}",
-            language.pick("已红冲", "Reversed"),
+            layout::redemption_status(language, redemption.status),
             redemption.redemption_id,
-            language.pick("退回额度", "subsidy returned"),
+            language.pick("补贴", "subsidy"),
             yuan(redemption.subsidy)
+        ),
+        Outcome::Settlement(settlement) => format!(
+            "{} {} · {} {} · {} {} · {} {}",
+            language.pick("已生成结算单", "Statement"),
+            settlement.settlement_id,
+            language.pick("笔数", "lines"),
+            settlement.redemption_ids.len(),
+            language.pick("追回", "clawed back"),
+            total(settlement.clawed_back),
+            language.pick("应付净额", "net"),
+            settlement.net()
         ),
         Outcome::Enterprise(enterprise) => format!(
             "{} {} {}",

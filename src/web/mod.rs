@@ -100,6 +100,18 @@ fn router(console: Console) -> Router {
             "/actions/reverse-redemption",
             post(actions::reverse_redemption),
         )
+        .route(
+            "/actions/approve-redemption",
+            post(actions::approve_redemption),
+        )
+        .route(
+            "/actions/reject-redemption",
+            post(actions::reject_redemption),
+        )
+        .route(
+            "/actions/create-settlement",
+            post(actions::create_settlement),
+        )
         .route("/downloads/report", get(downloads::report))
         .route("/downloads/statement", get(downloads::statement))
         .route("/login", get(actions::login_page).post(actions::login))
