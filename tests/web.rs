@@ -618,6 +618,20 @@ async fn the_language_toggle_switches_to_english_and_stays_on_this_site() {
         .location_of("/language?to=zh&back=%2F%2Fevil.example")
         .await;
     assert_eq!(back, "/", "no redirect off the site");
+    for odd in [
+        "%2F%0Aevil",
+        "https%3A%2F%2Fevil.example",
+        "%2F%5Cevil.example",
+    ] {
+        let (status, back) = browser
+            .location_of(&format!("/language?to=zh&back={odd}"))
+            .await;
+        assert_eq!(
+            (status, back.as_str()),
+            (StatusCode::SEE_OTHER, "/"),
+            "{odd}"
+        );
+    }
     let (_, page) = browser.get("/").await;
     assert!(page.contains("<h1>总览</h1>"));
 }

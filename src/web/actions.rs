@@ -149,7 +149,7 @@ pub async fn switch_language(jar: CookieJar, Query(query): Query<LanguageQuery>)
     let language = Language::from_cookie(query.to.as_deref());
     let back = query
         .back
-        .filter(|back| back.starts_with('/') && !back.starts_with("//") && !back.contains('\\'))
+        .filter(|back| is_local_path(back))
         .unwrap_or_else(|| "/".to_owned());
     let jar = jar.add(strict_cookie(
         LANGUAGE_COOKIE,
@@ -157,6 +157,16 @@ pub async fn switch_language(jar: CookieJar, Query(query): Query<LanguageQuery>)
         false,
     ));
     (jar, Redirect::to(&back)).into_response()
+}
+
+/// A path on this site, as the pages write it (percent-encoded): no scheme, no host, nothing
+/// a header cannot hold.
+fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains('\\')
+        && path.len() <= 2000
+        && path.chars().all(|c| c.is_ascii_graphic())
 }
 
 fn strict_cookie(name: &'static str, value: String, secure: bool) -> Cookie<'static> {
