@@ -491,28 +491,9 @@ pub fn page_to_json(items_key: &str, records: &[Record], next_page_token: &str) 
     ])
 }
 
-/// The canonical gRPC name of a code: `FAILED_PRECONDITION`.
-pub fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
-}
+/// The canonical gRPC name of a code (`FAILED_PRECONDITION`): the server's own, so that logs
+/// and voucherctl spell codes alike.
+pub use crate::api::observe::code_name;
 
 /// One line for a refusal:
 /// `FAILED_PRECONDITION CAP_EXCEEDED: <message> (remaining 1,000.00 yuan)`.

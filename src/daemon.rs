@@ -245,19 +245,12 @@ async fn start_web_console(
         cookie_secure: config.web_cookie_secure,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(crate::web::serve(
-        listener,
-        engine.clone(),
-        settings,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let serving = crate::web::serve(listener, engine.clone(), settings, async {
+        let _ = stopped.await;
+    });
     let task = tokio::spawn(async move {
-        match task.await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(%error, "the web console stopped"),
-            Err(error) => tracing::error!(%error, "the web console failed"),
+        if let Err(error) = serving.await {
+            tracing::error!(%error, "the web console stopped");
         }
     });
     tracing::info!(%address, "web console serving");

@@ -219,6 +219,31 @@ impl Reader {
         })
     }
 
+    /// Up to `limit` balances under `program` in the cap period holding `on_date`, in credit
+    /// code order, read a page at a time; and whether there were more.
+    pub fn balances_up_to(
+        &self,
+        program: ProgramCode,
+        on_date: Option<NaiveDate>,
+        limit: usize,
+    ) -> Result<(Vec<Balance>, bool), EngineError> {
+        const PAGE: usize = 1000;
+        let mut balances: Vec<Balance> = Vec::new();
+        let mut after = None;
+        while balances.len() < limit {
+            let page_size = PAGE.min(limit - balances.len());
+            let page = self.list_balances(program, on_date, after, page_size)?;
+            balances.extend(page.items);
+            if page.next_after.is_none() {
+                return Ok((balances, false));
+            }
+            after = balances
+                .last()
+                .map(|balance| balance.enterprise_credit_code);
+        }
+        Ok((balances, true))
+    }
+
     /// The totals of `program` in the cap period holding `on_date`, with each provider's.
     pub fn program_summary(
         &self,

@@ -12,15 +12,12 @@ use super::i18n::Language;
 use super::pages::{bad_field, day_of_year, optional_program, parse_year};
 use super::{Console, PageError, Viewer};
 use crate::domain::input::InputError;
-use crate::domain::model::Balance;
 use crate::engine::EngineError;
 use crate::engine::Reader;
 use crate::report;
 
-/// Enterprises read per page while a report is built.
-const BALANCES_PER_PAGE: usize = 1000;
-/// Pages read at most: a million enterprises.
-const BALANCE_PAGES_MAX: usize = 1000;
+/// Enterprises a report holds at most.
+const REPORT_ENTERPRISES_MAX: usize = 1_000_000;
 
 #[derive(Deserialize)]
 pub struct ReportQuery {
@@ -54,64 +51,43 @@ pub async fn report(
     let year = parse_year(&reader, query.year.as_deref(), language)?;
     let on_date = day_of_year(&reader, year);
     // Reading every enterprise is many store reads: off the async threads.
-    let built = tokio::task::spawn_blocking(move || build(&reader, program, on_date, format))
+    let built = tokio::task::spawn_blocking(move || build(&reader, program, on_date))
         .await
         .map_err(|_| internal(language))?;
-    let (bytes, stem) = built.map_err(|error| PageError::engine(error, language))?;
+    let (document, stem) = built.map_err(|error| PageError::engine(error, language))?;
+    let bytes = encode_report(&document, format).ok_or_else(|| internal(language))?;
     Ok(attachment(bytes, &stem, format))
 }
 
+/// The report of `program` in the cap period holding `on_date`, and its file name's stem.
 fn build(
     reader: &Reader,
     program: crate::domain::policy::ProgramCode,
     on_date: NaiveDate,
-    format: Format,
-) -> Result<(Vec<u8>, String), EngineError> {
+) -> Result<(report::Report, String), EngineError> {
     let summary = reader.program_summary(program, Some(on_date))?;
     let rules = reader.policy().program(program)?;
-    let mut balances: Vec<Balance> = Vec::new();
-    let mut after = None;
-    for _ in 0..BALANCE_PAGES_MAX {
-        let page = reader.list_balances(program, Some(on_date), after, BALANCES_PER_PAGE)?;
-        balances.extend(page.items);
-        match page.next_after {
-            Some(next) => {
-                after = Some(
-                    crate::domain::credit_code::CreditCode::parse(next.as_str())
-                        .map_err(|error| EngineError::Ledger(error.in_field("page_token")))?,
-                )
-            }
-            None => break,
-        }
-    }
+    let (balances, _) = reader.balances_up_to(program, Some(on_date), REPORT_ENTERPRISES_MAX)?;
     let document = report::from_ledger(
         &summary,
         &format!("{} {}", rules.name, rules.name_en),
         &balances,
     );
-    let stem = format!("report-{program}-{}", summary.period.first.year());
+    Ok((
+        document,
+        format!("report-{program}-{}", summary.period.first.year()),
+    ))
+}
+
+/// The document as the file the reader asked for.
+fn encode_report(document: &report::Report, format: Format) -> Option<Vec<u8>> {
     match format {
         Format::Csv => {
             let mut bytes = Vec::new();
-            report::write_csv(&document, &mut bytes).map_err(|error| {
-                EngineError::Store(crate::store::StoreError::Corrupt(error.to_string()))
-            })?;
-            Ok((bytes, stem))
+            report::write_csv(document, &mut bytes).ok()?;
+            Some(bytes)
         }
-        Format::Xlsx => {
-            let bytes = report::xlsx_bytes(&document).map_err(|error| {
-                EngineError::Store(crate::store::StoreError::Corrupt(error.to_string()))
-            })?;
-            Ok((bytes, stem))
-        }
-    }
-}
-
-fn internal(language: Language) -> PageError {
-    PageError::Ledger {
-        status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        message: "internal error".to_owned(),
-        language,
+        Format::Xlsx => report::xlsx_bytes(document).ok(),
     }
 }
 
@@ -146,15 +122,19 @@ pub async fn statement(
         &provider_name,
         &format!("{} {}", rules.name, rules.name_en),
     );
-    let bytes = match format {
+    let bytes = encode_statement(&document, format).ok_or_else(|| internal(language))?;
+    Ok(attachment(bytes, &format!("{id}"), format))
+}
+
+fn encode_statement(document: &report::Statement, format: Format) -> Option<Vec<u8>> {
+    match format {
         Format::Csv => {
             let mut bytes = Vec::new();
-            report::write_statement_csv(&document, &mut bytes).map_err(|_| internal(language))?;
-            bytes
+            report::write_statement_csv(document, &mut bytes).ok()?;
+            Some(bytes)
         }
-        Format::Xlsx => report::statement_xlsx_bytes(&document).map_err(|_| internal(language))?,
-    };
-    Ok(attachment(bytes, &format!("{id}"), format))
+        Format::Xlsx => report::statement_xlsx_bytes(document).ok(),
+    }
 }
 
 fn format_of(text: Option<&str>, language: Language) -> Result<Format, PageError> {
@@ -187,4 +167,13 @@ fn attachment(bytes: Vec<u8>, stem: &str, format: Format) -> Response {
         bytes,
     )
         .into_response()
+}
+
+/// A document that could not be written: nothing the reader did, so a plain 500.
+fn internal(language: Language) -> PageError {
+    PageError::Ledger {
+        status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        message: "internal error".to_owned(),
+        language,
+    }
 }

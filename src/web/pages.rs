@@ -245,7 +245,12 @@ pub async fn enterprises(
             language,
         ));
     }
-    let after = optional_code("after", query.after.as_deref(), language)?;
+    let after = optional(
+        "after",
+        query.after.as_deref().map(str::trim),
+        CreditCode::parse,
+        language,
+    )?;
     let near = optional_program(reader.policy(), query.near.as_deref(), language)?;
     let on_date = day_of_year(reader, reader.today().year());
     let (listed, next_after, near_truncated) = match near {
@@ -335,19 +340,8 @@ fn nearest_caps(
     program: ProgramCode,
     on_date: NaiveDate,
 ) -> Result<(Vec<crate::domain::model::Enterprise>, bool), EngineError> {
-    let mut balances: Vec<Balance> = Vec::new();
-    let mut after = None;
-    let mut truncated = false;
-    while balances.len() < NEAR_CAP_SCAN_MAX {
-        let page = reader.list_balances(program, Some(on_date), after, 1000)?;
-        balances.extend(page.items);
-        match page.next_after.map(|next| CreditCode::parse(&next)) {
-            Some(Ok(next)) => after = Some(next),
-            Some(Err(error)) => return Err(EngineError::Ledger(error.in_field("page_token"))),
-            None => break,
-        }
-        truncated = balances.len() >= NEAR_CAP_SCAN_MAX;
-    }
+    let (mut balances, truncated) =
+        reader.balances_up_to(program, Some(on_date), NEAR_CAP_SCAN_MAX)?;
     balances.sort_by(|a, b| {
         b.redeemed
             .cmp(&a.redeemed)
@@ -380,7 +374,12 @@ pub async fn enterprise(
     let reader = console.engine.reader();
     let code = CreditCode::parse(&credit_code)
         .map_err(|error| bad_field("credit_code", error, language))?;
-    let after = optional_redemption("after", query.after.as_deref(), language)?;
+    let after = optional(
+        "after",
+        query.after.as_deref(),
+        RedemptionId::parse,
+        language,
+    )?;
     let engine_error = |error: EngineError| PageError::engine(error, language);
     let enterprise = reader.enterprise(&code).map_err(engine_error)?;
     let on_date = day_of_year(reader, reader.today().year());
@@ -490,12 +489,37 @@ pub async fn redemptions(
     let reader = console.engine.reader();
     let filter = RedemptionFilter {
         program: optional_program(reader.policy(), query.program.as_deref(), language)?,
-        provider_credit_code: optional_code("provider", query.provider.as_deref(), language)?,
-        enterprise_credit_code: optional_code("enterprise", query.enterprise.as_deref(), language)?,
-        invoice_date_from: optional_date("from", query.from.as_deref(), language)?,
-        invoice_date_to: optional_date("to", query.to.as_deref(), language)?,
+        provider_credit_code: optional(
+            "provider",
+            query.provider.as_deref().map(str::trim),
+            CreditCode::parse,
+            language,
+        )?,
+        enterprise_credit_code: optional(
+            "enterprise",
+            query.enterprise.as_deref().map(str::trim),
+            CreditCode::parse,
+            language,
+        )?,
+        invoice_date_from: optional(
+            "from",
+            query.from.as_deref().map(str::trim),
+            parse_date,
+            language,
+        )?,
+        invoice_date_to: optional(
+            "to",
+            query.to.as_deref().map(str::trim),
+            parse_date,
+            language,
+        )?,
     };
-    let after = optional_redemption("after", query.after.as_deref(), language)?;
+    let after = optional(
+        "after",
+        query.after.as_deref(),
+        RedemptionId::parse,
+        language,
+    )?;
     let page = reader
         .list_redemptions(filter, Actor::Bureau, after, ROWS_PER_PAGE)
         .map_err(|error| PageError::engine(error, language))?;
@@ -592,17 +616,12 @@ pub async fn providers(
     let reader = console.engine.reader();
     let engine_error = |error: EngineError| PageError::engine(error, language);
     let year = parse_year(reader, query.year.as_deref(), language)?;
-    let statements_after = match query
-        .statements_after
-        .as_deref()
-        .filter(|text| !text.is_empty())
-    {
-        None => None,
-        Some(text) => Some(
-            SettlementId::parse(text)
-                .map_err(|error| bad_field("statements_after", error, language))?,
-        ),
-    };
+    let statements_after = optional(
+        "statements_after",
+        query.statements_after.as_deref(),
+        SettlementId::parse,
+        language,
+    )?;
     let statements = reader
         .list_settlements(
             SettlementFilter::default(),
@@ -761,40 +780,17 @@ pub(super) fn bad_field(field: &'static str, error: InputError, language: Langua
     PageError::engine(EngineError::Ledger(error.in_field(field)), language)
 }
 
-fn optional_code(
+/// An optional query field: absent or empty is `None`; anything else must parse, or the page
+/// is refused naming the field.
+fn optional<T>(
     field: &'static str,
     text: Option<&str>,
+    parse: impl Fn(&str) -> Result<T, InputError>,
     language: Language,
-) -> Result<Option<CreditCode>, PageError> {
-    match text.map(str::trim).filter(|text| !text.is_empty()) {
-        None => Ok(None),
-        Some(text) => CreditCode::parse(text)
-            .map(Some)
-            .map_err(|error| bad_field(field, error, language)),
-    }
-}
-
-fn optional_date(
-    field: &'static str,
-    text: Option<&str>,
-    language: Language,
-) -> Result<Option<NaiveDate>, PageError> {
-    match text.map(str::trim).filter(|text| !text.is_empty()) {
-        None => Ok(None),
-        Some(text) => parse_date(text)
-            .map(Some)
-            .map_err(|error| bad_field(field, error, language)),
-    }
-}
-
-fn optional_redemption(
-    field: &'static str,
-    text: Option<&str>,
-    language: Language,
-) -> Result<Option<RedemptionId>, PageError> {
+) -> Result<Option<T>, PageError> {
     match text.filter(|text| !text.is_empty()) {
         None => Ok(None),
-        Some(text) => RedemptionId::parse(text)
+        Some(text) => parse(text)
             .map(Some)
             .map_err(|error| bad_field(field, error, language)),
     }
