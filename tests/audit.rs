@@ -186,13 +186,7 @@ async fn collect(mut stream: tonic::Streaming<pb::LedgerEvent>) -> Vec<pb::Ledge
 async fn verify_passes_on_a_sound_ledger_and_names_a_tampered_balance_and_event() {
     let mut world = World::new("2027-06-15").await;
     some_history(&mut world).await;
-    let online = world
-        .bureau
-        .verify(pb::VerifyRequest {})
-        .await
-        .expect("verify")
-        .into_inner();
-    assert!(online.sound, "{}", online.report);
+    let online = assert_verified(&mut world.bureau).await;
     assert!(online.records_checked > 20);
     let auditor_token = create_token(&mut world.bureau, pb::Role::Auditor, "").await;
     let mut auditor = world.server.client(&auditor_token).await;

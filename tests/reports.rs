@@ -163,13 +163,7 @@ async fn the_program_summary_adds_up_every_enterprise_and_provider() {
         .map(|b| b.enterprise_name.clone())
         .collect();
     assert_eq!(names, vec!["南通具身智能有限公司", "启东智算科技有限公司"]);
-    let report = world
-        .bureau
-        .verify(pb::VerifyRequest {})
-        .await
-        .expect("verify")
-        .into_inner();
-    assert!(report.sound, "{}", report.report);
+    assert_verified(&mut world.bureau).await;
 }
 
 #[tokio::test]

@@ -53,14 +53,7 @@ async fn past_the_request_limit_callers_are_told_at_once_and_nothing_breaks() {
     assert!(accepted > 0);
     let balance = balance(&mut bureau, ENTERPRISE, pb::Program::Compute, "").await;
     assert_eq!(yuan(&balance.redeemed), format!("{}.00", accepted * 5));
-    assert!(
-        bureau
-            .verify(pb::VerifyRequest {})
-            .await
-            .expect("verify")
-            .into_inner()
-            .sound
-    );
+    assert_verified(&mut bureau).await;
 }
 
 #[tokio::test]
@@ -111,13 +104,7 @@ async fn a_caller_that_gives_up_leaves_nothing_half_done_and_can_retry() {
         "500.00",
         "each invoice counted once, {gave_up} callers gave up"
     );
-    let report = world
-        .bureau
-        .verify(pb::VerifyRequest {})
-        .await
-        .expect("verify")
-        .into_inner();
-    assert!(report.sound, "{}", report.report);
+    assert_verified(&mut world.bureau).await;
 }
 
 #[tokio::test]
@@ -173,10 +160,5 @@ async fn sigterm_under_load_finishes_in_flight_work_and_restarts_cleanly() {
             .into_inner();
         assert_eq!(&stored, redemption);
     }
-    let report = bureau
-        .verify(pb::VerifyRequest {})
-        .await
-        .expect("verify")
-        .into_inner();
-    assert!(report.sound, "{}", report.report);
+    assert_verified(&mut bureau).await;
 }

@@ -48,6 +48,28 @@ fn settle(request_id: &str, up_to: &str) -> pb::CreateSettlementRequest {
     }
 }
 
+/// A compute claim on `voucher` for invoice `serial`, approved by the bureau.
+async fn approved_claim(
+    world: &mut World,
+    voucher: &pb::Voucher,
+    serial: u64,
+    date: &str,
+    amount: &str,
+) -> pb::Redemption {
+    let claim = world
+        .compute_provider
+        .redeem(redeem_request(voucher, &invoice(serial), date, amount))
+        .await
+        .expect("claimed")
+        .into_inner();
+    world
+        .bureau
+        .approve_redemption(approve(&claim.redemption_id))
+        .await
+        .expect("approved")
+        .into_inner()
+}
+
 fn fen(money: &Option<voucher_ledger::proto::google::r#type::Money>) -> i64 {
     let money = money.as_ref().expect("an amount");
     money.units * 100 + i64::from(money.nanos / 10_000_000)
@@ -233,15 +255,7 @@ async fn a_month_of_claims_settles_into_one_statement_that_adds_up() {
         line_subsidies, expected,
         "the spreadsheet's lines add up to the statement"
     );
-    assert!(
-        world
-            .bureau
-            .verify(pb::VerifyRequest {})
-            .await
-            .expect("verify")
-            .into_inner()
-            .sound
-    );
+    assert_verified(&mut world.bureau).await;
 }
 
 #[tokio::test]
@@ -324,17 +338,7 @@ async fn a_rejected_claim_releases_its_cap() {
 async fn a_clawback_is_netted_in_the_next_statement_which_may_be_negative() {
     let mut world = World::new("2027-07-05").await;
     let voucher = issue(&mut world.bureau, "v", pb::Program::Compute, Some("100000")).await;
-    let first = world
-        .compute_provider
-        .redeem(redeem_request(&voucher, &invoice(1), "2027-06-01", "10000"))
-        .await
-        .expect("claimed")
-        .into_inner();
-    world
-        .bureau
-        .approve_redemption(approve(&first.redemption_id))
-        .await
-        .expect("approved");
+    let first = approved_claim(&mut world, &voucher, 1, "2027-06-01", "10000").await;
     let june = world
         .bureau
         .create_settlement(settle("june", "2027-06-30"))
@@ -369,17 +373,7 @@ async fn a_clawback_is_netted_in_the_next_statement_which_may_be_negative() {
         "the cap is returned"
     );
 
-    let second = world
-        .compute_provider
-        .redeem(redeem_request(&voucher, &invoice(2), "2027-07-01", "4000"))
-        .await
-        .expect("claimed")
-        .into_inner();
-    world
-        .bureau
-        .approve_redemption(approve(&second.redemption_id))
-        .await
-        .expect("approved");
+    approved_claim(&mut world, &voucher, 2, "2027-07-01", "4000").await;
     let july = world
         .bureau
         .create_settlement(settle("july", "2027-07-31"))
@@ -420,13 +414,7 @@ async fn a_clawback_is_netted_in_the_next_statement_which_may_be_negative() {
             .collect::<Vec<_>>(),
         vec![june.settlement_id, july.settlement_id]
     );
-    let report = world
-        .bureau
-        .verify(pb::VerifyRequest {})
-        .await
-        .expect("verify")
-        .into_inner();
-    assert!(report.sound, "{}", report.report);
+    assert_verified(&mut world.bureau).await;
 }
 
 #[tokio::test]

@@ -486,3 +486,15 @@ pub async fn get_voucher(bureau: &mut Client, voucher_id: &str) -> pb::Voucher {
         .expect("voucher")
         .into_inner()
 }
+
+/// Has the server replay its whole log and check every stored record; fails the test, with
+/// the server's report, on any problem. Returns the report.
+pub async fn assert_verified(client: &mut Client) -> pb::VerifyReport {
+    let report = client
+        .verify(pb::VerifyRequest {})
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(report.sound, "{}", report.report);
+    report
+}
