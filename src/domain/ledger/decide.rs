@@ -578,9 +578,7 @@ impl Ledger {
         actor: Actor,
         clock: Clock,
     ) -> Decision {
-        let redemption = self.redemptions.get(&redemption_id).ok_or_else(|| {
-            LedgerError::not_found("redemption_id", format!("no redemption {redemption_id}"))
-        })?;
+        let redemption = self.known_redemption(redemption_id)?;
         match actor {
             Actor::Bureau => {}
             Actor::Provider(code) if code == redemption.provider_credit_code => {}

@@ -86,28 +86,21 @@ impl Ledger {
             ));
         }
         let key = (request.provider_credit_code, request.program);
-        let candidates: Vec<RedemptionId> = self
+        // One more than a statement holds, to know whether claims are left for the next one,
+        // without gathering every approved claim the provider has.
+        let mut lines: Vec<RedemptionId> = self
             .settleable
             .get(&key)
             .into_iter()
             .flatten()
             .copied()
             .filter(|id| self.redemptions[id].invoice.date <= request.up_to)
+            .take(SETTLEMENT_LINES_MAX + 1)
             .collect();
-        let lines: Vec<RedemptionId> = candidates
-            .iter()
-            .copied()
-            .take(SETTLEMENT_LINES_MAX)
-            .collect();
-        let pending_clawbacks = self.receivables.get(&key).map_or(0, Vec::len);
-        let clawbacks: Vec<_> = self
-            .receivables
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .take(SETTLEMENT_LINES_MAX)
-            .cloned()
-            .collect();
+        let lines_pending = lines.len() > SETTLEMENT_LINES_MAX;
+        lines.truncate(SETTLEMENT_LINES_MAX);
+        let open_clawbacks = self.receivables.get(&key).map_or(&[][..], Vec::as_slice);
+        let clawbacks = open_clawbacks[..open_clawbacks.len().min(SETTLEMENT_LINES_MAX)].to_vec();
         if lines.is_empty() && clawbacks.is_empty() {
             return Err(LedgerError::refused(
                 RefusalReason::NothingToSettle,
@@ -134,8 +127,7 @@ impl Ledger {
                 .fold(Total::ZERO, |sum, clawback| sum.plus(clawback.amount)),
             clawbacks,
             created_at: clock.now,
-            more_pending: candidates.len() > SETTLEMENT_LINES_MAX
-                || pending_clawbacks > SETTLEMENT_LINES_MAX,
+            more_pending: lines_pending || open_clawbacks.len() > SETTLEMENT_LINES_MAX,
         };
         let target = Target::Settlement(settlement.settlement_id);
         Ok((vec![Event::SettlementCreated { settlement }], target))

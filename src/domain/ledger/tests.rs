@@ -573,3 +573,65 @@ fn redeemed_by_month_follows_china_time_and_gives_back_what_a_reversal_returns()
     );
     assert!(ledger.check_invariants().is_empty());
 }
+
+#[test]
+fn a_statement_takes_at_most_its_bound_and_says_more_are_pending() {
+    let mut ledger = registered_ledger();
+    let voucher = issue(
+        &mut ledger,
+        "s",
+        ProgramCode::Compute,
+        Some("10000"),
+        "2027-06-15",
+    )
+    .expect("issued");
+    let claims = super::settle::SETTLEMENT_LINES_MAX as u32 + 1;
+    for serial in 1..=claims {
+        let claim = redeem(
+            &mut ledger,
+            &voucher,
+            &invoice_number(serial),
+            "2027-06-15",
+            "2",
+            false,
+        )
+        .expect("claimed");
+        let approve = Command::ApproveRedemption {
+            redemption_id: claim.redemption_id,
+        };
+        ledger
+            .execute(&approve, clock("2027-06-15"))
+            .expect("approved");
+    }
+    let settle = |request_id: &str| {
+        Command::CreateSettlement(crate::domain::command::SettlementRequest {
+            request_id: RequestId::parse(request_id).expect("request id"),
+            provider_credit_code: code(PROVIDER),
+            program: ProgramCode::Compute,
+            up_to: day("2027-06-15"),
+        })
+    };
+    let statement = |executed: Executed| match executed.outcome {
+        Outcome::Settlement(settlement) => settlement,
+        other => panic!("unexpected outcome {other:?}"),
+    };
+    let first = statement(
+        ledger
+            .execute(&settle("one"), clock("2027-06-15"))
+            .expect("settled"),
+    );
+    assert_eq!(
+        first.redemption_ids.len(),
+        super::settle::SETTLEMENT_LINES_MAX
+    );
+    assert!(first.more_pending);
+    assert_eq!(first.gross, Total::from(yuan("2000")));
+    let second = statement(
+        ledger
+            .execute(&settle("two"), clock("2027-06-15"))
+            .expect("settled"),
+    );
+    assert_eq!(second.redemption_ids.len(), 1);
+    assert!(!second.more_pending);
+    assert!(ledger.check_invariants().is_empty());
+}
