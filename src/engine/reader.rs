@@ -260,11 +260,7 @@ impl Reader {
             .provider_totals_of(&program_period, SUMMARY_PROVIDERS_MAX)?;
         let mut providers = Vec::with_capacity(provider_totals.len());
         for (code, totals) in provider_totals {
-            let name = self
-                .store
-                .provider(&code)?
-                .map(|provider| provider.name.to_string())
-                .unwrap_or_default();
+            let name = self.provider_name(&code)?;
             providers.push((code, name, totals));
         }
         let budget = self
@@ -309,11 +305,7 @@ impl Reader {
             })?;
             lines.push(redemption);
         }
-        let name = self
-            .store
-            .provider(&settlement.provider_credit_code)?
-            .map(|p| p.name.to_string())
-            .unwrap_or_default();
+        let name = self.provider_name(&settlement.provider_credit_code)?;
         Ok((settlement, lines, name))
     }
 
@@ -343,11 +335,7 @@ impl Reader {
         )?;
         let mut items = Vec::with_capacity(page.items.len());
         for settlement in page.items {
-            let name = self
-                .store
-                .provider(&settlement.provider_credit_code)?
-                .map(|p| p.name.to_string())
-                .unwrap_or_default();
+            let name = self.provider_name(&settlement.provider_credit_code)?;
             items.push((settlement, name));
         }
         Ok(Page {
@@ -379,6 +367,15 @@ impl Reader {
             redeemed: totals.redeemed,
             settled: totals.settled,
         })
+    }
+
+    /// A provider's name, or empty when its record cannot be read with what names it.
+    fn provider_name(&self, code: &CreditCode) -> Result<String, EngineError> {
+        Ok(self
+            .store
+            .provider(code)?
+            .map(|provider| provider.name.to_string())
+            .unwrap_or_default())
     }
 
     /// The cap period of `program` holding `on_date` (today by default), and its cap.
