@@ -60,7 +60,7 @@ impl Ledger {
     }
 
     /// Gathers the provider's approved claims under the program with invoices up to the date,
-    /// oldest first, and nets every clawback booked against it.
+    /// in the order they were claimed (redemption id), and nets every clawback booked against it.
     pub(super) fn decide_settlement(&self, request: &SettlementRequest, clock: Clock) -> Decision {
         if let Some(settlement_id) = self.settlement_by_request.get(&request.request_id) {
             return self.replay_settlement(*settlement_id, request);
