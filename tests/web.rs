@@ -741,9 +741,9 @@ async fn a_settlement_shows_on_the_overview_and_its_statement_downloads() {
     let browser = Browser::new(&world.server);
     browser.sign_in(&world.server.bureau_token).await;
     let (_, overview) = browser.get("/").await;
-    let settled_card = overview.find("已拨付").expect("a settled card");
+    let settled_card = overview.find("已结算").expect("a settled card");
     assert!(
-        overview[settled_card..].starts_with("已拨付</div><div class=\"value\">10,000.00"),
+        overview[settled_card..].starts_with("已结算</div><div class=\"value\">10,000.00"),
         "{overview}"
     );
 

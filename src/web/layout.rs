@@ -174,7 +174,7 @@ pub fn redemption_status(language: Language, status: RedemptionStatus) -> &'stat
         RedemptionStatus::Accepted => language.pick("待审核", "accepted"),
         RedemptionStatus::Approved => language.pick("已审核", "approved"),
         RedemptionStatus::Rejected => language.pick("已驳回", "rejected"),
-        RedemptionStatus::Settled => language.pick("已拨付", "settled"),
+        RedemptionStatus::Settled => language.pick("已结算", "settled"),
         RedemptionStatus::Reversed => language.pick("已红冲", "reversed"),
     }
 }

@@ -103,7 +103,7 @@ fn program_overview(
                 (card(language.pick("已发券", "Vouchers"), &totals.vouchers.to_string()))
                 (card(language.pick("已承诺", "Committed"), &total(totals.committed)))
                 (card(language.pick("已核销", "Redeemed"), &total(totals.redeemed)))
-                (card(language.pick("已拨付", "Settled"), &total(settled)))
+                (card(language.pick("已结算", "Settled"), &total(settled)))
                 (card(language.pick("预算", "Budget"), &summary.budget.map(yuan).unwrap_or_else(|| language.pick("未设", "none").to_owned())))
             }
             div class="usage" {
@@ -714,7 +714,7 @@ pub async fn providers(
                 thead { tr {
                     th { (language.pick("服务商", "Provider")) } th class="number" { (language.pick("笔数", "Claims")) }
                     th class="number" { (language.pick("已核销", "Redeemed")) } th class="number" { (language.pick("已红冲", "Reversed")) }
-                    th class="number" { (language.pick("已驳回", "Rejected")) } th class="number" { (language.pick("已拨付", "Settled")) }
+                    th class="number" { (language.pick("已驳回", "Rejected")) } th class="number" { (language.pick("已结算", "Settled")) }
                 } }
                 tbody {
                     @for (code, name, totals) in &summary.providers {
