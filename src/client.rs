@@ -182,7 +182,13 @@ pub fn settlement(message: &pb::Settlement) -> Record {
         ),
         ("more_pending", Value::Flag(message.more_pending)),
         ("created_at", Value::Time(message.created_at)),
+        ("paid", Value::Flag(message.payment.is_some())),
     ];
+    if let Some(payment) = &message.payment {
+        record.push(("paid_on", text(&payment.paid_on)));
+        record.push(("bank_reference", text(&payment.bank_reference)));
+        record.push(("payment_recorded_at", Value::Time(payment.recorded_at)));
+    }
     if message
         .net
         .as_ref()

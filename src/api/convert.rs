@@ -407,6 +407,14 @@ pub fn to_settlement(
             .collect(),
         created_at: Some(to_timestamp(settlement.created_at)),
         more_pending: settlement.more_pending,
+        payment: settlement
+            .payment
+            .as_ref()
+            .map(|payment| pb::SettlementPayment {
+                bank_reference: payment.bank_reference.to_string(),
+                paid_on: to_date(payment.paid_on),
+                recorded_at: Some(to_timestamp(payment.recorded_at)),
+            }),
     }
 }
 

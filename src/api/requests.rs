@@ -257,6 +257,16 @@ pub fn create_settlement(body: &pb::CreateSettlementRequest) -> Result<Command, 
     ))
 }
 
+pub fn record_settlement_payment(
+    body: &pb::RecordSettlementPaymentRequest,
+) -> Result<Command, Status> {
+    Ok(Command::RecordSettlementPayment {
+        settlement_id: convert::id("settlement_id", &body.settlement_id, SettlementId::parse)?,
+        bank_reference: convert::text("bank_reference", &body.bank_reference)?,
+        paid_on: convert::date("paid_on", &body.paid_on)?,
+    })
+}
+
 pub fn record_related_parties(body: &pb::RecordRelatedPartiesRequest) -> Result<Command, Status> {
     Ok(Command::RecordRelatedParties {
         provider_credit_code: convert::credit_code(

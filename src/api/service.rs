@@ -475,14 +475,22 @@ impl VoucherLedger for LedgerService {
         let call = Call::start("CreateSettlement");
         let result = async {
             self.authorize(&request, &call, BUREAU)?;
-            let settlement_id = match self
-                .submit(requests::create_settlement(request.get_ref())?)
-                .await?
-            {
-                Outcome::Settlement(settlement) => settlement.settlement_id,
-                other => return Err(unexpected(other)),
-            };
-            self.settlement_response(&settlement_id, Actor::Bureau)
+            self.answer_settlement(requests::create_settlement(request.get_ref())?)
+                .await
+        }
+        .await;
+        call.finish(result)
+    }
+
+    async fn record_settlement_payment(
+        &self,
+        request: Request<pb::RecordSettlementPaymentRequest>,
+    ) -> Result<Response<pb::Settlement>, Status> {
+        let call = Call::start("RecordSettlementPayment");
+        let result = async {
+            self.authorize(&request, &call, BUREAU)?;
+            self.answer_settlement(requests::record_settlement_payment(request.get_ref())?)
+                .await
         }
         .await;
         call.finish(result)
@@ -584,6 +592,16 @@ impl LedgerService {
             }
             other => Err(unexpected(other)),
         }
+    }
+
+    /// Submits a bureau's command whose outcome is a statement, and answers the statement with
+    /// its lines.
+    async fn answer_settlement(&self, command: Command) -> Result<Response<pb::Settlement>, Status> {
+        let settlement_id = match self.submit(command).await? {
+            Outcome::Settlement(settlement) => settlement.settlement_id,
+            other => return Err(unexpected(other)),
+        };
+        self.settlement_response(&settlement_id, Actor::Bureau)
     }
 
     fn settlement_response(

@@ -192,6 +192,19 @@ enum SettlementCommand {
     List(ListSettlements),
     /// Write a statement as CSV or XLSX, for the payment voucher (付款凭证).
     Export(ExportSettlement),
+    /// Record that a statement's net was paid (bureau): the bank's reference and the day.
+    Pay(PaySettlement),
+}
+
+#[derive(Args, Debug)]
+struct PaySettlement {
+    settlement_id: String,
+    /// The bank's or treasury's reference for the transfer.
+    #[arg(long)]
+    bank_reference: String,
+    /// The day the money moved (YYYY-MM-DD); not before the statement, not after today.
+    #[arg(long, value_name = "DATE", value_parser = parse_day)]
+    paid_on: NaiveDate,
 }
 
 #[derive(Args, Debug)]
@@ -908,6 +921,9 @@ async fn execute(command: Command, client: &mut Client, output: &Output) -> Resu
         Command::Settlement(SettlementCommand::Export(arguments)) => {
             export_settlement(client, arguments).await
         }
+        Command::Settlement(SettlementCommand::Pay(arguments)) => {
+            pay_settlement(client, output, arguments).await
+        }
         Command::Budget(arguments) => budget(client, output, arguments).await,
         Command::RelatedParties(arguments) => related_parties(client, output, arguments).await,
     }
@@ -1560,6 +1576,21 @@ async fn create_settlement(
     let mut record = show::settlement(&settlement);
     record.insert(0, ("request_id", show::Value::Text(request_id)));
     output.record(&record);
+    Ok(())
+}
+
+async fn pay_settlement(
+    client: &mut Client,
+    output: &Output,
+    arguments: PaySettlement,
+) -> Result<(), Failure> {
+    let request = pb::RecordSettlementPaymentRequest {
+        settlement_id: arguments.settlement_id,
+        bank_reference: arguments.bank_reference,
+        paid_on: to_date(arguments.paid_on),
+    };
+    let settlement = client.record_settlement_payment(request).await?.into_inner();
+    output.record(&show::settlement(&settlement));
     Ok(())
 }
 

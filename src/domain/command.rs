@@ -3,13 +3,13 @@
 //! A command holds only valid values; the ledger decides whether the rules allow it.
 
 use super::credit_code::CreditCode;
-use super::ids::{RedemptionId, TokenId, VoucherId};
+use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::model::{Actor, Evidence, Invoice, IssueVoucherRequest, Role, SecretHash};
 use super::policy::ProgramCode;
-use super::text::{Description, Name, Reason, RequestId};
+use super::text::{Description, Name, Reason, Reference, RequestId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
@@ -55,6 +55,12 @@ pub enum Command {
         reason: Reason,
     },
     CreateSettlement(SettlementRequest),
+    /// The bureau records that a statement's net was paid (拨付).
+    RecordSettlementPayment {
+        settlement_id: SettlementId,
+        bank_reference: Reference,
+        paid_on: NaiveDate,
+    },
     RecordRelatedParties {
         provider_credit_code: CreditCode,
         enterprise_credit_code: CreditCode,
@@ -77,6 +83,7 @@ impl Command {
             Command::ApproveRedemption { .. } => "approve_redemption",
             Command::RejectRedemption { .. } => "reject_redemption",
             Command::CreateSettlement(_) => "create_settlement",
+            Command::RecordSettlementPayment { .. } => "record_settlement_payment",
             Command::RecordRelatedParties { .. } => "record_related_parties",
         }
     }

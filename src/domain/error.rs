@@ -137,6 +137,8 @@ pub enum RefusalReason {
     RedemptionNotOpen,
     /// A settlement would hold no claim and no clawback.
     NothingToSettle,
+    /// A payment dated in the future, or before its statement was made.
+    PaymentDateOutOfRange,
 }
 
 impl RefusalReason {
@@ -158,6 +160,7 @@ impl RefusalReason {
             RefusalReason::EvidenceRequired => "EVIDENCE_REQUIRED",
             RefusalReason::RedemptionNotOpen => "REDEMPTION_NOT_OPEN",
             RefusalReason::NothingToSettle => "NOTHING_TO_SETTLE",
+            RefusalReason::PaymentDateOutOfRange => "PAYMENT_DATE_OUT_OF_RANGE",
         }
     }
 }

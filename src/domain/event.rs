@@ -6,9 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{RedemptionId, TokenId, VoucherId};
+use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use super::model::{
-    Enterprise, Provider, Redemption, RelatedParties, Role, Settlement, Timestamp, Token, Voucher,
+    Enterprise, Provider, Redemption, RelatedParties, Role, Settlement, SettlementPayment, Timestamp, Token, Voucher,
 };
 use super::text::Reason;
 
@@ -69,6 +69,11 @@ pub enum Event {
     RelatedPartiesRecorded {
         parties: RelatedParties,
     },
+    /// The bureau recorded that a statement's net was paid.
+    SettlementPaid {
+        settlement_id: SettlementId,
+        payment: SettlementPayment,
+    },
     /// A reversal; of a settled redemption, a clawback the provider's next statement nets.
     RedemptionReversed {
         redemption_id: RedemptionId,
@@ -95,6 +100,7 @@ impl Event {
             Event::RedemptionRejected { .. } => "redemption_rejected",
             Event::SettlementCreated { .. } => "settlement_created",
             Event::RelatedPartiesRecorded { .. } => "related_parties_recorded",
+            Event::SettlementPaid { .. } => "settlement_paid",
         }
     }
 }

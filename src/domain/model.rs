@@ -502,6 +502,22 @@ pub struct Settlement {
     pub created_at: Timestamp,
     /// Approved claims up to `up_to` left for the next statement (past the line bound).
     pub more_pending: bool,
+    /// Recorded by the bureau once the money has moved; `None` while the statement waits.
+    /// Left out of the encoding while `None`, so a statement's creation event reads as it did
+    /// before payments were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<SettlementPayment>,
+}
+
+/// The bureau's record that a statement's net was paid (拨付): to the provider when it is
+/// positive, by the provider when it is negative (the provider owed the clawbacks).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementPayment {
+    /// The bank's or treasury's reference for the transfer (e.g. the 国库集中支付 voucher number).
+    pub bank_reference: Reference,
+    /// The day the money moved (China time), never before the statement was made.
+    pub paid_on: NaiveDate,
+    pub recorded_at: Timestamp,
 }
 
 impl Settlement {

@@ -171,6 +171,9 @@ pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
         Event::SettlementCreated { settlement } => {
             settlement_writes(&mut writes, settlement, ledger)
         }
+        Event::SettlementPaid { settlement_id, .. } => {
+            writes.records.push(RecordKey::Settlement(*settlement_id))
+        }
         Event::RelatedPartiesRecorded { parties } => writes.records.push(
             RecordKey::RelatedParties(parties.provider_credit_code, parties.enterprise_credit_code),
         ),

@@ -11,7 +11,7 @@ use crate::domain::ids::SettlementId;
 use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
 use crate::domain::model::{
     CapAccount, Clawback, Enterprise, ProgramPeriod, Provider, Redemption, RedemptionStatus,
-    RelatedParties, Role, Settlement, Timestamp, Token, Voucher, VoucherStatus,
+    RelatedParties, Role, Settlement, SettlementPayment, Timestamp, Token, Voucher, VoucherStatus,
 };
 use crate::domain::money::Money;
 use crate::domain::money::Total;
@@ -54,6 +54,10 @@ impl Ledger {
             } => self.apply_redemption_rejected(*redemption_id, reason, *at),
             Event::SettlementCreated { settlement } => self.apply_settlement(settlement),
             Event::RelatedPartiesRecorded { parties } => self.apply_related_parties(parties),
+            Event::SettlementPaid {
+                settlement_id,
+                payment,
+            } => self.apply_settlement_paid(*settlement_id, payment),
         }
     }
 
@@ -509,6 +513,22 @@ impl Ledger {
     fn period_of(&self, redemption_id: RedemptionId) -> ProgramPeriod {
         let voucher_id = self.redemptions[&redemption_id].voucher_id;
         self.vouchers[&voucher_id].program_period()
+    }
+
+    fn apply_settlement_paid(&mut self, settlement_id: SettlementId, payment: &SettlementPayment) {
+        let settlement = self
+            .settlements
+            .get_mut(&settlement_id)
+            .expect("a paid statement exists");
+        assert!(
+            settlement.payment.is_none(),
+            "statement {settlement_id} paid twice"
+        );
+        assert!(
+            payment.paid_on >= settlement.created_at.date_naive(),
+            "statement {settlement_id} paid before it was made"
+        );
+        settlement.payment = Some(payment.clone());
     }
 
     fn apply_related_parties(&mut self, parties: &RelatedParties) {

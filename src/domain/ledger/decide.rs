@@ -75,6 +75,11 @@ impl Ledger {
                 reason,
             } => self.decide_reject(*redemption_id, reason, clock),
             Command::CreateSettlement(request) => self.decide_settlement(request, clock),
+            Command::RecordSettlementPayment {
+                settlement_id,
+                bank_reference,
+                paid_on,
+            } => self.decide_payment(*settlement_id, bank_reference, *paid_on, clock),
             Command::RecordRelatedParties {
                 provider_credit_code,
                 enterprise_credit_code,

@@ -221,6 +221,14 @@ impl Ledger {
                     settlement.settlement_id, settlement.clawed_back
                 ));
             }
+            if let Some(payment) = &settlement.payment
+                && payment.paid_on < settlement.created_at.date_naive()
+            {
+                report(format!(
+                    "{} was paid on {}, before it was made",
+                    settlement.settlement_id, payment.paid_on
+                ));
+            }
             for id in &settlement.redemption_ids {
                 if self.redemptions.get(id).and_then(|r| r.settlement_id)
                     != Some(settlement.settlement_id)

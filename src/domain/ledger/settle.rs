@@ -8,9 +8,12 @@ use crate::domain::dates::Clock;
 use crate::domain::error::{LedgerError, RefusalReason};
 use crate::domain::event::Event;
 use crate::domain::ids::{RedemptionId, SettlementId};
-use crate::domain::model::{Redemption, RedemptionStatus, RelatedParties, Settlement};
+use crate::domain::model::{
+    Redemption, RedemptionStatus, RelatedParties, Settlement, SettlementPayment,
+};
 use crate::domain::money::Total;
-use crate::domain::text::Reason;
+use crate::domain::text::{Reason, Reference};
+use chrono::NaiveDate;
 
 /// The most claims (and, separately, clawbacks) one statement carries; the rest wait for the
 /// next one (`more_pending`). It bounds the statement's event and record.
@@ -127,6 +130,7 @@ impl Ledger {
                 .fold(Total::ZERO, |sum, clawback| sum.plus(clawback.amount)),
             clawbacks,
             created_at: clock.now,
+            payment: None,
             more_pending: lines_pending || open_clawbacks.len() > SETTLEMENT_LINES_MAX,
         };
         let target = Target::Settlement(settlement.settlement_id);
@@ -151,6 +155,58 @@ impl Ledger {
                 "request_id {} was used for settlement {settlement_id} with another request",
                 request.request_id
             ),
+        ))
+    }
+
+    /// Records that a statement's net was paid. The same payment again answers the statement;
+    /// another payment of a paid statement is refused, so a statement is paid once.
+    pub(super) fn decide_payment(
+        &self,
+        settlement_id: SettlementId,
+        bank_reference: &Reference,
+        paid_on: NaiveDate,
+        clock: Clock,
+    ) -> Decision {
+        let settlement = self.settlements.get(&settlement_id).ok_or_else(|| {
+            LedgerError::not_found(
+                "settlement_id",
+                format!("no settlement statement {settlement_id}"),
+            )
+        })?;
+        if let Some(payment) = &settlement.payment {
+            if payment.bank_reference == *bank_reference && payment.paid_on == paid_on {
+                return Ok((Vec::new(), Target::Settlement(settlement_id)));
+            }
+            return Err(LedgerError::already_exists(
+                "SETTLEMENT_ALREADY_PAID",
+                format!(
+                    "settlement {settlement_id} was paid on {} with bank reference {}",
+                    payment.paid_on, payment.bank_reference
+                ),
+            ));
+        }
+        let made_on = settlement.created_at.date_naive();
+        if paid_on < made_on || paid_on > clock.today {
+            return Err(LedgerError::refused(
+                RefusalReason::PaymentDateOutOfRange,
+                format!(
+                    "paid_on {paid_on} must be between the day settlement {settlement_id} was \
+                     made ({made_on}) and today ({})",
+                    clock.today
+                ),
+            ));
+        }
+        let payment = SettlementPayment {
+            bank_reference: bank_reference.clone(),
+            paid_on,
+            recorded_at: clock.now,
+        };
+        Ok((
+            vec![Event::SettlementPaid {
+                settlement_id,
+                payment,
+            }],
+            Target::Settlement(settlement_id),
         ))
     }
 
