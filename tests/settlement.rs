@@ -577,3 +577,143 @@ async fn related_parties_and_missing_evidence_are_refused() {
     );
     assert!(status.message().starts_with("evidence.sha256"));
 }
+
+fn payment(
+    settlement_id: &str,
+    bank_reference: &str,
+    paid_on: &str,
+) -> pb::RecordSettlementPaymentRequest {
+    pb::RecordSettlementPaymentRequest {
+        settlement_id: settlement_id.to_owned(),
+        bank_reference: bank_reference.to_owned(),
+        paid_on: paid_on.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_statement_is_paid_once_and_its_payment_survives_a_restart() {
+    let mut world = World::new("2027-07-05").await;
+    let voucher = issue(&mut world.bureau, "v", pb::Program::Compute, Some("100000")).await;
+    approved_claim(&mut world, &voucher, 1, "2027-06-01", "10000").await;
+    let june = world
+        .bureau
+        .create_settlement(settle("june", "2027-06-30"))
+        .await
+        .expect("settled")
+        .into_inner();
+    assert_eq!(june.payment, None, "a new statement waits for its payment");
+    let id = june.settlement_id.clone();
+    let reference = "国库集中支付 2027070500017";
+
+    let auditor_token = create_token(&mut world.bureau, pb::Role::Auditor, "").await;
+    let mut auditor = world.server.client(&auditor_token).await;
+    for caller in [&mut world.compute_provider, &mut auditor] {
+        let refused = caller
+            .record_settlement_payment(payment(&id, reference, "2027-07-05"))
+            .await;
+        expect_refusal(refused, Code::PermissionDenied, "PERMISSION_DENIED");
+    }
+    for (paid_on, why) in [
+        ("2027-07-06", "tomorrow"),
+        ("2027-07-04", "before the statement"),
+    ] {
+        let refused = world
+            .bureau
+            .record_settlement_payment(payment(&id, reference, paid_on))
+            .await;
+        let status = expect_refusal(
+            refused,
+            Code::FailedPrecondition,
+            "PAYMENT_DATE_OUT_OF_RANGE",
+        );
+        assert!(
+            status.message().starts_with("paid_on"),
+            "{why}: {}",
+            status.message()
+        );
+    }
+    let blank = world
+        .bureau
+        .record_settlement_payment(payment(&id, "", "2027-07-05"))
+        .await
+        .expect_err("a payment needs a bank reference");
+    assert_eq!(blank.code(), Code::InvalidArgument);
+    assert!(
+        blank.message().starts_with("bank_reference"),
+        "{}",
+        blank.message()
+    );
+    let unknown = world
+        .bureau
+        .record_settlement_payment(payment("S000000000099", reference, "2027-07-05"))
+        .await
+        .expect_err("no such statement");
+    assert_eq!(unknown.code(), Code::NotFound);
+    let still_waiting = world
+        .bureau
+        .get_settlement(pb::GetSettlementRequest {
+            settlement_id: id.clone(),
+        })
+        .await
+        .expect("statement")
+        .into_inner();
+    assert_eq!(
+        still_waiting.payment, None,
+        "a refused payment changes nothing"
+    );
+
+    let paid = world
+        .bureau
+        .record_settlement_payment(payment(&id, reference, "2027-07-05"))
+        .await
+        .expect("paid")
+        .into_inner();
+    let recorded = paid
+        .payment
+        .clone()
+        .expect("the payment is on the statement");
+    assert_eq!(
+        (recorded.bank_reference.as_str(), recorded.paid_on.as_str()),
+        (reference, "2027-07-05")
+    );
+    assert_eq!(
+        (paid.line_count, fen(&paid.net)),
+        (june.line_count, fen(&june.net)),
+        "paying changes nothing else on the statement"
+    );
+    let retried = world
+        .bureau
+        .record_settlement_payment(payment(&id, reference, "2027-07-05"))
+        .await
+        .expect("the same payment again answers the statement")
+        .into_inner();
+    assert_eq!(retried.payment, paid.payment, "a retry records nothing new");
+    let second = world
+        .bureau
+        .record_settlement_payment(payment(&id, "another transfer", "2027-07-05"))
+        .await;
+    let status = expect_refusal(second, Code::AlreadyExists, "SETTLEMENT_ALREADY_PAID");
+    assert!(status.message().contains(reference), "{}", status.message());
+
+    let data = world.server.stop();
+    let server = TestServer::start_in(data, "2027-07-05", &[]).await;
+    let mut bureau = server.bureau().await;
+    let after_restart = bureau
+        .get_settlement(pb::GetSettlementRequest {
+            settlement_id: id.clone(),
+        })
+        .await
+        .expect("statement")
+        .into_inner();
+    assert_eq!(after_restart.payment, paid.payment);
+    let listed = bureau
+        .list_settlements(pb::ListSettlementsRequest::default())
+        .await
+        .expect("list")
+        .into_inner();
+    assert_eq!(
+        listed.settlements[0].payment, paid.payment,
+        "the listing shows it too"
+    );
+    assert_verified(&mut bureau).await;
+}

@@ -596,7 +596,10 @@ impl LedgerService {
 
     /// Submits a bureau's command whose outcome is a statement, and answers the statement with
     /// its lines.
-    async fn answer_settlement(&self, command: Command) -> Result<Response<pb::Settlement>, Status> {
+    async fn answer_settlement(
+        &self,
+        command: Command,
+    ) -> Result<Response<pb::Settlement>, Status> {
         let settlement_id = match self.submit(command).await? {
             Outcome::Settlement(settlement) => settlement.settlement_id,
             other => return Err(unexpected(other)),

@@ -1589,7 +1589,10 @@ async fn pay_settlement(
         bank_reference: arguments.bank_reference,
         paid_on: to_date(arguments.paid_on),
     };
-    let settlement = client.record_settlement_payment(request).await?.into_inner();
+    let settlement = client
+        .record_settlement_payment(request)
+        .await?
+        .into_inner();
     output.record(&show::settlement(&settlement));
     Ok(())
 }

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use super::model::{
-    Enterprise, Provider, Redemption, RelatedParties, Role, Settlement, SettlementPayment, Timestamp, Token, Voucher,
+    Enterprise, Provider, Redemption, RelatedParties, Role, Settlement, SettlementPayment,
+    Timestamp, Token, Voucher,
 };
 use super::text::Reason;
 

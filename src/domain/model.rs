@@ -500,11 +500,13 @@ pub struct Settlement {
     pub clawbacks: Vec<Clawback>,
     pub clawed_back: Total,
     pub created_at: Timestamp,
+    /// The ledger's day when the statement was made (China time; the pinned day in drills):
+    /// no payment is dated before it.
+    pub made_on: NaiveDate,
     /// Approved claims up to `up_to` left for the next statement (past the line bound).
     pub more_pending: bool,
     /// Recorded by the bureau once the money has moved; `None` while the statement waits.
-    /// Left out of the encoding while `None`, so a statement's creation event reads as it did
-    /// before payments were recorded.
+    /// Always `None` in the creation event; `SettlementPaid` fills it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<SettlementPayment>,
 }

@@ -433,6 +433,11 @@ impl Ledger {
             "settlement ids are sequential"
         );
         self.last_settlement_id = Some(settlement.settlement_id);
+        assert!(
+            settlement.payment.is_none(),
+            "{} is made unpaid",
+            settlement.settlement_id
+        );
         let key = (settlement.provider_credit_code, settlement.program);
         let mut gross = Total::ZERO;
         for redemption_id in &settlement.redemption_ids {
@@ -525,7 +530,7 @@ impl Ledger {
             "statement {settlement_id} paid twice"
         );
         assert!(
-            payment.paid_on >= settlement.created_at.date_naive(),
+            payment.paid_on >= settlement.made_on,
             "statement {settlement_id} paid before it was made"
         );
         settlement.payment = Some(payment.clone());

@@ -222,7 +222,7 @@ impl Ledger {
                 ));
             }
             if let Some(payment) = &settlement.payment
-                && payment.paid_on < settlement.created_at.date_naive()
+                && payment.paid_on < settlement.made_on
             {
                 report(format!(
                     "{} was paid on {}, before it was made",

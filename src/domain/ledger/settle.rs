@@ -130,6 +130,7 @@ impl Ledger {
                 .fold(Total::ZERO, |sum, clawback| sum.plus(clawback.amount)),
             clawbacks,
             created_at: clock.now,
+            made_on: clock.today,
             payment: None,
             more_pending: lines_pending || open_clawbacks.len() > SETTLEMENT_LINES_MAX,
         };
@@ -185,7 +186,7 @@ impl Ledger {
                 ),
             ));
         }
-        let made_on = settlement.created_at.date_naive();
+        let made_on = settlement.made_on;
         if paid_on < made_on || paid_on > clock.today {
             return Err(LedgerError::refused(
                 RefusalReason::PaymentDateOutOfRange,
