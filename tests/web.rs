@@ -454,7 +454,7 @@ async fn every_form_needs_the_session_csrf_secret() {
     .await;
     let browser = Browser::new(&world.server);
     browser.sign_in(&world.server.bureau_token).await;
-    let forms: [(&str, Vec<(&str, &str)>); 8] = [
+    let forms: [(&str, Vec<(&str, &str)>); 9] = [
         (
             "/actions/approve-redemption",
             vec![("redemption_id", "R000000000001")],
@@ -470,6 +470,14 @@ async fn every_form_needs_the_session_csrf_secret() {
                 ("provider_credit_code", COMPUTE_PROVIDER),
                 ("program", "compute"),
                 ("up_to_date", "2026-11-30"),
+            ],
+        ),
+        (
+            "/actions/record-settlement-payment",
+            vec![
+                ("settlement_id", "S000000000001"),
+                ("bank_reference", "forged"),
+                ("paid_on", TODAY),
             ],
         ),
         (
@@ -884,4 +892,47 @@ async fn the_bureau_reviews_and_settles_through_the_forms() {
     let (status, _, page) = browser.post("/actions/create-settlement", &again).await;
     assert_eq!(status, StatusCode::CONFLICT, "{page}");
     assert!(page.contains("NOTHING_TO_SETTLE"), "{page}");
+
+    let (_, providers) = browser.get("/providers").await;
+    assert!(
+        providers.contains("待拨付"),
+        "the statement waits for payment"
+    );
+    let pay = |paid_on: &'static str| {
+        [
+            ("csrf", csrf.as_str()),
+            ("settlement_id", "S000000000001"),
+            ("bank_reference", "国库支付 20261130-7"),
+            ("paid_on", paid_on),
+        ]
+    };
+    let (status, _, page) = browser
+        .post("/actions/record-settlement-payment", &pay("2026-11-21"))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "tomorrow: {page}");
+    assert!(page.contains("PAYMENT_DATE_OUT_OF_RANGE"), "{page}");
+    let (status, _, page) = browser
+        .post("/actions/record-settlement-payment", &pay(TODAY))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("结算单已拨付 S000000000001"), "{page}");
+    let paid = world
+        .bureau
+        .get_settlement(pb::GetSettlementRequest {
+            settlement_id: "S000000000001".to_owned(),
+        })
+        .await
+        .expect("the statement")
+        .into_inner()
+        .payment
+        .expect("paid through the form");
+    assert_eq!(
+        (paid.paid_on.as_str(), paid.bank_reference.as_str()),
+        (TODAY, "国库支付 20261130-7")
+    );
+    let (_, providers) = browser.get("/providers").await;
+    assert!(
+        providers.contains("国库支付 20261130-7") && !providers.contains("待拨付"),
+        "{providers}"
+    );
 }

@@ -21,7 +21,7 @@ use crate::api::convert::to_money;
 use crate::api::requests;
 use crate::api::status::{invalid, to_status};
 use crate::domain::ledger::Outcome;
-use crate::domain::model::{Actor, Role};
+use crate::domain::model::{Actor, Role, Settlement};
 use crate::domain::money::Money;
 use crate::proto::voucher::v1 as pb;
 
@@ -275,6 +275,14 @@ fn actions_page(
                 label { (language.pick("发票日期截至", "Invoices dated up to")) input type="date" name="up_to_date" required; }
                 button type="submit" { (language.pick("结算", "Settle")) }
             }
+            form method="post" action="/actions/record-settlement-payment" class="action" id="record-settlement-payment" {
+                h2 { (language.pick("登记拨付", "Record a payment")) }
+                (hidden)
+                label { (language.pick("结算单号", "Statement")) input name="settlement_id" required maxlength="20" placeholder="S000000000001"; }
+                label { (language.pick("银行/国库支付凭证号", "Bank reference")) input name="bank_reference" required maxlength="500"; }
+                label { (language.pick("拨付日期", "Paid on")) input type="date" name="paid_on" required; }
+                button type="submit" { (language.pick("登记", "Record")) }
+            }
             form method="post" action="/actions/register-enterprise" class="action" id="register-enterprise" {
                 h2 { (language.pick("登记企业", "Register an enterprise")) }
                 (hidden)
@@ -437,6 +445,28 @@ pub async fn create_settlement(
 }
 
 #[derive(Deserialize)]
+pub struct PaymentForm {
+    csrf: String,
+    settlement_id: String,
+    bank_reference: String,
+    paid_on: String,
+}
+
+pub async fn record_settlement_payment(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<PaymentForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = requests::record_settlement_payment(&pb::RecordSettlementPaymentRequest {
+        settlement_id: form.settlement_id.trim().to_owned(),
+        bank_reference: form.bank_reference.clone(),
+        paid_on: form.paid_on.trim().to_owned(),
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+#[derive(Deserialize)]
 pub struct RegisterForm {
     csrf: String,
     credit_code: String,
@@ -544,17 +574,7 @@ fn done_message(language: Language, outcome: &Outcome) -> String {
             language.pick("补贴", "subsidy"),
             yuan(redemption.subsidy)
         ),
-        Outcome::Settlement(settlement) => format!(
-            "{} {} · {} {} · {} {} · {} {}",
-            language.pick("已生成结算单", "Statement"),
-            settlement.settlement_id,
-            language.pick("笔数", "lines"),
-            settlement.redemption_ids.len(),
-            language.pick("追回", "clawed back"),
-            total(settlement.clawed_back),
-            language.pick("应付净额", "net"),
-            settlement.net()
-        ),
+        Outcome::Settlement(settlement) => settlement_message(language, settlement),
         Outcome::Enterprise(enterprise) => format!(
             "{} {} {}",
             language.pick("已登记企业", "Registered enterprise"),
@@ -568,6 +588,32 @@ fn done_message(language: Language, outcome: &Outcome) -> String {
             provider.name.as_str()
         ),
         other => format!("{other:?}"),
+    }
+}
+
+/// What the bureau sees after creating a statement, or after recording its payment.
+fn settlement_message(language: Language, settlement: &Settlement) -> String {
+    match &settlement.payment {
+        Some(payment) => format!(
+            "{} {} · {} {} · {} {}",
+            language.pick("结算单已拨付", "Statement paid"),
+            settlement.settlement_id,
+            language.pick("拨付日期", "paid on"),
+            payment.paid_on,
+            language.pick("凭证号", "reference"),
+            payment.bank_reference
+        ),
+        None => format!(
+            "{} {} · {} {} · {} {} · {} {}",
+            language.pick("已生成结算单", "Statement"),
+            settlement.settlement_id,
+            language.pick("笔数", "lines"),
+            settlement.redemption_ids.len(),
+            language.pick("追回", "clawed back"),
+            total(settlement.clawed_back),
+            language.pick("应付净额", "net"),
+            settlement.net()
+        ),
     }
 }
 

@@ -112,6 +112,10 @@ fn router(console: Console) -> Router {
             "/actions/create-settlement",
             post(actions::create_settlement),
         )
+        .route(
+            "/actions/record-settlement-payment",
+            post(actions::record_settlement_payment),
+        )
         .route("/downloads/report", get(downloads::report))
         .route("/downloads/statement", get(downloads::statement))
         .route("/login", get(actions::login_page).post(actions::login))

@@ -683,7 +683,7 @@ pub async fn providers(
                 th { (language.pick("项目", "Program")) } th { (language.pick("发票截止", "Invoices up to")) }
                 th class="number" { (language.pick("笔数", "Lines")) } th class="number" { (language.pick("核销金额", "Gross")) }
                 th class="number" { (language.pick("追回", "Clawed back")) } th class="number" { (language.pick("应付净额", "Net")) }
-                th { (language.pick("下载", "Download")) }
+                th { (language.pick("拨付", "Paid")) } th { (language.pick("下载", "Download")) }
             } }
             tbody {
                 @for (settlement, name) in &statements.items {
@@ -696,6 +696,13 @@ pub async fn providers(
                         td class="number" { (total(settlement.clawed_back)) }
                         td class="number" { (signed_yuan(settlement.net())) }
                         td {
+                            @if let Some(payment) = &settlement.payment {
+                                (payment.paid_on) div class="code" { (payment.bank_reference) }
+                            } @else {
+                                span class="hint" { (language.pick("待拨付", "Not yet")) }
+                            }
+                        }
+                        td {
                             a href={"/downloads/statement?id=" (settlement.settlement_id) "&format=xlsx"} { "XLSX" }
                             " · "
                             a href={"/downloads/statement?id=" (settlement.settlement_id) "&format=csv"} { "CSV" }
@@ -703,7 +710,7 @@ pub async fn providers(
                     }
                 }
                 @if statements.items.is_empty() {
-                    tr { td colspan="9" { (language.pick("尚无结算单。", "No statements yet.")) } }
+                    tr { td colspan="10" { (language.pick("尚无结算单。", "No statements yet.")) } }
                 }
             }
         }
