@@ -43,6 +43,10 @@
 //!   provider is registered (NOT_FOUND), then its program (PROGRAM_MISMATCH), then that it
 //!   holds something (NOTHING_TO_SETTLE); a refused request is not remembered; `up_to` may be
 //!   in the future; lines are in redemption id order, clawbacks in the order booked;
+//! - a statement's payment: an unknown statement is NOT_FOUND; the same bank reference and day
+//!   again answers the statement; anything else for a paid statement is
+//!   SETTLEMENT_ALREADY_PAID; otherwise the day must lie between the day the statement was made
+//!   and today (PAYMENT_DATE_OUT_OF_RANGE); paying changes nothing but the statement;
 //! - a program period's `settled` is what its redemptions were paid and not yet recovered:
 //!   settled ones, and clawed-back ones whose clawback is not yet netted;
 //! - related parties: the provider must be registered, then the enterprise (NOT_FOUND);
@@ -609,6 +613,14 @@ enum Op {
     },
     /// The `settle`th Settle sent again, unchanged or with one field changed.
     RetrySettle { settle: usize, change: SettleChange },
+    /// The bureau records the payment of statement number `statement` (modulo those made;
+    /// `None`: one that does not exist), dated `days_before_today` days ago (negative: in the
+    /// future), with the first or the second of two bank references.
+    Pay {
+        statement: Option<usize>,
+        days_before_today: i64,
+        second_reference: bool,
+    },
     /// The bureau records a provider (`provider` indexes [`SELLERS`], past its end: a code
     /// that is no provider) and enterprise `enterprise` as related parties.
     RelateParties {
@@ -773,6 +785,19 @@ fn retry_settle() -> impl Strategy<Value = Op> {
         .prop_map(|(settle, change)| Op::RetrySettle { settle, change })
 }
 
+fn pay() -> impl Strategy<Value = Op> {
+    (
+        prop_oneof![12 => (0usize..8).prop_map(Some), 1 => Just(None)],
+        prop_oneof![6 => Just(0i64), 3 => 1i64..=10, 1 => -3i64..=-1],
+        prop_oneof![4 => Just(false), 1 => Just(true)],
+    )
+        .prop_map(|(statement, days_before_today, second_reference)| Op::Pay {
+            statement,
+            days_before_today,
+            second_reference,
+        })
+}
+
 fn relate_parties() -> impl Strategy<Value = Op> {
     (
         prop_oneof![12 => 0usize..SELLERS.len(), 1 => Just(SELLERS.len())],
@@ -810,6 +835,7 @@ fn command_op() -> impl Strategy<Value = Op> {
             .prop_map(|redemption| Op::Reject { redemption }),
         6 => settle(),
         1 => retry_settle(),
+        3 => pay(),
         1 => relate_parties(),
     ]
 }
@@ -983,6 +1009,8 @@ struct SettlementView {
     clawed_back: Fen,
     net: Fen,
     more_pending: bool,
+    /// (bank reference, day paid).
+    payment: Option<(String, NaiveDate)>,
 }
 
 impl SettlementView {
@@ -1007,6 +1035,10 @@ impl SettlementView {
             clawed_back: Fen::of_total(settlement.clawed_back),
             net: Fen::of_decimal(settlement.net()),
             more_pending: settlement.more_pending,
+            payment: settlement
+                .payment
+                .as_ref()
+                .map(|payment| (payment.bank_reference.to_string(), payment.paid_on)),
         }
     }
 }
@@ -1348,6 +1380,10 @@ struct ModelSettlement {
     /// (redemption number, amount).
     clawbacks: Vec<(u64, Fen)>,
     clawed_back: Fen,
+    /// The model's today when the statement was made.
+    made_on: NaiveDate,
+    /// (bank reference, day paid).
+    payment: Option<(&'static str, NaiveDate)>,
 }
 
 impl ModelSettlement {
@@ -1368,6 +1404,9 @@ impl ModelSettlement {
             clawed_back: self.clawed_back,
             net: self.gross.minus(self.clawed_back),
             more_pending: false,
+            payment: self
+                .payment
+                .map(|(reference, paid_on)| (reference.to_owned(), paid_on)),
         }
     }
 }
@@ -1925,10 +1964,33 @@ impl Model {
             gross,
             clawbacks,
             clawed_back,
+            made_on: self.today,
+            payment: None,
         });
         self.settled_requests
             .insert(payload.request_id.clone(), number);
         Answer::Settlement(self.settlements.last().expect("just pushed").view())
+    }
+
+    /// A payment: the statement must exist; a paid one answers the same payment again and
+    /// refuses any other; otherwise the day lies between the day it was made and today.
+    fn pay(&mut self, number: u64, reference: &'static str, paid_on: NaiveDate) -> Answer {
+        let today = self.today;
+        let Some(statement) = usize::try_from(number - 1)
+            .ok()
+            .and_then(|index| self.settlements.get_mut(index))
+        else {
+            return refused("NOT_FOUND");
+        };
+        match statement.payment {
+            Some(payment) if payment == (reference, paid_on) => {}
+            Some(_) => return refused("SETTLEMENT_ALREADY_PAID"),
+            None if paid_on < statement.made_on || paid_on > today => {
+                return refused("PAYMENT_DATE_OUT_OF_RANGE");
+            }
+            None => statement.payment = Some((reference, paid_on)),
+        }
+        Answer::Settlement(statement.view())
     }
 
     /// Related parties: both must be registered (provider first); recording a pair again
@@ -2807,6 +2869,35 @@ impl Runner {
                     }
                 }
             }
+            Op::Pay {
+                statement,
+                days_before_today,
+                second_reference,
+            } => {
+                let made = model.settlements.len();
+                let number = match statement {
+                    Some(index) if made > 0 => (index % made) as u64 + 1,
+                    _ => made as u64 + 1,
+                };
+                let reference = if *second_reference {
+                    "国库集中支付 0002"
+                } else {
+                    "国库集中支付 0001"
+                };
+                let paid_on = shift(model.today, -days_before_today);
+                Asked {
+                    asked: format!(
+                        "pay {} on {paid_on} ({reference})",
+                        settlement_id_text(number)
+                    ),
+                    expected: model.pay(number, reference, paid_on),
+                    command: Some(Command::RecordSettlementPayment {
+                        settlement_id: settlement_id(number),
+                        bank_reference: Reference::parse(reference).expect("a reference"),
+                        paid_on,
+                    }),
+                }
+            }
             Op::RelateParties {
                 provider,
                 enterprise,
@@ -3005,7 +3096,7 @@ fn tally(answer: &Answer) {
         Answer::Voucher(voucher) => format!("voucher {:?}", voucher.status),
         Answer::Redemption(redemption) => format!("redemption {:?}", redemption.status),
         Answer::Settlement(settlement) => format!(
-            "settlement with {} lines, {} clawbacks, net {}",
+            "settlement with {} lines, {} clawbacks, net {}{}",
             if settlement.lines.is_empty() {
                 "no"
             } else {
@@ -3020,6 +3111,11 @@ fn tally(answer: &Answer) {
                 "negative"
             } else {
                 "not negative"
+            },
+            if settlement.payment.is_some() {
+                ", paid"
+            } else {
+                ""
             },
         ),
         Answer::RelatedParties(_) => "related parties".to_owned(),
@@ -3228,5 +3324,34 @@ fn a_closed_voucher_is_refused_before_related_parties() {
         issue_whole(0),
         Op::Revoke { voucher: 0 },
         claim(1),
+    ]);
+}
+
+#[test]
+fn a_statement_is_paid_once_between_the_day_it_was_made_and_today() {
+    let pay = |statement: Option<usize>, days_before_today: i64, second_reference: bool| Op::Pay {
+        statement,
+        days_before_today,
+        second_reference,
+    };
+    run_fixed(&[
+        pay(Some(0), 0, false),
+        issue_whole(0),
+        claim(1),
+        Op::Approve {
+            redemption: Which::Any(0),
+        },
+        settle_today(),
+        pay(Some(0), 1, false),
+        pay(Some(0), -1, false),
+        pay(None, 0, false),
+        Op::AdvanceDays { days: 3 },
+        pay(Some(0), 2, false),
+        pay(Some(0), 2, false),
+        pay(Some(0), 2, true),
+        pay(Some(0), 0, false),
+        Op::Restart { days_later: 1 },
+        pay(Some(0), 3, false),
+        pay(Some(0), 3, true),
     ]);
 }
