@@ -1,5 +1,8 @@
 //! From claim to payment: the bureau's review, settlement statements with clawbacks netted,
-//! and related parties. Rules only; `apply.rs` changes the state.
+//! the record of a statement's payment, and related parties. Rules only; `apply.rs` changes
+//! the state.
+
+use chrono::NaiveDate;
 
 use super::{Decision, Ledger, Target, unknown_credit_code};
 use crate::domain::command::SettlementRequest;
@@ -13,7 +16,6 @@ use crate::domain::model::{
 };
 use crate::domain::money::Total;
 use crate::domain::text::{Reason, Reference};
-use chrono::NaiveDate;
 
 /// The most claims (and, separately, clawbacks) one statement carries; the rest wait for the
 /// next one (`more_pending`). It bounds the statement's event and record.
