@@ -80,15 +80,7 @@ async fn a_month_of_claims() -> World {
 #[tokio::test]
 async fn the_program_summary_adds_up_every_enterprise_and_provider() {
     let mut world = a_month_of_claims().await;
-    let summary = world
-        .bureau
-        .program_summary(pb::ProgramSummaryRequest {
-            program: pb::Program::Compute as i32,
-            on_date: String::new(),
-        })
-        .await
-        .expect("summary")
-        .into_inner();
+    let summary = program_summary(&mut world.bureau, pb::Program::Compute).await;
     assert_eq!(
         (summary.period_start.as_str(), summary.period_end.as_str()),
         ("2027-01-01", "2027-12-31")

@@ -195,15 +195,7 @@ async fn a_month_of_claims_settles_into_one_statement_that_adds_up() {
         .await;
     expect_refusal(others, Code::NotFound, "NOT_FOUND");
 
-    let summary = world
-        .bureau
-        .program_summary(pb::ProgramSummaryRequest {
-            program: pb::Program::Compute as i32,
-            on_date: String::new(),
-        })
-        .await
-        .expect("summary")
-        .into_inner();
+    let summary = program_summary(&mut world.bureau, pb::Program::Compute).await;
     assert_eq!(fen(&summary.settled), expected);
     assert_eq!(fen(&summary.rejected), fen(&redemptions[8].subsidy));
 
@@ -386,15 +378,7 @@ async fn a_clawback_is_netted_in_the_next_statement_which_may_be_negative() {
         (200_000, 500_000, -300_000),
         "the provider owes 3,000.00"
     );
-    let summary = world
-        .bureau
-        .program_summary(pb::ProgramSummaryRequest {
-            program: pb::Program::Compute as i32,
-            on_date: String::new(),
-        })
-        .await
-        .expect("summary")
-        .into_inner();
+    let summary = program_summary(&mut world.bureau, pb::Program::Compute).await;
     assert_eq!(
         fen(&summary.settled),
         200_000,

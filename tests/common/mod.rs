@@ -477,6 +477,21 @@ pub async fn balance(
         .into_inner()
 }
 
+/// The program's summary for the cap period holding today.
+pub async fn program_summary(
+    client: &mut Client,
+    program: pb::Program,
+) -> pb::ProgramSummaryResponse {
+    client
+        .program_summary(pb::ProgramSummaryRequest {
+            program: program as i32,
+            on_date: String::new(),
+        })
+        .await
+        .expect("summary")
+        .into_inner()
+}
+
 pub async fn get_voucher(bureau: &mut Client, voucher_id: &str) -> pb::Voucher {
     bureau
         .get_voucher(pb::GetVoucherRequest {

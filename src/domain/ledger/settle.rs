@@ -171,10 +171,7 @@ impl Ledger {
         clock: Clock,
     ) -> Decision {
         let settlement = self.settlements.get(&settlement_id).ok_or_else(|| {
-            LedgerError::not_found(
-                "settlement_id",
-                format!("no settlement statement {settlement_id}"),
-            )
+            LedgerError::not_found("settlement_id", format!("no settlement {settlement_id}"))
         })?;
         if let Some(payment) = &settlement.payment {
             if payment.bank_reference == *bank_reference && payment.paid_on == paid_on {
