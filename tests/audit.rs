@@ -16,7 +16,7 @@ fn voucherd(arguments: &[&str], data_dir: &Path) -> Output {
         .args(arguments)
         .arg("--data-dir")
         .arg(data_dir)
-        .output()
+        .output_within_deadline()
         .expect("voucherd runs")
 }
 
@@ -29,7 +29,7 @@ fn voucherctl(server: &TestServer, arguments: &[&str]) -> Output {
             server.data().path().join("bureau.token"),
         )
         .args(arguments)
-        .output()
+        .output_within_deadline()
         .expect("voucherctl runs")
 }
 
@@ -42,7 +42,7 @@ fn check_chain(file: &Path) -> Output {
     Command::new("python3")
         .arg(script)
         .arg(file)
-        .output()
+        .output_within_deadline()
         .expect("python3 runs")
 }
 

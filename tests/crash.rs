@@ -43,6 +43,14 @@ provider_kind = "compute provider"
 const CAP_FEN: i64 = 300_000;
 const WORKERS: u64 = 8;
 
+/// How long the checks after one restart may take (a few hundred calls, each with its own
+/// deadline).
+const ROUND_CHECK_DEADLINE: Duration = Duration::from_secs(300);
+
+/// How long a worker may take to stop once the server is killed: its call in flight fails at
+/// once or at its deadline, and it makes no other.
+const WORKER_DEADLINE: Duration = Duration::from_secs(CALL_DEADLINE.as_secs() + 10);
+
 /// What the clients were told, and what they asked without an answer.
 #[derive(Default)]
 struct Observed {
@@ -97,13 +105,16 @@ async fn acknowledged_work_survives_kill_minus_nine_at_random_moments() {
         let workers = start_workers(&provider, &bureau, &observed, round, rng.random());
         tokio::time::sleep(Duration::from_millis(rng.random_range(50..400))).await;
         let data = server.kill();
-        for worker in workers {
-            let _ = worker.await;
+        for (index, worker) in workers.into_iter().enumerate() {
+            let waiting_for = format!(
+                "round {round} (VOUCHER_CRASH_SEED={seed}): worker {index} to notice the killed server"
+            );
+            let _ = within(WORKER_DEADLINE, &waiting_for, worker).await;
         }
         let verified = std::process::Command::new(env!("CARGO_BIN_EXE_voucherd"))
             .args(["verify", "--policy", &policy_argument, "--data-dir"])
             .arg(data.path())
-            .output()
+            .output_within_deadline()
             .expect("voucherd verify runs");
         assert!(
             verified.status.success(),
@@ -111,7 +122,14 @@ async fn acknowledged_work_survives_kill_minus_nine_at_random_moments() {
             String::from_utf8_lossy(&verified.stdout)
         );
         server = TestServer::start_in(data, "2027-06-15", &arguments).await;
-        check_round(&server, &provider_token, &observed, round, seed).await;
+        let waiting_for =
+            format!("round {round} (VOUCHER_CRASH_SEED={seed}): the checks after the restart");
+        within(
+            ROUND_CHECK_DEADLINE,
+            &waiting_for,
+            check_round(&server, &provider_token, &observed, round, seed),
+        )
+        .await;
     }
     let total = observed.lock().expect("lock").redeemed.len();
     println!(
@@ -333,7 +351,8 @@ fn pick(items: &[String], rng: &mut StdRng) -> Option<String> {
     (!items.is_empty()).then(|| items[rng.random_range(0..items.len())].clone())
 }
 
-/// A refusal by the ledger is an answer; a broken connection is not.
+/// A refusal by the ledger is an answer; a broken connection, or a call that ran out its
+/// deadline, is not.
 fn is_answer(status: &tonic::Status) -> bool {
     !matches!(
         status.code(),
@@ -341,6 +360,7 @@ fn is_answer(status: &tonic::Status) -> bool {
             | tonic::Code::Unknown
             | tonic::Code::Cancelled
             | tonic::Code::Internal
+            | tonic::Code::DeadlineExceeded
     )
 }
 

@@ -6,7 +6,6 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use common::*;
 use tonic::Code;
@@ -20,7 +19,7 @@ fn check_config(arguments: &[&str], environment: &[(&str, &str)]) -> std::proces
     for (key, value) in environment {
         command.env(key, value);
     }
-    command.output().expect("voucherd runs")
+    command.output_within_deadline().expect("voucherd runs")
 }
 
 #[test]
@@ -147,12 +146,14 @@ async fn tls_channel(
     if let Some((certificate, key)) = client {
         tls = tls.identity(Identity::from_pem(certificate, key));
     }
-    Channel::from_shared(format!("https://{}", server.address))
-        .expect("address")
-        .tls_config(tls)?
-        .connect_timeout(Duration::from_secs(5))
-        .connect()
-        .await
+    within(
+        CONNECT_DEADLINE,
+        "a TLS connection",
+        test_endpoint(&format!("https://{}", server.address))
+            .tls_config(tls)?
+            .connect(),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -184,7 +185,7 @@ async fn tls_serves_encrypted_and_plain_text_is_refused() {
             )
             .args(["--addr", &address, "--ca-cert", ca.to_str().expect("utf-8")])
             .args(arguments)
-            .output()
+            .output_within_deadline()
             .expect("voucherctl runs")
     };
     assert_eq!(
@@ -199,10 +200,12 @@ async fn tls_serves_encrypted_and_plain_text_is_refused() {
         String::from_utf8_lossy(&over_tls.stderr)
     );
 
-    let plain = Channel::from_shared(format!("http://{}", server.address))
-        .expect("address")
-        .connect()
-        .await;
+    let plain = within(
+        CONNECT_DEADLINE,
+        "a plain connection to a TLS port",
+        test_endpoint(&format!("http://{}", server.address)).connect(),
+    )
+    .await;
     let refused = match plain {
         Err(_) => true,
         Ok(channel) => {
@@ -337,14 +340,18 @@ fn free_port() -> u16 {
 
 async fn scrape(address: &str) -> String {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(address)
-        .await
-        .expect("metrics listener");
-    let request = format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("write");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
-    response
+    within(CALL_DEADLINE, "a metrics scrape", async {
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("metrics listener");
+        let request =
+            format!("GET /metrics HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        response
+    })
+    .await
 }
 
 fn metric(page: &str, name_and_labels: &str) -> f64 {

@@ -18,7 +18,7 @@ fn voucherctl(server: &TestServer, arguments: &[&str]) -> Output {
             server.data().path().join("bureau.token"),
         )
         .args(arguments)
-        .output()
+        .output_within_deadline()
         .expect("voucherctl runs")
 }
 
@@ -267,7 +267,7 @@ async fn the_health_command_needs_no_token() {
         .env_remove("VOUCHER_TOKEN_FILE")
         .current_dir(std::env::temp_dir())
         .args(["--addr", &server.address.to_string(), "health"])
-        .output()
+        .output_within_deadline()
         .expect("runs");
     assert!(
         healthy.status.success(),
@@ -277,7 +277,7 @@ async fn the_health_command_needs_no_token() {
     assert_eq!(String::from_utf8_lossy(&healthy.stdout), "SERVING\n");
     let down = Command::new(env!("CARGO_BIN_EXE_voucherctl"))
         .args(["--addr", "127.0.0.1:1", "health"])
-        .output()
+        .output_within_deadline()
         .expect("runs");
     assert_eq!(down.status.code(), Some(3));
 }

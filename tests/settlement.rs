@@ -214,7 +214,7 @@ async fn a_month_of_claims_settles_into_one_statement_that_adds_up() {
             "--output",
             xlsx.to_str().expect("utf-8"),
         ])
-        .output()
+        .output_within_deadline()
         .expect("voucherctl runs");
     assert!(
         exported.status.success(),

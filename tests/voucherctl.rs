@@ -20,7 +20,7 @@ impl Ctl<'_> {
             .env("VOUCHER_ADDR", &self.address)
             .env("VOUCHER_TOKEN_FILE", self.token_file)
             .args(arguments)
-            .output()
+            .output_within_deadline()
             .expect("voucherctl runs")
     }
 

@@ -73,11 +73,7 @@ async fn register_issue_redeem_and_read_the_balance() {
 #[tokio::test]
 async fn health_and_reflection_are_served_beside_the_ledger() {
     let server = TestServer::start("2027-06-15").await;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.address))
-        .expect("address")
-        .connect()
-        .await
-        .expect("connects");
+    let channel = server.channel().await;
     let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
     let serving = health
         .check(tonic_health::pb::HealthCheckRequest {
@@ -233,7 +229,7 @@ async fn a_second_voucherd_on_the_same_data_is_refused() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_voucherd"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(server.data().path())
-        .output()
+        .output_within_deadline()
         .expect("runs");
     assert!(
         !output.status.success(),

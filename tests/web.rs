@@ -27,6 +27,8 @@ impl Browser {
             http: reqwest::Client::builder()
                 .cookie_store(true)
                 .redirect(Policy::none())
+                .connect_timeout(CONNECT_DEADLINE)
+                .timeout(CALL_DEADLINE)
                 .build()
                 .expect("an HTTP client"),
             base: format!("http://{web}"),

@@ -254,6 +254,9 @@ fn bearer(secret: &str) -> Result<Bearer, String> {
         .map_err(|_| "the token is not ASCII".to_owned())
 }
 
+/// How long one call may take before it counts as failed.
+const CALL_DEADLINE: Duration = Duration::from_secs(30);
+
 async fn connect(address: &str, connections: u32) -> Result<Vec<Channel>, String> {
     let uri = if address.contains("://") {
         address.to_owned()
@@ -266,6 +269,8 @@ async fn connect(address: &str, connections: u32) -> Result<Vec<Channel>, String
             Channel::from_shared(uri.clone()).map_err(|error| format!("{address}: {error}"))?;
         let channel = endpoint
             .connect_timeout(Duration::from_secs(5))
+            // A call that gets no answer counts as an error instead of stalling the run.
+            .timeout(CALL_DEADLINE)
             .tcp_nodelay(true)
             .connect()
             .await

@@ -27,6 +27,104 @@ pub const OTHER_ENTERPRISE: &str = "91110108551385082Q";
 pub const COMPUTE_PROVIDER: &str = "9144030071526726XG";
 pub const ROBOT_LESSOR: &str = "91330100716105852F";
 
+/// How long any one gRPC call a test makes may take: long enough for a verify of a busy
+/// ledger on a loaded 2-core machine, short enough that a lost answer fails the test with a
+/// name instead of hanging CI.
+pub const CALL_DEADLINE: Duration = Duration::from_secs(60);
+
+/// How long connecting may take (the server is on this machine).
+pub const CONNECT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long voucherd may take to start, stop, or run one offline command (verify, restore).
+pub const PROCESS_DEADLINE: Duration = Duration::from_secs(120);
+
+/// The endpoint every test channel is built from: a deadline on connecting and on every
+/// call, and HTTP/2 keepalive so that a peer that vanished without closing is noticed.
+pub fn test_endpoint(address: &str) -> tonic::transport::Endpoint {
+    tonic::transport::Endpoint::from_shared(address.to_owned())
+        .expect("a valid address")
+        .connect_timeout(CONNECT_DEADLINE)
+        .timeout(CALL_DEADLINE)
+        .http2_keep_alive_interval(Duration::from_secs(5))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .keep_alive_while_idle(true)
+}
+
+/// Awaits `future` for at most `deadline`; past it, fails the test saying what it waited for.
+pub async fn within<T>(
+    deadline: Duration,
+    waiting_for: &str,
+    future: impl std::future::Future<Output = T>,
+) -> T {
+    match tokio::time::timeout(deadline, future).await {
+        Ok(value) => value,
+        Err(_) => panic!("gave up after {deadline:?} waiting for {waiting_for}"),
+    }
+}
+
+/// `Command::output` with a deadline: a child still running after [`PROCESS_DEADLINE`] is
+/// killed and fails the test, naming the command.
+pub trait OutputWithin {
+    fn output_within_deadline(&mut self) -> std::io::Result<std::process::Output>;
+}
+
+impl OutputWithin for Command {
+    fn output_within_deadline(&mut self) -> std::io::Result<std::process::Output> {
+        output_within(self, PROCESS_DEADLINE)
+    }
+}
+
+/// Runs a command to its end like `Command::output`, but kills it and fails the test, naming
+/// it, when it runs past `deadline`.
+pub fn output_within(
+    command: &mut Command,
+    deadline: Duration,
+) -> std::io::Result<std::process::Output> {
+    let described = format!("{command:?}");
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stdout = drain(child.stdout.take());
+    let stderr = drain(child.stderr.take());
+    let Some(status) = wait_until(&mut child, deadline) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{described} did not finish within {deadline:?}; killed");
+    };
+    Ok(std::process::Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    })
+}
+
+/// Reads a child's pipe to its end on a thread of its own, so a full pipe never stalls it.
+fn drain(pipe: Option<impl std::io::Read + Send + 'static>) -> std::thread::JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        if let Some(mut pipe) = pipe {
+            let _ = pipe.read_to_end(&mut bytes);
+        }
+        bytes
+    })
+}
+
+/// The child's exit status, or `None` if it is still running after `deadline`.
+fn wait_until(child: &mut Child, deadline: Duration) -> Option<std::process::ExitStatus> {
+    let give_up = std::time::Instant::now() + deadline;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        if std::time::Instant::now() >= give_up {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A running voucherd. Dropping it kills the process; the data directory lives as long as
 /// the [`DataDir`] it was started in.
 pub struct TestServer {
@@ -109,13 +207,19 @@ impl TestServer {
     }
 
     pub async fn client(&self, token: &str) -> Client {
-        let channel = Channel::from_shared(format!("http://{}", self.address))
-            .expect("address")
-            .connect_timeout(Duration::from_secs(5))
-            .connect()
-            .await
-            .expect("connects to voucherd");
-        VoucherLedgerClient::with_interceptor(channel, BearerToken::new(token))
+        VoucherLedgerClient::with_interceptor(self.channel().await, BearerToken::new(token))
+    }
+
+    /// A plain-text channel to this server whose every call has [`CALL_DEADLINE`].
+    pub async fn channel(&self) -> Channel {
+        let address = format!("http://{}", self.address);
+        within(CONNECT_DEADLINE, &format!("connecting to {address}"), async {
+            test_endpoint(&address)
+                .connect()
+                .await
+                .expect("connects to voucherd")
+        })
+        .await
     }
 
     pub async fn bureau(&self) -> Client {
@@ -183,20 +287,34 @@ fn spawn_voucherd(data: &DataDir, today: &str, extra_arguments: &[&str]) -> Chil
 }
 
 /// The gRPC address from voucherd's first line, and the console's from its second when asked.
+/// Startup is bounded: a voucherd that prints nothing within [`PROCESS_DEADLINE`] fails the
+/// test with its log instead of blocking it.
 fn read_listen_addresses(
     child: &mut Child,
     log_path: &Path,
     with_web: bool,
 ) -> (SocketAddr, Option<SocketAddr>) {
     let stdout = child.stdout.take().expect("piped stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let mut next_line = || {
-        lines.next().and_then(Result::ok).unwrap_or_else(|| {
+    let wanted = if with_web { 2 } else { 1 };
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().take(wanted) {
+            if sender.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let log = || std::fs::read_to_string(log_path).unwrap_or_default();
+    let mut next_line = || match receiver.recv_timeout(PROCESS_DEADLINE) {
+        Ok(Ok(line)) => line,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            let _ = child.kill();
             panic!(
-                "voucherd did not start; log:\n{}",
-                std::fs::read_to_string(log_path).unwrap_or_default()
+                "voucherd printed no address within {PROCESS_DEADLINE:?}; killed; log:\n{}",
+                log()
             )
-        })
+        }
+        _ => panic!("voucherd did not start; log:\n{}", log()),
     };
     let line = next_line();
     let address = line
@@ -215,17 +333,11 @@ fn read_listen_addresses(
 }
 
 fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
-    let deadline = std::time::Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "voucherd did not exit within {timeout:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(child, timeout).unwrap_or_else(|| {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("voucherd did not exit within {timeout:?}; killed")
+    })
 }
 
 /// Adds `authorization: Bearer <token>` to every call.
