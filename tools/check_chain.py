@@ -5,7 +5,9 @@ Usage: check_chain.py FILE   (FILE from `voucherctl events export --output FILE`
 written by `voucherctl backup FILE`; header and trailer lines of a backup are skipped).
 
 Each event line is the stored record as JSON with its own SHA-256 appended as the last field:
-    {"sequence":7,"previous_sha256":"…","event":{…},"sha256":"…"}
+    {"format":2,"sequence":7,"previous_sha256":"…","event":{"type":…},"sha256":"…"}
+(records written by builds before event format 2 have no "format" key and start with
+"sequence"; both chain the same way).
 Remove `,"sha256":"<64 hex>"` from the end, hash what is left (UTF-8 bytes, no newline), and it
 must equal that sha256; the next line's previous_sha256 must equal it too. The first event names
 64 zeros. Prints the last sequence and hash (keep them: a later export must begin the same way).
@@ -24,7 +26,8 @@ def check(path):
     with open(path, "rb") as lines:
         for number, raw in enumerate(lines, start=1):
             line = raw.rstrip(b"\n")
-            if line.startswith(b'{"format"') or line.startswith(b'{"end"'):
+            # A backup's header names its file format as text; an event's format is a number.
+            if line.startswith(b'{"format":"') or line.startswith(b'{"end"'):
                 continue
             body, suffix = line[:-SUFFIX_LENGTH], line[-SUFFIX_LENGTH:]
             if not suffix.startswith(b',"sha256":"') or not suffix.endswith(b'"}'):

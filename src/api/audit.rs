@@ -40,7 +40,7 @@ pub fn stream_events(store: Store, from: u64, through: u64) -> EventStream {
 }
 
 fn ledger_event(bytes: &[u8]) -> Result<pb::LedgerEvent, Status> {
-    let record: EventRecord = serde_json::from_slice(bytes)
+    let record: EventRecord = crate::store::format::decode_event(bytes)
         .map_err(|error| internal(format!("stored event: {error}")))?;
     Ok(pb::LedgerEvent {
         sequence: record.sequence,

@@ -50,6 +50,13 @@ impl<const PREFIX: char> SequentialId<PREFIX> {
         self.0
     }
 
+    /// The id with this number, if it is one an id may have (1 to 999,999,999,999).
+    pub fn from_number(number: u64) -> Option<Self> {
+        (1..=Self::NUMBER_MAX)
+            .contains(&number)
+            .then_some(SequentialId(number))
+    }
+
     /// The id after this one.
     pub fn next(self) -> Self {
         assert!(self.0 < Self::NUMBER_MAX, "identifier space exhausted");

@@ -42,6 +42,13 @@ impl<const MIN: usize, const MAX: usize> BoundedText<MIN, MAX> {
         Ok(BoundedText(trimmed.to_owned()))
     }
 
+    /// Text read back from the event log, as it was accepted when first written. Rules for new
+    /// input may tighten (a character refused that once passed); history must stay readable,
+    /// so stored text is not checked again.
+    pub fn from_stored(text: String) -> Self {
+        BoundedText(text)
+    }
+
     /// `None` for empty text, else the parsed text. For optional fields.
     pub fn parse_optional(text: &str) -> Result<Option<Self>, InputError> {
         if text.trim().is_empty() {
@@ -113,6 +120,12 @@ impl RequestId {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// A request id read back from the event log, as accepted when first written (see
+    /// [`BoundedText::from_stored`]).
+    pub fn from_stored(text: String) -> RequestId {
+        RequestId(text)
     }
 }
 

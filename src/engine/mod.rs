@@ -114,6 +114,7 @@ impl Engine {
                 violations.len()
             )));
         }
+        upgrade_if_needed(&store, &journal, &ledger, directory, &config.clock)?;
         let (failed_sender, failed) = watch::channel(false);
         let queued = Arc::new(AtomicUsize::new(0));
         let (queue, writer) = writer::spawn(
@@ -231,4 +232,38 @@ pub enum StartError {
     Invariant(String),
     #[error("cannot start the writer thread: {0}")]
     Thread(#[from] std::io::Error),
+}
+
+/// Rebuilds the stored records of a data directory written by an earlier build (after a
+/// backup of its log beside it), saying so loudly: an operator must know a backup appeared
+/// and why. See `store::upgrade`.
+fn upgrade_if_needed(
+    store: &store::Store,
+    journal: &store::Journal,
+    ledger: &Ledger,
+    directory: &std::path::Path,
+    clock: &ClockSource,
+) -> Result<(), StartError> {
+    let backup_directory = directory.parent().unwrap_or(directory);
+    let now = clock.now().now.to_rfc3339();
+    let from = store.records_format()?;
+    if from != store::upgrade::RECORDS_FORMAT {
+        tracing::warn!(
+            from_records_format = from,
+            to_records_format = store::upgrade::RECORDS_FORMAT,
+            "UPGRADING the data directory written by an earlier build: a backup of the log first, then every record is rebuilt from it"
+        );
+    }
+    if let Some(upgraded) =
+        store::upgrade::upgrade_records(store, journal, ledger, backup_directory, &now)?
+    {
+        tracing::warn!(
+            backup = %upgraded.backup.display(),
+            events = upgraded.events,
+            records_written = upgraded.records_written,
+            "UPGRADED the data directory to records format {}; the backup taken before it is kept",
+            upgraded.to_records_format
+        );
+    }
+    Ok(())
 }

@@ -8,8 +8,9 @@
 //! pause. (sled's own export walks live trees and is not a snapshot; it is not used.)
 //!
 //! Restore replays the file with the domain code into a new data directory, checking every
-//! line's hash, the chain, and the trailer, and writes the same bytes the server wrote: the
-//! restored head hash must equal the backup's.
+//! line's hash, the chain, and the trailer, and stores each event's bytes exactly as the
+//! backup carries them (never re-encoded, whatever format and build wrote them): the restored
+//! head hash must equal the backup's.
 
 use std::io::{BufRead, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -160,7 +161,7 @@ impl<W: Write> HashingLines<'_, W> {
 /// every event applies, the trailer. Returns what it holds. (Caps are checked on restore,
 /// against the policy the restored ledger will run with.)
 pub fn check_backup(input: impl BufRead) -> Result<BackupSummary, BackupError> {
-    read_backup(input, Arc::new(Policy::default_qidong()), |_, _| Ok(()))
+    read_backup(input, Arc::new(Policy::default_qidong()), |_, _, _| Ok(()))
 }
 
 /// Rebuilds a data directory from a backup and verifies it. `directory` must not exist or be
@@ -201,27 +202,34 @@ fn build_from_backup(
 ) -> Result<(BackupSummary, VerifyReport), BackupError> {
     let (store, mut journal) = open(building)?;
     let mut pending: Vec<Event> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
-    let summary = read_backup(input, policy.clone(), |record, (ledger, head, is_last)| {
-        pending.push(record.event.clone());
-        if pending.len() < RESTORE_BATCH_EVENTS && !is_last {
-            return Ok(());
-        }
-        journal.commit(&pending, ledger)?;
-        pending.clear();
-        if journal.head() != head {
-            return Err(format_error(
-                head.sequence,
-                "the restored event does not hash as in the backup",
-            ));
-        }
-        if is_last && let Some(first) = ledger.check_invariants().first() {
-            return Err(format_error(
-                head.sequence,
-                format!("the restored ledger breaks an invariant: {first}"),
-            ));
-        }
-        Ok(())
-    })?;
+    let mut pending_bytes: Vec<Vec<u8>> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
+    let summary = read_backup(
+        input,
+        policy.clone(),
+        |record, bytes, (ledger, head, is_last)| {
+            pending.push(record.event.clone());
+            pending_bytes.push(bytes.to_vec());
+            if pending.len() < RESTORE_BATCH_EVENTS && !is_last {
+                return Ok(());
+            }
+            journal.commit_stored(&pending_bytes, &pending, ledger)?;
+            pending.clear();
+            pending_bytes.clear();
+            if journal.head() != head {
+                return Err(format_error(
+                    head.sequence,
+                    "the restored event does not hash as in the backup",
+                ));
+            }
+            if is_last && let Some(first) = ledger.check_invariants().first() {
+                return Err(format_error(
+                    head.sequence,
+                    format!("the restored ledger breaks an invariant: {first}"),
+                ));
+            }
+            Ok(())
+        },
+    )?;
     drop(journal);
     let (report, _) = verify(&store, policy)?;
     Ok((summary, report))
@@ -233,7 +241,7 @@ type AfterEvent<'a> = (&'a Ledger, &'a ChainHead, bool);
 fn read_backup(
     input: impl BufRead,
     policy: Arc<Policy>,
-    mut visit: impl FnMut(&EventRecord, AfterEvent<'_>) -> Result<(), BackupError>,
+    mut visit: impl FnMut(&EventRecord, &[u8], AfterEvent<'_>) -> Result<(), BackupError>,
 ) -> Result<BackupSummary, BackupError> {
     let mut lines = BoundedLines { input, number: 0 };
     let mut file_hash = Sha256::new();
@@ -262,7 +270,7 @@ fn read_backup(
             .next_line()?
             .ok_or_else(|| format_error(lines.number + 1, "the file ends before its last event"))?;
         file_hash.update(&line);
-        let (record, sha256) = read_event_line(&line, &head, lines.number)?;
+        let (record, bytes, sha256) = read_event_line(&line, &head, lines.number)?;
         head = ChainHead {
             sequence: record.sequence,
             sha256,
@@ -276,7 +284,11 @@ fn read_backup(
                 ),
             )
         })?;
-        visit(&record, (&ledger, &head, head.sequence == header.events))?;
+        visit(
+            &record,
+            &bytes,
+            (&ledger, &head, head.sequence == header.events),
+        )?;
     }
     if head.sha256 != header.head_sha256 {
         return Err(format_error(
@@ -314,12 +326,12 @@ fn read_backup(
 }
 
 /// Parses and checks one event line: its own hash, its sequence, its link to `previous`.
-/// Returns the record and its SHA-256.
+/// Returns the record, its bytes as first written, and its SHA-256.
 fn read_event_line(
     line: &[u8],
     previous: &ChainHead,
     number: u64,
-) -> Result<(EventRecord, String), BackupError> {
+) -> Result<(EventRecord, Vec<u8>, String), BackupError> {
     let (bytes, declared) = parse_export_line(text(line, number)?)
         .ok_or_else(|| format_error(number, "not an event line"))?;
     if hex::encode(Sha256::digest(&bytes)) != declared {
@@ -328,7 +340,7 @@ fn read_event_line(
             "the event's SHA-256 does not match its contents",
         ));
     }
-    let record: EventRecord = serde_json::from_slice(&bytes)
+    let record = super::format::decode_event(&bytes)
         .map_err(|error| format_error(number, format!("not an event: {error}")))?;
     if record.sequence != previous.sequence + 1 || record.previous_sha256 != previous.sha256 {
         return Err(format_error(
@@ -339,7 +351,7 @@ fn read_event_line(
             ),
         ));
     }
-    Ok((record, declared))
+    Ok((record, bytes, declared))
 }
 
 fn text(line: &[u8], number: u64) -> Result<&str, BackupError> {

@@ -4,7 +4,8 @@
 //! | prefix | key                                   | value                    |
 //! |--------|---------------------------------------|--------------------------|
 //! | `hd/`  | (none)                                | the chain head (JSON)    |
-//! | `ev/`  | sequence number, 8 bytes big-endian   | event record (JSON)      |
+//! | `mt/records_format` | (none)                   | the records' layout, decimal text (absent: 1) |
+//! | `ev/`  | sequence number, 8 bytes big-endian   | event record (its own format, see `format`) |
 //! | `en/`  | credit code                           | Enterprise (JSON)        |
 //! | `pr/`  | credit code                           | Provider (JSON)          |
 //! | `tk/`  | token id                              | Token (JSON)             |
@@ -30,6 +31,7 @@ use crate::domain::model::{CapKey, ProgramPeriod};
 use crate::domain::policy::ProgramCode;
 
 pub const HEAD: &[u8] = b"hd/";
+pub const RECORDS_FORMAT: &[u8] = b"mt/records_format";
 pub const EVENTS: &[u8] = b"ev/";
 pub const ENTERPRISES: &[u8] = b"en/";
 pub const PROVIDERS: &[u8] = b"pr/";

@@ -10,9 +10,11 @@
 //! breaks the chain from that point on.
 
 pub mod backup;
+pub mod format;
 pub mod keys;
 mod reads;
 mod records;
+pub mod upgrade;
 pub mod verify;
 
 use std::collections::BTreeSet;
@@ -52,13 +54,7 @@ pub enum StoreError {
     Chain { sequence: u64, message: String },
 }
 
-/// One event as stored: its place in the log and the hash of the record before it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EventRecord {
-    pub sequence: u64,
-    pub previous_sha256: String,
-    pub event: Event,
-}
+pub use format::EventRecord;
 
 /// The last event written: where the next one goes and what it must name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +68,14 @@ impl ChainHead {
         ChainHead {
             sequence: 0,
             sha256: GENESIS_HASH.to_owned(),
+        }
+    }
+
+    /// The head once the record `bytes` follows this one.
+    fn after(&self, bytes: &[u8]) -> ChainHead {
+        ChainHead {
+            sequence: self.sequence + 1,
+            sha256: hex::encode(Sha256::digest(bytes)),
         }
     }
 }
@@ -131,6 +135,11 @@ pub fn open(directory: &Path) -> Result<(Store, Journal), StoreError> {
         Some(bytes) => decode::<ChainHead>(&bytes, "chain head")?,
         None => ChainHead::genesis(),
     };
+    // A new store is written in this build's layout from the first record on.
+    if head.sequence == 0 && db.get(keys::RECORDS_FORMAT)?.is_none() {
+        let layout = upgrade::RECORDS_FORMAT.to_string();
+        db.insert(keys::RECORDS_FORMAT, layout.as_bytes())?;
+    }
     let durable = DurableWriter {
         db: db.clone(),
         directory: directory.to_owned(),
@@ -156,6 +165,17 @@ impl Journal {
         self.durable.write(appended)
     }
 
+    /// [`Journal::commit`] for records already encoded: see [`Journal::append_stored`].
+    pub fn commit_stored(
+        &mut self,
+        stored: &[Vec<u8>],
+        events: &[Event],
+        ledger: &Ledger,
+    ) -> Result<CommitTiming, StoreError> {
+        let appended = self.append_stored(stored, events, ledger)?;
+        self.durable.write(appended)
+    }
+
     /// Encodes `events` (already applied to `ledger`), chains them, and applies them with every
     /// record they touched to sled in one atomic batch. Not yet durable: hand the result to
     /// [`DurableWriter::write`], in the order appended, before telling anyone.
@@ -169,13 +189,46 @@ impl Journal {
             "an empty batch has nothing to make durable"
         );
         let started = Instant::now();
+        let mut head = self.head.clone();
+        let mut stored = Vec::with_capacity(events.len());
+        for event in events {
+            let bytes = format::encode_event(head.sequence + 1, &head.sha256, event);
+            head = ChainHead::after(&head, &bytes);
+            stored.push(bytes);
+        }
+        let encoded = started.elapsed();
+        let mut appended = self.append_stored(&stored, events, ledger)?;
+        appended.prepare += encoded;
+        Ok(appended)
+    }
+
+    /// Appends records already encoded (by this build or, on restore, by the build that first
+    /// wrote them), byte for byte, with the events they hold (already applied to `ledger`).
+    /// Each must follow the one before it in the chain: the bytes are never re-encoded, so a
+    /// restored log hashes exactly as the original.
+    pub fn append_stored(
+        &mut self,
+        stored: &[Vec<u8>],
+        events: &[Event],
+        ledger: &Ledger,
+    ) -> Result<AppendedBatch, StoreError> {
+        assert_eq!(stored.len(), events.len(), "one event per stored record");
+        assert!(
+            !events.is_empty(),
+            "an empty batch has nothing to make durable"
+        );
+        let started = Instant::now();
         let mut batch = sled::Batch::default();
         let mut head = self.head.clone();
         // A record touched by many events of the batch is written once, as it ends up.
         let mut touched: BTreeSet<RecordKey> = BTreeSet::new();
-        for event in events {
-            let (record_bytes, next_head) = encode_event(&head, event);
-            batch.insert(keys::event(next_head.sequence), record_bytes);
+        for (bytes, event) in stored.iter().zip(events) {
+            assert!(
+                bytes.len() <= VALUE_BYTES_MAX,
+                "a stored event is over the bound"
+            );
+            let next_head = ChainHead::after(&head, bytes);
+            batch.insert(keys::event(next_head.sequence), bytes.as_slice());
             head = next_head;
             let writes = writes_of(event, ledger);
             touched.extend(writes.records);
@@ -244,21 +297,6 @@ impl DurableWriter {
         }
         Ok(())
     }
-}
-
-/// The stored bytes of `event` as the next record after `head`, and the new head.
-fn encode_event(head: &ChainHead, event: &Event) -> (Vec<u8>, ChainHead) {
-    let record = EventRecord {
-        sequence: head.sequence + 1,
-        previous_sha256: head.sha256.clone(),
-        event: event.clone(),
-    };
-    let bytes = encode(&record);
-    let next = ChainHead {
-        sequence: record.sequence,
-        sha256: hex::encode(Sha256::digest(&bytes)),
-    };
-    (bytes, next)
 }
 
 /// One event as an auditor receives it: the stored record's JSON with its own SHA-256 added
@@ -400,7 +438,7 @@ fn read_event(key: &[u8], bytes: &[u8], expected: u64) -> Result<EventRecord, St
             format!("missing: the next event stored is {sequence}"),
         ));
     }
-    let record: EventRecord = serde_json::from_slice(bytes)
+    let record = format::decode_event(bytes)
         .map_err(|error| chain_break(expected, format!("cannot be read: {error}")))?;
     if record.sequence != expected {
         return Err(chain_break(

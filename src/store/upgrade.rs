@@ -1,0 +1,147 @@
+//! Upgrading a data directory written by an earlier build.
+//!
+//! Events are never touched: every build reads every earlier event format (see `format`).
+//! The records beside them (enterprises, vouchers, balances, totals, indexes) are derived
+//! from the events, and their layout is allowed to change: the directory names the layout
+//! of its records under `mt/records_format` (absent: format 1, every build up to d4e9db9).
+//! When it is older than [`RECORDS_FORMAT`], start-up first writes a backup of the log and
+//! reads it back whole, then rebuilds every record from the replayed ledger in one atomic,
+//! fsynced batch that also records the new format. A kill at any moment leaves either the
+//! old records with the old marker (the next start upgrades again) or the new ones.
+
+use std::io::{BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use super::backup::{BackupError, check_backup, write_backup};
+use super::records::{STATE_PREFIXES, expected_indexes, expected_records};
+use super::{Journal, Store, StoreError, keys};
+use crate::domain::ledger::Ledger;
+
+/// The layout of the records this build writes. Format 2 added `redeemed_by_month` to the
+/// program totals and settled and rejected amounts, written by builds from d4e9db9 on, so
+/// every directory from before is rebuilt once.
+pub const RECORDS_FORMAT: u32 = 2;
+
+/// What an upgrade did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upgraded {
+    pub from_records_format: u32,
+    pub to_records_format: u32,
+    /// The backup written before anything changed.
+    pub backup: PathBuf,
+    pub events: u64,
+    pub records_written: u64,
+}
+
+impl Store {
+    /// The layout of the stored records.
+    pub fn records_format(&self) -> Result<u32, StoreError> {
+        match self.db.get(keys::RECORDS_FORMAT)? {
+            None => Ok(1),
+            Some(bytes) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt("mt/records_format is not a number".into())),
+        }
+    }
+}
+
+/// Rebuilds the records of `store` from `ledger` (the replay of its log) when they were written
+/// in an older layout, after a verified backup into `backup_directory`. Refuses a directory
+/// written by a newer build. Returns `None` when there was nothing to do.
+pub fn upgrade_records(
+    store: &Store,
+    journal: &Journal,
+    ledger: &Ledger,
+    backup_directory: &Path,
+    now: &str,
+) -> Result<Option<Upgraded>, StoreError> {
+    let from = store.records_format()?;
+    if from == RECORDS_FORMAT {
+        return Ok(None);
+    }
+    if from > RECORDS_FORMAT {
+        return Err(StoreError::Corrupt(format!(
+            "the records are in format {from}, written by a newer build; this build knows up to {RECORDS_FORMAT}: run the newer build"
+        )));
+    }
+    let head = store.stored_head()?;
+    let backup = backup_directory.join(format!(
+        "before-upgrade-records-{from}-to-{RECORDS_FORMAT}-event-{}.backup",
+        head.sequence
+    ));
+    write_checked_backup(store, &backup, now)?;
+    let records_written = rebuild_records(store, ledger)?;
+    journal.durable.make_durable()?;
+    Ok(Some(Upgraded {
+        from_records_format: from,
+        to_records_format: RECORDS_FORMAT,
+        backup,
+        events: head.sequence,
+        records_written,
+    }))
+}
+
+/// Writes a backup to `path` (readable by the owner only), syncs it, and reads it back whole.
+fn write_checked_backup(store: &Store, path: &Path, now: &str) -> Result<(), StoreError> {
+    let file = private_file(path)?;
+    let mut out = BufWriter::new(file);
+    let written = write_backup(store, now, &mut out).map_err(backup_failed)?;
+    out.flush()?;
+    out.get_ref().sync_all()?;
+    if let Some(parent) = path.parent() {
+        std::fs::File::open(parent)?.sync_all()?;
+    }
+    let read_back =
+        check_backup(BufReader::new(std::fs::File::open(path)?)).map_err(backup_failed)?;
+    if read_back != written {
+        return Err(StoreError::Corrupt(format!(
+            "the backup {} does not read back as written",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+fn backup_failed(error: BackupError) -> StoreError {
+    match error {
+        BackupError::Store(error) => error,
+        BackupError::Io(error) => StoreError::Io(error),
+        other => StoreError::Corrupt(format!("the backup before the upgrade: {other}")),
+    }
+}
+
+/// Replaces every record and index with the ledger's, and records the new layout, in one
+/// atomic batch (the caller makes it durable).
+fn rebuild_records(store: &Store, ledger: &Ledger) -> Result<u64, StoreError> {
+    let mut batch = sled::Batch::default();
+    for prefix in STATE_PREFIXES {
+        for entry in store.db.scan_prefix(prefix).keys() {
+            batch.remove(entry?);
+        }
+    }
+    let mut written = 0u64;
+    for record in expected_records(ledger) {
+        let bytes = record
+            .encode_from(ledger)
+            .expect("an expected record exists");
+        batch.insert(record.key(), bytes);
+        written += 1;
+    }
+    for (key, value) in expected_indexes(ledger) {
+        batch.insert(key, value);
+        written += 1;
+    }
+    batch.insert(keys::RECORDS_FORMAT, RECORDS_FORMAT.to_string().as_bytes());
+    store.db.apply_batch(batch)?;
+    Ok(written)
+}
