@@ -46,19 +46,6 @@ fn check_chain(file: &Path) -> Output {
         .expect("python3 runs")
 }
 
-fn copy_directory(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_directory(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
-}
-
 /// A history with issues, redemptions, a reversal and a revocation.
 async fn some_history(world: &mut World) {
     let compute = issue(&mut world.bureau, "c", pb::Program::Compute, Some("100000")).await;

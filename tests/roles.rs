@@ -9,8 +9,7 @@ use voucher_ledger::proto::voucher::v1 as pb;
 #[tokio::test]
 async fn calls_without_a_valid_token_are_unauthenticated() {
     let world = World::new("2027-06-15").await;
-    let channel =
-        world.server.channel().await;
+    let channel = world.server.channel().await;
     let mut anonymous =
         voucher_ledger::proto::voucher::v1::voucher_ledger_client::VoucherLedgerClient::new(
             channel,

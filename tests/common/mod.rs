@@ -213,12 +213,16 @@ impl TestServer {
     /// A plain-text channel to this server whose every call has [`CALL_DEADLINE`].
     pub async fn channel(&self) -> Channel {
         let address = format!("http://{}", self.address);
-        within(CONNECT_DEADLINE, &format!("connecting to {address}"), async {
-            test_endpoint(&address)
-                .connect()
-                .await
-                .expect("connects to voucherd")
-        })
+        within(
+            CONNECT_DEADLINE,
+            &format!("connecting to {address}"),
+            async {
+                test_endpoint(&address)
+                    .connect()
+                    .await
+                    .expect("connects to voucherd")
+            },
+        )
         .await
     }
 
@@ -624,4 +628,18 @@ pub async fn assert_verified(client: &mut Client) -> pb::VerifyReport {
         .into_inner();
     assert!(report.sound, "{}", report.report);
     report
+}
+
+/// Copies a directory tree, e.g. a golden ledger into a temporary directory a test may change.
+pub fn copy_directory(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_directory(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
 }

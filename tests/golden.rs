@@ -1,0 +1,296 @@
+//! Golden ledgers: data directories and online backups written by earlier builds (and by this
+//! format's first build), kept in `tests/golden/<build>/` with what that build reported about
+//! them (`expected.json`). Every later build must restore each backup to the same head hash,
+//! verify and open each directory (upgrading its records), show the same balances, vouchers
+//! and claims, and go on writing to it. How they were made: `tests/golden/README.md`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+use serde_json::Value;
+use voucher_ledger::proto::voucher::v1 as pb;
+
+/// Every golden ledger, oldest first.
+const GOLDEN_LEDGERS: [&str; 3] = ["cef3c4d", "d4e9db9", "event-format-2"];
+
+struct Golden {
+    name: &'static str,
+    directory: PathBuf,
+    expected: Value,
+}
+
+impl Golden {
+    fn load(name: &'static str) -> Golden {
+        let directory = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/golden")
+            .join(name);
+        let text = std::fs::read_to_string(directory.join("expected.json"))
+            .unwrap_or_else(|error| panic!("{name}: expected.json: {error}"));
+        let expected = serde_json::from_str(&text).expect("expected.json is JSON");
+        Golden {
+            name,
+            directory,
+            expected,
+        }
+    }
+
+    fn today(&self) -> &str {
+        self.text(&self.expected, "today")
+    }
+
+    fn head_sha256(&self) -> &str {
+        self.text(&self.expected, "head_sha256")
+    }
+
+    fn event_count(&self) -> u64 {
+        self.expected["event_count"]
+            .as_u64()
+            .expect("event_count is a number")
+    }
+
+    fn list(&self, key: &str) -> &Vec<Value> {
+        self.expected[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: expected.json has no list {key}", self.name))
+    }
+
+    fn text<'a>(&self, value: &'a Value, key: &str) -> &'a str {
+        value[key]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no text {key} in {value}", self.name))
+    }
+}
+
+fn voucherd(arguments: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_voucherd"))
+        .args(arguments)
+        .output_within_deadline()
+        .expect("voucherd runs")
+}
+
+fn text(output: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn program(name: &str) -> pb::Program {
+    match name {
+        "compute" => pb::Program::Compute,
+        "leasing" => pb::Program::Leasing,
+        other => panic!("unknown program {other}"),
+    }
+}
+
+/// `VOUCHER_STATUS_ACTIVE` → `active`.
+fn status_name(wire_name: &str, prefix: &str) -> String {
+    wire_name
+        .strip_prefix(prefix)
+        .unwrap_or(wire_name)
+        .to_ascii_lowercase()
+}
+
+/// Every balance, voucher and claim the writing build reported, read through gRPC.
+async fn assert_as_written(golden: &Golden, bureau: &mut Client) {
+    let name = golden.name;
+    for expected in golden.list("balances") {
+        let enterprise = golden.text(expected, "enterprise");
+        let program_name = golden.text(expected, "program");
+        let balance = balance(bureau, enterprise, program(program_name), "").await;
+        assert_eq!(
+            (yuan(&balance.committed), yuan(&balance.redeemed)),
+            (
+                golden.text(expected, "committed").to_owned(),
+                golden.text(expected, "redeemed").to_owned()
+            ),
+            "{name}: balance of {enterprise} under {program_name}"
+        );
+    }
+    for expected in golden.list("vouchers") {
+        let voucher_id = golden.text(expected, "voucher_id");
+        let voucher = get_voucher(bureau, voucher_id).await;
+        let status = pb::VoucherStatus::try_from(voucher.status).expect("a known status");
+        assert_eq!(
+            (
+                voucher.enterprise_credit_code.as_str(),
+                yuan(&voucher.face_value),
+                yuan(&voucher.redeemed),
+                status_name(status.as_str_name(), "VOUCHER_STATUS_"),
+            ),
+            (
+                golden.text(expected, "enterprise"),
+                golden.text(expected, "face_value").to_owned(),
+                golden.text(expected, "redeemed").to_owned(),
+                golden.text(expected, "status").to_owned(),
+            ),
+            "{name}: {voucher_id}"
+        );
+    }
+    for expected in golden.list("redemptions") {
+        let redemption_id = golden.text(expected, "redemption_id");
+        let redemption = bureau
+            .get_redemption(pb::GetRedemptionRequest {
+                redemption_id: redemption_id.to_owned(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("{name}: {redemption_id}: {status:?}"))
+            .into_inner();
+        let status = pb::RedemptionStatus::try_from(redemption.status).expect("a known status");
+        assert_eq!(
+            (
+                redemption.voucher_id.as_str(),
+                redemption.invoice_number.as_str(),
+                yuan(&redemption.subsidy),
+                status_name(status.as_str_name(), "REDEMPTION_STATUS_"),
+            ),
+            (
+                golden.text(expected, "voucher_id"),
+                golden.text(expected, "invoice_number"),
+                golden.text(expected, "subsidy").to_owned(),
+                golden.text(expected, "status").to_owned(),
+            ),
+            "{name}: {redemption_id}"
+        );
+    }
+}
+
+/// The hash of event `sequence` as the server lists it.
+async fn event_sha256(client: &mut Client, sequence: u64) -> String {
+    let mut events = client
+        .list_events(pb::ListEventsRequest {
+            from_sequence: sequence,
+            max_events: 1,
+        })
+        .await
+        .expect("events")
+        .into_inner();
+    let event = events
+        .message()
+        .await
+        .expect("a message")
+        .expect("the event exists");
+    assert_eq!(event.sequence, sequence);
+    event.sha256
+}
+
+#[tokio::test]
+async fn every_golden_backup_restores_to_the_same_head_and_balances() {
+    for name in GOLDEN_LEDGERS {
+        let golden = Golden::load(name);
+        let target = DataDir::new();
+        let backup = golden.directory.join("ledger.backup");
+        let restored = voucherd(&[
+            "restore",
+            backup.to_str().expect("utf-8"),
+            "--data-dir",
+            target.path().to_str().expect("utf-8"),
+        ]);
+        assert!(restored.status.success(), "{name}: {}", text(&restored));
+        assert!(
+            text(&restored).contains(golden.head_sha256()),
+            "{name}: the restored head is the backup's: {}",
+            text(&restored)
+        );
+        let bureau_token = std::fs::read_to_string(golden.directory.join("data/bureau.token"))
+            .expect("the golden bureau token");
+        let server = TestServer::start_in(target, golden.today(), &[]).await;
+        let mut bureau = server.client(bureau_token.trim()).await;
+        assert_as_written(&golden, &mut bureau).await;
+        assert_eq!(
+            event_sha256(&mut bureau, golden.event_count()).await,
+            golden.head_sha256(),
+            "{name}: the restored events hash as first written"
+        );
+        assert_verified(&mut bureau).await;
+    }
+}
+
+#[tokio::test]
+async fn every_golden_data_directory_verifies_opens_and_takes_new_work() {
+    for name in GOLDEN_LEDGERS {
+        let golden = Golden::load(name);
+        let data = DataDir::new();
+        copy_directory(&golden.directory.join("data"), &data.path());
+        let verified = voucherd(&["verify", "--data-dir", data.path().to_str().expect("utf-8")]);
+        assert!(verified.status.success(), "{name}: {}", text(&verified));
+
+        let server = TestServer::start_in(data, golden.today(), &[]).await;
+        let mut bureau = server.bureau().await;
+        assert_as_written(&golden, &mut bureau).await;
+        assert_eq!(
+            event_sha256(&mut bureau, golden.event_count()).await,
+            golden.head_sha256(),
+            "{name}: the stored events are untouched"
+        );
+        assert_verified(&mut bureau).await;
+        let upgraded_with_backup = std::fs::read_dir(server.data().path())
+            .expect("data directory")
+            .flatten()
+            .any(|entry| {
+                entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with("before-upgrade-")
+            });
+        let written_before_records_format_2 = name != "event-format-2";
+        assert_eq!(
+            upgraded_with_backup, written_before_records_format_2,
+            "{name}: a directory from an earlier build is backed up before its records are rebuilt"
+        );
+
+        redeem_once_more(&golden, &mut bureau, &server).await;
+        let data = server.stop();
+        let verified = voucherd(&["verify", "--data-dir", data.path().to_str().expect("utf-8")]);
+        assert!(
+            verified.status.success() && text(&verified).contains("VERIFIED"),
+            "{name}: after new work on the old ledger: {}",
+            text(&verified)
+        );
+    }
+}
+
+/// A new claim on the golden ledger's first voucher: new events chain onto the old ones.
+async fn redeem_once_more(golden: &Golden, bureau: &mut Client, server: &TestServer) {
+    let first = &golden.list("vouchers")[0];
+    let voucher = get_voucher(bureau, golden.text(first, "voucher_id")).await;
+    let before = balance(
+        bureau,
+        &voucher.enterprise_credit_code,
+        pb::Program::Compute,
+        "",
+    )
+    .await;
+    let token = create_token(bureau, pb::Role::Provider, COMPUTE_PROVIDER).await;
+    let mut provider = server.client(&token).await;
+    let request = redeem_request(&voucher, &invoice(990_001), golden.today(), "100.00");
+    let redemption = provider
+        .redeem(request)
+        .await
+        .unwrap_or_else(|status| panic!("{}: a new claim: {status:?}", golden.name))
+        .into_inner();
+    assert_eq!(yuan(&redemption.subsidy), "50.00");
+    let after = balance(
+        bureau,
+        &voucher.enterprise_credit_code,
+        pb::Program::Compute,
+        "",
+    )
+    .await;
+    assert_eq!(
+        fen(&after.redeemed) - fen(&before.redeemed),
+        5_000,
+        "{}",
+        golden.name
+    );
+    assert_verified(bureau).await;
+}
+
+fn fen(amount: &Option<voucher_ledger::proto::google::r#type::Money>) -> i64 {
+    let amount = amount.as_ref().expect("an amount");
+    amount.units * 100 + i64::from(amount.nanos / 10_000_000)
+}

@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# make.sh: writes one golden ledger, a real data directory and an online backup made by one
+# build of voucherd/voucherctl, plus expected.json, the facts any later build must reproduce
+# when it opens them.
+#
+#   tests/golden/make.sh VOUCHERD VOUCHERCTL OUT_DIR [WRITTEN_BY]
+#
+#   VOUCHERD, VOUCHERCTL  the binaries of the build that writes the ledger
+#   OUT_DIR               created; must not exist yet or be empty
+#   WRITTEN_BY            recorded in expected.json (the commit the binaries were built from)
+#
+# OUT_DIR gets:
+#   data/          the server's data directory after a clean SIGTERM stop (bureau.token kept:
+#                  it is a test fixture, not a secret); data.tar.gz instead if over 20 MB
+#   ledger.backup  `voucherctl backup` taken while the server was serving
+#   expected.json  event count, head hash, balances, vouchers, redemptions (and, on builds with
+#                  settlement, statements), read back with `voucherctl --json`
+#
+# The workload is fixed (same commands, ids, invoices and amounts every run) and the rules' day
+# is pinned with --today 2026-11-20; only the first start, before a restart, is pinned to
+# 2026-11-19 so that one voucher expires (see below). Events also carry the wall-clock time
+# they were written, so a second run gives the same records but a different head hash.
+#
+# Which commands the build has is read from its `voucherctl --help`: a build without
+# settlement (e.g. cef3c4d) runs only the common part. Needs bash, python3 (standard library).
+set -euo pipefail
+
+if [[ $# -lt 3 || $# -gt 4 ]]; then
+    echo "usage: $0 VOUCHERD VOUCHERCTL OUT_DIR [WRITTEN_BY]" >&2
+    exit 2
+fi
+VOUCHERD=$(realpath "$1")
+VOUCHERCTL=$(realpath "$2")
+OUT=$3
+WRITTEN_BY=${4:-unknown}
+TODAY=2026-11-20
+DAY_BEFORE=2026-11-19   # the first start only, see "voucher_expired" below
+SIZE_LIMIT=$((20 * 1024 * 1024))   # above it, data/ is shipped as data.tar.gz
+
+if [[ -e $OUT && -n $(ls -A "$OUT") ]]; then
+    echo "make.sh: $OUT is not empty; refusing to overwrite a golden ledger" >&2
+    exit 2
+fi
+mkdir -p "$OUT"
+OUT=$(realpath "$OUT")
+
+# Scratch space: the live data dir, the server's log and stdout, tokens, replies.
+WORK=$(mktemp -d /tmp/golden-make.XXXXXX)
+DATA=$WORK/data
+SERVER_PID=
+cleanup() {
+    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+say() { echo "make.sh: $*" >&2; }
+die() { say "FAILED: $*"; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# 1. Starting and stopping voucherd. Port 0: it picks a free port and prints
+#    "voucherd listening on ADDR" on stdout; logs (JSON) go to $WORK, never into the data dir.
+# ---------------------------------------------------------------------------------------------
+start_server() {  # start_server DAY : serves $DATA with the rules' day pinned to DAY
+    : >"$WORK/voucherd.out"
+    "$VOUCHERD" --listen 127.0.0.1:0 --data-dir "$DATA" --today "$1" --log-format json \
+        >"$WORK/voucherd.out" 2>>"$WORK/voucherd.log" &
+    SERVER_PID=$!
+    ADDR=
+    for _ in $(seq 1 300); do
+        ADDR=$(sed -n 's/^voucherd listening on //p' "$WORK/voucherd.out")
+        [[ -n $ADDR && -s $DATA/bureau.token ]] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/voucherd.log" >&2; die "voucherd exited at start"; }
+        sleep 0.1
+    done
+    [[ -n $ADDR ]] || die "voucherd did not report its address"
+    say "voucherd pid $SERVER_PID on $ADDR, today $1, data in $DATA"
+}
+stop_server() {  # SIGTERM; a clean stop exits 0
+    kill -TERM "$SERVER_PID"
+    local rc=0; wait "$SERVER_PID" || rc=$?
+    SERVER_PID=
+    [[ $rc -eq 0 ]] || { tail -n 20 "$WORK/voucherd.log" >&2; die "voucherd exited $rc on SIGTERM"; }
+}
+BUREAU=$DATA/bureau.token
+
+# voucherctl as the bureau, or as the holder of a given token file.
+ctl() { "$VOUCHERCTL" --addr "$ADDR" --token-file "$BUREAU" "$@"; }
+ctl_as() { local token=$1; shift; "$VOUCHERCTL" --addr "$ADDR" --token-file "$token" "$@"; }
+# One field of a one-line JSON reply on stdin.
+field() { python3 -c 'import json, sys; print(json.loads(sys.stdin.readline())[sys.argv[1]])' "$1"; }
+# Run a command that the ledger must refuse (exit 1) with REASON in its error.
+refused() {
+    local reason=$1; shift
+    local rc=0
+    "$@" >"$WORK/refused.out" 2>"$WORK/refused.err" || rc=$?
+    [[ $rc -eq 1 ]] || die "expected refusal $reason, got exit $rc: $*"
+    grep -q -- "$reason" "$WORK/refused.err" || die "expected $reason, got: $(cat "$WORK/refused.err")"
+    say "refused as expected: $(head -n1 "$WORK/refused.err")"
+}
+
+# What this build can do (cef3c4d has none of these).
+# (Help is captured first: `cmd | grep -q` can fail under pipefail when grep stops reading.)
+HELP=$("$VOUCHERCTL" --help)
+REDEEM_HELP=$("$VOUCHERCTL" redeem --help)
+has_command() { grep -qE "^  $1 " <<<"$HELP"; }
+HAS_SETTLEMENT=0; has_command settlement && HAS_SETTLEMENT=1
+HAS_PAY=0
+if [[ $HAS_SETTLEMENT = 1 ]]; then
+    SETTLEMENT_HELP=$("$VOUCHERCTL" settlement --help)
+    grep -qE '^  pay ' <<<"$SETTLEMENT_HELP" && HAS_PAY=1
+fi
+HAS_RELATED=0; has_command related-parties && HAS_RELATED=1
+HAS_EVIDENCE=0; grep -q -- '--evidence' <<<"$REDEEM_HELP" && HAS_EVIDENCE=1
+say "features: settlement=$HAS_SETTLEMENT pay=$HAS_PAY related-parties=$HAS_RELATED evidence=$HAS_EVIDENCE"
+
+evidence_of() {  # evidence_of NAME : a contract and a receipt, hashed from fixed text
+    [[ $HAS_EVIDENCE = 1 ]] || return 0
+    local contract receipt
+    contract=$(printf 'golden contract %s' "$1" | sha256sum | cut -d' ' -f1)
+    receipt=$(printf 'golden receipt %s' "$1" | sha256sum | cut -d' ' -f1)
+    echo "--evidence contract:$contract:合同-$1.pdf --evidence payment_receipt:$receipt:回单-$1.pdf"
+}
+redeem() {  # redeem TOKEN VOUCHER ENTERPRISE INVOICE DATE AMOUNT [more flags]
+    local token=$1 voucher=$2 enterprise=$3 invoice=$4 date=$5 amount=$6; shift 6
+    ctl_as "$token" --json redeem --voucher "$voucher" --enterprise "$enterprise" \
+        --invoice-number "$invoice" --invoice-date "$date" --amount "$amount" "$@" | field redemption_id
+}
+
+# ---------------------------------------------------------------------------------------------
+# 2. The workload.
+# ---------------------------------------------------------------------------------------------
+# Enterprises: three valid GB 32100 codes and one with a bad check digit (…217, should be …216),
+# registered with the override reason.
+E1=914403001922038216; E2=91110108551385082Q; E3=91330100716105852F; E4=914403001922038217
+# Providers: a compute provider and a robot lessor (91320681MA1N7Q4R2M: Qidong's area code,
+# check digit M computed with src/domain/credit_code.rs's algorithm).
+P1=9144030071526726XG; P2=91320681MA1N7Q4R2M
+
+# The first start is pinned one day earlier, so that a voucher can be issued whose redeem_by
+# (valid_until + 90 days) is that day: on the restart below, pinned to $TODAY, it has passed
+# and voucherd expires it at start. That is the only way to get a voucher_expired event
+# (issuing a voucher whose redeem_by has passed is refused). Everything after the restart
+# runs with today = $TODAY.
+start_server "$DAY_BEFORE"
+ctl health >/dev/null
+
+ctl --json register-enterprise --credit-code $E1 --name 启东智算科技有限公司 >/dev/null
+ctl --json register-enterprise --credit-code $E2 --name 北京深度视觉科技有限公司 >/dev/null
+ctl --json register-enterprise --credit-code $E3 --name 杭州具身智能机器人有限公司 >/dev/null
+ctl --json register-enterprise --credit-code $E4 --name 启东校验位有误科技有限公司 \
+    --override-reason "营业执照所载代码校验位有误，经市场监管局核实" >/dev/null
+ctl --json register-provider --credit-code $P1 --name 启东云算力服务有限公司 --program compute >/dev/null
+ctl --json register-provider --credit-code $P2 --name 启东具身机器人租赁有限公司 --program leasing >/dev/null
+
+# Tokens: one per provider, an auditor, and a retired provider token that is revoked.
+# (The secret is printed once; voucherctl's "note:" about it goes to stderr.)
+new_token() {  # new_token FILE ARGS... : writes the secret to FILE, prints the token id
+    local reply; reply=$(ctl --json create-token "${@:2}" 2>/dev/null)
+    field token <<<"$reply" >"$1"
+    field token_id <<<"$reply"
+}
+new_token "$WORK/p1.token" --role provider --provider $P1 --description "启东云算力 billing system" >/dev/null
+new_token "$WORK/p2.token" --role provider --provider $P2 --description "租赁商 ERP" >/dev/null
+new_token "$WORK/auditor.token" --role auditor --description "市审计局" >/dev/null
+OLD=$(new_token "$WORK/old.token" --role provider --provider $P1 --description "retired billing system")
+ctl --json revoke-token "$OLD" >/dev/null
+refused UNAUTHENTICATED ctl_as "$WORK/old.token" list-redemptions
+
+# Vouchers (explicit request ids, so the run is repeatable):
+issue() { ctl --json issue-voucher --request-id "$@" | field voucher_id; }
+V1=$(issue golden-v1 --enterprise $E1 --program compute)          # default: all the 2026 cap
+V2=$(issue golden-v2 --enterprise $E2 --program compute --face-value 300,000.00 \
+    --valid-from 2026-06-01 --valid-until 2026-12-31)
+V3=$(issue golden-v3 --enterprise $E2 --program leasing --face-value 50,000.00 \
+    --valid-from 2026-07-01 --valid-until 2027-06-30)
+V4=$(issue golden-v4 --enterprise $E3 --program leasing)          # default: the whole term's cap
+V5=$(issue golden-v5 --enterprise $E4 --program compute --face-value 80,000.00)
+V6=$(issue golden-v6 --enterprise $E3 --program compute --face-value 10,000.00)   # revoked below
+# valid until 2026-08-21, so redeem_by = 2026-11-19 = $DAY_BEFORE; partly redeemed, then expired.
+V7=$(issue golden-v7 --enterprise $E4 --program leasing --face-value 5,000.00 \
+    --valid-from 2026-05-14 --valid-until 2026-08-21)
+R0=$(redeem "$WORK/p2.token" "$V7" $E4 24322000000000000200 2026-08-01 7,777.77)
+say "$V7 partly redeemed by $R0"
+
+# Restart: a clean stop, a start on the same data (replay at start), and V7 expires.
+stop_server
+start_server "$TODAY"
+status=$(ctl --json get-voucher "$V7" | field status)
+[[ $status = expired ]] || die "$V7 is $status after the restart, not expired"
+
+# Redemptions: 20-digit invoice numbers, dates in 2026-05-14..2026-11-20, amounts with fen.
+# The first one of each provider carries evidence when the build knows evidence.
+# shellcheck disable=SC2046  # evidence_of's words are meant to split
+R1=$(redeem "$WORK/p1.token" "$V1" $E1 24322000000000000101 2026-06-15 12,345.67 $(evidence_of R1))
+R2=$(redeem "$WORK/p1.token" "$V1" $E1 24322000000000000102 2026-07-31 200,000.01)
+R3=$(redeem "$WORK/p1.token" "$V2" $E2 24322000000000000103 2026-08-08 88,888.88)
+# shellcheck disable=SC2046
+R4=$(redeem "$WORK/p2.token" "$V3" $E2 24322000000000000204 2026-09-09 35,000.03 $(evidence_of R4))
+R5=$(redeem "$WORK/p2.token" "$V4" $E3 24322000000000000205 2026-10-10 123,456.78)
+R6=$(redeem "$WORK/p1.token" "$V5" $E4 24322000000000000106 2026-05-20 10,000.00)
+R7=$(redeem "$WORK/p1.token" "$V6" $E3 24322000000000000107 2026-11-01 4,321.09)
+R8=$(redeem "$WORK/p1.token" "$V1" $E1 24322000000000000108 2026-11-20 1,000.00)
+R9=$(redeem "$WORK/p2.token" "$V4" $E3 24322000000000000209 2026-11-15 9,999.99)
+# The bureau redeems on the provider's behalf; 200,000.00 × 50% passes the 75,000.00 left on V5, so
+# --allow-partial grants what is left.
+R10=$(redeem "$BUREAU" "$V5" $E4 24322000000000000110 2026-11-10 200,000.00 --provider $P1 --allow-partial)
+# A retry of the same invoice answers the first redemption (no event).
+[[ $(redeem "$WORK/p1.token" "$V1" $E1 24322000000000000108 2026-11-20 1,000.00) = "$R8" ]] \
+    || die "retry of $R8 answered another redemption"
+# Refusal: 5,000,000.00 × 50% would pass E2's 2,000,000.00 compute cap. Refusals store nothing.
+refused CAP_EXCEEDED ctl_as "$WORK/p1.token" redeem --voucher "$V2" --enterprise $E2 \
+    --invoice-number 24322000000000000111 --invoice-date 2026-11-12 --amount 5,000,000.00
+
+# 红冲 by the provider itself; a voucher revoked with part of it redeemed (releases the rest).
+ctl_as "$WORK/p1.token" --json reverse-redemption "$R8" --reason "发票已作废重开" >/dev/null
+ctl --json revoke-voucher "$V6" --reason "企业迁出启东" >/dev/null
+
+# ---------------------------------------------------------------------------------------------
+# 3. Review, settlement, payment, clawback: only on builds that have them.
+# ---------------------------------------------------------------------------------------------
+if [[ $HAS_SETTLEMENT = 1 ]]; then
+    for claim in "$R1" "$R2" "$R3" "$R6" "$R10" "$R4" "$R5"; do
+        ctl --json approve "$claim" >/dev/null
+    done
+    ctl --json reject "$R9" --reason "发票与租赁合同金额不符" >/dev/null   # R7 stays accepted
+    if [[ $HAS_RELATED = 1 ]]; then
+        ctl --json related-parties --provider $P2 --enterprise $E1 --reason "同一实际控制人" >/dev/null
+    fi
+    S1=$(ctl --json settlement create --provider $P1 --program compute --up-to $TODAY \
+        --request-id golden-s1 | field settlement_id)
+    S2=$(ctl --json settlement create --provider $P2 --program leasing --up-to $TODAY \
+        --request-id golden-s2 | field settlement_id)
+    if [[ $HAS_PAY = 1 ]]; then
+        ctl --json settlement pay "$S1" --bank-reference "国库集中支付 2026-1120-0001" \
+            --paid-on $TODAY >/dev/null
+    fi
+    # A settled claim: the provider may not reverse it; the bureau may, booking a clawback.
+    refused PERMISSION_DENIED ctl_as "$WORK/p1.token" reverse-redemption "$R2" --reason "发票已红冲"
+    ctl --json reverse-redemption "$R2" --reason "发票已红冲" >/dev/null
+    # One more approved claim; the next statement pays it and nets the clawback (net < 0).
+    # shellcheck disable=SC2046
+    R11=$(redeem "$WORK/p1.token" "$V1" $E1 24322000000000000112 2026-11-19 30,000.00 $(evidence_of R11))
+    ctl --json approve "$R11" >/dev/null
+    S3=$(ctl --json settlement create --provider $P1 --program compute --up-to $TODAY \
+        --request-id golden-s3 | field settlement_id)
+    say "statements $S1 $S2 $S3"
+fi
+
+# ---------------------------------------------------------------------------------------------
+# 4. Online backup while serving, then the facts, read back as the auditor.
+# ---------------------------------------------------------------------------------------------
+ctl backup "$OUT/ledger.backup" >"$WORK/backup.txt"
+AUDIT=$WORK/auditor.token
+ctl_as "$AUDIT" --json verify >"$WORK/verify.json"
+for program in compute leasing; do
+    ctl_as "$AUDIT" --json list-balances --program $program --all >"$WORK/balances-$program.json"
+done
+ctl_as "$AUDIT" --json list-vouchers --all >"$WORK/vouchers.json"
+ctl_as "$AUDIT" --json list-redemptions --all >"$WORK/redemptions.json"
+if [[ $HAS_SETTLEMENT = 1 ]]; then
+    ctl_as "$AUDIT" --json settlement list --all >"$WORK/settlements.json"
+fi
+
+WORK=$WORK OUT=$OUT WRITTEN_BY=$WRITTEN_BY TODAY=$TODAY python3 - <<'PY'
+import json, os
+from decimal import Decimal
+
+work, out = os.environ["WORK"], os.environ["OUT"]
+
+def lines(name):
+    """Every JSON line of a reply file (a paged list prints one object per page)."""
+    path = os.path.join(work, name)
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+def items(name, key):
+    return [item for page in lines(name) for item in page[key]]
+
+def yuan(text):
+    """"1,234.5" or "1234.50" -> "1234.50"; None stays None."""
+    if text is None:
+        return None
+    return str(Decimal(str(text).replace(",", "")).quantize(Decimal("0.01")))
+
+verify = lines("verify.json")[0]
+assert verify["sound"], verify
+with open(os.path.join(out, "ledger.backup"), encoding="utf-8") as f:
+    header = json.loads(f.readline())
+assert header["events"] == verify["events"], (header, verify)
+assert header["head_sha256"] == verify["head_sha256"], (header, verify)
+
+expected = {
+    "written_by": os.environ["WRITTEN_BY"],
+    "today": os.environ["TODAY"],
+    "event_count": verify["events"],
+    "head_sha256": verify["head_sha256"],
+    "balances": [
+        {
+            "enterprise": b["enterprise_credit_code"],
+            "program": b["program"],
+            "committed": yuan(b["committed"]),
+            "redeemed": yuan(b["redeemed"]),
+        }
+        for program in ("compute", "leasing")
+        for b in items(f"balances-{program}.json", "balances")
+    ],
+    "vouchers": [
+        {
+            "voucher_id": v["voucher_id"],
+            "enterprise": v["enterprise_credit_code"],
+            "program": v["program"],
+            "face_value": yuan(v["face_value"]),
+            "redeemed": yuan(v["redeemed"]),
+            "status": v["status"],
+        }
+        for v in items("vouchers.json", "vouchers")
+    ],
+    "redemptions": [],
+}
+for r in items("redemptions.json", "redemptions"):
+    row = {
+        "redemption_id": r["redemption_id"],
+        "voucher_id": r["voucher_id"],
+        "invoice_number": r["invoice_number"],
+        "subsidy": yuan(r["subsidy"]),
+        "status": r["status"],
+        "provider": r["provider_credit_code"],
+        "invoice_date": r["invoice_date"],
+        "invoice_amount": yuan(r["invoice_amount"]),
+    }
+    if r.get("settlement_id"):
+        row["settlement_id"] = r["settlement_id"]
+    expected["redemptions"].append(row)
+settlements = items("settlements.json", "settlements")
+if settlements:
+    expected["settlements"] = [
+        {
+            "settlement_id": s["settlement_id"],
+            "provider": s["provider_credit_code"],
+            "program": s["program"],
+            "lines": int(s["lines"]),
+            "gross": yuan(s["gross"]),
+            "clawed_back": yuan(s["clawed_back"]),
+            "net": yuan(s["net"]),
+            "paid_on": s.get("paid_on"),
+            "bank_reference": s.get("bank_reference"),
+        }
+        for s in settlements
+    ]
+with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
+    json.dump(expected, f, ensure_ascii=False, indent=1)
+    f.write("\n")
+print(f"make.sh: {expected['event_count']} events, head {expected['head_sha256']}")
+PY
+
+# ---------------------------------------------------------------------------------------------
+# 5. Clean stop (SIGTERM must give exit 0), copy the data dir, check the copy offline.
+# ---------------------------------------------------------------------------------------------
+stop_server
+
+mkdir "$OUT/data"
+# No log is written into the data dir (it went to $WORK), but keep any out regardless.
+tar -C "$DATA" --exclude='*.log' -cf - . | tar -C "$OUT/data" -xf -
+
+# The copy must verify offline with the same build, with the same head as expected.json.
+# (Verify a scratch copy: opening a sled tree may touch its files.)
+cp -a "$OUT/data" "$WORK/check"
+"$VOUCHERD" verify --data-dir "$WORK/check" >"$WORK/offline-verify.txt" \
+    || { cat "$WORK/offline-verify.txt" >&2; die "offline verify of the copy failed"; }
+head=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["head_sha256"])' "$OUT/expected.json")
+grep -q "head sha256: $head" "$WORK/offline-verify.txt" || die "offline head differs from $head"
+
+size=$(du -sb "$OUT/data" | cut -f1)
+if [[ $size -gt $SIZE_LIMIT ]]; then
+    tar -C "$OUT" -czf "$OUT/data.tar.gz" data
+    rm -rf "$OUT/data"
+    say "data dir was $size bytes: shipped as data.tar.gz"
+fi
+say "done: $OUT ($(du -sh "$OUT" | cut -f1)); data $size bytes"
