@@ -369,11 +369,11 @@ pub fn verify_offline(
     if !ledger_path.join("db").exists() {
         return Err(OfflineError::NoLedger(data_dir.to_owned()));
     }
-    let (store, _journal) =
-        crate::store::open(&ledger_path).map_err(|error| OfflineError::Open {
-            path: ledger_path.clone(),
-            error,
-        })?;
+    let open_error = |error| OfflineError::Open {
+        path: ledger_path.clone(),
+        error,
+    };
+    let store = crate::store::open_for_verify(&ledger_path, policy.clone()).map_err(open_error)?;
     let (report, _) = crate::store::verify::verify(&store, policy)?;
     Ok(report)
 }

@@ -62,6 +62,11 @@ pub fn batch(commands: usize, flush_and_sync: Duration) {
     histogram!("voucher_writer_flush_duration_seconds").record(flush_and_sync.as_secs_f64());
 }
 
+/// How long one checkpoint (sled's flush and fsync) took.
+pub fn checkpoint(duration: Duration) {
+    histogram!("voucher_checkpoint_duration_seconds").record(duration.as_secs_f64());
+}
+
 /// Commands waiting for the writer.
 pub fn queue_depth(commands: usize) {
     gauge!("voucher_writer_queue_depth").set(commands as f64);

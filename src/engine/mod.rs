@@ -39,6 +39,9 @@ pub struct EngineConfig {
     pub batch_commands_max: usize,
     /// How often the writer wakes on its own to expire vouchers.
     pub expiry_interval: Duration,
+    /// How often sled is made durable by itself so that the write-ahead log can be forgotten
+    /// up to there: the longest stretch a restart replays from the log.
+    pub checkpoint_interval: Duration,
     pub clock: ClockSource,
 }
 
@@ -48,6 +51,7 @@ impl Default for EngineConfig {
             queue_capacity: 4096,
             batch_commands_max: 1024,
             expiry_interval: Duration::from_secs(1),
+            checkpoint_interval: Duration::from_secs(2),
             clock: ClockSource::system(),
         }
     }
@@ -105,8 +109,7 @@ impl Engine {
         policy: Arc<Policy>,
         config: EngineConfig,
     ) -> Result<EngineOwner, StartError> {
-        let (store, journal) = store::open(directory)?;
-        let ledger = store.load_ledger(policy.clone())?;
+        let (store, journal, ledger) = store::open_and_load(directory, policy.clone())?;
         let violations = ledger.check_invariants();
         if let Some(first) = violations.first() {
             return Err(StartError::Invariant(format!(

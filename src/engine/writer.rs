@@ -12,9 +12,10 @@
 //! nobody hears about a state that is not yet on disk.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 
@@ -50,6 +51,7 @@ struct Writer {
     config: EngineConfig,
     sync: Option<SyncSender<SyncJob>>,
     sync_thread: Option<JoinHandle<()>>,
+    checkpoints: Option<Checkpoints>,
     storage_failed: Arc<AtomicBool>,
     failed: Arc<watch::Sender<bool>>,
 }
@@ -71,15 +73,31 @@ pub(super) fn spawn(
             .commit(&events, &ledger)
             .map_err(std::io::Error::other)?;
     }
-    let durable = journal.durable_writer().map_err(std::io::Error::other)?;
+    let durable = journal.durable_writer();
     let storage_failed = Arc::new(AtomicBool::new(false));
+    let durable_sequence = Arc::new(AtomicU64::new(journal.head().sequence));
+    let checkpoints = Checkpoints::spawn(
+        durable.clone(),
+        durable_sequence.clone(),
+        config.checkpoint_interval,
+    )?;
     let (sync, sync_jobs) = sync_channel(PIPELINE_DEPTH);
     let sync_flag = storage_failed.clone();
     let failed = Arc::new(failed);
     let sync_failed = failed.clone();
     let sync_thread = std::thread::Builder::new()
         .name("ledger-sync".to_owned())
-        .spawn(move || run_sync(durable, sync_jobs, sync_flag, sync_failed))?;
+        .spawn(move || {
+            run_sync(
+                durable,
+                sync_jobs,
+                Health {
+                    storage_failed: sync_flag,
+                    failed: sync_failed,
+                    durable_sequence,
+                },
+            )
+        })?;
     let (queue, receiver) = sync_channel(config.queue_capacity);
     let writer = Writer {
         queued,
@@ -88,6 +106,7 @@ pub(super) fn spawn(
         config,
         sync: Some(sync),
         sync_thread: Some(sync_thread),
+        checkpoints: Some(checkpoints),
         storage_failed,
         failed,
     };
@@ -134,6 +153,9 @@ impl Writer {
             }
         }
         self.stop_sync();
+        if let Some(checkpoints) = self.checkpoints.take() {
+            checkpoints.stop_with_last(self.journal.head().sequence);
+        }
         tracing::info!(
             events = self.journal.head().sequence,
             "writer stopped after its last batch"
@@ -213,15 +235,18 @@ impl Writer {
     }
 }
 
+/// What the sync thread reports to the rest: a storage failure, and how far the log is durable.
+struct Health {
+    storage_failed: Arc<AtomicBool>,
+    failed: Arc<watch::Sender<bool>>,
+    /// The last event on disk in the write-ahead log (what a checkpoint may forget up to).
+    durable_sequence: Arc<AtomicU64>,
+}
+
 /// The sync thread: writes each batch, makes it durable, then answers its callers. After a
 /// storage failure it answers everyone "unavailable": the ledger in memory is then ahead of
 /// the disk and nothing more may be acknowledged.
-fn run_sync(
-    durable: DurableWriter,
-    jobs: Receiver<SyncJob>,
-    storage_failed: Arc<AtomicBool>,
-    failed: Arc<watch::Sender<bool>>,
-) {
+fn run_sync(durable: DurableWriter, jobs: Receiver<SyncJob>, health: Health) {
     for job in jobs {
         match job {
             SyncJob::Barrier(done) => {
@@ -229,11 +254,11 @@ fn run_sync(
             }
             SyncJob::Batch { appended, answers } => {
                 if let Some(appended) = appended
-                    && !storage_failed.load(Ordering::SeqCst)
+                    && !health.storage_failed.load(Ordering::SeqCst)
                 {
-                    write(&durable, appended, answers.len(), &storage_failed, &failed);
+                    write(&durable, appended, answers.len(), &health);
                 }
-                let usable = !storage_failed.load(Ordering::SeqCst);
+                let usable = !health.storage_failed.load(Ordering::SeqCst);
                 for (reply, result) in answers {
                     // The caller may have gone away; the write stands regardless.
                     let _ = reply.send(if usable {
@@ -247,16 +272,12 @@ fn run_sync(
     }
 }
 
-fn write(
-    durable: &DurableWriter,
-    appended: AppendedBatch,
-    commands: usize,
-    storage_failed: &AtomicBool,
-    failed: &watch::Sender<bool>,
-) {
+fn write(durable: &DurableWriter, appended: AppendedBatch, commands: usize, health: &Health) {
     let events = appended.events;
+    let head = appended.head.sequence;
     match durable.write(appended) {
         Ok(timing) => {
+            health.durable_sequence.store(head, Ordering::SeqCst);
             crate::metrics::batch(commands, timing.flush_and_sync);
             tracing::debug!(
                 commands,
@@ -269,8 +290,62 @@ fn write(
         }
         Err(error) => {
             tracing::error!(%error, commands, "commit failed: no answer in this batch or after it is acknowledged; stopping");
-            storage_failed.store(true, Ordering::SeqCst);
-            let _ = failed.send(true);
+            health.storage_failed.store(true, Ordering::SeqCst);
+            let _ = health.failed.send(true);
+        }
+    }
+}
+
+/// The checkpoint thread: every interval, makes sled durable by itself up to what the log has
+/// made durable, and lets the log forget that far. Off the sync thread, so answers never wait
+/// for sled's flush.
+struct Checkpoints {
+    stop: SyncSender<()>,
+    thread: JoinHandle<()>,
+    durable: DurableWriter,
+}
+
+impl Checkpoints {
+    fn spawn(
+        durable: DurableWriter,
+        durable_sequence: Arc<AtomicU64>,
+        interval: Duration,
+    ) -> std::io::Result<Checkpoints> {
+        let (stop, stopped) = sync_channel::<()>(1);
+        let checkpointing = durable.clone();
+        let thread = std::thread::Builder::new()
+            .name("ledger-checkpoint".to_owned())
+            .spawn(move || {
+                let mut checkpointed = durable_sequence.load(Ordering::SeqCst);
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(interval) {
+                    let sequence = durable_sequence.load(Ordering::SeqCst);
+                    if sequence == checkpointed {
+                        continue;
+                    }
+                    let started = std::time::Instant::now();
+                    match checkpointing.checkpoint(sequence) {
+                        Ok(()) => {
+                            checkpointed = sequence;
+                            crate::metrics::checkpoint(started.elapsed());
+                        }
+                        // The log still holds everything: a failed checkpoint loses nothing.
+                        Err(error) => tracing::error!(%error, "checkpoint failed; the write-ahead log keeps every record until one succeeds"),
+                    }
+                }
+            })?;
+        Ok(Checkpoints {
+            stop,
+            thread,
+            durable,
+        })
+    }
+
+    /// Stops the thread and takes a last checkpoint, so a restart has nothing to replay.
+    fn stop_with_last(self, head: u64) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+        if let Err(error) = self.durable.checkpoint(head) {
+            tracing::error!(%error, "the last checkpoint failed; the next start replays the write-ahead log");
         }
     }
 }

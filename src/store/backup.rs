@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::verify::{VerifyReport, verify};
 use super::{
-    ChainHead, EventRecord, GENESIS_HASH, Store, StoreError, export_line, keys, open,
+    ChainHead, EventRecord, GENESIS_HASH, Store, StoreError, export_line, keys, open_and_load,
     parse_export_line,
 };
 use crate::domain::event::Event;
@@ -200,7 +200,7 @@ fn build_from_backup(
     building: &Path,
     policy: Arc<Policy>,
 ) -> Result<(BackupSummary, VerifyReport), BackupError> {
-    let (store, mut journal) = open(building)?;
+    let (store, mut journal, _) = open_and_load(building, policy.clone())?;
     let mut pending: Vec<Event> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
     let mut pending_bytes: Vec<Vec<u8>> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
     let summary = read_backup(
@@ -230,6 +230,7 @@ fn build_from_backup(
             Ok(())
         },
     )?;
+    journal.checkpoint()?;
     drop(journal);
     let (report, _) = verify(&store, policy)?;
     Ok((summary, report))

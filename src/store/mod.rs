@@ -16,10 +16,12 @@ mod reads;
 mod records;
 pub mod upgrade;
 pub mod verify;
+pub mod wal;
 
 use std::collections::BTreeSet;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +29,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::event::Event;
 use crate::domain::ledger::Ledger;
+use crate::domain::policy::Policy;
 
 pub use reads::{Page, RedemptionFilter, SettlementFilter, VoucherFilter};
 use records::{RecordKey, writes_of};
@@ -93,12 +96,15 @@ pub struct Journal {
     head: ChainHead,
 }
 
-/// Makes appended batches durable. Can live on its own thread, so the next batch is decided
-/// and appended while this one is synced.
+/// Makes appended batches durable: one frame of the write-ahead log and one `fdatasync` each.
+/// Can live on its own thread, so the next batch is decided and appended while this one is
+/// synced. Clones share the log.
+#[derive(Clone)]
 pub struct DurableWriter {
     db: sled::Db,
     directory: PathBuf,
-    data_file: File,
+    data_file: Arc<File>,
+    wal: Arc<Mutex<wal::WriteAheadLog>>,
 }
 
 /// A batch of events and the records they touched, applied to sled atomically but not yet
@@ -106,6 +112,8 @@ pub struct DurableWriter {
 pub struct AppendedBatch {
     pub head: ChainHead,
     pub events: usize,
+    /// The event records as stored, for the write-ahead log.
+    records: Vec<Vec<u8>>,
     /// Encoding and chaining, on the writer thread.
     pub prepare: Duration,
     /// sled's in-memory apply, on the writer thread.
@@ -122,15 +130,60 @@ pub struct CommitTiming {
     pub flush_and_sync: Duration,
 }
 
-/// Opens (or creates) the store in `directory`. Fails if another process has it open.
-pub fn open(directory: &Path) -> Result<(Store, Journal), StoreError> {
+/// Opens (or creates) the store in `directory` and rebuilds the ledger: sled's events are
+/// replayed, then the write-ahead log's records past sled's head are applied to both and
+/// checkpointed, so that the log is empty of anything sled does not hold by itself. Fails if
+/// another process has the store open, or if the log is damaged (naming the file and offset).
+pub fn open_and_load(
+    directory: &Path,
+    policy: Arc<Policy>,
+) -> Result<(Store, Journal, Ledger), StoreError> {
+    let (store, mut journal, recovered) = open(directory)?;
+    let mut ledger = store.load_ledger(policy)?;
+    let replayed = journal.recover(&recovered, &mut ledger)?;
+    if replayed > 0 {
+        tracing::warn!(
+            events = replayed,
+            "recovered events from the write-ahead log that sled had not checkpointed"
+        );
+    }
+    journal.durable.checkpoint(journal.head.sequence)?;
+    Ok((store, journal, ledger))
+}
+
+/// Opens the store for an offline `verify`: recovered like a start (the write-ahead log
+/// applied and checkpointed), unless its log does not chain; then it is left as it lies, for
+/// `verify` to name the first bad event.
+pub fn open_for_verify(directory: &Path, policy: Arc<Policy>) -> Result<Store, StoreError> {
+    let (store, mut journal, recovered) = open(directory)?;
+    let loaded = store
+        .load_ledger(policy)
+        .and_then(|mut ledger| journal.recover(&recovered, &mut ledger));
+    match loaded {
+        Ok(_) => journal.checkpoint()?,
+        Err(StoreError::Chain { sequence, message }) => {
+            tracing::warn!(
+                sequence,
+                message,
+                "the log does not chain: verifying it as it lies"
+            );
+        }
+        Err(other) => return Err(other),
+    }
+    Ok(store)
+}
+
+/// Opens sled and reads the write-ahead log (not yet applied: see [`open_and_load`]).
+fn open(directory: &Path) -> Result<(Store, Journal, wal::Recovered), StoreError> {
     std::fs::create_dir_all(directory)?;
     let db = sled::Config::new()
         .path(directory)
         .cache_capacity(CACHE_BYTES)
         .mode(sled::Mode::HighThroughput)
+        // Durability comes from the write-ahead log; sled is flushed at checkpoints only.
+        .flush_every_ms(None)
         .open()?;
-    let data_file = File::open(directory.join("db"))?;
+    let data_file = Arc::new(File::open(directory.join("db"))?);
     let head = match db.get(keys::HEAD)? {
         Some(bytes) => decode::<ChainHead>(&bytes, "chain head")?,
         None => ChainHead::genesis(),
@@ -140,13 +193,20 @@ pub fn open(directory: &Path) -> Result<(Store, Journal), StoreError> {
         let layout = upgrade::RECORDS_FORMAT.to_string();
         db.insert(keys::RECORDS_FORMAT, layout.as_bytes())?;
     }
+    let wal_directory = wal::directory_of(directory);
+    let recovered = wal::read_all(&wal_directory)?;
+    let next_sequence = recovered.frames.last().map_or(head.sequence, |frame| {
+        frame.last_sequence().max(head.sequence)
+    }) + 1;
+    let log = wal::WriteAheadLog::open(&wal_directory, &recovered, next_sequence)?;
     let durable = DurableWriter {
         db: db.clone(),
         directory: directory.to_owned(),
         data_file,
+        wal: Arc::new(Mutex::new(log)),
     };
     let journal = Journal { durable, head };
-    Ok((Store { db }, journal))
+    Ok((Store { db }, journal, recovered))
 }
 
 impl Journal {
@@ -250,27 +310,71 @@ impl Journal {
         Ok(AppendedBatch {
             head,
             events: events.len(),
+            records: stored.to_vec(),
             prepare: encoded - started,
             apply: encoded.elapsed(),
         })
     }
 
+    /// Makes sled hold everything appended so far by itself (see [`DurableWriter::checkpoint`]).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.durable.checkpoint(self.head.sequence)
+    }
+
     /// A second handle on the same files, for a thread of its own.
-    pub fn durable_writer(&self) -> Result<DurableWriter, StoreError> {
-        Ok(DurableWriter {
-            db: self.durable.db.clone(),
-            directory: self.durable.directory.clone(),
-            data_file: self.durable.data_file.try_clone()?,
-        })
+    pub fn durable_writer(&self) -> DurableWriter {
+        self.durable.clone()
+    }
+
+    /// Applies the write-ahead log's records past the head to `ledger` and to sled, checking
+    /// that each follows the one before in the chain. Returns how many it applied.
+    fn recover(
+        &mut self,
+        recovered: &wal::Recovered,
+        ledger: &mut Ledger,
+    ) -> Result<u64, StoreError> {
+        let mut applied = 0;
+        for frame in &recovered.frames {
+            for (index, bytes) in frame.records.iter().enumerate() {
+                let sequence = frame.first_sequence + index as u64;
+                if sequence <= self.head.sequence {
+                    continue;
+                }
+                let record = format::decode_event(bytes).map_err(|error| {
+                    chain_break(sequence, format!("in the write-ahead log: {error}"))
+                })?;
+                if record.sequence != self.head.sequence + 1
+                    || record.previous_sha256 != self.head.sha256
+                {
+                    return Err(chain_break(
+                        sequence,
+                        format!(
+                            "the write-ahead log's event {} does not follow event {} in the chain",
+                            record.sequence, self.head.sequence
+                        ),
+                    ));
+                }
+                ledger.apply(&record.event);
+                let appended =
+                    self.append_stored(std::slice::from_ref(bytes), &[record.event], ledger)?;
+                drop(appended);
+                applied += 1;
+            }
+        }
+        Ok(applied)
     }
 }
 
 impl DurableWriter {
-    /// Makes an appended batch (and everything appended before it) durable. Returns once it
-    /// is on disk.
+    /// Makes an appended batch (and everything appended before it) durable: one frame of the
+    /// write-ahead log, one `fdatasync`. Returns once it is on disk.
     pub fn write(&self, appended: AppendedBatch) -> Result<CommitTiming, StoreError> {
         let started = Instant::now();
-        self.make_durable()?;
+        let first_sequence = appended.head.sequence + 1 - appended.records.len() as u64;
+        self.wal
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the write-ahead log's lock is poisoned".into()))?
+            .append_durably(first_sequence, &appended.records)?;
         Ok(CommitTiming {
             prepare: appended.prepare,
             apply: appended.apply,
@@ -278,10 +382,22 @@ impl DurableWriter {
         })
     }
 
+    /// A checkpoint: makes sled hold durably, by itself, every record applied to it so far
+    /// (at least up to `durable_sequence`, which the caller read before calling), then
+    /// forgets the log segments wholly at or below it.
+    pub fn checkpoint(&self, durable_sequence: u64) -> Result<(), StoreError> {
+        self.make_sled_durable()?;
+        self.wal
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the write-ahead log's lock is poisoned".into()))?
+            .forget_before(durable_sequence)?;
+        Ok(())
+    }
+
     /// sled's flush writes its log with `sync_file_range`, which neither flushes the drive's
     /// write cache nor file metadata; an `fdatasync` of the data file does both. Blob files
     /// are written without any sync by sled, so any that exist are synced too.
-    fn make_durable(&self) -> Result<(), StoreError> {
+    fn make_sled_durable(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         self.data_file.sync_data()?;
         let blobs = self.directory.join("blobs");
@@ -386,10 +502,7 @@ impl Store {
     }
 
     /// Rebuilds the ledger by replaying the whole log, checking the chain as it goes.
-    pub fn load_ledger(
-        &self,
-        policy: std::sync::Arc<crate::domain::policy::Policy>,
-    ) -> Result<Ledger, StoreError> {
+    pub fn load_ledger(&self, policy: Arc<Policy>) -> Result<Ledger, StoreError> {
         let mut ledger = Ledger::new(policy);
         self.walk_chain(|record, _| ledger.apply(&record.event))?;
         Ok(ledger)

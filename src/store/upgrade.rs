@@ -72,7 +72,7 @@ pub fn upgrade_records(
     ));
     write_checked_backup(store, &backup, now)?;
     let records_written = rebuild_records(store, ledger)?;
-    journal.durable.make_durable()?;
+    journal.durable.make_sled_durable()?;
     Ok(Some(Upgraded {
         from_records_format: from,
         to_records_format: RECORDS_FORMAT,
