@@ -9,7 +9,7 @@ use std::time::Duration;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
-use crate::store::Store;
+use crate::store::SharedReadStore;
 
 /// Latency buckets, in seconds: 100 µs to 10 s.
 const LATENCY_BUCKETS_S: &[f64] = &[
@@ -73,7 +73,7 @@ pub fn queue_depth(commands: usize) {
 }
 
 /// Measures the store's size on disk every few seconds, for as long as it runs.
-pub async fn watch_store_size(store: Store) {
+pub async fn watch_store_size(store: SharedReadStore) {
     let mut ticks = tokio::time::interval(STORE_SIZE_INTERVAL);
     loop {
         ticks.tick().await;

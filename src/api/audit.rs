@@ -12,7 +12,7 @@ use tonic::Status;
 use crate::proto::voucher::v1 as pb;
 use crate::store::backup::write_backup;
 use crate::store::verify::VerifyReport;
-use crate::store::{EventRecord, Store, export_line};
+use crate::store::{EventRecord, SharedReadStore, export_line};
 
 /// Messages buffered per stream before the producer waits for the reader.
 const STREAM_BUFFER_MESSAGES: usize = 32;
@@ -23,17 +23,16 @@ pub type EventStream = ReceiverStream<Result<pb::LedgerEvent, Status>>;
 pub type BackupStream = ReceiverStream<Result<pb::BackupChunk, Status>>;
 
 /// Events `from..=through`, in order.
-pub fn stream_events(store: Store, from: u64, through: u64) -> EventStream {
+pub fn stream_events(store: SharedReadStore, from: u64, through: u64) -> EventStream {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER_MESSAGES);
     tokio::task::spawn_blocking(move || {
-        for entry in store.events_between(from, through) {
-            let message = entry
-                .map_err(internal)
-                .and_then(|(_, bytes)| ledger_event(&bytes));
+        let visited = store.visit_events(from, through, &mut |_, bytes| {
+            let message = ledger_event(bytes);
             let failed = message.is_err();
-            if sender.blocking_send(message).is_err() || failed {
-                return;
-            }
+            sender.blocking_send(message).is_ok() && !failed
+        });
+        if let Err(error) = visited {
+            let _ = sender.blocking_send(Err(internal(error)));
         }
     });
     ReceiverStream::new(receiver)
@@ -52,14 +51,14 @@ fn ledger_event(bytes: &[u8]) -> Result<pb::LedgerEvent, Status> {
 }
 
 /// A backup of everything up to the head as of now, in chunks.
-pub fn stream_backup(store: Store, created_at: String) -> BackupStream {
+pub fn stream_backup(store: SharedReadStore, created_at: String) -> BackupStream {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER_MESSAGES);
     tokio::task::spawn_blocking(move || {
         let mut chunks = ChunkWriter {
             sender: sender.clone(),
             buffer: Vec::with_capacity(BACKUP_CHUNK_BYTES),
         };
-        match write_backup(&store, &created_at, &mut chunks) {
+        match write_backup(&*store, &created_at, &mut chunks) {
             Ok(summary) => {
                 tracing::info!(events = summary.events, file_sha256 = %summary.file_sha256, "backup streamed")
             }

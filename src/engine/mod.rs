@@ -109,7 +109,8 @@ impl Engine {
         policy: Arc<Policy>,
         config: EngineConfig,
     ) -> Result<EngineOwner, StartError> {
-        let (store, journal, ledger) = store::open_and_load(directory, policy.clone())?;
+        let now = config.clock.now().now.to_rfc3339();
+        let (store, journal, ledger) = store::open_and_load(directory, policy.clone(), &now)?;
         let violations = ledger.check_invariants();
         if let Some(first) = violations.first() {
             return Err(StartError::Invariant(format!(
@@ -117,7 +118,6 @@ impl Engine {
                 violations.len()
             )));
         }
-        upgrade_if_needed(&store, &journal, &ledger, directory, &config.clock)?;
         let (failed_sender, failed) = watch::channel(false);
         let queued = Arc::new(AtomicUsize::new(0));
         let (queue, writer) = writer::spawn(
@@ -127,7 +127,7 @@ impl Engine {
             failed_sender,
             queued.clone(),
         )?;
-        let reader = Reader::new(store, policy, config.clock);
+        let reader = Reader::new(Arc::new(store), policy, config.clock);
         let engine = Engine {
             queue,
             queued,
@@ -187,7 +187,7 @@ impl Engine {
         let policy = self.reader.policy().clone();
         let outcome = self
             .inspect(move |live, _| {
-                let (mut report, replayed) = store::verify::verify(&store, policy)?;
+                let (mut report, replayed) = store::verify::verify(&*store, policy)?;
                 if report.is_sound() && replayed != *live {
                     report.problems.push(Problem {
                         event: None,
@@ -235,38 +235,4 @@ pub enum StartError {
     Invariant(String),
     #[error("cannot start the writer thread: {0}")]
     Thread(#[from] std::io::Error),
-}
-
-/// Rebuilds the stored records of a data directory written by an earlier build (after a
-/// backup of its log beside it), saying so loudly: an operator must know a backup appeared
-/// and why. See `store::upgrade`.
-fn upgrade_if_needed(
-    store: &store::Store,
-    journal: &store::Journal,
-    ledger: &Ledger,
-    directory: &std::path::Path,
-    clock: &ClockSource,
-) -> Result<(), StartError> {
-    let backup_directory = directory.parent().unwrap_or(directory);
-    let now = clock.now().now.to_rfc3339();
-    let from = store.records_format()?;
-    if from != store::upgrade::RECORDS_FORMAT {
-        tracing::warn!(
-            from_records_format = from,
-            to_records_format = store::upgrade::RECORDS_FORMAT,
-            "UPGRADING the data directory written by an earlier build: a backup of the log first, then every record is rebuilt from it"
-        );
-    }
-    if let Some(upgraded) =
-        store::upgrade::upgrade_records(store, journal, ledger, backup_directory, &now)?
-    {
-        tracing::warn!(
-            backup = %upgraded.backup.display(),
-            events = upgraded.events,
-            records_written = upgraded.records_written,
-            "UPGRADED the data directory to records format {}; the backup taken before it is kept",
-            upgraded.to_records_format
-        );
-    }
-    Ok(())
 }

@@ -19,7 +19,7 @@ use crate::domain::model::{
 };
 use crate::domain::money::Money;
 use crate::domain::policy::{Policy, ProgramCode};
-use crate::store::{Page, RedemptionFilter, SettlementFilter, Store, VoucherFilter};
+use crate::store::{Page, RedemptionFilter, SettlementFilter, SharedReadStore, VoucherFilter};
 
 /// The most providers a program summary lists.
 pub const SUMMARY_PROVIDERS_MAX: usize = 10_000;
@@ -29,13 +29,13 @@ pub const PAGE_SCAN_MAX: usize = 10_000;
 
 #[derive(Clone)]
 pub struct Reader {
-    store: Store,
+    store: SharedReadStore,
     policy: Arc<Policy>,
     clock: ClockSource,
 }
 
 impl Reader {
-    pub(super) fn new(store: Store, policy: Arc<Policy>, clock: ClockSource) -> Reader {
+    pub(super) fn new(store: SharedReadStore, policy: Arc<Policy>, clock: ClockSource) -> Reader {
         Reader {
             store,
             policy,
@@ -55,7 +55,7 @@ impl Reader {
         self.clock.now()
     }
 
-    pub fn store(&self) -> &Store {
+    pub fn store(&self) -> &SharedReadStore {
         &self.store
     }
 
@@ -91,7 +91,7 @@ impl Reader {
         };
         Ok(self
             .store
-            .list_enterprises(after, limit, PAGE_SCAN_MAX.max(limit), keep)?)
+            .list_enterprises(after, limit, PAGE_SCAN_MAX.max(limit), &keep)?)
     }
 
     /// Providers in credit code order after `after`.

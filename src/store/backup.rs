@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 
 use super::verify::{VerifyReport, verify};
 use super::{
-    ChainHead, EventRecord, GENESIS_HASH, Store, StoreError, export_line, keys, open_and_load,
+    ChainHead, EventRecord, GENESIS_HASH, ReadStore, StoreError, export_line, open_and_load,
     parse_export_line,
 };
 use crate::domain::event::Event;
@@ -87,7 +87,7 @@ fn format_error(line: u64, message: impl Into<String>) -> BackupError {
 /// Writes a backup of everything up to the head as of now. `created_at` is stamped in the
 /// header (the caller's clock).
 pub fn write_backup(
-    store: &Store,
+    store: &dyn ReadStore,
     created_at: &str,
     out: &mut impl Write,
 ) -> Result<BackupSummary, BackupError> {
@@ -108,18 +108,16 @@ pub fn write_backup(
         sequence: 0,
         sha256: GENESIS_HASH.to_owned(),
     };
-    for entry in store
-        .db
-        .scan_prefix(keys::EVENTS)
-        .take(usize::try_from(head.sequence).unwrap_or(usize::MAX))
-    {
-        let (_, bytes) = entry.map_err(StoreError::from)?;
+    let mut written: std::io::Result<()> = Ok(());
+    store.visit_events(1, head.sequence, &mut |_, bytes| {
         last = ChainHead {
             sequence: last.sequence + 1,
-            sha256: hex::encode(Sha256::digest(&bytes)),
+            sha256: hex::encode(Sha256::digest(bytes)),
         };
-        file.line(&export_line(&bytes))?;
-    }
+        written = file.line(&export_line(bytes));
+        written.is_ok()
+    })?;
+    written?;
     if last != head {
         let message = "the log does not end at the head it was backed up to".to_owned();
         return Err(StoreError::Chain {
@@ -200,7 +198,8 @@ fn build_from_backup(
     building: &Path,
     policy: Arc<Policy>,
 ) -> Result<(BackupSummary, VerifyReport), BackupError> {
-    let (store, mut journal, _) = open_and_load(building, policy.clone())?;
+    // A new directory is in this build's layout from the start: nothing to upgrade, no stamp.
+    let (store, mut journal, _) = open_and_load(building, policy.clone(), "")?;
     let mut pending: Vec<Event> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
     let mut pending_bytes: Vec<Vec<u8>> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
     let summary = read_backup(

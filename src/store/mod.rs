@@ -14,6 +14,7 @@ pub mod format;
 pub mod keys;
 mod reads;
 mod records;
+mod seam;
 pub mod upgrade;
 pub mod verify;
 pub mod wal;
@@ -58,6 +59,7 @@ pub enum StoreError {
 }
 
 pub use format::EventRecord;
+pub use seam::{ReadStore, RecordAudit, SharedReadStore};
 
 /// The last event written: where the next one goes and what it must name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,12 +136,16 @@ pub struct CommitTiming {
 /// replayed, then the write-ahead log's records past sled's head are applied to both and
 /// checkpointed, so that the log is empty of anything sled does not hold by itself. Fails if
 /// another process has the store open, or if the log is damaged (naming the file and offset).
+///
+/// A directory written by an earlier build has its records rebuilt (after a backup of its log
+/// beside the directory, stamped `now`): see `upgrade`.
 pub fn open_and_load(
     directory: &Path,
     policy: Arc<Policy>,
+    now: &str,
 ) -> Result<(Store, Journal, Ledger), StoreError> {
     let (store, mut journal, recovered) = open(directory)?;
-    let mut ledger = store.load_ledger(policy)?;
+    let mut ledger = load_ledger(&store, policy)?;
     let replayed = journal.recover(&recovered, &mut ledger)?;
     if replayed > 0 {
         tracing::warn!(
@@ -148,6 +154,7 @@ pub fn open_and_load(
         );
     }
     journal.durable.checkpoint(journal.head.sequence)?;
+    upgrade::upgrade_if_needed(&store, &journal, &ledger, directory, now)?;
     Ok((store, journal, ledger))
 }
 
@@ -156,9 +163,8 @@ pub fn open_and_load(
 /// `verify` to name the first bad event.
 pub fn open_for_verify(directory: &Path, policy: Arc<Policy>) -> Result<Store, StoreError> {
     let (store, mut journal, recovered) = open(directory)?;
-    let loaded = store
-        .load_ledger(policy)
-        .and_then(|mut ledger| journal.recover(&recovered, &mut ledger));
+    let loaded =
+        load_ledger(&store, policy).and_then(|mut ledger| journal.recover(&recovered, &mut ledger));
     match loaded {
         Ok(_) => journal.checkpoint()?,
         Err(StoreError::Chain { sequence, message }) => {
@@ -439,112 +445,91 @@ pub fn parse_export_line(line: &str) -> Option<(Vec<u8>, String)> {
     Some((format!("{body}}}").into_bytes(), declared.to_owned()))
 }
 
-impl Store {
-    /// Every event from the first, in order, each visited only once its own hash is known to
-    /// be the one the next event (or, for the last, the stored head) names. The first break
-    /// ends the walk with [`StoreError::Chain`] naming the event.
-    pub fn walk_chain(
-        &self,
-        mut visit: impl FnMut(&EventRecord, &[u8]),
-    ) -> Result<ChainHead, StoreError> {
-        let stored_head = self.stored_head()?;
-        let mut visited = ChainHead::genesis();
-        let mut pending: Option<(EventRecord, Vec<u8>, ChainHead)> = None;
-        for entry in self.db.scan_prefix(keys::EVENTS) {
-            let (key, bytes) = entry?;
-            let expected = pending
-                .as_ref()
-                .map_or(visited.sequence, |(_, _, head)| head.sequence)
-                + 1;
-            let record = read_event(&key, &bytes, expected)?;
-            let own_head = ChainHead {
-                sequence: expected,
-                sha256: hex::encode(Sha256::digest(&bytes)),
-            };
-            let previous = pending.as_ref().map_or(&visited, |(_, _, head)| head);
-            if record.previous_sha256 != previous.sha256 {
-                let altered = previous.sequence.max(1);
-                return Err(chain_break(
-                    altered,
-                    format!(
-                        "event {} names a SHA-256 for event {} that is not its own: one of them was altered",
-                        expected, previous.sequence
-                    ),
-                ));
+/// Every event from the first, in order, each visited only once its own hash is known to be
+/// the one the next event (or, for the last, the stored head) names. The first break ends the
+/// walk with [`StoreError::Chain`] naming the event. Works on any store.
+pub fn walk_chain(
+    store: &dyn ReadStore,
+    mut visit: impl FnMut(&EventRecord, &[u8]),
+) -> Result<ChainHead, StoreError> {
+    let stored_head = store.stored_head()?;
+    let mut visited = ChainHead::genesis();
+    let mut pending: Option<(EventRecord, Vec<u8>, ChainHead)> = None;
+    let mut broken: Option<StoreError> = None;
+    store.visit_events(1, u64::MAX, &mut |sequence, bytes| {
+        let expected = pending
+            .as_ref()
+            .map_or(visited.sequence, |(_, _, head)| head.sequence)
+            + 1;
+        let record = match read_event(sequence, bytes, expected) {
+            Ok(record) => record,
+            Err(error) => {
+                broken = Some(error);
+                return false;
             }
-            if let Some((previous_record, previous_bytes, previous_head)) = pending.take() {
-                visit(&previous_record, &previous_bytes);
-                visited = previous_head;
-            }
-            pending = Some((record, bytes.to_vec(), own_head));
-        }
-        match pending {
-            Some((record, bytes, head)) if head == stored_head => {
-                visit(&record, &bytes);
-                Ok(head)
-            }
-            Some((_, _, head)) => Err(chain_break(
-                head.sequence,
+        };
+        let own_head = ChainHead {
+            sequence: expected,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        };
+        let previous = pending.as_ref().map_or(&visited, |(_, _, head)| head);
+        if record.previous_sha256 != previous.sha256 {
+            let altered = previous.sequence.max(1);
+            broken = Some(chain_break(
+                altered,
                 format!(
-                    "the log ends at event {} with SHA-256 {}, but the stored head names event {} with {}",
-                    head.sequence, head.sha256, stored_head.sequence, stored_head.sha256
+                    "event {} names a SHA-256 for event {} that is not its own: one of them was altered",
+                    expected, previous.sequence
                 ),
-            )),
-            None if stored_head.sequence == 0 => Ok(visited),
-            None => Err(chain_break(
-                1,
-                format!(
-                    "the log is empty but the stored head names event {}",
-                    stored_head.sequence
-                ),
-            )),
+            ));
+            return false;
         }
-    }
-
-    /// Rebuilds the ledger by replaying the whole log, checking the chain as it goes.
-    pub fn load_ledger(&self, policy: Arc<Policy>) -> Result<Ledger, StoreError> {
-        let mut ledger = Ledger::new(policy);
-        self.walk_chain(|record, _| ledger.apply(&record.event))?;
-        Ok(ledger)
-    }
-
-    /// The head as stored: the last event written and its hash.
-    pub fn stored_head(&self) -> Result<ChainHead, StoreError> {
-        match self.db.get(keys::HEAD)? {
-            Some(bytes) => decode(&bytes, "chain head"),
-            None => Ok(ChainHead::genesis()),
+        if let Some((previous_record, previous_bytes, previous_head)) = pending.take() {
+            visit(&previous_record, &previous_bytes);
+            visited = previous_head;
         }
+        pending = Some((record, bytes.to_vec(), own_head));
+        true
+    })?;
+    if let Some(error) = broken {
+        return Err(error);
     }
+    match pending {
+        Some((record, bytes, head)) if head == stored_head => {
+            visit(&record, &bytes);
+            Ok(head)
+        }
+        Some((_, _, head)) => Err(chain_break(
+            head.sequence,
+            format!(
+                "the log ends at event {} with SHA-256 {}, but the stored head names event {} with {}",
+                head.sequence, head.sha256, stored_head.sequence, stored_head.sha256
+            ),
+        )),
+        None if stored_head.sequence == 0 => Ok(visited),
+        None => Err(chain_break(
+            1,
+            format!(
+                "the log is empty but the stored head names event {}",
+                stored_head.sequence
+            ),
+        )),
+    }
+}
 
-    /// The number of events recorded.
-    pub fn event_count(&self) -> Result<u64, StoreError> {
-        Ok(self.stored_head()?.sequence)
-    }
-
-    /// Whether any token was ever created: a store without one needs a bootstrap token.
-    pub fn has_tokens(&self) -> Result<bool, StoreError> {
-        Ok(self
-            .db
-            .scan_prefix(keys::TOKENS)
-            .next()
-            .transpose()?
-            .is_some())
-    }
-
-    /// Bytes the store takes on disk.
-    pub fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
-    }
+/// Rebuilds the ledger by replaying the whole log of any store, checking the chain as it goes.
+pub fn load_ledger(store: &dyn ReadStore, policy: Arc<Policy>) -> Result<Ledger, StoreError> {
+    let mut ledger = Ledger::new(policy);
+    walk_chain(store, |record, _| ledger.apply(&record.event))?;
+    Ok(ledger)
 }
 
 fn chain_break(sequence: u64, message: String) -> StoreError {
     StoreError::Chain { sequence, message }
 }
 
-/// Decodes the event stored under `key`, which must be event number `expected`.
-fn read_event(key: &[u8], bytes: &[u8], expected: u64) -> Result<EventRecord, StoreError> {
-    let sequence = keys::event_sequence(key)
-        .ok_or_else(|| chain_break(expected, "a malformed event key".to_owned()))?;
+/// Decodes the event stored as number `sequence`, which must be event number `expected`.
+fn read_event(sequence: u64, bytes: &[u8], expected: u64) -> Result<EventRecord, StoreError> {
     if sequence != expected {
         return Err(chain_break(
             expected,

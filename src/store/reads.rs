@@ -9,7 +9,8 @@ use std::ops::Bound;
 use chrono::NaiveDate;
 use serde::Deserialize;
 
-use super::{Store, StoreError, decode, keys};
+use super::seam::{ReadStore, RecordAudit};
+use super::{ChainHead, Store, StoreError, decode, keys};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::model::{
@@ -63,17 +64,17 @@ impl RedemptionFilter {
     }
 }
 
-impl Store {
-    pub fn enterprise(&self, code: &CreditCode) -> Result<Option<Enterprise>, StoreError> {
+impl ReadStore for Store {
+    fn enterprise(&self, code: &CreditCode) -> Result<Option<Enterprise>, StoreError> {
         self.get(&keys::enterprise(code), "enterprise")
     }
 
-    pub fn provider(&self, code: &CreditCode) -> Result<Option<Provider>, StoreError> {
+    fn provider(&self, code: &CreditCode) -> Result<Option<Provider>, StoreError> {
         self.get(&keys::provider(code), "provider")
     }
 
     /// The token whose secret hashes to `secret_sha256_hex`, revoked or not.
-    pub fn token_by_secret(&self, secret_sha256_hex: &str) -> Result<Option<Token>, StoreError> {
+    fn token_by_secret(&self, secret_sha256_hex: &str) -> Result<Option<Token>, StoreError> {
         let Some(id_bytes) = self.db.get(keys::token_secret(secret_sha256_hex))? else {
             return Ok(None);
         };
@@ -85,27 +86,24 @@ impl Store {
     }
 
     /// A token by its id, revoked or not.
-    pub fn token(&self, token_id: &TokenId) -> Result<Option<Token>, StoreError> {
+    fn token(&self, token_id: &TokenId) -> Result<Option<Token>, StoreError> {
         self.get(&keys::token(token_id), "token")
     }
 
-    pub fn voucher(&self, voucher_id: &VoucherId) -> Result<Option<Voucher>, StoreError> {
+    fn voucher(&self, voucher_id: &VoucherId) -> Result<Option<Voucher>, StoreError> {
         self.get(&keys::voucher(voucher_id), "voucher")
     }
 
-    pub fn redemption(
-        &self,
-        redemption_id: &RedemptionId,
-    ) -> Result<Option<Redemption>, StoreError> {
+    fn redemption(&self, redemption_id: &RedemptionId) -> Result<Option<Redemption>, StoreError> {
         self.get(&keys::redemption(redemption_id), "redemption")
     }
 
-    pub fn cap_account(&self, key: &CapKey) -> Result<Option<CapAccount>, StoreError> {
+    fn cap_account(&self, key: &CapKey) -> Result<Option<CapAccount>, StoreError> {
         self.get(&keys::cap_account(key), "cap account")
     }
 
     /// Vouchers in id order after `after`, through the enterprise index when one is named.
-    pub fn list_vouchers(
+    fn list_vouchers(
         &self,
         filter: VoucherFilter,
         after: Option<VoucherId>,
@@ -143,7 +141,7 @@ impl Store {
     }
 
     /// Redemptions in id order after `after`, through the narrowest index the filter allows.
-    pub fn list_redemptions(
+    fn list_redemptions(
         &self,
         filter: RedemptionFilter,
         after: Option<RedemptionId>,
@@ -175,7 +173,7 @@ impl Store {
     }
 
     /// One program-period's cap accounts, in credit code order after `after`.
-    pub fn cap_accounts_of(
+    fn cap_accounts_of(
         &self,
         program_period: &ProgramPeriod,
         after: Option<CreditCode>,
@@ -191,15 +189,12 @@ impl Store {
         )
     }
 
-    pub fn settlement(
-        &self,
-        settlement_id: &SettlementId,
-    ) -> Result<Option<Settlement>, StoreError> {
+    fn settlement(&self, settlement_id: &SettlementId) -> Result<Option<Settlement>, StoreError> {
         self.get(&keys::settlement(settlement_id), "settlement")
     }
 
     /// Statements in id order after `after`, through the provider index when one is named.
-    pub fn list_settlements(
+    fn list_settlements(
         &self,
         provider: Option<CreditCode>,
         program: Option<ProgramCode>,
@@ -230,12 +225,12 @@ impl Store {
     }
 
     /// Enterprises in credit code order after `after`, those `keep` admits.
-    pub fn list_enterprises(
+    fn list_enterprises(
         &self,
         after: Option<CreditCode>,
         limit: usize,
         scan_max: usize,
-        keep: impl Fn(&Enterprise) -> bool,
+        keep: &dyn Fn(&Enterprise) -> bool,
     ) -> Result<Page<Enterprise>, StoreError> {
         self.page_through_records(
             keys::ENTERPRISES,
@@ -247,7 +242,7 @@ impl Store {
     }
 
     /// Providers in credit code order after `after`.
-    pub fn list_providers(
+    fn list_providers(
         &self,
         after: Option<CreditCode>,
         limit: usize,
@@ -261,7 +256,7 @@ impl Store {
         )
     }
 
-    pub fn program_totals(
+    fn program_totals(
         &self,
         program_period: &ProgramPeriod,
     ) -> Result<Option<ProgramTotals>, StoreError> {
@@ -270,7 +265,7 @@ impl Store {
 
     /// Up to `limit` providers' totals for one program-period, in credit code order, and
     /// whether there were more.
-    pub fn provider_totals_of(
+    fn provider_totals_of(
         &self,
         program_period: &ProgramPeriod,
         limit: usize,
@@ -291,22 +286,56 @@ impl Store {
         Ok((totals, false))
     }
 
-    /// Stored event records from `from` (at least 1) through `through`, in order, raw.
-    pub fn events_between(
+    fn visit_events(
         &self,
         from: u64,
         through: u64,
-    ) -> impl Iterator<Item = Result<(u64, sled::IVec), StoreError>> + '_ {
-        self.db
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        for entry in self
+            .db
             .range(keys::event(from.max(1))..=keys::event(through))
-            .map(|entry| {
-                let (key, bytes) = entry?;
-                let sequence = keys::event_sequence(&key)
-                    .ok_or_else(|| StoreError::Corrupt("malformed event key".to_owned()))?;
-                Ok((sequence, bytes))
-            })
+        {
+            let (key, bytes) = entry?;
+            let sequence = keys::event_sequence(&key)
+                .ok_or_else(|| StoreError::Corrupt("malformed event key".to_owned()))?;
+            if !visit(sequence, &bytes) {
+                break;
+            }
+        }
+        Ok(())
     }
 
+    fn stored_head(&self) -> Result<ChainHead, StoreError> {
+        match self.db.get(keys::HEAD)? {
+            Some(bytes) => decode(&bytes, "chain head"),
+            None => Ok(ChainHead::genesis()),
+        }
+    }
+
+    fn has_tokens(&self) -> Result<bool, StoreError> {
+        Ok(self
+            .db
+            .scan_prefix(keys::TOKENS)
+            .next()
+            .transpose()?
+            .is_some())
+    }
+
+    fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.db.size_on_disk()?)
+    }
+
+    fn records_format(&self) -> Result<u32, StoreError> {
+        self.stored_records_format()
+    }
+
+    fn record_audit(&self) -> Box<dyn RecordAudit + '_> {
+        Box::new(super::verify::SledAudit::new(self))
+    }
+}
+
+impl Store {
     fn get<T: for<'de> Deserialize<'de>>(
         &self,
         key: &[u8],

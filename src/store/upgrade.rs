@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::backup::{BackupError, check_backup, write_backup};
 use super::records::{STATE_PREFIXES, expected_indexes, expected_records};
-use super::{Journal, Store, StoreError, keys};
+use super::{Journal, ReadStore, Store, StoreError, keys};
 use crate::domain::ledger::Ledger;
 
 /// The layout of the records this build writes. Format 2 added `redeemed_by_month` to the
@@ -35,7 +35,7 @@ pub struct Upgraded {
 
 impl Store {
     /// The layout of the stored records.
-    pub fn records_format(&self) -> Result<u32, StoreError> {
+    pub fn stored_records_format(&self) -> Result<u32, StoreError> {
         match self.db.get(keys::RECORDS_FORMAT)? {
             None => Ok(1),
             Some(bytes) => std::str::from_utf8(&bytes)
@@ -56,7 +56,7 @@ pub fn upgrade_records(
     backup_directory: &Path,
     now: &str,
 ) -> Result<Option<Upgraded>, StoreError> {
-    let from = store.records_format()?;
+    let from = store.stored_records_format()?;
     if from == RECORDS_FORMAT {
         return Ok(None);
     }
@@ -144,4 +144,33 @@ fn rebuild_records(store: &Store, ledger: &Ledger) -> Result<u64, StoreError> {
     batch.insert(keys::RECORDS_FORMAT, RECORDS_FORMAT.to_string().as_bytes());
     store.db.apply_batch(batch)?;
     Ok(written)
+}
+
+/// [`upgrade_records`] with the log lines an operator needs: a backup appeared, and why.
+pub fn upgrade_if_needed(
+    store: &Store,
+    journal: &Journal,
+    ledger: &Ledger,
+    directory: &Path,
+    now: &str,
+) -> Result<(), StoreError> {
+    let backup_directory = directory.parent().unwrap_or(directory);
+    let from = store.stored_records_format()?;
+    if from != RECORDS_FORMAT {
+        tracing::warn!(
+            from_records_format = from,
+            to_records_format = RECORDS_FORMAT,
+            "UPGRADING the data directory written by an earlier build: a backup of the log first, then every record is rebuilt from it"
+        );
+    }
+    if let Some(upgraded) = upgrade_records(store, journal, ledger, backup_directory, now)? {
+        tracing::warn!(
+            backup = %upgraded.backup.display(),
+            events = upgraded.events,
+            records_written = upgraded.records_written,
+            "UPGRADED the data directory to records format {}; the backup taken before it is kept",
+            upgraded.to_records_format
+        );
+    }
+    Ok(())
 }

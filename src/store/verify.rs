@@ -15,7 +15,8 @@ use serde_json::Value;
 
 use super::records::{STATE_PREFIXES, expected_indexes, expected_records, writes_of};
 use super::upgrade::RECORDS_FORMAT;
-use super::{ChainHead, Store, StoreError};
+use super::{ChainHead, ReadStore, RecordAudit, Store, StoreError, walk_chain};
+use crate::domain::event::Event;
 use crate::domain::ledger::Ledger;
 use crate::domain::policy::Policy;
 
@@ -95,18 +96,22 @@ const PROBLEMS_SHOWN_MAX: usize = 50;
 
 /// Replays the whole log into a fresh ledger and checks the store against it. Returns the
 /// report and the replayed ledger (so a caller holding a live ledger can compare it too).
-pub fn verify(store: &Store, policy: Arc<Policy>) -> Result<(VerifyReport, Ledger), StoreError> {
+/// Works on any store: the comparison of records is the store's own [`RecordAudit`].
+pub fn verify(
+    store: &dyn ReadStore,
+    policy: Arc<Policy>,
+) -> Result<(VerifyReport, Ledger), StoreError> {
     let mut ledger = Ledger::new(policy);
-    let mut last_writer: HashMap<Vec<u8>, u64> = HashMap::new();
+    let mut audit = store.record_audit();
     let mut problems = Vec::new();
     let mut apply_failure: Option<Problem> = None;
-    let walked = store.walk_chain(|record, _| {
+    let walked = walk_chain(store, |record, _| {
         if apply_failure.is_some() {
             return;
         }
         let applied = catch_unwind(AssertUnwindSafe(|| ledger.apply(&record.event)));
         match applied {
-            Ok(()) => note_writes(&mut last_writer, record.sequence, &record.event, &ledger),
+            Ok(()) => audit.note(record.sequence, &record.event, &ledger),
             Err(panic) => {
                 apply_failure = Some(Problem {
                     event: Some(record.sequence),
@@ -151,7 +156,8 @@ pub fn verify(store: &Store, policy: Arc<Policy>) -> Result<(VerifyReport, Ledge
         ));
         return Ok((report, ledger));
     }
-    let records_checked = compare_records(store, &ledger, &last_writer, &mut problems)?;
+    let (records_checked, differences) = audit.finish(&ledger)?;
+    problems.extend(differences);
     Ok((report(head, records_checked, problems), ledger))
 }
 
@@ -165,18 +171,37 @@ fn report(head: ChainHead, records_checked: u64, problems: Vec<Problem>) -> Veri
     }
 }
 
-fn note_writes(
-    last_writer: &mut HashMap<Vec<u8>, u64>,
-    sequence: u64,
-    event: &crate::domain::event::Event,
-    ledger: &Ledger,
-) {
-    let writes = writes_of(event, ledger);
-    for record in writes.records {
-        last_writer.insert(record.key(), sequence);
+/// The sled store's audit: which event last wrote each key, then every stored record and
+/// index entry against the replay, both ways.
+pub(super) struct SledAudit<'a> {
+    store: &'a Store,
+    last_writer: HashMap<Vec<u8>, u64>,
+}
+
+impl<'a> SledAudit<'a> {
+    pub(super) fn new(store: &'a Store) -> SledAudit<'a> {
+        SledAudit {
+            store,
+            last_writer: HashMap::new(),
+        }
     }
-    for (key, _) in writes.indexes {
-        last_writer.insert(key, sequence);
+}
+
+impl RecordAudit for SledAudit<'_> {
+    fn note(&mut self, sequence: u64, event: &Event, ledger: &Ledger) {
+        let writes = writes_of(event, ledger);
+        for record in writes.records {
+            self.last_writer.insert(record.key(), sequence);
+        }
+        for (key, _) in writes.indexes {
+            self.last_writer.insert(key, sequence);
+        }
+    }
+
+    fn finish(self: Box<Self>, ledger: &Ledger) -> Result<(u64, Vec<Problem>), StoreError> {
+        let mut problems = Vec::new();
+        let checked = compare_records(self.store, ledger, &self.last_writer, &mut problems)?;
+        Ok((checked, problems))
     }
 }
 

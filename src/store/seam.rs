@@ -1,0 +1,121 @@
+//! The storage seam: what the rest of the program may ask of a store, whatever keeps it.
+//!
+//! [`ReadStore`] is the readers' half: records by key, bounded pages, the event log's bytes,
+//! and the audit of stored records against a replay. The sled store implements it today; a
+//! store for PostgreSQL implements the same trait without `engine/`, `api/` or `web/` changing.
+//! Everything above `store/` holds an `Arc<dyn ReadStore>` and never a concrete store.
+
+use std::sync::Arc;
+
+use super::verify::Problem;
+use super::{ChainHead, Page, RedemptionFilter, StoreError, VoucherFilter};
+use crate::domain::credit_code::CreditCode;
+use crate::domain::event::Event;
+use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
+use crate::domain::ledger::Ledger;
+use crate::domain::model::{
+    CapAccount, CapKey, Enterprise, ProgramPeriod, ProgramTotals, Provider, ProviderTotals,
+    Redemption, Settlement, Token, Voucher,
+};
+use crate::domain::policy::ProgramCode;
+
+/// A store as its readers see it. Reads never wait for the writer.
+pub trait ReadStore: Send + Sync + 'static {
+    fn enterprise(&self, code: &CreditCode) -> Result<Option<Enterprise>, StoreError>;
+    fn provider(&self, code: &CreditCode) -> Result<Option<Provider>, StoreError>;
+    /// The token whose secret hashes to this (lower-case hex SHA-256).
+    fn token_by_secret(&self, secret_sha256_hex: &str) -> Result<Option<Token>, StoreError>;
+    fn token(&self, token_id: &TokenId) -> Result<Option<Token>, StoreError>;
+    fn voucher(&self, voucher_id: &VoucherId) -> Result<Option<Voucher>, StoreError>;
+    fn redemption(&self, redemption_id: &RedemptionId) -> Result<Option<Redemption>, StoreError>;
+    fn cap_account(&self, key: &CapKey) -> Result<Option<CapAccount>, StoreError>;
+    fn settlement(&self, settlement_id: &SettlementId) -> Result<Option<Settlement>, StoreError>;
+    fn program_totals(
+        &self,
+        program_period: &ProgramPeriod,
+    ) -> Result<Option<ProgramTotals>, StoreError>;
+
+    /// Vouchers in id order after `after`, examining at most `scan_max` entries.
+    fn list_vouchers(
+        &self,
+        filter: VoucherFilter,
+        after: Option<VoucherId>,
+        limit: usize,
+        scan_max: usize,
+    ) -> Result<Page<Voucher>, StoreError>;
+    /// Redemptions in id order after `after`, examining at most `scan_max` entries.
+    fn list_redemptions(
+        &self,
+        filter: RedemptionFilter,
+        after: Option<RedemptionId>,
+        limit: usize,
+        scan_max: usize,
+    ) -> Result<Page<Redemption>, StoreError>;
+    /// One program-period's cap accounts in enterprise order after `after`.
+    fn cap_accounts_of(
+        &self,
+        program_period: &ProgramPeriod,
+        after: Option<CreditCode>,
+        limit: usize,
+    ) -> Result<Page<CapAccount>, StoreError>;
+    /// Statements in id order after `after`, a provider's or everyone's, a program's or all.
+    fn list_settlements(
+        &self,
+        provider: Option<CreditCode>,
+        program: Option<ProgramCode>,
+        after: Option<SettlementId>,
+        limit: usize,
+        scan_max: usize,
+    ) -> Result<Page<Settlement>, StoreError>;
+    /// Enterprises in credit code order after `after` that `keep` admits.
+    fn list_enterprises(
+        &self,
+        after: Option<CreditCode>,
+        limit: usize,
+        scan_max: usize,
+        keep: &dyn Fn(&Enterprise) -> bool,
+    ) -> Result<Page<Enterprise>, StoreError>;
+    fn list_providers(
+        &self,
+        after: Option<CreditCode>,
+        limit: usize,
+    ) -> Result<Page<Provider>, StoreError>;
+    /// Up to `limit` providers' totals in one program-period, and whether there were more.
+    fn provider_totals_of(
+        &self,
+        program_period: &ProgramPeriod,
+        limit: usize,
+    ) -> Result<(Vec<(CreditCode, ProviderTotals)>, bool), StoreError>;
+
+    /// The last event written and its hash.
+    fn stored_head(&self) -> Result<ChainHead, StoreError>;
+    /// The stored bytes of events `from..=through` in order, each as first written; `visit`
+    /// returns false to stop early.
+    fn visit_events(
+        &self,
+        from: u64,
+        through: u64,
+        visit: &mut dyn FnMut(u64, &[u8]) -> bool,
+    ) -> Result<(), StoreError>;
+    /// Whether any token was ever created: a store without one needs a bootstrap token.
+    fn has_tokens(&self) -> Result<bool, StoreError>;
+    /// Bytes the store takes on disk (0 where that means nothing).
+    fn size_on_disk_bytes(&self) -> Result<u64, StoreError>;
+    /// The layout of the stored records (see `upgrade`).
+    fn records_format(&self) -> Result<u32, StoreError>;
+    /// An audit that follows a replay event by event and then compares every stored record
+    /// and index with the replayed ledger, both ways (used by `verify`).
+    fn record_audit(&self) -> Box<dyn RecordAudit + '_>;
+}
+
+/// Compares what a store holds with a replay (see [`ReadStore::record_audit`]).
+pub trait RecordAudit {
+    /// `event` (number `sequence`) was just applied to `ledger`.
+    fn note(&mut self, sequence: u64, event: &Event, ledger: &Ledger);
+    /// Every stored record against `ledger` after the last event: the records checked, and
+    /// what differs, each traced to the last event that wrote it.
+    fn finish(self: Box<Self>, ledger: &Ledger) -> Result<(u64, Vec<Problem>), StoreError>;
+}
+
+/// How the rest of the program holds a store.
+pub type SharedReadStore = Arc<dyn ReadStore>;
