@@ -110,7 +110,11 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<EngineOwner, StartError> {
         let now = config.clock.now().now.to_rfc3339();
-        let (store, journal, ledger) = store::open_and_load(directory, policy.clone(), &now)?;
+        let store::OpenedStore {
+            reader: store,
+            journal,
+            ledger,
+        } = store::open_ledger(directory, policy.clone(), &now)?;
         let violations = ledger.check_invariants();
         if let Some(first) = violations.first() {
             return Err(StartError::Invariant(format!(
@@ -127,7 +131,7 @@ impl Engine {
             failed_sender,
             queued.clone(),
         )?;
-        let reader = Reader::new(Arc::new(store), policy, config.clock);
+        let reader = Reader::new(store, policy, config.clock);
         let engine = Engine {
             queue,
             queued,

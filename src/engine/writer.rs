@@ -24,7 +24,7 @@ use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
 use crate::domain::event::Event;
 use crate::domain::ledger::{Ledger, Outcome};
-use crate::store::{AppendedBatch, DurableWriter, Journal};
+use crate::store::{AppendedBatch, Durability, EventJournal};
 
 /// Prepared batches that may wait for the sync thread. One is synced while the next is
 /// prepared; more would only add latency.
@@ -47,7 +47,7 @@ struct Writer {
     /// Commands submitted and not yet taken into a batch (shared with [`super::Engine`]).
     queued: Arc<AtomicUsize>,
     ledger: Ledger,
-    journal: Journal,
+    journal: Box<dyn EventJournal>,
     config: EngineConfig,
     sync: Option<SyncSender<SyncJob>>,
     sync_thread: Option<JoinHandle<()>>,
@@ -60,7 +60,7 @@ struct Writer {
 /// recorded if it changed and what is due expires, so the first answer sees today's state.
 pub(super) fn spawn(
     mut ledger: Ledger,
-    mut journal: Journal,
+    mut journal: Box<dyn EventJournal>,
     config: EngineConfig,
     failed: watch::Sender<bool>,
     queued: Arc<AtomicUsize>,
@@ -73,7 +73,7 @@ pub(super) fn spawn(
             .commit(&events, &ledger)
             .map_err(std::io::Error::other)?;
     }
-    let durable = journal.durable_writer();
+    let durable = journal.durability();
     let storage_failed = Arc::new(AtomicBool::new(false));
     let durable_sequence = Arc::new(AtomicU64::new(journal.head().sequence));
     let checkpoints = Checkpoints::spawn(
@@ -246,7 +246,7 @@ struct Health {
 /// The sync thread: writes each batch, makes it durable, then answers its callers. After a
 /// storage failure it answers everyone "unavailable": the ledger in memory is then ahead of
 /// the disk and nothing more may be acknowledged.
-fn run_sync(durable: DurableWriter, jobs: Receiver<SyncJob>, health: Health) {
+fn run_sync(durable: Arc<dyn Durability>, jobs: Receiver<SyncJob>, health: Health) {
     for job in jobs {
         match job {
             SyncJob::Barrier(done) => {
@@ -256,7 +256,7 @@ fn run_sync(durable: DurableWriter, jobs: Receiver<SyncJob>, health: Health) {
                 if let Some(appended) = appended
                     && !health.storage_failed.load(Ordering::SeqCst)
                 {
-                    write(&durable, appended, answers.len(), &health);
+                    write(&*durable, appended, answers.len(), &health);
                 }
                 let usable = !health.storage_failed.load(Ordering::SeqCst);
                 for (reply, result) in answers {
@@ -272,7 +272,7 @@ fn run_sync(durable: DurableWriter, jobs: Receiver<SyncJob>, health: Health) {
     }
 }
 
-fn write(durable: &DurableWriter, appended: AppendedBatch, commands: usize, health: &Health) {
+fn write(durable: &dyn Durability, appended: AppendedBatch, commands: usize, health: &Health) {
     let events = appended.events;
     let head = appended.head.sequence;
     match durable.write(appended) {
@@ -302,12 +302,12 @@ fn write(durable: &DurableWriter, appended: AppendedBatch, commands: usize, heal
 struct Checkpoints {
     stop: SyncSender<()>,
     thread: JoinHandle<()>,
-    durable: DurableWriter,
+    durable: Arc<dyn Durability>,
 }
 
 impl Checkpoints {
     fn spawn(
-        durable: DurableWriter,
+        durable: Arc<dyn Durability>,
         durable_sequence: Arc<AtomicU64>,
         interval: Duration,
     ) -> std::io::Result<Checkpoints> {

@@ -59,7 +59,7 @@ pub enum StoreError {
 }
 
 pub use format::EventRecord;
-pub use seam::{ReadStore, RecordAudit, SharedReadStore};
+pub use seam::{Durability, EventJournal, ReadStore, RecordAudit, SharedReadStore};
 
 /// The last event written: where the next one goes and what it must name.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,8 +114,9 @@ pub struct DurableWriter {
 pub struct AppendedBatch {
     pub head: ChainHead,
     pub events: usize,
-    /// The event records as stored, for the write-ahead log.
-    records: Vec<Vec<u8>>,
+    /// What the store needs to make it durable (for sled: the event records, for the
+    /// write-ahead log).
+    pending: Box<dyn std::any::Any + Send>,
     /// Encoding and chaining, on the writer thread.
     pub prepare: Duration,
     /// sled's in-memory apply, on the writer thread.
@@ -130,6 +131,29 @@ pub struct CommitTiming {
     /// sled's in-memory apply.
     pub apply: Duration,
     pub flush_and_sync: Duration,
+}
+
+/// An open store, as the engine holds it: through the seam only.
+pub struct OpenedStore {
+    pub reader: SharedReadStore,
+    pub journal: Box<dyn EventJournal>,
+    /// The ledger as the store's history leaves it.
+    pub ledger: Ledger,
+}
+
+/// Opens the ledger's store in `directory` (the embedded default: sled behind a write-ahead
+/// log) and rebuilds the ledger; see [`open_and_load`].
+pub fn open_ledger(
+    directory: &Path,
+    policy: Arc<Policy>,
+    now: &str,
+) -> Result<OpenedStore, StoreError> {
+    let (store, journal, ledger) = open_and_load(directory, policy, now)?;
+    Ok(OpenedStore {
+        reader: Arc::new(store),
+        journal: Box::new(journal),
+        ledger,
+    })
 }
 
 /// Opens (or creates) the store in `directory` and rebuilds the ledger: sled's events are
@@ -316,7 +340,7 @@ impl Journal {
         Ok(AppendedBatch {
             head,
             events: events.len(),
-            records: stored.to_vec(),
+            pending: Box::new(stored.to_vec()),
             prepare: encoded - started,
             apply: encoded.elapsed(),
         })
@@ -376,11 +400,15 @@ impl DurableWriter {
     /// write-ahead log, one `fdatasync`. Returns once it is on disk.
     pub fn write(&self, appended: AppendedBatch) -> Result<CommitTiming, StoreError> {
         let started = Instant::now();
-        let first_sequence = appended.head.sequence + 1 - appended.records.len() as u64;
+        let records = appended
+            .pending
+            .downcast_ref::<Vec<Vec<u8>>>()
+            .expect("a batch appended by the sled journal");
+        let first_sequence = appended.head.sequence + 1 - records.len() as u64;
         self.wal
             .lock()
             .map_err(|_| StoreError::Corrupt("the write-ahead log's lock is poisoned".into()))?
-            .append_durably(first_sequence, &appended.records)?;
+            .append_durably(first_sequence, records)?;
         Ok(CommitTiming {
             prepare: appended.prepare,
             apply: appended.apply,
@@ -559,4 +587,28 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
     serde_json::from_slice(bytes).map_err(|error| StoreError::Corrupt(format!("{what}: {error}")))
+}
+
+impl EventJournal for Journal {
+    fn head(&self) -> &ChainHead {
+        Journal::head(self)
+    }
+
+    fn append(&mut self, events: &[Event], ledger: &Ledger) -> Result<AppendedBatch, StoreError> {
+        Journal::append(self, events, ledger)
+    }
+
+    fn durability(&self) -> Arc<dyn Durability> {
+        Arc::new(self.durable.clone())
+    }
+}
+
+impl Durability for DurableWriter {
+    fn write(&self, appended: AppendedBatch) -> Result<CommitTiming, StoreError> {
+        DurableWriter::write(self, appended)
+    }
+
+    fn checkpoint(&self, durable_sequence: u64) -> Result<(), StoreError> {
+        DurableWriter::checkpoint(self, durable_sequence)
+    }
 }

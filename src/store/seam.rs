@@ -1,14 +1,18 @@
 //! The storage seam: what the rest of the program may ask of a store, whatever keeps it.
 //!
 //! [`ReadStore`] is the readers' half: records by key, bounded pages, the event log's bytes,
-//! and the audit of stored records against a replay. The sled store implements it today; a
-//! store for PostgreSQL implements the same trait without `engine/`, `api/` or `web/` changing.
-//! Everything above `store/` holds an `Arc<dyn ReadStore>` and never a concrete store.
+//! and the audit of stored records against a replay. [`EventJournal`] and [`Durability`] are
+//! the writer's: append a batch atomically, then make it durable before anyone is answered.
+//! The sled store implements them today; a store for PostgreSQL implements the same traits
+//! without `engine/`, `api/` or `web/` changing. Everything above `store/` holds trait
+//! objects and never a concrete store.
 
 use std::sync::Arc;
 
 use super::verify::Problem;
-use super::{ChainHead, Page, RedemptionFilter, StoreError, VoucherFilter};
+use super::{
+    AppendedBatch, ChainHead, CommitTiming, Page, RedemptionFilter, StoreError, VoucherFilter,
+};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::event::Event;
 use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
@@ -119,3 +123,32 @@ pub trait RecordAudit {
 
 /// How the rest of the program holds a store.
 pub type SharedReadStore = Arc<dyn ReadStore>;
+
+/// The writer's half of a store: appends batches of events (already applied to the ledger)
+/// with every record they changed, atomically, and hands out the means to make them durable.
+/// Exactly one exists per open store.
+pub trait EventJournal: Send {
+    /// The head after the last appended batch (ahead of the disk while one is in flight).
+    fn head(&self) -> &ChainHead;
+    /// Encodes, chains and stages `events` and every record they touched in `ledger`, visible
+    /// to readers but not yet durable: hand the result to [`Durability::write`], in the order
+    /// appended, before telling anyone.
+    fn append(&mut self, events: &[Event], ledger: &Ledger) -> Result<AppendedBatch, StoreError>;
+    /// What makes appended batches durable; may be used from another thread.
+    fn durability(&self) -> Arc<dyn Durability>;
+
+    /// Appends and makes durable; returns once it is on disk.
+    fn commit(&mut self, events: &[Event], ledger: &Ledger) -> Result<CommitTiming, StoreError> {
+        let appended = self.append(events, ledger)?;
+        self.durability().write(appended)
+    }
+}
+
+/// Makes appended batches durable, in the order they were appended.
+pub trait Durability: Send + Sync {
+    /// Makes `appended` (and everything appended before it) durable; returns once it is.
+    fn write(&self, appended: AppendedBatch) -> Result<CommitTiming, StoreError>;
+    /// Lets the store fold what is durable up to `durable_sequence` into its checkpointed
+    /// state (a no-op where every write already is).
+    fn checkpoint(&self, durable_sequence: u64) -> Result<(), StoreError>;
+}
