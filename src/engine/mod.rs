@@ -110,11 +110,21 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<EngineOwner, StartError> {
         let now = config.clock.now().now.to_rfc3339();
+        let opened = store::open_ledger(directory, policy.clone(), &now)?;
+        Engine::start_on(opened, policy, config)
+    }
+
+    /// Starts on a store already opened (e.g. one in memory: `store::open_memory`).
+    pub fn start_on(
+        opened: store::OpenedStore,
+        policy: Arc<Policy>,
+        config: EngineConfig,
+    ) -> Result<EngineOwner, StartError> {
         let store::OpenedStore {
             reader: store,
             journal,
             ledger,
-        } = store::open_ledger(directory, policy.clone(), &now)?;
+        } = opened;
         let violations = ledger.check_invariants();
         if let Some(first) = violations.first() {
             return Err(StartError::Invariant(format!(

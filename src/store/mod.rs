@@ -15,6 +15,7 @@ pub mod keys;
 mod reads;
 mod records;
 mod seam;
+mod tree;
 pub mod upgrade;
 pub mod verify;
 pub mod wal;
@@ -34,6 +35,8 @@ use crate::domain::policy::Policy;
 
 pub use reads::{Page, RedemptionFilter, SettlementFilter, VoucherFilter};
 use records::{RecordKey, writes_of};
+pub use tree::MemoryTree;
+use tree::{Tree, TreeBatch};
 
 /// The hash that the first event names as its predecessor.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -88,12 +91,14 @@ impl ChainHead {
 /// The readers' handle. Cheap to clone; every clone sees the same tree.
 #[derive(Clone)]
 pub struct Store {
-    db: sled::Db,
+    tree: Arc<dyn Tree>,
 }
 
 /// The writer's handle: appends batches durably. Exactly one exists per open store.
 pub struct Journal {
-    durable: DurableWriter,
+    tree: Arc<dyn Tree>,
+    /// sled's write-ahead log and checkpoints, or nothing to do for a tree in memory.
+    durable: Arc<dyn Durability>,
     /// The head after the last prepared batch (ahead of the disk while a batch is in flight).
     head: ChainHead,
 }
@@ -156,6 +161,50 @@ pub fn open_ledger(
     })
 }
 
+/// Opens a store kept in `tree`, in memory (for tests and models: nothing is durable beyond
+/// the process), and rebuilds the ledger from it. Opening the same tree again is a restart.
+pub fn open_memory(tree: Arc<MemoryTree>, policy: Arc<Policy>) -> Result<OpenedStore, StoreError> {
+    let tree: Arc<dyn Tree> = tree;
+    let head = match tree.get(keys::HEAD)? {
+        Some(bytes) => decode::<ChainHead>(&bytes, "chain head")?,
+        None => ChainHead::genesis(),
+    };
+    if head.sequence == 0 && tree.get(keys::RECORDS_FORMAT)?.is_none() {
+        let mut batch = TreeBatch::default();
+        batch.insert(keys::RECORDS_FORMAT, upgrade::RECORDS_FORMAT.to_string());
+        tree.apply(batch)?;
+    }
+    let store = Store { tree: tree.clone() };
+    let ledger = load_ledger(&store, policy)?;
+    let journal = Journal {
+        tree,
+        durable: Arc::new(InMemory),
+        head,
+    };
+    Ok(OpenedStore {
+        reader: Arc::new(store),
+        journal: Box::new(journal),
+        ledger,
+    })
+}
+
+/// The durability of a store in memory: a batch is as durable as it will ever be once applied.
+struct InMemory;
+
+impl Durability for InMemory {
+    fn write(&self, appended: AppendedBatch) -> Result<CommitTiming, StoreError> {
+        Ok(CommitTiming {
+            prepare: appended.prepare,
+            apply: appended.apply,
+            flush_and_sync: Duration::ZERO,
+        })
+    }
+
+    fn checkpoint(&self, _durable_sequence: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
 /// Opens (or creates) the store in `directory` and rebuilds the ledger: sled's events are
 /// replayed, then the write-ahead log's records past sled's head are applied to both and
 /// checkpointed, so that the log is empty of anything sled does not hold by itself. Fails if
@@ -177,7 +226,7 @@ pub fn open_and_load(
             "recovered events from the write-ahead log that sled had not checkpointed"
         );
     }
-    journal.durable.checkpoint(journal.head.sequence)?;
+    journal.checkpoint()?;
     upgrade::upgrade_if_needed(&store, &journal, &ledger, directory, now)?;
     Ok((store, journal, ledger))
 }
@@ -235,8 +284,13 @@ fn open(directory: &Path) -> Result<(Store, Journal, wal::Recovered), StoreError
         data_file,
         wal: Arc::new(Mutex::new(log)),
     };
-    let journal = Journal { durable, head };
-    Ok((Store { db }, journal, recovered))
+    let tree: Arc<dyn Tree> = Arc::new(db);
+    let journal = Journal {
+        tree: tree.clone(),
+        durable: Arc::new(durable),
+        head,
+    };
+    Ok((Store { tree }, journal, recovered))
 }
 
 impl Journal {
@@ -308,7 +362,7 @@ impl Journal {
             "an empty batch has nothing to make durable"
         );
         let started = Instant::now();
-        let mut batch = sled::Batch::default();
+        let mut batch = TreeBatch::default();
         let mut head = self.head.clone();
         // A record touched by many events of the batch is written once, as it ends up.
         let mut touched: BTreeSet<RecordKey> = BTreeSet::new();
@@ -318,7 +372,7 @@ impl Journal {
                 "a stored event is over the bound"
             );
             let next_head = ChainHead::after(&head, bytes);
-            batch.insert(keys::event(next_head.sequence), bytes.as_slice());
+            batch.insert(keys::event(next_head.sequence), bytes.clone());
             head = next_head;
             let writes = writes_of(event, ledger);
             touched.extend(writes.records);
@@ -335,7 +389,7 @@ impl Journal {
         }
         batch.insert(keys::HEAD, encode(&head));
         let encoded = Instant::now();
-        self.durable.db.apply_batch(batch)?;
+        self.tree.apply(batch)?;
         self.head = head.clone();
         Ok(AppendedBatch {
             head,
@@ -349,11 +403,6 @@ impl Journal {
     /// Makes sled hold everything appended so far by itself (see [`DurableWriter::checkpoint`]).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.durable.checkpoint(self.head.sequence)
-    }
-
-    /// A second handle on the same files, for a thread of its own.
-    pub fn durable_writer(&self) -> DurableWriter {
-        self.durable.clone()
     }
 
     /// Applies the write-ahead log's records past the head to `ledger` and to sled, checking
@@ -599,7 +648,7 @@ impl EventJournal for Journal {
     }
 
     fn durability(&self) -> Arc<dyn Durability> {
-        Arc::new(self.durable.clone())
+        self.durable.clone()
     }
 }
 
@@ -612,3 +661,6 @@ impl Durability for DurableWriter {
         DurableWriter::checkpoint(self, durable_sequence)
     }
 }
+
+#[cfg(test)]
+mod agreement_tests;

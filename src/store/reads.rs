@@ -75,7 +75,7 @@ impl ReadStore for Store {
 
     /// The token whose secret hashes to `secret_sha256_hex`, revoked or not.
     fn token_by_secret(&self, secret_sha256_hex: &str) -> Result<Option<Token>, StoreError> {
-        let Some(id_bytes) = self.db.get(keys::token_secret(secret_sha256_hex))? else {
+        let Some(id_bytes) = self.tree.get(&keys::token_secret(secret_sha256_hex))? else {
             return Ok(None);
         };
         let id_text = std::str::from_utf8(&id_bytes)
@@ -272,7 +272,7 @@ impl ReadStore for Store {
     ) -> Result<(Vec<(CreditCode, ProviderTotals)>, bool), StoreError> {
         let prefix = keys::program_period_prefix(keys::PROVIDER_TOTALS, program_period);
         let mut totals = Vec::new();
-        for entry in self.db.scan_prefix(&prefix) {
+        for entry in self.tree.scan_prefix(&prefix) {
             if totals.len() == limit {
                 return Ok((totals, true));
             }
@@ -292,10 +292,11 @@ impl ReadStore for Store {
         through: u64,
         visit: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> Result<(), StoreError> {
-        for entry in self
-            .db
-            .range(keys::event(from.max(1))..=keys::event(through))
-        {
+        let range = self.tree.range(
+            Bound::Included(keys::event(from.max(1))),
+            Bound::Included(keys::event(through)),
+        );
+        for entry in range {
             let (key, bytes) = entry?;
             let sequence = keys::event_sequence(&key)
                 .ok_or_else(|| StoreError::Corrupt("malformed event key".to_owned()))?;
@@ -307,7 +308,7 @@ impl ReadStore for Store {
     }
 
     fn stored_head(&self) -> Result<ChainHead, StoreError> {
-        match self.db.get(keys::HEAD)? {
+        match self.tree.get(keys::HEAD)? {
             Some(bytes) => decode(&bytes, "chain head"),
             None => Ok(ChainHead::genesis()),
         }
@@ -315,7 +316,7 @@ impl ReadStore for Store {
 
     fn has_tokens(&self) -> Result<bool, StoreError> {
         Ok(self
-            .db
+            .tree
             .scan_prefix(keys::TOKENS)
             .next()
             .transpose()?
@@ -323,7 +324,7 @@ impl ReadStore for Store {
     }
 
     fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
-        Ok(self.db.size_on_disk()?)
+        self.tree.size_on_disk_bytes()
     }
 
     fn records_format(&self) -> Result<u32, StoreError> {
@@ -341,7 +342,7 @@ impl Store {
         key: &[u8],
         what: &str,
     ) -> Result<Option<T>, StoreError> {
-        self.db
+        self.tree
             .get(key)?
             .map(|bytes| decode(&bytes, what))
             .transpose()
@@ -392,7 +393,7 @@ impl Store {
             Some(id) => Bound::Excluded([prefix, id.as_bytes()].concat()),
             None => Bound::Included(prefix.to_vec()),
         };
-        let mut entries = self.db.range::<Vec<u8>, _>((start, Bound::Unbounded));
+        let mut entries = self.tree.range(start, Bound::Unbounded);
         let mut items = Vec::new();
         let mut last_examined = None;
         let mut examined = 0;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::backup::{BackupError, check_backup, write_backup};
 use super::records::{STATE_PREFIXES, expected_indexes, expected_records};
+use super::tree::TreeBatch;
 use super::{Journal, ReadStore, Store, StoreError, keys};
 use crate::domain::ledger::Ledger;
 
@@ -36,7 +37,7 @@ pub struct Upgraded {
 impl Store {
     /// The layout of the stored records.
     pub fn stored_records_format(&self) -> Result<u32, StoreError> {
-        match self.db.get(keys::RECORDS_FORMAT)? {
+        match self.tree.get(keys::RECORDS_FORMAT)? {
             None => Ok(1),
             Some(bytes) => std::str::from_utf8(&bytes)
                 .ok()
@@ -72,7 +73,7 @@ pub fn upgrade_records(
     ));
     write_checked_backup(store, &backup, now)?;
     let records_written = rebuild_records(store, ledger)?;
-    journal.durable.make_sled_durable()?;
+    journal.checkpoint()?;
     Ok(Some(Upgraded {
         from_records_format: from,
         to_records_format: RECORDS_FORMAT,
@@ -123,10 +124,10 @@ fn backup_failed(error: BackupError) -> StoreError {
 /// Replaces every record and index with the ledger's, and records the new layout, in one
 /// atomic batch (the caller makes it durable).
 fn rebuild_records(store: &Store, ledger: &Ledger) -> Result<u64, StoreError> {
-    let mut batch = sled::Batch::default();
+    let mut batch = TreeBatch::default();
     for prefix in STATE_PREFIXES {
-        for entry in store.db.scan_prefix(prefix).keys() {
-            batch.remove(entry?);
+        for entry in store.tree.scan_prefix(prefix) {
+            batch.remove(entry?.0);
         }
     }
     let mut written = 0u64;
@@ -142,7 +143,7 @@ fn rebuild_records(store: &Store, ledger: &Ledger) -> Result<u64, StoreError> {
         written += 1;
     }
     batch.insert(keys::RECORDS_FORMAT, RECORDS_FORMAT.to_string().as_bytes());
-    store.db.apply_batch(batch)?;
+    store.tree.apply(batch)?;
     Ok(written)
 }
 

@@ -222,16 +222,16 @@ fn compare_records(
     expected.extend(expected_indexes(ledger));
     let mut checked = 0u64;
     for prefix in STATE_PREFIXES {
-        for entry in store.db.scan_prefix(prefix) {
+        for entry in store.tree.scan_prefix(prefix) {
             let (key, stored) = entry?;
             checked += 1;
-            let writer = last_writer.get(key.as_ref()).copied();
-            match expected.remove(key.as_ref()) {
+            let writer = last_writer.get(&key).copied();
+            match expected.remove(&key) {
                 None => problems.push(Problem {
                     event: None,
                     message: format!("{} is stored but no event wrote it", printable(&key)),
                 }),
-                Some(wanted) if wanted != stored.as_ref() => problems.push(Problem {
+                Some(wanted) if wanted != stored => problems.push(Problem {
                     event: writer,
                     message: format!(
                         "{} differs from the replay: {}",

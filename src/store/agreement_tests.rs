@@ -1,0 +1,368 @@
+//! The sled store and the memory store, side by side on the same random history: every read
+//! the seam offers must give the same answer from both, both must verify, and both must give
+//! back the same ledger when opened again.
+
+use std::sync::Arc;
+
+use chrono::{NaiveDate, TimeZone};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::verify::verify;
+use super::{
+    MemoryTree, OpenedStore, Page, ReadStore, RedemptionFilter, VoucherFilter, open_ledger,
+    open_memory,
+};
+use crate::domain::command::{Command, RedeemCommand, SettlementRequest};
+use crate::domain::credit_code::CreditCode;
+use crate::domain::dates::{Clock, china_offset};
+use crate::domain::ids::{RedemptionId, SettlementId, VoucherId};
+use crate::domain::invoice::InvoiceNumber;
+use crate::domain::ledger::Ledger;
+use crate::domain::model::{
+    Actor, CapKey, Invoice, IssueVoucherRequest, ProgramPeriod, Role, SecretHash,
+};
+use crate::domain::money::Money;
+use crate::domain::policy::{Policy, ProgramCode};
+use crate::domain::text::{BoundedText, RequestId};
+
+const ENTERPRISES: [&str; 3] = [
+    "914403001922038216",
+    "91110108551385082Q",
+    "91330100716105852F",
+];
+const COMPUTE_PROVIDER: &str = "9144030071526726XG";
+const LEASING_PROVIDER: &str = "91320681MA1N7Q4R2M";
+const COMMANDS: usize = 600;
+
+fn code(text: &str) -> CreditCode {
+    CreditCode::parse(text).expect("a valid code")
+}
+
+fn clock() -> Clock {
+    Clock {
+        now: china_offset()
+            .with_ymd_and_hms(2027, 6, 15, 10, 0, 0)
+            .single()
+            .expect("an instant"),
+        today: NaiveDate::from_ymd_opt(2027, 6, 15).expect("a day"),
+    }
+}
+
+/// The world every history starts from: three enterprises and a provider per program.
+fn set_up() -> Vec<Command> {
+    let mut commands: Vec<Command> = ENTERPRISES
+        .iter()
+        .map(|enterprise| Command::RegisterEnterprise {
+            credit_code: code(enterprise),
+            name: BoundedText::parse(&format!("企业 {enterprise}")).expect("name"),
+            check_digit_override_reason: None,
+        })
+        .collect();
+    for (provider, program) in [
+        (COMPUTE_PROVIDER, ProgramCode::Compute),
+        (LEASING_PROVIDER, ProgramCode::Leasing),
+    ] {
+        commands.push(Command::RegisterProvider {
+            credit_code: code(provider),
+            name: BoundedText::parse("服务商").expect("name"),
+            program,
+            check_digit_override_reason: None,
+        });
+    }
+    commands
+}
+
+/// A random command over what exists so far (many are refused: that is part of the history).
+fn random_command(rng: &mut StdRng, serial: usize, ledger: &Ledger) -> Command {
+    let vouchers = ledger.vouchers().count() as u64;
+    let redemptions = ledger.redemptions().count() as u64;
+    let pick_voucher =
+        |rng: &mut StdRng| VoucherId::from_number(rng.random_range(1..=vouchers.max(1)));
+    let pick_claim =
+        |rng: &mut StdRng| RedemptionId::from_number(rng.random_range(1..=redemptions.max(1)));
+    let program = if rng.random_bool(0.7) {
+        ProgramCode::Compute
+    } else {
+        ProgramCode::Leasing
+    };
+    let provider = code(match program {
+        ProgramCode::Leasing => LEASING_PROVIDER,
+        _ => COMPUTE_PROVIDER,
+    });
+    let reason = BoundedText::parse("复核").expect("reason");
+    match rng.random_range(0..20) {
+        0..=2 => Command::IssueVoucher(IssueVoucherRequest {
+            request_id: RequestId::parse(&format!("issue-{serial}")).expect("id"),
+            enterprise_credit_code: code(ENTERPRISES[rng.random_range(0..ENTERPRISES.len())]),
+            program,
+            face_value: rng
+                .random_bool(0.5)
+                .then(|| money(rng.random_range(1_000..5_000_000))),
+            valid_from: None,
+            valid_until: None,
+        }),
+        3..=10 => match pick_voucher(rng).and_then(|id| ledger.voucher(&id)) {
+            Some(voucher) => Command::Redeem(RedeemCommand {
+                voucher_id: voucher.voucher_id,
+                provider_credit_code: code(match voucher.program {
+                    ProgramCode::Leasing => LEASING_PROVIDER,
+                    _ => COMPUTE_PROVIDER,
+                }),
+                enterprise_credit_code: voucher.enterprise_credit_code,
+                invoice: Invoice {
+                    number: InvoiceNumber::parse(&format!("2632{serial:016}")).expect("invoice"),
+                    date: NaiveDate::from_ymd_opt(2027, 6, 1).expect("a day"),
+                    amount: money(rng.random_range(100..2_000_000)),
+                },
+                allow_partial: rng.random_bool(0.3),
+                evidence: Vec::new(),
+            }),
+            None => Command::RevokeToken {
+                token_id: crate::domain::ids::TokenId::FIRST,
+            },
+        },
+        11..=12 => Command::ReverseRedemption {
+            redemption_id: pick_claim(rng).unwrap_or(RedemptionId::FIRST),
+            reason,
+            actor: if rng.random_bool(0.5) {
+                Actor::Bureau
+            } else {
+                Actor::Provider(provider)
+            },
+        },
+        13..=15 => Command::ApproveRedemption {
+            redemption_id: pick_claim(rng).unwrap_or(RedemptionId::FIRST),
+        },
+        16 => Command::RejectRedemption {
+            redemption_id: pick_claim(rng).unwrap_or(RedemptionId::FIRST),
+            reason,
+        },
+        17 => Command::CreateSettlement(SettlementRequest {
+            request_id: RequestId::parse(&format!("settle-{serial}")).expect("id"),
+            provider_credit_code: provider,
+            program,
+            up_to: clock().today,
+        }),
+        18 => Command::RevokeVoucher {
+            voucher_id: pick_voucher(rng).unwrap_or(VoucherId::FIRST),
+            reason,
+        },
+        _ => Command::CreateToken {
+            role: Role::Provider,
+            provider_credit_code: Some(provider),
+            description: None,
+            secret_sha256: SecretHash::of(&format!("secret-{serial}")),
+        },
+    }
+}
+
+fn money(fen: i64) -> Money {
+    Money::from_units_and_nanos(
+        "CNY",
+        fen / 100,
+        i32::try_from(fen % 100).expect("fen") * 10_000_000,
+    )
+    .expect("an amount")
+}
+
+/// Runs one random history into both stores, batch by batch, as the writer would.
+fn run_history(
+    seed: u64,
+    sled: &mut OpenedStore,
+    memory: &mut OpenedStore,
+    policy: &Arc<Policy>,
+) -> Ledger {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut ledger = Ledger::new(policy.clone());
+    let mut commands = set_up().into_iter();
+    let mut serial = 0;
+    while serial < COMMANDS {
+        let batch_size = rng.random_range(1..8);
+        let mut events = Vec::new();
+        for _ in 0..batch_size {
+            serial += 1;
+            let command = commands
+                .next()
+                .unwrap_or_else(|| random_command(&mut rng, serial, &ledger));
+            if let Ok(executed) = ledger.execute(&command, clock()) {
+                events.extend(executed.events);
+            }
+        }
+        if events.is_empty() {
+            continue;
+        }
+        sled.journal.commit(&events, &ledger).expect("sled commit");
+        memory
+            .journal
+            .commit(&events, &ledger)
+            .expect("memory commit");
+    }
+    ledger
+}
+
+/// Every page of a listing, walked with a small page size so that page tokens are exercised.
+fn all_pages<T>(mut read: impl FnMut(Option<String>) -> Page<T>) -> Vec<T> {
+    let mut items = Vec::new();
+    let mut after = None;
+    for _ in 0..10_000 {
+        let page = read(after);
+        items.extend(page.items);
+        match page.next_after {
+            Some(next) => after = Some(next),
+            None => return items,
+        }
+    }
+    panic!("a listing that never ends");
+}
+
+/// Every read the seam offers, asked of a store, in a form that can be compared.
+fn everything_read(store: &dyn ReadStore, ledger: &Ledger) -> Vec<String> {
+    let mut seen = Vec::new();
+    let read = |result: &dyn std::fmt::Debug| format!("{result:?}");
+    let vouchers = ledger.vouchers().count() as u64 + 1;
+    let claims = ledger.redemptions().count() as u64 + 1;
+    for number in 1..=vouchers {
+        let id = VoucherId::from_number(number).expect("id");
+        seen.push(read(&store.voucher(&id).expect("voucher")));
+    }
+    for number in 1..=claims {
+        let id = RedemptionId::from_number(number).expect("id");
+        seen.push(read(&store.redemption(&id).expect("redemption")));
+    }
+    for number in 1..=ledger.settlements().count() as u64 + 1 {
+        let id = SettlementId::from_number(number).expect("id");
+        seen.push(read(&store.settlement(&id).expect("settlement")));
+    }
+    for token in ledger.tokens() {
+        seen.push(read(&store.token(&token.token_id).expect("token")));
+        seen.push(read(
+            &store
+                .token_by_secret(&token.secret_sha256.0)
+                .expect("token"),
+        ));
+    }
+    let periods: Vec<ProgramPeriod> = ledger.all_program_totals().map(|(key, _)| *key).collect();
+    for enterprise in ENTERPRISES
+        .iter()
+        .chain([&COMPUTE_PROVIDER, &LEASING_PROVIDER])
+    {
+        let code = code(enterprise);
+        seen.push(read(&store.enterprise(&code).expect("enterprise")));
+        seen.push(read(&store.provider(&code).expect("provider")));
+        for period in &periods {
+            let key = CapKey {
+                enterprise_credit_code: code,
+                program: period.program,
+                period_start: period.period_start,
+            };
+            seen.push(read(&store.cap_account(&key).expect("cap account")));
+        }
+        for program in [None, Some(ProgramCode::Compute)] {
+            let filter = VoucherFilter {
+                enterprise_credit_code: Some(code),
+                program,
+            };
+            seen.push(read(&all_pages(|after| {
+                let after = after.map(|id| VoucherId::parse(&id).expect("id"));
+                store.list_vouchers(filter, after, 3, 50).expect("vouchers")
+            })));
+            let filter = RedemptionFilter {
+                enterprise_credit_code: Some(code),
+                program,
+                ..RedemptionFilter::default()
+            };
+            seen.push(read(&all_pages(|after| {
+                let after = after.map(|id| RedemptionId::parse(&id).expect("id"));
+                store
+                    .list_redemptions(filter, after, 7, 50)
+                    .expect("redemptions")
+            })));
+            seen.push(read(&all_pages(|after| {
+                let after = after.map(|id| SettlementId::parse(&id).expect("id"));
+                store
+                    .list_settlements(Some(code), program, after, 2, 50)
+                    .expect("settlements")
+            })));
+        }
+    }
+    for period in &periods {
+        seen.push(read(&store.program_totals(period).expect("totals")));
+        seen.push(read(
+            &store
+                .provider_totals_of(period, 10)
+                .expect("provider totals"),
+        ));
+        seen.push(read(&all_pages(|after| {
+            let after = after.map(|text| code(&text));
+            store.cap_accounts_of(period, after, 2).expect("accounts")
+        })));
+    }
+    seen.push(read(&all_pages(|after| {
+        let after = after.map(|text| code(&text));
+        store
+            .list_enterprises(after, 1, 10, &|enterprise| {
+                enterprise.name.as_str().contains("企业")
+            })
+            .expect("enterprises")
+    })));
+    seen.push(read(&all_pages(|after| {
+        let after = after.map(|text| code(&text));
+        store.list_providers(after, 1).expect("providers")
+    })));
+    let mut events = Vec::new();
+    store
+        .visit_events(1, u64::MAX, &mut |sequence, bytes| {
+            events.push((sequence, bytes.to_vec()));
+            true
+        })
+        .expect("events");
+    seen.push(read(&events));
+    seen.push(read(&store.stored_head().expect("head")));
+    seen.push(read(&store.has_tokens().expect("tokens")));
+    seen.push(read(&store.records_format().expect("format")));
+    seen
+}
+
+#[test]
+fn sled_and_memory_stores_agree_on_random_histories() {
+    let policy = Arc::new(Policy::default_qidong());
+    for seed in 0..4u64 {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let ledger_directory = directory.path().join("ledger");
+        let tree = Arc::new(MemoryTree::default());
+        let mut sled = open_ledger(&ledger_directory, policy.clone(), "").expect("sled");
+        let mut memory = open_memory(tree.clone(), policy.clone()).expect("memory");
+        let ledger = run_history(seed, &mut sled, &mut memory, &policy);
+        assert!(
+            ledger.redemptions().count() > 20,
+            "seed {seed}: the history did something"
+        );
+
+        let from_sled = everything_read(&*sled.reader, &ledger);
+        let from_memory = everything_read(&*memory.reader, &ledger);
+        assert_eq!(from_sled.len(), from_memory.len());
+        for (index, (left, right)) in from_sled.iter().zip(&from_memory).enumerate() {
+            assert_eq!(left, right, "seed {seed}: read {index} differs");
+        }
+        for (name, store) in [("sled", &*sled.reader), ("memory", &*memory.reader)] {
+            let (report, replayed) = verify(store, policy.clone()).expect("verify");
+            assert!(
+                report.is_sound(),
+                "seed {seed}, {name}: {}",
+                report.render()
+            );
+            assert_eq!(
+                replayed, ledger,
+                "seed {seed}, {name}: the replay is the live ledger"
+            );
+        }
+        drop(sled);
+        drop(memory);
+        let reopened_memory = open_memory(tree, policy.clone()).expect("memory again");
+        assert_eq!(
+            reopened_memory.ledger, ledger,
+            "seed {seed}: memory reopened"
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! The ordered key-value tree the embedded store's layout is written on (`keys.rs`,
+//! `records.rs`, `reads.rs`): point reads, ordered ranges, and atomic batches. sled provides it
+//! on disk; [`MemoryTree`] provides it in memory for unit tests, the model of a store, and the
+//! test that runs both side by side. Nothing outside `store/` sees either.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::RwLock;
+
+use super::StoreError;
+
+/// One entry: key and value bytes.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
+/// Entries in key order, each possibly a read error.
+pub type Entries<'a> = Box<dyn Iterator<Item = Result<Entry, StoreError>> + 'a>;
+
+pub trait Tree: Send + Sync + 'static {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Entries from `start` to `end`, in key order.
+    fn range(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> Entries<'_>;
+    /// Applies every write of `batch` at once: a reader sees all of them or none.
+    fn apply(&self, batch: TreeBatch) -> Result<(), StoreError>;
+    /// Bytes on disk (0 in memory).
+    fn size_on_disk_bytes(&self) -> Result<u64, StoreError>;
+
+    /// Entries whose key starts with `prefix`, in key order.
+    fn scan_prefix(&self, prefix: &[u8]) -> Entries<'_> {
+        let owned = prefix.to_vec();
+        Box::new(
+            self.range(Bound::Included(prefix.to_vec()), Bound::Unbounded)
+                .take_while(move |entry| {
+                    entry
+                        .as_ref()
+                        .map_or(true, |(key, _)| key.starts_with(&owned))
+                }),
+        )
+    }
+}
+
+/// Writes to apply together; a later write to a key replaces an earlier one.
+#[derive(Clone, Debug, Default)]
+pub struct TreeBatch {
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl TreeBatch {
+    pub fn insert(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.writes.insert(key.into(), Some(value.into()));
+    }
+
+    pub fn remove(&mut self, key: impl Into<Vec<u8>>) {
+        self.writes.insert(key.into(), None);
+    }
+}
+
+impl Tree for sled::Db {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sled::Tree::get(self, key)?.map(|value| value.to_vec()))
+    }
+
+    fn range(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> Entries<'_> {
+        Box::new(
+            sled::Tree::range::<Vec<u8>, _>(self, (start, end)).map(|entry| {
+                let (key, value) = entry?;
+                Ok((key.to_vec(), value.to_vec()))
+            }),
+        )
+    }
+
+    fn apply(&self, batch: TreeBatch) -> Result<(), StoreError> {
+        let mut sled_batch = sled::Batch::default();
+        for (key, write) in batch.writes {
+            match write {
+                Some(value) => sled_batch.insert(key, value),
+                None => sled_batch.remove(key),
+            }
+        }
+        Ok(self.apply_batch(sled_batch)?)
+    }
+
+    fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
+        Ok(self.size_on_disk()?)
+    }
+}
+
+/// A tree in memory: what sled would hold, without a disk.
+#[derive(Debug, Default)]
+pub struct MemoryTree {
+    entries: RwLock<BTreeMap<Vec<u8>, Vec<u8>>>,
+}
+
+/// Entries a memory range hands out at a time, so a long scan never holds the lock long.
+const MEMORY_RANGE_CHUNK: usize = 256;
+
+impl MemoryTree {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<Vec<u8>, Vec<u8>>> {
+        // A panic while holding the lock cannot leave a batch half applied (see `apply`).
+        self.entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Up to a chunk of entries after `start`, and whether the range may go on.
+    fn chunk(&self, start: &Bound<Vec<u8>>, end: &Bound<Vec<u8>>) -> Vec<Entry> {
+        self.read()
+            .range::<Vec<u8>, _>((start.clone(), end.clone()))
+            .take(MEMORY_RANGE_CHUNK)
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect()
+    }
+}
+
+impl Tree for MemoryTree {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.read().get(key).cloned())
+    }
+
+    fn range(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> Entries<'_> {
+        let mut next_start = start;
+        let mut buffered: std::vec::IntoIter<Entry> = Vec::new().into_iter();
+        let mut finished = false;
+        Box::new(std::iter::from_fn(move || {
+            if let Some(entry) = buffered.next() {
+                return Some(Ok(entry));
+            }
+            if finished {
+                return None;
+            }
+            let chunk = self.chunk(&next_start, &end);
+            finished = chunk.len() < MEMORY_RANGE_CHUNK;
+            if let Some((last_key, _)) = chunk.last() {
+                next_start = Bound::Excluded(last_key.clone());
+            }
+            buffered = chunk.into_iter();
+            buffered.next().map(Ok)
+        }))
+    }
+
+    fn apply(&self, batch: TreeBatch) -> Result<(), StoreError> {
+        let mut entries = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (key, write) in batch.writes {
+            match write {
+                Some(value) => entries.insert(key, value),
+                None => entries.remove(&key),
+            };
+        }
+        Ok(())
+    }
+
+    fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_tree(tree: &dyn Tree) {
+        let mut batch = TreeBatch::default();
+        for number in 0..600u32 {
+            batch.insert(format!("a/{number:04}"), number.to_string());
+        }
+        batch.insert("b/1", "one");
+        batch.insert("b/2", "two");
+        batch.remove("b/2");
+        tree.apply(batch).expect("apply");
+        assert_eq!(tree.get(b"b/1").expect("get"), Some(b"one".to_vec()));
+        assert_eq!(tree.get(b"b/2").expect("get"), None, "a later remove wins");
+        let keys: Vec<Vec<u8>> = tree
+            .scan_prefix(b"a/")
+            .map(|entry| entry.expect("entry").0)
+            .collect();
+        assert_eq!(keys.len(), 600, "a prefix scan crosses chunk boundaries");
+        assert!(
+            keys.windows(2).all(|pair| pair[0] < pair[1]),
+            "in key order"
+        );
+        let after: Vec<Vec<u8>> = tree
+            .range(Bound::Excluded(b"a/0597".to_vec()), Bound::Unbounded)
+            .map(|entry| entry.expect("entry").0)
+            .collect();
+        assert_eq!(
+            after,
+            vec![b"a/0598".to_vec(), b"a/0599".to_vec(), b"b/1".to_vec()]
+        );
+    }
+
+    #[test]
+    fn sled_and_memory_trees_behave_alike() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let sled = sled::Config::new()
+            .path(directory.path())
+            .open()
+            .expect("sled");
+        check_tree(&sled);
+        check_tree(&MemoryTree::default());
+    }
+}
