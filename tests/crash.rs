@@ -440,3 +440,232 @@ async fn check_round(
         );
     }
 }
+
+// The power-cut form: `kill -9` ends the process, not the machine, so everything voucherd had
+// written was still in the page cache for the disk. Here voucherd's data directory is on a
+// powerfs mount (powerfs/README.md): at the instant of the kill the power is cut too, and only
+// what voucherd had synced (file bytes by fsync/fdatasync, names by a directory fsync) is left.
+
+/// The powerfs test harness, included by path since this package cannot depend on powerfs;
+/// not every helper in it is used here.
+#[allow(dead_code)]
+#[path = "../powerfs/src/mounted.rs"]
+mod mounted;
+
+use std::path::{Path, PathBuf};
+
+fn power_iterations() -> u64 {
+    std::env::var("VOUCHER_CRASH_POWER_ITERATIONS")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or(20)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_work_survives_power_cuts_at_random_moments() {
+    if std::env::var("VOUCHER_CRASH_POWER").as_deref() != Ok("1") {
+        println!(
+            "skipped: the power-cut crash test runs with `VOUCHER_CRASH_POWER=1 cargo test --test crash` \
+             (it needs /dev/fuse, fusermount3 and the powerfs binary; powerfs/README.md)"
+        );
+        return;
+    }
+    if let Err(missing) = mounted::fuse_available() {
+        panic!("VOUCHER_CRASH_POWER=1, but powerfs cannot mount here: {missing}");
+    }
+    let seed = std::env::var("VOUCHER_CRASH_SEED")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    println!("power-cut crash test seed {seed} (VOUCHER_CRASH_SEED={seed} to replay)");
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut disk = PoweredDisk::new(powerfs_program());
+    let policy_directory = tempfile::tempdir().expect("temporary directory");
+    let policy_file = policy_directory.path().join("policy.toml");
+    std::fs::write(&policy_file, POLICY).expect("policy file");
+    let policy_argument = policy_file.to_str().expect("utf-8").to_owned();
+    let arguments = ["--policy", policy_argument.as_str()];
+
+    let data = DataDir::existing(&disk.data_on_mount());
+    let server = TestServer::start_in(data, "2027-06-15", &arguments).await;
+    let observed = Arc::new(Mutex::new(Observed::default()));
+    let provider_token = set_up(&server, &observed).await;
+    let mut server = server;
+    for round in 0..power_iterations() {
+        let context = format!("round {round} (VOUCHER_CRASH_SEED={seed})");
+        let provider = server.client(&provider_token).await;
+        let bureau = server.bureau().await;
+        let workers = start_workers(&provider, &bureau, &observed, round, rng.random());
+        let load_ms = rng.random_range(50..400);
+        // A failure in the checks below names no round, so each round says which it is.
+        println!("{context}: {load_ms} ms of load, then the cut");
+        tokio::time::sleep(Duration::from_millis(load_ms)).await;
+        let data = cut_power_and_kill(&mut disk, server, workers, &context).await;
+        assert_verified_offline(&policy_argument, &disk.data_on_backing(), &context);
+        disk.mount(&context);
+        server = TestServer::start_in(data, "2027-06-15", &arguments).await;
+        let waiting_for = format!("{context}: the checks after the power came back");
+        within(
+            ROUND_CHECK_DEADLINE,
+            &waiting_for,
+            check_round(&server, &provider_token, &observed, round, seed),
+        )
+        .await;
+    }
+    let total = observed.lock().expect("lock").redeemed.len();
+    println!(
+        "{} rounds, {total} acknowledged redemptions checked after every power cut",
+        power_iterations()
+    );
+    assert!(total > 0, "the load must have done something");
+}
+
+/// The power cut and `kill -9` at the same instant; returns voucherd's data directory once
+/// every worker has noticed and powerfs is unmounted.
+async fn cut_power_and_kill(
+    disk: &mut PoweredDisk,
+    server: TestServer,
+    workers: Vec<tokio::task::JoinHandle<()>>,
+    context: &str,
+) -> DataDir {
+    disk.send_cut(context);
+    let data = server.kill();
+    disk.confirm_cut(context);
+    for (index, worker) in workers.into_iter().enumerate() {
+        let waiting_for = format!("{context}: worker {index} to notice the power cut");
+        let _ = within(WORKER_DEADLINE, &waiting_for, worker).await;
+    }
+    disk.unmount(context);
+    data
+}
+
+/// `voucherd verify` passes on the data directory as the disk holds it after the cut.
+fn assert_verified_offline(policy_argument: &str, data_directory: &Path, context: &str) {
+    let verified = std::process::Command::new(env!("CARGO_BIN_EXE_voucherd"))
+        .args(["verify", "--policy", policy_argument, "--data-dir"])
+        .arg(data_directory)
+        .output_within_deadline()
+        .expect("voucherd verify runs");
+    assert!(
+        verified.status.success(),
+        "{context}: verify failed on the disk as the power cut left it:\n{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
+}
+
+/// A disk whose power can be cut: a powerfs mount over a backing directory that holds, at every
+/// moment, what the disk would hold after a power loss.
+struct PoweredDisk {
+    // Dropped first: the mount goes before the directories under it.
+    mounted: Option<mounted::Mounted>,
+    program: PathBuf,
+    mountpoint: tempfile::TempDir,
+    backing: tempfile::TempDir,
+}
+
+impl PoweredDisk {
+    /// An empty data directory, made (durably: straight on the backing directory) before the
+    /// first mount, as an operator would before the first start.
+    fn new(program: PathBuf) -> PoweredDisk {
+        let backing = tempfile::tempdir().expect("backing directory");
+        std::fs::create_dir(backing.path().join("data")).expect("data directory");
+        let mut disk = PoweredDisk {
+            mounted: None,
+            program,
+            mountpoint: tempfile::tempdir().expect("mountpoint"),
+            backing,
+        };
+        disk.mount("the first mount");
+        disk
+    }
+
+    fn data_on_mount(&self) -> PathBuf {
+        self.mountpoint.path().join("data")
+    }
+
+    fn data_on_backing(&self) -> PathBuf {
+        self.backing.path().join("data")
+    }
+
+    fn mount(&mut self, context: &str) {
+        let mounted =
+            mounted::Mounted::start(&self.program, self.backing.path(), self.mountpoint.path())
+                .unwrap_or_else(|error| panic!("{context}: powerfs did not mount: {error}"));
+        self.mounted = Some(mounted);
+    }
+
+    fn mounted(&mut self) -> &mut mounted::Mounted {
+        self.mounted.as_mut().expect("mounted")
+    }
+
+    fn send_cut(&mut self, context: &str) {
+        self.mounted()
+            .send_cut()
+            .unwrap_or_else(|error| panic!("{context}: the cut was not sent: {error}"));
+    }
+
+    fn confirm_cut(&mut self, context: &str) {
+        self.mounted()
+            .confirm_cut()
+            .unwrap_or_else(|error| panic!("{context}: the cut was not confirmed: {error}"));
+    }
+
+    fn unmount(&mut self, context: &str) {
+        let mounted = self.mounted.take().expect("mounted");
+        mounted
+            .unmount()
+            .unwrap_or_else(|error| panic!("{context}: powerfs did not unmount: {error}"));
+    }
+}
+
+/// The powerfs program beside this test's own: `target/<profile>/powerfs`. A plain
+/// `cargo test` builds it (powerfs is a default workspace member); `cargo test --test crash`
+/// alone does not, so a missing or older program fails here, saying how to build it.
+fn powerfs_program() -> PathBuf {
+    let test_program = std::env::current_exe().expect("the test's own path");
+    let program = test_program
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps")
+        .join("powerfs");
+    let built = std::fs::metadata(&program)
+        .and_then(|metadata| metadata.modified())
+        .unwrap_or_else(|error| {
+            panic!(
+                "{}: {error}; build it with `cargo build -p powerfs` (with --release for a release run)",
+                program.display()
+            )
+        });
+    let sources = Path::new(env!("CARGO_MANIFEST_DIR")).join("powerfs/src");
+    if let Some(newer) = newest_source_after(&sources, built) {
+        panic!(
+            "{} is older than {}: rebuild it with `cargo build -p powerfs`",
+            program.display(),
+            newer.display()
+        );
+    }
+    program
+}
+
+/// A file under `directory` changed after `time`, if any.
+fn newest_source_after(directory: &Path, time: std::time::SystemTime) -> Option<PathBuf> {
+    for entry in std::fs::read_dir(directory)
+        .expect("powerfs sources")
+        .flatten()
+    {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(newer) = newest_source_after(&path, time) {
+                return Some(newer);
+            }
+        } else if entry
+            .metadata()
+            .and_then(|metadata| metadata.modified())
+            .is_ok_and(|modified| modified > time)
+        {
+            return Some(path);
+        }
+    }
+    None
+}
