@@ -252,6 +252,25 @@ pub fn open_for_verify(directory: &Path, policy: Arc<Policy>) -> Result<Store, S
     Ok(store)
 }
 
+/// Makes durable the names sled and the log created: the ledger directory's entries (`db`,
+/// `conf`, `wal/`, snapshots), the ledger directory's own name in the data directory, and the
+/// data directory's in its parent. Without it a power cut can take the whole ledger away
+/// (found by the power-cut crash test: `ledger/` came back empty in round 0). sled writes
+/// `conf` without syncing it, so it is synced here too.
+fn sync_directory_names(directory: &Path) -> Result<(), StoreError> {
+    File::open(directory.join("conf"))?.sync_all()?;
+    wal::sync_directory(directory)?;
+    if let Some(data_directory) = directory.parent() {
+        wal::sync_directory(data_directory)?;
+        if let Some(above) = data_directory.parent()
+            && above.exists()
+        {
+            wal::sync_directory(above)?;
+        }
+    }
+    Ok(())
+}
+
 /// Opens sled and reads the write-ahead log (not yet applied: see [`open_and_load`]).
 fn open(directory: &Path) -> Result<(Store, Journal, wal::Recovered), StoreError> {
     std::fs::create_dir_all(directory)?;
@@ -278,6 +297,7 @@ fn open(directory: &Path) -> Result<(Store, Journal, wal::Recovered), StoreError
         frame.last_sequence().max(head.sequence)
     }) + 1;
     let log = wal::WriteAheadLog::open(&wal_directory, &recovered, next_sequence)?;
+    sync_directory_names(directory)?;
     let durable = DurableWriter {
         db: db.clone(),
         directory: directory.to_owned(),
@@ -483,6 +503,8 @@ impl DurableWriter {
     fn make_sled_durable(&self) -> Result<(), StoreError> {
         self.db.flush()?;
         self.data_file.sync_data()?;
+        // sled creates and removes snapshot files without syncing their directory.
+        wal::sync_directory(&self.directory)?;
         let blobs = self.directory.join("blobs");
         if let Ok(entries) = std::fs::read_dir(&blobs) {
             let mut any = false;
