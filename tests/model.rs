@@ -2,7 +2,8 @@
 //! (with evidence), reviewing (approving, rejecting), reversing (by the bureau or a provider),
 //! settling (statements netting clawbacks), recording related parties and revoking, of days
 //! passing and of restarts, and runs each against a real engine (a real sled directory in a
-//! tempdir) and against a reference model written here from the rules in README.md and the
+//! tempdir, or every other case the in-memory store behind the same seam) and against a
+//! reference model written here from the rules in README.md and the
 //! settlement rules of issue 6. After every step the answers, every voucher, every redemption,
 //! every cap account, every program budget and every settlement statement (header, lines and
 //! clawbacks) must agree, and the invariants must hold: no redemption in two statements, a
@@ -88,6 +89,7 @@ use voucher_ledger::domain::policy::{DEFAULT_POLICY_TOML, Policy, ProgramCode};
 use voucher_ledger::domain::text::{Name, Reason, Reference, RequestId};
 use voucher_ledger::engine::{ClockSource, Engine, EngineConfig, EngineError, EngineOwner};
 use voucher_ledger::store::SettlementFilter;
+use voucher_ledger::store::{MemoryTree, open_memory};
 
 // ---------------------------------------------------------------------------------------------
 // The world: three enterprises, a compute provider, a robot lessor, and enterprise 2 also
@@ -2230,9 +2232,15 @@ struct Snapshot {
 struct Harness {
     runtime: tokio::runtime::Runtime,
     directory: tempfile::TempDir,
+    /// Where the ledger is kept: sled in `directory`, or a tree in memory (every other case,
+    /// so that each run drives both stores through the same model).
+    memory: Option<Arc<MemoryTree>>,
     clock: ClockSource,
     owner: Option<EngineOwner>,
 }
+
+/// Cases started so far: even ones run on sled, odd ones on the memory store.
+static CASES_STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 impl Harness {
     fn start(today: NaiveDate) -> Result<Harness, String> {
@@ -2242,9 +2250,11 @@ impl Harness {
             .expect("a tokio runtime");
         let directory = tempfile::tempdir().expect("a temporary directory");
         let clock = ClockSource::pinned(today);
+        let on_memory = CASES_STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 2 == 1;
         let mut harness = Harness {
             runtime,
             directory,
+            memory: on_memory.then(|| Arc::new(MemoryTree::default())),
             clock,
             owner: None,
         };
@@ -2282,6 +2292,14 @@ impl Harness {
             clock: self.clock.clone(),
             ..EngineConfig::default()
         };
+        if let Some(tree) = &self.memory {
+            let opened = open_memory(tree.clone(), POLICY.clone())
+                .map_err(|error| format!("the memory store does not open: {error}"))?;
+            let owner = Engine::start_on(opened, POLICY.clone(), config)
+                .map_err(|error| format!("the engine does not start: {error}"))?;
+            self.owner = Some(owner);
+            return Ok(());
+        }
         let path = self.directory.path().join("ledger");
         // sled may hold its lock a moment after the last handle is dropped.
         let mut last_error = String::new();
