@@ -37,6 +37,10 @@ pub struct Config {
     pub queue_capacity: usize,
     /// Commands in one durable batch.
     pub batch_commands_max: usize,
+    /// The size of a write-ahead log segment, in KiB.
+    pub wal_segment_kib: u64,
+    /// Milliseconds between checkpoints (sled made durable, older log segments deleted).
+    pub checkpoint_interval_ms: u64,
     /// Seconds requests in flight get after SIGTERM.
     pub shutdown_grace_s: u64,
     /// PEM server certificate (chain); with `tls_key`, the listener speaks TLS only.
@@ -83,6 +87,8 @@ impl Default for Config {
             max_message_bytes: 64 * 1024,
             queue_capacity: 4096,
             batch_commands_max: 1024,
+            wal_segment_kib: 16 * 1024,
+            checkpoint_interval_ms: 2000,
             shutdown_grace_s: 5,
             tls_cert: None,
             tls_key: None,
@@ -111,6 +117,8 @@ const KEYS: &[&str] = &[
     "max_message_bytes",
     "queue_capacity",
     "batch_commands_max",
+    "wal_segment_kib",
+    "checkpoint_interval_ms",
     "shutdown_grace_s",
     "tls_cert",
     "tls_key",
@@ -185,6 +193,18 @@ impl Config {
         )?;
         in_range("queue_capacity", self.queue_capacity, 1, 1_000_000)?;
         in_range("batch_commands_max", self.batch_commands_max, 1, 100_000)?;
+        in_range(
+            "wal_segment_kib",
+            usize::try_from(self.wal_segment_kib).unwrap_or(usize::MAX),
+            64,
+            1024 * 1024,
+        )?;
+        in_range(
+            "checkpoint_interval_ms",
+            usize::try_from(self.checkpoint_interval_ms).unwrap_or(usize::MAX),
+            10,
+            600_000,
+        )?;
         in_range(
             "shutdown_grace_s",
             usize::try_from(self.shutdown_grace_s).unwrap_or(usize::MAX),

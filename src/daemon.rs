@@ -91,6 +91,10 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         clock,
         queue_capacity: config.queue_capacity,
         batch_commands_max: config.batch_commands_max,
+        checkpoint_interval: std::time::Duration::from_millis(config.checkpoint_interval_ms),
+        store: crate::store::StoreOptions {
+            wal_segment_bytes: config.wal_segment_kib * 1024,
+        },
         ..EngineConfig::default()
     };
     let owner =

@@ -93,7 +93,17 @@ async fn acknowledged_work_survives_kill_minus_nine_at_random_moments() {
     let policy_file = data.path().join("policy.toml");
     std::fs::write(&policy_file, POLICY).expect("policy file");
     let policy_argument = policy_file.to_str().expect("utf-8").to_owned();
-    let arguments = ["--policy", policy_argument.as_str()];
+    let arguments = [
+        "--policy",
+        policy_argument.as_str(),
+        // Small log segments and frequent checkpoints, so that every round rolls segments over
+        // and deletes checkpointed ones: a checkpoint that forgot the log before sled was
+        // durable would lose acknowledged work here.
+        "--wal-segment-kib",
+        "64",
+        "--checkpoint-interval-ms",
+        "50",
+    ];
 
     let server = TestServer::start_in(data, "2027-06-15", &arguments).await;
     let observed = Arc::new(Mutex::new(Observed::default()));
@@ -484,7 +494,17 @@ async fn acknowledged_work_survives_power_cuts_at_random_moments() {
     let policy_file = policy_directory.path().join("policy.toml");
     std::fs::write(&policy_file, POLICY).expect("policy file");
     let policy_argument = policy_file.to_str().expect("utf-8").to_owned();
-    let arguments = ["--policy", policy_argument.as_str()];
+    let arguments = [
+        "--policy",
+        policy_argument.as_str(),
+        // Small log segments and frequent checkpoints, so that every round rolls segments over
+        // and deletes checkpointed ones: a checkpoint that forgot the log before sled was
+        // durable would lose acknowledged work here.
+        "--wal-segment-kib",
+        "64",
+        "--checkpoint-interval-ms",
+        "50",
+    ];
 
     let data = DataDir::existing(&disk.data_on_mount());
     let server = TestServer::start_in(data, "2027-06-15", &arguments).await;

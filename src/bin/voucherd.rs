@@ -75,6 +75,14 @@ struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     batch_commands_max: Option<usize>,
+    /// The size of a write-ahead log segment, in KiB.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wal_segment_kib: Option<u64>,
+    /// Milliseconds between checkpoints.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checkpoint_interval_ms: Option<u64>,
     /// Seconds requests in flight get after SIGTERM.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

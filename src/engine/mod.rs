@@ -42,6 +42,8 @@ pub struct EngineConfig {
     /// How often sled is made durable by itself so that the write-ahead log can be forgotten
     /// up to there: the longest stretch a restart replays from the log.
     pub checkpoint_interval: Duration,
+    /// How the store lays itself out on disk.
+    pub store: store::StoreOptions,
     pub clock: ClockSource,
 }
 
@@ -52,6 +54,7 @@ impl Default for EngineConfig {
             batch_commands_max: 1024,
             expiry_interval: Duration::from_secs(1),
             checkpoint_interval: Duration::from_secs(2),
+            store: store::StoreOptions::default(),
             clock: ClockSource::system(),
         }
     }
@@ -110,7 +113,7 @@ impl Engine {
         config: EngineConfig,
     ) -> Result<EngineOwner, StartError> {
         let now = config.clock.now().now.to_rfc3339();
-        let opened = store::open_ledger(directory, policy.clone(), &now)?;
+        let opened = store::open_ledger(directory, policy.clone(), &now, config.store)?;
         Engine::start_on(opened, policy, config)
     }
 

@@ -10,8 +10,8 @@ use rand::{Rng, SeedableRng};
 
 use super::verify::verify;
 use super::{
-    MemoryTree, OpenedStore, Page, ReadStore, RedemptionFilter, VoucherFilter, open_ledger,
-    open_memory,
+    MemoryTree, OpenedStore, Page, ReadStore, RedemptionFilter, StoreOptions, VoucherFilter,
+    open_ledger, open_memory,
 };
 use crate::domain::command::{Command, RedeemCommand, SettlementRequest};
 use crate::domain::credit_code::CreditCode;
@@ -331,7 +331,13 @@ fn sled_and_memory_stores_agree_on_random_histories() {
         let directory = tempfile::tempdir().expect("tempdir");
         let ledger_directory = directory.path().join("ledger");
         let tree = Arc::new(MemoryTree::default());
-        let mut sled = open_ledger(&ledger_directory, policy.clone(), "").expect("sled");
+        let mut sled = open_ledger(
+            &ledger_directory,
+            policy.clone(),
+            "",
+            StoreOptions::default(),
+        )
+        .expect("sled");
         let mut memory = open_memory(tree.clone(), policy.clone()).expect("memory");
         let ledger = run_history(seed, &mut sled, &mut memory, &policy);
         assert!(

@@ -22,8 +22,8 @@ use sha2::{Digest, Sha256};
 
 use super::verify::{VerifyReport, verify};
 use super::{
-    ChainHead, EventRecord, GENESIS_HASH, ReadStore, StoreError, export_line, open_and_load,
-    parse_export_line,
+    ChainHead, EventRecord, GENESIS_HASH, ReadStore, StoreError, StoreOptions, export_line,
+    open_and_load, parse_export_line,
 };
 use crate::domain::event::Event;
 use crate::domain::ledger::Ledger;
@@ -204,7 +204,8 @@ fn build_from_backup(
     policy: Arc<Policy>,
 ) -> Result<(BackupSummary, VerifyReport), BackupError> {
     // A new directory is in this build's layout from the start: nothing to upgrade, no stamp.
-    let (store, mut journal, _) = open_and_load(building, policy.clone(), "")?;
+    let (store, mut journal, _) =
+        open_and_load(building, policy.clone(), "", StoreOptions::default())?;
     let mut pending: Vec<Event> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
     let mut pending_bytes: Vec<Vec<u8>> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
     let summary = read_backup(

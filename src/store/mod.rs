@@ -138,6 +138,21 @@ pub struct CommitTiming {
     pub flush_and_sync: Duration,
 }
 
+/// How the embedded store is laid out on disk: settings, not stored facts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// The size write-ahead log segments are made with.
+    pub wal_segment_bytes: u64,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions {
+            wal_segment_bytes: wal::SEGMENT_BYTES,
+        }
+    }
+}
+
 /// An open store, as the engine holds it: through the seam only.
 pub struct OpenedStore {
     pub reader: SharedReadStore,
@@ -152,8 +167,9 @@ pub fn open_ledger(
     directory: &Path,
     policy: Arc<Policy>,
     now: &str,
+    options: StoreOptions,
 ) -> Result<OpenedStore, StoreError> {
-    let (store, journal, ledger) = open_and_load(directory, policy, now)?;
+    let (store, journal, ledger) = open_and_load(directory, policy, now, options)?;
     Ok(OpenedStore {
         reader: Arc::new(store),
         journal: Box::new(journal),
@@ -216,8 +232,9 @@ pub fn open_and_load(
     directory: &Path,
     policy: Arc<Policy>,
     now: &str,
+    options: StoreOptions,
 ) -> Result<(Store, Journal, Ledger), StoreError> {
-    let (store, mut journal, recovered) = open(directory)?;
+    let (store, mut journal, recovered) = open(directory, options)?;
     let mut ledger = load_ledger(&store, policy)?;
     let replayed = journal.recover(&recovered, &mut ledger)?;
     if replayed > 0 {
@@ -235,7 +252,7 @@ pub fn open_and_load(
 /// applied and checkpointed), unless its log does not chain; then it is left as it lies, for
 /// `verify` to name the first bad event.
 pub fn open_for_verify(directory: &Path, policy: Arc<Policy>) -> Result<Store, StoreError> {
-    let (store, mut journal, recovered) = open(directory)?;
+    let (store, mut journal, recovered) = open(directory, StoreOptions::default())?;
     let loaded =
         load_ledger(&store, policy).and_then(|mut ledger| journal.recover(&recovered, &mut ledger));
     match loaded {
@@ -272,7 +289,10 @@ fn sync_directory_names(directory: &Path) -> Result<(), StoreError> {
 }
 
 /// Opens sled and reads the write-ahead log (not yet applied: see [`open_and_load`]).
-fn open(directory: &Path) -> Result<(Store, Journal, wal::Recovered), StoreError> {
+fn open(
+    directory: &Path,
+    options: StoreOptions,
+) -> Result<(Store, Journal, wal::Recovered), StoreError> {
     std::fs::create_dir_all(directory)?;
     let db = sled::Config::new()
         .path(directory)
@@ -296,7 +316,12 @@ fn open(directory: &Path) -> Result<(Store, Journal, wal::Recovered), StoreError
     let next_sequence = recovered.frames.last().map_or(head.sequence, |frame| {
         frame.last_sequence().max(head.sequence)
     }) + 1;
-    let log = wal::WriteAheadLog::open(&wal_directory, &recovered, next_sequence)?;
+    let log = wal::WriteAheadLog::open(
+        &wal_directory,
+        &recovered,
+        next_sequence,
+        options.wal_segment_bytes,
+    )?;
     sync_directory_names(directory)?;
     let durable = DurableWriter {
         db: db.clone(),

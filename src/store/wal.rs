@@ -9,7 +9,8 @@
 //!
 //! ## Layout
 //!
-//! `wal/<first sequence, 20 digits>.wal`, [`SEGMENT_BYTES`] each, made by writing zeros, fsyncing
+//! `wal/<first sequence, 20 digits>.wal`, [`SEGMENT_BYTES`] each by default (the `wal_segment_kib`
+//! setting; a segment is made larger for a batch that would not fit), made by writing zeros, fsyncing
 //! the file and then the directory (a segment's name must survive a power cut before any
 //! record in it is acknowledged). A segment holds frames from offset 0, each 8-byte aligned:
 //!
@@ -38,12 +39,15 @@ use std::path::{Path, PathBuf};
 
 use super::StoreError;
 
-/// The size of one segment. A batch is at most a fraction of it (see [`FRAME_BYTES_MAX`]).
+/// The default size of one segment.
 pub const SEGMENT_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The largest frame; a batch larger than this is split across frames by the caller's bound on
-/// batch size (commands × events × record size stay far below it).
-pub const FRAME_BYTES_MAX: u64 = SEGMENT_BYTES / 4;
+/// Segments grow in steps of this, so that one that must hold a large batch stays aligned.
+const SEGMENT_STEP_BYTES: u64 = 64 * 1024;
+
+/// The largest frame: far above any batch (commands × events × record size), a bound on what a
+/// damaged length field can make recovery read.
+pub const FRAME_BYTES_MAX: u64 = 256 * 1024 * 1024;
 
 const FRAME_HEADER_BYTES: u64 = 8;
 const ALIGNMENT_BYTES: u64 = 8;
@@ -69,7 +73,11 @@ impl Frame {
 /// The appending end of the log. Used by one thread at a time (the sync thread).
 pub struct WriteAheadLog {
     directory: PathBuf,
+    /// The size new segments are made with.
+    segment_bytes: u64,
     segment: File,
+    /// The current segment's size.
+    segment_length: u64,
     segment_first_sequence: u64,
     /// Where the next frame goes in the current segment.
     offset: u64,
@@ -86,15 +94,18 @@ impl WriteAheadLog {
         directory: &Path,
         recovered: &Recovered,
         next_sequence: u64,
+        segment_bytes: u64,
     ) -> Result<WriteAheadLog, StoreError> {
         std::fs::create_dir_all(directory)?;
         sync_directory(directory)?;
         let mut segments = segment_sequences(directory)?;
         let Some(tail) = recovered.tail else {
-            let segment = create_segment(directory, next_sequence)?;
+            let segment = create_segment(directory, next_sequence, segment_bytes)?;
             return Ok(WriteAheadLog {
                 directory: directory.to_owned(),
+                segment_bytes,
                 segment,
+                segment_length: segment_bytes,
                 segment_first_sequence: next_sequence,
                 offset: 0,
                 older_segments: segments,
@@ -105,12 +116,15 @@ impl WriteAheadLog {
             .read(true)
             .write(true)
             .open(segment_path(directory, tail.segment_first_sequence))?;
+        let segment_length = segment.metadata()?.len();
         if tail.torn {
-            zero_from(&segment, tail.end_offset)?;
+            zero_from(&segment, tail.end_offset, segment_length)?;
         }
         Ok(WriteAheadLog {
             directory: directory.to_owned(),
+            segment_bytes,
             segment,
+            segment_length,
             segment_first_sequence: tail.segment_first_sequence,
             offset: tail.end_offset,
             older_segments: segments,
@@ -130,8 +144,8 @@ impl WriteAheadLog {
             frame_bytes <= FRAME_BYTES_MAX,
             "a batch of {frame_bytes} bytes is over the frame bound"
         );
-        if self.offset + frame_bytes + FRAME_HEADER_BYTES > SEGMENT_BYTES {
-            self.roll_over(first_sequence)?;
+        if self.offset + frame_bytes + FRAME_HEADER_BYTES > self.segment_length {
+            self.roll_over(first_sequence, frame_bytes)?;
         }
         self.segment.write_all_at(&frame, self.offset)?;
         self.segment.sync_data()?;
@@ -140,10 +154,15 @@ impl WriteAheadLog {
     }
 
     /// Closes the current segment and starts one for records from `first_sequence` on.
-    fn roll_over(&mut self, first_sequence: u64) -> Result<(), StoreError> {
-        let segment = create_segment(&self.directory, first_sequence)?;
+    /// The new segment holds at least `frame_bytes` and the end-of-frames marker after it.
+    fn roll_over(&mut self, first_sequence: u64, frame_bytes: u64) -> Result<(), StoreError> {
+        let needed =
+            (frame_bytes + FRAME_HEADER_BYTES).div_ceil(SEGMENT_STEP_BYTES) * SEGMENT_STEP_BYTES;
+        let length = self.segment_bytes.max(needed);
+        let segment = create_segment(&self.directory, first_sequence, length)?;
         self.older_segments.push(self.segment_first_sequence);
         self.segment = segment;
+        self.segment_length = length;
         self.segment_first_sequence = first_sequence;
         self.offset = 0;
         Ok(())
@@ -260,11 +279,11 @@ fn read_segment(path: &Path, is_last: bool) -> Result<(Vec<Frame>, usize, bool),
 }
 
 /// Overwrites a segment with zeros from `offset` to its end, durably.
-fn zero_from(segment: &File, offset: u64) -> Result<(), StoreError> {
+fn zero_from(segment: &File, offset: u64, segment_length: u64) -> Result<(), StoreError> {
     let zeros = vec![0u8; 1024 * 1024];
     let mut at = offset;
-    while at < SEGMENT_BYTES {
-        let length = (SEGMENT_BYTES - at).min(zeros.len() as u64) as usize;
+    while at < segment_length {
+        let length = (segment_length - at).min(zeros.len() as u64) as usize;
         segment.write_all_at(&zeros[..length], at)?;
         at += length as u64;
     }
@@ -356,7 +375,7 @@ fn segment_path(directory: &Path, first_sequence: u64) -> PathBuf {
 
 /// Creates a segment full of zeros, durable with its name, replacing a leftover of the same
 /// name (one recovery has already read).
-fn create_segment(directory: &Path, first_sequence: u64) -> Result<File, StoreError> {
+fn create_segment(directory: &Path, first_sequence: u64, length: u64) -> Result<File, StoreError> {
     let path = segment_path(directory, first_sequence);
     let temporary = path.with_extension("wal.new");
     let mut file = OpenOptions::new()
@@ -366,8 +385,8 @@ fn create_segment(directory: &Path, first_sequence: u64) -> Result<File, StoreEr
         .truncate(true)
         .mode(0o600)
         .open(&temporary)?;
-    let zeros = vec![0u8; 1024 * 1024];
-    for _ in 0..SEGMENT_BYTES / zeros.len() as u64 {
+    let zeros = vec![0u8; SEGMENT_STEP_BYTES as usize];
+    for _ in 0..length.div_ceil(SEGMENT_STEP_BYTES) {
         file.write_all(&zeros)?;
     }
     file.sync_all()?;
@@ -395,7 +414,9 @@ mod tests {
     #[test]
     fn frames_come_back_in_order_across_a_restart() {
         let directory = tempfile::tempdir().expect("tempdir");
-        let mut log = WriteAheadLog::open(directory.path(), &Recovered::default(), 1).expect("log");
+        let mut log =
+            WriteAheadLog::open(directory.path(), &Recovered::default(), 1, SEGMENT_BYTES)
+                .expect("log");
         log.append_durably(1, &records(1, 3)).expect("append");
         log.append_durably(4, &records(4, 1)).expect("append");
         let frames = read_all(directory.path()).expect("read").frames;
@@ -417,7 +438,9 @@ mod tests {
     #[test]
     fn a_torn_last_frame_is_dropped_and_damage_in_the_middle_is_refused() {
         let directory = tempfile::tempdir().expect("tempdir");
-        let mut log = WriteAheadLog::open(directory.path(), &Recovered::default(), 1).expect("log");
+        let mut log =
+            WriteAheadLog::open(directory.path(), &Recovered::default(), 1, SEGMENT_BYTES)
+                .expect("log");
         log.append_durably(1, &records(1, 2)).expect("append");
         log.append_durably(3, &records(3, 2)).expect("append");
         let path = segment_path(directory.path(), 1);
@@ -432,7 +455,8 @@ mod tests {
         let tail = recovered.tail.expect("a tail");
         assert!(tail.torn);
         assert_eq!(tail.end_offset, second_frame as u64);
-        let mut reopened = WriteAheadLog::open(directory.path(), &recovered, 3).expect("reopen");
+        let mut reopened =
+            WriteAheadLog::open(directory.path(), &recovered, 3, SEGMENT_BYTES).expect("reopen");
         reopened.append_durably(3, &records(7, 1)).expect("append");
         let frames = read_all(directory.path()).expect("read").frames;
         assert_eq!(
@@ -453,11 +477,32 @@ mod tests {
     }
 
     #[test]
+    fn a_batch_larger_than_a_segment_gets_a_segment_of_its_own_size() {
+        let directory = tempfile::tempdir().expect("tempdir");
+        let small = SEGMENT_STEP_BYTES;
+        let mut log =
+            WriteAheadLog::open(directory.path(), &Recovered::default(), 1, small).expect("log");
+        let large = vec![vec![b'x'; 3 * small as usize]];
+        log.append_durably(1, &records(1, 1)).expect("append");
+        log.append_durably(2, &large).expect("append");
+        log.append_durably(3, &records(3, 1)).expect("append");
+        let frames = read_all(directory.path()).expect("read").frames;
+        assert_eq!(frames.len(), 3);
+        assert_eq!(frames[1].records, large);
+        assert_eq!(
+            segment_sequences(directory.path()).expect("list"),
+            vec![1, 2, 3]
+        );
+    }
+
+    #[test]
     fn segments_roll_over_and_are_forgotten_after_a_checkpoint() {
         let directory = tempfile::tempdir().expect("tempdir");
-        let mut log = WriteAheadLog::open(directory.path(), &Recovered::default(), 1).expect("log");
+        let mut log =
+            WriteAheadLog::open(directory.path(), &Recovered::default(), 1, SEGMENT_BYTES)
+                .expect("log");
         log.append_durably(1, &records(1, 2)).expect("append");
-        log.roll_over(3).expect("roll over");
+        log.roll_over(3, 64).expect("roll over");
         log.append_durably(3, &records(3, 2)).expect("append");
         assert_eq!(
             segment_sequences(directory.path()).expect("list"),
