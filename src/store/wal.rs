@@ -491,8 +491,11 @@ mod tests {
         assert_eq!(frames[1].records, large);
         assert_eq!(
             segment_sequences(directory.path()).expect("list"),
-            vec![1, 2, 3]
+            vec![1, 2],
+            "the large batch starts a segment, rounded up to a step, where the next one fits"
         );
+        let large_segment = std::fs::metadata(segment_path(directory.path(), 2)).expect("size");
+        assert_eq!(large_segment.len(), 4 * small);
     }
 
     #[test]
