@@ -121,25 +121,9 @@ async fn acknowledged_work_survives_kill_minus_nine_at_random_moments() {
             );
             let _ = within(WORKER_DEADLINE, &waiting_for, worker).await;
         }
-        let verified = std::process::Command::new(env!("CARGO_BIN_EXE_voucherd"))
-            .args(["verify", "--policy", &policy_argument, "--data-dir"])
-            .arg(data.path())
-            .output_within_deadline()
-            .expect("voucherd verify runs");
-        assert!(
-            verified.status.success(),
-            "round {round} (seed {seed}): verify failed after kill -9:\n{}",
-            String::from_utf8_lossy(&verified.stdout)
-        );
-        server = TestServer::start_in(data, "2027-06-15", &arguments).await;
-        let waiting_for =
-            format!("round {round} (VOUCHER_CRASH_SEED={seed}): the checks after the restart");
-        within(
-            ROUND_CHECK_DEADLINE,
-            &waiting_for,
-            check_round(&server, &provider_token, &observed, round, seed),
-        )
-        .await;
+        let context = format!("round {round} (VOUCHER_CRASH_SEED={seed}), after kill -9");
+        assert_verified_offline(&policy_argument, &data.path(), &context);
+        server = restart_and_check(data, &arguments, &provider_token, &observed, round, seed).await;
     }
     let total = observed.lock().expect("lock").redeemed.len();
     println!(
@@ -523,14 +507,7 @@ async fn acknowledged_work_survives_power_cuts_at_random_moments() {
         let data = cut_power_and_kill(&mut disk, server, workers, &context).await;
         assert_verified_offline(&policy_argument, &disk.data_on_backing(), &context);
         disk.mount(&context);
-        server = TestServer::start_in(data, "2027-06-15", &arguments).await;
-        let waiting_for = format!("{context}: the checks after the power came back");
-        within(
-            ROUND_CHECK_DEADLINE,
-            &waiting_for,
-            check_round(&server, &provider_token, &observed, round, seed),
-        )
-        .await;
+        server = restart_and_check(data, &arguments, &provider_token, &observed, round, seed).await;
     }
     let total = observed.lock().expect("lock").redeemed.len();
     println!(
@@ -560,6 +537,27 @@ async fn cut_power_and_kill(
 }
 
 /// `voucherd verify` passes on the data directory as the disk holds it after the cut.
+/// Starts voucherd again on `data` and checks every acknowledged write of the round.
+async fn restart_and_check(
+    data: DataDir,
+    arguments: &[&str],
+    provider_token: &str,
+    observed: &Arc<Mutex<Observed>>,
+    round: u64,
+    seed: u64,
+) -> TestServer {
+    let server = TestServer::start_in(data, "2027-06-15", arguments).await;
+    let waiting_for =
+        format!("round {round} (VOUCHER_CRASH_SEED={seed}): the checks after the restart");
+    within(
+        ROUND_CHECK_DEADLINE,
+        &waiting_for,
+        check_round(&server, provider_token, observed, round, seed),
+    )
+    .await;
+    server
+}
+
 fn assert_verified_offline(policy_argument: &str, data_directory: &Path, context: &str) {
     let verified = std::process::Command::new(env!("CARGO_BIN_EXE_voucherd"))
         .args(["verify", "--policy", policy_argument, "--data-dir"])
@@ -568,7 +566,7 @@ fn assert_verified_offline(policy_argument: &str, data_directory: &Path, context
         .expect("voucherd verify runs");
     assert!(
         verified.status.success(),
-        "{context}: verify failed on the disk as the power cut left it:\n{}{}",
+        "{context}: verify failed on the data directory as it was left:\n{}{}",
         String::from_utf8_lossy(&verified.stdout),
         String::from_utf8_lossy(&verified.stderr)
     );
