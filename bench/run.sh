@@ -39,8 +39,11 @@ run_ledger redeem hot 16 1000
 run_ledger redeem hot 64 1000
 run_ledger mixed uniform 64 1000
 
+echo "== the disk's own fdatasync floor (what the write-ahead log can at best do)"
+python3 bench/disk_floor.py . | tee "$out/disk_floor.json"
+
 echo "== PostgreSQL baseline"
-bench/postgres/run.sh --concurrency "16 64" --distribution "uniform hot" \
+bench/postgres/run.sh --concurrency "1 16 64" --distribution "uniform hot" \
   --duration-s "$duration" --enterprises 1000 --json "$out/postgres.json"
 
 python3 bench/table.py "$ledger_json" "$out/postgres.json" | tee "$out/table.md"
