@@ -12,9 +12,11 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 use voucher_ledger::proto::voucher::v1 as pb;
+use voucher_ledger::store::upgrade::RECORDS_FORMAT;
 
-/// Every golden ledger, oldest first.
-const GOLDEN_LEDGERS: [&str; 3] = ["cef3c4d", "d4e9db9", "event-format-2"];
+/// Every golden ledger, oldest first, with the records format its build wrote (see
+/// `store::upgrade`): a directory in an older one is backed up and its records rebuilt.
+const GOLDEN_LEDGERS: [(&str, u32); 3] = [("cef3c4d", 1), ("d4e9db9", 1), ("event-format-2", 2)];
 
 struct Golden {
     name: &'static str,
@@ -180,7 +182,7 @@ async fn event_sha256(client: &mut Client, sequence: u64) -> String {
 
 #[tokio::test]
 async fn every_golden_backup_restores_to_the_same_head_and_balances() {
-    for name in GOLDEN_LEDGERS {
+    for (name, _) in GOLDEN_LEDGERS {
         let golden = Golden::load(name);
         let target = DataDir::new();
         let backup = golden.directory.join("ledger.backup");
@@ -212,7 +214,7 @@ async fn every_golden_backup_restores_to_the_same_head_and_balances() {
 
 #[tokio::test]
 async fn every_golden_data_directory_verifies_opens_and_takes_new_work() {
-    for name in GOLDEN_LEDGERS {
+    for (name, records_format) in GOLDEN_LEDGERS {
         let golden = Golden::load(name);
         let data = DataDir::new();
         copy_directory(&golden.directory.join("data"), &data.path());
@@ -237,9 +239,9 @@ async fn every_golden_data_directory_verifies_opens_and_takes_new_work() {
                     .to_string_lossy()
                     .starts_with("before-upgrade-")
             });
-        let written_before_records_format_2 = name != "event-format-2";
+        let written_in_an_older_layout = records_format < RECORDS_FORMAT;
         assert_eq!(
-            upgraded_with_backup, written_before_records_format_2,
+            upgraded_with_backup, written_in_an_older_layout,
             "{name}: a directory from an earlier build is backed up before its records are rebuilt"
         );
 

@@ -15,7 +15,15 @@ struct Fixture {
     mounted: Option<Mounted>,
     mountpoint: tempfile::TempDir,
     backing: tempfile::TempDir,
+    /// Held for the whole test: one mount at a time in this process (see [`ONE_MOUNT_AT_A_TIME`]).
+    _alone: std::sync::MutexGuard<'static, ()>,
 }
+
+/// Tests run on threads of one process, and a test that starts its powerfs forks that process:
+/// until the child execs, it holds a copy of every file another test has open on its own mount,
+/// so that mount cannot be unmounted (EBUSY; under CPU load the window is long enough to hit,
+/// and then the test waited 30 s for an unmount that never came). One fixture at a time.
+static ONE_MOUNT_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Fixture {
     /// A mounted powerfs, or `None` (after saying why) where FUSE is not available.
@@ -28,12 +36,16 @@ impl Fixture {
             eprintln!("skipped: cannot mount powerfs here ({missing})");
             return None;
         }
+        let alone = ONE_MOUNT_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let backing = tempfile::tempdir().expect("backing directory");
         let mountpoint = tempfile::tempdir().expect("mountpoint");
         let mut fixture = Fixture {
             mounted: None,
             mountpoint,
             backing,
+            _alone: alone,
         };
         fixture.mount();
         Some(fixture)
