@@ -459,7 +459,8 @@ fn power_iterations() -> u64 {
 async fn acknowledged_work_survives_power_cuts_at_random_moments() {
     if std::env::var("VOUCHER_CRASH_POWER").as_deref() != Ok("1") {
         println!(
-            "skipped: the power-cut crash test runs with `VOUCHER_CRASH_POWER=1 cargo test --test crash` \
+            "skipped: the power-cut crash test runs with `VOUCHER_CRASH_POWER=1 cargo test --test crash \
+             acknowledged_work_survives_power_cuts` \
              (it needs /dev/fuse, fusermount3 and the powerfs binary; powerfs/README.md)"
         );
         return;
