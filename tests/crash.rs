@@ -73,6 +73,28 @@ fn fen(money: &Option<voucher_ledger::proto::google::r#type::Money>) -> i64 {
     money.units * 100 + i64::from(money.nanos / 10_000_000)
 }
 
+/// The seed of this run: `VOUCHER_CRASH_SEED`, or a new one.
+fn crash_seed() -> u64 {
+    std::env::var("VOUCHER_CRASH_SEED")
+        .ok()
+        .and_then(|text| text.parse().ok())
+        .unwrap_or_else(rand::random::<u64>)
+}
+
+/// voucherd's flags in both crash tests: the small-caps policy, and small log segments with
+/// frequent checkpoints, so that every round rolls segments over and deletes checkpointed ones
+/// (a checkpoint that forgot the log before sled was durable would lose acknowledged work here).
+fn voucherd_arguments(policy_argument: &str) -> [&str; 6] {
+    [
+        "--policy",
+        policy_argument,
+        "--wal-segment-kib",
+        "64",
+        "--checkpoint-interval-ms",
+        "50",
+    ]
+}
+
 fn iterations() -> u64 {
     std::env::var("VOUCHER_CRASH_ITERATIONS")
         .ok()
@@ -82,10 +104,7 @@ fn iterations() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_work_survives_kill_minus_nine_at_random_moments() {
-    let seed = std::env::var("VOUCHER_CRASH_SEED")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or_else(rand::random::<u64>);
+    let seed = crash_seed();
     println!("crash test seed {seed} (VOUCHER_CRASH_SEED={seed} to replay)");
     let mut rng = StdRng::seed_from_u64(seed);
     let data = DataDir::new();
@@ -93,17 +112,7 @@ async fn acknowledged_work_survives_kill_minus_nine_at_random_moments() {
     let policy_file = data.path().join("policy.toml");
     std::fs::write(&policy_file, POLICY).expect("policy file");
     let policy_argument = policy_file.to_str().expect("utf-8").to_owned();
-    let arguments = [
-        "--policy",
-        policy_argument.as_str(),
-        // Small log segments and frequent checkpoints, so that every round rolls segments over
-        // and deletes checkpointed ones: a checkpoint that forgot the log before sled was
-        // durable would lose acknowledged work here.
-        "--wal-segment-kib",
-        "64",
-        "--checkpoint-interval-ms",
-        "50",
-    ];
+    let arguments = voucherd_arguments(&policy_argument);
 
     let server = TestServer::start_in(data, "2027-06-15", &arguments).await;
     let observed = Arc::new(Mutex::new(Observed::default()));
@@ -468,10 +477,7 @@ async fn acknowledged_work_survives_power_cuts_at_random_moments() {
     if let Err(missing) = mounted::fuse_available() {
         panic!("VOUCHER_CRASH_POWER=1, but powerfs cannot mount here: {missing}");
     }
-    let seed = std::env::var("VOUCHER_CRASH_SEED")
-        .ok()
-        .and_then(|text| text.parse().ok())
-        .unwrap_or_else(rand::random::<u64>);
+    let seed = crash_seed();
     println!("power-cut crash test seed {seed} (VOUCHER_CRASH_SEED={seed} to replay)");
     let mut rng = StdRng::seed_from_u64(seed);
     let mut disk = PoweredDisk::new(powerfs_program());
@@ -479,17 +485,7 @@ async fn acknowledged_work_survives_power_cuts_at_random_moments() {
     let policy_file = policy_directory.path().join("policy.toml");
     std::fs::write(&policy_file, POLICY).expect("policy file");
     let policy_argument = policy_file.to_str().expect("utf-8").to_owned();
-    let arguments = [
-        "--policy",
-        policy_argument.as_str(),
-        // Small log segments and frequent checkpoints, so that every round rolls segments over
-        // and deletes checkpointed ones: a checkpoint that forgot the log before sled was
-        // durable would lose acknowledged work here.
-        "--wal-segment-kib",
-        "64",
-        "--checkpoint-interval-ms",
-        "50",
-    ];
+    let arguments = voucherd_arguments(&policy_argument);
 
     let data = DataDir::existing(&disk.data_on_mount());
     let server = TestServer::start_in(data, "2027-06-15", &arguments).await;
