@@ -343,18 +343,7 @@ impl Journal {
         &self.head
     }
 
-    /// Appends `events` (already applied to `ledger`) and every record they touched, in one
-    /// atomic batch, then makes it durable. Returns only once it is on disk.
-    pub fn commit(
-        &mut self,
-        events: &[Event],
-        ledger: &Ledger,
-    ) -> Result<CommitTiming, StoreError> {
-        let appended = self.append(events, ledger)?;
-        self.durable.write(appended)
-    }
-
-    /// [`Journal::commit`] for records already encoded: see [`Journal::append_stored`].
+    /// [`EventJournal::commit`] for records already encoded: see [`Journal::append_stored`].
     pub fn commit_stored(
         &mut self,
         stored: &[Vec<u8>],
