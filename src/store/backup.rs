@@ -217,9 +217,8 @@ fn build_from_backup(
             if pending.len() < RESTORE_BATCH_EVENTS && !is_last {
                 return Ok(());
             }
-            journal.commit_stored(&pending_bytes, &pending, ledger)?;
+            journal.commit_stored(std::mem::take(&mut pending_bytes), &pending, ledger)?;
             pending.clear();
-            pending_bytes.clear();
             if journal.head() != head {
                 return Err(format_error(
                     head.sequence,

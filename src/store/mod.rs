@@ -346,7 +346,7 @@ impl Journal {
     /// [`EventJournal::commit`] for records already encoded: see [`Journal::append_stored`].
     pub fn commit_stored(
         &mut self,
-        stored: &[Vec<u8>],
+        stored: Vec<Vec<u8>>,
         events: &[Event],
         ledger: &Ledger,
     ) -> Result<CommitTiming, StoreError> {
@@ -375,7 +375,7 @@ impl Journal {
             stored.push(bytes);
         }
         let encoded = started.elapsed();
-        let mut appended = self.append_stored(&stored, events, ledger)?;
+        let mut appended = self.append_stored(stored, events, ledger)?;
         appended.prepare += encoded;
         Ok(appended)
     }
@@ -386,7 +386,7 @@ impl Journal {
     /// restored log hashes exactly as the original.
     pub fn append_stored(
         &mut self,
-        stored: &[Vec<u8>],
+        stored: Vec<Vec<u8>>,
         events: &[Event],
         ledger: &Ledger,
     ) -> Result<AppendedBatch, StoreError> {
@@ -428,7 +428,7 @@ impl Journal {
         Ok(AppendedBatch {
             head,
             events: events.len(),
-            pending: Box::new(stored.to_vec()),
+            pending: Box::new(stored),
             prepare: encoded - started,
             apply: encoded.elapsed(),
         })
@@ -440,7 +440,8 @@ impl Journal {
     }
 
     /// Applies the write-ahead log's records past the head to `ledger` and to sled, checking
-    /// that each follows the one before in the chain. Returns how many it applied.
+    /// that each follows the one before in the chain: one sled batch per frame, as the writer
+    /// appended it. Returns how many it applied.
     fn recover(
         &mut self,
         recovered: &wal::Recovered,
@@ -448,30 +449,34 @@ impl Journal {
     ) -> Result<u64, StoreError> {
         let mut applied = 0;
         for frame in &recovered.frames {
+            let mut head = self.head.clone();
+            let mut stored = Vec::new();
+            let mut events = Vec::new();
             for (index, bytes) in frame.records.iter().enumerate() {
                 let sequence = frame.first_sequence + index as u64;
-                if sequence <= self.head.sequence {
+                if sequence <= head.sequence {
                     continue;
                 }
                 let record = format::decode_event(bytes).map_err(|error| {
                     chain_break(sequence, format!("in the write-ahead log: {error}"))
                 })?;
-                if record.sequence != self.head.sequence + 1
-                    || record.previous_sha256 != self.head.sha256
-                {
+                if record.sequence != head.sequence + 1 || record.previous_sha256 != head.sha256 {
                     return Err(chain_break(
                         sequence,
                         format!(
                             "the write-ahead log's event {} does not follow event {} in the chain",
-                            record.sequence, self.head.sequence
+                            record.sequence, head.sequence
                         ),
                     ));
                 }
                 ledger.apply(&record.event);
-                let appended =
-                    self.append_stored(std::slice::from_ref(bytes), &[record.event], ledger)?;
-                drop(appended);
-                applied += 1;
+                head = ChainHead::after(&head, bytes);
+                stored.push(bytes.clone());
+                events.push(record.event);
+            }
+            if !events.is_empty() {
+                applied += events.len() as u64;
+                self.append_stored(stored, &events, ledger)?;
             }
         }
         Ok(applied)

@@ -327,8 +327,15 @@ impl ReadStore for Store {
         self.tree.size_on_disk_bytes()
     }
 
+    /// `mt/records_format`; absent in every directory written before records format 2.
     fn records_format(&self) -> Result<u32, StoreError> {
-        self.stored_records_format()
+        match self.tree.get(keys::RECORDS_FORMAT)? {
+            None => Ok(1),
+            Some(bytes) => std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt("mt/records_format is not a number".into())),
+        }
     }
 
     fn record_audit(&self) -> Box<dyn RecordAudit + '_> {

@@ -34,19 +34,6 @@ pub struct Upgraded {
     pub records_written: u64,
 }
 
-impl Store {
-    /// The layout of the stored records.
-    pub fn stored_records_format(&self) -> Result<u32, StoreError> {
-        match self.tree.get(keys::RECORDS_FORMAT)? {
-            None => Ok(1),
-            Some(bytes) => std::str::from_utf8(&bytes)
-                .ok()
-                .and_then(|text| text.parse().ok())
-                .ok_or_else(|| StoreError::Corrupt("mt/records_format is not a number".into())),
-        }
-    }
-}
-
 /// Rebuilds the records of `store` from `ledger` (the replay of its log) when they were written
 /// in an older layout, after a verified backup into `backup_directory`. Refuses a directory
 /// written by a newer build. Returns `None` when there was nothing to do.
@@ -57,7 +44,7 @@ pub fn upgrade_records(
     backup_directory: &Path,
     now: &str,
 ) -> Result<Option<Upgraded>, StoreError> {
-    let from = store.stored_records_format()?;
+    let from = store.records_format()?;
     if from == RECORDS_FORMAT {
         return Ok(None);
     }
@@ -156,7 +143,7 @@ pub fn upgrade_if_needed(
     now: &str,
 ) -> Result<(), StoreError> {
     let backup_directory = directory.parent().unwrap_or(directory);
-    let from = store.stored_records_format()?;
+    let from = store.records_format()?;
     if from != RECORDS_FORMAT {
         tracing::warn!(
             from_records_format = from,
