@@ -243,11 +243,31 @@ async fn verify_passes_on_a_sound_ledger_and_names_a_tampered_balance_and_event(
         "{report}"
     );
 
-    let refused_start = TestServer::try_start_in(event_copy.path(), "2027-06-15");
+    // Start-up loads the stored state without replaying the log (that is verify's work, above)
+    // but refuses a log whose last event is not the one the stored head names.
+    let head_copy = tempfile::tempdir().expect("tempdir");
+    copy_directory(&data.path(), head_copy.path());
+    let last = last_event_key(&head_copy.path().join("ledger"));
+    tamper(&head_copy.path().join("ledger"), |key, value| {
+        (key == last.as_slice()).then(|| value.replacen("\"at\":\"", "\"at\":\" ", 1))
+    });
+    let last_sequence = u64::from_be_bytes(last[3..].try_into().expect("8 bytes"));
+    let refused_start = TestServer::try_start_in(head_copy.path(), "2027-06-15");
     assert!(
-        refused_start.contains(&format!("broken at event {altered_sequence}")),
+        refused_start.contains(&format!("broken at event {last_sequence}")),
         "{refused_start}"
     );
+}
+
+/// The key of the last event in a stopped ledger.
+fn last_event_key(ledger: &Path) -> Vec<u8> {
+    let db = sled::open(ledger).expect("opens the copy");
+    let (key, _) = db
+        .scan_prefix(b"ev/")
+        .next_back()
+        .expect("an event")
+        .expect("readable");
+    key.to_vec()
 }
 
 /// Rewrites stored values in a stopped ledger where `change` says so.

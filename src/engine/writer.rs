@@ -169,14 +169,19 @@ impl Writer {
         let mut answers: Vec<Answer> = Vec::with_capacity(commands.len());
         let taken = commands.len();
         for (command, reply) in commands {
-            let result = match self.ledger.execute(&command, clock) {
-                Ok(executed) => {
+            let history = self.journal.history();
+            let result = match self.ledger.execute_recalled(&command, clock, history) {
+                Ok(Ok(executed)) => {
                     events.extend(executed.events);
                     Ok(executed.outcome)
                 }
-                Err(error) => {
+                Ok(Err(error)) => {
                     count_refusal(&command, &error, &self.ledger);
                     Err(EngineError::Ledger(error))
+                }
+                Err(unreadable) => {
+                    tracing::error!(%unreadable, command = command.name(), "history could not be read: the command is refused, nothing changed");
+                    Err(EngineError::Unavailable)
                 }
             };
             answers.push((reply, result));
@@ -195,6 +200,8 @@ impl Writer {
         } else {
             self.append(&events)
         };
+        // Stored now (or the writer stops): what the batch recalled can go.
+        self.ledger.forget_history();
         self.send(SyncJob::Batch { appended, answers });
     }
 

@@ -22,6 +22,14 @@
 //! | `sp/`  | provider `/` settlement id            | (empty: an index)        |
 //! | `cb/`  | provider `/` program `/` redemption id| Clawback pending (JSON)  |
 //! | `rl/`  | provider `/` enterprise               | RelatedParties (JSON)    |
+//! | `iv/`  | invoice number                        | redemption id: the invoice index (format 3) |
+//! | `sq/`  | provider `/` program `/` redemption id| invoice date: the settlement queue (format 3) |
+//! | `cq/`  | provider `/` program                  | pending clawbacks in booking order (JSON, format 3) |
+//! | `ap/`  | (none)                                | the fingerprint of the policy last adopted (format 3) |
+//!
+//! The writer keeps only what is not history in memory and loads it from these records at
+//! start (see `resident`); `iv/` answers "was this invoice ever redeemed" without holding every
+//! invoice in memory.
 //!
 //! Ids and dates are fixed-width text, so key order is id order and date order.
 
@@ -49,6 +57,10 @@ pub const SETTLEMENTS: &[u8] = b"st/";
 pub const SETTLEMENTS_BY_PROVIDER: &[u8] = b"sp/";
 pub const CLAWBACKS: &[u8] = b"cb/";
 pub const RELATED_PARTIES: &[u8] = b"rl/";
+pub const INVOICES: &[u8] = b"iv/";
+pub const SETTLEMENT_QUEUE: &[u8] = b"sq/";
+pub const CLAWBACK_QUEUE: &[u8] = b"cq/";
+pub const ADOPTED_POLICY: &[u8] = b"ap/";
 
 fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let length = prefix.len() + parts.iter().map(|part| part.len() + 1).sum::<usize>();
@@ -210,6 +222,34 @@ pub fn related_parties(provider: &CreditCode, enterprise: &CreditCode) -> Vec<u8
     key(
         RELATED_PARTIES,
         &[provider.as_str().as_bytes(), enterprise.as_str().as_bytes()],
+    )
+}
+
+/// The rest of the key is the invoice number's bytes as they are: looked up whole, never
+/// split, so an old number of any form is its own key.
+pub fn invoice(number: &str) -> Vec<u8> {
+    key(INVOICES, &[number.as_bytes()])
+}
+
+pub fn settlement_queue(
+    provider: &CreditCode,
+    program: ProgramCode,
+    redemption_id: &RedemptionId,
+) -> Vec<u8> {
+    key(
+        SETTLEMENT_QUEUE,
+        &[
+            provider.as_str().as_bytes(),
+            program.as_str().as_bytes(),
+            redemption_id.to_string().as_bytes(),
+        ],
+    )
+}
+
+pub fn clawback_queue(provider: &CreditCode, program: ProgramCode) -> Vec<u8> {
+    key(
+        CLAWBACK_QUEUE,
+        &[provider.as_str().as_bytes(), program.as_str().as_bytes()],
     )
 }
 

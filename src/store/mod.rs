@@ -14,6 +14,7 @@ pub mod format;
 pub mod keys;
 mod reads;
 mod records;
+mod resident;
 mod seam;
 mod tree;
 pub mod upgrade;
@@ -30,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::domain::event::Event;
-use crate::domain::ledger::Ledger;
+use crate::domain::ledger::{History, Ledger};
 use crate::domain::policy::Policy;
 
 pub use reads::{Page, RedemptionFilter, SettlementFilter, VoucherFilter};
@@ -97,6 +98,8 @@ pub struct Store {
 /// The writer's handle: appends batches durably. Exactly one exists per open store.
 pub struct Journal {
     tree: Arc<dyn Tree>,
+    /// The same tree, read as the history the writer recalls closed redemptions from.
+    history: Store,
     /// sled's write-ahead log and checkpoints, or nothing to do for a tree in memory.
     durable: Arc<dyn Durability>,
     /// The head after the last prepared batch (ahead of the disk while a batch is in flight).
@@ -191,9 +194,11 @@ pub fn open_memory(tree: Arc<MemoryTree>, policy: Arc<Policy>) -> Result<OpenedS
         tree.apply(batch)?;
     }
     let store = Store { tree: tree.clone() };
-    let ledger = load_ledger(&store, policy)?;
+    let mut ledger = load_for_start(&store, policy)?;
+    ledger.forget_history();
     let journal = Journal {
         tree,
+        history: store.clone(),
         durable: Arc::new(InMemory),
         head,
     };
@@ -235,7 +240,7 @@ pub fn open_and_load(
     options: StoreOptions,
 ) -> Result<(Store, Journal, Ledger), StoreError> {
     let (store, mut journal, recovered) = open(directory, options)?;
-    let mut ledger = load_ledger(&store, policy)?;
+    let mut ledger = load_for_start(&store, policy)?;
     let replayed = journal.recover(&recovered, &mut ledger)?;
     if replayed > 0 {
         tracing::warn!(
@@ -245,7 +250,19 @@ pub fn open_and_load(
     }
     journal.checkpoint()?;
     upgrade::upgrade_if_needed(&store, &journal, &ledger, directory, now)?;
+    ledger.forget_history();
     Ok((store, journal, ledger))
+}
+
+/// The ledger to start from: loaded from the records when they are in this build's format
+/// (no replay: see `resident`), else replayed from the whole log, for `upgrade` to rebuild
+/// the records from.
+fn load_for_start(store: &Store, policy: Arc<Policy>) -> Result<Ledger, StoreError> {
+    if store.records_format()? == upgrade::RECORDS_FORMAT {
+        resident::load_resident(store, policy)
+    } else {
+        load_ledger(store, policy)
+    }
 }
 
 /// Opens the store for an offline `verify`: recovered like a start (the write-ahead log
@@ -332,6 +349,7 @@ fn open(
     let tree: Arc<dyn Tree> = Arc::new(db);
     let journal = Journal {
         tree: tree.clone(),
+        history: Store { tree: tree.clone() },
         durable: Arc::new(durable),
         head,
     };
@@ -469,6 +487,9 @@ impl Journal {
                         ),
                     ));
                 }
+                ledger
+                    .recall_for_event(&record.event, &self.history)
+                    .map_err(|error| StoreError::Corrupt(error.to_string()))?;
                 ledger.apply(&record.event);
                 head = ChainHead::after(&head, bytes);
                 stored.push(bytes.clone());
@@ -477,6 +498,9 @@ impl Journal {
             if !events.is_empty() {
                 applied += events.len() as u64;
                 self.append_stored(stored, &events, ledger)?;
+                if !ledger.history_complete() {
+                    ledger.forget_history();
+                }
             }
         }
         Ok(applied)
@@ -690,6 +714,10 @@ impl EventJournal for Journal {
 
     fn durability(&self) -> Arc<dyn Durability> {
         self.durable.clone()
+    }
+
+    fn history(&self) -> &dyn History {
+        &self.history
     }
 }
 

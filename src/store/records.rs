@@ -6,7 +6,7 @@ use crate::domain::credit_code::CreditCode;
 use crate::domain::event::Event;
 use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::ledger::Ledger;
-use crate::domain::model::{CapKey, ProgramPeriod, Settlement};
+use crate::domain::model::{CapKey, ProgramPeriod, Redemption, Settlement};
 use crate::domain::policy::ProgramCode;
 
 use super::{encode, keys};
@@ -26,6 +26,12 @@ pub enum RecordKey {
     /// A pending clawback: gone from the ledger once netted, and then removed from the store.
     Clawback(CreditCode, ProgramCode, RedemptionId),
     RelatedParties(CreditCode, CreditCode),
+    /// An approved claim waiting for a statement: gone once settled, rejected or reversed.
+    Settleable(CreditCode, ProgramCode, RedemptionId),
+    /// A provider's pending clawbacks under a program, in booking order: gone once all netted.
+    ClawbackQueue(CreditCode, ProgramCode),
+    /// The fingerprint of the policy last recorded.
+    AdoptedPolicy,
 }
 
 impl RecordKey {
@@ -48,6 +54,11 @@ impl RecordKey {
             RecordKey::RelatedParties(provider, enterprise) => {
                 keys::related_parties(provider, enterprise)
             }
+            RecordKey::Settleable(provider, program, redemption_id) => {
+                keys::settlement_queue(provider, *program, redemption_id)
+            }
+            RecordKey::ClawbackQueue(provider, program) => keys::clawback_queue(provider, *program),
+            RecordKey::AdoptedPolicy => keys::ADOPTED_POLICY.to_vec(),
         }
     }
 
@@ -76,6 +87,16 @@ impl RecordKey {
             RecordKey::RelatedParties(provider, enterprise) => {
                 ledger.related_parties(provider, enterprise).map(encode)
             }
+            RecordKey::Settleable(provider, program, redemption_id) => ledger
+                .settleable_invoice_date(provider, *program, redemption_id)
+                .map(|date| date.format("%Y-%m-%d").to_string().into_bytes()),
+            RecordKey::ClawbackQueue(provider, program) => {
+                let queue = ledger.receivables(provider, *program);
+                (!queue.is_empty()).then(|| encode(&queue))
+            }
+            RecordKey::AdoptedPolicy => ledger
+                .adopted_policy_fingerprint()
+                .map(|fingerprint| fingerprint.as_bytes().to_vec()),
         }
     }
 }
@@ -91,7 +112,7 @@ pub struct Writes {
 pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
     let mut writes = Writes::default();
     match event {
-        Event::PolicyAdopted { .. } => {}
+        Event::PolicyAdopted { .. } => writes.records.push(RecordKey::AdoptedPolicy),
         Event::EnterpriseRegistered { enterprise } => writes
             .records
             .push(RecordKey::Enterprise(enterprise.credit_code)),
@@ -126,6 +147,7 @@ pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
                 keys::redemption_by_provider(&redemption.provider_credit_code, &id),
                 Vec::new(),
             ));
+            writes.indexes.push(invoice_index(redemption));
             writes.records.push(RecordKey::Redemption(id));
             redemption_totals(
                 &mut writes,
@@ -145,22 +167,47 @@ pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
                 redemption.provider_credit_code,
                 ledger,
             );
+            queue_entry(
+                &mut writes,
+                redemption.provider_credit_code,
+                redemption.program,
+                *redemption_id,
+            );
             if redemption.settlement_id.is_some() {
                 writes.records.push(RecordKey::Clawback(
                     redemption.provider_credit_code,
                     redemption.program,
                     *redemption_id,
                 ));
+                writes.records.push(RecordKey::ClawbackQueue(
+                    redemption.provider_credit_code,
+                    redemption.program,
+                ));
             }
         }
         Event::RedemptionApproved { redemption_id, .. } => {
-            writes.records.push(RecordKey::Redemption(*redemption_id))
+            writes.records.push(RecordKey::Redemption(*redemption_id));
+            let redemption = ledger
+                .redemption(redemption_id)
+                .expect("an approved redemption exists");
+            queue_entry(
+                &mut writes,
+                redemption.provider_credit_code,
+                redemption.program,
+                *redemption_id,
+            );
         }
         Event::RedemptionRejected { redemption_id, .. } => {
             writes.records.push(RecordKey::Redemption(*redemption_id));
             let redemption = ledger
                 .redemption(redemption_id)
                 .expect("a rejected redemption exists");
+            queue_entry(
+                &mut writes,
+                redemption.provider_credit_code,
+                redemption.program,
+                *redemption_id,
+            );
             redemption_totals(
                 &mut writes,
                 redemption.voucher_id,
@@ -236,6 +283,7 @@ fn settlement_writes(writes: &mut Writes, settlement: &Settlement, ledger: &Ledg
             .voucher(&redemption.voucher_id)
             .expect("a redeemed voucher exists");
         writes.records.push(RecordKey::Redemption(redemption_id));
+        queue_entry(writes, provider, settlement.program, redemption_id);
         writes
             .records
             .push(RecordKey::ProgramTotals(voucher.program_period()));
@@ -251,6 +299,29 @@ fn settlement_writes(writes: &mut Writes, settlement: &Settlement, ledger: &Ledg
             clawback.redemption_id,
         ));
     }
+    writes
+        .records
+        .push(RecordKey::ClawbackQueue(provider, settlement.program));
+}
+
+/// A claim's place in the settlement queue, written or (when it left the queue) removed.
+fn queue_entry(
+    writes: &mut Writes,
+    provider: CreditCode,
+    program: ProgramCode,
+    redemption_id: RedemptionId,
+) {
+    writes
+        .records
+        .push(RecordKey::Settleable(provider, program, redemption_id));
+}
+
+/// The invoice index entry of a redemption: its number to its id.
+fn invoice_index(redemption: &Redemption) -> (Vec<u8>, Vec<u8>) {
+    (
+        keys::invoice(redemption.invoice.number.as_str()),
+        redemption.redemption_id.to_string().into_bytes(),
+    )
 }
 
 /// Every record the store should hold for `ledger`.
@@ -299,6 +370,19 @@ pub fn expected_records(ledger: &Ledger) -> Vec<RecordKey> {
     records.extend(ledger.all_related_parties().map(|parties| {
         RecordKey::RelatedParties(parties.provider_credit_code, parties.enterprise_credit_code)
     }));
+    records.extend(
+        ledger
+            .all_settleable()
+            .map(|(provider, program, id, _)| RecordKey::Settleable(provider, program, id)),
+    );
+    records.extend(
+        ledger
+            .all_receivables()
+            .map(|((provider, program), _)| RecordKey::ClawbackQueue(*provider, *program)),
+    );
+    if ledger.adopted_policy_fingerprint().is_some() {
+        records.push(RecordKey::AdoptedPolicy);
+    }
     records
 }
 
@@ -327,6 +411,7 @@ pub fn expected_indexes(ledger: &Ledger) -> Vec<(Vec<u8>, Vec<u8>)> {
             keys::redemption_by_provider(&redemption.provider_credit_code, &id),
             Vec::new(),
         ));
+        indexes.push(invoice_index(redemption));
     }
     for settlement in ledger.settlements() {
         indexes.push((
@@ -358,4 +443,8 @@ pub const STATE_PREFIXES: &[&[u8]] = &[
     keys::SETTLEMENTS_BY_PROVIDER,
     keys::CLAWBACKS,
     keys::RELATED_PARTIES,
+    keys::INVOICES,
+    keys::SETTLEMENT_QUEUE,
+    keys::CLAWBACK_QUEUE,
+    keys::ADOPTED_POLICY,
 ];

@@ -16,7 +16,7 @@ use super::{
 use crate::domain::credit_code::CreditCode;
 use crate::domain::event::Event;
 use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
-use crate::domain::ledger::Ledger;
+use crate::domain::ledger::{History, Ledger};
 use crate::domain::model::{
     CapAccount, CapKey, Enterprise, ProgramPeriod, ProgramTotals, Provider, ProviderTotals,
     Redemption, Settlement, Token, Voucher,
@@ -136,6 +136,9 @@ pub trait EventJournal: Send {
     fn append(&mut self, events: &[Event], ledger: &Ledger) -> Result<AppendedBatch, StoreError>;
     /// What makes appended batches durable; may be used from another thread.
     fn durability(&self) -> Arc<dyn Durability>;
+    /// The redemptions the ledger no longer holds, as of the last appended batch (what
+    /// `Ledger::recall` reads before each command).
+    fn history(&self) -> &dyn History;
 
     /// Appends and makes durable; returns once it is on disk.
     fn commit(&mut self, events: &[Event], ledger: &Ledger) -> Result<CommitTiming, StoreError> {

@@ -23,6 +23,8 @@ pub trait Tree: Send + Sync + 'static {
     fn apply(&self, batch: TreeBatch) -> Result<(), StoreError>;
     /// Bytes on disk (0 in memory).
     fn size_on_disk_bytes(&self) -> Result<u64, StoreError>;
+    /// The last entry whose key starts with `prefix`.
+    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError>;
 
     /// Entries whose key starts with `prefix`, in key order.
     fn scan_prefix(&self, prefix: &[u8]) -> Entries<'_> {
@@ -81,6 +83,16 @@ impl Tree for sled::Db {
 
     fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
         Ok(self.size_on_disk()?)
+    }
+
+    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
+        match sled::Tree::scan_prefix(self, prefix).next_back() {
+            Some(entry) => {
+                let (key, value) = entry?;
+                Ok(Some((key.to_vec(), value.to_vec())))
+            }
+            None => Ok(None),
+        }
     }
 }
 
@@ -154,6 +166,26 @@ impl Tree for MemoryTree {
     fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
         Ok(0)
     }
+
+    fn last_with_prefix(&self, prefix: &[u8]) -> Result<Option<Entry>, StoreError> {
+        let entries = self.read();
+        let last = entries
+            .range::<Vec<u8>, _>((Bound::Included(prefix.to_vec()), past_prefix(prefix)))
+            .next_back();
+        Ok(last.map(|(key, value)| (key.clone(), value.clone())))
+    }
+}
+
+/// The bound just past every key that starts with `prefix`.
+fn past_prefix(prefix: &[u8]) -> Bound<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Bound::Excluded(end);
+        }
+    }
+    Bound::Unbounded
 }
 
 #[cfg(test)]
@@ -188,6 +220,9 @@ mod tests {
             after,
             vec![b"a/0598".to_vec(), b"a/0599".to_vec(), b"b/1".to_vec()]
         );
+        let last = tree.last_with_prefix(b"a/").expect("last");
+        assert_eq!(last, Some((b"a/0599".to_vec(), b"599".to_vec())));
+        assert_eq!(tree.last_with_prefix(b"c/").expect("last"), None);
     }
 
     #[test]

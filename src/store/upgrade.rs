@@ -20,8 +20,11 @@ use crate::domain::ledger::Ledger;
 
 /// The layout of the records this build writes. Format 2 added `redeemed_by_month` to the
 /// program totals and settled and rejected amounts, written by builds from d4e9db9 on, so
-/// every directory from before is rebuilt once.
-pub const RECORDS_FORMAT: u32 = 2;
+/// every directory from before is rebuilt once. Format 3 added what lets start-up load the
+/// ledger's resident state instead of replaying the log: the invoice index (`iv/`), the
+/// settlement queue (`sq/`), the clawback queue in booking order (`cq/`) and the adopted
+/// policy (`ap/`).
+pub const RECORDS_FORMAT: u32 = 3;
 
 /// What an upgrade did.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -302,12 +302,13 @@ impl Ledger {
         redemption.status = RedemptionStatus::Approved;
         redemption.approved_at = Some(at);
         let key = (redemption.provider_credit_code, redemption.program);
-        let added = self
+        let invoice_date = redemption.invoice.date;
+        let previous = self
             .settleable
             .entry(key)
             .or_default()
-            .insert(redemption_id);
-        assert!(added, "{redemption_id} was already settleable");
+            .insert(redemption_id, invoice_date);
+        assert!(previous.is_none(), "{redemption_id} was already settleable");
     }
 
     fn apply_redemption_rejected(
@@ -346,7 +347,7 @@ impl Ledger {
             .get_mut(&(provider, program))
             .expect("an approved claim is settleable");
         assert!(
-            settleable.remove(&redemption_id),
+            settleable.remove(&redemption_id).is_some(),
             "{redemption_id} was not settleable"
         );
         if settleable.is_empty() {

@@ -6,9 +6,30 @@ use std::collections::{BTreeMap, HashMap};
 use super::Ledger;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::model::{
-    CapKey, ProgramPeriod, ProgramTotals, ProviderTotals, RedemptionStatus,
+    CapAccount, CapKey, ProgramPeriod, ProgramTotals, ProviderTotals, RedemptionStatus,
 };
 use crate::domain::money::{Money, Total};
+
+/// `redeemed ≤ committed ≤ cap`, under a program of the policy in force.
+fn report_account_bounds(ledger: &Ledger, account: &CapAccount, report: &mut impl FnMut(String)) {
+    if account.redeemed > account.committed {
+        report(format!(
+            "{:?}: redeemed {} over committed {}",
+            account.key, account.redeemed, account.committed
+        ));
+    }
+    match ledger.policy.program(account.key.program) {
+        Ok(rules) if account.committed > rules.cap => report(format!(
+            "{:?}: committed {} over cap {}",
+            account.key, account.committed, rules.cap
+        )),
+        Ok(_) => {}
+        Err(_) => report(format!(
+            "{:?}: program not in the policy in force",
+            account.key
+        )),
+    }
+}
 
 /// One broken invariant, said plainly.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +52,14 @@ impl Ledger {
     /// Every violation of: `redeemed ≤ committed ≤ cap` per cap account, `0 ≤ redeemed ≤ face
     /// value` per voucher, one redemption per invoice, and every stored total equal to the sum
     /// of what it counts. Empty when the ledger is sound.
+    ///
+    /// A ledger without its history (see `history`) is recounted from what it holds: each cap
+    /// account from its vouchers, each program's totals from its accounts, vouchers and
+    /// providers' totals, each statement from its clawbacks.
     pub fn check_invariants(&self) -> Vec<InvariantViolation> {
+        if !self.history_complete {
+            return self.check_resident_invariants();
+        }
         let mut violations = Vec::new();
         let mut report = |text: String| violations.push(InvariantViolation(text));
         let mut recounts: HashMap<CapKey, Recount> = HashMap::new();
@@ -130,26 +158,124 @@ impl Ledger {
             }
         }
         for account in self.cap_accounts.values() {
-            if account.redeemed > account.committed {
-                report(format!(
-                    "{:?}: redeemed {} over committed {}",
-                    account.key, account.redeemed, account.committed
-                ));
-            }
-            match self.policy.program(account.key.program) {
-                Ok(rules) if account.committed > rules.cap => report(format!(
-                    "{:?}: committed {} over cap {}",
-                    account.key, account.committed, rules.cap
-                )),
-                Ok(_) => {}
-                Err(_) => report(format!(
-                    "{:?}: program not in the policy in force",
-                    account.key
-                )),
-            }
+            report_account_bounds(self, account, &mut report);
         }
         violations.extend(self.check_program_totals());
         violations.extend(self.check_settlements());
+        violations
+    }
+
+    fn check_resident_invariants(&self) -> Vec<InvariantViolation> {
+        let mut violations = Vec::new();
+        let mut report = |text: String| violations.push(InvariantViolation(text));
+        let mut recounts: HashMap<CapKey, (Total, Total)> = HashMap::new();
+        let mut programs: HashMap<ProgramPeriod, ProgramTotals> = HashMap::new();
+        let mut providers_redeemed: HashMap<ProgramPeriod, Total> = HashMap::new();
+        for voucher in self.vouchers.values() {
+            if voucher.redeemed > voucher.face_value {
+                report(format!(
+                    "{} redeemed {} over face value {}",
+                    voucher.voucher_id, voucher.redeemed, voucher.face_value
+                ));
+            }
+            let (committed, redeemed) = recounts.entry(voucher.cap_key()).or_default();
+            *committed = committed.plus(voucher.committed());
+            *redeemed = redeemed.plus(voucher.redeemed);
+            programs
+                .entry(voucher.program_period())
+                .or_default()
+                .vouchers += 1;
+        }
+        for account in self.cap_accounts.values() {
+            let (committed, redeemed) = recounts.remove(&account.key).unwrap_or_default();
+            let by_year = account
+                .redeemed_by_year
+                .values()
+                .fold(Total::ZERO, |sum, amount| sum.plus(*amount));
+            if Total::from(account.committed) != committed
+                || Total::from(account.redeemed) != redeemed
+                || by_year != redeemed
+            {
+                report(format!(
+                    "cap account {:?} says committed {} redeemed {}, its vouchers say {committed} and {redeemed} (by year {by_year})",
+                    account.key, account.committed, account.redeemed
+                ));
+            }
+            report_account_bounds(self, account, &mut report);
+            let totals = programs
+                .entry(ProgramPeriod {
+                    program: account.key.program,
+                    period_start: account.key.period_start,
+                })
+                .or_default();
+            totals.enterprises += 1;
+            totals.committed = totals.committed.plus(account.committed);
+            totals.redeemed = totals.redeemed.plus(account.redeemed);
+        }
+        for key in recounts.keys() {
+            report(format!("no cap account for {key:?}"));
+        }
+        for ((period, _), provider) in &self.provider_totals {
+            let totals = programs.entry(*period).or_default();
+            totals.redemptions += provider.redemptions;
+            totals.reversed = totals.reversed.plus_total(provider.reversed);
+            totals.rejected = totals.rejected.plus_total(provider.rejected);
+            totals.settled = totals.settled.plus_total(provider.settled);
+            let redeemed = providers_redeemed.entry(*period).or_default();
+            *redeemed = redeemed.plus_total(provider.redeemed);
+        }
+        for (period, recounted) in &programs {
+            let stored = self.program_totals.get(period).cloned().unwrap_or_default();
+            let by_month = stored
+                .redeemed_by_month
+                .values()
+                .fold(Total::ZERO, |sum, amount| sum.plus_total(*amount));
+            let providers_redeemed = providers_redeemed.get(period).copied().unwrap_or_default();
+            let agrees = stored.enterprises == recounted.enterprises
+                && stored.vouchers == recounted.vouchers
+                && stored.committed == recounted.committed
+                && stored.redeemed == recounted.redeemed
+                && stored.redemptions == recounted.redemptions
+                && stored.reversed == recounted.reversed
+                && stored.rejected == recounted.rejected
+                && stored.settled == recounted.settled
+                && by_month == stored.redeemed
+                && providers_redeemed == stored.redeemed;
+            if !agrees {
+                report(format!(
+                    "the totals of {period:?} differ from the sum of their accounts, vouchers and providers"
+                ));
+            }
+        }
+        if self
+            .program_totals
+            .keys()
+            .any(|period| !programs.contains_key(period))
+        {
+            report("program totals are kept for a period with no voucher".to_owned());
+        }
+        for settlement in self.settlements.values() {
+            let clawed_back = settlement
+                .clawbacks
+                .iter()
+                .fold(Total::ZERO, |sum, clawback| sum.plus(clawback.amount));
+            if clawed_back != settlement.clawed_back {
+                report(format!(
+                    "{} nets {} but its clawbacks sum to {clawed_back}",
+                    settlement.settlement_id, settlement.clawed_back
+                ));
+            }
+        }
+        let issued = self.last_redemption_id;
+        let waiting = self.settleable.values().flat_map(|queue| queue.keys());
+        let owed = self
+            .receivables
+            .values()
+            .flatten()
+            .map(|c| &c.redemption_id);
+        if waiting.chain(owed).any(|id| Some(*id) > issued) {
+            report("a queued claim or clawback names a redemption never made".to_owned());
+        }
         violations
     }
 
@@ -246,7 +372,7 @@ impl Ledger {
             let waiting = self
                 .settleable
                 .get(&key)
-                .is_some_and(|set| set.contains(&id));
+                .is_some_and(|waiting| waiting.get(&id) == Some(&redemption.invoice.date));
             if waiting != (redemption.status == RedemptionStatus::Approved) {
                 report(format!(
                     "{id} is {:?} but its settlement queue says otherwise",

@@ -7,6 +7,7 @@
 
 mod apply;
 mod decide;
+mod history;
 mod invariants;
 mod settle;
 
@@ -32,6 +33,7 @@ use super::policy::ProgramCode;
 use super::text::RequestId;
 use crate::domain::command::Command;
 
+pub use history::{History, HistoryError, QueuedClaim, ResidentState};
 pub use invariants::InvariantViolation;
 
 /// The most vouchers one [`Ledger::expire_due`] call closes; the rest wait for the next call.
@@ -41,6 +43,9 @@ pub const EXPIRIES_PER_CALL_MAX: usize = 10_000;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ledger {
     policy: Arc<Policy>,
+    /// Whether `redemptions` holds every redemption (a replay) or only those recalled for the
+    /// batch being decided (the service's ledger: see `history`).
+    history_complete: bool,
     adopted_policy_fingerprint: Option<String>,
     enterprises: HashMap<CreditCode, Enterprise>,
     providers: HashMap<CreditCode, Provider>,
@@ -53,8 +58,9 @@ pub struct Ledger {
     cap_accounts: HashMap<CapKey, CapAccount>,
     program_totals: HashMap<ProgramPeriod, ProgramTotals>,
     provider_totals: HashMap<(ProgramPeriod, CreditCode), ProviderTotals>,
-    /// Approved, unsettled redemptions by provider and program: what a statement gathers.
-    settleable: BTreeMap<(CreditCode, ProgramCode), BTreeSet<RedemptionId>>,
+    /// Approved, unsettled redemptions by provider and program, each with its invoice date:
+    /// what a statement gathers, and what it filters by without reading the claims.
+    settleable: BTreeMap<(CreditCode, ProgramCode), BTreeMap<RedemptionId, NaiveDate>>,
     /// Clawbacks booked and not yet netted, by provider and program.
     receivables: BTreeMap<(CreditCode, ProgramCode), Vec<Clawback>>,
     settlements: BTreeMap<SettlementId, Settlement>,
@@ -105,6 +111,7 @@ impl Ledger {
     pub fn new(policy: Arc<Policy>) -> Ledger {
         Ledger {
             policy,
+            history_complete: true,
             adopted_policy_fingerprint: None,
             enterprises: HashMap::new(),
             providers: HashMap::new(),
@@ -139,8 +146,34 @@ impl Ledger {
         ledger
     }
 
-    /// Decides and applies one command. On error nothing changed.
+    /// Decides and applies one command on a ledger whose history is complete. On error
+    /// nothing changed.
     pub fn execute(&mut self, command: &Command, clock: Clock) -> Result<Executed, LedgerError> {
+        assert!(
+            self.history_complete,
+            "a ledger without its history decides only after recalling it: use execute_recalled"
+        );
+        self.decide_and_apply(command, clock)
+    }
+
+    /// Recalls from `history` what `command` may touch, then decides and applies it. The outer
+    /// error means history could not be read and nothing was decided; the inner one is the
+    /// rules' refusal, after which nothing changed either.
+    pub fn execute_recalled(
+        &mut self,
+        command: &Command,
+        clock: Clock,
+        history: &dyn History,
+    ) -> Result<Result<Executed, LedgerError>, HistoryError> {
+        self.recall(command, history)?;
+        Ok(self.decide_and_apply(command, clock))
+    }
+
+    fn decide_and_apply(
+        &mut self,
+        command: &Command,
+        clock: Clock,
+    ) -> Result<Executed, LedgerError> {
         let (events, target) = self.decide(command, clock)?;
         for event in &events {
             self.apply(event);
@@ -281,6 +314,37 @@ impl Ledger {
 
     pub fn settlements(&self) -> impl Iterator<Item = &Settlement> {
         self.settlements.values()
+    }
+
+    /// The policy last recorded in the log, by its fingerprint.
+    pub fn adopted_policy_fingerprint(&self) -> Option<&str> {
+        self.adopted_policy_fingerprint.as_deref()
+    }
+
+    /// The invoice date of an approved claim waiting to be settled; `None` if it is not waiting.
+    pub fn settleable_invoice_date(
+        &self,
+        provider: &CreditCode,
+        program: ProgramCode,
+        redemption_id: &RedemptionId,
+    ) -> Option<NaiveDate> {
+        self.settleable
+            .get(&(*provider, program))
+            .and_then(|waiting| waiting.get(redemption_id))
+            .copied()
+    }
+
+    /// Every approved claim waiting to be settled, by provider and program.
+    pub fn all_settleable(
+        &self,
+    ) -> impl Iterator<Item = (CreditCode, ProgramCode, RedemptionId, NaiveDate)> + '_ {
+        self.settleable
+            .iter()
+            .flat_map(|((provider, program), waiting)| {
+                waiting
+                    .iter()
+                    .map(|(redemption_id, date)| (*provider, *program, *redemption_id, *date))
+            })
     }
 
     /// Clawbacks booked against `provider` under `program` and not yet netted.

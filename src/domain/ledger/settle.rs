@@ -93,19 +93,10 @@ impl Ledger {
         let key = (request.provider_credit_code, request.program);
         // One more than a statement holds, to know whether claims are left for the next one,
         // without gathering every approved claim the provider has.
-        let mut lines: Vec<RedemptionId> = self
-            .settleable
-            .get(&key)
-            .into_iter()
-            .flatten()
-            .copied()
-            .filter(|id| self.redemptions[id].invoice.date <= request.up_to)
-            .take(SETTLEMENT_LINES_MAX + 1)
-            .collect();
+        let mut lines: Vec<RedemptionId> = self.gathered_lines(&key, request.up_to).collect();
         let lines_pending = lines.len() > SETTLEMENT_LINES_MAX;
         lines.truncate(SETTLEMENT_LINES_MAX);
-        let open_clawbacks = self.receivables.get(&key).map_or(&[][..], Vec::as_slice);
-        let clawbacks = open_clawbacks[..open_clawbacks.len().min(SETTLEMENT_LINES_MAX)].to_vec();
+        let clawbacks = self.netted_clawbacks(&key).to_vec();
         if lines.is_empty() && clawbacks.is_empty() {
             return Err(LedgerError::refused(
                 RefusalReason::NothingToSettle,
@@ -134,7 +125,8 @@ impl Ledger {
             created_at: clock.now,
             made_on: clock.today,
             payment: None,
-            more_pending: lines_pending || open_clawbacks.len() > SETTLEMENT_LINES_MAX,
+            more_pending: lines_pending
+                || self.receivables(&key.0, key.1).len() > SETTLEMENT_LINES_MAX,
         };
         let target = Target::Settlement(settlement.settlement_id);
         Ok((vec![Event::SettlementCreated { settlement }], target))
