@@ -16,7 +16,12 @@ use voucher_ledger::store::upgrade::RECORDS_FORMAT;
 
 /// Every golden ledger, oldest first, with the records format its build wrote (see
 /// `store::upgrade`): a directory in an older one is backed up and its records rebuilt.
-const GOLDEN_LEDGERS: [(&str, u32); 3] = [("cef3c4d", 1), ("d4e9db9", 1), ("event-format-2", 2)];
+const GOLDEN_LEDGERS: [(&str, u32); 4] = [
+    ("cef3c4d", 1),
+    ("d4e9db9", 1),
+    ("event-format-2", 2),
+    ("records-format-3", 3),
+];
 
 struct Golden {
     name: &'static str,

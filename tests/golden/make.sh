@@ -9,6 +9,9 @@
 #   OUT_DIR               created; must not exist yet or be empty
 #   WRITTEN_BY            recorded in expected.json (the commit the binaries were built from)
 #
+# GOLDEN_VOUCHERD_FLAGS, if set, is added to voucherd's flags (for builds that have them, e.g.
+# `--wal-segment-kib 64`, so the write-ahead log's preallocated segment stays small in git).
+#
 # OUT_DIR gets:
 #   data/          the server's data directory after a clean SIGTERM stop (bureau.token kept:
 #                  it is a test fixture, not a secret); data.tar.gz instead if over 20 MB
@@ -66,8 +69,9 @@ die() { say "FAILED: $*"; exit 1; }
 # ---------------------------------------------------------------------------------------------
 start_server() {  # start_server DAY : serves $DATA with the rules' day pinned to DAY
     : >"$WORK/voucherd.out"
+    # shellcheck disable=SC2086  # the extra flags are words on purpose
     "$VOUCHERD" --listen 127.0.0.1:0 --data-dir "$DATA" --today "$1" --log-format json \
-        >"$WORK/voucherd.out" 2>>"$WORK/voucherd.log" &
+        ${GOLDEN_VOUCHERD_FLAGS:-} >"$WORK/voucherd.out" 2>>"$WORK/voucherd.log" &
     SERVER_PID=$!
     ADDR=
     for _ in $(seq 1 300); do
