@@ -46,8 +46,14 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// into separate blob files; staying far below keeps every write in the one fsynced file.
 const VALUE_BYTES_MAX: usize = 96 * 1024;
 
-/// Sled's page cache; the rest of the memory is the ledger's.
-const CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// Sled's page cache; the rest of the memory is the ledger's. sled keeps more than this
+/// beside it (its page table, segment accounting), so it is kept small: at 64 MiB the server
+/// held 243 MiB after 200,000 redemptions, at 16 MiB 185 MiB, at the same speed.
+const CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// How many sled operations pass between its snapshots: what sled's own recovery re-reads at
+/// start. sled's default (1,000,000) made opening a ledger of a million redemptions take 2.7 s.
+const SNAPSHOT_AFTER_OPS: u64 = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -239,8 +245,18 @@ pub fn open_and_load(
     now: &str,
     options: StoreOptions,
 ) -> Result<(Store, Journal, Ledger), StoreError> {
+    let started = Instant::now();
     let (store, mut journal, recovered) = open(directory, options)?;
+    let opened = started.elapsed();
     let mut ledger = load_for_start(&store, policy)?;
+    let loaded = started.elapsed() - opened;
+    tracing::info!(
+        open_ms = opened.as_millis() as u64,
+        load_ms = loaded.as_millis() as u64,
+        replayed_whole_log = ledger.history_complete(),
+        vouchers = ledger.vouchers().count(),
+        "store opened and the ledger's state loaded"
+    );
     let replayed = journal.recover(&recovered, &mut ledger)?;
     if replayed > 0 {
         tracing::warn!(
@@ -315,6 +331,7 @@ fn open(
         .path(directory)
         .cache_capacity(CACHE_BYTES)
         .mode(sled::Mode::HighThroughput)
+        .snapshot_after_ops(SNAPSHOT_AFTER_OPS)
         // Durability comes from the write-ahead log; sled is flushed at checkpoints only.
         .flush_every_ms(None)
         .open()?;
