@@ -41,6 +41,18 @@ bench() {
 
 rss_mib() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$server/status"; }
 
+# "open_ms=… load_ms=…" from voucherd's start-up line: sled's own recovery, then the ledger's state.
+opened_and_loaded() {
+  python3 -c 'import json,sys
+for line in open(sys.argv[1]):
+    if "store opened" in line:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            print(line.strip()); break
+        print("sled open %s ms, state load %s ms" % (entry["open_ms"], entry["load_ms"])); break' "$data/log"
+}
+
 start_server
 echo "== first 10,000 redemptions (after setting up 10,000 enterprises)" >&2
 bench --count 10000 --warmup-s 0 --json > "$out/scale-at-10k.json"
@@ -54,11 +66,19 @@ kill -TERM "$server"; wait "$server" || true
 start_server
 restart_s=$started_in_s
 rss_restarted=$(rss_mib)
+opened_first=$(opened_and_loaded)
 kill -TERM "$server"; wait "$server" || true
+# sled writes its snapshot only when it opens, so the first restart re-reads everything sled
+# logged since the server started; a second restart shows the cost without that.
+start_server
+restart_again_s=$started_in_s
+opened_again=$(opened_and_loaded)
+kill -TERM "$server"; wait "$server" || true
+echo "restart after the fill: $restart_s s ($opened_first); again: $restart_again_s s ($opened_again)" >&2
 
-python3 - "$out" "$total" "$rss_after" "$rss_restarted" "$data_bytes" "$restart_s" <<'PY'
+python3 - "$out" "$total" "$rss_after" "$rss_restarted" "$data_bytes" "$restart_s" "$restart_again_s" "$opened_first" "$opened_again" <<'PY'
 import json, sys
-out, total, rss_after, rss_restarted, data_bytes, restart_s = sys.argv[1:]
+out, total, rss_after, rss_restarted, data_bytes, restart_s, restart_again_s, opened_first, opened_again = sys.argv[1:]
 at_10k = json.load(open(f"{out}/scale-at-10k.json"))
 at_1m = json.load(open(f"{out}/scale-at-1m.json"))
 fill = json.load(open(f"{out}/scale-fill.json"))
@@ -70,7 +90,8 @@ rows = [
     ("throughput while filling", f"{fill['throughput_per_s']:.0f} ok/s", f"{fill['errors']} errors"),
     ("resident memory after the fill", f"{rss_after} MiB", "met" if float(rss_after) <= 128 else "**not met** (≤ 128 MiB)"),
     ("resident memory after a restart", f"{rss_restarted} MiB", "met" if float(rss_restarted) <= 128 else "**not met** (≤ 128 MiB)"),
-    ("restart until serving", f"{float(restart_s):.2f} s", "met" if float(restart_s) <= 1 else "**not met** (≤ 1 s)"),
+    ("restart until serving, right after the fill", f"{float(restart_s):.2f} s ({opened_first})", "met" if float(restart_s) <= 1 else "**not met** (≤ 1 s)"),
+    ("restart until serving, again", f"{float(restart_again_s):.2f} s ({opened_again})", "met" if float(restart_again_s) <= 1 else "**not met** (≤ 1 s)"),
     ("data directory per million redemptions", f"{per_million:.0f} MiB", "met" if per_million <= 1024 else "**not met** (≤ 1 GiB)"),
 ]
 print("| scale | measured | target |")

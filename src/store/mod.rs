@@ -51,10 +51,6 @@ const VALUE_BYTES_MAX: usize = 96 * 1024;
 /// held 243 MiB after 200,000 redemptions, at 16 MiB 185 MiB, at the same speed.
 const CACHE_BYTES: u64 = 16 * 1024 * 1024;
 
-/// How many sled operations pass between its snapshots: what sled's own recovery re-reads at
-/// start. sled's default (1,000,000) made opening a ledger of a million redemptions take 2.7 s.
-const SNAPSHOT_AFTER_OPS: u64 = 100_000;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("storage engine: {0}")]
@@ -331,7 +327,6 @@ fn open(
         .path(directory)
         .cache_capacity(CACHE_BYTES)
         .mode(sled::Mode::HighThroughput)
-        .snapshot_after_ops(SNAPSHOT_AFTER_OPS)
         // Durability comes from the write-ahead log; sled is flushed at checkpoints only.
         .flush_every_ms(None)
         .open()?;
