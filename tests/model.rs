@@ -25,8 +25,9 @@
 //!   both; with nothing left under the cap it is CAP_EXCEEDED, with something left under the
 //!   cap and nothing under the budget BUDGET_EXCEEDED (remaining 0.00); a period the policy
 //!   gives no budget is bound by the caps only;
-//! - a redemption's cap check is against what is left of the cap (cap - redeemed), and that
-//!   is the `remaining` of CAP_EXCEEDED;
+//! - a redemption's cap check is against what is left of the cap (cap - redeemed); its
+//!   refusals (CAP_EXCEEDED, VOUCHER_BALANCE_EXCEEDED) tell the provider no `remaining`
+//!   (issue 12: what an enterprise has left is not the provider's to know);
 //! - a closed voucher commits what it redeemed, so reversing (or rejecting) one of its
 //!   redemptions releases that subsidy too; its `remaining` is zero;
 //! - revoking an expired voucher is VOUCHER_NOT_ACTIVE;
@@ -34,8 +35,8 @@
 //!   or not) answers it again, so a retried review is safe; a rejected or reversed one is
 //!   REDEMPTION_NOT_OPEN. Only an accepted or approved claim is rejected; rejecting a rejected
 //!   one answers it again; a settled or reversed one is REDEMPTION_NOT_OPEN;
-//! - reversal: a provider reversing another provider's redemption is PERMISSION_DENIED, before
-//!   any status check; reversing a reversed one answers it unchanged (whoever may reverse it
+//! - reversal: a provider reversing another provider's redemption is NOT_FOUND, as if it did
+//!   not exist (issue 12), before any status check; reversing a reversed one answers it unchanged (whoever may reverse it
 //!   asks); a rejected one is REDEMPTION_NOT_OPEN; a settled one reversed by its provider is
 //!   PERMISSION_DENIED, by the bureau it is reversed and a clawback of its subsidy is booked; it
 //!   keeps naming the statement that paid it;
@@ -1734,8 +1735,8 @@ impl Model {
         Answer::Voucher(self.voucher(number).expect("just issued").view())
     }
 
-    /// Redeem, checked in the order the issue tracker fixed: replay of the invoice, voucher,
-    /// program, enterprise, self-dealing, status, related parties, dates (term, future,
+    /// Redeem, checked in the order the issue tracker fixed: replay of the invoice, the voucher
+    /// held by the buyer (another's answers as none: issue 12), program, self-dealing, status, related parties, dates (term, future,
     /// validity), evidence, then the amount: zero subsidy (placed here by the model), cap,
     /// voucher balance.
     fn redeem(&mut self, payload: &RedeemPayload) -> Answer {
@@ -1748,16 +1749,16 @@ impl Model {
             return refused("INVOICE_ALREADY_REDEEMED");
         }
         let today = self.today;
-        let Some(voucher) = self.voucher(payload.voucher) else {
+        let Some(voucher) = self
+            .voucher(payload.voucher)
+            .filter(|voucher| ENTERPRISES[voucher.enterprise] == payload.buyer)
+        else {
             return refused("NOT_FOUND");
         };
         let seller_program =
             provider_program(payload.seller).expect("the test's sellers are registered");
         if seller_program != voucher.program {
             return refused("PROGRAM_MISMATCH");
-        }
-        if payload.buyer != ENTERPRISES[voucher.enterprise] {
-            return refused("ENTERPRISE_MISMATCH");
         }
         if payload.seller == payload.buyer {
             return refused("SELF_DEALING");
@@ -1798,9 +1799,9 @@ impl Model {
         } else if payload.allow_partial && partial.0 > 0 {
             partial
         } else if computed > cap_left {
-            return refused_with_remaining("CAP_EXCEEDED", cap_left);
+            return refused("CAP_EXCEEDED");
         } else {
-            return refused_with_remaining("VOUCHER_BALANCE_EXCEEDED", voucher_left);
+            return refused("VOUCHER_BALANCE_EXCEEDED");
         };
         let program = voucher.program;
         let voucher = self.voucher_mut(payload.voucher).expect("looked up above");
@@ -1829,8 +1830,8 @@ impl Model {
         voucher.redeemed = voucher.redeemed.minus(subsidy);
     }
 
-    /// A reversal (红冲), by the bureau or the redemption's own provider (another provider is
-    /// denied first), gives the subsidy back to the voucher and the cap; the invoice stays
+    /// A reversal (红冲), by the bureau or the redemption's own provider (to another provider
+    /// the claim does not exist), gives the subsidy back to the voucher and the cap; the invoice stays
     /// used; reversing again returns the record unchanged; a rejected one is not open; a
     /// settled one only the bureau may reverse, and that books a clawback.
     fn reverse(&mut self, number: u64, actor: Option<&'static str>) -> Answer {
@@ -1839,7 +1840,7 @@ impl Model {
         };
         let redemption = &self.redemptions[index];
         if actor.is_some_and(|provider| provider != redemption.payload.seller) {
-            return refused("PERMISSION_DENIED");
+            return refused("NOT_FOUND");
         }
         let role = if actor.is_some() {
             Role::Provider

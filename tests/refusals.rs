@@ -263,11 +263,11 @@ async fn redemptions_the_rules_refuse_change_nothing() {
     conflicting.invoice_amount = Some(cny("200"));
     let cases = [
         (
-            "buyer is not the voucher's",
+            "buyer is not the voucher's (answered as no voucher)",
             world.compute_provider.clone(),
             other_enterprise,
-            Code::FailedPrecondition,
-            "ENTERPRISE_MISMATCH",
+            Code::NotFound,
+            "NOT_FOUND",
         ),
         (
             "after validity",

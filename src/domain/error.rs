@@ -119,8 +119,6 @@ pub enum RefusalReason {
     OutsidePolicyTerm,
     /// The provider redeems another program's voucher.
     ProgramMismatch,
-    /// The invoice's buyer is not the voucher's enterprise.
-    EnterpriseMismatch,
     /// The provider is the enterprise.
     SelfDealing,
     /// A voucher being issued would already be past its redemption deadline.
@@ -151,7 +149,6 @@ impl RefusalReason {
             RefusalReason::InvoiceDateInFuture => "INVOICE_DATE_IN_FUTURE",
             RefusalReason::OutsidePolicyTerm => "OUTSIDE_POLICY_TERM",
             RefusalReason::ProgramMismatch => "PROGRAM_MISMATCH",
-            RefusalReason::EnterpriseMismatch => "ENTERPRISE_MISMATCH",
             RefusalReason::SelfDealing => "SELF_DEALING",
             RefusalReason::RedeemDeadlinePassed => "REDEEM_DEADLINE_PASSED",
             RefusalReason::LastBureauToken => "LAST_BUREAU_TOKEN",

@@ -385,6 +385,24 @@ fn everything_read(store: &dyn ReadStore, ledger: &Ledger) -> Vec<String> {
     seen
 }
 
+/// Opens the sled store in `directory` once the last one to open it has let go: sled releases
+/// its file lock from a background thread, a moment after it is dropped.
+fn open_when_released(directory: &std::path::Path, policy: &Arc<Policy>) -> OpenedStore {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match open_ledger(directory, policy.clone(), "", StoreOptions::default()) {
+            Ok(opened) => return opened,
+            Err(error)
+                if error.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(error) => panic!("sled: {error}"),
+        }
+    }
+}
+
 #[test]
 fn sled_and_memory_stores_agree_on_random_histories() {
     let policy = Arc::new(Policy::default_qidong());
@@ -393,13 +411,7 @@ fn sled_and_memory_stores_agree_on_random_histories() {
         let ledger_directory = directory.path().join("ledger");
         let tree = Arc::new(MemoryTree::default());
         let open_both = || {
-            let sled = open_ledger(
-                &ledger_directory,
-                policy.clone(),
-                "",
-                StoreOptions::default(),
-            )
-            .expect("sled");
+            let sled = open_when_released(&ledger_directory, &policy);
             (
                 sled,
                 open_memory(tree.clone(), policy.clone()).expect("memory"),
@@ -441,13 +453,7 @@ fn sled_and_memory_stores_agree_on_random_histories() {
         drop(sled);
         drop(memory);
         let reopened_memory = open_memory(tree, policy.clone()).expect("memory again");
-        let reopened_sled = open_ledger(
-            &ledger_directory,
-            policy.clone(),
-            "",
-            StoreOptions::default(),
-        )
-        .expect("sled again");
+        let reopened_sled = open_when_released(&ledger_directory, &policy);
         for (name, reopened) in [("memory", reopened_memory), ("sled", reopened_sled)] {
             assert!(
                 !reopened.ledger.history_complete(),

@@ -452,7 +452,7 @@ impl Ledger {
         if let Some(existing_id) = self.redemption_by_invoice.get(&command.invoice.number) {
             return self.replay_redeem(*existing_id, command);
         }
-        let voucher = self.known_voucher(command.voucher_id)?;
+        let voucher = self.voucher_held_by(command.voucher_id, command.enterprise_credit_code)?;
         let provider = self
             .providers
             .get(&command.provider_credit_code)
@@ -463,7 +463,7 @@ impl Ledger {
                     "provider",
                 )
             })?;
-        check_parties(voucher, provider, command.enterprise_credit_code)?;
+        check_parties(voucher, provider)?;
         check_active(voucher, clock.today)?;
         self.check_not_related(provider.credit_code, command.enterprise_credit_code)?;
         self.check_dates(voucher, command.invoice.date, clock.today)?;
@@ -525,6 +525,7 @@ impl Ledger {
             .redemptions
             .get(&existing_id)
             .expect("invoice index points at a redemption");
+        let same_provider = existing.provider_credit_code == command.provider_credit_code;
         let same_payload = existing.voucher_id == command.voucher_id
             && existing.provider_credit_code == command.provider_credit_code
             && existing.enterprise_credit_code == command.enterprise_credit_code
@@ -534,10 +535,16 @@ impl Ledger {
         if same_payload {
             return Ok((Vec::new(), Target::Redemption(existing_id)));
         }
+        // Another provider's claim id is not the caller's to know.
+        let which = if same_provider {
+            format!(" as {existing_id}")
+        } else {
+            String::new()
+        };
         Err(LedgerError::already_exists(
             "INVOICE_ALREADY_REDEEMED",
             format!(
-                "invoice {} was already redeemed as {existing_id}; an invoice is subsidised once, ever",
+                "invoice {} was already redeemed{which}; an invoice is subsidised once, ever",
                 command.invoice.number
             ),
         ))
@@ -587,7 +594,9 @@ impl Ledger {
         match actor {
             Actor::Bureau => {}
             Actor::Provider(code) if code == redemption.provider_credit_code => {}
-            Actor::Provider(_) | Actor::Auditor => {
+            // Another provider's claim answers as a claim that does not exist.
+            Actor::Provider(_) => return Err(super::settle::no_redemption(redemption_id)),
+            Actor::Auditor => {
                 return Err(LedgerError::permission_denied(format!(
                     "only the bureau or the provider that made it may reverse {redemption_id}"
                 )));
@@ -639,27 +648,15 @@ fn require_check_digit_or_override(
     }
 }
 
-/// Program, buyer and seller must fit the voucher.
-fn check_parties(
-    voucher: &Voucher,
-    provider: &Provider,
-    enterprise: CreditCode,
-) -> Result<(), LedgerError> {
+/// Program and seller must fit the voucher (its holder is checked when it is looked up).
+fn check_parties(voucher: &Voucher, provider: &Provider) -> Result<(), LedgerError> {
+    let enterprise = voucher.enterprise_credit_code;
     if provider.program != voucher.program {
         return Err(LedgerError::refused(
             RefusalReason::ProgramMismatch,
             format!(
                 "provider {} is registered for {}, voucher {} is {}",
                 provider.credit_code, provider.program, voucher.voucher_id, voucher.program
-            ),
-        ));
-    }
-    if enterprise != voucher.enterprise_credit_code {
-        return Err(LedgerError::refused(
-            RefusalReason::EnterpriseMismatch,
-            format!(
-                "voucher {} belongs to {}, not to the invoice's buyer {enterprise}",
-                voucher.voucher_id, voucher.enterprise_credit_code
             ),
         ));
     }
@@ -689,30 +686,28 @@ fn grant(
         debug_assert!(granted <= computed && granted <= cap_left && granted <= voucher_left);
         return Ok(granted);
     }
+    // The provider asking is not the enterprise: it is told that the claim does not fit, never
+    // what the enterprise has left (`allow_partial` claims whatever is left instead).
     if computed > cap_left {
-        return Err(LedgerError::refused_with_remaining(
+        return Err(LedgerError::refused(
             RefusalReason::CapExceeded,
             format!(
-                "subsidy {} would pass the {} cap {} for {} to {}: {} is left",
+                "subsidy {} would pass the enterprise's {} cap {} for {} to {}",
                 computed.to_grouped_string(),
                 rules.name,
                 rules.cap.to_grouped_string(),
                 account.period.first,
                 account.period.last,
-                cap_left.to_grouped_string()
             ),
-            cap_left,
         ));
     }
-    Err(LedgerError::refused_with_remaining(
+    Err(LedgerError::refused(
         RefusalReason::VoucherBalanceExceeded,
         format!(
-            "subsidy {} is more than voucher {} has left: {}",
+            "subsidy {} is more than voucher {} has left",
             computed.to_grouped_string(),
             voucher.voucher_id,
-            voucher_left.to_grouped_string()
         ),
-        voucher_left,
     ))
 }
 

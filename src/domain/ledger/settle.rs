@@ -10,9 +10,9 @@ use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::Clock;
 use crate::domain::error::{LedgerError, RefusalReason};
 use crate::domain::event::Event;
-use crate::domain::ids::{RedemptionId, SettlementId};
+use crate::domain::ids::{RedemptionId, SettlementId, VoucherId};
 use crate::domain::model::{
-    Redemption, RedemptionStatus, RelatedParties, Settlement, SettlementPayment,
+    Redemption, RedemptionStatus, RelatedParties, Settlement, SettlementPayment, Voucher,
 };
 use crate::domain::money::Total;
 use crate::domain::text::{Reason, Reference};
@@ -246,11 +246,11 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         match self.related_parties.get(&(provider, enterprise)) {
             None => Ok(()),
-            Some(parties) => Err(LedgerError::refused(
+            // The bureau's reason is its own finding about the provider: not shown to it.
+            Some(_) => Err(LedgerError::refused(
                 RefusalReason::RelatedParty,
                 format!(
-                    "provider {provider} and enterprise {enterprise} are related parties (关联方): {}",
-                    parties.reason
+                    "provider {provider} and enterprise {enterprise} are recorded as related parties (关联方); the bureau has the details"
                 ),
             )),
         }
@@ -260,10 +260,33 @@ impl Ledger {
         &self,
         redemption_id: RedemptionId,
     ) -> Result<&Redemption, LedgerError> {
-        self.redemptions.get(&redemption_id).ok_or_else(|| {
-            LedgerError::not_found("redemption_id", format!("no redemption {redemption_id}"))
-        })
+        self.redemptions
+            .get(&redemption_id)
+            .ok_or_else(|| no_redemption(redemption_id))
     }
+
+    /// The voucher, if `enterprise` holds it. A voucher someone else holds answers exactly as
+    /// one that does not exist: a provider learns nothing of other enterprises' vouchers.
+    pub(super) fn voucher_held_by(
+        &self,
+        voucher_id: VoucherId,
+        enterprise: CreditCode,
+    ) -> Result<&Voucher, LedgerError> {
+        self.vouchers
+            .get(&voucher_id)
+            .filter(|voucher| voucher.enterprise_credit_code == enterprise)
+            .ok_or_else(|| {
+                LedgerError::not_found(
+                    "voucher_id",
+                    format!("enterprise {enterprise} holds no voucher {voucher_id}"),
+                )
+            })
+    }
+}
+
+/// The answer for a claim that does not exist, or that is not the caller's to see.
+pub(super) fn no_redemption(redemption_id: RedemptionId) -> LedgerError {
+    LedgerError::not_found("redemption_id", format!("no redemption {redemption_id}"))
 }
 
 fn not_open(redemption: &Redemption, what: &str) -> LedgerError {

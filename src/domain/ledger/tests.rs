@@ -306,9 +306,13 @@ fn reversal_returns_the_subsidy_and_keeps_the_invoice_used() {
         reason: Reason::parse("红冲").expect("reason"),
         actor: Actor::Provider(code(LESSOR)),
     };
+    // Another provider's claim is not found, exactly as one that does not exist.
     assert!(matches!(
         ledger.execute(&stranger, clock("2027-06-16")),
-        Err(LedgerError::PermissionDenied { .. })
+        Err(LedgerError::NotFound {
+            field: "redemption_id",
+            ..
+        })
     ));
 }
 
