@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use tonic::Code;
+use tonic_types::StatusExt;
 use voucher_ledger::proto::voucher::v1 as pb;
 
 /// A second compute provider, with its own token: the attacker in these tests.
@@ -208,4 +209,36 @@ async fn a_related_party_refusal_keeps_the_bureau_reason_to_the_bureau() {
         "the bureau's reason leaks: {}",
         refused.message()
     );
+}
+
+#[tokio::test]
+async fn a_lookalike_name_with_invisible_characters_is_refused_naming_the_field() {
+    let mut world = World::new("2027-06-15").await;
+    // "启东智算科技有限公司" with a right-to-left override, a zero-width space, a byte-order mark.
+    for name in [
+        "启东智算\u{202E}司公限有技科",
+        "启东智\u{200B}算科技有限公司",
+        "\u{FEFF}启东智算科技有限公司",
+    ] {
+        let refused = world
+            .bureau
+            .register_enterprise(pb::RegisterEnterpriseRequest {
+                credit_code: OTHER_ENTERPRISE.into(),
+                name: name.into(),
+                ..Default::default()
+            })
+            .await;
+        let refused = expect_refusal(refused, Code::InvalidArgument, "INVISIBLE_CHARACTER");
+        let field = refused
+            .get_details_bad_request()
+            .and_then(|bad| bad.field_violations.first().map(|v| v.field.clone()));
+        assert_eq!(field.as_deref(), Some("name"), "{}", refused.message());
+    }
+    let nobody = world
+        .bureau
+        .get_enterprise(pb::GetEnterpriseRequest {
+            credit_code: OTHER_ENTERPRISE.into(),
+        })
+        .await;
+    expect_refusal(nobody, Code::NotFound, "NOT_FOUND");
 }

@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 
 use super::input::InputError;
 
@@ -15,7 +16,8 @@ pub type Description = BoundedText<0, 200>;
 /// Where a document is: a file name or URI, 1 to 500 characters.
 pub type Reference = BoundedText<1, 500>;
 
-/// Text of `MIN..=MAX` characters after trimming, without control characters.
+/// Text of `MIN..=MAX` characters after trimming, without control characters and without
+/// characters a reader cannot see (see [`is_invisible`]).
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct BoundedText<const MIN: usize, const MAX: usize>(String);
@@ -37,6 +39,20 @@ impl<const MIN: usize, const MAX: usize> BoundedText<MIN, MAX> {
             return Err(InputError::new(
                 "CONTROL_CHARACTER",
                 "must not contain control characters",
+            ));
+        }
+        if let Some((position, invisible)) = trimmed
+            .chars()
+            .enumerate()
+            .find(|(_, character)| is_invisible(*character))
+        {
+            return Err(InputError::new(
+                "INVISIBLE_CHARACTER",
+                format!(
+                    "must not contain invisible or formatting characters: U+{:04X} at character {}",
+                    u32::from(invisible),
+                    position + 1
+                ),
             ));
         }
         Ok(BoundedText(trimmed.to_owned()))
@@ -85,6 +101,28 @@ impl<const MIN: usize, const MAX: usize> From<BoundedText<MIN, MAX>> for String 
     fn from(text: BoundedText<MIN, MAX>) -> String {
         text.0
     }
+}
+
+/// Whether a character changes how text looks without being seen itself: formatting
+/// characters (Unicode category Cf: right-to-left overrides, zero-width spaces and joiners,
+/// the byte-order mark), line and paragraph separators, private-use and unassigned code
+/// points, and the blank letters and selectors that render as nothing. With them a name can
+/// look like another enterprise's, or read reversed.
+pub fn is_invisible(character: char) -> bool {
+    let invisible_category = matches!(
+        character.general_category(),
+        GeneralCategory::Format
+            | GeneralCategory::LineSeparator
+            | GeneralCategory::ParagraphSeparator
+            | GeneralCategory::PrivateUse
+            | GeneralCategory::Unassigned
+    );
+    let blank_or_selector = matches!(
+        u32::from(character),
+        0x034F | 0x115F | 0x1160 | 0x180B..=0x180F | 0x2800 | 0x3164 | 0xFE00..=0xFE0F | 0xFFA0
+            | 0xE0100..=0xE01EF
+    );
+    invisible_category || blank_or_selector
 }
 
 /// A caller's idempotency key: 1 to 64 of `A-Z a-z 0-9 - _ . :` (a UUID fits).
@@ -175,6 +213,32 @@ mod tests {
             Err("CONTROL_CHARACTER")
         );
         assert_eq!(Description::parse_optional(""), Ok(None));
+    }
+
+    #[test]
+    fn invisible_and_formatting_characters_are_refused_naming_them() {
+        for (text, code_point) in [
+            ("启东\u{202E}司公限有", "U+202E"),
+            ("启东\u{200B}智算", "U+200B"),
+            ("\u{FEFF}启东智算", "U+FEFF"),
+            ("启东\u{2066}智算", "U+2066"),
+            ("启\u{3164}东", "U+3164"),
+            ("启东\u{FE0F}", "U+FE0F"),
+            ("启东\u{E000}", "U+E000"),
+            ("启东\u{2028}智算", "U+2028"),
+        ] {
+            let refused = Name::parse(text).expect_err(text);
+            assert_eq!(refused.reason, "INVISIBLE_CHARACTER", "{text:?}");
+            assert!(refused.message.contains(code_point), "{}", refused.message);
+        }
+        for visible in [
+            "启东智算科技有限公司",
+            "Qidong AI Co., Ltd.",
+            "启东　智算",
+            "Café Müller (启东) 有限公司",
+        ] {
+            assert!(Name::parse(visible).is_ok(), "{visible:?} is refused");
+        }
     }
 
     #[test]
