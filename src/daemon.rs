@@ -35,6 +35,11 @@ pub enum DaemonError {
         path: PathBuf,
         error: crate::engine::StartError,
     },
+    #[error("cannot make the data directory {path} its owner's alone: {error}")]
+    DataDirectory {
+        path: PathBuf,
+        error: std::io::Error,
+    },
     #[error("cannot write the bureau token: {0}")]
     BootstrapToken(String),
     #[error("cannot listen on {address}: {error}")]
@@ -86,6 +91,12 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             .map_err(|error| DaemonError::Metrics { address, error })?;
         tracing::info!(%address, "serving Prometheus metrics on /metrics");
     }
+    crate::private_files::restrict_directory(&config.data_dir, &[LEDGER_DIRECTORY]).map_err(
+        |error| DaemonError::DataDirectory {
+            path: config.data_dir.clone(),
+            error,
+        },
+    )?;
     let ledger_path = config.data_dir.join(LEDGER_DIRECTORY);
     let engine_config = EngineConfig {
         clock,

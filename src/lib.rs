@@ -12,6 +12,7 @@ pub mod daemon;
 pub mod domain;
 pub mod engine;
 pub mod metrics;
+pub mod private_files;
 pub mod report;
 pub mod store;
 pub mod web;

@@ -832,6 +832,8 @@ where
 }
 
 fn main() -> ExitCode {
+    // Backups, exports and reports hold what the ledger holds.
+    voucher_ledger::private_files::make_new_files_private();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,

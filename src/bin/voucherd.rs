@@ -162,6 +162,7 @@ fn parse_today(text: &str) -> Result<NaiveDate, String> {
 }
 
 fn main() -> ExitCode {
+    voucher_ledger::private_files::make_new_files_private();
     let arguments = Arguments::parse();
     match arguments.offline {
         Some(Offline::Verify { data_dir, policy }) => return verify(&data_dir, policy.as_deref()),
