@@ -314,3 +314,92 @@ async fn the_ledger_its_token_and_its_backups_are_the_owners_alone_whatever_the_
         "the backup is the owner's alone"
     );
 }
+
+/// Opens up to `streams` gRPC streams on one new connection to `address`, each sending its
+/// headers and never a body, with no token: what holds them open is returned.
+async fn stalled_streams(
+    address: std::net::SocketAddr,
+    streams: usize,
+) -> Vec<Box<dyn std::any::Any + Send>> {
+    let tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2");
+    let mut held: Vec<Box<dyn std::any::Any + Send>> = Vec::new();
+    held.push(Box::new(tokio::spawn(async move {
+        let _ = connection.await;
+    })));
+    let mut client = client;
+    for _ in 0..streams {
+        // The server bounds streams per connection: stop opening once it says no more.
+        let ready = tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            client.clone().ready(),
+        );
+        let Ok(Ok(ready)) = ready.await else {
+            break;
+        };
+        client = ready;
+        let request = http::Request::post(format!(
+            "http://{address}/voucher.v1.VoucherLedger/GetBalance"
+        ))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(())
+        .expect("a request");
+        match client.send_request(request, false) {
+            Ok(stream) => held.push(Box::new(stream)),
+            Err(_) => break,
+        }
+    }
+    held.push(Box::new(client));
+    held
+}
+
+#[tokio::test]
+async fn streams_that_never_send_a_body_take_nothing_from_anyone_else() {
+    let mut world = World::new("2027-06-15").await;
+    // Eight connections with up to 256 stalled streams each: more than every request slot.
+    let mut attack = Vec::new();
+    for _ in 0..8 {
+        attack.push(stalled_streams(world.server.address, 256).await);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        world.bureau.get_balance(pb::GetBalanceRequest {
+            enterprise_credit_code: ENTERPRISE.into(),
+            program: pb::Program::Compute as i32,
+            on_date: String::new(),
+        }),
+    )
+    .await
+    .expect("a bureau call answers within a second during the attack");
+    answered.expect("and is served, not refused");
+    let mut health =
+        tonic_health::pb::health_client::HealthClient::new(world.server.channel().await);
+    tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        health.check(tonic_health::pb::HealthCheckRequest::default()),
+    )
+    .await
+    .expect("health answers within a second")
+    .expect("and says serving");
+    drop(attack);
+}
+
+#[tokio::test]
+async fn an_oversized_message_is_resource_exhausted_as_documented() {
+    let mut world = World::new("2027-06-15").await;
+    let refused = world
+        .bureau
+        .register_enterprise(pb::RegisterEnterpriseRequest {
+            credit_code: OTHER_ENTERPRISE.into(),
+            name: "名".repeat(400_000),
+            ..Default::default()
+        })
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(refused.message().contains("65536"), "{}", refused.message());
+}

@@ -1,11 +1,18 @@
-//! A bound on the requests the whole server handles at once. Past it a request is refused at
-//! once with RESOURCE_EXHAUSTED (reason OVERLOADED) instead of queueing: a caller that retries
-//! later does better than one that waits behind thousands of others, and the server's memory
-//! stays bounded.
+//! Bounds on what requests can make the whole server hold (issue 12).
+//!
+//! A request takes one of `concurrent_requests_max` slots only once its whole message has
+//! arrived: a client that sends headers and then nothing holds no slot, only its own stream,
+//! and loses that after `body_read_deadline`. The message is read with a bound on its size
+//! (larger is RESOURCE_EXHAUSTED, as the proto documents). Past the slots a request is refused
+//! at once with RESOURCE_EXHAUSTED (reason OVERLOADED) instead of queueing: a caller that
+//! retries later does better than one that waits behind thousands of others. Health checks
+//! take no slot, so a liveness probe sees a live server even while it sheds load.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
+use http_body_util::{BodyExt, Full, Limited};
 use tokio::sync::Semaphore;
 use tonic::body::Body;
 use tonic::codegen::BoxFuture;
@@ -13,15 +20,29 @@ use tower::{Layer, Service};
 
 use super::status::overloaded;
 
+/// The path prefix of the standard health service, which never waits for a slot.
+const HEALTH_PATH_PREFIX: &str = "/grpc.health.v1.Health/";
+
+/// gRPC frames each message with five bytes: a compression flag and a length.
+const MESSAGE_FRAME_BYTES: usize = 5;
+
 #[derive(Clone)]
 pub struct RequestLimitLayer {
     permits: Arc<Semaphore>,
+    body_bytes_max: usize,
+    body_read_deadline: Duration,
 }
 
 impl RequestLimitLayer {
-    pub fn new(concurrent_requests_max: usize) -> RequestLimitLayer {
+    pub fn new(
+        concurrent_requests_max: usize,
+        message_bytes_max: usize,
+        body_read_deadline: Duration,
+    ) -> RequestLimitLayer {
         RequestLimitLayer {
             permits: Arc::new(Semaphore::new(concurrent_requests_max)),
+            body_bytes_max: message_bytes_max + MESSAGE_FRAME_BYTES,
+            body_read_deadline,
         }
     }
 }
@@ -32,7 +53,7 @@ impl<S> Layer<S> for RequestLimitLayer {
     fn layer(&self, inner: S) -> RequestLimit<S> {
         RequestLimit {
             inner,
-            permits: self.permits.clone(),
+            limits: self.clone(),
         }
     }
 }
@@ -40,13 +61,14 @@ impl<S> Layer<S> for RequestLimitLayer {
 #[derive(Clone)]
 pub struct RequestLimit<S> {
     inner: S,
-    permits: Arc<Semaphore>,
+    limits: RequestLimitLayer,
 }
 
-impl<S, RequestBody> Service<http::Request<RequestBody>> for RequestLimit<S>
+impl<S> Service<http::Request<Body>> for RequestLimit<S>
 where
-    S: Service<http::Request<RequestBody>, Response = http::Response<Body>>,
+    S: Service<http::Request<Body>, Response = http::Response<Body>> + Clone + Send + 'static,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
@@ -56,18 +78,57 @@ where
         self.inner.poll_ready(context)
     }
 
-    fn call(&mut self, request: http::Request<RequestBody>) -> Self::Future {
-        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-            let refusal =
-                overloaded("the ledger is handling as many requests as it may: retry shortly")
-                    .into_http();
-            return Box::pin(async move { Ok(refusal) });
-        };
-        let response = self.inner.call(request);
+    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+        // The service made ready is the one to call; a fresh clone stays behind for the next.
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let limits = self.limits.clone();
         Box::pin(async move {
-            let answer = response.await;
+            if request.uri().path().starts_with(HEALTH_PATH_PREFIX) {
+                return inner.call(request).await;
+            }
+            let (parts, body) = request.into_parts();
+            let message = match read_whole(body, &limits).await {
+                Ok(message) => message,
+                Err(refusal) => return Ok(refusal.into_http()),
+            };
+            let Ok(permit) = limits.permits.clone().try_acquire_owned() else {
+                let refusal =
+                    overloaded("the ledger is handling as many requests as it may: retry shortly");
+                return Ok(refusal.into_http());
+            };
+            let answer = inner
+                .call(http::Request::from_parts(
+                    parts,
+                    Body::new(Full::new(message)),
+                ))
+                .await;
             drop(permit);
             answer
         })
+    }
+}
+
+/// The request's whole body, within the size bound and the read deadline.
+async fn read_whole(
+    body: Body,
+    limits: &RequestLimitLayer,
+) -> Result<tonic::codegen::Bytes, tonic::Status> {
+    let reading = Limited::new(body, limits.body_bytes_max).collect();
+    match tokio::time::timeout(limits.body_read_deadline, reading).await {
+        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
+            "the request's message did not arrive within {} s",
+            limits.body_read_deadline.as_secs()
+        ))),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
+            Err(tonic::Status::resource_exhausted(format!(
+                "the request is larger than the {} bytes a message may have",
+                limits.body_bytes_max - MESSAGE_FRAME_BYTES
+            )))
+        }
+        Ok(Err(error)) => Err(tonic::Status::cancelled(format!(
+            "the request's message could not be read: {error}"
+        ))),
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
     }
 }

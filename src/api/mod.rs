@@ -22,6 +22,12 @@ use crate::proto::voucher::v1::FILE_DESCRIPTOR_SET;
 use crate::proto::voucher::v1::voucher_ledger_server::VoucherLedgerServer;
 use service::LedgerService;
 
+/// How often an idle connection is pinged, and how long the ping's answer may take before the
+/// connection is closed.
+const HTTP2_KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+const HTTP2_KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const TCP_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Bounds on what one caller can make the server hold.
 #[derive(Clone, Copy, Debug)]
 pub struct ServeLimits {
@@ -31,6 +37,9 @@ pub struct ServeLimits {
     pub concurrent_requests_max: usize,
     /// Requests one connection may have in flight; more wait for a slot.
     pub concurrent_requests_per_connection_max: usize,
+    /// How long a request's message may take to arrive once its headers have; it holds no
+    /// slot meanwhile, and its stream is answered DEADLINE_EXCEEDED after.
+    pub body_read_deadline: std::time::Duration,
 }
 
 impl Default for ServeLimits {
@@ -39,6 +48,7 @@ impl Default for ServeLimits {
             message_bytes_max: 64 * 1024,
             concurrent_requests_max: 1024,
             concurrent_requests_per_connection_max: 256,
+            body_read_deadline: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -104,10 +114,19 @@ pub async fn serve(
     if let Some(tls) = &tls {
         server = server.tls_config(tls.server_config())?;
     }
+    let streams_per_connection_max =
+        u32::try_from(limits.concurrent_requests_per_connection_max).unwrap_or(u32::MAX);
     server
         .concurrency_limit_per_connection(limits.concurrent_requests_per_connection_max)
+        // A peer that stops answering is found and dropped; HTTP/2 itself bounds its streams.
+        .max_concurrent_streams(streams_per_connection_max)
+        .http2_keepalive_interval(Some(HTTP2_KEEPALIVE_INTERVAL))
+        .http2_keepalive_timeout(Some(HTTP2_KEEPALIVE_TIMEOUT))
+        .tcp_keepalive(Some(TCP_KEEPALIVE))
         .layer(limit::RequestLimitLayer::new(
             limits.concurrent_requests_max,
+            limits.message_bytes_max,
+            limits.body_read_deadline,
         ))
         .add_service(health_service)
         .add_service(reflection_v1)
