@@ -195,10 +195,11 @@ async fn a_provider_acts_only_as_itself_and_sees_only_its_own() {
         redemption_id: mine.redemption_id.clone(),
         reason: "不是我的".into(),
     };
+    // Another provider's claim is not there for it at all (issue 12).
     expect_refusal(
         other_provider.reverse_redemption(reverse).await,
-        Code::PermissionDenied,
-        "PERMISSION_DENIED",
+        Code::NotFound,
+        "NOT_FOUND",
     );
 
     let provider = &mut world.compute_provider;
