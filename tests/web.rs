@@ -938,3 +938,32 @@ async fn the_bureau_reviews_and_settles_through_the_forms() {
         "{providers}"
     );
 }
+
+#[tokio::test]
+async fn a_token_signing_in_again_and_again_signs_out_only_itself() {
+    // The attack of issue 12: an auditor fills the session table to sign every clerk out.
+    let mut world = world_with_console().await;
+    let clerk = Browser::new(&world.server);
+    let (status, _, _) = clerk.sign_in(&world.server.bureau_token).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let auditor_token = create_token(&mut world.bureau, pb::Role::Auditor, "").await;
+    let first_auditor_tab = Browser::new(&world.server);
+    first_auditor_tab.sign_in(&auditor_token).await;
+    let flood = Browser::new(&world.server);
+    for _ in 0..1_100 {
+        let (status, _, _) = flood.sign_in(&auditor_token).await;
+        assert_eq!(status, StatusCode::SEE_OTHER);
+    }
+    let (status, page) = clerk.get("/").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the clerk is still signed in: {page}"
+    );
+    assert_eq!(
+        first_auditor_tab.location_of("/").await.0,
+        StatusCode::SEE_OTHER,
+        "the flooding token lost its own oldest session"
+    );
+    assert_eq!(flood.get("/").await.0, StatusCode::OK, "its newest stays");
+}

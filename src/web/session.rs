@@ -2,9 +2,11 @@
 //! the token that signed in, its role, a CSRF secret and an expiry.
 //!
 //! Sessions live in memory only: a restart signs everyone out, which costs a bureau clerk one
-//! paste of a token and keeps no secret on disk. The map is bounded; when it is full, the
-//! session closest to expiry makes room. Every request re-reads the token, so revoking it ends
-//! its sessions at once.
+//! paste of a token and keeps no secret on disk. The map is bounded, and so is each token's
+//! share of it: a token's new sign-in past [`SESSIONS_PER_TOKEN_MAX`] ends that token's own
+//! oldest session, so no token (an auditor's, say) can sign everyone else out by filling the
+//! map (issue 12). When the map is full all the same, the session closest to expiry makes room.
+//! Every request re-reads the token, so revoking it ends its sessions at once.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,6 +21,8 @@ pub const SESSION_COOKIE: &str = "voucher_session";
 pub const LOGIN_CSRF_COOKIE: &str = "voucher_login_csrf";
 /// The most sessions held at once.
 pub const SESSIONS_MAX: usize = 1024;
+/// The most sessions one token holds at once (a clerk's browsers and tabs).
+pub const SESSIONS_PER_TOKEN_MAX: usize = 8;
 
 /// What a session id stands for.
 #[derive(Clone, Debug)]
@@ -60,6 +64,18 @@ impl Sessions {
         let mut sessions = self.lock();
         let now = Instant::now();
         sessions.retain(|_, session| session.expires_at > now);
+        let own: Vec<(&String, &Session)> = sessions
+            .iter()
+            .filter(|(_, session)| session.token_id == token_id)
+            .collect();
+        if own.len() >= SESSIONS_PER_TOKEN_MAX
+            && let Some(oldest) = own
+                .iter()
+                .min_by_key(|(_, session)| session.expires_at)
+                .map(|(id, _)| (*id).clone())
+        {
+            sessions.remove(&oldest);
+        }
         if sessions.len() >= SESSIONS_MAX
             && let Some(oldest) = sessions
                 .iter()
@@ -133,6 +149,28 @@ mod tests {
         let last = sessions.open(token(9), Role::Auditor);
         sessions.close(&last);
         assert!(sessions.find(&last).is_none());
+    }
+
+    #[test]
+    fn one_token_holds_at_most_its_share_and_evicts_only_its_own() {
+        let sessions = Sessions::new(Duration::from_secs(60));
+        let clerk = sessions.open(TokenId::FIRST, Role::Bureau);
+        let flooder = TokenId::FIRST.next();
+        let first = sessions.open(flooder, Role::Auditor);
+        for _ in 0..SESSIONS_MAX * 2 {
+            sessions.open(flooder, Role::Auditor);
+        }
+        assert!(
+            sessions.find(&clerk).is_some(),
+            "another token's session stays"
+        );
+        assert!(sessions.find(&first).is_none(), "the flooder's oldest went");
+        let held = sessions
+            .lock()
+            .values()
+            .filter(|s| s.token_id == flooder)
+            .count();
+        assert_eq!(held, SESSIONS_PER_TOKEN_MAX);
     }
 
     #[test]
