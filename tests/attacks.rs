@@ -403,3 +403,50 @@ async fn an_oversized_message_is_resource_exhausted_as_documented() {
     assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
     assert!(refused.message().contains("65536"), "{}", refused.message());
 }
+
+#[tokio::test]
+async fn auditors_looping_verify_share_runs_and_writes_go_on() {
+    let mut world = World::new("2027-06-15").await;
+    let voucher = issue(&mut world.bureau, "v", pb::Program::Compute, Some("100000")).await;
+    let auditor_token = create_token(&mut world.bureau, pb::Role::Auditor, "").await;
+    let mut loops = Vec::new();
+    for _ in 0..4 {
+        let mut auditor = world.server.client(&auditor_token).await;
+        loops.push(tokio::spawn(async move {
+            let mut runs = Vec::new();
+            for _ in 0..10 {
+                let report = auditor
+                    .verify(pb::VerifyRequest {})
+                    .await
+                    .expect("verified")
+                    .into_inner();
+                assert!(report.sound, "{}", report.report);
+                runs.push(report.verified_at);
+            }
+            runs
+        }));
+    }
+    for serial in 1..=5 {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(1),
+            world.compute_provider.redeem(redeem_request(
+                &voucher,
+                &invoice(serial),
+                "2027-06-01",
+                "10",
+            )),
+        )
+        .await
+        .expect("a redemption answers within a second while auditors loop")
+        .expect("and is accepted");
+    }
+    let mut runs = std::collections::BTreeSet::new();
+    for each in loops {
+        runs.extend(each.await.expect("an auditor's loop"));
+    }
+    assert!(
+        runs.len() <= 20 && runs.iter().all(|at| !at.is_empty()),
+        "forty calls at the same time share runs: {} runs",
+        runs.len()
+    );
+}

@@ -79,6 +79,7 @@ pub fn to_report(report: &VerifyReport) -> pb::VerifyReport {
         problems: report.problems.iter().map(ToString::to_string).collect(),
         first_bad_event: report.first_bad_event().unwrap_or(0),
         report: report.render(),
+        verified_at: String::new(),
     }
 }
 

@@ -355,8 +355,10 @@ impl VoucherLedger for LedgerService {
         let call = Call::start("Verify");
         let result = async {
             self.authorize(&request, &call, BUREAU_AUDITOR)?;
-            let report = self.engine.verify().await.map_err(to_status)?;
-            Ok(Response::new(audit::to_report(&report)))
+            let verification = self.engine.verification().await.map_err(to_status)?;
+            let mut report = audit::to_report(&verification.report);
+            report.verified_at = verification.verified_at.to_rfc3339();
+            Ok(Response::new(report))
         }
         .await;
         call.finish(result)

@@ -88,9 +88,31 @@ pub(crate) enum Message {
     Stop,
 }
 
+/// A verification pauses writes while it runs; after one, writes get at least this many times
+/// its length before the next may start, so callers looping `Verify` cannot stall the ledger
+/// (issue 12): writes keep four fifths of the time at least.
+pub const VERIFY_REST_FACTOR: u32 = 4;
+
+/// A verification's report, and when it ran.
+#[derive(Clone, Debug)]
+pub struct Verification {
+    pub report: VerifyReport,
+    pub verified_at: chrono::DateTime<chrono::FixedOffset>,
+    /// The head it verified, how long it took and when it ended.
+    head: ChainHead,
+    took: Duration,
+    finished: std::time::Instant,
+    /// Its number: a caller shares any run that ended after it asked.
+    run: u64,
+}
+
 /// A handle to the engine; cheap to clone, one per request handler if need be.
 #[derive(Clone)]
 pub struct Engine {
+    /// The last verification; its lock is held while one runs, so callers share it.
+    verification: Arc<tokio::sync::Mutex<Option<Verification>>>,
+    /// Verification runs finished so far.
+    verifications_finished: Arc<std::sync::atomic::AtomicU64>,
     queue: SyncSender<Message>,
     /// Commands in the queue, for the queue-depth metric.
     queued: Arc<AtomicUsize>,
@@ -146,6 +168,8 @@ impl Engine {
         )?;
         let reader = Reader::new(store, policy, config.clock);
         let engine = Engine {
+            verification: Arc::new(tokio::sync::Mutex::new(None)),
+            verifications_finished: Arc::new(std::sync::atomic::AtomicU64::new(0)),
             queue,
             queued,
             reader,
@@ -197,13 +221,47 @@ impl Engine {
         self.inspect(|_, head| head.sequence).await
     }
 
+    /// A verification of the ledger as it stands, run at most one at a time: callers that
+    /// arrive while one runs share its report; when nothing was written since the last run,
+    /// its report is still exact and is returned; otherwise a new run starts once writes have
+    /// had [`VERIFY_REST_FACTOR`] times the last run's length since it ended.
+    pub async fn verification(&self) -> Result<Verification, EngineError> {
+        let asked_after = self.verifications_finished.load(Ordering::SeqCst);
+        let mut last = self.verification.lock().await;
+        if let Some(done) = last.as_ref() {
+            let current_head = self.reader.store().stored_head()?;
+            if done.run > asked_after || done.head == current_head {
+                return Ok(done.clone());
+            }
+            let rest = done.took * VERIFY_REST_FACTOR;
+            if let Some(wait) = rest.checked_sub(done.finished.elapsed()) {
+                tokio::time::sleep(wait).await;
+            }
+        }
+        let verified_at = self.reader.now().now;
+        let started = std::time::Instant::now();
+        let (report, head) = self.verify_with_head().await?;
+        let run = self.verifications_finished.load(Ordering::SeqCst) + 1;
+        let done = Verification {
+            report,
+            verified_at,
+            head,
+            took: started.elapsed(),
+            finished: std::time::Instant::now(),
+            run,
+        };
+        *last = Some(done.clone());
+        self.verifications_finished.store(run, Ordering::SeqCst);
+        Ok(done)
+    }
+
     /// Replays the whole log from nothing and checks every stored record against the replay,
-    /// and the live ledger against it too. Writes wait while it runs.
-    pub async fn verify(&self) -> Result<VerifyReport, EngineError> {
+    /// and the live ledger against it too, and says at which head. Writes wait while it runs.
+    async fn verify_with_head(&self) -> Result<(VerifyReport, ChainHead), EngineError> {
         let store = self.reader.store().clone();
         let policy = self.reader.policy().clone();
         let outcome = self
-            .inspect(move |live, _| {
+            .inspect(move |live, head| {
                 let (mut report, replayed) = store::verify::verify(&*store, policy)?;
                 if report.is_sound() && !replayed.resident_equals(live) {
                     report.problems.push(Problem {
@@ -211,7 +269,7 @@ impl Engine {
                         message: "the live ledger differs from the replay of its log".to_owned(),
                     });
                 }
-                Ok::<_, StoreError>(report)
+                Ok::<_, StoreError>((report, head.clone()))
             })
             .await?;
         Ok(outcome?)
