@@ -175,10 +175,21 @@ impl Report {
     }
 }
 
+/// Free text as a CSV cell a spreadsheet shows as text, never runs: a cell that begins with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return is a formula to Excel and LibreOffice, so it
+/// gets a leading apostrophe (OWASP's rule for CSV injection). Amounts and ids are written by
+/// this program and never need it; names and other text from outside always go through here.
+fn spreadsheet_text(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
+        _ => text.to_owned(),
+    }
+}
+
 fn enterprise_row(line: &EnterpriseLine) -> [String; 8] {
     [
         line.credit_code.clone(),
-        line.name.clone(),
+        spreadsheet_text(&line.name),
         line.cap.to_string(),
         line.committed.to_string(),
         line.redeemed.to_string(),
@@ -191,7 +202,7 @@ fn enterprise_row(line: &EnterpriseLine) -> [String; 8] {
 fn provider_row(line: &ProviderLine) -> [String; 5] {
     [
         line.credit_code.clone(),
-        line.name.clone(),
+        spreadsheet_text(&line.name),
         line.redemptions.to_string(),
         line.redeemed.to_string(),
         line.reversed.to_string(),
@@ -365,8 +376,8 @@ pub fn write_statement_csv(statement: &Statement, out: impl Write) -> Result<(),
     let mut out = out;
     out.write_all("\u{feff}".as_bytes())?;
     let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
-    for row in statement.header_rows() {
-        writer.write_record(row)?;
+    for [label, value] in statement.header_rows() {
+        writer.write_record([label, spreadsheet_text(&value)])?;
     }
     writer.write_record([""])?;
     writer.write_record(LINE_HEADERS)?;
@@ -471,5 +482,39 @@ mod tests {
         assert!(text.starts_with('\u{feff}'));
         assert!(text.contains("\"启东智算, \"\"科技\"\"\",2000000.00,2000000.00,5000.00,1995000.00,1995000.00,0.00"), "{text}");
         assert!(text.contains("统一社会信用代码 Credit code"));
+    }
+
+    #[test]
+    fn a_name_that_a_spreadsheet_would_run_is_written_as_text() {
+        for (name, written) in [
+            ("=HYPERLINK(\"http://x\",\"启东\")", "'=HYPERLINK"),
+            ("+1+cmd|' /C calc'!A0", "'+1+cmd"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\t=1+1", "'\t=1+1"),
+        ] {
+            let mut report = sample();
+            report.enterprises[0].name = name.to_owned();
+            let mut bytes = Vec::new();
+            write_csv(&report, &mut bytes).expect("csv");
+            let text = String::from_utf8(bytes).expect("utf-8");
+            let mut reader = csv::ReaderBuilder::new()
+                .flexible(true)
+                .has_headers(false)
+                .from_reader(text.as_bytes());
+            let cells: Vec<String> = reader
+                .records()
+                .filter_map(Result::ok)
+                .filter(|record| record.get(0) == Some(report.enterprises[0].credit_code.as_str()))
+                .filter_map(|record| record.get(1).map(str::to_owned))
+                .collect();
+            assert_eq!(cells.len(), 1, "{text}");
+            assert!(
+                cells[0].starts_with(written),
+                "{name:?} written as {:?}",
+                cells[0]
+            );
+        }
+        assert_eq!(spreadsheet_text("启东智算"), "启东智算");
     }
 }
