@@ -13,6 +13,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let encoded = prost::Message::encode_to_vec(&descriptor_set);
     std::fs::write(out_dir.join("voucher_descriptor.bin"), encoded)?;
     tonic_prost_build::configure()
+        // tonic-prost's codec, but bytes that are not a message are INVALID_ARGUMENT (issue 12).
+        .codec_path("crate::api::codec::LedgerCodec")
         .build_client(true)
         .build_server(true)
         .compile_fds(descriptor_set)?;

@@ -62,6 +62,11 @@ pub fn batch(commands: usize, flush_and_sync: Duration) {
     histogram!("voucher_writer_flush_duration_seconds").record(flush_and_sync.as_secs_f64());
 }
 
+/// A request refused because its bytes were not a valid message.
+pub fn malformed_message() {
+    counter!("voucher_malformed_messages_total").increment(1);
+}
+
 /// How long one checkpoint (sled's flush and fsync) took.
 pub fn checkpoint(duration: Duration) {
     histogram!("voucher_checkpoint_duration_seconds").record(duration.as_secs_f64());

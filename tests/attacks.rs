@@ -450,3 +450,58 @@ async fn auditors_looping_verify_share_runs_and_writes_go_on() {
         runs.len()
     );
 }
+
+#[tokio::test]
+async fn bytes_that_are_not_a_message_are_invalid_argument_and_logged() {
+    let world = World::new("2027-06-15").await;
+    let address = world.server.address;
+    let tcp = tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects");
+    let (client, connection) = h2::client::handshake(tcp).await.expect("HTTP/2");
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    let mut client = client.ready().await.expect("ready");
+    let request = http::Request::post(format!(
+        "http://{address}/voucher.v1.VoucherLedger/GetEnterprise"
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .body(())
+    .expect("a request");
+    let (response, mut body) = client.send_request(request, false).expect("sent");
+    // Field 1 (credit_code, a string) holding two bytes that are not UTF-8.
+    let message: &[u8] = &[0x0a, 0x02, 0xff, 0xfe];
+    let mut frame = vec![0u8];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(message);
+    body.send_data(frame.into(), true).expect("body sent");
+    let response = tokio::time::timeout(std::time::Duration::from_secs(5), response)
+        .await
+        .expect("answered")
+        .expect("a response");
+    let mut grpc_status = response
+        .headers()
+        .get("grpc-status")
+        .map(|value| value.to_str().unwrap_or_default().to_owned());
+    let mut received = response.into_body();
+    while received.data().await.is_some() {}
+    if let Ok(Some(trailers)) = received.trailers().await
+        && let Some(value) = trailers.get("grpc-status")
+    {
+        grpc_status = Some(value.to_str().unwrap_or_default().to_owned());
+    }
+    assert_eq!(
+        grpc_status.as_deref(),
+        Some("3"),
+        "INVALID_ARGUMENT, not INTERNAL"
+    );
+    assert!(
+        world
+            .server
+            .log()
+            .contains("refused a request whose bytes are not a valid message"),
+        "logged"
+    );
+}

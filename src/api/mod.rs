@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod codec;
 pub mod convert;
 pub mod limit;
 pub mod observe;
