@@ -967,3 +967,32 @@ async fn a_token_signing_in_again_and_again_signs_out_only_itself() {
     );
     assert_eq!(flood.get("/").await.0, StatusCode::OK, "its newest stays");
 }
+
+#[tokio::test]
+async fn sign_in_forms_that_never_finish_take_no_one_elses_place() {
+    // The attack of issue 12: unfinished `POST /login` bodies held every request slot.
+    use tokio::io::AsyncWriteExt;
+    let world = world_with_console().await;
+    let web = world.server.web_address.expect("a console");
+    let mut stalled = Vec::new();
+    for _ in 0..80 {
+        let mut connection = tokio::net::TcpStream::connect(web).await.expect("connects");
+        connection
+            .write_all(
+                b"POST /login HTTP/1.1\r\nHost: console\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ntoken=",
+            )
+            .await
+            .expect("headers sent");
+        stalled.push(connection);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let clerk = Browser::new(&world.server);
+    let (status, page) =
+        tokio::time::timeout(std::time::Duration::from_secs(1), clerk.get("/login"))
+            .await
+            .expect("the sign-in page answers within a second");
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let (status, _, _) = clerk.sign_in(&world.server.bureau_token).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "and the clerk signs in");
+    drop(stalled);
+}

@@ -14,6 +14,7 @@ pub mod chart;
 mod downloads;
 pub mod i18n;
 mod layout;
+mod listener;
 mod pages;
 pub mod session;
 
@@ -42,6 +43,8 @@ use session::{SESSION_COOKIE, Session, Sessions};
 pub const FORM_BYTES_MAX: usize = 64 * 1024;
 /// Requests the console handles at once; past it, 503 at once.
 pub const CONCURRENT_REQUESTS_MAX: usize = 64;
+/// How long a request's body may take to arrive; it holds no slot meanwhile.
+pub const BODY_READ_DEADLINE: Duration = Duration::from_secs(10);
 
 /// What the daemon's configuration says about the console.
 #[derive(Clone, Copy, Debug)]
@@ -73,7 +76,7 @@ pub async fn serve(
         settings,
         in_flight: Arc::new(Semaphore::new(CONCURRENT_REQUESTS_MAX)),
     };
-    axum::serve(listener, router(console))
+    axum::serve(listener::BoundedListener::new(listener), router(console))
         .with_graceful_shutdown(shutdown)
         .await
 }
@@ -130,14 +133,32 @@ fn router(console: Console) -> Router {
         .with_state(console)
 }
 
-/// Refuses work past the concurrency bound, logs one line per request, and sets the headers
-/// every response carries: no script, nothing from elsewhere, no framing, no caching of pages
-/// that show public money.
+/// Reads the request's whole body (within [`BODY_READ_DEADLINE`] and [`FORM_BYTES_MAX`])
+/// before taking one of the concurrency bound's slots, so a client that sends headers and then
+/// nothing holds no slot (issue 12); refuses work past the bound; logs one line per request;
+/// and sets the headers every response carries: no script, nothing from elsewhere, no
+/// framing, no caching of pages that show public money.
 async fn guard_and_headers(
     State(console): State<Console>,
     request: Request,
     next: Next,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let reading = axum::body::to_bytes(body, FORM_BYTES_MAX);
+    let body = match tokio::time::timeout(BODY_READ_DEADLINE, reading).await {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(_)) => {
+            return (StatusCode::PAYLOAD_TOO_LARGE, "the form is too large").into_response();
+        }
+        Err(_) => {
+            return (
+                StatusCode::REQUEST_TIMEOUT,
+                "the form did not arrive in time",
+            )
+                .into_response();
+        }
+    };
+    let request = Request::from_parts(parts, axum::body::Body::from(body));
     let Ok(_permit) = console.in_flight.clone().try_acquire_owned() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "busy: retry shortly").into_response();
     };
