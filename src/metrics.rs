@@ -62,6 +62,11 @@ pub fn batch(commands: usize, flush_and_sync: Duration) {
     histogram!("voucher_writer_flush_duration_seconds").record(flush_and_sync.as_secs_f64());
 }
 
+/// A caller that presented no usable token or certificate (`surface`: grpc or console).
+pub fn authentication_failed(surface: &'static str) {
+    counter!("voucher_authentication_failures_total", "surface" => surface).increment(1);
+}
+
 /// A request refused because its bytes were not a valid message.
 pub fn malformed_message() {
     counter!("voucher_malformed_messages_total").increment(1);

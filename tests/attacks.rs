@@ -505,3 +505,42 @@ async fn bytes_that_are_not_a_message_are_invalid_argument_and_logged() {
         "logged"
     );
 }
+
+#[tokio::test]
+async fn a_bad_token_is_logged_with_the_callers_address_and_every_request_with_its_token() {
+    let mut world = World::new("2027-06-15").await;
+    let mut guesser = world
+        .server
+        .client("qdv_0000000000000000000000000000000000000000000000000000000000000000")
+        .await;
+    let guessed = guesser
+        .get_balance(pb::GetBalanceRequest {
+            enterprise_credit_code: ENTERPRISE.into(),
+            program: pb::Program::Compute as i32,
+            on_date: String::new(),
+        })
+        .await;
+    expect_refusal(guessed, Code::Unauthenticated, "UNAUTHENTICATED");
+    balance(
+        &mut world.bureau,
+        ENTERPRISE,
+        pb::Program::Compute,
+        "2027-06-15",
+    )
+    .await;
+    let log = world.server.log();
+    let failure = log
+        .lines()
+        .find(|line| line.contains("authentication failed"))
+        .unwrap_or_else(|| panic!("no failed authentication in the log:\n{log}"));
+    assert!(failure.contains("127.0.0.1"), "{failure}");
+    let served = log
+        .lines()
+        .filter(|line| line.contains("GetBalance") && line.contains("OK"))
+        .last()
+        .unwrap_or_else(|| panic!("no GetBalance line:\n{log}"));
+    assert!(
+        served.contains("127.0.0.1") && served.contains("T000000000001"),
+        "the bureau's request names its address and token: {served}"
+    );
+}

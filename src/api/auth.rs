@@ -24,11 +24,23 @@ pub fn authorize<T>(
     allowed: &[Role],
     call: &Call,
 ) -> Result<Actor, tonic::Status> {
+    call.set_address(request.remote_addr());
     let certified = certified_provider(request);
-    let actor = match bearer_secret(request)? {
-        Some(secret) => token_actor(reader, secret, certified)?,
-        None => certificate_actor(reader, certified)?,
+    let authenticated = match bearer_secret(request) {
+        Ok(Some(secret)) => token_actor(reader, secret, certified, call),
+        Ok(None) => certificate_actor(reader, certified),
+        Err(refusal) => Err(refusal),
     };
+    let actor = authenticated.inspect_err(|refusal| {
+        if refusal.code() == tonic::Code::Unauthenticated {
+            crate::metrics::authentication_failed("grpc");
+            tracing::warn!(
+                address = ?request.remote_addr(),
+                reason = refusal.message(),
+                "authentication failed"
+            );
+        }
+    })?;
     call.set_role(actor.role());
     if !allowed.contains(&actor.role()) {
         return Err(permission_denied(&format!(
@@ -43,11 +55,13 @@ fn token_actor(
     reader: &Reader,
     secret: &str,
     certified: Option<CreditCode>,
+    call: &Call,
 ) -> Result<Actor, tonic::Status> {
     let token = reader
         .authenticate(secret)
         .map_err(to_status)?
         .ok_or_else(|| unauthenticated("the token is unknown or revoked"))?;
+    call.set_token(token.token_id);
     let actor = token.actor();
     match certified {
         Some(code) if actor != Actor::Provider(code) => Err(permission_denied(&format!(

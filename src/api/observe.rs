@@ -1,11 +1,12 @@
-//! One log line and one set of metrics per request: which RPC, which role asked, the outcome
-//! code and the latency. Tokens never appear: only the role they carry.
+//! One log line and one set of metrics per request: which RPC, from which address, which token
+//! (its id) and role asked, the outcome code and the latency. Secrets never appear.
 
 use std::sync::OnceLock;
 use std::time::Instant;
 
 use tonic::{Code, Response, Status};
 
+use crate::domain::ids::TokenId;
 use crate::domain::model::Role;
 
 /// A request being served.
@@ -13,6 +14,8 @@ pub struct Call {
     rpc: &'static str,
     started: Instant,
     role: OnceLock<Role>,
+    address: OnceLock<std::net::SocketAddr>,
+    token: OnceLock<TokenId>,
 }
 
 impl Call {
@@ -21,7 +24,21 @@ impl Call {
             rpc,
             started: Instant::now(),
             role: OnceLock::new(),
+            address: OnceLock::new(),
+            token: OnceLock::new(),
         }
+    }
+
+    /// Where the request came from, when the transport says.
+    pub fn set_address(&self, address: Option<std::net::SocketAddr>) {
+        if let Some(address) = address {
+            let _ = self.address.set(address);
+        }
+    }
+
+    /// Which token asked, once it is known.
+    pub fn set_token(&self, token_id: TokenId) {
+        let _ = self.token.set(token_id);
     }
 
     /// Who is asking, once authenticated.
@@ -43,10 +60,22 @@ impl Call {
             .get()
             .map_or("unauthenticated", |role| role.as_str());
         let latency_ms = latency.as_secs_f64() * 1000.0;
+        let address = self
+            .address
+            .get()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        let token = self
+            .token
+            .get()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         match code {
             Code::Internal | Code::Unknown | Code::DataLoss => {
                 tracing::error!(
                     rpc = self.rpc,
+                    %address,
+                    %token,
                     role,
                     code = code_name,
                     latency_ms,
@@ -55,6 +84,8 @@ impl Call {
             }
             _ => tracing::info!(
                 rpc = self.rpc,
+                %address,
+                %token,
                 role,
                 code = code_name,
                 latency_ms,

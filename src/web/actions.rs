@@ -71,6 +71,9 @@ pub struct LoginForm {
 
 pub async fn login(
     State(console): State<Console>,
+    axum::extract::ConnectInfo(super::listener::PeerAddress(address)): axum::extract::ConnectInfo<
+        super::listener::PeerAddress,
+    >,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
@@ -90,6 +93,8 @@ pub async fn login(
     let token = match console.engine.reader().authenticate(form.token.trim()) {
         Ok(Some(token)) => token,
         Ok(None) => {
+            crate::metrics::authentication_failed("console");
+            tracing::warn!(%address, "console sign-in with an unknown or revoked token");
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 language.pick(

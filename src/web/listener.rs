@@ -22,6 +22,18 @@ pub const CONNECTIONS_MAX: usize = 512;
 /// How long a connection may stay silent both ways before it is closed.
 pub const IDLE_DEADLINE: Duration = Duration::from_secs(30);
 
+/// The address a console request came from (axum's `ConnectInfo` for this listener).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddress(pub std::net::SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, BoundedListener>>
+    for PeerAddress
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, BoundedListener>) -> PeerAddress {
+        PeerAddress(*stream.remote_addr())
+    }
+}
+
 /// A TCP listener that bounds and times out what it accepts.
 pub struct BoundedListener {
     listener: TcpListener,

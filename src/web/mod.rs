@@ -14,7 +14,7 @@ pub mod chart;
 mod downloads;
 pub mod i18n;
 mod layout;
-mod listener;
+pub(crate) mod listener;
 mod pages;
 pub mod session;
 
@@ -76,7 +76,8 @@ pub async fn serve(
         settings,
         in_flight: Arc::new(Semaphore::new(CONCURRENT_REQUESTS_MAX)),
     };
-    axum::serve(listener::BoundedListener::new(listener), router(console))
+    let app = router(console).into_make_service_with_connect_info::<listener::PeerAddress>();
+    axum::serve(listener::BoundedListener::new(listener), app)
         .with_graceful_shutdown(shutdown)
         .await
 }
