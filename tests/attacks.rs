@@ -536,8 +536,8 @@ async fn a_bad_token_is_logged_with_the_callers_address_and_every_request_with_i
     assert!(failure.contains("127.0.0.1"), "{failure}");
     let served = log
         .lines()
-        .filter(|line| line.contains("GetBalance") && line.contains("OK"))
-        .last()
+        .rev()
+        .find(|line| line.contains("GetBalance") && line.contains("OK"))
         .unwrap_or_else(|| panic!("no GetBalance line:\n{log}"));
     assert!(
         served.contains("127.0.0.1") && served.contains("T000000000001"),
