@@ -61,6 +61,9 @@ pub struct Config {
     pub web_session_minutes: u64,
     /// Mark the session cookie `Secure`: set it when a TLS proxy serves the console.
     pub web_cookie_secure: bool,
+    /// Accept a gRPC listener without TLS, or a console, on an address other machines can
+    /// reach (tokens then cross the network in the clear); voucherd warns at every start.
+    pub allow_plaintext: bool,
     /// `auto` (text on a terminal, JSON otherwise), `text` or `json`.
     pub log_format: LogFormat,
     /// A tracing filter: `info`, `warn`, `voucher_ledger=debug`…
@@ -99,6 +102,7 @@ impl Default for Config {
             web_address: IpAddr::from([127, 0, 0, 1]),
             web_session_minutes: 480,
             web_cookie_secure: false,
+            allow_plaintext: false,
             log_format: LogFormat::Auto,
             log_level: "info".to_owned(),
         }
@@ -129,6 +133,7 @@ const KEYS: &[&str] = &[
     "web_address",
     "web_session_minutes",
     "web_cookie_secure",
+    "allow_plaintext",
     "log_format",
     "log_level",
 ];
@@ -242,10 +247,36 @@ impl Config {
                     .to_owned(),
             ));
         }
+        if !self.allow_plaintext
+            && let Some(exposed) = self.plaintext_exposed().first()
+        {
+            return Err(ConfigError(format!(
+                "{exposed}: set `allow_plaintext = true` to accept that (voucherd then warns at every start)"
+            )));
+        }
         if self.tls_require_client_cert && self.tls_client_ca.is_none() {
             return Err(ConfigError("key `tls_require_client_cert`: needs `tls_client_ca` to check certificates against".to_owned()));
         }
         Ok(())
+    }
+
+    /// Each listener that other machines can reach and that would carry tokens in the clear,
+    /// said by the key that sets it (issue 12).
+    pub fn plaintext_exposed(&self) -> Vec<String> {
+        let mut exposed = Vec::new();
+        if !self.listen.ip().is_loopback() && self.tls_cert.is_none() {
+            exposed.push(format!(
+                "key `listen`: {} can be reached from other machines, and without `tls_cert` and `tls_key` every token crosses the network in the clear",
+                self.listen
+            ));
+        }
+        if self.web_port.is_some() && !self.web_address.is_loopback() {
+            exposed.push(format!(
+                "key `web_address`: {} can be reached from other machines, and the console has no TLS of its own (serve it on loopback behind a TLS proxy)",
+                self.web_address
+            ));
+        }
+        exposed
     }
 
     /// The configuration as TOML, as `voucherd --check-config` prints it.
@@ -307,6 +338,19 @@ mod tests {
         assert!(message("tls_require_client_cert = true").contains("`tls_require_client_cert`"));
         assert!(message("log_level = \"[\"").contains("`log_level`"));
         assert!(message("today = \"2027-02-30\"").contains("today"));
+    }
+
+    #[test]
+    fn a_listener_other_machines_reach_needs_tls_or_an_explicit_plaintext() {
+        let refused = load_text("listen = \"0.0.0.0:50051\"").expect_err("plaintext");
+        assert!(refused.0.contains("`listen`") && refused.0.contains("allow_plaintext"));
+        let console = load_text("web_port = 8080\nweb_address = \"0.0.0.0\"").expect_err("console");
+        assert!(console.0.contains("`web_address`"), "{}", console.0);
+        let accepted =
+            load_text("listen = \"0.0.0.0:50051\"\nallow_plaintext = true").expect("opted in");
+        assert_eq!(accepted.plaintext_exposed().len(), 1);
+        assert!(load_text("listen = \"127.0.0.1:50051\"").is_ok());
+        assert!(load_text("listen = \"[::1]:50051\"").is_ok());
     }
 
     #[test]

@@ -78,6 +78,9 @@ pub fn load_policy(path: Option<&Path>) -> Result<Policy, DaemonError> {
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     let policy = Arc::new(load_policy(config.policy.as_deref())?);
     tracing::info!(policy = %policy.name, document = %policy.document, fingerprint = %policy.fingerprint, "policy loaded");
+    for exposed in config.plaintext_exposed() {
+        tracing::warn!("PLAINTEXT on the network (allow_plaintext = true): {exposed}");
+    }
     let clock = match config.today {
         Some(today) => {
             tracing::warn!(%today, "THE DATE IS PINNED: the rules see {today} as today, whatever the calendar says. For tests and drills only.");

@@ -544,3 +544,23 @@ async fn a_bad_token_is_logged_with_the_callers_address_and_every_request_with_i
         "the bureau's request names its address and token: {served}"
     );
 }
+
+#[test]
+fn a_plaintext_listener_other_machines_can_reach_is_refused_unless_accepted() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let refused = Command::new(env!("CARGO_BIN_EXE_voucherd"))
+        .args(["--listen", "0.0.0.0:0", "--data-dir"])
+        .arg(data.path().join("data"))
+        .output_within_deadline()
+        .expect("voucherd runs");
+    assert_eq!(refused.status.code(), Some(2), "a configuration error");
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        said.contains("`listen`") && said.contains("allow_plaintext"),
+        "{said}"
+    );
+    assert!(
+        !data.path().join("data").exists(),
+        "refused before anything was created"
+    );
+}

@@ -123,6 +123,11 @@ struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     web_cookie_secure: Option<bool>,
+    /// Accept gRPC without TLS, or the console, on an address other machines can reach
+    /// (warned at every start).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    allow_plaintext: Option<bool>,
     /// auto (text on a terminal, JSON otherwise), text or json.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
