@@ -564,3 +564,58 @@ fn a_plaintext_listener_other_machines_can_reach_is_refused_unless_accepted() {
         "refused before anything was created"
     );
 }
+
+#[tokio::test]
+async fn event_streams_never_read_are_bounded_per_token_and_leave_backups_working() {
+    let mut world = World::new("2027-06-15").await;
+    let voucher = issue(&mut world.bureau, "v", pb::Program::Compute, Some("1000")).await;
+    // More events than a stream buffers, so a producer whose reader takes nothing waits.
+    for serial in 1..=150 {
+        world
+            .compute_provider
+            .redeem(redeem_request(
+                &voucher,
+                &invoice(serial),
+                "2027-06-01",
+                "10",
+            ))
+            .await
+            .expect("redeemed");
+    }
+    let auditor_token = create_token(&mut world.bureau, pb::Role::Auditor, "").await;
+    let mut auditor = world.server.client(&auditor_token).await;
+    let mut unread = Vec::new();
+    let mut refused = None;
+    for _ in 0..10 {
+        match auditor.list_events(pb::ListEventsRequest::default()).await {
+            Ok(stream) => unread.push(stream),
+            Err(status) => {
+                refused = Some(status);
+                break;
+            }
+        }
+    }
+    let refused = refused.expect("a token's unread streams are bounded");
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    // Two producers per token may wait on unread streams; a stream whose events all fit in
+    // the transport's buffers ends its producer and frees its place, so one more may open.
+    assert!(
+        (2..=4).contains(&unread.len()),
+        "{} unread streams before the refusal",
+        unread.len()
+    );
+    let mut backup = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        world.bureau.backup(pb::BackupRequest {}),
+    )
+    .await
+    .expect("the bureau's backup starts within a second")
+    .expect("a backup stream")
+    .into_inner();
+    let mut bytes = 0;
+    while let Some(chunk) = backup.message().await.expect("a chunk") {
+        bytes += chunk.data.len();
+    }
+    assert!(bytes > 0, "the backup arrived whole");
+    drop(unread);
+}

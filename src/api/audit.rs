@@ -1,8 +1,17 @@
 //! The auditor's streams: the event log and backups, produced on a blocking thread from the
 //! store and sent through a bounded channel, so a slow reader slows only its own stream and a
 //! reader that goes away stops it.
+//!
+//! Each stream holds a blocking thread while it runs, so they are bounded (issue 12): at most
+//! [`STREAMS_MAX`] open in the whole server and [`STREAMS_PER_TOKEN_MAX`] per token (beyond,
+//! RESOURCE_EXHAUSTED at once), and a producer whose reader takes nothing for
+//! [`READER_STALL_DEADLINE`] gives up and frees its thread. The rest of the blocking pool
+//! stays for the console's downloads and everything else.
 
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
@@ -16,23 +25,108 @@ use crate::store::{EventRecord, SharedReadStore, export_line};
 
 /// Messages buffered per stream before the producer waits for the reader.
 const STREAM_BUFFER_MESSAGES: usize = 32;
+/// Event and backup streams open at once in the whole server.
+pub const STREAMS_MAX: usize = 16;
+/// Event and backup streams one token may have open at once.
+pub const STREAMS_PER_TOKEN_MAX: usize = 2;
+/// How long a producer waits for a reader that takes nothing before it gives up.
+pub const READER_STALL_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The streams open now, in all and by token.
+#[derive(Clone, Default)]
+pub struct OpenStreams {
+    by_token: Arc<Mutex<HashMap<String, usize>>>,
+}
+
+/// A stream's place among [`OpenStreams`]; given back when the producer ends.
+pub struct StreamPlace {
+    streams: OpenStreams,
+    token: String,
+}
+
+impl OpenStreams {
+    /// A place for a new stream of `token`, or RESOURCE_EXHAUSTED.
+    pub fn open(&self, token: String) -> Result<StreamPlace, Status> {
+        let mut by_token = self
+            .by_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let total: usize = by_token.values().sum();
+        let own = by_token.get(&token).copied().unwrap_or(0);
+        if own >= STREAMS_PER_TOKEN_MAX {
+            return Err(super::status::overloaded(&format!(
+                "this token has {own} event or backup streams open already: read or close them first"
+            )));
+        }
+        if total >= STREAMS_MAX {
+            return Err(super::status::overloaded(
+                "the ledger is serving as many event and backup streams as it may: retry shortly",
+            ));
+        }
+        *by_token.entry(token.clone()).or_insert(0) += 1;
+        Ok(StreamPlace {
+            streams: self.clone(),
+            token,
+        })
+    }
+}
+
+impl Drop for StreamPlace {
+    fn drop(&mut self) {
+        let mut by_token = self
+            .streams
+            .by_token
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = by_token.get_mut(&self.token) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                by_token.remove(&self.token);
+            }
+        }
+    }
+}
+
+/// Sends from a blocking thread, giving up on a reader that takes nothing for
+/// [`READER_STALL_DEADLINE`] (or that has gone): false then, and the producer stops.
+fn send_or_give_up<T>(sender: &mpsc::Sender<T>, message: T) -> bool {
+    let handle = tokio::runtime::Handle::current();
+    let sent = handle.block_on(tokio::time::timeout(
+        READER_STALL_DEADLINE,
+        sender.send(message),
+    ));
+    match sent {
+        Ok(Ok(())) => true,
+        Ok(Err(_)) => false,
+        Err(_) => {
+            tracing::warn!("a stream's reader took nothing for 30 s: the stream is closed");
+            false
+        }
+    }
+}
 /// Bytes per backup chunk.
 const BACKUP_CHUNK_BYTES: usize = 64 * 1024;
 
 pub type EventStream = ReceiverStream<Result<pb::LedgerEvent, Status>>;
 pub type BackupStream = ReceiverStream<Result<pb::BackupChunk, Status>>;
 
-/// Events `from..=through`, in order.
-pub fn stream_events(store: SharedReadStore, from: u64, through: u64) -> EventStream {
+/// Events `from..=through`, in order; `place` is held until the stream ends.
+pub fn stream_events(
+    store: SharedReadStore,
+    from: u64,
+    through: u64,
+    place: StreamPlace,
+) -> EventStream {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER_MESSAGES);
     tokio::task::spawn_blocking(move || {
+        let _place = place;
         let visited = store.visit_events(from, through, &mut |_, bytes| {
             let message = ledger_event(bytes);
             let failed = message.is_err();
-            sender.blocking_send(message).is_ok() && !failed
+            send_or_give_up(&sender, message) && !failed
         });
         if let Err(error) = visited {
-            let _ = sender.blocking_send(Err(internal(error)));
+            let _ = send_or_give_up(&sender, Err(internal(error)));
         }
     });
     ReceiverStream::new(receiver)
@@ -50,10 +144,16 @@ fn ledger_event(bytes: &[u8]) -> Result<pb::LedgerEvent, Status> {
     })
 }
 
-/// A backup of everything up to the head as of now, in chunks.
-pub fn stream_backup(store: SharedReadStore, created_at: String) -> BackupStream {
+/// A backup of everything up to the head as of now, in chunks; `place` is held until the
+/// stream ends.
+pub fn stream_backup(
+    store: SharedReadStore,
+    created_at: String,
+    place: StreamPlace,
+) -> BackupStream {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER_MESSAGES);
     tokio::task::spawn_blocking(move || {
+        let _place = place;
         let mut chunks = ChunkWriter {
             sender: sender.clone(),
             buffer: Vec::with_capacity(BACKUP_CHUNK_BYTES),
@@ -63,7 +163,7 @@ pub fn stream_backup(store: SharedReadStore, created_at: String) -> BackupStream
                 tracing::info!(events = summary.events, file_sha256 = %summary.file_sha256, "backup streamed")
             }
             Err(error) => {
-                let _ = sender.blocking_send(Err(internal(error)));
+                let _ = send_or_give_up(&sender, Err(internal(error)));
             }
         }
     });
@@ -103,14 +203,14 @@ impl Write for ChunkWriter {
             return Ok(());
         }
         let data = std::mem::replace(&mut self.buffer, Vec::with_capacity(BACKUP_CHUNK_BYTES));
-        self.sender
-            .blocking_send(Ok(pb::BackupChunk { data }))
-            .map_err(|_| {
-                std::io::Error::new(
-                    std::io::ErrorKind::BrokenPipe,
-                    "the backup's reader went away",
-                )
-            })
+        if send_or_give_up(&self.sender, Ok(pb::BackupChunk { data })) {
+            Ok(())
+        } else {
+            Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the backup's reader went away or stopped reading",
+            ))
+        }
     }
 }
 

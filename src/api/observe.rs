@@ -41,6 +41,11 @@ impl Call {
         let _ = self.token.set(token_id);
     }
 
+    /// The token that asked, if one did (a provider may come by certificate alone).
+    pub fn token(&self) -> Option<TokenId> {
+        self.token.get().copied()
+    }
+
     /// Who is asking, once authenticated.
     pub fn set_role(&self, role: Role) {
         let _ = self.role.set(role);

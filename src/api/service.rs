@@ -22,11 +22,23 @@ const ANY_ROLE: &[Role] = &[Role::Bureau, Role::Auditor, Role::Provider];
 
 pub struct LedgerService {
     engine: Engine,
+    streams: audit::OpenStreams,
 }
 
 impl LedgerService {
     pub fn new(engine: Engine) -> LedgerService {
-        LedgerService { engine }
+        LedgerService {
+            engine,
+            streams: audit::OpenStreams::default(),
+        }
+    }
+
+    /// A place for a new event or backup stream of the caller (authorized on `call`).
+    fn stream_place(&self, call: &Call) -> Result<audit::StreamPlace, Status> {
+        let token = call
+            .token()
+            .map_or_else(|| "certificate".to_owned(), |token| token.to_string());
+        self.streams.open(token)
     }
 
     fn authorize<T>(
@@ -342,7 +354,10 @@ impl VoucherLedger for LedgerService {
                 0 => head,
                 max_events => head.min(from.saturating_add(max_events - 1)),
             };
-            Ok(Response::new(audit::stream_events(store, from, through)))
+            let place = self.stream_place(&call)?;
+            Ok(Response::new(audit::stream_events(
+                store, from, through, place,
+            )))
         }
         .await;
         call.finish(result)
@@ -375,9 +390,11 @@ impl VoucherLedger for LedgerService {
             self.authorize(&request, &call, BUREAU)?;
             let reader = self.engine.reader();
             let created_at = reader.now().now.to_rfc3339();
+            let place = self.stream_place(&call)?;
             Ok(Response::new(audit::stream_backup(
                 reader.store().clone(),
                 created_at,
+                place,
             )))
         }
         .await;
