@@ -570,18 +570,7 @@ async fn event_streams_never_read_are_bounded_per_token_and_leave_backups_workin
     let mut world = World::new("2027-06-15").await;
     let voucher = issue(&mut world.bureau, "v", pb::Program::Compute, Some("1000")).await;
     // More events than a stream buffers, so a producer whose reader takes nothing waits.
-    for serial in 1..=150 {
-        world
-            .compute_provider
-            .redeem(redeem_request(
-                &voucher,
-                &invoice(serial),
-                "2027-06-01",
-                "10",
-            ))
-            .await
-            .expect("redeemed");
-    }
+    redeem_each(&mut world.compute_provider, &voucher, 1..=150, "10").await;
     let auditor_token = create_token(&mut world.bureau, pb::Role::Auditor, "").await;
     let mut auditor = world.server.client(&auditor_token).await;
     let mut unread = Vec::new();

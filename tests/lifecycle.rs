@@ -285,18 +285,7 @@ async fn expiry_after_the_grace_period_releases_the_remainder() {
 async fn lists_page_through_everything_in_order() {
     let mut world = World::new("2027-06-15").await;
     let voucher = issue(&mut world.bureau, "v", pb::Program::Compute, None).await;
-    for serial in 1..=25 {
-        world
-            .compute_provider
-            .redeem(redeem_request(
-                &voucher,
-                &invoice(serial),
-                "2027-06-01",
-                "10",
-            ))
-            .await
-            .expect("redeemed");
-    }
+    redeem_each(&mut world.compute_provider, &voucher, 1..=25, "10").await;
     let mut seen = Vec::new();
     let mut page_token = String::new();
     loop {

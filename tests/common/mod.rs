@@ -576,6 +576,26 @@ pub fn redeem_request(
     }
 }
 
+/// Redeems one invoice per serial on `voucher`, each for `amount` on 2027-06-01.
+pub async fn redeem_each(
+    provider: &mut Client,
+    voucher: &pb::Voucher,
+    serials: std::ops::RangeInclusive<u64>,
+    amount: &str,
+) {
+    for serial in serials {
+        provider
+            .redeem(redeem_request(
+                voucher,
+                &invoice(serial),
+                "2027-06-01",
+                amount,
+            ))
+            .await
+            .expect("redeemed");
+    }
+}
+
 pub async fn balance(
     bureau: &mut Client,
     enterprise: &str,

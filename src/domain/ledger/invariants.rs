@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::Ledger;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::model::{
-    CapAccount, CapKey, ProgramPeriod, ProgramTotals, ProviderTotals, RedemptionStatus,
+    CapAccount, CapKey, ProgramPeriod, ProgramTotals, ProviderTotals, RedemptionStatus, Settlement,
 };
 use crate::domain::money::{Money, Total};
 
@@ -28,6 +28,20 @@ fn report_account_bounds(ledger: &Ledger, account: &CapAccount, report: &mut imp
             "{:?}: program not in the policy in force",
             account.key
         )),
+    }
+}
+
+/// A statement's `clawed_back` is the sum of the clawbacks it nets.
+fn report_clawback_sum(settlement: &Settlement, report: &mut impl FnMut(String)) {
+    let clawed_back = settlement
+        .clawbacks
+        .iter()
+        .fold(Total::ZERO, |sum, clawback| sum.plus(clawback.amount));
+    if clawed_back != settlement.clawed_back {
+        report(format!(
+            "{} nets {} but its clawbacks sum to {clawed_back}",
+            settlement.settlement_id, settlement.clawed_back
+        ));
     }
 }
 
@@ -255,16 +269,7 @@ impl Ledger {
             report("program totals are kept for a period with no voucher".to_owned());
         }
         for settlement in self.settlements.values() {
-            let clawed_back = settlement
-                .clawbacks
-                .iter()
-                .fold(Total::ZERO, |sum, clawback| sum.plus(clawback.amount));
-            if clawed_back != settlement.clawed_back {
-                report(format!(
-                    "{} nets {} but its clawbacks sum to {clawed_back}",
-                    settlement.settlement_id, settlement.clawed_back
-                ));
-            }
+            report_clawback_sum(settlement, &mut report);
         }
         let issued = self.last_redemption_id;
         let waiting = self.settleable.values().flat_map(|queue| queue.keys());
@@ -337,16 +342,7 @@ impl Ledger {
                     settlement.settlement_id, settlement.gross
                 ));
             }
-            let clawed_back = settlement
-                .clawbacks
-                .iter()
-                .fold(Total::ZERO, |sum, clawback| sum.plus(clawback.amount));
-            if clawed_back != settlement.clawed_back {
-                report(format!(
-                    "{} nets {} but its clawbacks sum to {clawed_back}",
-                    settlement.settlement_id, settlement.clawed_back
-                ));
-            }
+            report_clawback_sum(settlement, &mut report);
             if let Some(payment) = &settlement.payment
                 && payment.paid_on < settlement.made_on
             {
