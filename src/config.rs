@@ -33,6 +33,8 @@ pub struct Config {
     pub max_concurrent_requests_per_connection: usize,
     /// The largest request message.
     pub max_message_bytes: usize,
+    /// gRPC connections open at once; a new one beyond is closed at once.
+    pub max_connections: usize,
     /// Commands waiting for the writer.
     pub queue_capacity: usize,
     /// Commands in one durable batch.
@@ -88,6 +90,7 @@ impl Default for Config {
             max_concurrent_requests: 1024,
             max_concurrent_requests_per_connection: 256,
             max_message_bytes: 64 * 1024,
+            max_connections: 4096,
             queue_capacity: 4096,
             batch_commands_max: 1024,
             wal_segment_kib: 16 * 1024,
@@ -119,6 +122,7 @@ const KEYS: &[&str] = &[
     "max_concurrent_requests",
     "max_concurrent_requests_per_connection",
     "max_message_bytes",
+    "max_connections",
     "queue_capacity",
     "batch_commands_max",
     "wal_segment_kib",
@@ -196,6 +200,7 @@ impl Config {
             1024,
             16 * 1024 * 1024,
         )?;
+        in_range("max_connections", self.max_connections, 1, 60_000)?;
         in_range("queue_capacity", self.queue_capacity, 1, 1_000_000)?;
         in_range("batch_commands_max", self.batch_commands_max, 1, 100_000)?;
         in_range(

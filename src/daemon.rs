@@ -177,6 +177,7 @@ async fn serve_until_signal(
         message_bytes_max: config.max_message_bytes,
         concurrent_requests_max: config.max_concurrent_requests,
         concurrent_requests_per_connection_max: config.max_concurrent_requests_per_connection,
+        connections_max: config.max_connections,
         ..ServeLimits::default()
     };
     let store_size = tokio::spawn(crate::metrics::watch_store_size(

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod client;
 pub mod config;
+pub mod connections;
 pub mod daemon;
 pub mod domain;
 pub mod engine;

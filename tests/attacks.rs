@@ -608,3 +608,50 @@ async fn event_streams_never_read_are_bounded_per_token_and_leave_backups_workin
     assert!(bytes > 0, "the backup arrived whole");
     drop(unread);
 }
+
+#[tokio::test]
+async fn idle_connections_past_the_bound_are_closed_and_clients_already_in_are_served() {
+    use tokio::io::AsyncReadExt;
+    let data = DataDir::new();
+    let mut world = World::new_in(data, "2027-06-15", &["--max-connections", "8"]).await;
+    // The world's three clients hold three places; fill the rest with silent sockets.
+    let mut silent = Vec::new();
+    for _ in 0..8 {
+        silent.push(
+            tokio::net::TcpStream::connect(world.server.address)
+                .await
+                .expect("connects"),
+        );
+    }
+    let mut closed = 0;
+    for socket in &mut silent {
+        let mut byte = [0u8; 1];
+        let read = tokio::time::timeout(
+            std::time::Duration::from_millis(300),
+            socket.read(&mut byte),
+        )
+        .await;
+        if matches!(read, Ok(Ok(0)) | Ok(Err(_))) {
+            closed += 1;
+        }
+    }
+    assert!(
+        closed >= 3,
+        "the sockets past the bound were closed: {closed}"
+    );
+    let balance = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        world.bureau.get_balance(pb::GetBalanceRequest {
+            enterprise_credit_code: ENTERPRISE.into(),
+            program: pb::Program::Compute as i32,
+            on_date: String::new(),
+        }),
+    )
+    .await
+    .expect("a client already connected answers within a second");
+    balance.expect("and is served");
+    assert!(
+        world.server.log().contains("too many open connections"),
+        "logged"
+    );
+}

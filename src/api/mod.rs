@@ -28,6 +28,9 @@ use service::LedgerService;
 const HTTP2_KEEPALIVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 const HTTP2_KEEPALIVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 const TCP_KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(60);
+/// A connection with not a byte either way for this long is closed (a live client's keepalive
+/// pings, and ours, are bytes).
+const CONNECTION_IDLE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Bounds on what one caller can make the server hold.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +44,8 @@ pub struct ServeLimits {
     /// How long a request's message may take to arrive once its headers have; it holds no
     /// slot meanwhile, and its stream is answered DEADLINE_EXCEEDED after.
     pub body_read_deadline: std::time::Duration,
+    /// Connections open at once; a new one beyond is closed at once.
+    pub connections_max: usize,
 }
 
 impl Default for ServeLimits {
@@ -50,6 +55,7 @@ impl Default for ServeLimits {
             concurrent_requests_max: 1024,
             concurrent_requests_per_connection_max: 256,
             body_read_deadline: std::time::Duration::from_secs(10),
+            connections_max: 4096,
         }
     }
 }
@@ -83,6 +89,24 @@ impl TlsFiles {
             .tls_config(self.server_config())
             .map(drop)
     }
+}
+
+/// The connections `listener` accepts, at most `limits.connections_max` open at once (a new
+/// one beyond is closed and logged) and each closed when idle (see `connections`).
+fn bounded_incoming(
+    listener: TcpListener,
+    limits: ServeLimits,
+) -> impl tokio_stream::Stream<Item = std::io::Result<crate::connections::BoundedStream>> {
+    use tokio_stream::StreamExt;
+    let connections = crate::connections::Connections::new(
+        "grpc",
+        limits.connections_max,
+        CONNECTION_IDLE_DEADLINE,
+    );
+    TcpListenerStream::new(listener).filter_map(move |accepted| match accepted {
+        Ok(stream) => connections.admit(stream).map(Ok),
+        Err(error) => Some(Err(error)),
+    })
 }
 
 /// Serves on `listener` (over TLS when `tls` is given) until `shutdown` resolves, then stops
@@ -133,6 +157,6 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(ledger)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(bounded_incoming(listener, limits), shutdown)
         .await
 }

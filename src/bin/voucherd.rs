@@ -67,6 +67,10 @@ struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     max_message_bytes: Option<usize>,
+    /// gRPC connections open at once (default 4096).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_connections: Option<usize>,
     /// Commands waiting for the writer.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,15 +7,11 @@
 //! closed at once (logged), so descriptors stay far below the unit's `LimitNOFILE`.
 
 use std::io;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::{Instant, Sleep};
+use tokio::net::TcpListener;
+
+use crate::connections::{BoundedStream, Connections};
 
 /// The most connections the console keeps open at once.
 pub const CONNECTIONS_MAX: usize = 512;
@@ -37,14 +33,14 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Boun
 /// A TCP listener that bounds and times out what it accepts.
 pub struct BoundedListener {
     listener: TcpListener,
-    open: Arc<Semaphore>,
+    connections: Connections,
 }
 
 impl BoundedListener {
     pub fn new(listener: TcpListener) -> BoundedListener {
         BoundedListener {
             listener,
-            open: Arc::new(Semaphore::new(CONNECTIONS_MAX)),
+            connections: Connections::new("console", CONNECTIONS_MAX, IDLE_DEADLINE),
         }
     }
 }
@@ -64,91 +60,13 @@ impl axum::serve::Listener for BoundedListener {
                     continue;
                 }
             };
-            match self.open.clone().try_acquire_owned() {
-                Ok(permit) => return (BoundedStream::new(stream, permit), address),
-                Err(_) => {
-                    tracing::warn!(%address, limit = CONNECTIONS_MAX, "console: too many open connections; closed a new one");
-                    drop(stream);
-                }
+            if let Some(admitted) = self.connections.admit(stream) {
+                return (admitted, address);
             }
         }
     }
 
     fn local_addr(&self) -> io::Result<std::net::SocketAddr> {
         self.listener.local_addr()
-    }
-}
-
-/// An accepted connection: closed after [`IDLE_DEADLINE`] without a byte either way; its
-/// place among [`CONNECTIONS_MAX`] is given back when it is dropped.
-pub struct BoundedStream {
-    stream: TcpStream,
-    idle: Pin<Box<Sleep>>,
-    _place: OwnedSemaphorePermit,
-}
-
-impl BoundedStream {
-    fn new(stream: TcpStream, place: OwnedSemaphorePermit) -> BoundedStream {
-        BoundedStream {
-            stream,
-            idle: Box::pin(tokio::time::sleep(IDLE_DEADLINE)),
-            _place: place,
-        }
-    }
-
-    fn active(&mut self) {
-        self.idle.as_mut().reset(Instant::now() + IDLE_DEADLINE);
-    }
-
-    /// An error once the connection has been idle too long.
-    fn check_idle(&mut self, context: &mut Context<'_>) -> Poll<io::Error> {
-        ready!(self.idle.as_mut().poll(context));
-        Poll::Ready(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the console connection was idle too long",
-        ))
-    }
-}
-
-impl AsyncRead for BoundedStream {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        buffer: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let before = buffer.filled().len();
-        match Pin::new(&mut self.stream).poll_read(context, buffer) {
-            Poll::Ready(result) => {
-                if buffer.filled().len() > before {
-                    self.active();
-                }
-                Poll::Ready(result)
-            }
-            Poll::Pending => self.check_idle(context).map(Err),
-        }
-    }
-}
-
-impl AsyncWrite for BoundedStream {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        context: &mut Context<'_>,
-        bytes: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match Pin::new(&mut self.stream).poll_write(context, bytes) {
-            Poll::Ready(result) => {
-                self.active();
-                Poll::Ready(result)
-            }
-            Poll::Pending => self.check_idle(context).map(Err),
-        }
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(context)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(context)
     }
 }
