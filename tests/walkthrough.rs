@@ -133,6 +133,29 @@ async fn health_and_reflection_are_served_beside_the_ledger() {
         };
         assert!(!files.file_descriptor_proto.is_empty());
     }
+
+    // As grpcurl asks: one question on a stream it keeps open, the answer read before it
+    // closes the stream.
+    let (ask, questions) = tokio::sync::mpsc::channel(1);
+    ask.send(ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    })
+    .await
+    .expect("queued");
+    let mut open_stream = reflection
+        .server_reflection_info(tokio_stream::wrappers::ReceiverStream::new(questions))
+        .await
+        .expect("reflection answers on an open stream")
+        .into_inner();
+    let first = tokio::time::timeout(std::time::Duration::from_secs(2), open_stream.next())
+        .await
+        .expect("answered while the stream is still open");
+    assert!(matches!(
+        first,
+        Some(Ok(answer)) if matches!(answer.message_response, Some(MessageResponse::ListServicesResponse(_)))
+    ));
+    drop(ask);
 }
 
 /// A fixed history, and what the bureau reads back after it.

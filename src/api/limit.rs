@@ -6,7 +6,10 @@
 //! (larger is RESOURCE_EXHAUSTED, as the proto documents). Past the slots a request is refused
 //! at once with RESOURCE_EXHAUSTED (reason OVERLOADED) instead of queueing: a caller that
 //! retries later does better than one that waits behind thousands of others. Health checks
-//! take no slot, so a liveness probe sees a live server even while it sheds load.
+//! take no slot, so a liveness probe sees a live server even while it sheds load; nor does
+//! server reflection, whose requests arrive on a stream that a client such as `grpcurl` keeps
+//! open while it reads the answers (reading its whole body first would wait for ever). Both
+//! are cheap, unauthenticated, and bounded by the streams per connection and the connections.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -20,8 +23,12 @@ use tower::{Layer, Service};
 
 use super::status::overloaded;
 
-/// The path prefix of the standard health service, which never waits for a slot.
-const HEALTH_PATH_PREFIX: &str = "/grpc.health.v1.Health/";
+/// The path prefixes of the standard health and reflection services, which take no slot.
+const SLOTLESS_PATH_PREFIXES: [&str; 3] = [
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1.ServerReflection/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+];
 
 /// gRPC frames each message with five bytes: a compression flag and a length.
 const MESSAGE_FRAME_BYTES: usize = 5;
@@ -84,7 +91,11 @@ where
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let limits = self.limits.clone();
         Box::pin(async move {
-            if request.uri().path().starts_with(HEALTH_PATH_PREFIX) {
+            let path = request.uri().path();
+            if SLOTLESS_PATH_PREFIXES
+                .iter()
+                .any(|prefix| path.starts_with(prefix))
+            {
                 return inner.call(request).await;
             }
             let (parts, body) = request.into_parts();
