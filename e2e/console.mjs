@@ -162,7 +162,10 @@ async function main() {
     console.log("e2e: all steps passed");
   } finally {
     await browser.close();
+    // Let voucherd finish its last checkpoint before its data directory goes (bounded: 10 s).
+    const exited = new Promise((resolve) => server.child.once("exit", resolve));
     server.child.kill("SIGTERM");
+    await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 10_000))]);
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
