@@ -31,6 +31,23 @@ async fn rival(world: &mut World) -> Client {
     world.server.client(&token).await
 }
 
+/// What every attack must leave standing: a bureau call answered, and served, within a second.
+async fn bureau_is_served_within_a_second(world: &mut World, during: &str) {
+    let answered = tokio::time::timeout(
+        std::time::Duration::from_secs(1),
+        world.bureau.get_balance(pb::GetBalanceRequest {
+            enterprise_credit_code: ENTERPRISE.into(),
+            program: pb::Program::Compute as i32,
+            on_date: String::new(),
+        }),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("a bureau call answers within a second {during}"));
+    if let Err(refused) = answered {
+        panic!("a bureau call is served, not refused, {during}: {refused:?}");
+    }
+}
+
 /// The refusal's words and reason with `id` replaced, to compare two refusals' shapes.
 fn shape(status: &tonic::Status, id: &str) -> (Code, String, String) {
     (
@@ -365,17 +382,7 @@ async fn streams_that_never_send_a_body_take_nothing_from_anyone_else() {
         attack.push(stalled_streams(world.server.address, 256).await);
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let answered = tokio::time::timeout(
-        std::time::Duration::from_secs(1),
-        world.bureau.get_balance(pb::GetBalanceRequest {
-            enterprise_credit_code: ENTERPRISE.into(),
-            program: pb::Program::Compute as i32,
-            on_date: String::new(),
-        }),
-    )
-    .await
-    .expect("a bureau call answers within a second during the attack");
-    answered.expect("and is served, not refused");
+    bureau_is_served_within_a_second(&mut world, "during the stalled streams").await;
     let mut health =
         tonic_health::pb::health_client::HealthClient::new(world.server.channel().await);
     tokio::time::timeout(
@@ -639,17 +646,7 @@ async fn idle_connections_past_the_bound_are_closed_and_clients_already_in_are_s
         closed >= 3,
         "the sockets past the bound were closed: {closed}"
     );
-    let balance = tokio::time::timeout(
-        std::time::Duration::from_secs(1),
-        world.bureau.get_balance(pb::GetBalanceRequest {
-            enterprise_credit_code: ENTERPRISE.into(),
-            program: pb::Program::Compute as i32,
-            on_date: String::new(),
-        }),
-    )
-    .await
-    .expect("a client already connected answers within a second");
-    balance.expect("and is served");
+    bureau_is_served_within_a_second(&mut world, "with every connection place taken").await;
     assert!(
         world.server.log().contains("too many open connections"),
         "logged"
