@@ -91,6 +91,11 @@ struct Cli {
     /// the public web PKI roots are trusted.
     #[arg(long, global = true, env = "VOUCHER_CA_CERT", value_name = "FILE", help_heading = GLOBAL)]
     ca_cert: Option<PathBuf>,
+    /// For https:// addresses: the name the server's certificate must carry, when it is not
+    /// the host in --addr (a pod probing itself at https://127.0.0.1:50051 with a certificate
+    /// for its Service's name, or a tunnel).
+    #[arg(long, global = true, env = "VOUCHER_TLS_SERVER_NAME", value_name = "NAME", help_heading = GLOBAL)]
+    tls_server_name: Option<String>,
     /// For mutual TLS: this client's certificate (PEM); a provider's names its credit code.
     #[arg(long, global = true, env = "VOUCHER_CLIENT_CERT", value_name = "FILE", requires = "client_key", help_heading = GLOBAL)]
     client_cert: Option<PathBuf>,
@@ -737,6 +742,9 @@ fn client_tls(cli: &Cli) -> Result<tonic::transport::ClientTlsConfig, Failure> {
         )?)),
         None => tls.with_webpki_roots(),
     };
+    if let Some(name) = &cli.tls_server_name {
+        tls = tls.domain_name(name.as_str());
+    }
     if let (Some(certificate), Some(key)) = (&cli.client_cert, &cli.client_key) {
         let identity = tonic::transport::Identity::from_pem(
             read("--client-cert", certificate)?,
