@@ -70,6 +70,28 @@ pub fn provider(message: &pb::Provider) -> Record {
             optional(&message.check_digit_override_reason),
         ),
         ("registered_at", Value::Time(message.registered_at)),
+        ("suspended", Value::Flag(message.suspension.is_some())),
+        (
+            "suspension_reason",
+            optional(
+                message
+                    .suspension
+                    .as_ref()
+                    .map_or("", |s| s.reason.as_str()),
+            ),
+        ),
+        (
+            "suspended_at",
+            Value::Time(message.suspension.as_ref().and_then(|s| s.suspended_at)),
+        ),
+        (
+            "pinned_certificate_sha256",
+            optional(&message.pinned_certificate_sha256.join(", ")),
+        ),
+        (
+            "revoked_certificate_sha256",
+            optional(&message.revoked_certificate_sha256.join(", ")),
+        ),
     ]
 }
 

@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
+use common::tls::{Certificates, tls_channel};
 use common::*;
 use tonic::Code;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 use voucher_ledger::proto::voucher::v1 as pb;
 use voucher_ledger::proto::voucher::v1::voucher_ledger_client::VoucherLedgerClient;
 
@@ -71,89 +70,6 @@ fn a_bad_configuration_is_refused_naming_the_key_from_file_env_or_flag() {
         not_ours.status.success(),
         "voucherctl's variables are not voucherd's keys"
     );
-}
-
-/// A CA, a server certificate for 127.0.0.1 and localhost, and client certificates.
-struct Certificates {
-    ca_pem: String,
-    server_pem: String,
-    server_key: String,
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-}
-
-impl Certificates {
-    fn new() -> Certificates {
-        let ca_key = rcgen::KeyPair::generate().expect("key");
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "voucher ledger test CA");
-        let ca = ca_params.self_signed(&ca_key).expect("CA");
-        let issuer = rcgen::Issuer::new(ca_params, ca_key);
-        let server_key = rcgen::KeyPair::generate().expect("key");
-        let mut server_params =
-            rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("params");
-        server_params
-            .subject_alt_names
-            .push(rcgen::SanType::IpAddress("127.0.0.1".parse().expect("ip")));
-        let server = server_params
-            .signed_by(&server_key, &issuer)
-            .expect("server certificate");
-        Certificates {
-            ca_pem: ca.pem(),
-            server_pem: server.pem(),
-            server_key: server_key.serialize_pem(),
-            issuer,
-        }
-    }
-
-    /// A client certificate whose subject CN is `common_name`: (certificate, key) as PEM.
-    fn client(&self, common_name: &str) -> (String, String) {
-        let key = rcgen::KeyPair::generate().expect("key");
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, common_name);
-        let certificate = params
-            .signed_by(&key, &self.issuer)
-            .expect("client certificate");
-        (certificate.pem(), key.serialize_pem())
-    }
-
-    fn write(&self, directory: &Path) -> [String; 3] {
-        let write = |name: &str, text: &str| {
-            let path = directory.join(name);
-            std::fs::write(&path, text).expect("write");
-            path.to_str().expect("utf-8").to_owned()
-        };
-        [
-            write("ca.pem", &self.ca_pem),
-            write("server.pem", &self.server_pem),
-            write("server.key", &self.server_key),
-        ]
-    }
-}
-
-async fn tls_channel(
-    server: &TestServer,
-    certificates: &Certificates,
-    client: Option<(String, String)>,
-) -> Result<Channel, tonic::transport::Error> {
-    let mut tls = ClientTlsConfig::new()
-        .ca_certificate(Certificate::from_pem(&certificates.ca_pem))
-        .domain_name("localhost");
-    if let Some((certificate, key)) = client {
-        tls = tls.identity(Identity::from_pem(certificate, key));
-    }
-    within(
-        CONNECT_DEADLINE,
-        "a TLS connection",
-        test_endpoint(&format!("https://{}", server.address))
-            .tls_config(tls)?
-            .connect(),
-    )
-    .await
 }
 
 #[tokio::test]

@@ -6,10 +6,11 @@ use rand::RngCore;
 use tonic::Request;
 
 use super::observe::Call;
-use super::status::{permission_denied, to_status, unauthenticated};
+use super::status::{access_refused, permission_denied, to_status, unauthenticated};
 use crate::domain::credit_code::CreditCode;
-use crate::domain::model::{Actor, Role};
+use crate::domain::model::{Actor, Role, Sha256Hex};
 use crate::engine::Reader;
+use sha2::{Digest, Sha256};
 
 /// The longest secret accepted; anything longer is not one of ours.
 const SECRET_LENGTH_MAX: usize = 256;
@@ -17,7 +18,9 @@ const SECRET_LENGTH_MAX: usize = 256;
 pub const SECRET_PREFIX: &str = "qdv_";
 
 /// Authenticates the request, notes the caller's role on `call`, and checks the role is one
-/// of `allowed`.
+/// of `allowed`. A provider is also checked against its access (issue 12): suspended, or
+/// come with a certificate the bureau revoked or did not pin, it is refused however it
+/// authenticated.
 pub fn authorize<T>(
     reader: &Reader,
     request: &Request<T>,
@@ -25,12 +28,13 @@ pub fn authorize<T>(
     call: &Call,
 ) -> Result<Actor, tonic::Status> {
     call.set_address(request.remote_addr());
-    let certified = certified_provider(request);
+    let certificate = client_certificate(request);
     let authenticated = match bearer_secret(request) {
-        Ok(Some(secret)) => token_actor(reader, secret, certified, call),
-        Ok(None) => certificate_actor(reader, certified),
+        Ok(Some(secret)) => token_actor(reader, secret, certificate.as_ref(), call),
+        Ok(None) => certificate_actor(reader, certificate.as_ref()),
         Err(refusal) => Err(refusal),
-    };
+    }
+    .and_then(|actor| admitted(reader, actor, certificate.as_ref()));
     let actor = authenticated.inspect_err(|refusal| {
         if refusal.code() == tonic::Code::Unauthenticated {
             crate::metrics::authentication_failed("grpc");
@@ -51,10 +55,17 @@ pub fn authorize<T>(
     Ok(actor)
 }
 
+/// A verified client certificate: the provider its subject CN names (if it names one), and
+/// the SHA-256 of its DER bytes, which the bureau pins and revokes.
+struct ClientCertificate {
+    provider: Option<CreditCode>,
+    sha256: Sha256Hex,
+}
+
 fn token_actor(
     reader: &Reader,
     secret: &str,
-    certified: Option<CreditCode>,
+    certificate: Option<&ClientCertificate>,
     call: &Call,
 ) -> Result<Actor, tonic::Status> {
     let token = reader
@@ -63,7 +74,7 @@ fn token_actor(
         .ok_or_else(|| unauthenticated("the token is unknown or revoked"))?;
     call.set_token(token.token_id);
     let actor = token.actor();
-    match certified {
+    match certificate.and_then(|certificate| certificate.provider) {
         Some(code) if actor != Actor::Provider(code) => Err(permission_denied(&format!(
             "the client certificate names provider {code}, but the token speaks for a {}",
             actor.role().as_str()
@@ -75,9 +86,9 @@ fn token_actor(
 /// Without a token, a client certificate naming a registered provider identifies it.
 fn certificate_actor(
     reader: &Reader,
-    certified: Option<CreditCode>,
+    certificate: Option<&ClientCertificate>,
 ) -> Result<Actor, tonic::Status> {
-    let Some(code) = certified else {
+    let Some(code) = certificate.and_then(|certificate| certificate.provider) else {
         return Err(unauthenticated(
             "missing authorization metadata: send \"Bearer <token>\"",
         ));
@@ -91,13 +102,41 @@ fn certificate_actor(
     }
 }
 
-/// The provider a verified client certificate names in its subject CN, if it names one.
-fn certified_provider<T>(request: &Request<T>) -> Option<CreditCode> {
+/// The actor, if it is not a provider the bureau has shut out (suspended, or with a revoked
+/// or unpinned certificate).
+fn admitted(
+    reader: &Reader,
+    actor: Actor,
+    certificate: Option<&ClientCertificate>,
+) -> Result<Actor, tonic::Status> {
+    let Actor::Provider(code) = actor else {
+        return Ok(actor);
+    };
+    let provider = reader
+        .store()
+        .provider(&code)
+        .map_err(|error| to_status(error.into()))?
+        .ok_or_else(|| unauthenticated("the provider is not registered"))?;
+    provider
+        .access
+        .admits(certificate.map(|certificate| &certificate.sha256))
+        .map_err(access_refused)?;
+    Ok(actor)
+}
+
+/// The verified client certificate the request came with, if any.
+fn client_certificate<T>(request: &Request<T>) -> Option<ClientCertificate> {
     let certificates = request.peer_certs()?;
     let leaf = certificates.first()?;
-    let (_, parsed) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
-    let common_name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
-    CreditCode::parse(common_name).ok()
+    let sha256 = Sha256Hex::parse(&hex::encode(Sha256::digest(leaf.as_ref())))
+        .expect("a SHA-256 in hex is 64 hex digits");
+    let provider = x509_parser::parse_x509_certificate(leaf.as_ref())
+        .ok()
+        .and_then(|(_, parsed)| {
+            let common_name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
+            CreditCode::parse(common_name).ok()
+        });
+    Some(ClientCertificate { provider, sha256 })
 }
 
 fn bearer_secret<T>(request: &Request<T>) -> Result<Option<&str>, tonic::Status> {

@@ -242,7 +242,30 @@ pub fn to_provider(provider: &Provider) -> pb::Provider {
         check_digit_valid: provider.credit_code.has_valid_check_digit(),
         check_digit_override_reason: text_of(&provider.check_digit_override_reason),
         registered_at: Some(to_timestamp(provider.registered_at)),
+        suspension: provider
+            .access
+            .suspension
+            .as_ref()
+            .map(|suspension| pb::ProviderSuspension {
+                reason: suspension.reason.to_string(),
+                suspended_at: Some(to_timestamp(suspension.at)),
+            }),
+        pinned_certificate_sha256: fingerprints(&provider.access.pinned_certificates),
+        revoked_certificate_sha256: fingerprints(&provider.access.revoked_certificates),
     }
+}
+
+fn fingerprints(certificates: &std::collections::BTreeSet<Sha256Hex>) -> Vec<String> {
+    certificates
+        .iter()
+        .map(|certificate| certificate.as_str().to_owned())
+        .collect()
+}
+
+/// A certificate's SHA-256 fingerprint, in hex with or without colons.
+pub fn certificate_fingerprint(field: &'static str, text: &str) -> Result<Sha256Hex, Status> {
+    let digits: String = text.chars().filter(|character| *character != ':').collect();
+    Sha256Hex::parse(&digits).map_err(|error| invalid(field, error))
 }
 
 pub fn to_voucher(voucher: &Voucher) -> pb::Voucher {

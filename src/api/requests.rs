@@ -303,3 +303,38 @@ pub fn get_budget(body: &pb::GetBudgetRequest) -> Result<ProgramQuery, Status> {
         on_date: convert::optional_date("on_date", &body.on_date)?,
     })
 }
+
+pub fn suspend_provider(body: &pb::SuspendProviderRequest) -> Result<Command, Status> {
+    Ok(Command::SuspendProvider {
+        provider_credit_code: convert::credit_code("credit_code", &body.credit_code)?,
+        reason: convert::text("reason", &body.reason)?,
+    })
+}
+
+pub fn reinstate_provider(body: &pb::ReinstateProviderRequest) -> Result<Command, Status> {
+    Ok(Command::ReinstateProvider {
+        provider_credit_code: convert::credit_code("credit_code", &body.credit_code)?,
+    })
+}
+
+pub fn pin_provider_certificate(body: &pb::ProviderCertificateRequest) -> Result<Command, Status> {
+    Ok(Command::PinProviderCertificate {
+        provider_credit_code: convert::credit_code("credit_code", &body.credit_code)?,
+        certificate_sha256: convert::certificate_fingerprint(
+            "certificate_sha256",
+            &body.certificate_sha256,
+        )?,
+    })
+}
+
+pub fn revoke_provider_certificate(
+    body: &pb::ProviderCertificateRequest,
+) -> Result<Command, Status> {
+    Ok(Command::RevokeProviderCertificate {
+        provider_credit_code: convert::credit_code("credit_code", &body.credit_code)?,
+        certificate_sha256: convert::certificate_fingerprint(
+            "certificate_sha256",
+            &body.certificate_sha256,
+        )?,
+    })
+}

@@ -120,6 +120,57 @@ impl VoucherLedger for LedgerService {
         call.finish(result)
     }
 
+    async fn get_provider(
+        &self,
+        request: Request<pb::GetProviderRequest>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let call = Call::start("GetProvider");
+        let result = async {
+            self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let code = convert::credit_code("credit_code", &request.get_ref().credit_code)?;
+            let provider = self.engine.reader().provider(&code).map_err(to_status)?;
+            Ok(Response::new(convert::to_provider(&provider)))
+        }
+        .await;
+        call.finish(result)
+    }
+
+    async fn suspend_provider(
+        &self,
+        request: Request<pb::SuspendProviderRequest>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let command = requests::suspend_provider(request.get_ref());
+        self.change_provider("SuspendProvider", &request, command)
+            .await
+    }
+
+    async fn reinstate_provider(
+        &self,
+        request: Request<pb::ReinstateProviderRequest>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let command = requests::reinstate_provider(request.get_ref());
+        self.change_provider("ReinstateProvider", &request, command)
+            .await
+    }
+
+    async fn pin_provider_certificate(
+        &self,
+        request: Request<pb::ProviderCertificateRequest>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let command = requests::pin_provider_certificate(request.get_ref());
+        self.change_provider("PinProviderCertificate", &request, command)
+            .await
+    }
+
+    async fn revoke_provider_certificate(
+        &self,
+        request: Request<pb::ProviderCertificateRequest>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let command = requests::revoke_provider_certificate(request.get_ref());
+        self.change_provider("RevokeProviderCertificate", &request, command)
+            .await
+    }
+
     async fn create_token(
         &self,
         request: Request<pb::CreateTokenRequest>,
@@ -601,6 +652,26 @@ impl VoucherLedger for LedgerService {
 }
 
 impl LedgerService {
+    /// A bureau command about a provider's access (`command`, already checked or the refusal
+    /// of its fields, answered only once the caller is known to be the bureau).
+    async fn change_provider<T>(
+        &self,
+        method: &'static str,
+        request: &Request<T>,
+        command: Result<Command, Status>,
+    ) -> Result<Response<pb::Provider>, Status> {
+        let call = Call::start(method);
+        let result = async {
+            self.authorize(request, &call, BUREAU)?;
+            match self.submit(command?).await? {
+                Outcome::Provider(provider) => Ok(Response::new(convert::to_provider(&provider))),
+                other => Err(unexpected(other)),
+            }
+        }
+        .await;
+        call.finish(result)
+    }
+
     async fn answer_redemption(
         &self,
         command: Command,

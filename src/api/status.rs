@@ -11,6 +11,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::domain::error::LedgerError;
 use crate::domain::input::InputError;
+use crate::domain::model::AccessRefusal;
 use crate::engine::EngineError;
 
 /// The `domain` of every ErrorInfo this service sends.
@@ -103,6 +104,28 @@ pub fn permission_denied(message: &str) -> Status {
         message,
         HashMap::new(),
     )
+}
+
+/// A provider the bureau has suspended, or a client certificate it has revoked or not pinned.
+pub fn access_refused(refusal: AccessRefusal) -> Status {
+    let (code, reason, message) = match refusal {
+        AccessRefusal::Suspended => (
+            Code::PermissionDenied,
+            "PROVIDER_SUSPENDED",
+            "the bureau has suspended this provider: nothing it asks is accepted until it is reinstated",
+        ),
+        AccessRefusal::CertificateRevoked => (
+            Code::Unauthenticated,
+            "CERTIFICATE_REVOKED",
+            "the client certificate was revoked by the bureau",
+        ),
+        AccessRefusal::CertificateNotPinned => (
+            Code::Unauthenticated,
+            "CERTIFICATE_NOT_PINNED",
+            "the client certificate is not one the bureau pinned for this provider",
+        ),
+    };
+    with_reason(code, reason, message, HashMap::new())
 }
 
 fn with_reason(

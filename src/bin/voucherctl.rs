@@ -21,6 +21,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+// Commands grouped by what they are about live beside this file (issue 13 splits the rest).
+#[path = "voucherctl/provider.rs"]
+mod provider;
+
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -173,6 +177,9 @@ enum Command {
     Budget(ProgramPeriodArguments),
     /// Record that a provider and an enterprise are related parties (关联方) (bureau).
     RelatedParties(RelatedPartiesArguments),
+    /// A provider's access: show, suspend, reinstate, pin or revoke a client certificate.
+    #[command(subcommand)]
+    Provider(provider::ProviderCommand),
 }
 
 #[derive(Args, Debug)]
@@ -936,6 +943,7 @@ async fn execute(command: Command, client: &mut Client, output: &Output) -> Resu
         }
         Command::Budget(arguments) => budget(client, output, arguments).await,
         Command::RelatedParties(arguments) => related_parties(client, output, arguments).await,
+        Command::Provider(command) => provider::run(command, client, output).await,
     }
 }
 

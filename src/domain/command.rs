@@ -7,7 +7,7 @@ use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::model::{Actor, Evidence, Invoice, IssueVoucherRequest, Role, SecretHash};
+use super::model::{Actor, Evidence, Invoice, IssueVoucherRequest, Role, SecretHash, Sha256Hex};
 use super::policy::ProgramCode;
 use super::text::{Description, Name, Reason, Reference, RequestId};
 
@@ -66,6 +66,23 @@ pub enum Command {
         enterprise_credit_code: CreditCode,
         reason: Reason,
     },
+    /// Nothing the provider asks is accepted, however it authenticates, until reinstated.
+    SuspendProvider {
+        provider_credit_code: CreditCode,
+        reason: Reason,
+    },
+    ReinstateProvider {
+        provider_credit_code: CreditCode,
+    },
+    /// Only pinned certificates identify the provider once one is pinned.
+    PinProviderCertificate {
+        provider_credit_code: CreditCode,
+        certificate_sha256: Sha256Hex,
+    },
+    RevokeProviderCertificate {
+        provider_credit_code: CreditCode,
+        certificate_sha256: Sha256Hex,
+    },
 }
 
 impl Command {
@@ -85,6 +102,10 @@ impl Command {
             Command::CreateSettlement(_) => "create_settlement",
             Command::RecordSettlementPayment { .. } => "record_settlement_payment",
             Command::RecordRelatedParties { .. } => "record_related_parties",
+            Command::SuspendProvider { .. } => "suspend_provider",
+            Command::ReinstateProvider { .. } => "reinstate_provider",
+            Command::PinProviderCertificate { .. } => "pin_provider_certificate",
+            Command::RevokeProviderCertificate { .. } => "revoke_provider_certificate",
         }
     }
 }

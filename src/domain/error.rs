@@ -137,6 +137,10 @@ pub enum RefusalReason {
     NothingToSettle,
     /// A payment dated in the future, or before its statement was made.
     PaymentDateOutOfRange,
+    /// The bureau suspended the provider.
+    ProviderSuspended,
+    /// A revoked certificate cannot be pinned again.
+    CertificateRevoked,
 }
 
 impl RefusalReason {
@@ -158,6 +162,8 @@ impl RefusalReason {
             RefusalReason::RedemptionNotOpen => "REDEMPTION_NOT_OPEN",
             RefusalReason::NothingToSettle => "NOTHING_TO_SETTLE",
             RefusalReason::PaymentDateOutOfRange => "PAYMENT_DATE_OUT_OF_RANGE",
+            RefusalReason::ProviderSuspended => "PROVIDER_SUSPENDED",
+            RefusalReason::CertificateRevoked => "CERTIFICATE_REVOKED",
         }
     }
 }

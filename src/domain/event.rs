@@ -6,10 +6,11 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::credit_code::CreditCode;
 use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use super::model::{
     Enterprise, Provider, Redemption, RelatedParties, Role, Settlement, SettlementPayment,
-    Timestamp, Token, Voucher,
+    Sha256Hex, Timestamp, Token, Voucher,
 };
 use super::text::Reason;
 
@@ -82,6 +83,30 @@ pub enum Event {
         by: Role,
         at: Timestamp,
     },
+    /// The bureau suspended a provider: nothing it asks is accepted until it is reinstated.
+    /// Event format 3 on.
+    ProviderSuspended {
+        provider_credit_code: CreditCode,
+        reason: Reason,
+        at: Timestamp,
+    },
+    /// The bureau lifted a provider's suspension. Event format 3 on.
+    ProviderReinstated {
+        provider_credit_code: CreditCode,
+        at: Timestamp,
+    },
+    /// From now on only pinned certificates identify the provider. Event format 3 on.
+    ProviderCertificatePinned {
+        provider_credit_code: CreditCode,
+        certificate_sha256: Sha256Hex,
+        at: Timestamp,
+    },
+    /// This certificate never identifies the provider again. Event format 3 on.
+    ProviderCertificateRevoked {
+        provider_credit_code: CreditCode,
+        certificate_sha256: Sha256Hex,
+        at: Timestamp,
+    },
 }
 
 impl Event {
@@ -102,6 +127,10 @@ impl Event {
             Event::SettlementCreated { .. } => "settlement_created",
             Event::RelatedPartiesRecorded { .. } => "related_parties_recorded",
             Event::SettlementPaid { .. } => "settlement_paid",
+            Event::ProviderSuspended { .. } => "provider_suspended",
+            Event::ProviderReinstated { .. } => "provider_reinstated",
+            Event::ProviderCertificatePinned { .. } => "provider_certificate_pinned",
+            Event::ProviderCertificateRevoked { .. } => "provider_certificate_revoked",
         }
     }
 }

@@ -2,7 +2,7 @@
 //! cap accounts. Every field holds a checked type; a record can be serialized whole into the
 //! event log and the store.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -74,6 +74,60 @@ pub struct Provider {
     pub program: ProgramCode,
     pub check_digit_override_reason: Option<Reason>,
     pub registered_at: Timestamp,
+    /// Whether it is suspended, and which client certificates identify it. Records written
+    /// before access existed (records format 3 and earlier) read as open to all.
+    #[serde(default)]
+    pub access: ProviderAccess,
+}
+
+/// How a provider may reach the ledger. The bureau can suspend it (nothing it asks is
+/// accepted, however it authenticates) and pin or revoke its client certificates by the
+/// SHA-256 of their DER bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderAccess {
+    pub suspension: Option<Suspension>,
+    /// When not empty, the only client certificates that identify the provider.
+    pub pinned_certificates: BTreeSet<Sha256Hex>,
+    /// Certificates that never identify it again. Never also pinned.
+    pub revoked_certificates: BTreeSet<Sha256Hex>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Suspension {
+    pub reason: Reason,
+    pub at: Timestamp,
+}
+
+/// Why a provider's request is not accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessRefusal {
+    Suspended,
+    CertificateRevoked,
+    CertificateNotPinned,
+}
+
+impl ProviderAccess {
+    /// Whether a request from the provider is accepted, given the fingerprint of the client
+    /// certificate it came with (`None` without one).
+    pub fn admits(&self, certificate: Option<&Sha256Hex>) -> Result<(), AccessRefusal> {
+        if self.suspension.is_some() {
+            return Err(AccessRefusal::Suspended);
+        }
+        let Some(certificate) = certificate else {
+            return Ok(());
+        };
+        if self.revoked_certificates.contains(certificate) {
+            return Err(AccessRefusal::CertificateRevoked);
+        }
+        if !self.pinned_certificates.is_empty() && !self.pinned_certificates.contains(certificate) {
+            return Err(AccessRefusal::CertificateNotPinned);
+        }
+        Ok(())
+    }
+
+    pub fn is_suspended(&self) -> bool {
+        self.suspension.is_some()
+    }
 }
 
 /// The SHA-256 of a token's secret, in hex. The secret itself is never kept.
@@ -272,7 +326,7 @@ pub struct Evidence {
 }
 
 /// A SHA-256 in lower-case hex: 64 characters.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Sha256Hex(String);
 

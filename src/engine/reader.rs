@@ -76,6 +76,12 @@ impl Reader {
             .ok_or_else(|| unknown_credit_code(code, "credit_code", "enterprise").into())
     }
 
+    pub fn provider(&self, code: &CreditCode) -> Result<Provider, EngineError> {
+        self.store
+            .provider(code)?
+            .ok_or_else(|| unknown_credit_code(code, "credit_code", "provider").into())
+    }
+
     /// Enterprises in credit code order after `after` whose code starts with, or whose name
     /// contains, `search` (every one when it is empty).
     pub fn list_enterprises(

@@ -127,6 +127,24 @@ pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
             writes.records.push(RecordKey::Token(token.token_id));
         }
         Event::TokenRevoked { token_id, .. } => writes.records.push(RecordKey::Token(*token_id)),
+        Event::ProviderSuspended {
+            provider_credit_code,
+            ..
+        }
+        | Event::ProviderReinstated {
+            provider_credit_code,
+            ..
+        }
+        | Event::ProviderCertificatePinned {
+            provider_credit_code,
+            ..
+        }
+        | Event::ProviderCertificateRevoked {
+            provider_credit_code,
+            ..
+        } => writes
+            .records
+            .push(RecordKey::Provider(*provider_credit_code)),
         Event::VoucherIssued { voucher } => {
             writes.indexes.push((
                 keys::voucher_by_enterprise(&voucher.enterprise_credit_code, &voucher.voucher_id),

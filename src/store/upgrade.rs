@@ -23,8 +23,10 @@ use crate::domain::ledger::Ledger;
 /// every directory from before is rebuilt once. Format 3 added what lets start-up load the
 /// ledger's resident state instead of replaying the log: the invoice index (`iv/`), the
 /// settlement queue (`sq/`), the clawback queue in booking order (`cq/`) and the adopted
-/// policy (`ap/`).
-pub const RECORDS_FORMAT: u32 = 3;
+/// policy (`ap/`). Format 4 added each provider's `access` (suspension, pinned and revoked
+/// certificates) to its record: a format-3 record reads as open to all, which it was, but an
+/// earlier build must not open a directory in which a provider may be suspended.
+pub const RECORDS_FORMAT: u32 = 4;
 
 /// What an upgrade did.
 #[derive(Clone, Debug, PartialEq, Eq)]

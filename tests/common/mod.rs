@@ -2,6 +2,8 @@
 //! and a gRPC client that carries a bearer token.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -58,6 +58,10 @@ impl Ledger {
                 settlement_id,
                 payment,
             } => self.apply_settlement_paid(*settlement_id, payment),
+            Event::ProviderSuspended { .. }
+            | Event::ProviderReinstated { .. }
+            | Event::ProviderCertificatePinned { .. }
+            | Event::ProviderCertificateRevoked { .. } => self.apply_access(event),
         }
     }
 

@@ -15,8 +15,8 @@ use crate::domain::error::{LedgerError, RefusalReason};
 use crate::domain::event::Event;
 use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
 use crate::domain::model::{
-    Actor, CapAccount, Enterprise, Evidence, IssueVoucherRequest, Provider, Redemption,
-    RedemptionStatus, Role, SecretHash, Token, Voucher, VoucherStatus,
+    Actor, CapAccount, Enterprise, Evidence, IssueVoucherRequest, Provider, ProviderAccess,
+    Redemption, RedemptionStatus, Role, SecretHash, Token, Voucher, VoucherStatus,
 };
 use crate::domain::money::{Money, Total};
 use crate::domain::policy::{ProgramCode, ProgramRules};
@@ -95,6 +95,21 @@ impl Ledger {
                 reason,
                 actor,
             } => self.decide_reverse(*redemption_id, reason, *actor, clock),
+            Command::SuspendProvider {
+                provider_credit_code,
+                reason,
+            } => self.decide_suspend(*provider_credit_code, reason, clock),
+            Command::ReinstateProvider {
+                provider_credit_code,
+            } => self.decide_reinstate(*provider_credit_code, clock),
+            Command::PinProviderCertificate {
+                provider_credit_code,
+                certificate_sha256,
+            } => self.decide_pin_certificate(*provider_credit_code, certificate_sha256, clock),
+            Command::RevokeProviderCertificate {
+                provider_credit_code,
+                certificate_sha256,
+            } => self.decide_revoke_certificate(*provider_credit_code, certificate_sha256, clock),
         }
     }
 
@@ -161,6 +176,7 @@ impl Ledger {
             program,
             check_digit_override_reason: override_reason.clone(),
             registered_at: clock.now,
+            access: ProviderAccess::default(),
         };
         Ok((
             vec![Event::ProviderRegistered { provider }],
@@ -464,6 +480,7 @@ impl Ledger {
                 )
             })?;
         check_parties(voucher, provider)?;
+        check_not_suspended(provider)?;
         check_active(voucher, clock.today)?;
         self.check_not_related(provider.credit_code, command.enterprise_credit_code)?;
         self.check_dates(voucher, command.invoice.date, clock.today)?;
@@ -664,6 +681,20 @@ fn check_parties(voucher: &Voucher, provider: &Provider) -> Result<(), LedgerErr
         return Err(LedgerError::refused(
             RefusalReason::SelfDealing,
             format!("provider {enterprise} may not redeem an invoice it issued to itself"),
+        ));
+    }
+    Ok(())
+}
+
+/// A suspended provider's claims are refused, even when the bureau files them for it.
+fn check_not_suspended(provider: &Provider) -> Result<(), LedgerError> {
+    if provider.access.is_suspended() {
+        return Err(LedgerError::refused(
+            RefusalReason::ProviderSuspended,
+            format!(
+                "provider {} is suspended by the bureau",
+                provider.credit_code
+            ),
         ));
     }
     Ok(())

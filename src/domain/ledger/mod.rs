@@ -5,6 +5,7 @@
 //! record the caller asked about. The same `apply` rebuilds the state from the event log, so
 //! the live state and a replay can never disagree. Nothing here does I/O or reads a clock.
 
+mod access;
 mod apply;
 mod decide;
 mod history;

@@ -15,8 +15,8 @@ use crate::domain::event::Event;
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::model::{
     Clawback, Enterprise, Evidence, EvidenceKind, Invoice, IssueVoucherRequest, Provider,
-    Redemption, RedemptionStatus, RelatedParties, Role, SecretHash, Settlement, SettlementPayment,
-    Sha256Hex, Token, Voucher, VoucherStatus,
+    ProviderAccess, Redemption, RedemptionStatus, RelatedParties, Role, SecretHash, Settlement,
+    SettlementPayment, Sha256Hex, Token, Voucher, VoucherStatus,
 };
 use crate::domain::policy::ProgramCode;
 use crate::domain::text::{BoundedText, RequestId};
@@ -290,6 +290,7 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
                     .check_digit_override_reason
                     .map(BoundedText::from_stored),
                 registered_at: instant(&provider.registered_at, "registered_at")?,
+                access: ProviderAccess::default(),
             },
         },
         Payload::TokenCreated { token } => Event::TokenCreated {

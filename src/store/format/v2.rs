@@ -22,8 +22,8 @@ use crate::domain::event::Event;
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::model::{
     Clawback, Enterprise, Evidence, EvidenceKind, Invoice, IssueVoucherRequest, Provider,
-    Redemption, RedemptionStatus, RelatedParties, Role, SecretHash, Settlement, SettlementPayment,
-    Sha256Hex, Token, Voucher, VoucherStatus,
+    ProviderAccess, Redemption, RedemptionStatus, RelatedParties, Role, SecretHash, Settlement,
+    SettlementPayment, Sha256Hex, Token, Voucher, VoucherStatus,
 };
 use crate::domain::policy::ProgramCode;
 use crate::domain::text::{BoundedText, RequestId};
@@ -318,6 +318,15 @@ fn payload_of(event: &Event) -> Payload {
             by: *by,
             at: instant_text(at),
         },
+        Event::ProviderSuspended { .. }
+        | Event::ProviderReinstated { .. }
+        | Event::ProviderCertificatePinned { .. }
+        | Event::ProviderCertificateRevoked { .. } => {
+            unreachable!(
+                "{} is written in format 3 (see `format::encode_event`)",
+                event.name()
+            )
+        }
     }
 }
 
@@ -442,6 +451,7 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
                 check_digit_override_reason: check_digit_override_reason
                     .map(BoundedText::from_stored),
                 registered_at: instant(&at, "at")?,
+                access: ProviderAccess::default(),
             },
         },
         Payload::TokenCreated {
