@@ -5,6 +5,20 @@
 //! separated by blank lines. XLSX has one sheet each. Amounts are written from their exact
 //! decimal text: CSV cells are that text, XLSX cells are numbers (what a spreadsheet sums)
 //! with the two-decimal format `#,##0.00`.
+//!
+//! A CSV is opened in a spreadsheet by double-clicking it, and the spreadsheet guesses each
+//! cell's type. Two guesses would hurt, so CSV cells are written against them:
+//!
+//! - Free text from outside (names) that begins with a formula character gets a leading
+//!   apostrophe ([`spreadsheet_text`], OWASP's rule for CSV injection).
+//! - Credit codes and invoice numbers get a trailing tab ([`spreadsheet_code`]): an all-digit
+//!   credit code (`914403001922038216`) or 20-digit invoice number is otherwise read as a
+//!   number and loses its last digits (`9.14403001922038E+17`), and a code such as
+//!   `913206811234567E12` is read as 9.13 × 10²⁶.
+//!
+//! Amounts, dates and counts are left for the spreadsheet to read as numbers and dates.
+//! Ids (`V000000000001`, `R…`, `S…`) begin with a letter, so no spreadsheet reads them as a
+//! number or a date, and they are written as they are.
 
 use std::io::Write;
 use std::path::Path;
@@ -177,8 +191,9 @@ impl Report {
 
 /// Free text as a CSV cell a spreadsheet shows as text, never runs: a cell that begins with
 /// `=`, `+`, `-`, `@`, a tab or a carriage return is a formula to Excel and LibreOffice, so it
-/// gets a leading apostrophe (OWASP's rule for CSV injection). Amounts and ids are written by
-/// this program and never need it; names and other text from outside always go through here.
+/// gets a leading apostrophe (OWASP's rule for CSV injection). LibreOffice shows the
+/// apostrophe as part of the text. Amounts and ids are written by this program and never
+/// need it; names and other text from outside always go through here.
 fn spreadsheet_text(text: &str) -> String {
     match text.chars().next() {
         Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{text}"),
@@ -186,9 +201,53 @@ fn spreadsheet_text(text: &str) -> String {
     }
 }
 
+/// A credit code or invoice number as a CSV cell a spreadsheet keeps as text, every digit of
+/// it: the code and a trailing tab, in a quoted field (see [`csv_writer`]).
+///
+/// Why a trailing tab. Tried with LibreOffice 7.4's default CSV import (`soffice --headless
+/// --convert-to xlsx`), each read back from the XLSX:
+///
+/// | written                            | LibreOffice reads                              |
+/// |------------------------------------|------------------------------------------------|
+/// | the digits alone, quoted or not    | number 9.14403001922038E+17: three digits lost |
+/// | a space before or after            | the same number                                |
+/// | U+00A0 (no-break space) before     | the same number                                |
+/// | U+200B (zero-width space) before   | text, but invisible: refused in names as a spoofing risk |
+/// | `'` before                         | text, the apostrophe shown                     |
+/// | `="…"`                             | a formula, which neutralisation exists to avoid |
+/// | a tab before                       | text, the tab not seen                         |
+/// | a tab after                        | text, the tab not seen                         |
+///
+/// A tab before or after the digits is the form also reported to keep long numbers as text in
+/// Excel. After is chosen: the cell still begins with its first digit, so it is not one of the
+/// cells OWASP's rule treats as a formula (a leading tab is), and it sorts and reads as the
+/// code. Every cell of these columns gets it, not only all-digit ones: which codes a
+/// spreadsheet misreads depends on the program and its locale (`…E12` is a number in
+/// LibreOffice), and one rule per column is simpler for a program that reads the CSV.
+///
+/// The trade-off: a program that parses the CSV sees the tab. No value this ledger writes
+/// ends in a tab otherwise (names are trimmed and refuse control characters), so removing
+/// one trailing tab from every cell is always safe: `trim_end_matches('\t')` in Rust,
+/// `rstrip("\t")` in Python, `CLEAN()` in a spreadsheet (`TRIM()` removes spaces only).
+fn spreadsheet_code(code: &str) -> String {
+    format!("{code}\t")
+}
+
+/// A CSV writer for the spreadsheet: flexible (the sections have different widths), and
+/// quoting every field that holds a tab. The `csv` crate quotes what RFC 4180 needs (commas,
+/// quotes, line breaks) and, when given a comment byte, every field holding that byte; the tab
+/// is given as that byte so that [`spreadsheet_code`]'s tab is inside quotes, where no reader
+/// takes it for padding to trim. No line of these files is a comment.
+fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new()
+        .flexible(true)
+        .comment(Some(b'\t'))
+        .from_writer(out)
+}
+
 fn enterprise_row(line: &EnterpriseLine) -> [String; 8] {
     [
-        line.credit_code.clone(),
+        spreadsheet_code(&line.credit_code),
         spreadsheet_text(&line.name),
         line.cap.to_string(),
         line.committed.to_string(),
@@ -201,7 +260,7 @@ fn enterprise_row(line: &EnterpriseLine) -> [String; 8] {
 
 fn provider_row(line: &ProviderLine) -> [String; 5] {
     [
-        line.credit_code.clone(),
+        spreadsheet_code(&line.credit_code),
         spreadsheet_text(&line.name),
         line.redemptions.to_string(),
         line.redeemed.to_string(),
@@ -213,9 +272,11 @@ fn provider_row(line: &ProviderLine) -> [String; 5] {
 pub fn write_csv(report: &Report, out: impl Write) -> Result<(), csv::Error> {
     let mut out = out;
     out.write_all("\u{feff}".as_bytes())?;
-    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
+    let mut writer = csv_writer(out);
     writer.write_record(SUMMARY_HEADERS)?;
-    writer.write_record(report.summary_row())?;
+    let mut summary = report.summary_row();
+    summary[0] = spreadsheet_text(&summary[0]);
+    writer.write_record(summary)?;
     writer.write_record([""])?;
     writer.write_record(ENTERPRISE_HEADERS)?;
     for line in &report.enterprises {
@@ -341,24 +402,61 @@ impl Statement {
         self.gross.as_decimal() - self.clawed_back.as_decimal()
     }
 
-    fn header_rows(&self) -> Vec<[String; 2]> {
+    /// The header block: label, value, and what the value is (for its CSV cell).
+    fn header_rows(&self) -> Vec<(&'static str, String, Cell)> {
         vec![
-            ["结算单号 Statement".into(), self.settlement_id.clone()],
-            [
-                "服务商信用代码 Provider credit code".into(),
+            (
+                "结算单号 Statement",
+                self.settlement_id.clone(),
+                Cell::Value,
+            ),
+            (
+                "服务商信用代码 Provider credit code",
                 self.provider_credit_code.clone(),
-            ],
-            ["服务商名称 Provider".into(), self.provider_name.clone()],
-            ["项目 Program".into(), self.program.clone()],
-            [
-                "发票截止日期 Invoices up to".into(),
+                Cell::Code,
+            ),
+            (
+                "服务商名称 Provider",
+                self.provider_name.clone(),
+                Cell::Text,
+            ),
+            ("项目 Program", self.program.clone(), Cell::Text),
+            (
+                "发票截止日期 Invoices up to",
                 self.up_to_date.clone(),
-            ],
-            ["笔数 Lines".into(), self.lines.len().to_string()],
-            ["核销金额 Gross".into(), self.gross.to_string()],
-            ["追回金额 Clawed back".into(), self.clawed_back.to_string()],
-            ["应付净额 Net payable".into(), self.net().to_string()],
+                Cell::Value,
+            ),
+            ("笔数 Lines", self.lines.len().to_string(), Cell::Value),
+            ("核销金额 Gross", self.gross.to_string(), Cell::Value),
+            (
+                "追回金额 Clawed back",
+                self.clawed_back.to_string(),
+                Cell::Value,
+            ),
+            ("应付净额 Net payable", self.net().to_string(), Cell::Value),
         ]
+    }
+}
+
+/// What a CSV cell holds, and so how it is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Cell {
+    /// Free text from outside: [`spreadsheet_text`].
+    Text,
+    /// A credit code or invoice number: [`spreadsheet_code`].
+    Code,
+    /// Written by this program (an id, a date, a count, an amount): as it is. A negative
+    /// amount begins with `-` and is a number to a spreadsheet, not a formula.
+    Value,
+}
+
+impl Cell {
+    fn csv(self, value: &str) -> String {
+        match self {
+            Cell::Text => spreadsheet_text(value),
+            Cell::Code => spreadsheet_code(value),
+            Cell::Value => value.to_owned(),
+        }
     }
 }
 
@@ -375,17 +473,17 @@ const LINE_HEADERS: [&str; 6] = [
 pub fn write_statement_csv(statement: &Statement, out: impl Write) -> Result<(), csv::Error> {
     let mut out = out;
     out.write_all("\u{feff}".as_bytes())?;
-    let mut writer = csv::WriterBuilder::new().flexible(true).from_writer(out);
-    for [label, value] in statement.header_rows() {
-        writer.write_record([label, spreadsheet_text(&value)])?;
+    let mut writer = csv_writer(out);
+    for (label, value, cell) in statement.header_rows() {
+        writer.write_record([label.to_owned(), cell.csv(&value)])?;
     }
     writer.write_record([""])?;
     writer.write_record(LINE_HEADERS)?;
     for line in &statement.lines {
         writer.write_record([
             line.redemption_id.clone(),
-            line.enterprise_credit_code.clone(),
-            line.invoice_number.clone(),
+            spreadsheet_code(&line.enterprise_credit_code),
+            spreadsheet_code(&line.invoice_number),
             line.invoice_date.clone(),
             line.invoice_amount.to_string(),
             line.subsidy.to_string(),
@@ -418,8 +516,8 @@ fn statement_workbook(statement: &Statement) -> Result<Workbook, XlsxError> {
     let money = Format::new().set_num_format("#,##0.00");
     let sheet = workbook.add_worksheet().set_name("结算单 Statement")?;
     let header_rows = statement.header_rows();
-    for (row, [label, value]) in header_rows.iter().enumerate() {
-        sheet.write_string_with_format(row as u32, 0, label, &bold)?;
+    for (row, (label, value, _)) in header_rows.iter().enumerate() {
+        sheet.write_string_with_format(row as u32, 0, *label, &bold)?;
         sheet.write_string(row as u32, 1, value)?;
     }
     let first = header_rows.len() as u32 + 1;
@@ -505,7 +603,9 @@ mod tests {
             let cells: Vec<String> = reader
                 .records()
                 .filter_map(Result::ok)
-                .filter(|record| record.get(0) == Some(report.enterprises[0].credit_code.as_str()))
+                .filter(|record| {
+                    record.get(0) == Some(&spreadsheet_code(&report.enterprises[0].credit_code))
+                })
                 .filter_map(|record| record.get(1).map(str::to_owned))
                 .collect();
             assert_eq!(cells.len(), 1, "{text}");
@@ -516,5 +616,132 @@ mod tests {
             );
         }
         assert_eq!(spreadsheet_text("启东智算"), "启东智算");
+    }
+
+    #[test]
+    fn a_code_is_written_with_a_trailing_tab_inside_quotes() {
+        assert_eq!(
+            spreadsheet_code("914403001922038216"),
+            "914403001922038216\t"
+        );
+        assert_eq!(
+            spreadsheet_code("3200213130-00123456"),
+            "3200213130-00123456\t"
+        );
+        let mut report = sample();
+        report.providers.push(ProviderLine {
+            credit_code: "9144030071526726XG".into(),
+            name: "@SUM(1+1)".into(),
+            redemptions: 3,
+            redeemed: yuan("2000"),
+            reversed: yuan("0"),
+        });
+        let mut bytes = Vec::new();
+        write_csv(&report, &mut bytes).expect("csv");
+        let text = String::from_utf8(bytes).expect("utf-8");
+        assert!(
+            text.contains("\n\"914403001922038216\t\",\"启东智算, \"\"科技\"\"\",2000000.00,"),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("\n\"9144030071526726XG\t\",'@SUM(1+1),3,2000.00,0.00\n"),
+            "{text:?}"
+        );
+        assert_eq!(
+            text.matches('\t').count(),
+            2,
+            "the credit codes and nothing else: {text:?}"
+        );
+    }
+
+    fn statement() -> Statement {
+        Statement {
+            settlement_id: "S000000000002".into(),
+            provider_credit_code: "914403001922038216".into(),
+            provider_name: "=1+1".into(),
+            program: "算力券".into(),
+            up_to_date: "2027-06-30".into(),
+            lines: vec![StatementLine {
+                redemption_id: "R000000000007".into(),
+                enterprise_credit_code: "91320681000000001X".into(),
+                invoice_number: "26320000000000000001".into(),
+                invoice_date: "2027-06-01".into(),
+                invoice_amount: yuan("100.02"),
+                subsidy: yuan("50.01"),
+            }],
+            clawbacks: vec![("R000000000001".into(), yuan("500"))],
+            gross: yuan("50.01"),
+            clawed_back: yuan("500"),
+        }
+    }
+
+    #[test]
+    fn a_statement_marks_its_codes_neutralises_its_text_and_leaves_its_amounts() {
+        let mut bytes = Vec::new();
+        write_statement_csv(&statement(), &mut bytes).expect("csv");
+        let text = String::from_utf8(bytes).expect("utf-8");
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .has_headers(false)
+            .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|record| {
+                record
+                    .expect("a record")
+                    .iter()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .collect();
+        let value = |label: &str| -> String {
+            rows.iter()
+                .find(|row| row[0] == label)
+                .map(|row| row[1].clone())
+                .unwrap_or_else(|| panic!("no {label} in {text:?}"))
+        };
+        assert_eq!(value("结算单号 Statement"), "S000000000002");
+        assert_eq!(
+            value("服务商信用代码 Provider credit code"),
+            "914403001922038216\t"
+        );
+        assert_eq!(value("服务商名称 Provider"), "'=1+1");
+        assert_eq!(
+            value("应付净额 Net payable"),
+            "-449.99",
+            "a negative amount is a number, not a formula"
+        );
+        assert_eq!(
+            value("R000000000007"),
+            "91320681000000001X\t",
+            "the line's enterprise"
+        );
+        let line = rows
+            .iter()
+            .find(|row| row[0] == "R000000000007")
+            .expect("the line");
+        assert_eq!(
+            line[1..],
+            [
+                "91320681000000001X\t",
+                "26320000000000000001\t",
+                "2027-06-01",
+                "100.02",
+                "50.01"
+            ]
+        );
+        assert!(
+            text.contains("\"26320000000000000001\t\""),
+            "inside quotes: {text:?}"
+        );
+        assert_eq!(value("R000000000001"), "500.00", "the clawback");
+        for row in &rows {
+            for cell in row {
+                assert!(
+                    !cell.trim_end_matches('\t').contains('\t'),
+                    "a tab only at the end of a code: {cell:?}"
+                );
+            }
+        }
     }
 }

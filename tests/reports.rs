@@ -256,7 +256,12 @@ async fn the_report_opens_in_a_spreadsheet_with_the_same_numbers() {
     assert!(written.status.success());
     let text = std::fs::read_to_string(&csv).expect("csv");
     assert!(text.starts_with('\u{feff}'), "a BOM so Excel reads UTF-8");
-    assert!(text.contains(&format!("{ENTERPRISE},启东智算科技有限公司,2000000.00,100000.00,2000.00,1998000.00,98000.00,1900000.00")), "{text}");
+    assert!(
+        text.contains(&format!(
+            "\"{ENTERPRISE}\t\",启东智算科技有限公司,2000000.00,100000.00,2000.00,1998000.00,98000.00,1900000.00"
+        )),
+        "the credit code with the tab that keeps it text in a spreadsheet (src/report.rs): {text}"
+    );
 }
 
 #[tokio::test]
