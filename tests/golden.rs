@@ -16,11 +16,12 @@ use voucher_ledger::store::upgrade::RECORDS_FORMAT;
 
 /// Every golden ledger, oldest first, with the records format its build wrote (see
 /// `store::upgrade`): a directory in an older one is backed up and its records rebuilt.
-const GOLDEN_LEDGERS: [(&str, u32); 4] = [
+const GOLDEN_LEDGERS: [(&str, u32); 5] = [
     ("cef3c4d", 1),
     ("d4e9db9", 1),
     ("event-format-2", 2),
     ("records-format-3", 3),
+    ("event-format-3", 4),
 ];
 
 struct Golden {
@@ -162,6 +163,44 @@ async fn assert_as_written(golden: &Golden, bureau: &mut Client) {
                 golden.text(expected, "status").to_owned(),
             ),
             "{name}: {redemption_id}"
+        );
+    }
+    assert_access_as_written(golden, bureau).await;
+}
+
+/// Each provider's suspension and certificates, for ledgers written since event format 3.
+async fn assert_access_as_written(golden: &Golden, bureau: &mut Client) {
+    let Some(providers) = golden.expected.get("providers").and_then(Value::as_array) else {
+        return;
+    };
+    for expected in providers {
+        let credit_code = golden.text(expected, "credit_code");
+        let provider = bureau
+            .get_provider(pb::GetProviderRequest {
+                credit_code: credit_code.to_owned(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("{}: {credit_code}: {status:?}", golden.name))
+            .into_inner();
+        let suspension_reason = provider
+            .suspension
+            .as_ref()
+            .map(|suspension| suspension.reason.clone());
+        assert_eq!(
+            (
+                suspension_reason.is_some(),
+                suspension_reason.unwrap_or_default(),
+                provider.pinned_certificate_sha256.join(", "),
+                provider.revoked_certificate_sha256.join(", "),
+            ),
+            (
+                expected["suspended"] == Value::Bool(true),
+                golden.text(expected, "suspension_reason").to_owned(),
+                golden.text(expected, "pinned_certificate_sha256").to_owned(),
+                golden.text(expected, "revoked_certificate_sha256").to_owned(),
+            ),
+            "{}: the access of provider {credit_code}",
+            golden.name
         );
     }
 }

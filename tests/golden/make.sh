@@ -119,7 +119,8 @@ if [[ $HAS_SETTLEMENT = 1 ]]; then
 fi
 HAS_RELATED=0; has_command related-parties && HAS_RELATED=1
 HAS_EVIDENCE=0; grep -q -- '--evidence' <<<"$REDEEM_HELP" && HAS_EVIDENCE=1
-say "features: settlement=$HAS_SETTLEMENT pay=$HAS_PAY related-parties=$HAS_RELATED evidence=$HAS_EVIDENCE"
+HAS_ACCESS=0; has_command provider && HAS_ACCESS=1
+say "features: settlement=$HAS_SETTLEMENT pay=$HAS_PAY related-parties=$HAS_RELATED evidence=$HAS_EVIDENCE access=$HAS_ACCESS"
 
 evidence_of() {  # evidence_of NAME : a contract and a receipt, hashed from fixed text
     [[ $HAS_EVIDENCE = 1 ]] || return 0
@@ -255,6 +256,22 @@ if [[ $HAS_SETTLEMENT = 1 ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# 3b. Provider access (event format 3): pin and revoke P1's certificates by fingerprint (the
+#     SHA-256 of made-up DER bytes: nothing connects with them here), suspend P2, show it is
+#     refused, reinstate it, and leave it suspended again.
+# ---------------------------------------------------------------------------------------------
+PINNED=$(printf 'golden pinned certificate' | sha256sum | cut -d' ' -f1)
+REVOKED=$(printf 'golden revoked certificate' | sha256sum | cut -d' ' -f1)
+if [[ $HAS_ACCESS = 1 ]]; then
+    ctl --json provider pin-certificate $P1 --sha256 "$PINNED" >/dev/null
+    ctl --json provider revoke-certificate $P1 --sha256 "$REVOKED" >/dev/null
+    ctl --json provider suspend $P2 --reason "租赁合同核查中" >/dev/null
+    refused PROVIDER_SUSPENDED ctl_as "$WORK/p2.token" list-redemptions
+    ctl --json provider reinstate $P2 >/dev/null
+    ctl --json provider suspend $P2 --reason "年度复核未通过" >/dev/null
+fi
+
+# ---------------------------------------------------------------------------------------------
 # 4. Online backup while serving, then the facts, read back as the auditor.
 # ---------------------------------------------------------------------------------------------
 ctl backup "$OUT/ledger.backup" >"$WORK/backup.txt"
@@ -267,6 +284,11 @@ ctl_as "$AUDIT" --json list-vouchers --all >"$WORK/vouchers.json"
 ctl_as "$AUDIT" --json list-redemptions --all >"$WORK/redemptions.json"
 if [[ $HAS_SETTLEMENT = 1 ]]; then
     ctl_as "$AUDIT" --json settlement list --all >"$WORK/settlements.json"
+fi
+if [[ $HAS_ACCESS = 1 ]]; then
+    for provider in $P1 $P2; do
+        ctl_as "$AUDIT" --json provider show $provider >>"$WORK/providers.json"
+    done
 fi
 
 WORK=$WORK OUT=$OUT WRITTEN_BY=$WRITTEN_BY TODAY=$TODAY python3 - <<'PY'
@@ -356,6 +378,18 @@ if settlements:
             "bank_reference": s.get("bank_reference"),
         }
         for s in settlements
+    ]
+providers = lines("providers.json")
+if providers:
+    expected["providers"] = [
+        {
+            "credit_code": p["credit_code"],
+            "suspended": p["suspended"],
+            "suspension_reason": p["suspension_reason"],
+            "pinned_certificate_sha256": p["pinned_certificate_sha256"],
+            "revoked_certificate_sha256": p["revoked_certificate_sha256"],
+        }
+        for p in providers
     ]
 with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
     json.dump(expected, f, ensure_ascii=False, indent=1)
