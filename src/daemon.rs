@@ -155,7 +155,9 @@ async fn serve_until_signal(
 ) -> Result<(), DaemonError> {
     let engine = owner.engine().clone();
     write_bootstrap_token_if_needed(&engine, &config.data_dir).await?;
-    let web = start_web_console(&engine, config).await?;
+    // One count of failed authentications per address for the gRPC server and the console.
+    let attempts = std::sync::Arc::new(crate::attempts::FailedAttempts::new());
+    let web = start_web_console(&engine, config, attempts.clone()).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|error| DaemonError::Listen {
@@ -184,7 +186,7 @@ async fn serve_until_signal(
         engine.reader().store().clone(),
     ));
     let (stop_serving, stop_requested) = tokio::sync::oneshot::channel::<()>();
-    let serving = api::serve(listener, engine.clone(), limits, tls, async {
+    let serving = api::serve(listener, engine.clone(), limits, tls, attempts, async {
         let _ = stop_requested.await;
     });
     tokio::pin!(serving);
@@ -245,6 +247,7 @@ struct WebConsole {
 async fn start_web_console(
     engine: &Engine,
     config: &Config,
+    attempts: std::sync::Arc<crate::attempts::FailedAttempts>,
 ) -> Result<Option<WebConsole>, DaemonError> {
     let Some(port) = config.web_port else {
         return Ok(None);
@@ -265,7 +268,7 @@ async fn start_web_console(
         cookie_secure: config.web_cookie_secure,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = crate::web::serve(listener, engine.clone(), settings, async {
+    let serving = crate::web::serve(listener, engine.clone(), settings, attempts, async {
         let _ = stopped.await;
     });
     let task = tokio::spawn(async move {

@@ -6,6 +6,7 @@
 //! See ARCHITECTURE.md for the codemap.
 
 pub mod api;
+pub mod attempts;
 pub mod client;
 pub mod config;
 pub mod connections;

@@ -416,9 +416,10 @@ async fn an_oversized_message_is_resource_exhausted_as_documented() {
 async fn auditors_looping_verify_share_runs_and_writes_go_on() {
     let mut world = World::new("2027-06-15").await;
     let voucher = issue(&mut world.bureau, "v", pb::Program::Compute, Some("100000")).await;
-    let auditor_token = create_token(&mut world.bureau, pb::Role::Auditor, "").await;
     let mut loops = Vec::new();
     for _ in 0..4 {
+        // One token each: a token may have one verification waiting at a time.
+        let auditor_token = create_token(&mut world.bureau, pb::Role::Auditor, "").await;
         let mut auditor = world.server.client(&auditor_token).await;
         loops.push(tokio::spawn(async move {
             let mut runs = Vec::new();
@@ -870,5 +871,67 @@ async fn a_suspended_provider_or_a_revoked_certificate_is_refused_however_it_aut
         listed.redemptions.len(),
         4,
         "exactly the four claims accepted"
+    );
+}
+
+/// Item 9: token guessing was unlimited. After five failures an address waits (1 s, then
+/// doubling), refused before its token is read, while callers at other addresses are served.
+#[tokio::test]
+async fn token_guessing_from_one_address_is_slowed_and_others_are_served() {
+    let mut world = World::new("2027-06-15").await;
+    let from_guesser = |token: &str| {
+        let endpoint = test_endpoint(&format!("http://{}", world.server.address))
+            .local_address(Some("127.0.0.2".parse().expect("an address")));
+        let token = BearerToken::new(token);
+        async move {
+            let channel = endpoint.connect().await.expect("connects");
+            pb::voucher_ledger_client::VoucherLedgerClient::with_interceptor(channel, token)
+        }
+    };
+    let mut guesser = from_guesser("qdv_0000").await;
+    let ask = pb::GetEnterpriseRequest {
+        credit_code: ENTERPRISE.into(),
+    };
+    for _ in 0..6 {
+        let refused = guesser.get_enterprise(ask.clone()).await;
+        expect_refusal(refused, Code::Unauthenticated, "UNAUTHENTICATED");
+    }
+    let waiting = expect_refusal(
+        guesser.get_enterprise(ask.clone()).await,
+        Code::ResourceExhausted,
+        "TOO_MANY_FAILED_ATTEMPTS",
+    );
+    let mut with_right_token = from_guesser(&world.server.bureau_token).await;
+    let also_waiting = expect_refusal(
+        with_right_token.get_enterprise(ask.clone()).await,
+        Code::ResourceExhausted,
+        "TOO_MANY_FAILED_ATTEMPTS",
+    );
+    assert!(
+        waiting.message().contains("retry in 1 s") && also_waiting.message().contains("retry in"),
+        "{waiting:?}"
+    );
+    bureau_is_served_within_a_second(&mut world, "while another address guesses tokens").await;
+
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    with_right_token
+        .get_enterprise(ask.clone())
+        .await
+        .expect("after the wait, the right token is served");
+    expect_refusal(
+        guesser.get_enterprise(ask.clone()).await,
+        Code::Unauthenticated,
+        "UNAUTHENTICATED",
+    );
+    let longer = expect_refusal(
+        guesser.get_enterprise(ask).await,
+        Code::ResourceExhausted,
+        "TOO_MANY_FAILED_ATTEMPTS",
+    );
+    assert!(longer.message().contains("retry in 2 s"), "{longer:?}");
+    let log = world.server.log();
+    assert!(
+        log.contains("127.0.0.2") && log.contains("wait_s"),
+        "a failure is logged with its address and the wait it earned"
     );
 }

@@ -196,8 +196,12 @@ async fn assert_access_as_written(golden: &Golden, bureau: &mut Client) {
             (
                 expected["suspended"] == Value::Bool(true),
                 golden.text(expected, "suspension_reason").to_owned(),
-                golden.text(expected, "pinned_certificate_sha256").to_owned(),
-                golden.text(expected, "revoked_certificate_sha256").to_owned(),
+                golden
+                    .text(expected, "pinned_certificate_sha256")
+                    .to_owned(),
+                golden
+                    .text(expected, "revoked_certificate_sha256")
+                    .to_owned(),
             ),
             "{}: the access of provider {credit_code}",
             golden.name

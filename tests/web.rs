@@ -22,9 +22,17 @@ struct Browser {
 
 impl Browser {
     fn new(server: &TestServer) -> Browser {
+        Browser::from_address(server, "127.0.0.1")
+    }
+
+    /// A browser whose connections come from `local` (any 127.x.y.z is this machine): another
+    /// caller address, as the server sees it.
+    fn from_address(server: &TestServer, local: &str) -> Browser {
         let web = server.web_address.expect("started with --web-port");
+        let local: std::net::IpAddr = local.parse().expect("an address");
         Browser {
             http: reqwest::Client::builder()
+                .local_address(local)
                 .cookie_store(true)
                 .redirect(Policy::none())
                 .connect_timeout(CONNECT_DEADLINE)
@@ -995,4 +1003,76 @@ async fn sign_in_forms_that_never_finish_take_no_one_elses_place() {
     let (status, _, _) = clerk.sign_in(&world.server.bureau_token).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "and the clerk signs in");
     drop(stalled);
+}
+
+#[tokio::test]
+async fn sign_in_guessing_from_one_address_waits_and_counts_with_grpc() {
+    // Issue 12, item 9: sign-in guessing was unlimited (~5,000 a second).
+    let world = world_with_console().await;
+    let guesser = Browser::from_address(&world.server, "127.0.0.2");
+    for attempt in 1..=6 {
+        let (status, _, _) = guesser.sign_in("qdv_guess").await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "attempt {attempt} is looked at"
+        );
+    }
+    let (status, login) = guesser.get("/login").await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = hidden_value(&login, "csrf");
+    let response = guesser
+        .http
+        .post(format!("{}/login", guesser.base))
+        .form(&[
+            ("token", world.server.bureau_token.as_str()),
+            ("csrf", &csrf),
+        ])
+        .send()
+        .await
+        .expect("the console answers");
+    assert_eq!(
+        response.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "while it waits, even the right token is not read"
+    );
+    let retry_after = header_of(&response, reqwest::header::RETRY_AFTER);
+    assert!(
+        retry_after
+            .parse::<u64>()
+            .is_ok_and(|seconds| (1..=60).contains(&seconds)),
+        "Retry-After: {retry_after}"
+    );
+    let page = response.text().await.expect("a body");
+    assert!(page.contains("登录失败次数过多"), "{page}");
+
+    let clerk = Browser::new(&world.server);
+    let (status, location, _) = clerk.sign_in(&world.server.bureau_token).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (StatusCode::SEE_OTHER, "/"),
+        "a clerk at another address signs in at once"
+    );
+
+    // The console and the gRPC server share one count per address.
+    let channel = test_endpoint(&format!("http://{}", world.server.address))
+        .local_address(Some("127.0.0.3".parse().expect("an address")))
+        .connect()
+        .await
+        .expect("connects");
+    let mut guessing_client = pb::voucher_ledger_client::VoucherLedgerClient::with_interceptor(
+        channel,
+        BearerToken::new("qdv_guess"),
+    );
+    for _ in 0..6 {
+        let refused = guessing_client
+            .get_enterprise(pb::GetEnterpriseRequest {
+                credit_code: ENTERPRISE.into(),
+            })
+            .await;
+        expect_refusal(refused, tonic::Code::Unauthenticated, "UNAUTHENTICATED");
+    }
+    let same_address = Browser::from_address(&world.server, "127.0.0.3");
+    let (status, _, _) = same_address.sign_in(&world.server.bureau_token).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
 }

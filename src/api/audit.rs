@@ -32,10 +32,26 @@ pub const STREAMS_PER_TOKEN_MAX: usize = 2;
 /// How long a producer waits for a reader that takes nothing before it gives up.
 pub const READER_STALL_DEADLINE: Duration = Duration::from_secs(30);
 
-/// The streams open now, in all and by token.
-#[derive(Clone, Default)]
+/// Places for work that holds something scarce while it runs (a blocking thread, the
+/// writer), in all and by token: event and backup streams, verifications.
+#[derive(Clone)]
 pub struct OpenStreams {
     by_token: Arc<Mutex<HashMap<String, usize>>>,
+    total_max: usize,
+    per_token_max: usize,
+    /// What the places are for, in refusals: "event or backup streams".
+    what: &'static str,
+}
+
+impl Default for OpenStreams {
+    /// The places of event and backup streams.
+    fn default() -> OpenStreams {
+        OpenStreams::new(
+            STREAMS_MAX,
+            STREAMS_PER_TOKEN_MAX,
+            "event or backup streams",
+        )
+    }
 }
 
 /// A stream's place among [`OpenStreams`]; given back when the producer ends.
@@ -45,6 +61,15 @@ pub struct StreamPlace {
 }
 
 impl OpenStreams {
+    pub fn new(total_max: usize, per_token_max: usize, what: &'static str) -> OpenStreams {
+        OpenStreams {
+            by_token: Arc::default(),
+            total_max,
+            per_token_max,
+            what,
+        }
+    }
+
     /// A place for a new stream of `token`, or RESOURCE_EXHAUSTED.
     pub fn open(&self, token: String) -> Result<StreamPlace, Status> {
         let mut by_token = self
@@ -53,16 +78,19 @@ impl OpenStreams {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let total: usize = by_token.values().sum();
         let own = by_token.get(&token).copied().unwrap_or(0);
-        if own >= STREAMS_PER_TOKEN_MAX {
+        if own >= self.per_token_max {
             return Err(super::status::overloaded(&format!(
-                "this token has {own} event or backup streams open already: read or close them first"
+                "this token has {own} {} running already: let them finish first",
+                self.what
             )));
         }
-        if total >= STREAMS_MAX {
-            return Err(super::status::overloaded(
-                "the ledger is serving as many event and backup streams as it may: retry shortly",
-            ));
+        if total >= self.total_max {
+            return Err(super::status::overloaded(&format!(
+                "the ledger is serving as many {} as it may: retry shortly",
+                self.what
+            )));
         }
+        assert!(total < self.total_max && own < self.per_token_max);
         *by_token.entry(token.clone()).or_insert(0) += 1;
         Ok(StreamPlace {
             streams: self.clone(),
@@ -217,4 +245,26 @@ impl Write for ChunkWriter {
 fn internal(error: impl std::fmt::Display) -> Status {
     tracing::error!(%error, "while streaming from the store");
     Status::internal("internal error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_are_bounded_per_token_and_in_all_and_given_back() {
+        let places = OpenStreams::new(2, 1, "verifications");
+        let first = places.open("T1".to_owned()).expect("a place");
+        let refused = places.open("T1".to_owned()).err().expect("one per token");
+        assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+        assert!(refused.message().contains("verifications running already"));
+        let second = places.open("T2".to_owned()).expect("another token's place");
+        let full = places.open("T3".to_owned()).err().expect("two in all");
+        assert!(full.message().contains("as many verifications"));
+        drop(first);
+        let _again = places
+            .open("T1".to_owned())
+            .expect("given back when dropped");
+        drop(second);
+    }
 }

@@ -6,7 +6,12 @@ use rand::RngCore;
 use tonic::Request;
 
 use super::observe::Call;
-use super::status::{access_refused, permission_denied, to_status, unauthenticated};
+use std::time::Instant;
+
+use super::status::{
+    access_refused, permission_denied, to_status, too_many_failures, unauthenticated,
+};
+use crate::attempts::FailedAttempts;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::model::{Actor, Role, Sha256Hex};
 use crate::engine::Reader;
@@ -23,11 +28,16 @@ pub const SECRET_PREFIX: &str = "qdv_";
 /// authenticated.
 pub fn authorize<T>(
     reader: &Reader,
+    attempts: &FailedAttempts,
     request: &Request<T>,
     allowed: &[Role],
     call: &Call,
 ) -> Result<Actor, tonic::Status> {
     call.set_address(request.remote_addr());
+    let address = request.remote_addr().map(|address| address.ip());
+    if let Some(wait) = attempts.wait(address, Instant::now()) {
+        return Err(too_many_failures(wait));
+    }
     let certificate = client_certificate(request);
     let authenticated = match bearer_secret(request) {
         Ok(Some(secret)) => token_actor(reader, secret, certificate.as_ref(), call),
@@ -38,9 +48,13 @@ pub fn authorize<T>(
     let actor = authenticated.inspect_err(|refusal| {
         if refusal.code() == tonic::Code::Unauthenticated {
             crate::metrics::authentication_failed("grpc");
+            let wait_s = attempts
+                .failed(address, Instant::now())
+                .map(|wait| wait.as_secs());
             tracing::warn!(
                 address = ?request.remote_addr(),
                 reason = refusal.message(),
+                ?wait_s,
                 "authentication failed"
             );
         }

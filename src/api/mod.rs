@@ -116,6 +116,7 @@ pub async fn serve(
     engine: Engine,
     limits: ServeLimits,
     tls: Option<TlsFiles>,
+    attempts: std::sync::Arc<crate::attempts::FailedAttempts>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -132,7 +133,7 @@ pub async fn serve(
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .expect("the compiled descriptor set is valid");
-    let ledger = VoucherLedgerServer::new(LedgerService::new(engine))
+    let ledger = VoucherLedgerServer::new(LedgerService::new(engine, attempts))
         .max_decoding_message_size(limits.message_bytes_max)
         .max_encoding_message_size(limits.message_bytes_max * 16);
     let mut server = tonic::transport::Server::builder();

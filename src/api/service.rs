@@ -1,6 +1,9 @@
 //! The `VoucherLedger` service: each handler authenticates, checks the role, parses the
 //! request into a command or a query, and hands it to the engine. No rule lives here.
 
+use std::sync::Arc;
+
+use crate::attempts::FailedAttempts;
 use tonic::{Request, Response, Status};
 
 use super::auth::{authorize, generate_secret};
@@ -23,22 +26,25 @@ const ANY_ROLE: &[Role] = &[Role::Bureau, Role::Auditor, Role::Provider];
 pub struct LedgerService {
     engine: Engine,
     streams: audit::OpenStreams,
+    /// Verifications waited for, by token: one each (they share runs, so one is enough).
+    verifications: audit::OpenStreams,
+    /// Failed authentications per caller address, shared with the console.
+    attempts: Arc<FailedAttempts>,
 }
 
 impl LedgerService {
-    pub fn new(engine: Engine) -> LedgerService {
+    pub fn new(engine: Engine, attempts: Arc<FailedAttempts>) -> LedgerService {
         LedgerService {
             engine,
             streams: audit::OpenStreams::default(),
+            verifications: audit::OpenStreams::new(VERIFICATIONS_WAITING_MAX, 1, "verifications"),
+            attempts,
         }
     }
 
     /// A place for a new event or backup stream of the caller (authorized on `call`).
     fn stream_place(&self, call: &Call) -> Result<audit::StreamPlace, Status> {
-        let token = call
-            .token()
-            .map_or_else(|| "certificate".to_owned(), |token| token.to_string());
-        self.streams.open(token)
+        self.streams.open(caller_key(call))
     }
 
     fn authorize<T>(
@@ -47,13 +53,22 @@ impl LedgerService {
         call: &Call,
         allowed: &[Role],
     ) -> Result<Actor, Status> {
-        authorize(self.engine.reader(), request, allowed, call)
+        authorize(self.engine.reader(), &self.attempts, request, allowed, call)
     }
 
     async fn submit(&self, command: Command) -> Result<Outcome, Status> {
         self.engine.submit(command).await.map_err(to_status)
     }
 }
+
+/// Who a per-caller bound counts against: the token, or a provider's certificate.
+fn caller_key(call: &Call) -> String {
+    call.token()
+        .map_or_else(|| "certificate".to_owned(), |token| token.to_string())
+}
+
+/// Callers waiting for a verification at once, in the whole server (each token one).
+const VERIFICATIONS_WAITING_MAX: usize = 64;
 
 fn unexpected(outcome: Outcome) -> Status {
     tracing::error!(
@@ -421,6 +436,7 @@ impl VoucherLedger for LedgerService {
         let call = Call::start("Verify");
         let result = async {
             self.authorize(&request, &call, BUREAU_AUDITOR)?;
+            let _waiting = self.verifications.open(caller_key(&call))?;
             let verification = self.engine.verification().await.map_err(to_status)?;
             let mut report = audit::to_report(&verification.report);
             report.verified_at = verification.verified_at.to_rfc3339();

@@ -106,6 +106,18 @@ pub fn permission_denied(message: &str) -> Status {
     )
 }
 
+/// An address that failed to authenticate too often lately: told how long to wait, and
+/// nothing else (its token was not read).
+pub fn too_many_failures(wait: std::time::Duration) -> Status {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    with_reason(
+        Code::ResourceExhausted,
+        "TOO_MANY_FAILED_ATTEMPTS",
+        &format!("too many failed authentications from this address: retry in {seconds} s"),
+        HashMap::from([("retryAfterSeconds".to_owned(), seconds.to_string())]),
+    )
+}
+
 /// A provider the bureau has suspended, or a client certificate it has revoked or not pinned.
 pub fn access_refused(refusal: AccessRefusal) -> Status {
     let (code, reason, message) = match refusal {

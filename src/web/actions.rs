@@ -3,6 +3,8 @@
 //! and turned into a command by `api::requests`: the same parsers, the same engine, the same
 //! words in every refusal.
 
+use std::time::Instant;
+
 use axum::Form;
 use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -90,11 +92,29 @@ pub async fn login(
         let jar = CookieJar::new().add(strict_cookie(LOGIN_CSRF_COOKIE, csrf.clone(), false));
         (status, jar, login_form(language, &csrf, Some(message))).into_response()
     };
+    if let Some(wait) = console.attempts.wait(Some(address.ip()), Instant::now()) {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        let message = match language {
+            Language::Chinese => format!("此地址登录失败次数过多，请 {seconds} 秒后再试。"),
+            Language::English => {
+                format!("Too many failed sign-ins from this address: try again in {seconds} s.")
+            }
+        };
+        let mut response = refuse(StatusCode::TOO_MANY_REQUESTS, &message);
+        response
+            .headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, seconds.into());
+        return response;
+    }
     let token = match console.engine.reader().authenticate(form.token.trim()) {
         Ok(Some(token)) => token,
         Ok(None) => {
             crate::metrics::authentication_failed("console");
-            tracing::warn!(%address, "console sign-in with an unknown or revoked token");
+            let wait_s = console
+                .attempts
+                .failed(Some(address.ip()), Instant::now())
+                .map(|wait| wait.as_secs());
+            tracing::warn!(%address, ?wait_s, "console sign-in with an unknown or revoked token");
             return refuse(
                 StatusCode::UNAUTHORIZED,
                 language.pick(

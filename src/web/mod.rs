@@ -34,6 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::api::status::to_status;
+use crate::attempts::FailedAttempts;
 use crate::domain::model::Role;
 use crate::engine::{Engine, EngineError};
 use i18n::{LANGUAGE_COOKIE, Language};
@@ -61,6 +62,8 @@ struct Console {
     sessions: Arc<Sessions>,
     settings: WebSettings,
     in_flight: Arc<Semaphore>,
+    /// Failed sign-ins per caller address, shared with the gRPC server.
+    attempts: Arc<FailedAttempts>,
 }
 
 /// Serves the console on `listener` until `shutdown` resolves.
@@ -68,6 +71,7 @@ pub async fn serve(
     listener: TcpListener,
     engine: Engine,
     settings: WebSettings,
+    attempts: Arc<FailedAttempts>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let console = Console {
@@ -75,6 +79,7 @@ pub async fn serve(
         sessions: Arc::new(Sessions::new(settings.session_lifetime)),
         settings,
         in_flight: Arc::new(Semaphore::new(CONCURRENT_REQUESTS_MAX)),
+        attempts,
     };
     let app = router(console).into_make_service_with_connect_info::<listener::PeerAddress>();
     axum::serve(listener::BoundedListener::new(listener), app)
