@@ -56,6 +56,29 @@ impl Connections {
     }
 }
 
+/// How long to wait after a failed accept before the next: out of descriptors, accepting again
+/// at once would only spin.
+pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_millis(50);
+
+/// Logs a failed accept clearly (the open-file limit, mostly) and waits a moment.
+pub async fn accept_failed(surface: &'static str, error: &io::Error) {
+    // EMFILE (this process) and ENFILE (the whole system) on Linux.
+    const TOO_MANY_OPEN_FILES: [i32; 2] = [24, 23];
+    if error
+        .raw_os_error()
+        .is_some_and(|code| TOO_MANY_OPEN_FILES.contains(&code))
+    {
+        tracing::error!(
+            surface,
+            %error,
+            "cannot accept a connection: the open-file limit is reached; raise LimitNOFILE (systemd) or `ulimit -n`, or lower max_connections"
+        );
+    } else {
+        tracing::warn!(surface, %error, "cannot accept a connection");
+    }
+    tokio::time::sleep(ACCEPT_RETRY_DELAY).await;
+}
+
 /// An accepted connection: closed after its idle deadline without a byte either way; its
 /// place is given back when it is dropped.
 pub struct BoundedStream {

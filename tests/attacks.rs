@@ -935,3 +935,48 @@ async fn token_guessing_from_one_address_is_slowed_and_others_are_served() {
         "a failure is logged with its address and the wait it earned"
     );
 }
+
+/// Item 2: with the open-file limit reached, accepting failed silently (and tonic asked again
+/// at once, spinning). Now it is logged as what it is, and the server serves again as soon as
+/// descriptors are free.
+#[tokio::test]
+async fn reaching_the_open_file_limit_is_logged_and_the_server_recovers() {
+    let mut world = World::new("2027-06-15").await;
+    let pid = world.server.pid();
+    let open_now = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("the server's descriptors")
+        .count();
+    let limit = (open_now + 8).to_string();
+    let lowered = Command::new("prlimit")
+        .args([
+            "--pid",
+            &pid.to_string(),
+            &format!("--nofile={limit}:{limit}"),
+        ])
+        .output()
+        .expect("prlimit (util-linux) runs");
+    assert!(lowered.status.success(), "{lowered:?}");
+    let mut held = Vec::new();
+    for _ in 0..32 {
+        if let Ok(connection) = tokio::net::TcpStream::connect(world.server.address).await {
+            held.push(connection);
+        }
+    }
+    let logged = async {
+        while !world
+            .server
+            .log()
+            .contains("the open-file limit is reached")
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(10), logged)
+        .await
+        .expect("a clear log line says the open-file limit is reached");
+    drop(held);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let mut bureau = world.server.bureau().await;
+    std::mem::swap(&mut world.bureau, &mut bureau);
+    bureau_is_served_within_a_second(&mut world, "once the held connections are closed").await;
+}

@@ -103,10 +103,19 @@ fn bounded_incoming(
         limits.connections_max,
         CONNECTION_IDLE_DEADLINE,
     );
-    TcpListenerStream::new(listener).filter_map(move |accepted| match accepted {
-        Ok(stream) => connections.admit(stream).map(Ok),
-        Err(error) => Some(Err(error)),
-    })
+    // tonic only traces a failed accept and asks again at once: out of descriptors, that
+    // spins. A failure is logged here, waited on, and not passed on.
+    TcpListenerStream::new(listener)
+        .then(|accepted| async move {
+            match accepted {
+                Ok(stream) => Some(stream),
+                Err(error) => {
+                    crate::connections::accept_failed("grpc", &error).await;
+                    None
+                }
+            }
+        })
+        .filter_map(move |accepted| connections.admit(accepted?).map(Ok))
 }
 
 /// Serves on `listener` (over TLS when `tls` is given) until `shutdown` resolves, then stops

@@ -54,9 +54,7 @@ impl axum::serve::Listener for BoundedListener {
             let (stream, address) = match self.listener.accept().await {
                 Ok(accepted) => accepted,
                 Err(error) => {
-                    // Out of descriptors, mostly: wait a moment rather than spin.
-                    tracing::warn!(%error, "console: cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    crate::connections::accept_failed("console", &error).await;
                     continue;
                 }
             };

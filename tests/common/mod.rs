@@ -208,6 +208,11 @@ impl TestServer {
         std::fs::read_to_string(data.log_path()).unwrap_or_default()
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub async fn client(&self, token: &str) -> Client {
         VoucherLedgerClient::with_interceptor(self.channel().await, BearerToken::new(token))
     }
