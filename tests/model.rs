@@ -1236,7 +1236,7 @@ fn answer_of(result: Result<Outcome, EngineError>) -> Answer {
         }
         Ok(other) => Answer::Failed(format!("unexpected outcome {other:?}")),
         Err(EngineError::Ledger(error)) => Answer::Refused {
-            reason: error.reason().to_owned(),
+            reason: error.reason().as_str().to_owned(),
             remaining: match &error {
                 LedgerError::Refused(refusal) => refusal.remaining.map(Fen::of),
                 _ => None,

@@ -43,7 +43,7 @@ fn check(text: &str) {
     let Ok(code) = parsed else {
         let error = parsed.expect_err("not ok");
         assert_eq!(error.reason, "MALFORMED_CREDIT_CODE");
-        assert_eq!(checked.map_err(|e| e.reason), Err("MALFORMED_CREDIT_CODE"));
+        assert_eq!(checked.map_err(|e| e.reason.as_str()), Err("MALFORMED_CREDIT_CODE"));
         return;
     };
 

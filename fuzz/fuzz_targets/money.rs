@@ -104,9 +104,9 @@ fn wire(currency: &str, units: i64, nanos: i32) {
             )
         }
         (Err(broken), Err(error)) => assert!(
-            broken.contains(error.reason),
+            broken.contains(&error.reason.as_str()),
             "({currency:?}, {units}, {nanos}) breaks {broken:?}, refused as {}",
-            error.reason
+            error.reason.as_str()
         ),
     }
 }
@@ -180,9 +180,9 @@ fn typed(text: &str) {
             let overflow = (broken.contains("AMOUNT_TOO_LARGE") || too_many_digits(text))
                 && error.reason == "MALFORMED_AMOUNT";
             assert!(
-                broken.contains(error.reason) || overflow,
+                broken.contains(&error.reason.as_str()) || overflow,
                 "{text:?} breaks {broken:?}, refused as {}",
-                error.reason
+                error.reason.as_str()
             );
         }
     }

@@ -32,6 +32,12 @@ fuzz_target!(|data: &[u8]| {
     let Some((&selector, body)) = data.split_first() else {
         return;
     };
+    // Requests added later take selectors from 250 up, so saved inputs keep their meaning.
+    match selector {
+        250 => return run(body, suspend_provider),
+        251 => return run(body, provider_certificate),
+        _ => {}
+    }
     match selector % 14 {
         0 => run(body, register_enterprise),
         1 => run(body, get_enterprise),
@@ -511,5 +517,53 @@ fn get_balance(body: &pb::GetBalanceRequest) {
             optional_date_is(&query.on_date, &body.on_date);
         }
         Err(status) => invalid(&status, &["enterprise_credit_code", "program", "on_date"]),
+    }
+}
+
+fn suspend_provider(body: &pb::SuspendProviderRequest) {
+    let result = requests::suspend_provider(body);
+    twice(&result, &requests::suspend_provider(body));
+    match result {
+        Ok(Command::SuspendProvider {
+            provider_credit_code,
+            reason,
+        }) => {
+            code_is(&provider_credit_code, &body.credit_code);
+            text_is(&reason.to_string(), &body.reason);
+        }
+        Ok(other) => panic!("suspend_provider gave {other:?}"),
+        Err(status) => invalid(&status, &["credit_code", "reason"]),
+    }
+}
+
+/// Pinning and revoking take the same message and parse it the same way.
+fn provider_certificate(body: &pb::ProviderCertificateRequest) {
+    let pinned = requests::pin_provider_certificate(body);
+    let revoked = requests::revoke_provider_certificate(body);
+    match (pinned, revoked) {
+        (
+            Ok(Command::PinProviderCertificate {
+                provider_credit_code,
+                certificate_sha256,
+            }),
+            Ok(Command::RevokeProviderCertificate {
+                provider_credit_code: revoked_code,
+                certificate_sha256: revoked_certificate,
+            }),
+        ) => {
+            code_is(&provider_credit_code, &body.credit_code);
+            assert_eq!((provider_credit_code, &certificate_sha256), (revoked_code, &revoked_certificate));
+            let digits: String = body
+                .certificate_sha256
+                .chars()
+                .filter(|character| *character != ':')
+                .collect();
+            assert_eq!(certificate_sha256.as_str(), digits.to_ascii_lowercase());
+        }
+        (Err(pinned), Err(revoked)) => {
+            same_status(&pinned, &revoked);
+            invalid(&pinned, &["credit_code", "certificate_sha256"]);
+        }
+        (pinned, revoked) => panic!("pin and revoke parse apart: {pinned:?} / {revoked:?}"),
     }
 }

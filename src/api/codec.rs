@@ -62,10 +62,15 @@ impl<U: Message + Default> Decoder for LedgerDecoder<U> {
                 "refused a request whose bytes are not a valid message"
             );
             crate::metrics::malformed_message();
-            Status::invalid_argument(format!(
-                "the request is not a valid protobuf message: {}",
-                status.message()
-            ))
+            super::status::with_reason(
+                tonic::Code::InvalidArgument,
+                crate::domain::reason::ReasonCode::MalformedMessage,
+                &format!(
+                    "the request is not a valid protobuf message: {}",
+                    status.message()
+                ),
+                std::collections::HashMap::new(),
+            )
         })
     }
 

@@ -1,6 +1,7 @@
 //! Proto <-> domain. Inbound, every field is parsed once into a checked type, and a bad one
 //! becomes INVALID_ARGUMENT naming it. Outbound, records become messages.
 
+use crate::domain::reason::ReasonCode;
 use chrono::NaiveDate;
 use tonic::Status;
 
@@ -44,7 +45,7 @@ pub fn program(field: &'static str, value: i32) -> Result<ProgramCode, Status> {
         invalid(
             field,
             InputError::new(
-                "REQUIRED",
+                ReasonCode::Required,
                 "program must be set (PROGRAM_COMPUTE, PROGRAM_LEASING…)",
             ),
         )
@@ -60,7 +61,10 @@ pub fn optional_program(field: &'static str, value: i32) -> Result<Option<Progra
         Ok(pb::Program::Corpus) => Ok(Some(ProgramCode::Corpus)),
         Err(_) => Err(invalid(
             field,
-            InputError::new("UNKNOWN_PROGRAM", format!("{value} is not a program")),
+            InputError::new(
+                ReasonCode::UnknownProgram,
+                format!("{value} is not a program"),
+            ),
         )),
     }
 }
@@ -73,7 +77,7 @@ pub fn role(field: &'static str, value: i32) -> Result<Role, Status> {
         Ok(pb::Role::Unspecified) | Err(_) => Err(invalid(
             field,
             InputError::new(
-                "UNKNOWN_ROLE",
+                ReasonCode::UnknownRole,
                 "role must be ROLE_BUREAU, ROLE_PROVIDER or ROLE_AUDITOR",
             ),
         )),
@@ -84,7 +88,7 @@ pub fn money(field: &'static str, value: Option<&ProtoMoney>) -> Result<Money, S
     let value = value.ok_or_else(|| {
         invalid(
             field,
-            InputError::new("REQUIRED", "an amount in CNY is required"),
+            InputError::new(ReasonCode::Required, "an amount in CNY is required"),
         )
     })?;
     Money::from_units_and_nanos(&value.currency_code, value.units, value.nanos)
@@ -102,7 +106,7 @@ pub fn date(field: &'static str, text: &str) -> Result<NaiveDate, Status> {
     if text.is_empty() {
         return Err(invalid(
             field,
-            InputError::new("REQUIRED", "a date YYYY-MM-DD is required"),
+            InputError::new(ReasonCode::Required, "a date YYYY-MM-DD is required"),
         ));
     }
     parse_date(text).map_err(|error| invalid(field, error))
@@ -142,7 +146,7 @@ pub fn id<T>(
     if text.is_empty() {
         return Err(invalid(
             field,
-            InputError::new("REQUIRED", "an id is required"),
+            InputError::new(ReasonCode::Required, "an id is required"),
         ));
     }
     parse(text).map_err(|error| invalid(field, error))
@@ -155,7 +159,7 @@ pub fn page_size(value: i32) -> Result<usize, Status> {
         _ => Err(invalid(
             "page_size",
             InputError::new(
-                "PAGE_SIZE_OUT_OF_RANGE",
+                ReasonCode::PageSizeOutOfRange,
                 format!("page_size must be 0 to {PAGE_SIZE_MAX}, got {value}"),
             ),
         )),
@@ -174,7 +178,7 @@ pub fn page_token<T>(
         invalid(
             "page_token",
             InputError::new(
-                "MALFORMED_PAGE_TOKEN",
+                ReasonCode::MalformedPageToken,
                 "page_token must come from a previous response",
             ),
         )
@@ -343,7 +347,7 @@ pub fn evidence(documents: &[pb::Evidence]) -> Result<Vec<Evidence>, Status> {
         return Err(invalid(
             "evidence",
             InputError::new(
-                "TOO_MANY",
+                ReasonCode::TooMany,
                 format!("at most {EVIDENCE_MAX} documents per claim"),
             ),
         ));
@@ -360,7 +364,7 @@ pub fn evidence(documents: &[pb::Evidence]) -> Result<Vec<Evidence>, Status> {
                     return Err(invalid(
                         "evidence.kind",
                         InputError::new(
-                            "UNKNOWN_EVIDENCE_KIND",
+                            ReasonCode::UnknownEvidenceKind,
                             "kind must be one of EVIDENCE_KIND_CONTRACT…",
                         ),
                     ));

@@ -11,6 +11,12 @@
 //! open while it reads the answers (reading its whole body first would wait for ever). Both
 //! are cheap, unauthenticated, and bounded by the streams per connection and the connections.
 
+use std::collections::HashMap;
+
+use tonic::Code;
+
+use super::status::with_reason;
+use crate::domain::reason::ReasonCode;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -127,16 +133,24 @@ async fn read_whole(
 ) -> Result<tonic::codegen::Bytes, tonic::Status> {
     let reading = Limited::new(body, limits.body_bytes_max).collect();
     match tokio::time::timeout(limits.body_read_deadline, reading).await {
-        Err(_) => Err(tonic::Status::deadline_exceeded(format!(
-            "the request's message did not arrive within {} s",
-            limits.body_read_deadline.as_secs()
-        ))),
-        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => {
-            Err(tonic::Status::resource_exhausted(format!(
+        Err(_) => Err(with_reason(
+            Code::DeadlineExceeded,
+            ReasonCode::MessageTooSlow,
+            &format!(
+                "the request's message did not arrive within {} s",
+                limits.body_read_deadline.as_secs()
+            ),
+            HashMap::new(),
+        )),
+        Ok(Err(error)) if error.is::<http_body_util::LengthLimitError>() => Err(with_reason(
+            Code::ResourceExhausted,
+            ReasonCode::MessageTooLarge,
+            &format!(
                 "the request is larger than the {} bytes a message may have",
                 limits.body_bytes_max - MESSAGE_FRAME_BYTES
-            )))
-        }
+            ),
+            HashMap::new(),
+        )),
         Ok(Err(error)) => Err(tonic::Status::cancelled(format!(
             "the request's message could not be read: {error}"
         ))),

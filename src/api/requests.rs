@@ -3,6 +3,7 @@
 //! where a token decides something, the caller), so they can be fuzzed and tested without a
 //! server.
 
+use crate::domain::reason::ReasonCode;
 use tonic::Status;
 
 use super::convert;
@@ -117,7 +118,7 @@ fn redeeming_provider(actor: Actor, named: Option<CreditCode>) -> Result<CreditC
         (Actor::Bureau | Actor::Auditor, None) => Err(invalid(
             "provider_credit_code",
             InputError::new(
-                "REQUIRED",
+                ReasonCode::Required,
                 "the bureau must name the provider it redeems for",
             ),
         )),

@@ -4,6 +4,7 @@
 //! input also carries a `google.rpc.BadRequest` naming the field. Internal errors are logged
 //! here and reach the caller only as "internal error".
 
+use crate::domain::reason::ReasonCode;
 use std::collections::HashMap;
 
 use tonic::{Code, Status};
@@ -23,7 +24,7 @@ pub fn to_status(error: EngineError) -> Status {
         EngineError::Overloaded => overloaded("the ledger's write queue is full: retry shortly"),
         EngineError::Unavailable => with_reason(
             Code::Unavailable,
-            "NOT_ACCEPTING_WRITES",
+            ReasonCode::NotAcceptingWrites,
             "the ledger is not accepting writes",
             HashMap::new(),
         ),
@@ -39,7 +40,7 @@ pub fn ledger_status(error: LedgerError) -> Status {
     match error {
         LedgerError::InvalidArgument { field, message, .. } => {
             let mut details = ErrorDetails::with_error_info(
-                reason,
+                reason.as_str(),
                 ERROR_DOMAIN,
                 HashMap::from([("field".to_owned(), field.to_owned())]),
             );
@@ -82,7 +83,7 @@ pub fn invalid(field: &'static str, error: InputError) -> Status {
 pub fn overloaded(message: &str) -> Status {
     with_reason(
         Code::ResourceExhausted,
-        "OVERLOADED",
+        ReasonCode::Overloaded,
         message,
         HashMap::new(),
     )
@@ -91,7 +92,7 @@ pub fn overloaded(message: &str) -> Status {
 pub fn unauthenticated(message: &str) -> Status {
     with_reason(
         Code::Unauthenticated,
-        "UNAUTHENTICATED",
+        ReasonCode::Unauthenticated,
         message,
         HashMap::new(),
     )
@@ -100,7 +101,7 @@ pub fn unauthenticated(message: &str) -> Status {
 pub fn permission_denied(message: &str) -> Status {
     with_reason(
         Code::PermissionDenied,
-        "PERMISSION_DENIED",
+        ReasonCode::PermissionDenied,
         message,
         HashMap::new(),
     )
@@ -112,7 +113,7 @@ pub fn too_many_failures(wait: std::time::Duration) -> Status {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     with_reason(
         Code::ResourceExhausted,
-        "TOO_MANY_FAILED_ATTEMPTS",
+        ReasonCode::TooManyFailedAttempts,
         &format!("too many failed authentications from this address: retry in {seconds} s"),
         HashMap::from([("retryAfterSeconds".to_owned(), seconds.to_string())]),
     )
@@ -123,32 +124,81 @@ pub fn access_refused(refusal: AccessRefusal) -> Status {
     let (code, reason, message) = match refusal {
         AccessRefusal::Suspended => (
             Code::PermissionDenied,
-            "PROVIDER_SUSPENDED",
+            ReasonCode::ProviderSuspended,
             "the bureau has suspended this provider: nothing it asks is accepted until it is reinstated",
         ),
         AccessRefusal::CertificateRevoked => (
             Code::Unauthenticated,
-            "CERTIFICATE_REVOKED",
+            ReasonCode::CertificateRevoked,
             "the client certificate was revoked by the bureau",
         ),
         AccessRefusal::CertificateNotPinned => (
             Code::Unauthenticated,
-            "CERTIFICATE_NOT_PINNED",
+            ReasonCode::CertificateNotPinned,
             "the client certificate is not one the bureau pinned for this provider",
         ),
     };
     with_reason(code, reason, message, HashMap::new())
 }
 
-fn with_reason(
+/// A status of `code` whose ErrorInfo carries `reason`: every status this service makes
+/// with a reason is made here.
+pub fn with_reason(
     code: Code,
-    reason: &str,
+    reason: ReasonCode,
     message: &str,
     metadata: HashMap<String, String>,
 ) -> Status {
     Status::with_error_details(
         code,
         message,
-        ErrorDetails::with_error_info(reason, ERROR_DOMAIN, metadata),
+        ErrorDetails::with_error_info(reason.as_str(), ERROR_DOMAIN, metadata),
     )
+}
+
+#[cfg(test)]
+mod reason_list_tests {
+    use std::collections::BTreeSet;
+
+    use crate::domain::reason::ReasonCode;
+
+    /// The reasons the proto's header lists: lines `//   WORD: meaning` before `syntax`.
+    fn listed_in_the_proto() -> BTreeSet<String> {
+        let proto = include_str!("../../proto/voucher/v1/ledger.proto");
+        let header = proto.split("syntax = ").next().unwrap_or_default();
+        header
+            .lines()
+            .filter_map(|line| line.strip_prefix("//   "))
+            .filter_map(|entry| entry.split_once(": "))
+            .map(|(word, _)| word)
+            .filter(|word| {
+                word.bytes()
+                    .all(|byte| byte.is_ascii_uppercase() || byte.is_ascii_digit() || byte == b'_')
+            })
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn the_proto_lists_exactly_the_reasons_the_service_sends() {
+        let in_code: BTreeSet<String> = ReasonCode::ALL
+            .iter()
+            .map(|reason| reason.as_str().to_owned())
+            .collect();
+        let in_proto = listed_in_the_proto();
+        assert!(
+            in_proto.len() > 50,
+            "the proto's list was found: {in_proto:?}"
+        );
+        assert_eq!(
+            in_code.difference(&in_proto).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "reasons the code sends that the proto does not list"
+        );
+        assert_eq!(
+            in_proto.difference(&in_code).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "reasons the proto lists that the code does not have"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! digit is a separate question ([`CreditCode::has_valid_check_digit`]), because codes with bad
 //! check digits are in circulation and the bureau may register one with a reason.
 
+use crate::domain::reason::ReasonCode;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -34,7 +35,7 @@ impl CreditCode {
         let bytes = upper.as_bytes();
         if bytes.len() != LENGTH {
             return Err(InputError::new(
-                "MALFORMED_CREDIT_CODE",
+                ReasonCode::MalformedCreditCode,
                 format!(
                     "credit code must be 18 characters, got {}",
                     text.chars().count()
@@ -43,7 +44,7 @@ impl CreditCode {
         }
         if let Some(position) = bytes.iter().position(|byte| value_of(*byte).is_none()) {
             return Err(InputError::new(
-                "MALFORMED_CREDIT_CODE",
+                ReasonCode::MalformedCreditCode,
                 format!(
                     "credit code character {} is not in the GB 32100 alphabet \
                      (digits and capital letters except I, O, S, V, Z)",
@@ -73,7 +74,7 @@ impl CreditCode {
             return Ok(());
         }
         Err(InputError::new(
-            "CREDIT_CODE_CHECK_DIGIT",
+            ReasonCode::CreditCodeCheckDigit,
             format!(
                 "credit code {self} fails the GB 32100 check digit (expected {}, found {})",
                 char::from(self.expected_check_digit()),

@@ -3,6 +3,7 @@
 //! The domain never reads a clock. Whoever calls it passes a [`Clock`] with the instant and the
 //! date the rules should see (the date can be pinned for tests and drills).
 
+use crate::domain::reason::ReasonCode;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
@@ -54,7 +55,7 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, InputError> {
             .all(|(index, byte)| index == 4 || index == 7 || byte.is_ascii_digit());
     if !shaped {
         return Err(InputError::new(
-            "MALFORMED_DATE",
+            ReasonCode::MalformedDate,
             format!(
                 "date {:?} is not YYYY-MM-DD",
                 super::invoice::truncate_for_message(text)
@@ -67,7 +68,7 @@ pub fn parse_date(text: &str) -> Result<NaiveDate, InputError> {
     let year = i32::try_from(number(0..4)).expect("four digits fit");
     NaiveDate::from_ymd_opt(year, number(5..7), number(8..10)).ok_or_else(|| {
         InputError::new(
-            "IMPOSSIBLE_DATE",
+            ReasonCode::ImpossibleDate,
             format!("{text} is not a day of the calendar"),
         )
     })
@@ -123,9 +124,9 @@ mod tests {
             NaiveDate::from_ymd_opt(2028, 2, 29).expect("leap day")
         );
         let reason = |text| parse_date(text).map_err(|error| error.reason);
-        assert_eq!(reason("2027-02-29"), Err("IMPOSSIBLE_DATE"));
-        assert_eq!(reason("2027-13-01"), Err("IMPOSSIBLE_DATE"));
-        assert_eq!(reason("2027-04-31"), Err("IMPOSSIBLE_DATE"));
+        assert_eq!(reason("2027-02-29"), Err(ReasonCode::ImpossibleDate));
+        assert_eq!(reason("2027-13-01"), Err(ReasonCode::ImpossibleDate));
+        assert_eq!(reason("2027-04-31"), Err(ReasonCode::ImpossibleDate));
         for text in [
             "2027-1-01",
             "20270101",
@@ -135,7 +136,7 @@ mod tests {
             "+202-01-01",
             "２０２７-01-01",
         ] {
-            assert_eq!(reason(text), Err("MALFORMED_DATE"), "{text}");
+            assert_eq!(reason(text), Err(ReasonCode::MalformedDate), "{text}");
         }
     }
 

@@ -3,6 +3,7 @@
 //! They are sequential, so their text sorts in the order they were issued; that order is what
 //! pages walk through.
 
+use crate::domain::reason::ReasonCode;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -28,7 +29,7 @@ impl<const PREFIX: char> SequentialId<PREFIX> {
     pub fn parse(text: &str) -> Result<Self, InputError> {
         let malformed = || {
             InputError::new(
-                "MALFORMED_ID",
+                ReasonCode::MalformedId,
                 format!(
                     "{:?} is not an id of the form {PREFIX} followed by {DIGITS} digits",
                     super::invoice::truncate_for_message(text)

@@ -6,16 +6,17 @@
 use std::fmt;
 
 use super::error::LedgerError;
+use super::reason::ReasonCode;
 
-/// A stable UPPER_SNAKE reason and a sentence a person can act on.
+/// A reason from the closed list and a sentence a person can act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InputError {
-    pub reason: &'static str,
+    pub reason: ReasonCode,
     pub message: String,
 }
 
 impl InputError {
-    pub fn new(reason: &'static str, message: impl Into<String>) -> InputError {
+    pub fn new(reason: ReasonCode, message: impl Into<String>) -> InputError {
         InputError {
             reason,
             message: message.into(),

@@ -5,6 +5,7 @@
 //! `<code>-<number>`. An [`InvoiceNumber`] holds one of them exactly as given; it is the key
 //! that makes every invoice redeemable once, ever, across all programs.
 
+use crate::domain::reason::ReasonCode;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -31,7 +32,7 @@ impl InvoiceNumber {
             return Ok(InvoiceNumber(text.to_owned()));
         }
         Err(InputError::new(
-            "MALFORMED_INVOICE_NUMBER",
+            ReasonCode::MalformedInvoiceNumber,
             format!(
                 "invoice number {:?} is neither 20 digits (数电票) nor \
                  <10 or 12-digit code>-<8-digit number>",

@@ -14,4 +14,5 @@ pub mod ledger;
 pub mod model;
 pub mod money;
 pub mod policy;
+pub mod reason;
 pub mod text;

@@ -2,6 +2,7 @@
 //! cap accounts. Every field holds a checked type; a record can be serialized whole into the
 //! event log and the store.
 
+use crate::domain::reason::ReasonCode;
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate};
@@ -335,7 +336,7 @@ impl Sha256Hex {
         let lower = text.to_ascii_lowercase();
         if lower.len() != 64 || !lower.bytes().all(|byte| byte.is_ascii_hexdigit()) {
             return Err(crate::domain::input::InputError::new(
-                "MALFORMED_SHA256",
+                ReasonCode::MalformedSha256,
                 "a SHA-256 is 64 hexadecimal characters",
             ));
         }

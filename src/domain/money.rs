@@ -5,6 +5,7 @@
 //! Amounts that come from outside pass through [`Money::from_units_and_nanos`] (the wire's
 //! `google.type.Money`) or [`Money::parse_yuan`] (a person typing `1234.56` or `1,234.56`).
 
+use crate::domain::reason::ReasonCode;
 use std::fmt;
 
 use rust_decimal::{Decimal, RoundingStrategy};
@@ -35,20 +36,20 @@ impl Money {
     pub fn from_decimal(value: Decimal) -> Result<Money, InputError> {
         if value.is_sign_negative() && !value.is_zero() {
             return Err(InputError::new(
-                "NEGATIVE_AMOUNT",
+                ReasonCode::NegativeAmount,
                 "amount must not be negative",
             ));
         }
         let normalized = value.normalize();
         if normalized.scale() > FEN_SCALE {
             return Err(InputError::new(
-                "FRACTION_OF_FEN",
+                ReasonCode::FractionOfFen,
                 format!("amount {value} has a fraction of a fen"),
             ));
         }
         if normalized > Decimal::from(Money::MAX_YUAN) {
             return Err(InputError::new(
-                "AMOUNT_TOO_LARGE",
+                ReasonCode::AmountTooLarge,
                 format!("amount {value} is over 10,000,000,000.00"),
             ));
         }
@@ -62,7 +63,7 @@ impl Money {
         let money = Money::from_decimal(value)?;
         if money.is_zero() {
             return Err(InputError::new(
-                "ZERO_AMOUNT",
+                ReasonCode::ZeroAmount,
                 "amount must be more than zero",
             ));
         }
@@ -78,25 +79,25 @@ impl Money {
     ) -> Result<Money, InputError> {
         if currency_code != CURRENCY_CNY {
             return Err(InputError::new(
-                "UNSUPPORTED_CURRENCY",
+                ReasonCode::UnsupportedCurrency,
                 format!("currency_code must be \"CNY\", not {currency_code:?}"),
             ));
         }
         if nanos <= -NANOS_PER_YUAN || nanos >= NANOS_PER_YUAN {
             return Err(InputError::new(
-                "NANOS_OUT_OF_RANGE",
+                ReasonCode::NanosOutOfRange,
                 "nanos must be between -999,999,999 and 999,999,999",
             ));
         }
         if (units > 0 && nanos < 0) || (units < 0 && nanos > 0) {
             return Err(InputError::new(
-                "MIXED_SIGNS",
+                ReasonCode::MixedSigns,
                 "units and nanos must have the same sign",
             ));
         }
         if nanos % NANOS_PER_FEN != 0 {
             return Err(InputError::new(
-                "FRACTION_OF_FEN",
+                ReasonCode::FractionOfFen,
                 "nanos must be a multiple of 10,000,000 (whole fen)",
             ));
         }
@@ -110,7 +111,7 @@ impl Money {
             .and_then(|digits| parse_plain_decimal(&digits))
             .ok_or_else(|| {
                 InputError::new(
-                    "MALFORMED_AMOUNT",
+                    ReasonCode::MalformedAmount,
                     format!(
                         "{:?} is not an amount in yuan such as 1234.56",
                         super::invoice::truncate_for_message(text)
@@ -348,13 +349,13 @@ impl TryFrom<Decimal> for Total {
         let normalized = value.normalize();
         if normalized.is_sign_negative() && !normalized.is_zero() {
             return Err(InputError::new(
-                "NEGATIVE_AMOUNT",
+                ReasonCode::NegativeAmount,
                 "a total must not be negative",
             ));
         }
         if normalized.scale() > FEN_SCALE {
             return Err(InputError::new(
-                "FRACTION_OF_FEN",
+                ReasonCode::FractionOfFen,
                 format!("total {value} has a fraction of a fen"),
             ));
         }
@@ -385,7 +386,7 @@ impl Rate {
     pub fn new(value: Decimal) -> Result<Rate, InputError> {
         if value <= Decimal::ZERO || value > Decimal::ONE {
             return Err(InputError::new(
-                "RATE_OUT_OF_RANGE",
+                ReasonCode::RateOutOfRange,
                 format!("rate {value} must be more than 0 and at most 1"),
             ));
         }
@@ -454,25 +455,31 @@ mod tests {
         let reason = |currency: &str, units, nanos| {
             Money::from_units_and_nanos(currency, units, nanos).map_err(|error| error.reason)
         };
-        assert_eq!(reason("CNY", 1, 5_000_000), Err("FRACTION_OF_FEN"));
-        assert_eq!(reason("USD", 1, 0), Err("UNSUPPORTED_CURRENCY"));
-        assert_eq!(reason("", 1, 0), Err("UNSUPPORTED_CURRENCY"));
-        assert_eq!(reason("CNY", 0, 0), Err("ZERO_AMOUNT"));
-        assert_eq!(reason("CNY", -1, 0), Err("NEGATIVE_AMOUNT"));
-        assert_eq!(reason("CNY", 0, -10_000_000), Err("NEGATIVE_AMOUNT"));
-        assert_eq!(reason("CNY", 1, -10_000_000), Err("MIXED_SIGNS"));
-        assert_eq!(reason("CNY", 1, 1_000_000_000), Err("NANOS_OUT_OF_RANGE"));
+        assert_eq!(reason("CNY", 1, 5_000_000), Err(ReasonCode::FractionOfFen));
+        assert_eq!(reason("USD", 1, 0), Err(ReasonCode::UnsupportedCurrency));
+        assert_eq!(reason("", 1, 0), Err(ReasonCode::UnsupportedCurrency));
+        assert_eq!(reason("CNY", 0, 0), Err(ReasonCode::ZeroAmount));
+        assert_eq!(reason("CNY", -1, 0), Err(ReasonCode::NegativeAmount));
+        assert_eq!(
+            reason("CNY", 0, -10_000_000),
+            Err(ReasonCode::NegativeAmount)
+        );
+        assert_eq!(reason("CNY", 1, -10_000_000), Err(ReasonCode::MixedSigns));
+        assert_eq!(
+            reason("CNY", 1, 1_000_000_000),
+            Err(ReasonCode::NanosOutOfRange)
+        );
         assert_eq!(
             reason("CNY", 10_000_000_000, 0).map(Money::fen),
             Ok(1_000_000_000_000)
         );
         assert_eq!(
             reason("CNY", 10_000_000_000, 10_000_000),
-            Err("AMOUNT_TOO_LARGE")
+            Err(ReasonCode::AmountTooLarge)
         );
         assert_eq!(
             reason("CNY", i64::MAX, 990_000_000),
-            Err("AMOUNT_TOO_LARGE")
+            Err(ReasonCode::AmountTooLarge)
         );
     }
 

@@ -4,6 +4,7 @@
 //! whole and checked whole: a file with one bad key is refused, naming the key, and nothing of
 //! it is used.
 
+use crate::domain::reason::ReasonCode;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -141,7 +142,7 @@ impl Policy {
             .find(|rules| rules.code == code)
             .ok_or_else(|| LedgerError::InvalidArgument {
                 field: "program",
-                reason: "PROGRAM_NOT_OFFERED",
+                reason: ReasonCode::ProgramNotOffered,
                 message: format!("program {code} is not offered by the policy in force"),
             })
     }

@@ -1,5 +1,6 @@
 //! Free text from outside, bounded: names, reasons, descriptions and idempotency keys.
 
+use crate::domain::reason::ReasonCode;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -27,17 +28,17 @@ impl<const MIN: usize, const MAX: usize> BoundedText<MIN, MAX> {
         let trimmed = text.trim();
         let length = trimmed.chars().count();
         if length < MIN {
-            return Err(InputError::new("REQUIRED", "must not be empty"));
+            return Err(InputError::new(ReasonCode::Required, "must not be empty"));
         }
         if length > MAX {
             return Err(InputError::new(
-                "TOO_LONG",
+                ReasonCode::TooLong,
                 format!("must be at most {MAX} characters, got {length}"),
             ));
         }
         if trimmed.chars().any(char::is_control) {
             return Err(InputError::new(
-                "CONTROL_CHARACTER",
+                ReasonCode::ControlCharacter,
                 "must not contain control characters",
             ));
         }
@@ -47,7 +48,7 @@ impl<const MIN: usize, const MAX: usize> BoundedText<MIN, MAX> {
             .find(|(_, character)| is_invisible(*character))
         {
             return Err(InputError::new(
-                "INVISIBLE_CHARACTER",
+                ReasonCode::InvisibleCharacter,
                 format!(
                     "must not contain invisible or formatting characters: U+{:04X} at character {}",
                     u32::from(invisible),
@@ -136,20 +137,20 @@ impl RequestId {
     pub fn parse(text: &str) -> Result<RequestId, InputError> {
         if text.is_empty() {
             return Err(InputError::new(
-                "REQUIRED",
+                ReasonCode::Required,
                 "request_id must be set: it makes retries safe",
             ));
         }
         if text.len() > Self::LENGTH_MAX {
             return Err(InputError::new(
-                "TOO_LONG",
+                ReasonCode::TooLong,
                 "request_id must be at most 64 characters",
             ));
         }
         let allowed = |byte: u8| byte.is_ascii_alphanumeric() || b"-_.:".contains(&byte);
         if !text.bytes().all(allowed) {
             return Err(InputError::new(
-                "MALFORMED_REQUEST_ID",
+                ReasonCode::MalformedRequestId,
                 "request_id may hold only A-Z a-z 0-9 - _ . :",
             ));
         }
@@ -202,15 +203,18 @@ mod tests {
             Name::parse("  启东算力科技有限公司 ").map(|n| n.0),
             Ok("启东算力科技有限公司".to_owned())
         );
-        assert_eq!(Name::parse("   ").map_err(|e| e.reason), Err("REQUIRED"));
+        assert_eq!(
+            Name::parse("   ").map_err(|e| e.reason),
+            Err(ReasonCode::Required)
+        );
         assert_eq!(
             Name::parse(&"名".repeat(201)).map_err(|e| e.reason),
-            Err("TOO_LONG")
+            Err(ReasonCode::TooLong)
         );
         assert!(Name::parse(&"名".repeat(200)).is_ok());
         assert_eq!(
             Name::parse("a\u{0}b").map_err(|e| e.reason),
-            Err("CONTROL_CHARACTER")
+            Err(ReasonCode::ControlCharacter)
         );
         assert_eq!(Description::parse_optional(""), Ok(None));
     }
@@ -245,14 +249,17 @@ mod tests {
     fn request_ids_take_uuids_and_refuse_the_rest() {
         assert!(RequestId::parse("9b2e8f1c-3d4a-4c5b-8e6f-7a8b9c0d1e2f").is_ok());
         assert!(RequestId::parse("issue:2027:0001").is_ok());
-        assert_eq!(RequestId::parse("").map_err(|e| e.reason), Err("REQUIRED"));
+        assert_eq!(
+            RequestId::parse("").map_err(|e| e.reason),
+            Err(ReasonCode::Required)
+        );
         assert_eq!(
             RequestId::parse("a b").map_err(|e| e.reason),
-            Err("MALFORMED_REQUEST_ID")
+            Err(ReasonCode::MalformedRequestId)
         );
         assert_eq!(
             RequestId::parse(&"a".repeat(65)).map_err(|e| e.reason),
-            Err("TOO_LONG")
+            Err(ReasonCode::TooLong)
         );
     }
 }

@@ -3,6 +3,7 @@
 //! It sees what the writer has applied to the store. A batch becomes visible here a moment
 //! before its fsync returns; its callers are answered only after.
 
+use crate::domain::reason::ReasonCode;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -10,7 +11,7 @@ use chrono::NaiveDate;
 use super::{ClockSource, EngineError};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::DateRange;
-use crate::domain::error::{LedgerError, RefusalReason};
+use crate::domain::error::LedgerError;
 use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::ledger::unknown_credit_code;
 use crate::domain::model::{
@@ -397,7 +398,7 @@ impl Reader {
             .cap_period_containing(rules, date)
             .ok_or_else(|| {
                 LedgerError::refused(
-                    RefusalReason::OutsidePolicyTerm,
+                    ReasonCode::OutsidePolicyTerm,
                     format!(
                         "{date} is outside the policy term {} to {}",
                         self.policy.term.first, self.policy.term.last

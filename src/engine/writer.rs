@@ -363,7 +363,7 @@ fn count_refusal(command: &Command, error: &LedgerError, ledger: &Ledger) {
         let program = ledger
             .voucher(&redeem.voucher_id)
             .map_or("unknown", |voucher| voucher.program.as_str());
-        crate::metrics::redemption(program, error.reason());
+        crate::metrics::redemption(program, error.reason().as_str());
     }
 }
 

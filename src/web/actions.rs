@@ -3,6 +3,7 @@
 //! and turned into a command by `api::requests`: the same parsers, the same engine, the same
 //! words in every refusal.
 
+use crate::domain::reason::ReasonCode;
 use std::time::Instant;
 
 use axum::Form;
@@ -653,7 +654,7 @@ fn program_word(word: &str) -> Result<i32, tonic::Status> {
             invalid(
                 "program",
                 crate::domain::input::InputError::new(
-                    "UNKNOWN_PROGRAM",
+                    ReasonCode::UnknownProgram,
                     format!("{word:?} is not a program"),
                 ),
             )

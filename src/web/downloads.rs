@@ -2,6 +2,7 @@
 //! CSV (UTF-8 with BOM) or XLSX, the same documents `voucherctl report` and `voucherctl
 //! settlement export` write, built from the reader.
 
+use crate::domain::reason::ReasonCode;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -43,7 +44,7 @@ pub async fn report(
         .ok_or_else(|| {
             bad_field(
                 "program",
-                InputError::new("REQUIRED", "name the program: compute, leasing…"),
+                InputError::new(ReasonCode::Required, "name the program: compute, leasing…"),
                 language,
             )
         })?;
@@ -143,7 +144,10 @@ fn format_of(text: Option<&str>, language: Language) -> Result<Format, PageError
         Some("xlsx") | None => Ok(Format::Xlsx),
         Some(other) => Err(bad_field(
             "format",
-            InputError::new("UNKNOWN_FORMAT", format!("{other:?} is not csv or xlsx")),
+            InputError::new(
+                ReasonCode::UnknownFormat,
+                format!("{other:?} is not csv or xlsx"),
+            ),
             language,
         )),
     }

@@ -2,6 +2,7 @@
 //! parses its query once into checked values (a bad one is refused naming the field), reads
 //! from the engine's reader, and draws.
 
+use crate::domain::reason::ReasonCode;
 use axum::extract::{OriginalUri, Path, Query, State};
 use chrono::{Datelike, NaiveDate};
 use maud::{Markup, html};
@@ -188,7 +189,7 @@ pub(super) fn parse_year(
         _ => Err(bad_field(
             "year",
             InputError::new(
-                "YEAR_OUTSIDE_TERM",
+                ReasonCode::YearOutsideTerm,
                 format!(
                     "{text:?} is not a year of the policy term {} to {}",
                     term.first.year(),
@@ -241,7 +242,7 @@ pub async fn enterprises(
     if search.chars().count() > 200 {
         return Err(bad_field(
             "q",
-            InputError::new("TOO_LONG", "a search is at most 200 characters"),
+            InputError::new(ReasonCode::TooLong, "a search is at most 200 characters"),
             language,
         ));
     }
@@ -821,7 +822,7 @@ pub(super) fn optional_program(
             bad_field(
                 "program",
                 InputError::new(
-                    "UNKNOWN_PROGRAM",
+                    ReasonCode::UnknownProgram,
                     format!("{text:?} is not a program of the policy in force"),
                 ),
                 language,

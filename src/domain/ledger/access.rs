@@ -6,9 +6,10 @@ use super::decide::Decision;
 use super::{Ledger, Target, unknown_credit_code};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::Clock;
-use crate::domain::error::{LedgerError, RefusalReason};
+use crate::domain::error::LedgerError;
 use crate::domain::event::Event;
 use crate::domain::model::{Provider, ProviderAccess, Sha256Hex, Suspension};
+use crate::domain::reason::ReasonCode;
 use crate::domain::text::Reason;
 
 impl Ledger {
@@ -59,7 +60,7 @@ impl Ledger {
         let access = &self.registered_provider(code)?.access;
         if access.revoked_certificates.contains(certificate) {
             return Err(LedgerError::refused(
-                RefusalReason::CertificateRevoked,
+                ReasonCode::CertificateRevoked,
                 format!(
                     "certificate {} was revoked for provider {code}; it cannot be pinned again",
                     certificate.as_str()

@@ -5,13 +5,14 @@
 //! tracker fixed (replay, voucher, provider, program, enterprise, self-dealing, status, dates,
 //! cap, voucher balance).
 
+use crate::domain::reason::ReasonCode;
 use chrono::NaiveDate;
 
 use super::{Ledger, Target, unknown_credit_code};
 use crate::domain::command::{Command, RedeemCommand};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::{Clock, DateRange};
-use crate::domain::error::{LedgerError, RefusalReason};
+use crate::domain::error::LedgerError;
 use crate::domain::event::Event;
 use crate::domain::ids::{RedemptionId, TokenId, VoucherId};
 use crate::domain::model::{
@@ -125,7 +126,7 @@ impl Ledger {
                 return Ok((Vec::new(), Target::Enterprise(credit_code)));
             }
             return Err(LedgerError::already_exists(
-                "ENTERPRISE_EXISTS",
+                ReasonCode::EnterpriseExists,
                 format!(
                     "enterprise {credit_code} is already registered as {}",
                     existing.name
@@ -162,7 +163,7 @@ impl Ledger {
                 return Ok((Vec::new(), Target::Provider(credit_code)));
             }
             return Err(LedgerError::already_exists(
-                "PROVIDER_EXISTS",
+                ReasonCode::ProviderExists,
                 format!(
                     "provider {credit_code} is already registered as {} for program {}",
                     existing.name, existing.program
@@ -196,7 +197,7 @@ impl Ledger {
             (Role::Provider, None) => {
                 return Err(LedgerError::InvalidArgument {
                     field: "provider_credit_code",
-                    reason: "REQUIRED",
+                    reason: ReasonCode::Required,
                     message: "a provider token must name its provider".to_owned(),
                 });
             }
@@ -210,7 +211,7 @@ impl Ledger {
             (Role::Bureau | Role::Auditor, Some(_)) => {
                 return Err(LedgerError::InvalidArgument {
                     field: "provider_credit_code",
-                    reason: "NOT_ALLOWED",
+                    reason: ReasonCode::NotAllowed,
                     message: "only a provider token names a provider".to_owned(),
                 });
             }
@@ -250,7 +251,7 @@ impl Ledger {
             .count();
         if token.role == Role::Bureau && other_bureau_tokens == 0 {
             return Err(LedgerError::refused(
-                RefusalReason::LastBureauToken,
+                ReasonCode::LastBureauToken,
                 "this is the last active bureau token: create another before revoking it",
             ));
         }
@@ -280,7 +281,7 @@ impl Ledger {
         let redeem_by = self.policy.redeem_by(validity.last);
         if redeem_by < clock.today {
             return Err(LedgerError::refused(
-                RefusalReason::RedeemDeadlinePassed,
+                ReasonCode::RedeemDeadlinePassed,
                 format!(
                     "a voucher valid until {} could be redeemed only until {redeem_by}, which has passed",
                     validity.last
@@ -318,7 +319,7 @@ impl Ledger {
             return Ok((Vec::new(), Target::Voucher(voucher_id)));
         }
         Err(LedgerError::already_exists(
-            "REQUEST_ID_REUSED",
+            ReasonCode::RequestIdReused,
             format!(
                 "request_id {} was used for voucher {voucher_id} with another request",
                 request.request_id
@@ -348,7 +349,7 @@ impl Ledger {
         if valid_until < valid_from {
             return Err(LedgerError::InvalidArgument {
                 field: "valid_until",
-                reason: "VALIDITY_REVERSED",
+                reason: ReasonCode::ValidityReversed,
                 message: format!("valid_until {valid_until} is before valid_from {valid_from}"),
             });
         }
@@ -358,7 +359,7 @@ impl Ledger {
         if !period.contains(valid_until) {
             return Err(LedgerError::InvalidArgument {
                 field: "valid_until",
-                reason: "VALIDITY_CROSSES_CAP_PERIOD",
+                reason: ReasonCode::ValidityCrossesCapPeriod,
                 message: format!(
                     "a {} voucher's validity must lie inside one cap period ({} to {})",
                     rules.code, period.first, period.last
@@ -390,7 +391,7 @@ impl Ledger {
         let budget_left = self.budget_left(rules, cap_period);
         let cap_refusal = || {
             LedgerError::refused_with_remaining(
-                RefusalReason::CapExceeded,
+                ReasonCode::CapExceeded,
                 format!(
                     "{} cap {} for {} to {}: {} is committed, {} is left to issue",
                     rules.name,
@@ -405,7 +406,7 @@ impl Ledger {
         };
         let budget_refusal = |left: Money| {
             LedgerError::refused_with_remaining(
-                RefusalReason::BudgetExceeded,
+                ReasonCode::BudgetExceeded,
                 format!(
                     "{} budget for {} to {}: {} is left to commit",
                     rules.name,
@@ -490,7 +491,7 @@ impl Ledger {
         if computed_subsidy.is_zero() {
             return Err(LedgerError::InvalidArgument {
                 field: "invoice_amount",
-                reason: "SUBSIDY_ROUNDS_TO_ZERO",
+                reason: ReasonCode::SubsidyRoundsToZero,
                 message: format!(
                     "{} of {} rounds to 0.00",
                     rules.rate.as_decimal(),
@@ -559,7 +560,7 @@ impl Ledger {
             String::new()
         };
         Err(LedgerError::already_exists(
-            "INVOICE_ALREADY_REDEEMED",
+            ReasonCode::InvoiceAlreadyRedeemed,
             format!(
                 "invoice {} was already redeemed{which}; an invoice is subsidised once, ever",
                 command.invoice.number
@@ -584,13 +585,13 @@ impl Ledger {
         }
         if invoice_date > today {
             return Err(LedgerError::refused(
-                RefusalReason::InvoiceDateInFuture,
+                ReasonCode::InvoiceDateInFuture,
                 format!("invoice date {invoice_date} is after today ({today}, China time)"),
             ));
         }
         if !voucher.validity.contains(invoice_date) {
             return Err(LedgerError::refused(
-                RefusalReason::InvoiceDateOutsideValidity,
+                ReasonCode::InvoiceDateOutsideValidity,
                 format!(
                     "invoice date {invoice_date} is outside voucher {}'s validity {} to {}",
                     voucher.voucher_id, voucher.validity.first, voucher.validity.last
@@ -625,7 +626,7 @@ impl Ledger {
             }
             (RedemptionStatus::Rejected, _) => {
                 return Err(LedgerError::refused(
-                    RefusalReason::RedemptionNotOpen,
+                    ReasonCode::RedemptionNotOpen,
                     format!(
                         "{redemption_id} was rejected on review: its subsidy is already released"
                     ),
@@ -670,7 +671,7 @@ fn check_parties(voucher: &Voucher, provider: &Provider) -> Result<(), LedgerErr
     let enterprise = voucher.enterprise_credit_code;
     if provider.program != voucher.program {
         return Err(LedgerError::refused(
-            RefusalReason::ProgramMismatch,
+            ReasonCode::ProgramMismatch,
             format!(
                 "provider {} is registered for {}, voucher {} is {}",
                 provider.credit_code, provider.program, voucher.voucher_id, voucher.program
@@ -679,7 +680,7 @@ fn check_parties(voucher: &Voucher, provider: &Provider) -> Result<(), LedgerErr
     }
     if provider.credit_code == enterprise {
         return Err(LedgerError::refused(
-            RefusalReason::SelfDealing,
+            ReasonCode::SelfDealing,
             format!("provider {enterprise} may not redeem an invoice it issued to itself"),
         ));
     }
@@ -690,7 +691,7 @@ fn check_parties(voucher: &Voucher, provider: &Provider) -> Result<(), LedgerErr
 fn check_not_suspended(provider: &Provider) -> Result<(), LedgerError> {
     if provider.access.is_suspended() {
         return Err(LedgerError::refused(
-            RefusalReason::ProviderSuspended,
+            ReasonCode::ProviderSuspended,
             format!(
                 "provider {} is suspended by the bureau",
                 provider.credit_code
@@ -721,7 +722,7 @@ fn grant(
     // what the enterprise has left (`allow_partial` claims whatever is left instead).
     if computed > cap_left {
         return Err(LedgerError::refused(
-            RefusalReason::CapExceeded,
+            ReasonCode::CapExceeded,
             format!(
                 "subsidy {} would pass the enterprise's {} cap {} for {} to {}",
                 computed.to_grouped_string(),
@@ -733,7 +734,7 @@ fn grant(
         ));
     }
     Err(LedgerError::refused(
-        RefusalReason::VoucherBalanceExceeded,
+        ReasonCode::VoucherBalanceExceeded,
         format!(
             "subsidy {} is more than voucher {} has left",
             computed.to_grouped_string(),
@@ -754,7 +755,7 @@ fn check_evidence(rules: &ProgramRules, evidence: &[Evidence]) -> Result<(), Led
         return Ok(());
     }
     Err(LedgerError::refused(
-        RefusalReason::EvidenceRequired,
+        ReasonCode::EvidenceRequired,
         format!(
             "{} claims must carry evidence of kind: {}",
             rules.name,
@@ -779,14 +780,14 @@ fn not_active(voucher: &Voucher) -> LedgerError {
         VoucherStatus::Active => format!("could be redeemed only until {}", voucher.redeem_by),
     };
     LedgerError::refused(
-        RefusalReason::VoucherNotActive,
+        ReasonCode::VoucherNotActive,
         format!("voucher {} {why}", voucher.voucher_id),
     )
 }
 
 fn outside_term(field: &str, date: NaiveDate, term: DateRange) -> LedgerError {
     LedgerError::refused(
-        RefusalReason::OutsidePolicyTerm,
+        ReasonCode::OutsidePolicyTerm,
         format!(
             "{field} {date} is outside the policy term {} to {}",
             term.first, term.last

@@ -2,13 +2,14 @@
 //! the record of a statement's payment, and related parties. Rules only; `apply.rs` changes
 //! the state.
 
+use crate::domain::reason::ReasonCode;
 use chrono::NaiveDate;
 
 use super::{Decision, Ledger, Target, unknown_credit_code};
 use crate::domain::command::SettlementRequest;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::Clock;
-use crate::domain::error::{LedgerError, RefusalReason};
+use crate::domain::error::LedgerError;
 use crate::domain::event::Event;
 use crate::domain::ids::{RedemptionId, SettlementId, VoucherId};
 use crate::domain::model::{
@@ -83,7 +84,7 @@ impl Ledger {
         self.policy.program(request.program)?;
         if provider.program != request.program {
             return Err(LedgerError::refused(
-                RefusalReason::ProgramMismatch,
+                ReasonCode::ProgramMismatch,
                 format!(
                     "provider {} is registered for {}, not {}",
                     provider.credit_code, provider.program, request.program
@@ -99,7 +100,7 @@ impl Ledger {
         let clawbacks = self.netted_clawbacks(&key).to_vec();
         if lines.is_empty() && clawbacks.is_empty() {
             return Err(LedgerError::refused(
-                RefusalReason::NothingToSettle,
+                ReasonCode::NothingToSettle,
                 format!(
                     "provider {} has no approved {} claim up to {} and nothing to claw back",
                     provider.credit_code, request.program, request.up_to
@@ -145,7 +146,7 @@ impl Ledger {
             return Ok((Vec::new(), Target::Settlement(settlement_id)));
         }
         Err(LedgerError::already_exists(
-            "REQUEST_ID_REUSED",
+            ReasonCode::RequestIdReused,
             format!(
                 "request_id {} was used for settlement {settlement_id} with another request",
                 request.request_id
@@ -170,7 +171,7 @@ impl Ledger {
                 return Ok((Vec::new(), Target::Settlement(settlement_id)));
             }
             return Err(LedgerError::already_exists(
-                "SETTLEMENT_ALREADY_PAID",
+                ReasonCode::SettlementAlreadyPaid,
                 format!(
                     "settlement {settlement_id} was paid on {} with bank reference {}",
                     payment.paid_on, payment.bank_reference
@@ -180,7 +181,7 @@ impl Ledger {
         let made_on = settlement.made_on;
         if paid_on < made_on || paid_on > clock.today {
             return Err(LedgerError::refused(
-                RefusalReason::PaymentDateOutOfRange,
+                ReasonCode::PaymentDateOutOfRange,
                 format!(
                     "paid_on {paid_on} must be between the day settlement {settlement_id} was \
                      made ({made_on}) and today ({})",
@@ -248,7 +249,7 @@ impl Ledger {
             None => Ok(()),
             // The bureau's reason is its own finding about the provider: not shown to it.
             Some(_) => Err(LedgerError::refused(
-                RefusalReason::RelatedParty,
+                ReasonCode::RelatedParty,
                 format!(
                     "provider {provider} and enterprise {enterprise} are recorded as related parties (关联方); the bureau has the details"
                 ),
@@ -291,7 +292,7 @@ pub(super) fn no_redemption(redemption_id: RedemptionId) -> LedgerError {
 
 fn not_open(redemption: &Redemption, what: &str) -> LedgerError {
     LedgerError::refused(
-        RefusalReason::RedemptionNotOpen,
+        ReasonCode::RedemptionNotOpen,
         format!(
             "{} is {:?} and cannot be {what}",
             redemption.redemption_id, redemption.status

@@ -1,5 +1,6 @@
 //! The state machine on its own: rules, idempotency, and replay giving back the same state.
 
+use crate::domain::reason::ReasonCode;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -8,7 +9,6 @@ use chrono::{DateTime, NaiveDate};
 use super::*;
 use crate::domain::command::RedeemCommand;
 use crate::domain::dates::{DateRange, parse_date};
-use crate::domain::error::RefusalReason;
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::model::{Actor, Invoice, IssueVoucherRequest, Role, VoucherStatus};
 use crate::domain::money::{Money, Total};
@@ -119,7 +119,7 @@ fn redeem(
     }
 }
 
-fn refusal(result: Result<impl std::fmt::Debug, LedgerError>) -> RefusalReason {
+fn refusal(result: Result<impl std::fmt::Debug, LedgerError>) -> ReasonCode {
     match result {
         Err(LedgerError::Refused(refusal)) => refusal.reason,
         other => panic!("expected a refusal, got {other:?}"),
@@ -152,7 +152,7 @@ fn a_default_voucher_takes_the_whole_cap_period_and_all_that_is_left() {
             Some("0.01"),
             "2027-03-01"
         )),
-        RefusalReason::CapExceeded
+        ReasonCode::CapExceeded
     );
     assert!(ledger.check_invariants().is_empty());
 }
@@ -179,7 +179,7 @@ fn the_cap_holds_to_the_fen_and_allow_partial_takes_what_is_left() {
         "0.04",
         false,
     );
-    assert_eq!(refusal(over), RefusalReason::CapExceeded);
+    assert_eq!(refusal(over), ReasonCode::CapExceeded);
     let partial = redeem(
         &mut ledger,
         &voucher,
@@ -201,7 +201,7 @@ fn the_cap_holds_to_the_fen_and_allow_partial_takes_what_is_left() {
         "1",
         true,
     );
-    assert_eq!(refusal(nothing_left), RefusalReason::CapExceeded);
+    assert_eq!(refusal(nothing_left), ReasonCode::CapExceeded);
     assert!(ledger.check_invariants().is_empty());
 }
 
@@ -246,7 +246,7 @@ fn a_retry_returns_the_first_redemption_and_a_conflict_is_refused() {
     assert!(matches!(
         conflict,
         Err(LedgerError::AlreadyExists {
-            reason: "INVOICE_ALREADY_REDEEMED",
+            reason: ReasonCode::InvoiceAlreadyRedeemed,
             ..
         })
     ));
