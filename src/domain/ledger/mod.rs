@@ -88,6 +88,32 @@ pub enum Outcome {
     RelatedParties(RelatedParties),
 }
 
+/// Each record a command can be about comes back out of its [`Outcome`] typed: the caller
+/// names the record it expects, and gets the outcome back if it was another.
+macro_rules! outcome_records {
+    ($($variant:ident($record:ty)),* $(,)?) => {
+        $(impl TryFrom<Outcome> for $record {
+            type Error = Outcome;
+            fn try_from(outcome: Outcome) -> Result<$record, Outcome> {
+                match outcome {
+                    Outcome::$variant(record) => Ok(record),
+                    other => Err(other),
+                }
+            }
+        })*
+    };
+}
+
+outcome_records!(
+    Enterprise(Enterprise),
+    Provider(Provider),
+    Token(Token),
+    Voucher(Voucher),
+    Redemption(Redemption),
+    Settlement(Settlement),
+    RelatedParties(RelatedParties),
+);
+
 /// What [`Ledger::execute`] did: the events to record (none for an idempotent retry) and the
 /// record to answer with.
 #[derive(Clone, Debug, PartialEq, Eq)]
