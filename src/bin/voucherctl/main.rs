@@ -22,7 +22,6 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 // Commands grouped by what they are about live beside this file (issue 13 splits the rest).
-#[path = "voucherctl/provider.rs"]
 mod provider;
 
 use std::future::Future;
