@@ -1,4 +1,4 @@
-//! Failed sign-ins and bad tokens, counted per caller address, with backoff (issue 12).
+//! Failed sign-ins and bad tokens, counted per caller address, with backoff (see SECURITY.md).
 //!
 //! Tokens are 256 random bits, so guessing one is hopeless; what a guesser can do is load the
 //! server and fill its logs. After [`FREE_FAILURES`] failures an address must wait before its

@@ -266,7 +266,7 @@ impl Config {
     }
 
     /// Each listener that other machines can reach and that would carry tokens in the clear,
-    /// said by the key that sets it (issue 12).
+    /// said by the key that sets it (see SECURITY.md).
     pub fn plaintext_exposed(&self) -> Vec<String> {
         let mut exposed = Vec::new();
         if !self.listen.ip().is_loopback() && self.tls_cert.is_none() {

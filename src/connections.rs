@@ -1,4 +1,4 @@
-//! Accepted connections, bounded in number and closed when idle (issue 12): shared by the gRPC
+//! Accepted connections, bounded in number and closed when idle (see SECURITY.md): shared by the gRPC
 //! server and the console. Every connection holds a file descriptor and some memory; past the
 //! bound a new one is closed at once (logged), and one that neither sends nor receives a byte
 //! for its idle deadline is closed.

@@ -1,6 +1,6 @@
 //! Files this program writes hold public money's records and secrets (the ledger, the bureau
 //! token, backups, reports): they are their owner's alone, whatever umask the program was
-//! started with (issue 12). New files are made private by the process umask; an existing data
+//! started with (see SECURITY.md). New files are made private by the process umask; an existing data
 //! directory is made 0700, so whatever an older build left readable inside it is closed too.
 
 use std::os::unix::fs::PermissionsExt;

@@ -399,7 +399,7 @@ async fn the_bureau_issues_through_the_form_and_sees_the_bar_move() {
 }
 
 #[tokio::test]
-async fn a_refused_form_reads_as_the_grpc_refusal_and_changes_nothing() {
+async fn a_refused_form_reads_as_the_ledgers_refusal_and_changes_nothing() {
     let mut world = world_with_console().await;
     issue(&mut world.bureau, "all", pb::Program::Compute, None).await;
     let grpc_refusal = world
@@ -412,7 +412,8 @@ async fn a_refused_form_reads_as_the_grpc_refusal_and_changes_nothing() {
         ))
         .await
         .expect_err("the cap is committed");
-    let expected = voucher_ledger::client::describe_status(&grpc_refusal);
+    // The console says what the API says: the same reason and the same words.
+    let expected = format!("{}: {}", reason(&grpc_refusal), grpc_refusal.message());
 
     let browser = Browser::new(&world.server);
     browser.sign_in(&world.server.bureau_token).await;

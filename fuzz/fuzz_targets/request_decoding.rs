@@ -21,6 +21,7 @@ use tonic_types::StatusExt;
 use voucher_ledger::api::{convert, requests};
 use voucher_ledger::domain::command::Command;
 use voucher_ledger::domain::credit_code::CreditCode;
+use voucher_ledger::domain::error::LedgerError;
 use voucher_ledger::domain::model::{Actor, Role, SecretHash};
 use voucher_ledger::proto::google::r#type::Money as ProtoMoney;
 use voucher_ledger::proto::voucher::v1 as pb;
@@ -64,9 +65,14 @@ fn run<M: Message + Default>(bytes: &[u8], check: fn(&M)) {
 
 // ---- what a refusal must look like ----
 
-/// A refusal of a request with these `fields`: INVALID_ARGUMENT naming one of them, with the
-/// error details the service promises.
-fn invalid(status: &Status, fields: &[&str]) {
+/// A refusal of a request with these `fields`: the ledger's InvalidArgument naming one of
+/// them, and on the wire INVALID_ARGUMENT with the error details the service promises.
+fn invalid(error: &LedgerError, fields: &[&str]) {
+    assert!(
+        matches!(error, LedgerError::InvalidArgument { field, .. } if fields.contains(field)),
+        "{error:?}"
+    );
+    let status = &Status::from(error.clone());
     assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
     let (field, message) = status
         .message()
@@ -95,16 +101,15 @@ fn invalid(status: &Status, fields: &[&str]) {
     assert_eq!(bad_request.field_violations[0].field, field);
 }
 
-fn same_status(a: &Status, b: &Status) {
-    assert_eq!(
-        (a.code(), a.message()),
-        (b.code(), b.message()),
-        "not deterministic"
-    );
+fn same_status(a: &LedgerError, b: &LedgerError) {
+    assert_eq!(a, b, "not deterministic");
 }
 
 /// Converting twice gives the same answer.
-fn twice<T: PartialEq + std::fmt::Debug>(first: &Result<T, Status>, second: &Result<T, Status>) {
+fn twice<T: PartialEq + std::fmt::Debug>(
+    first: &Result<T, LedgerError>,
+    second: &Result<T, LedgerError>,
+) {
     match (first, second) {
         (Ok(a), Ok(b)) => assert_eq!(a, b, "not deterministic"),
         (Err(a), Err(b)) => same_status(a, b),
@@ -412,7 +417,7 @@ fn check_redeem(
     body: &pb::RedeemRequest,
     actor: Actor,
     named: Option<CreditCode>,
-    result: &Result<Command, Status>,
+    result: &Result<Command, LedgerError>,
 ) {
     match result {
         Ok(Command::Redeem(command)) => {
@@ -442,7 +447,7 @@ fn check_redeem(
             assert_eq!(command.allow_partial, body.allow_partial);
         }
         Ok(other) => panic!("redeem gave {other:?}"),
-        Err(status) if status.code() == Code::PermissionDenied => {
+        Err(status @ LedgerError::PermissionDenied { .. }) => {
             let denied_rightly = match actor {
                 Actor::Provider(own) => named.is_some_and(|named| named != own),
                 Actor::Bureau | Actor::Auditor => false,

@@ -49,7 +49,7 @@ fn bounded<const MIN: usize, const MAX: usize>(
     } else {
         Ok(trimmed)
     };
-    let got = parsed.as_ref().map(|t| t.as_str()).map_err(|e| e.reason);
+    let got = parsed.as_ref().map(|t| t.as_str()).map_err(|e| e.reason.as_str());
     assert_eq!(got, expected, "BoundedText<{MIN}, {MAX}> of {text:?}");
     if let Ok(held) = &parsed {
         assert_eq!(held.to_string(), trimmed);
@@ -71,7 +71,7 @@ fn bounded<const MIN: usize, const MAX: usize>(
         }
         Err(error) => {
             assert!(!trimmed.is_empty(), "blank optional text refused: {error}");
-            assert_eq!(Err(error.reason), got);
+            assert_eq!(Err(error.reason.as_str()), got);
         }
     }
 }

@@ -2,7 +2,7 @@
 //! store and sent through a bounded channel, so a slow reader slows only its own stream and a
 //! reader that goes away stops it.
 //!
-//! Each stream holds a blocking thread while it runs, so they are bounded (issue 12): at most
+//! Each stream holds a blocking thread while it runs, so they are bounded (see SECURITY.md): at most
 //! [`STREAMS_MAX`] open in the whole server and [`STREAMS_PER_TOKEN_MAX`] per token (beyond,
 //! RESOURCE_EXHAUSTED at once), and a producer whose reader takes nothing for
 //! [`READER_STALL_DEADLINE`] gives up and frees its thread. The rest of the blocking pool

@@ -23,7 +23,7 @@ const SECRET_LENGTH_MAX: usize = 256;
 pub const SECRET_PREFIX: &str = "qdv_";
 
 /// Authenticates the request, notes the caller's role on `call`, and checks the role is one
-/// of `allowed`. A provider is also checked against its access (issue 12): suspended, or
+/// of `allowed`. A provider is also checked against its access (see SECURITY.md): suspended, or
 /// come with a certificate the bureau revoked or did not pin, it is refused however it
 /// authenticated.
 pub fn authorize<T>(

@@ -1,6 +1,6 @@
 //! The protobuf codec of the ledger's service: tonic-prost's, except that bytes that are not a
 //! valid message (invalid UTF-8 in a string, a wrong wire type, a truncated field) are
-//! INVALID_ARGUMENT, logged and counted, instead of INTERNAL (issue 12): the caller sent bad
+//! INVALID_ARGUMENT, logged and counted, instead of INTERNAL (see SECURITY.md): the caller sent bad
 //! bytes; the server did nothing wrong, and an operator should see who keeps doing it.
 
 use std::marker::PhantomData;

@@ -3,11 +3,10 @@
 
 use crate::domain::reason::ReasonCode;
 use chrono::NaiveDate;
-use tonic::Status;
 
-use super::status::invalid;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::parse_date;
+use crate::domain::error::LedgerError;
 use crate::domain::input::InputError;
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::model::{
@@ -29,18 +28,26 @@ pub const PAGE_SIZE_DEFAULT: usize = 100;
 /// The largest page a caller may ask for.
 pub const PAGE_SIZE_MAX: usize = 1000;
 
-pub fn credit_code(field: &'static str, text: &str) -> Result<CreditCode, Status> {
+/// A malformed field: the input's reason and words, and the field it came from.
+pub fn invalid(field: &'static str, error: InputError) -> LedgerError {
+    error.in_field(field)
+}
+
+pub fn credit_code(field: &'static str, text: &str) -> Result<CreditCode, LedgerError> {
     CreditCode::parse(text).map_err(|error| invalid(field, error))
 }
 
-pub fn optional_credit_code(field: &'static str, text: &str) -> Result<Option<CreditCode>, Status> {
+pub fn optional_credit_code(
+    field: &'static str,
+    text: &str,
+) -> Result<Option<CreditCode>, LedgerError> {
     if text.is_empty() {
         return Ok(None);
     }
     credit_code(field, text).map(Some)
 }
 
-pub fn program(field: &'static str, value: i32) -> Result<ProgramCode, Status> {
+pub fn program(field: &'static str, value: i32) -> Result<ProgramCode, LedgerError> {
     optional_program(field, value)?.ok_or_else(|| {
         invalid(
             field,
@@ -53,7 +60,10 @@ pub fn program(field: &'static str, value: i32) -> Result<ProgramCode, Status> {
 }
 
 /// `PROGRAM_UNSPECIFIED` means no filter.
-pub fn optional_program(field: &'static str, value: i32) -> Result<Option<ProgramCode>, Status> {
+pub fn optional_program(
+    field: &'static str,
+    value: i32,
+) -> Result<Option<ProgramCode>, LedgerError> {
     match pb::Program::try_from(value) {
         Ok(pb::Program::Unspecified) => Ok(None),
         Ok(pb::Program::Compute) => Ok(Some(ProgramCode::Compute)),
@@ -69,7 +79,7 @@ pub fn optional_program(field: &'static str, value: i32) -> Result<Option<Progra
     }
 }
 
-pub fn role(field: &'static str, value: i32) -> Result<Role, Status> {
+pub fn role(field: &'static str, value: i32) -> Result<Role, LedgerError> {
     match pb::Role::try_from(value) {
         Ok(pb::Role::Bureau) => Ok(Role::Bureau),
         Ok(pb::Role::Provider) => Ok(Role::Provider),
@@ -84,7 +94,7 @@ pub fn role(field: &'static str, value: i32) -> Result<Role, Status> {
     }
 }
 
-pub fn money(field: &'static str, value: Option<&ProtoMoney>) -> Result<Money, Status> {
+pub fn money(field: &'static str, value: Option<&ProtoMoney>) -> Result<Money, LedgerError> {
     let value = value.ok_or_else(|| {
         invalid(
             field,
@@ -98,11 +108,11 @@ pub fn money(field: &'static str, value: Option<&ProtoMoney>) -> Result<Money, S
 pub fn optional_money(
     field: &'static str,
     value: Option<&ProtoMoney>,
-) -> Result<Option<Money>, Status> {
+) -> Result<Option<Money>, LedgerError> {
     value.map(|value| money(field, Some(value))).transpose()
 }
 
-pub fn date(field: &'static str, text: &str) -> Result<NaiveDate, Status> {
+pub fn date(field: &'static str, text: &str) -> Result<NaiveDate, LedgerError> {
     if text.is_empty() {
         return Err(invalid(
             field,
@@ -112,28 +122,28 @@ pub fn date(field: &'static str, text: &str) -> Result<NaiveDate, Status> {
     parse_date(text).map_err(|error| invalid(field, error))
 }
 
-pub fn optional_date(field: &'static str, text: &str) -> Result<Option<NaiveDate>, Status> {
+pub fn optional_date(field: &'static str, text: &str) -> Result<Option<NaiveDate>, LedgerError> {
     if text.is_empty() {
         return Ok(None);
     }
     date(field, text).map(Some)
 }
 
-pub fn invoice_number(field: &'static str, text: &str) -> Result<InvoiceNumber, Status> {
+pub fn invoice_number(field: &'static str, text: &str) -> Result<InvoiceNumber, LedgerError> {
     InvoiceNumber::parse(text).map_err(|error| invalid(field, error))
 }
 
 pub fn text<const MIN: usize, const MAX: usize>(
     field: &'static str,
     value: &str,
-) -> Result<BoundedText<MIN, MAX>, Status> {
+) -> Result<BoundedText<MIN, MAX>, LedgerError> {
     BoundedText::parse(value).map_err(|error| invalid(field, error))
 }
 
 pub fn optional_text<const MIN: usize, const MAX: usize>(
     field: &'static str,
     value: &str,
-) -> Result<Option<BoundedText<MIN, MAX>>, Status> {
+) -> Result<Option<BoundedText<MIN, MAX>>, LedgerError> {
     BoundedText::parse_optional(value).map_err(|error| invalid(field, error))
 }
 
@@ -142,7 +152,7 @@ pub fn id<T>(
     field: &'static str,
     text: &str,
     parse: impl Fn(&str) -> Result<T, InputError>,
-) -> Result<T, Status> {
+) -> Result<T, LedgerError> {
     if text.is_empty() {
         return Err(invalid(
             field,
@@ -152,7 +162,7 @@ pub fn id<T>(
     parse(text).map_err(|error| invalid(field, error))
 }
 
-pub fn page_size(value: i32) -> Result<usize, Status> {
+pub fn page_size(value: i32) -> Result<usize, LedgerError> {
     match usize::try_from(value) {
         Ok(0) => Ok(PAGE_SIZE_DEFAULT),
         Ok(size) if size <= PAGE_SIZE_MAX => Ok(size),
@@ -170,7 +180,7 @@ pub fn page_size(value: i32) -> Result<usize, Status> {
 pub fn page_token<T>(
     text: &str,
     parse: impl Fn(&str) -> Result<T, InputError>,
-) -> Result<Option<T>, Status> {
+) -> Result<Option<T>, LedgerError> {
     if text.is_empty() {
         return Ok(None);
     }
@@ -267,7 +277,7 @@ fn fingerprints(certificates: &std::collections::BTreeSet<Sha256Hex>) -> Vec<Str
 }
 
 /// A certificate's SHA-256 fingerprint, in hex with or without colons.
-pub fn certificate_fingerprint(field: &'static str, text: &str) -> Result<Sha256Hex, Status> {
+pub fn certificate_fingerprint(field: &'static str, text: &str) -> Result<Sha256Hex, LedgerError> {
     let digits: String = text.chars().filter(|character| *character != ':').collect();
     Sha256Hex::parse(&digits).map_err(|error| invalid(field, error))
 }
@@ -342,7 +352,7 @@ fn to_evidence(evidence: &Evidence) -> pb::Evidence {
 }
 
 /// The documents of a claim, at most [`EVIDENCE_MAX`], each checked.
-pub fn evidence(documents: &[pb::Evidence]) -> Result<Vec<Evidence>, Status> {
+pub fn evidence(documents: &[pb::Evidence]) -> Result<Vec<Evidence>, LedgerError> {
     if documents.len() > EVIDENCE_MAX {
         return Err(invalid(
             "evidence",

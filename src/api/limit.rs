@@ -1,4 +1,4 @@
-//! Bounds on what requests can make the whole server hold (issue 12).
+//! Bounds on what requests can make the whole server hold (see SECURITY.md).
 //!
 //! A request takes one of `concurrent_requests_max` slots only once its whole message has
 //! arrived: a client that sends headers and then nothing holds no slot, only its own stream,

@@ -4,12 +4,12 @@
 //! server.
 
 use crate::domain::reason::ReasonCode;
-use tonic::Status;
 
 use super::convert;
-use super::status::{invalid, permission_denied};
+use super::convert::invalid;
 use crate::domain::command::{Command, RedeemCommand};
 use crate::domain::credit_code::CreditCode;
+use crate::domain::error::LedgerError;
 use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::input::InputError;
 use crate::domain::model::{Actor, Invoice, IssueVoucherRequest, SecretHash};
@@ -18,7 +18,7 @@ use crate::domain::text::RequestId;
 use crate::proto::voucher::v1 as pb;
 use crate::store::{RedemptionFilter, SettlementFilter, VoucherFilter};
 
-pub fn register_enterprise(body: &pb::RegisterEnterpriseRequest) -> Result<Command, Status> {
+pub fn register_enterprise(body: &pb::RegisterEnterpriseRequest) -> Result<Command, LedgerError> {
     Ok(Command::RegisterEnterprise {
         credit_code: convert::credit_code("credit_code", &body.credit_code)?,
         name: convert::text("name", &body.name)?,
@@ -29,7 +29,7 @@ pub fn register_enterprise(body: &pb::RegisterEnterpriseRequest) -> Result<Comma
     })
 }
 
-pub fn register_provider(body: &pb::RegisterProviderRequest) -> Result<Command, Status> {
+pub fn register_provider(body: &pb::RegisterProviderRequest) -> Result<Command, LedgerError> {
     Ok(Command::RegisterProvider {
         credit_code: convert::credit_code("credit_code", &body.credit_code)?,
         name: convert::text("name", &body.name)?,
@@ -45,7 +45,7 @@ pub fn register_provider(body: &pb::RegisterProviderRequest) -> Result<Command, 
 pub fn create_token(
     body: &pb::CreateTokenRequest,
     secret_sha256: SecretHash,
-) -> Result<Command, Status> {
+) -> Result<Command, LedgerError> {
     Ok(Command::CreateToken {
         role: convert::role("role", body.role)?,
         provider_credit_code: convert::optional_credit_code(
@@ -57,13 +57,13 @@ pub fn create_token(
     })
 }
 
-pub fn revoke_token(body: &pb::RevokeTokenRequest) -> Result<Command, Status> {
+pub fn revoke_token(body: &pb::RevokeTokenRequest) -> Result<Command, LedgerError> {
     Ok(Command::RevokeToken {
         token_id: convert::id("token_id", &body.token_id, TokenId::parse)?,
     })
 }
 
-pub fn issue_voucher(body: &pb::IssueVoucherRequest) -> Result<Command, Status> {
+pub fn issue_voucher(body: &pb::IssueVoucherRequest) -> Result<Command, LedgerError> {
     Ok(Command::IssueVoucher(IssueVoucherRequest {
         request_id: RequestId::parse(&body.request_id)
             .map_err(|error| invalid("request_id", error))?,
@@ -78,7 +78,7 @@ pub fn issue_voucher(body: &pb::IssueVoucherRequest) -> Result<Command, Status> 
     }))
 }
 
-pub fn revoke_voucher(body: &pb::RevokeVoucherRequest) -> Result<Command, Status> {
+pub fn revoke_voucher(body: &pb::RevokeVoucherRequest) -> Result<Command, LedgerError> {
     Ok(Command::RevokeVoucher {
         voucher_id: convert::id("voucher_id", &body.voucher_id, VoucherId::parse)?,
         reason: convert::text("reason", &body.reason)?,
@@ -86,7 +86,7 @@ pub fn revoke_voucher(body: &pb::RevokeVoucherRequest) -> Result<Command, Status
 }
 
 /// A redemption by `actor`: a provider redeems as itself, the bureau names the provider.
-pub fn redeem(body: &pb::RedeemRequest, actor: Actor) -> Result<Command, Status> {
+pub fn redeem(body: &pb::RedeemRequest, actor: Actor) -> Result<Command, LedgerError> {
     let named_provider =
         convert::optional_credit_code("provider_credit_code", &body.provider_credit_code)?;
     Ok(Command::Redeem(RedeemCommand {
@@ -107,13 +107,13 @@ pub fn redeem(body: &pb::RedeemRequest, actor: Actor) -> Result<Command, Status>
 }
 
 /// A provider's credit code comes from its token, never from what it types.
-fn redeeming_provider(actor: Actor, named: Option<CreditCode>) -> Result<CreditCode, Status> {
+fn redeeming_provider(actor: Actor, named: Option<CreditCode>) -> Result<CreditCode, LedgerError> {
     match (actor, named) {
         (Actor::Provider(own), None) => Ok(own),
         (Actor::Provider(own), Some(named)) if named == own => Ok(own),
-        (Actor::Provider(_), Some(_)) => {
-            Err(permission_denied("a provider redeems only as itself"))
-        }
+        (Actor::Provider(_), Some(_)) => Err(LedgerError::permission_denied(
+            "a provider redeems only as itself",
+        )),
         (Actor::Bureau | Actor::Auditor, Some(named)) => Ok(named),
         (Actor::Bureau | Actor::Auditor, None) => Err(invalid(
             "provider_credit_code",
@@ -128,7 +128,7 @@ fn redeeming_provider(actor: Actor, named: Option<CreditCode>) -> Result<CreditC
 pub fn reverse_redemption(
     body: &pb::ReverseRedemptionRequest,
     actor: Actor,
-) -> Result<Command, Status> {
+) -> Result<Command, LedgerError> {
     Ok(Command::ReverseRedemption {
         redemption_id: convert::id("redemption_id", &body.redemption_id, RedemptionId::parse)?,
         reason: convert::text("reason", &body.reason)?,
@@ -145,7 +145,7 @@ pub struct PageQuery<Filter, Id> {
 
 pub fn list_vouchers(
     body: &pb::ListVouchersRequest,
-) -> Result<PageQuery<VoucherFilter, VoucherId>, Status> {
+) -> Result<PageQuery<VoucherFilter, VoucherId>, LedgerError> {
     Ok(PageQuery {
         filter: VoucherFilter {
             enterprise_credit_code: convert::optional_credit_code(
@@ -161,7 +161,7 @@ pub fn list_vouchers(
 
 pub fn list_redemptions(
     body: &pb::ListRedemptionsRequest,
-) -> Result<PageQuery<RedemptionFilter, RedemptionId>, Status> {
+) -> Result<PageQuery<RedemptionFilter, RedemptionId>, LedgerError> {
     Ok(PageQuery {
         filter: RedemptionFilter {
             enterprise_credit_code: convert::optional_credit_code(
@@ -191,7 +191,7 @@ pub struct BalanceQuery {
     pub on_date: Option<chrono::NaiveDate>,
 }
 
-pub fn get_balance(body: &pb::GetBalanceRequest) -> Result<BalanceQuery, Status> {
+pub fn get_balance(body: &pb::GetBalanceRequest) -> Result<BalanceQuery, LedgerError> {
     Ok(BalanceQuery {
         enterprise_credit_code: convert::credit_code(
             "enterprise_credit_code",
@@ -210,7 +210,7 @@ pub struct ProgramQuery {
 
 pub fn list_balances(
     body: &pb::ListBalancesRequest,
-) -> Result<(ProgramQuery, PageQuery<(), CreditCode>), Status> {
+) -> Result<(ProgramQuery, PageQuery<(), CreditCode>), LedgerError> {
     let program = ProgramQuery {
         program: convert::program("program", body.program)?,
         on_date: convert::optional_date("on_date", &body.on_date)?,
@@ -223,27 +223,27 @@ pub fn list_balances(
     Ok((program, page))
 }
 
-pub fn program_summary(body: &pb::ProgramSummaryRequest) -> Result<ProgramQuery, Status> {
+pub fn program_summary(body: &pb::ProgramSummaryRequest) -> Result<ProgramQuery, LedgerError> {
     Ok(ProgramQuery {
         program: convert::program("program", body.program)?,
         on_date: convert::optional_date("on_date", &body.on_date)?,
     })
 }
 
-pub fn approve_redemption(body: &pb::ApproveRedemptionRequest) -> Result<Command, Status> {
+pub fn approve_redemption(body: &pb::ApproveRedemptionRequest) -> Result<Command, LedgerError> {
     Ok(Command::ApproveRedemption {
         redemption_id: convert::id("redemption_id", &body.redemption_id, RedemptionId::parse)?,
     })
 }
 
-pub fn reject_redemption(body: &pb::RejectRedemptionRequest) -> Result<Command, Status> {
+pub fn reject_redemption(body: &pb::RejectRedemptionRequest) -> Result<Command, LedgerError> {
     Ok(Command::RejectRedemption {
         redemption_id: convert::id("redemption_id", &body.redemption_id, RedemptionId::parse)?,
         reason: convert::text("reason", &body.reason)?,
     })
 }
 
-pub fn create_settlement(body: &pb::CreateSettlementRequest) -> Result<Command, Status> {
+pub fn create_settlement(body: &pb::CreateSettlementRequest) -> Result<Command, LedgerError> {
     Ok(Command::CreateSettlement(
         crate::domain::command::SettlementRequest {
             request_id: RequestId::parse(&body.request_id)
@@ -260,7 +260,7 @@ pub fn create_settlement(body: &pb::CreateSettlementRequest) -> Result<Command, 
 
 pub fn record_settlement_payment(
     body: &pb::RecordSettlementPaymentRequest,
-) -> Result<Command, Status> {
+) -> Result<Command, LedgerError> {
     Ok(Command::RecordSettlementPayment {
         settlement_id: convert::id("settlement_id", &body.settlement_id, SettlementId::parse)?,
         bank_reference: convert::text("bank_reference", &body.bank_reference)?,
@@ -268,7 +268,9 @@ pub fn record_settlement_payment(
     })
 }
 
-pub fn record_related_parties(body: &pb::RecordRelatedPartiesRequest) -> Result<Command, Status> {
+pub fn record_related_parties(
+    body: &pb::RecordRelatedPartiesRequest,
+) -> Result<Command, LedgerError> {
     Ok(Command::RecordRelatedParties {
         provider_credit_code: convert::credit_code(
             "provider_credit_code",
@@ -284,7 +286,7 @@ pub fn record_related_parties(body: &pb::RecordRelatedPartiesRequest) -> Result<
 
 pub fn list_settlements(
     body: &pb::ListSettlementsRequest,
-) -> Result<PageQuery<SettlementFilter, SettlementId>, Status> {
+) -> Result<PageQuery<SettlementFilter, SettlementId>, LedgerError> {
     Ok(PageQuery {
         filter: SettlementFilter {
             provider_credit_code: convert::optional_credit_code(
@@ -298,27 +300,29 @@ pub fn list_settlements(
     })
 }
 
-pub fn get_budget(body: &pb::GetBudgetRequest) -> Result<ProgramQuery, Status> {
+pub fn get_budget(body: &pb::GetBudgetRequest) -> Result<ProgramQuery, LedgerError> {
     Ok(ProgramQuery {
         program: convert::program("program", body.program)?,
         on_date: convert::optional_date("on_date", &body.on_date)?,
     })
 }
 
-pub fn suspend_provider(body: &pb::SuspendProviderRequest) -> Result<Command, Status> {
+pub fn suspend_provider(body: &pb::SuspendProviderRequest) -> Result<Command, LedgerError> {
     Ok(Command::SuspendProvider {
         provider_credit_code: convert::credit_code("credit_code", &body.credit_code)?,
         reason: convert::text("reason", &body.reason)?,
     })
 }
 
-pub fn reinstate_provider(body: &pb::ReinstateProviderRequest) -> Result<Command, Status> {
+pub fn reinstate_provider(body: &pb::ReinstateProviderRequest) -> Result<Command, LedgerError> {
     Ok(Command::ReinstateProvider {
         provider_credit_code: convert::credit_code("credit_code", &body.credit_code)?,
     })
 }
 
-pub fn pin_provider_certificate(body: &pb::ProviderCertificateRequest) -> Result<Command, Status> {
+pub fn pin_provider_certificate(
+    body: &pb::ProviderCertificateRequest,
+) -> Result<Command, LedgerError> {
     Ok(Command::PinProviderCertificate {
         provider_credit_code: convert::credit_code("credit_code", &body.credit_code)?,
         certificate_sha256: convert::certificate_fingerprint(
@@ -330,7 +334,7 @@ pub fn pin_provider_certificate(body: &pb::ProviderCertificateRequest) -> Result
 
 pub fn revoke_provider_certificate(
     body: &pb::ProviderCertificateRequest,
-) -> Result<Command, Status> {
+) -> Result<Command, LedgerError> {
     Ok(Command::RevokeProviderCertificate {
         provider_credit_code: convert::credit_code("credit_code", &body.credit_code)?,
         certificate_sha256: convert::certificate_fingerprint(

@@ -15,6 +15,7 @@ use super::status::to_status;
 use super::{audit, convert, requests};
 use crate::attempts::FailedAttempts;
 use crate::domain::command::Command;
+use crate::domain::error::LedgerError;
 use crate::domain::ids::{RedemptionId, SettlementId, VoucherId};
 use crate::domain::ledger::Outcome;
 use crate::domain::model::{
@@ -93,7 +94,7 @@ impl LedgerService {
     }
 
     /// Submits `command` (or answers its fields' refusal) and returns the record it was about.
-    async fn execute<Record>(&self, command: Result<Command, Status>) -> Result<Record, Status>
+    async fn execute<Record>(&self, command: Result<Command, LedgerError>) -> Result<Record, Status>
     where
         Record: TryFrom<Outcome, Error = Outcome>,
     {
@@ -122,14 +123,17 @@ impl LedgerService {
     }
 
     /// Submits a bureau command about a statement; answers the statement with its lines.
-    async fn settle(&self, command: Result<Command, Status>) -> Result<pb::Settlement, Status> {
+    async fn settle(
+        &self,
+        command: Result<Command, LedgerError>,
+    ) -> Result<pb::Settlement, Status> {
         let settlement: Settlement = self.execute(command).await?;
         self.settlement_answer(&settlement.settlement_id, Actor::Bureau)
     }
 
     async fn provider_answer(
         &self,
-        command: Result<Command, Status>,
+        command: Result<Command, LedgerError>,
     ) -> Result<pb::Provider, Status> {
         let provider: Provider = self.execute(command).await?;
         Ok(convert::to_provider(&provider))
@@ -137,7 +141,7 @@ impl LedgerService {
 
     async fn redemption_answer(
         &self,
-        command: Result<Command, Status>,
+        command: Result<Command, LedgerError>,
     ) -> Result<pb::Redemption, Status> {
         let redemption: Redemption = self.execute(command).await?;
         Ok(convert::to_redemption(&redemption))

@@ -11,7 +11,6 @@ use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
 use crate::domain::error::LedgerError;
-use crate::domain::input::InputError;
 use crate::domain::model::AccessRefusal;
 use crate::engine::EngineError;
 
@@ -75,9 +74,11 @@ pub fn ledger_status(error: LedgerError) -> Status {
     }
 }
 
-/// A malformed field, for parsers at the boundary.
-pub fn invalid(field: &'static str, error: InputError) -> Status {
-    ledger_status(error.in_field(field))
+/// What the parsers and the ledger refuse reaches the wire through [`ledger_status`] alone.
+impl From<LedgerError> for Status {
+    fn from(error: LedgerError) -> Status {
+        ledger_status(error)
+    }
 }
 
 pub fn overloaded(message: &str) -> Status {

@@ -1,4 +1,4 @@
-//! Every reason the ledger can give for a refusal: one closed list (issue 13).
+//! Every reason the ledger can give for a refusal: one closed list.
 //!
 //! Each reason travels as the `reason` of a `google.rpc.ErrorInfo` (domain
 //! `voucher.qidong.gov.cn`), an UPPER_SNAKE word clients match on, so renaming one breaks them:

@@ -90,7 +90,7 @@ pub(crate) enum Message {
 
 /// A verification pauses writes while it runs; after one, writes get at least this many times
 /// its length before the next may start, so callers looping `Verify` cannot stall the ledger
-/// (issue 12): writes keep four fifths of the time at least.
+/// (see SECURITY.md): writes keep four fifths of the time at least.
 pub const VERIFY_REST_FACTOR: u32 = 4;
 
 /// A verification's report, and when it ran.

@@ -19,13 +19,15 @@ use super::i18n::{LANGUAGE_COOKIE, Language};
 use super::layout::{self, Section, program_name, total, yuan};
 use super::pages::chrome;
 use super::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, random_secret, same_secret};
-use super::{Console, PageError, Viewer, http_status, language_of};
+use super::{Console, PageError, Viewer, language_of, refusal};
+use crate::api::convert::invalid;
 use crate::api::convert::to_money;
 use crate::api::requests;
-use crate::api::status::{invalid, to_status};
+use crate::domain::error::LedgerError;
 use crate::domain::ledger::Outcome;
 use crate::domain::model::{Actor, Role, Settlement};
 use crate::domain::money::Money;
+use crate::engine::EngineError;
 use crate::proto::voucher::v1 as pb;
 
 // ---------------------------------------------------------------------------------------------
@@ -547,25 +549,26 @@ fn check_bureau_form(viewer: &Viewer, csrf: &str) -> Result<(), PageError> {
 }
 
 /// Submits a parsed command and answers with the actions page, what happened on top, under
-/// the status a refusal maps to. A parse failure or a refusal reads as the gRPC status would.
+/// the status a refusal maps to. A parse failure reads as the ledger's refusal would.
 async fn act(
     console: &Console,
     viewer: &Viewer,
-    command: Result<crate::domain::command::Command, tonic::Status>,
+    command: Result<crate::domain::command::Command, LedgerError>,
 ) -> Response {
     let result = match command {
-        Ok(command) => console.engine.submit(command).await.map_err(to_status),
-        Err(status) => Err(status),
+        Ok(command) => console.engine.submit(command).await,
+        Err(error) => Err(EngineError::Ledger(error)),
     };
     match result {
         Ok(outcome) => {
             let done = LastAction::Done(done_message(viewer.language, &outcome));
             actions_page(console, viewer, "/actions", Some(&done)).into_response()
         }
-        Err(status) => {
-            let refused = LastAction::Refused(crate::client::describe_status(&status));
+        Err(error) => {
+            let (status, line) = refusal(&error);
+            let refused = LastAction::Refused(line);
             (
-                http_status(status.code()),
+                status,
                 actions_page(console, viewer, "/actions", Some(&refused)),
             )
                 .into_response()
@@ -645,7 +648,7 @@ fn settlement_message(language: Language, settlement: &Settlement) -> String {
 
 /// A program's code word (`compute`) as the wire enum; unknown words are refused by
 /// `api::requests` exactly as an unknown enum value would be.
-fn program_word(word: &str) -> Result<i32, tonic::Status> {
+fn program_word(word: &str) -> Result<i32, LedgerError> {
     crate::domain::policy::ProgramCode::ALL
         .into_iter()
         .find(|program| program.as_str() == word)
@@ -662,7 +665,7 @@ fn program_word(word: &str) -> Result<i32, tonic::Status> {
 }
 
 /// A typed amount (`1,000,000.00`), or none when the field is empty.
-fn face_value(text: &str) -> Result<Option<crate::proto::google::r#type::Money>, tonic::Status> {
+fn face_value(text: &str) -> Result<Option<crate::proto::google::r#type::Money>, LedgerError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);

@@ -1,4 +1,4 @@
-//! The console's listener: a bound on open connections, and a deadline on idle ones (issue 12).
+//! The console's listener: a bound on open connections, and a deadline on idle ones (see SECURITY.md).
 //!
 //! `axum::serve` sets no timer, so hyper would wait forever for a request's headers or body,
 //! and every connection holds a file descriptor: a client with a thousand idle sockets could

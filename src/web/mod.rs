@@ -33,9 +33,10 @@ use axum_extra::extract::CookieJar;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::api::status::to_status;
 use crate::attempts::FailedAttempts;
+use crate::domain::error::LedgerError;
 use crate::domain::model::Role;
+use crate::domain::reason::ReasonCode;
 use crate::engine::{Engine, EngineError};
 use i18n::{LANGUAGE_COOKIE, Language};
 use session::{SESSION_COOKIE, Session, Sessions};
@@ -141,7 +142,7 @@ fn router(console: Console) -> Router {
 
 /// Reads the request's whole body (within [`BODY_READ_DEADLINE`] and [`FORM_BYTES_MAX`])
 /// before taking one of the concurrency bound's slots, so a client that sends headers and then
-/// nothing holds no slot (issue 12); refuses work past the bound; logs one line per request;
+/// nothing holds no slot (see SECURITY.md); refuses work past the bound; logs one line per request;
 /// and sets the headers every response carries: no script, nothing from elsewhere, no
 /// framing, no caching of pages that show public money.
 async fn guard_and_headers(
@@ -281,12 +282,49 @@ enum PageError {
 
 impl PageError {
     fn engine(error: EngineError, language: Language) -> PageError {
-        let status = to_status(error);
+        let (status, message) = refusal(&error);
         PageError::Ledger {
-            status: http_status(status.code()),
-            message: crate::client::describe_status(&status),
+            status,
+            message,
             language,
         }
+    }
+}
+
+/// What the console answers for an error of the engine or the ledger: the HTTP status and
+/// one line, `REASON: what is wrong` (the reason from the closed list the API also sends).
+fn refusal(error: &EngineError) -> (StatusCode, String) {
+    let status = match error {
+        EngineError::Ledger(ledger_error) => ledger_http_status(ledger_error),
+        EngineError::Overloaded | EngineError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        EngineError::Store(store_error) => {
+            tracing::error!(error = %store_error, "store error while serving a console page");
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL: internal error".to_owned(),
+            );
+        }
+    };
+    let line = match error {
+        EngineError::Ledger(ledger_error) => format!("{}: {ledger_error}", ledger_error.reason()),
+        EngineError::Overloaded => format!(
+            "{}: the ledger's write queue is full: retry shortly",
+            ReasonCode::Overloaded
+        ),
+        _ => format!(
+            "{}: the ledger is not accepting writes",
+            ReasonCode::NotAcceptingWrites
+        ),
+    };
+    (status, line)
+}
+
+fn ledger_http_status(error: &LedgerError) -> StatusCode {
+    match error {
+        LedgerError::InvalidArgument { .. } => StatusCode::BAD_REQUEST,
+        LedgerError::NotFound { .. } => StatusCode::NOT_FOUND,
+        LedgerError::AlreadyExists { .. } | LedgerError::Refused(_) => StatusCode::CONFLICT,
+        LedgerError::PermissionDenied { .. } => StatusCode::FORBIDDEN,
     }
 }
 
@@ -325,22 +363,5 @@ impl IntoResponse for PageError {
             )
                 .into_response(),
         }
-    }
-}
-
-/// The HTTP status a gRPC code reads as on a page.
-fn http_status(code: tonic::Code) -> StatusCode {
-    match code {
-        tonic::Code::InvalidArgument | tonic::Code::OutOfRange => StatusCode::BAD_REQUEST,
-        tonic::Code::NotFound => StatusCode::NOT_FOUND,
-        tonic::Code::AlreadyExists | tonic::Code::FailedPrecondition | tonic::Code::Aborted => {
-            StatusCode::CONFLICT
-        }
-        tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
-        tonic::Code::Unauthenticated => StatusCode::UNAUTHORIZED,
-        tonic::Code::ResourceExhausted | tonic::Code::Unavailable => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

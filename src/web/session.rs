@@ -5,7 +5,7 @@
 //! paste of a token and keeps no secret on disk. The map is bounded, and so is each token's
 //! share of it: a token's new sign-in past [`SESSIONS_PER_TOKEN_MAX`] ends that token's own
 //! oldest session, so no token (an auditor's, say) can sign everyone else out by filling the
-//! map (issue 12). When the map is full all the same, the session closest to expiry makes room.
+//! map (see SECURITY.md). When the map is full all the same, the session closest to expiry makes room.
 //! Every request re-reads the token, so revoking it ends its sessions at once.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Provider access (issue 12): the bureau suspends and reinstates a provider, and pins or
+//! Provider access (see SECURITY.md): the bureau suspends and reinstates a provider, and pins or
 //! revokes the client certificates that identify it. Deciding and applying both live here;
 //! the check itself is [`ProviderAccess::admits`], which `api` runs on every request.
 

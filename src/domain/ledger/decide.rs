@@ -1,9 +1,11 @@
 //! The rules: given the state, a command and the clock, which events follow, or why none may.
 //!
 //! Deciding never changes the state. Each command is checked in a fixed order so that the same
-//! request always gets the same refusal; the order for a redemption is the one the issue
-//! tracker fixed (replay, voucher, provider, program, enterprise, self-dealing, status, dates,
-//! cap, voucher balance).
+//! request always gets the same refusal. A redemption, as [`Ledger::decide_redeem`] runs it: a
+//! replay of a used invoice number; the voucher, held by the named enterprise; the provider;
+//! its program and self-dealing; its suspension; the voucher's status; related parties; the
+//! dates; the evidence the policy asks for; a subsidy that rounds to zero; then the cap and the
+//! voucher's balance, in `grant`.
 
 use crate::domain::reason::ReasonCode;
 use chrono::NaiveDate;

@@ -1,4 +1,4 @@
-//! The invariants of DESIGN.md §4, checked over the whole state from first principles:
+//! The invariants of docs/DESIGN.md §4, checked over the whole state from first principles:
 //! every cap account is recomputed from the vouchers and redemptions it covers.
 
 use std::collections::{BTreeMap, HashMap};

@@ -1,4 +1,4 @@
-//! Event format 3: the provider access events (issue 12), and only those.
+//! Event format 3: the provider access events (see SECURITY.md), and only those.
 //!
 //! A record is one JSON object whose first key is `"format":3`:
 //! `{"format":3,"sequence":N,"previous_sha256":"<hex>","event":{"type":"<name>",…facts}}`,
