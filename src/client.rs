@@ -521,7 +521,7 @@ pub fn page_to_json(items_key: &str, records: &[Record], next_page_token: &str) 
 
 /// The canonical gRPC name of a code (`FAILED_PRECONDITION`): the server's own, so that logs
 /// and voucherctl spell codes alike.
-pub use crate::api::observe::code_name;
+pub use crate::wire::code_name;
 
 /// One line for a refusal:
 /// `FAILED_PRECONDITION CAP_EXCEEDED: <message> (remaining 1,000.00 yuan)`.

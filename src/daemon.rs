@@ -182,9 +182,7 @@ async fn serve_until_signal(
         connections_max: config.max_connections,
         ..ServeLimits::default()
     };
-    let store_size = tokio::spawn(crate::metrics::watch_store_size(
-        engine.reader().store().clone(),
-    ));
+    let store_size = tokio::spawn(crate::metrics::watch_store_size(engine.reader().clone()));
     let (stop_serving, stop_requested) = tokio::sync::oneshot::channel::<()>();
     let serving = api::serve(listener, engine.clone(), limits, tls, attempts, async {
         let _ = stop_requested.await;

@@ -18,6 +18,7 @@ pub mod private_files;
 pub mod report;
 pub mod store;
 pub mod web;
+pub mod wire;
 
 /// Code generated from `proto/` by `build.rs`.
 pub mod proto {

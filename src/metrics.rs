@@ -9,7 +9,7 @@ use std::time::Duration;
 use metrics::{counter, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 
-use crate::store::SharedReadStore;
+use crate::engine::Reader;
 
 /// Latency buckets, in seconds: 100 µs to 10 s.
 const LATENCY_BUCKETS_S: &[f64] = &[
@@ -83,13 +83,13 @@ pub fn queue_depth(commands: usize) {
 }
 
 /// Measures the store's size on disk every few seconds, for as long as it runs.
-pub async fn watch_store_size(store: SharedReadStore) {
+pub async fn watch_store_size(reader: Reader) {
     let mut ticks = tokio::time::interval(STORE_SIZE_INTERVAL);
     loop {
         ticks.tick().await;
         let measured = {
-            let store = store.clone();
-            tokio::task::spawn_blocking(move || store.size_on_disk_bytes()).await
+            let reader = reader.clone();
+            tokio::task::spawn_blocking(move || reader.size_on_disk_bytes()).await
         };
         if let Ok(Ok(bytes)) = measured {
             gauge!("voucher_store_size_bytes").set(bytes as f64);

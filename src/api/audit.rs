@@ -13,15 +13,12 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
+use crate::engine::{EngineError, ExportedEvent, Reader, VerifyReport};
 use crate::proto::voucher::v1 as pb;
-use crate::store::backup::write_backup;
-use crate::store::verify::VerifyReport;
-use crate::store::{EventRecord, SharedReadStore, export_line};
 
 /// Messages buffered per stream before the producer waits for the reader.
 const STREAM_BUFFER_MESSAGES: usize = 32;
@@ -139,19 +136,12 @@ pub type EventStream = ReceiverStream<Result<pb::LedgerEvent, Status>>;
 pub type BackupStream = ReceiverStream<Result<pb::BackupChunk, Status>>;
 
 /// Events `from..=through`, in order; `place` is held until the stream ends.
-pub fn stream_events(
-    store: SharedReadStore,
-    from: u64,
-    through: u64,
-    place: StreamPlace,
-) -> EventStream {
+pub fn stream_events(reader: Reader, from: u64, through: u64, place: StreamPlace) -> EventStream {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER_MESSAGES);
     tokio::task::spawn_blocking(move || {
         let _place = place;
-        let visited = store.visit_events(from, through, &mut |_, bytes| {
-            let message = ledger_event(bytes);
-            let failed = message.is_err();
-            send_or_give_up(&sender, message) && !failed
+        let visited = reader.visit_exported_events(from, through, &mut |exported| {
+            send_or_give_up(&sender, ledger_event(exported))
         });
         if let Err(error) = visited {
             let _ = send_or_give_up(&sender, Err(internal(error)));
@@ -160,25 +150,20 @@ pub fn stream_events(
     ReceiverStream::new(receiver)
 }
 
-fn ledger_event(bytes: &[u8]) -> Result<pb::LedgerEvent, Status> {
-    let record: EventRecord = crate::store::format::decode_event(bytes)
-        .map_err(|error| internal(format!("stored event: {error}")))?;
+fn ledger_event(exported: Result<ExportedEvent, EngineError>) -> Result<pb::LedgerEvent, Status> {
+    let event = exported.map_err(internal)?;
     Ok(pb::LedgerEvent {
-        sequence: record.sequence,
-        previous_sha256: record.previous_sha256,
-        sha256: hex::encode(Sha256::digest(bytes)),
-        r#type: record.event.name().to_owned(),
-        json: export_line(bytes),
+        sequence: event.sequence,
+        previous_sha256: event.previous_sha256,
+        sha256: event.sha256,
+        r#type: event.kind.to_owned(),
+        json: event.json,
     })
 }
 
 /// A backup of everything up to the head as of now, in chunks; `place` is held until the
 /// stream ends.
-pub fn stream_backup(
-    store: SharedReadStore,
-    created_at: String,
-    place: StreamPlace,
-) -> BackupStream {
+pub fn stream_backup(reader: Reader, created_at: String, place: StreamPlace) -> BackupStream {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER_MESSAGES);
     tokio::task::spawn_blocking(move || {
         let _place = place;
@@ -186,7 +171,7 @@ pub fn stream_backup(
             sender: sender.clone(),
             buffer: Vec::with_capacity(BACKUP_CHUNK_BYTES),
         };
-        match write_backup(&*store, &created_at, &mut chunks) {
+        match reader.write_backup(&created_at, &mut chunks) {
             Ok(summary) => {
                 tracing::info!(events = summary.events, file_sha256 = %summary.file_sha256, "backup streamed")
             }

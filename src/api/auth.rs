@@ -107,12 +107,12 @@ fn certificate_actor(
             "missing authorization metadata: send \"Bearer <token>\"",
         ));
     };
-    match reader.store().provider(&code) {
+    match reader.registered_provider(&code) {
         Ok(Some(_)) => Ok(Actor::Provider(code)),
         Ok(None) => Err(unauthenticated(&format!(
             "the client certificate names {code}, which is not a registered provider"
         ))),
-        Err(error) => Err(to_status(error.into())),
+        Err(error) => Err(to_status(error)),
     }
 }
 
@@ -127,9 +127,8 @@ fn admitted(
         return Ok(actor);
     };
     let provider = reader
-        .store()
-        .provider(&code)
-        .map_err(|error| to_status(error.into()))?
+        .registered_provider(&code)
+        .map_err(to_status)?
         .ok_or_else(|| unauthenticated("the provider is not registered"))?;
     provider
         .access

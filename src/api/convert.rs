@@ -11,14 +11,15 @@ use crate::domain::input::InputError;
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::model::{
     Balance, BudgetView, Enterprise, Evidence, EvidenceKind, ProgramSummary, Provider, Redemption,
-    RedemptionStatus, RelatedParties, Role, Settlement, Sha256Hex, Timestamp, Voucher,
-    VoucherStatus,
+    RedemptionStatus, RelatedParties, Role, Settlement, Sha256Hex, Voucher, VoucherStatus,
 };
-use crate::domain::money::{CURRENCY_CNY, Money, Total};
+use crate::domain::money::Money;
 use crate::domain::policy::ProgramCode;
 use crate::domain::text::BoundedText;
 use crate::proto::google::r#type::Money as ProtoMoney;
 use crate::proto::voucher::v1 as pb;
+
+pub use crate::wire::{signed_to_money, to_date, to_money, to_timestamp, total_to_money};
 
 /// The most documents one claim may carry.
 pub const EVIDENCE_MAX: usize = 20;
@@ -195,37 +196,6 @@ pub fn page_token<T>(
     })
 }
 
-pub fn to_money(amount: Money) -> ProtoMoney {
-    let (units, nanos) = amount.units_and_nanos();
-    ProtoMoney {
-        currency_code: CURRENCY_CNY.to_owned(),
-        units,
-        nanos,
-    }
-}
-
-/// A total as `google.type.Money`. Totals never reach what an `i64` of yuan holds; were one to,
-/// it would show as that maximum rather than wrap.
-pub fn total_to_money(total: Total) -> ProtoMoney {
-    let (units, nanos) = total.units_and_nanos().unwrap_or((i64::MAX, 990_000_000));
-    ProtoMoney {
-        currency_code: CURRENCY_CNY.to_owned(),
-        units,
-        nanos,
-    }
-}
-
-pub fn to_timestamp(at: Timestamp) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).expect("below one second"),
-    }
-}
-
-pub fn to_date(date: NaiveDate) -> String {
-    date.format("%Y-%m-%d").to_string()
-}
-
 pub fn to_program(program: ProgramCode) -> i32 {
     match program {
         ProgramCode::Compute => pb::Program::Compute as i32,
@@ -388,20 +358,6 @@ pub fn evidence(documents: &[pb::Evidence]) -> Result<Vec<Evidence>, LedgerError
             })
         })
         .collect()
-}
-
-/// A signed amount (a statement's net) as `google.type.Money`: units and nanos share the sign.
-pub fn signed_to_money(amount: rust_decimal::Decimal) -> ProtoMoney {
-    let mut at_fen = amount.round_dp(2);
-    at_fen.rescale(2);
-    let fen = at_fen.mantissa();
-    let units = i64::try_from(fen / 100).unwrap_or(if fen < 0 { i64::MIN } else { i64::MAX });
-    let nanos = i32::try_from(fen % 100).unwrap_or(0) * 10_000_000;
-    ProtoMoney {
-        currency_code: CURRENCY_CNY.to_owned(),
-        units,
-        nanos,
-    }
 }
 
 /// A statement, with its lines when `lines` holds their redemptions.

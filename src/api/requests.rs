@@ -15,8 +15,8 @@ use crate::domain::input::InputError;
 use crate::domain::model::{Actor, Invoice, IssueVoucherRequest, SecretHash};
 use crate::domain::policy::ProgramCode;
 use crate::domain::text::RequestId;
+use crate::engine::{RedemptionFilter, SettlementFilter, VoucherFilter};
 use crate::proto::voucher::v1 as pb;
-use crate::store::{RedemptionFilter, SettlementFilter, VoucherFilter};
 
 pub fn register_enterprise(body: &pb::RegisterEnterpriseRequest) -> Result<Command, LedgerError> {
     Ok(Command::RegisterEnterprise {

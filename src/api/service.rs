@@ -449,18 +449,15 @@ impl VoucherLedger for LedgerService {
             request,
             BUREAU_AUDITOR,
             |caller, body| async move {
-                let store = self.engine.reader().store().clone();
-                let head = store
-                    .stored_head()
-                    .map_err(|error| to_status(error.into()))?
-                    .sequence;
+                let reader = self.engine.reader().clone();
+                let head = reader.head_sequence().map_err(to_status)?;
                 let from = body.from_sequence.max(1);
                 let through = match body.max_events {
                     0 => head,
                     max_events => head.min(from.saturating_add(max_events - 1)),
                 };
                 let place = self.streams.open(caller.key)?;
-                Ok(audit::stream_events(store, from, through, place))
+                Ok(audit::stream_events(reader, from, through, place))
             },
         )
         .await
@@ -490,11 +487,7 @@ impl VoucherLedger for LedgerService {
             let reader = self.engine.reader();
             let created_at = reader.now().now.to_rfc3339();
             let place = self.streams.open(caller.key)?;
-            Ok(audit::stream_backup(
-                reader.store().clone(),
-                created_at,
-                place,
-            ))
+            Ok(audit::stream_backup(reader.clone(), created_at, place))
         })
         .await
     }

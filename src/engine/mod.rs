@@ -24,11 +24,14 @@ use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
 use crate::domain::ledger::{Ledger, Outcome};
 use crate::domain::policy::Policy;
-use crate::store::verify::{Problem, VerifyReport};
+use crate::store::verify::Problem;
 use crate::store::{self, ChainHead, StoreError};
 
+pub use crate::store::backup::{BackupError, BackupSummary};
+pub use crate::store::verify::VerifyReport;
+pub use crate::store::{RedemptionFilter, SettlementFilter, VoucherFilter};
 pub use clock::ClockSource;
-pub use reader::Reader;
+pub use reader::{ExportedEvent, Reader};
 
 /// Bounds of the engine, and the clock it reads.
 #[derive(Clone, Debug)]

@@ -56,8 +56,52 @@ impl Reader {
         self.clock.now()
     }
 
+    /// The store, for the daemon's start-up and the engine's own use; the API and the
+    /// console read through the methods below (a test keeps them from the store).
     pub fn store(&self) -> &SharedReadStore {
         &self.store
+    }
+
+    /// The number of the last stored event.
+    pub fn head_sequence(&self) -> Result<u64, EngineError> {
+        Ok(self.store.stored_head()?.sequence)
+    }
+
+    /// The store's size on disk, for the metrics.
+    pub fn size_on_disk_bytes(&self) -> Result<u64, EngineError> {
+        Ok(self.store.size_on_disk_bytes()?)
+    }
+
+    /// The registered provider with this code, if there is one (authentication asks this;
+    /// [`Reader::provider`] refuses a missing one instead).
+    pub fn registered_provider(&self, code: &CreditCode) -> Result<Option<Provider>, EngineError> {
+        Ok(self.store.provider(code)?)
+    }
+
+    /// Visits the stored events `from..=through` as auditors get them, in order, until
+    /// `visit` returns false. An event that cannot be read is visited as an error, last.
+    pub fn visit_exported_events(
+        &self,
+        from: u64,
+        through: u64,
+        visit: &mut dyn FnMut(Result<ExportedEvent, EngineError>) -> bool,
+    ) -> Result<(), EngineError> {
+        self.store
+            .visit_events(from, through, &mut |_, bytes| {
+                let exported = ExportedEvent::of(bytes);
+                let failed = exported.is_err();
+                visit(exported) && !failed
+            })
+            .map_err(EngineError::from)
+    }
+
+    /// Writes a backup of every event up to the head as of now to `out`.
+    pub fn write_backup(
+        &self,
+        created_at: &str,
+        out: &mut impl std::io::Write,
+    ) -> Result<crate::store::backup::BackupSummary, crate::store::backup::BackupError> {
+        crate::store::backup::write_backup(&*self.store, created_at, out)
     }
 
     /// The active token whose secret this is, if any.
@@ -413,5 +457,34 @@ impl Reader {
             period,
             rules.cap,
         ))
+    }
+}
+
+/// One stored event as it is exported: its place in the chain, its kind, and its export line
+/// (the stored record with its own SHA-256 added as the last field).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportedEvent {
+    pub sequence: u64,
+    pub previous_sha256: String,
+    pub sha256: String,
+    pub kind: &'static str,
+    pub json: String,
+}
+
+impl ExportedEvent {
+    fn of(bytes: &[u8]) -> Result<ExportedEvent, EngineError> {
+        use sha2::Digest;
+        let record = crate::store::format::decode_event(bytes).map_err(|error| {
+            EngineError::Store(crate::store::StoreError::Corrupt(format!(
+                "stored event: {error}"
+            )))
+        })?;
+        Ok(ExportedEvent {
+            sequence: record.sequence,
+            previous_sha256: record.previous_sha256,
+            sha256: hex::encode(sha2::Sha256::digest(bytes)),
+            kind: record.event.name(),
+            json: crate::store::export_line(bytes),
+        })
     }
 }

@@ -21,7 +21,7 @@ use crate::domain::model::{Actor, Balance, ProgramSummary, Redemption};
 use crate::domain::policy::{Policy, ProgramCode, ProgramRules};
 use crate::engine::EngineError;
 use crate::engine::Reader;
-use crate::store::{RedemptionFilter, SettlementFilter, VoucherFilter};
+use crate::engine::{RedemptionFilter, SettlementFilter, VoucherFilter};
 
 /// Rows on one page of a list.
 pub const ROWS_PER_PAGE: usize = 50;

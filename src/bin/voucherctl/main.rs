@@ -39,7 +39,7 @@ use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request, Status};
-use voucher_ledger::api::convert::{to_date, to_money};
+use voucher_ledger::wire::{to_date, to_money};
 use voucher_ledger::client::{self as show, Record, describe_status, is_transport_failure};
 use voucher_ledger::domain::dates::parse_date;
 use voucher_ledger::domain::money::Money;
