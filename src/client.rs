@@ -2,8 +2,11 @@
 //! a refusal as one line a person can act on. Pure functions, no I/O, so they can be tested.
 //!
 //! A message first becomes a [`Record`], an ordered list of typed fields; both renderings read
-//! the same record, so the text and the JSON never disagree. Money never passes through a
-//! float: it goes from `google.type.Money` to [`Money`] and is printed from there.
+//! the same record, so the text and the JSON never disagree. Which fields each reply's record
+//! holds is decided beside the command that prints it, in `src/bin/voucherctl/`; this module
+//! holds how a record is rendered, the words for the wire's enums, and the refusal line, which
+//! the web console shows too. Money never passes through a float: it goes from
+//! `google.type.Money` to [`Money`] and is printed from there.
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use rust_decimal::Decimal;
@@ -38,328 +41,14 @@ pub enum Value {
 /// A reply message as ordered fields.
 pub type Record = Vec<(&'static str, Value)>;
 
-fn text(value: &str) -> Value {
+/// A field always shown.
+pub fn text(value: &str) -> Value {
     Value::Text(value.to_owned())
 }
 
-fn optional(value: &str) -> Value {
+/// A field shown as text only when not empty.
+pub fn optional(value: &str) -> Value {
     Value::OptionalText(value.to_owned())
-}
-
-pub fn enterprise(message: &pb::Enterprise) -> Record {
-    vec![
-        ("credit_code", text(&message.credit_code)),
-        ("name", text(&message.name)),
-        ("check_digit_valid", Value::Flag(message.check_digit_valid)),
-        (
-            "check_digit_override_reason",
-            optional(&message.check_digit_override_reason),
-        ),
-        ("registered_at", Value::Time(message.registered_at)),
-    ]
-}
-
-pub fn provider(message: &pb::Provider) -> Record {
-    vec![
-        ("credit_code", text(&message.credit_code)),
-        ("name", text(&message.name)),
-        ("program", Value::Text(program_word(message.program))),
-        ("check_digit_valid", Value::Flag(message.check_digit_valid)),
-        (
-            "check_digit_override_reason",
-            optional(&message.check_digit_override_reason),
-        ),
-        ("registered_at", Value::Time(message.registered_at)),
-        ("suspended", Value::Flag(message.suspension.is_some())),
-        (
-            "suspension_reason",
-            optional(
-                message
-                    .suspension
-                    .as_ref()
-                    .map_or("", |s| s.reason.as_str()),
-            ),
-        ),
-        (
-            "suspended_at",
-            Value::Time(message.suspension.as_ref().and_then(|s| s.suspended_at)),
-        ),
-        (
-            "pinned_certificate_sha256",
-            optional(&message.pinned_certificate_sha256.join(", ")),
-        ),
-        (
-            "revoked_certificate_sha256",
-            optional(&message.revoked_certificate_sha256.join(", ")),
-        ),
-    ]
-}
-
-pub fn created_token(message: &pb::CreateTokenResponse) -> Record {
-    vec![
-        ("token_id", text(&message.token_id)),
-        ("token", text(&message.token)),
-    ]
-}
-
-pub fn revoked_token(token_id: &str) -> Record {
-    vec![("token_id", text(token_id)), ("revoked", Value::Flag(true))]
-}
-
-pub fn voucher(message: &pb::Voucher) -> Record {
-    vec![
-        ("voucher_id", text(&message.voucher_id)),
-        (
-            "enterprise_credit_code",
-            text(&message.enterprise_credit_code),
-        ),
-        ("program", Value::Text(program_word(message.program))),
-        ("status", Value::Text(voucher_status_word(message.status))),
-        ("face_value", Value::Money(message.face_value.clone())),
-        ("redeemed", Value::Money(message.redeemed.clone())),
-        ("remaining", Value::Money(message.remaining.clone())),
-        ("valid_from", text(&message.valid_from)),
-        ("valid_until", text(&message.valid_until)),
-        ("redeem_by", text(&message.redeem_by)),
-        ("issued_at", Value::Time(message.issued_at)),
-        ("revocation_reason", optional(&message.revocation_reason)),
-        ("closed_at", Value::Time(message.closed_at)),
-    ]
-}
-
-pub fn redemption(message: &pb::Redemption) -> Record {
-    vec![
-        ("redemption_id", text(&message.redemption_id)),
-        ("voucher_id", text(&message.voucher_id)),
-        ("program", Value::Text(program_word(message.program))),
-        (
-            "status",
-            Value::Text(redemption_status_word(message.status)),
-        ),
-        (
-            "enterprise_credit_code",
-            text(&message.enterprise_credit_code),
-        ),
-        ("provider_credit_code", text(&message.provider_credit_code)),
-        ("invoice_number", text(&message.invoice_number)),
-        ("invoice_date", text(&message.invoice_date)),
-        (
-            "invoice_amount",
-            Value::Money(message.invoice_amount.clone()),
-        ),
-        (
-            "computed_subsidy",
-            Value::Money(message.computed_subsidy.clone()),
-        ),
-        ("subsidy", Value::Money(message.subsidy.clone())),
-        ("allow_partial", Value::Flag(message.allow_partial)),
-        ("redeemed_at", Value::Time(message.redeemed_at)),
-        ("reversal_reason", optional(&message.reversal_reason)),
-        ("reversed_at", Value::Time(message.reversed_at)),
-        ("evidence", optional(&evidence_summary(&message.evidence))),
-        ("approved_at", Value::Time(message.approved_at)),
-        ("rejection_reason", optional(&message.rejection_reason)),
-        ("rejected_at", Value::Time(message.rejected_at)),
-        ("settlement_id", optional(&message.settlement_id)),
-    ]
-}
-
-/// `contract sha256:ab12… (contract.pdf); payment_receipt …`.
-fn evidence_summary(documents: &[pb::Evidence]) -> String {
-    documents
-        .iter()
-        .map(|document| {
-            let kind = pb::EvidenceKind::try_from(document.kind)
-                .map(|kind| short_word(kind.as_str_name(), "EVIDENCE_KIND_"))
-                .unwrap_or_else(|_| format!("unknown({})", document.kind));
-            format!("{kind} sha256:{} ({})", document.sha256, document.reference)
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
-}
-
-/// A statement's header (its lines are separate records).
-pub fn settlement(message: &pb::Settlement) -> Record {
-    let mut record = vec![
-        ("settlement_id", text(&message.settlement_id)),
-        ("provider_credit_code", text(&message.provider_credit_code)),
-        ("provider_name", optional(&message.provider_name)),
-        ("program", Value::Text(program_word(message.program))),
-        ("up_to_date", text(&message.up_to_date)),
-        ("lines", Value::Text(message.line_count.to_string())),
-        ("gross", Value::Money(message.gross.clone())),
-        ("clawed_back", Value::Money(message.clawed_back.clone())),
-        (
-            "net",
-            Value::Text(
-                message
-                    .net
-                    .as_ref()
-                    .map_or_else(|| "-".to_owned(), signed_grouped),
-            ),
-        ),
-        (
-            "clawbacks",
-            Value::Text(message.clawbacks.len().to_string()),
-        ),
-        ("more_pending", Value::Flag(message.more_pending)),
-        ("created_at", Value::Time(message.created_at)),
-        ("paid", Value::Flag(message.payment.is_some())),
-    ];
-    if let Some(payment) = &message.payment {
-        record.push(("paid_on", text(&payment.paid_on)));
-        record.push(("bank_reference", text(&payment.bank_reference)));
-        record.push(("payment_recorded_at", Value::Time(payment.recorded_at)));
-    }
-    if message
-        .net
-        .as_ref()
-        .is_some_and(|net| net.units < 0 || net.nanos < 0)
-    {
-        let owed = message.net.as_ref().map(|net| ProtoMoney {
-            currency_code: net.currency_code.clone(),
-            units: -net.units,
-            nanos: -net.nanos,
-        });
-        record.push(("provider_owes", Value::Money(owed)));
-    }
-    record
-}
-
-/// A clawback netted in a statement: a settled claim reversed afterwards.
-pub fn clawback(message: &pb::Clawback) -> Record {
-    vec![
-        ("clawback_of", text(&message.redemption_id)),
-        ("amount", Value::Money(message.amount.clone())),
-        ("booked_at", Value::Time(message.booked_at)),
-    ]
-}
-
-pub fn settlement_line(message: &pb::SettlementLine) -> Record {
-    vec![
-        ("redemption_id", text(&message.redemption_id)),
-        ("voucher_id", text(&message.voucher_id)),
-        (
-            "enterprise_credit_code",
-            text(&message.enterprise_credit_code),
-        ),
-        ("invoice_number", text(&message.invoice_number)),
-        ("invoice_date", text(&message.invoice_date)),
-        (
-            "invoice_amount",
-            Value::Money(message.invoice_amount.clone()),
-        ),
-        ("subsidy", Value::Money(message.subsidy.clone())),
-    ]
-}
-
-pub fn budget(message: &pb::Budget) -> Record {
-    vec![
-        ("program", Value::Text(program_word(message.program))),
-        ("period_start", text(&message.period_start)),
-        ("period_end", text(&message.period_end)),
-        ("budget", Value::Money(message.budget.clone())),
-        ("committed", Value::Money(message.committed.clone())),
-        ("redeemed", Value::Money(message.redeemed.clone())),
-        ("settled", Value::Money(message.settled.clone())),
-        ("available", Value::Money(message.available.clone())),
-    ]
-}
-
-pub fn related_parties(message: &pb::RelatedParties) -> Record {
-    vec![
-        ("provider_credit_code", text(&message.provider_credit_code)),
-        (
-            "enterprise_credit_code",
-            text(&message.enterprise_credit_code),
-        ),
-        ("reason", text(&message.reason)),
-        ("recorded_at", Value::Time(message.recorded_at)),
-    ]
-}
-
-/// A signed amount as `-1,234.56` (a statement's net may be negative).
-pub fn signed_grouped(value: &ProtoMoney) -> String {
-    let negative = value.units < 0 || value.nanos < 0;
-    let magnitude = ProtoMoney {
-        currency_code: value.currency_code.clone(),
-        units: value.units.abs(),
-        nanos: value.nanos.abs(),
-    };
-    let grouped = grouped_yuan(Some(&magnitude));
-    if negative {
-        format!("-{grouped}")
-    } else {
-        grouped
-    }
-}
-
-pub fn balance(message: &pb::Balance) -> Record {
-    vec![
-        (
-            "enterprise_credit_code",
-            text(&message.enterprise_credit_code),
-        ),
-        ("enterprise_name", optional(&message.enterprise_name)),
-        ("program", Value::Text(program_word(message.program))),
-        ("period_start", text(&message.period_start)),
-        ("period_end", text(&message.period_end)),
-        ("cap", Value::Money(message.cap.clone())),
-        ("committed", Value::Money(message.committed.clone())),
-        ("redeemed", Value::Money(message.redeemed.clone())),
-        (
-            "available_to_issue",
-            Value::Money(message.available_to_issue.clone()),
-        ),
-        ("outstanding", Value::Money(message.outstanding.clone())),
-        (
-            "redeemed_by_year",
-            Value::YearTotals(message.redeemed_by_year.clone()),
-        ),
-    ]
-}
-
-/// A program's totals in one cap period (its providers are separate records).
-pub fn program_summary(message: &pb::ProgramSummaryResponse) -> Record {
-    vec![
-        ("program", Value::Text(program_word(message.program))),
-        ("period_start", text(&message.period_start)),
-        ("period_end", text(&message.period_end)),
-        (
-            "cap_per_enterprise",
-            Value::Money(message.cap_per_enterprise.clone()),
-        ),
-        ("enterprises", Value::Text(message.enterprises.to_string())),
-        ("vouchers", Value::Text(message.vouchers.to_string())),
-        ("committed", Value::Money(message.committed.clone())),
-        ("redeemed", Value::Money(message.redeemed.clone())),
-        ("reversed", Value::Money(message.reversed.clone())),
-        ("redemptions", Value::Text(message.redemptions.to_string())),
-        (
-            "providers",
-            Value::Text(message.providers.len().to_string()),
-        ),
-        (
-            "providers_truncated",
-            Value::Flag(message.providers_truncated),
-        ),
-        ("rejected", Value::Money(message.rejected.clone())),
-        ("settled", Value::Money(message.settled.clone())),
-        ("budget", Value::Money(message.budget.clone())),
-    ]
-}
-
-/// One provider's totals in a program summary.
-pub fn provider_total(message: &pb::ProviderTotal) -> Record {
-    vec![
-        ("provider_credit_code", text(&message.provider_credit_code)),
-        ("provider_name", optional(&message.provider_name)),
-        ("redemptions", Value::Text(message.redemptions.to_string())),
-        ("redeemed", Value::Money(message.redeemed.clone())),
-        ("reversed", Value::Money(message.reversed.clone())),
-        ("rejected", Value::Money(message.rejected.clone())),
-        ("settled", Value::Money(message.settled.clone())),
-    ]
 }
 
 /// `compute`, `leasing`, `corpus`; `unknown(7)` for a number this build does not know.
@@ -380,6 +69,13 @@ pub fn voucher_status_word(value: i32) -> String {
 pub fn redemption_status_word(value: i32) -> String {
     pb::RedemptionStatus::try_from(value)
         .map(|status| short_word(status.as_str_name(), "REDEMPTION_STATUS_"))
+        .unwrap_or_else(|_| format!("unknown({value})"))
+}
+
+/// `contract`, `payment_receipt`, `delivery_proof`, `deployment_proof`.
+pub fn evidence_kind_word(value: i32) -> String {
+    pb::EvidenceKind::try_from(value)
+        .map(|kind| short_word(kind.as_str_name(), "EVIDENCE_KIND_"))
         .unwrap_or_else(|_| format!("unknown({value})"))
 }
 

@@ -1,12 +1,15 @@
 //! `voucherctl provider …`: a provider's access (issue 12). The bureau suspends and reinstates
 //! a provider, and pins or revokes its client certificates by SHA-256 fingerprint; the bureau
-//! and auditors read it back with `provider show`.
+//! and auditors read it back with `provider show`. The provider's record, which
+//! `register-provider` prints too, is here: most of it is its access.
 
 use clap::{Args, Subcommand};
-use voucher_ledger::client as show;
+use voucher_ledger::client::{Record, Value, optional, program_word, text};
 use voucher_ledger::proto::voucher::v1 as pb;
 
-use super::{Client, Failure, Output};
+use crate::Failure;
+use crate::connect::Client;
+use crate::output::Output;
 
 #[derive(Subcommand, Debug)]
 pub enum ProviderCommand {
@@ -88,6 +91,47 @@ pub async fn run(
                 .await?
         }
     };
-    output.record(&show::provider(&provider.into_inner()));
+    output.record(&provider_record(&provider.into_inner()));
     Ok(())
+}
+
+pub fn provider_record(message: &pb::Provider) -> Record {
+    vec![
+        ("credit_code", text(&message.credit_code)),
+        ("name", text(&message.name)),
+        ("program", Value::Text(program_word(message.program))),
+        ("check_digit_valid", Value::Flag(message.check_digit_valid)),
+        (
+            "check_digit_override_reason",
+            optional(&message.check_digit_override_reason),
+        ),
+        ("registered_at", Value::Time(message.registered_at)),
+        ("suspended", Value::Flag(message.suspension.is_some())),
+        (
+            "suspension_reason",
+            optional(
+                message
+                    .suspension
+                    .as_ref()
+                    .map_or("", |suspension| suspension.reason.as_str()),
+            ),
+        ),
+        (
+            "suspended_at",
+            Value::Time(
+                message
+                    .suspension
+                    .as_ref()
+                    .and_then(|suspension| suspension.suspended_at),
+            ),
+        ),
+        (
+            "pinned_certificate_sha256",
+            optional(&message.pinned_certificate_sha256.join(", ")),
+        ),
+        (
+            "revoked_certificate_sha256",
+            optional(&message.revoked_certificate_sha256.join(", ")),
+        ),
+    ]
 }

@@ -1,0 +1,68 @@
+//! Argument types and parsers that several groups of commands share: the program, the paging
+//! options of every list, yuan amounts and days checked before anything is sent, and the
+//! idempotency key of the commands that take `--request-id`.
+
+use chrono::NaiveDate;
+use clap::{Args, ValueEnum};
+use voucher_ledger::domain::dates::parse_date;
+use voucher_ledger::domain::money::Money;
+use voucher_ledger::proto::voucher::v1 as pb;
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum ProgramArgument {
+    /// 算力券
+    Compute,
+    /// 租赁券
+    Leasing,
+    /// 语料补贴 (only if the policy file opens it)
+    Corpus,
+}
+
+impl ProgramArgument {
+    pub fn wire(self) -> i32 {
+        let program = match self {
+            ProgramArgument::Compute => pb::Program::Compute,
+            ProgramArgument::Leasing => pb::Program::Leasing,
+            ProgramArgument::Corpus => pb::Program::Corpus,
+        };
+        program as i32
+    }
+}
+
+/// A program filter: every program when absent.
+pub fn optional_program(program: Option<ProgramArgument>) -> i32 {
+    program.map_or(pb::Program::Unspecified as i32, ProgramArgument::wire)
+}
+
+#[derive(Args, Debug)]
+pub struct Paging {
+    /// Results per page, 1 to 1000 (the server's default is 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub page_size: Option<i32>,
+    /// Continue from a previous reply's next_page_token.
+    #[arg(long, value_name = "TOKEN")]
+    pub page_token: Option<String>,
+    /// Follow next_page_token to the end (at most 1,000 pages).
+    #[arg(long)]
+    pub all: bool,
+}
+
+impl Paging {
+    /// The page size to ask for: 0 leaves it to the server.
+    pub fn page_size(&self) -> i32 {
+        self.page_size.unwrap_or(0)
+    }
+}
+
+pub fn parse_yuan(text: &str) -> Result<Money, String> {
+    Money::parse_yuan(text).map_err(|error| error.message)
+}
+
+pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
+    parse_date(text).map_err(|error| error.message)
+}
+
+/// The `--request-id` given, or a fresh UUID (printed with the reply, to retry with).
+pub fn request_id_or_new(request_id: Option<String>) -> String {
+    request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}

@@ -1,0 +1,37 @@
+//! `voucherctl health`: the gRPC health check, as container and Kubernetes probes run it. It
+//! needs no token, so it runs before one is looked for, on a bare channel.
+
+use std::process::ExitCode;
+
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::connect::{CONNECT_TIMEOUT, open_channel};
+use crate::output::emit;
+use crate::{Cli, Failure, async_runtime, fail};
+
+/// Exit 0 and `SERVING` when the ledger's service is serving; 1 when it is not; 3 when the
+/// server cannot be reached.
+pub fn run(cli: &Cli) -> ExitCode {
+    let runtime = match async_runtime() {
+        Ok(runtime) => runtime,
+        Err(exit) => return exit,
+    };
+    let checked = runtime.block_on(async {
+        let channel = open_channel(cli, CONNECT_TIMEOUT).await?;
+        let mut client = HealthClient::new(channel);
+        let request = HealthCheckRequest {
+            service: "voucher.v1.VoucherLedger".to_owned(),
+        };
+        Ok::<_, Failure>(client.check(request).await?.into_inner().status)
+    });
+    match checked {
+        Ok(status) if status == ServingStatus::Serving as i32 => {
+            emit("SERVING\n");
+            ExitCode::SUCCESS
+        }
+        Ok(status) => fail(1, &format!("not serving (status {status})")),
+        Err(failure) => failure.report(None),
+    }
+}

@@ -1,0 +1,224 @@
+//! Who may take part, as the bureau registers them: `register-enterprise`, `get-enterprise`,
+//! `register-provider`, `create-token`, `revoke-token` and `related-parties`, with the
+//! records they print. A provider's own record, with its access, is `provider`'s.
+
+use clap::{Args, ValueEnum};
+use voucher_ledger::client::{Record, Value, optional, text};
+use voucher_ledger::proto::voucher::v1 as pb;
+
+use crate::Failure;
+use crate::arguments::ProgramArgument;
+use crate::connect::Client;
+use crate::output::{Output, emit};
+use crate::provider::provider_record;
+
+#[derive(Args, Debug)]
+pub struct RegisterEnterprise {
+    /// 统一社会信用代码, 18 characters.
+    #[arg(long)]
+    credit_code: String,
+    #[arg(long)]
+    name: String,
+    /// Why to accept a code whose check digit is wrong.
+    #[arg(long, value_name = "REASON")]
+    override_reason: Option<String>,
+}
+
+impl RegisterEnterprise {
+    pub async fn run(self, client: &mut Client, output: &Output) -> Result<(), Failure> {
+        let request = pb::RegisterEnterpriseRequest {
+            credit_code: self.credit_code,
+            name: self.name,
+            check_digit_override_reason: self.override_reason.unwrap_or_default(),
+        };
+        let reply = client.register_enterprise(request).await?.into_inner();
+        output.record(&enterprise_record(&reply));
+        Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct GetEnterprise {
+    credit_code: String,
+}
+
+impl GetEnterprise {
+    pub async fn run(self, client: &mut Client, output: &Output) -> Result<(), Failure> {
+        let request = pb::GetEnterpriseRequest {
+            credit_code: self.credit_code,
+        };
+        let reply = client.get_enterprise(request).await?.into_inner();
+        output.record(&enterprise_record(&reply));
+        Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RegisterProvider {
+    /// 统一社会信用代码, 18 characters.
+    #[arg(long)]
+    credit_code: String,
+    #[arg(long)]
+    name: String,
+    /// The one program this provider may redeem vouchers of.
+    #[arg(long)]
+    program: ProgramArgument,
+    /// Why to accept a code whose check digit is wrong.
+    #[arg(long, value_name = "REASON")]
+    override_reason: Option<String>,
+}
+
+impl RegisterProvider {
+    pub async fn run(self, client: &mut Client, output: &Output) -> Result<(), Failure> {
+        let request = pb::RegisterProviderRequest {
+            credit_code: self.credit_code,
+            name: self.name,
+            program: self.program.wire(),
+            check_digit_override_reason: self.override_reason.unwrap_or_default(),
+        };
+        let reply = client.register_provider(request).await?.into_inner();
+        output.record(&provider_record(&reply));
+        Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct CreateToken {
+    #[arg(long)]
+    role: RoleArgument,
+    /// The provider the token speaks for: required with --role provider, refused otherwise.
+    #[arg(long, value_name = "CREDIT_CODE")]
+    provider: Option<String>,
+    /// Who holds the token and why, for the audit trail.
+    #[arg(long)]
+    description: Option<String>,
+}
+
+impl CreateToken {
+    /// `--provider` goes with `--role provider` and only with it: checked before dialling.
+    pub fn check_usage(&self) -> Result<(), Failure> {
+        match (self.role, &self.provider) {
+            (RoleArgument::Provider, None) => Err(Failure::Usage(
+                "--role provider needs --provider <CREDIT_CODE>".to_owned(),
+            )),
+            (RoleArgument::Bureau | RoleArgument::Auditor, Some(_)) => Err(Failure::Usage(
+                "--provider goes only with --role provider".to_owned(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn run(self, client: &mut Client, output: &Output) -> Result<(), Failure> {
+        let request = pb::CreateTokenRequest {
+            role: self.role.wire(),
+            provider_credit_code: self.provider.unwrap_or_default(),
+            description: self.description.unwrap_or_default(),
+        };
+        let reply = client.create_token(request).await?.into_inner();
+        output.record(&created_token_record(&reply));
+        let warning =
+            "note: the token is shown once; the ledger keeps only its SHA-256. Store it now.";
+        if output.json {
+            eprintln!("{warning}");
+        } else {
+            emit(&format!("{warning}\n"));
+        }
+        Ok(())
+    }
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleArgument {
+    /// 数据局 / 科技局 operators: everything.
+    Bureau,
+    /// A provider, bound to its own credit code (needs --provider).
+    Provider,
+    /// 审计 / 财政: every query, no change.
+    Auditor,
+}
+
+impl RoleArgument {
+    fn wire(self) -> i32 {
+        let role = match self {
+            RoleArgument::Bureau => pb::Role::Bureau,
+            RoleArgument::Provider => pb::Role::Provider,
+            RoleArgument::Auditor => pb::Role::Auditor,
+        };
+        role as i32
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RevokeToken {
+    token_id: String,
+}
+
+impl RevokeToken {
+    pub async fn run(self, client: &mut Client, output: &Output) -> Result<(), Failure> {
+        let request = pb::RevokeTokenRequest {
+            token_id: self.token_id.clone(),
+        };
+        client.revoke_token(request).await?;
+        output.record(&revoked_token_record(&self.token_id));
+        Ok(())
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RelatedParties {
+    #[arg(long, value_name = "CREDIT_CODE")]
+    provider: String,
+    #[arg(long, value_name = "CREDIT_CODE")]
+    enterprise: String,
+    #[arg(long)]
+    reason: String,
+}
+
+impl RelatedParties {
+    pub async fn run(self, client: &mut Client, output: &Output) -> Result<(), Failure> {
+        let request = pb::RecordRelatedPartiesRequest {
+            provider_credit_code: self.provider,
+            enterprise_credit_code: self.enterprise,
+            reason: self.reason,
+        };
+        let reply = client.record_related_parties(request).await?.into_inner();
+        output.record(&related_parties_record(&reply));
+        Ok(())
+    }
+}
+
+fn enterprise_record(message: &pb::Enterprise) -> Record {
+    vec![
+        ("credit_code", text(&message.credit_code)),
+        ("name", text(&message.name)),
+        ("check_digit_valid", Value::Flag(message.check_digit_valid)),
+        (
+            "check_digit_override_reason",
+            optional(&message.check_digit_override_reason),
+        ),
+        ("registered_at", Value::Time(message.registered_at)),
+    ]
+}
+
+fn created_token_record(message: &pb::CreateTokenResponse) -> Record {
+    vec![
+        ("token_id", text(&message.token_id)),
+        ("token", text(&message.token)),
+    ]
+}
+
+fn revoked_token_record(token_id: &str) -> Record {
+    vec![("token_id", text(token_id)), ("revoked", Value::Flag(true))]
+}
+
+fn related_parties_record(message: &pb::RelatedParties) -> Record {
+    vec![
+        ("provider_credit_code", text(&message.provider_credit_code)),
+        (
+            "enterprise_credit_code",
+            text(&message.enterprise_credit_code),
+        ),
+        ("reason", text(&message.reason)),
+        ("recorded_at", Value::Time(message.recorded_at)),
+    ]
+}
