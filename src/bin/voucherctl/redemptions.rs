@@ -4,13 +4,13 @@
 
 use chrono::NaiveDate;
 use clap::Args;
-use voucher_ledger::wire::{to_date, to_money};
 use voucher_ledger::client::{
     Record, Value, evidence_kind_word, optional, program_word, redemption_status_word, text,
 };
 use voucher_ledger::domain::model::Sha256Hex;
 use voucher_ledger::domain::money::Money;
 use voucher_ledger::proto::voucher::v1 as pb;
+use voucher_ledger::wire::{to_date, to_money};
 
 use crate::Failure;
 use crate::arguments::{Paging, ProgramArgument, optional_program, parse_day, parse_yuan};

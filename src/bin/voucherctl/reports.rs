@@ -6,10 +6,10 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::Args;
-use voucher_ledger::wire::to_date;
 use voucher_ledger::client::{Record, Value, optional, program_word, text};
 use voucher_ledger::proto::voucher::v1 as pb;
 use voucher_ledger::report::{EnterpriseLine, ProviderLine};
+use voucher_ledger::wire::to_date;
 
 use crate::Failure;
 use crate::arguments::{Paging, ProgramArgument, parse_day};

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use voucher_ledger::wire::to_date;
 use voucher_ledger::client::{Record, Value, grouped_yuan, optional, program_word, text};
 use voucher_ledger::proto::google::r#type::Money as ProtoMoney;
 use voucher_ledger::proto::voucher::v1 as pb;
 use voucher_ledger::report::{Statement, StatementLine};
+use voucher_ledger::wire::to_date;
 
 use crate::Failure;
 use crate::arguments::{Paging, ProgramArgument, optional_program, parse_day, request_id_or_new};

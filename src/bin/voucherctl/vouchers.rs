@@ -4,10 +4,10 @@
 use chrono::NaiveDate;
 use clap::Args;
 use tonic::{Code, Status};
-use voucher_ledger::wire::{to_date, to_money};
 use voucher_ledger::client::{Record, Value, optional, program_word, text, voucher_status_word};
 use voucher_ledger::domain::money::Money;
 use voucher_ledger::proto::voucher::v1 as pb;
+use voucher_ledger::wire::{to_date, to_money};
 
 use crate::Failure;
 use crate::arguments::{
