@@ -1,9 +1,10 @@
 //! voucherd's configuration: built-in defaults, then a TOML file (`--config`), then `VOUCHER_*`
 //! environment variables, then command-line flags, each overriding the one before, key by key.
 //!
-//! Every key has the same name everywhere: `max_concurrent_requests` in the file is
-//! `VOUCHER_MAX_CONCURRENT_REQUESTS` in the environment and `--max-concurrent-requests` on the
-//! command line. The whole result is checked before anything starts; a bad value is refused
+//! Every key has the same name everywhere: `concurrent_requests_max` in the file is
+//! `VOUCHER_CONCURRENT_REQUESTS_MAX` in the environment and `--concurrent-requests-max` on the
+//! command line; units and `_max` come last. Keys renamed to follow that still work under
+//! their old names ([`RENAMED_KEYS`]), with a warning. The whole result is checked before anything starts; a bad value is refused
 //! naming the key and the reason, and nothing of it is used. `deploy/voucherd.example.toml`
 //! documents every key.
 
@@ -28,15 +29,15 @@ pub struct Config {
     /// Pins the date the rules see. Tests and drills only.
     pub today: Option<NaiveDate>,
     /// Requests handled at once across all connections.
-    pub max_concurrent_requests: usize,
+    pub concurrent_requests_max: usize,
     /// Requests one connection may have in flight.
-    pub max_concurrent_requests_per_connection: usize,
+    pub concurrent_requests_per_connection_max: usize,
     /// The largest request message.
-    pub max_message_bytes: usize,
+    pub message_bytes_max: usize,
     /// gRPC connections open at once; a new one beyond is closed at once.
-    pub max_connections: usize,
+    pub connections_max: usize,
     /// Commands waiting for the writer.
-    pub queue_capacity: usize,
+    pub queue_commands_max: usize,
     /// Commands in one durable batch.
     pub batch_commands_max: usize,
     /// The size of a write-ahead log segment, in KiB.
@@ -70,6 +71,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter: `info`, `warn`, `voucher_ledger=debug`…
     pub log_level: String,
+    /// Keys given under an old name (see [`RENAMED_KEYS`]): voucherd warns of each at start.
+    #[serde(skip)]
+    pub renamed_keys_used: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -87,11 +91,11 @@ impl Default for Config {
             data_dir: PathBuf::from("./voucher-data"),
             policy: None,
             today: None,
-            max_concurrent_requests: 1024,
-            max_concurrent_requests_per_connection: 256,
-            max_message_bytes: 64 * 1024,
-            max_connections: 4096,
-            queue_capacity: 4096,
+            concurrent_requests_max: 1024,
+            concurrent_requests_per_connection_max: 256,
+            message_bytes_max: 64 * 1024,
+            connections_max: 4096,
+            queue_commands_max: 4096,
             batch_commands_max: 1024,
             wal_segment_kib: 16 * 1024,
             checkpoint_interval_ms: 2000,
@@ -108,6 +112,7 @@ impl Default for Config {
             allow_plaintext: false,
             log_format: LogFormat::Auto,
             log_level: "info".to_owned(),
+            renamed_keys_used: Vec::new(),
         }
     }
 }
@@ -119,11 +124,11 @@ const KEYS: &[&str] = &[
     "data_dir",
     "policy",
     "today",
-    "max_concurrent_requests",
-    "max_concurrent_requests_per_connection",
-    "max_message_bytes",
-    "max_connections",
-    "queue_capacity",
+    "concurrent_requests_max",
+    "concurrent_requests_per_connection_max",
+    "message_bytes_max",
+    "connections_max",
+    "queue_commands_max",
     "batch_commands_max",
     "wal_segment_kib",
     "checkpoint_interval_ms",
@@ -140,6 +145,25 @@ const KEYS: &[&str] = &[
     "allow_plaintext",
     "log_format",
     "log_level",
+    // Renamed keys, still read (see RENAMED_KEYS).
+    "max_concurrent_requests",
+    "max_concurrent_requests_per_connection",
+    "max_message_bytes",
+    "max_connections",
+    "queue_capacity",
+];
+
+/// Keys renamed so that every key puts its unit or `_max` last: (the old name, the new). The
+/// old name still works in the file, the environment and as a flag, and voucherd warns.
+pub const RENAMED_KEYS: &[(&str, &str)] = &[
+    ("max_concurrent_requests", "concurrent_requests_max"),
+    (
+        "max_concurrent_requests_per_connection",
+        "concurrent_requests_per_connection_max",
+    ),
+    ("max_message_bytes", "message_bytes_max"),
+    ("max_connections", "connections_max"),
+    ("queue_capacity", "queue_commands_max"),
 ];
 
 /// What is wrong with the configuration: which key, from where, and why.
@@ -151,22 +175,33 @@ impl Config {
     /// Defaults, then `file`, then the environment, then `overrides` (flags given on the
     /// command line, serialized with only the keys that were given).
     pub fn load(file: Option<&Path>, overrides: impl Serialize) -> Result<Config, ConfigError> {
+        let mut renamed_keys_used = Vec::new();
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .map_err(|error| ConfigError(format!("cannot read {}: {error}", path.display())))?;
+            let text = with_current_names(&text, &mut renamed_keys_used)?;
             figment = figment.merge(Toml::string(&text));
         }
-        let environment = Env::prefixed("VOUCHER_").filter(|key| {
-            KEYS.iter()
-                .any(|known| key.as_str().eq_ignore_ascii_case(known))
-        });
+        let environment = Env::prefixed("VOUCHER_")
+            .filter(|key| {
+                KEYS.iter()
+                    .any(|known| key.as_str().eq_ignore_ascii_case(known))
+            })
+            .map(|key| current_name(key.as_str()).into());
+        renamed_keys_used.extend(RENAMED_KEYS.iter().filter(|(old, _)| {
+            std::env::vars_os().any(|(name, _)| {
+                name.to_string_lossy()
+                    .eq_ignore_ascii_case(&format!("VOUCHER_{old}"))
+            })
+        }));
         figment = figment
             .merge(environment)
             .merge(Serialized::defaults(overrides));
-        let config: Config = figment
+        let mut config: Config = figment
             .extract()
             .map_err(|error| ConfigError(describe(error)))?;
+        config.renamed_keys_used = renamed_keys_used;
         config.check()?;
         Ok(config)
     }
@@ -183,25 +218,25 @@ impl Config {
             }
         };
         in_range(
-            "max_concurrent_requests",
-            self.max_concurrent_requests,
+            "concurrent_requests_max",
+            self.concurrent_requests_max,
             1,
             65_536,
         )?;
         in_range(
-            "max_concurrent_requests_per_connection",
-            self.max_concurrent_requests_per_connection,
+            "concurrent_requests_per_connection_max",
+            self.concurrent_requests_per_connection_max,
             1,
             65_536,
         )?;
         in_range(
-            "max_message_bytes",
-            self.max_message_bytes,
+            "message_bytes_max",
+            self.message_bytes_max,
             1024,
             16 * 1024 * 1024,
         )?;
-        in_range("max_connections", self.max_connections, 1, 60_000)?;
-        in_range("queue_capacity", self.queue_capacity, 1, 1_000_000)?;
+        in_range("connections_max", self.connections_max, 1, 60_000)?;
+        in_range("queue_commands_max", self.queue_commands_max, 1, 1_000_000)?;
         in_range("batch_commands_max", self.batch_commands_max, 1, 100_000)?;
         in_range(
             "wal_segment_kib",
@@ -291,6 +326,43 @@ impl Config {
     }
 }
 
+/// The key's name now: its new name if it was renamed, else itself.
+fn current_name(key: &str) -> &str {
+    RENAMED_KEYS
+        .iter()
+        .find(|(old, _)| key.eq_ignore_ascii_case(old))
+        .map_or(key, |(_, new)| new)
+}
+
+/// The file's text with renamed keys under their new names (noted in `used`). Text that is not
+/// a TOML table is passed on as it is, for figment to refuse with its own words.
+fn with_current_names(
+    text: &str,
+    used: &mut Vec<(&'static str, &'static str)>,
+) -> Result<String, ConfigError> {
+    let Ok(mut table) = text.parse::<toml::Table>() else {
+        return Ok(text.to_owned());
+    };
+    let mut changed = false;
+    for (old, new) in RENAMED_KEYS {
+        let Some(value) = table.remove(*old) else {
+            continue;
+        };
+        if table.contains_key(*new) {
+            return Err(ConfigError(format!(
+                "key `{old}` is the old name of `{new}`, which is set too: set it once, as `{new}`"
+            )));
+        }
+        table.insert((*new).to_owned(), value);
+        used.push((old, new));
+        changed = true;
+    }
+    if !changed {
+        return Ok(text.to_owned());
+    }
+    toml::to_string(&table).map_err(|error| ConfigError(format!("configuration file: {error}")))
+}
+
 /// figment's error, with the key and where the value came from.
 fn describe(error: figment::Error) -> String {
     error
@@ -335,8 +407,9 @@ mod tests {
     #[test]
     fn a_bad_file_is_refused_naming_the_key() {
         let message = |text: &str| load_text(text).expect_err(text).0;
-        assert!(message("max_concurrent_requests = 0").contains("`max_concurrent_requests`"));
-        assert!(message("max_concurrent_requests = \"many\"").contains("max_concurrent_requests"));
+        assert!(message("concurrent_requests_max = 0").contains("`concurrent_requests_max`"));
+        assert!(message("concurrent_requests_max = \"many\"").contains("concurrent_requests_max"));
+        assert!(message("max_connections = 1\nconnections_max = 2").contains("set it once"));
         assert!(message("listen = \"nowhere\"").contains("listen"));
         assert!(message("colour = \"red\"").contains("colour"));
         assert!(message("tls_cert = \"a.pem\"").contains("`tls_key`"));
@@ -362,12 +435,40 @@ mod tests {
     fn flags_override_the_file() {
         #[derive(Serialize)]
         struct Flags {
-            queue_capacity: usize,
+            queue_commands_max: usize,
         }
         let directory = tempfile::tempdir().expect("tempdir");
         let path = directory.path().join("voucherd.toml");
-        std::fs::write(&path, "queue_capacity = 10\nbatch_commands_max = 7\n").expect("write");
-        let config = Config::load(Some(&path), Flags { queue_capacity: 20 }).expect("valid");
-        assert_eq!((config.queue_capacity, config.batch_commands_max), (20, 7));
+        std::fs::write(&path, "queue_commands_max = 10\nbatch_commands_max = 7\n").expect("write");
+        let flags = Flags {
+            queue_commands_max: 20,
+        };
+        let config = Config::load(Some(&path), flags).expect("valid");
+        assert_eq!(
+            (config.queue_commands_max, config.batch_commands_max),
+            (20, 7)
+        );
+    }
+
+    #[test]
+    fn a_renamed_key_still_works_under_its_old_name_and_is_noted() {
+        let config = load_text("max_connections = 12\nqueue_capacity = 34\n").expect("valid");
+        assert_eq!(
+            (config.connections_max, config.queue_commands_max),
+            (12, 34)
+        );
+        assert_eq!(
+            config.renamed_keys_used,
+            vec![
+                ("max_connections", "connections_max"),
+                ("queue_capacity", "queue_commands_max")
+            ]
+        );
+        assert!(
+            load_text("connections_max = 12")
+                .expect("valid")
+                .renamed_keys_used
+                .is_empty()
+        );
     }
 }

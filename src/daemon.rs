@@ -103,7 +103,7 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
     let ledger_path = config.data_dir.join(LEDGER_DIRECTORY);
     let engine_config = EngineConfig {
         clock,
-        queue_capacity: config.queue_capacity,
+        queue_capacity: config.queue_commands_max,
         batch_commands_max: config.batch_commands_max,
         checkpoint_interval: std::time::Duration::from_millis(config.checkpoint_interval_ms),
         store: crate::store::StoreOptions {
@@ -176,10 +176,10 @@ async fn serve_until_signal(
         say(&format!("voucherd web console on http://{}", web.address));
     }
     let limits = ServeLimits {
-        message_bytes_max: config.max_message_bytes,
-        concurrent_requests_max: config.max_concurrent_requests,
-        concurrent_requests_per_connection_max: config.max_concurrent_requests_per_connection,
-        connections_max: config.max_connections,
+        message_bytes_max: config.message_bytes_max,
+        concurrent_requests_max: config.concurrent_requests_max,
+        concurrent_requests_per_connection_max: config.concurrent_requests_per_connection_max,
+        connections_max: config.connections_max,
         ..ServeLimits::default()
     };
     let store_size = tokio::spawn(crate::metrics::watch_store_size(engine.reader().clone()));

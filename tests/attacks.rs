@@ -622,7 +622,7 @@ async fn event_streams_never_read_are_bounded_per_token_and_leave_backups_workin
 async fn idle_connections_past_the_bound_are_closed_and_clients_already_in_are_served() {
     use tokio::io::AsyncReadExt;
     let data = DataDir::new();
-    let mut world = World::new_in(data, "2027-06-15", &["--max-connections", "8"]).await;
+    let mut world = World::new_in(data, "2027-06-15", &["--connections-max", "8"]).await;
     // The world's three clients hold three places; fill the rest with silent sockets.
     let mut silent = Vec::new();
     for _ in 0..8 {

@@ -25,7 +25,11 @@ fn check_config(arguments: &[&str], environment: &[(&str, &str)]) -> std::proces
 fn a_bad_configuration_is_refused_naming_the_key_from_file_env_or_flag() {
     let directory = tempfile::tempdir().expect("tempdir");
     let file = directory.path().join("voucherd.toml");
-    std::fs::write(&file, "queue_capacity = 64\nlisten = \"127.0.0.1:6000\"\n").expect("write");
+    std::fs::write(
+        &file,
+        "queue_commands_max = 64\nlisten = \"127.0.0.1:6000\"\n",
+    )
+    .expect("write");
     let file_argument = file.to_str().expect("utf-8");
 
     let good = check_config(
@@ -38,7 +42,7 @@ fn a_bad_configuration_is_refused_naming_the_key_from_file_env_or_flag() {
         String::from_utf8_lossy(&good.stderr)
     );
     let shown = String::from_utf8_lossy(&good.stdout);
-    assert!(shown.contains("queue_capacity = 64"), "{shown}");
+    assert!(shown.contains("queue_commands_max = 64"), "{shown}");
     assert!(
         shown.contains("listen = \"127.0.0.1:7000\""),
         "the environment beats the file: {shown}"
@@ -52,13 +56,13 @@ fn a_bad_configuration_is_refused_naming_the_key_from_file_env_or_flag() {
         "a flag beats the environment"
     );
 
-    std::fs::write(&file, "queue_capacity = 0\n").expect("write");
+    std::fs::write(&file, "queue_commands_max = 0\n").expect("write");
     let from_file = check_config(&["--config", file_argument], &[]);
     assert_eq!(from_file.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&from_file.stderr).contains("`queue_capacity`"));
+    assert!(String::from_utf8_lossy(&from_file.stderr).contains("`queue_commands_max`"));
     let from_environment = check_config(&[], &[("VOUCHER_MAX_MESSAGE_BYTES", "lots")]);
     assert_eq!(from_environment.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&from_environment.stderr).contains("max_message_bytes"));
+    assert!(String::from_utf8_lossy(&from_environment.stderr).contains("message_bytes_max"));
     std::fs::write(&file, "tls_cert = \"server.pem\"\n").expect("write");
     let half_tls = check_config(&["--config", file_argument], &[]);
     assert!(String::from_utf8_lossy(&half_tls.stderr).contains("`tls_key`"));
@@ -370,4 +374,32 @@ async fn metrics_count_requests_redemptions_and_subsidy() {
         !log.contains(&token) && !log.contains(&server.bureau_token),
         "no token is ever logged"
     );
+}
+
+#[test]
+fn a_renamed_key_still_works_under_its_old_name_from_file_env_or_flag_and_is_warned() {
+    let directory = tempfile::tempdir().expect("tempdir");
+    let file = directory.path().join("voucherd.toml");
+    std::fs::write(&file, "max_connections = 64\n").expect("write");
+    let file_argument = file.to_str().expect("utf-8");
+    let shown = check_config(
+        &["--config", file_argument, "--max-message-bytes", "70000"],
+        &[("VOUCHER_QUEUE_CAPACITY", "99")],
+    );
+    assert!(shown.status.success(), "{shown:?}");
+    let stdout = String::from_utf8_lossy(&shown.stdout);
+    for in_force in [
+        "connections_max = 64",
+        "message_bytes_max = 70000",
+        "queue_commands_max = 99",
+    ] {
+        assert!(stdout.contains(in_force), "{in_force} in {stdout}");
+    }
+    let stderr = String::from_utf8_lossy(&shown.stderr);
+    for old in ["max_connections", "max_message_bytes", "queue_capacity"] {
+        assert!(
+            stderr.contains(&format!("`{old}` is now called")),
+            "{old}: {stderr}"
+        );
+    }
 }

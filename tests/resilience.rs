@@ -14,7 +14,7 @@ async fn past_the_request_limit_callers_are_told_at_once_and_nothing_breaks() {
     let server = TestServer::start_in(
         DataDir::new(),
         "2027-06-15",
-        &["--max-concurrent-requests", "2"],
+        &["--concurrent-requests-max", "2"],
     )
     .await;
     let mut bureau = server.bureau().await;

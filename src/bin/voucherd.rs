@@ -56,25 +56,25 @@ struct Flags {
     #[serde(skip_serializing_if = "Option::is_none")]
     today: Option<NaiveDate>,
     /// Requests handled at once across all connections; past it, RESOURCE_EXHAUSTED at once.
-    #[arg(long)]
+    #[arg(long, alias = "max-concurrent-requests")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    max_concurrent_requests: Option<usize>,
+    concurrent_requests_max: Option<usize>,
     /// Requests one connection may have in flight.
-    #[arg(long)]
+    #[arg(long, alias = "max-concurrent-requests-per-connection")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    max_concurrent_requests_per_connection: Option<usize>,
+    concurrent_requests_per_connection_max: Option<usize>,
     /// The largest request message, in bytes.
-    #[arg(long)]
+    #[arg(long, alias = "max-message-bytes")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    max_message_bytes: Option<usize>,
+    message_bytes_max: Option<usize>,
     /// gRPC connections open at once (default 4096).
-    #[arg(long)]
+    #[arg(long, alias = "max-connections")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    max_connections: Option<usize>,
+    connections_max: Option<usize>,
     /// Commands waiting for the writer.
-    #[arg(long)]
+    #[arg(long, alias = "queue-capacity")]
     #[serde(skip_serializing_if = "Option::is_none")]
-    queue_capacity: Option<usize>,
+    queue_commands_max: Option<usize>,
     /// Commands in one durable batch.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -182,18 +182,29 @@ fn main() -> ExitCode {
         }) => return restore(&file, &data_dir, policy.as_deref()),
         None => {}
     }
-    let config = match Config::load(arguments.config.as_deref(), &arguments.flags) {
+    let mut config = match Config::load(arguments.config.as_deref(), &arguments.flags) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("voucherd: {error}");
             return ExitCode::from(2);
         }
     };
+    config.renamed_keys_used.extend(renamed_flags_given());
     if arguments.check_config {
+        for (old, new) in &config.renamed_keys_used {
+            eprintln!("voucherd: `{old}` is now called `{new}`; the old name still works");
+        }
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
     init_logging(&config);
+    for (old, new) in &config.renamed_keys_used {
+        tracing::warn!(
+            old,
+            new,
+            "a renamed configuration key: `{old}` is now `{new}`; the old name still works"
+        );
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -272,4 +283,20 @@ fn restore(file: &Path, data_dir: &Path, policy: Option<&Path>) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The renamed keys given as flags under their old names (`--max-connections`), which clap
+/// takes as aliases of the new ones.
+fn renamed_flags_given() -> Vec<(&'static str, &'static str)> {
+    let given: Vec<String> = std::env::args().collect();
+    voucher_ledger::config::RENAMED_KEYS
+        .iter()
+        .filter(|(old, _)| {
+            let flag = format!("--{}", old.replace('_', "-"));
+            given
+                .iter()
+                .any(|argument| *argument == flag || argument.starts_with(&format!("{flag}=")))
+        })
+        .copied()
+        .collect()
 }
