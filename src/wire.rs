@@ -1,9 +1,11 @@
 //! The conversions both ends of the wire share: domain amounts, days and instants as the
-//! proto's messages, and the names of gRPC codes. The server's `api` and the clients
+//! proto's messages, the names of gRPC codes, and the bearer token every client sends. The server's `api` and the clients
 //! (`client`, voucherctl, voucher-bench) use these, so each is written once.
 
 use chrono::NaiveDate;
 use tonic::Code;
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
 
 use crate::domain::model::Timestamp;
 use crate::domain::money::{CURRENCY_CNY, Money, Total};
@@ -74,5 +76,35 @@ pub fn code_name(code: Code) -> &'static str {
         Code::Unavailable => "UNAVAILABLE",
         Code::DataLoss => "DATA_LOSS",
         Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Puts `authorization: Bearer <token>` on every call: the one interceptor of every client
+/// (voucherctl, voucher-bench, the tests).
+#[derive(Clone, Debug)]
+pub struct BearerToken(MetadataValue<Ascii>);
+
+/// A token that cannot travel in a header: none of ours is like that.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the token is not ASCII text")]
+pub struct NotAToken;
+
+impl BearerToken {
+    pub fn new(secret: &str) -> Result<BearerToken, NotAToken> {
+        MetadataValue::try_from(format!("Bearer {secret}"))
+            .map(BearerToken)
+            .map_err(|_| NotAToken)
+    }
+}
+
+impl Interceptor for BearerToken {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        request
+            .metadata_mut()
+            .insert("authorization", self.0.clone());
+        Ok(request)
     }
 }

@@ -677,7 +677,7 @@ async fn mutual_tls_ledger(
         .expect("a TLS connection");
     let bureau = pb::voucher_ledger_client::VoucherLedgerClient::with_interceptor(
         channel,
-        BearerToken::new(&server.bureau_token),
+        bearer(&server.bureau_token),
     );
     (server, bureau)
 }
@@ -697,7 +697,7 @@ async fn certified_client(
         .expect("mTLS");
     pb::voucher_ledger_client::VoucherLedgerClient::with_interceptor(
         channel,
-        MaybeToken(token.map(BearerToken::new)),
+        MaybeToken(token.map(bearer)),
     )
 }
 
@@ -882,7 +882,7 @@ async fn token_guessing_from_one_address_is_slowed_and_others_are_served() {
     let from_guesser = |token: &str| {
         let endpoint = test_endpoint(&format!("http://{}", world.server.address))
             .local_address(Some("127.0.0.2".parse().expect("an address")));
-        let token = BearerToken::new(token);
+        let token = bearer(token);
         async move {
             let channel = endpoint.connect().await.expect("connects");
             pb::voucher_ledger_client::VoucherLedgerClient::with_interceptor(channel, token)

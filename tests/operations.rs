@@ -90,8 +90,7 @@ async fn tls_serves_encrypted_and_plain_text_is_refused() {
     let channel = tls_channel(&server, &certificates, None)
         .await
         .expect("a TLS connection");
-    let mut bureau =
-        VoucherLedgerClient::with_interceptor(channel, BearerToken::new(&server.bureau_token));
+    let mut bureau = VoucherLedgerClient::with_interceptor(channel, bearer(&server.bureau_token));
     register_enterprise(&mut bureau, ENTERPRISE, "启东智算科技有限公司").await;
 
     let ca = directory.path().join("ca.pem");
@@ -129,10 +128,8 @@ async fn tls_serves_encrypted_and_plain_text_is_refused() {
     let refused = match plain {
         Err(_) => true,
         Ok(channel) => {
-            let mut client = VoucherLedgerClient::with_interceptor(
-                channel,
-                BearerToken::new(&server.bureau_token),
-            );
+            let mut client =
+                VoucherLedgerClient::with_interceptor(channel, bearer(&server.bureau_token));
             client
                 .get_enterprise(pb::GetEnterpriseRequest {
                     credit_code: ENTERPRISE.into(),
@@ -168,10 +165,8 @@ async fn with_mutual_tls_a_provider_certificate_names_the_provider_and_no_certif
     let refused = match without {
         Err(_) => true,
         Ok(channel) => {
-            let mut client = VoucherLedgerClient::with_interceptor(
-                channel,
-                BearerToken::new(&server.bureau_token),
-            );
+            let mut client =
+                VoucherLedgerClient::with_interceptor(channel, bearer(&server.bureau_token));
             client
                 .get_enterprise(pb::GetEnterpriseRequest {
                     credit_code: ENTERPRISE.into(),
@@ -192,8 +187,7 @@ async fn with_mutual_tls_a_provider_certificate_names_the_provider_and_no_certif
     )
     .await
     .expect("mTLS");
-    let mut bureau =
-        VoucherLedgerClient::with_interceptor(operator, BearerToken::new(&server.bureau_token));
+    let mut bureau = VoucherLedgerClient::with_interceptor(operator, bearer(&server.bureau_token));
     register_enterprise(&mut bureau, ENTERPRISE, "启东智算科技有限公司").await;
     register_provider(
         &mut bureau,
@@ -226,10 +220,8 @@ async fn with_mutual_tls_a_provider_certificate_names_the_provider_and_no_certif
         })
         .await;
     expect_refusal(denied, Code::PermissionDenied, "PERMISSION_DENIED");
-    let mut mismatched = VoucherLedgerClient::with_interceptor(
-        provider_channel,
-        BearerToken::new(&server.bureau_token),
-    );
+    let mut mismatched =
+        VoucherLedgerClient::with_interceptor(provider_channel, bearer(&server.bureau_token));
     let confused = mismatched
         .get_enterprise(pb::GetEnterpriseRequest {
             credit_code: ENTERPRISE.into(),

@@ -1063,7 +1063,7 @@ async fn sign_in_guessing_from_one_address_waits_and_counts_with_grpc() {
         .expect("connects");
     let mut guessing_client = pb::voucher_ledger_client::VoucherLedgerClient::with_interceptor(
         channel,
-        BearerToken::new("qdv_guess"),
+        bearer("qdv_guess"),
     );
     for _ in 0..6 {
         let refused = guessing_client

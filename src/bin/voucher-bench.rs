@@ -24,15 +24,14 @@ use std::time::{Duration, Instant};
 
 use clap::{Parser, ValueEnum};
 use hdrhistogram::Histogram;
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
+use tonic::Status;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::{Request, Status};
 use voucher_ledger::domain::credit_code::CreditCode;
 use voucher_ledger::proto::google::r#type::Money;
 use voucher_ledger::proto::voucher::v1 as pb;
 use voucher_ledger::proto::voucher::v1::voucher_ledger_client::VoucherLedgerClient;
+use voucher_ledger::wire::BearerToken;
 
 /// Load generator for the voucher ledger. Every run is bounded by --duration-s or --count.
 #[derive(Parser, Debug)]
@@ -100,19 +99,7 @@ enum Workload {
     Noop,
 }
 
-type Client = VoucherLedgerClient<InterceptedService<Channel, Bearer>>;
-
-#[derive(Clone)]
-struct Bearer(MetadataValue<Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
+type Client = VoucherLedgerClient<InterceptedService<Channel, BearerToken>>;
 
 /// A voucherd this run started, stopped when dropped.
 struct OwnServer {
@@ -129,8 +116,8 @@ impl Drop for OwnServer {
 
 /// What the callers need: who redeems, who reads, and a voucher per enterprise.
 struct Fixture {
-    provider: Bearer,
-    reader: Bearer,
+    provider: BearerToken,
+    reader: BearerToken,
     vouchers: Vec<pb::Voucher>,
 }
 
@@ -242,16 +229,14 @@ fn start_own_server(arguments: &Arguments) -> Result<(OwnServer, String), String
     Ok((server, address.to_owned()))
 }
 
-fn read_token(path: &Path) -> Result<Bearer, String> {
+fn read_token(path: &Path) -> Result<BearerToken, String> {
     let secret = std::fs::read_to_string(path)
         .map_err(|error| format!("cannot read the bureau token {}: {error}", path.display()))?;
     bearer(secret.trim())
 }
 
-fn bearer(secret: &str) -> Result<Bearer, String> {
-    MetadataValue::try_from(format!("Bearer {secret}"))
-        .map(Bearer)
-        .map_err(|_| "the token is not ASCII".to_owned())
+fn bearer(secret: &str) -> Result<BearerToken, String> {
+    BearerToken::new(secret).map_err(|error| error.to_string())
 }
 
 /// How long one call may take before it counts as failed.
@@ -280,7 +265,7 @@ async fn connect(address: &str, connections: u32) -> Result<Vec<Channel>, String
     Ok(channels)
 }
 
-fn client(channel: &Channel, token: &Bearer) -> Client {
+fn client(channel: &Channel, token: &BearerToken) -> Client {
     VoucherLedgerClient::with_interceptor(channel.clone(), token.clone())
 }
 
@@ -288,7 +273,7 @@ fn client(channel: &Channel, token: &Bearer) -> Client {
 /// a second run against the same server reuses them) and makes a provider token.
 async fn set_up(
     channel: &Channel,
-    bureau_token: &Bearer,
+    bureau_token: &BearerToken,
     arguments: &Arguments,
 ) -> Result<Fixture, String> {
     let bureau = client(channel, bureau_token);

@@ -10,11 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::{Request, Status};
+use tonic::Status;
 use tonic_types::StatusExt;
 use voucher_ledger::domain::credit_code::CreditCode;
 use voucher_ledger::proto::google::r#type::Money;
@@ -214,7 +212,7 @@ impl TestServer {
     }
 
     pub async fn client(&self, token: &str) -> Client {
-        VoucherLedgerClient::with_interceptor(self.channel().await, BearerToken::new(token))
+        VoucherLedgerClient::with_interceptor(self.channel().await, bearer(token))
     }
 
     /// A plain-text channel to this server whose every call has [`CALL_DEADLINE`].
@@ -351,23 +349,11 @@ fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::process::Exit
     })
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
-#[derive(Clone)]
-pub struct BearerToken(MetadataValue<Ascii>);
+pub use voucher_ledger::wire::BearerToken;
 
-impl BearerToken {
-    pub fn new(token: &str) -> BearerToken {
-        BearerToken(format!("Bearer {token}").parse().expect("ascii token"))
-    }
-}
-
-impl Interceptor for BearerToken {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
+/// The clients' bearer interceptor, for a token the test knows is one.
+pub fn bearer(token: &str) -> BearerToken {
+    BearerToken::new(token).expect("an ASCII token")
 }
 
 /// CNY from yuan text such as "1234.56".

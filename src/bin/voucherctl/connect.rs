@@ -6,13 +6,11 @@
 use std::path::Path;
 use std::time::Duration;
 
-use tonic::metadata::{Ascii, MetadataValue};
-use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Request, Status};
 use voucher_ledger::client::{error_chain, normalize_address};
 use voucher_ledger::proto::voucher::v1::voucher_ledger_client::VoucherLedgerClient;
+use voucher_ledger::wire::BearerToken;
 
 use crate::token::Token;
 use crate::{Cli, Failure};
@@ -20,27 +18,14 @@ use crate::{Cli, Failure};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Puts `authorization: Bearer <token>` on every call.
-#[derive(Clone)]
-pub struct Bearer(MetadataValue<Ascii>);
-
-impl Interceptor for Bearer {
-    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        request
-            .metadata_mut()
-            .insert("authorization", self.0.clone());
-        Ok(request)
-    }
-}
-
 /// The ledger's client, every call carrying the bearer token.
-pub type Client = VoucherLedgerClient<InterceptedService<Channel, Bearer>>;
+pub type Client = VoucherLedgerClient<InterceptedService<Channel, BearerToken>>;
 
 pub async fn connect(cli: &Cli, token: &Token) -> Result<Client, Failure> {
     let channel = open_channel(cli, CALL_TIMEOUT).await?;
     Ok(VoucherLedgerClient::with_interceptor(
         channel,
-        Bearer(token.header.clone()),
+        token.bearer.clone(),
     ))
 }
 

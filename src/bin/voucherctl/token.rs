@@ -7,7 +7,7 @@ use std::path::Path;
 
 use clap::ArgMatches;
 use clap::parser::ValueSource;
-use tonic::metadata::{Ascii, MetadataValue};
+use voucher_ledger::wire::BearerToken;
 
 use crate::{Cli, Failure};
 
@@ -16,7 +16,7 @@ const DEFAULT_TOKEN_FILE: &str = "voucher-data/bureau.token";
 
 /// The bearer token and where it came from (named in hints, never the secret itself).
 pub struct Token {
-    pub header: MetadataValue<Ascii>,
+    pub bearer: BearerToken,
     pub origin: String,
 }
 
@@ -68,13 +68,13 @@ fn token_from_text(text: &str, origin: &str) -> Result<Token, Failure> {
     if secret.is_empty() {
         return Err(Failure::Usage(format!("the token from {origin} is empty")));
     }
-    let header = MetadataValue::try_from(format!("Bearer {secret}")).map_err(|_| {
+    let bearer = BearerToken::new(secret).map_err(|_| {
         Failure::Usage(format!(
             "the token from {origin} holds characters a token cannot have"
         ))
     })?;
     Ok(Token {
-        header,
+        bearer,
         origin: origin.to_owned(),
     })
 }
