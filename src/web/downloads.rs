@@ -10,7 +10,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 use super::i18n::Language;
-use super::pages::{bad_field, day_of_year, optional_program, parse_year};
+use super::pages::query::{bad_field, day_of_year, optional_program, parse_year};
 use super::{Console, PageError, Viewer};
 use crate::domain::input::InputError;
 use crate::engine::EngineError;
