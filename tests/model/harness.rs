@@ -1,0 +1,331 @@
+//! The engine under test, in process: `Harness` starts a real engine on a real sled directory
+//! in a tempdir (or, every other case, on the in-memory store behind the same seam), registers
+//! the world, sends commands one at a time or several at once, moves its clock, restarts it,
+//! and reads everything it shows. The commands are built here from the payloads the runner
+//! resolved. This test does not start `voucherd` nor use `tests/common`: it drives
+//! `voucher_ledger::engine` directly.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::Poll;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use voucher_ledger::domain::command::{Command, RedeemCommand, SettlementRequest};
+use voucher_ledger::domain::credit_code::CreditCode;
+use voucher_ledger::domain::error::LedgerError;
+use voucher_ledger::domain::ids::{RedemptionId, SettlementId, VoucherId};
+use voucher_ledger::domain::invoice::InvoiceNumber;
+use voucher_ledger::domain::ledger::Outcome;
+use voucher_ledger::domain::model::{
+    Actor, Balance, BudgetView, Evidence, Invoice, IssueVoucherRequest, Redemption, Settlement,
+    Sha256Hex, Voucher,
+};
+use voucher_ledger::domain::money::Money;
+use voucher_ledger::domain::text::{Name, Reason, Reference, RequestId};
+use voucher_ledger::engine::{ClockSource, Engine, EngineConfig, EngineError, EngineOwner};
+use voucher_ledger::store::{MemoryTree, open_memory};
+
+use crate::answers::{Answer, answer_of};
+use crate::ops::{IssuePayload, RedeemPayload, SettlePayload};
+use crate::rules::{ENTERPRISES, POLICY, SELLERS, accounts, program_periods};
+use crate::values::{invoice_number_text, redemption_id_text, settlement_id_text, voucher_id_text};
+
+pub fn code(text: &str) -> CreditCode {
+    CreditCode::parse(text).expect("the test's credit codes are well formed")
+}
+
+pub fn voucher_id(number: u64) -> VoucherId {
+    VoucherId::parse(&voucher_id_text(number)).expect("a voucher id")
+}
+
+pub fn redemption_id(number: u64) -> RedemptionId {
+    RedemptionId::parse(&redemption_id_text(number)).expect("a redemption id")
+}
+
+pub fn reason(text: &str) -> Reason {
+    Reason::parse(text).expect("a reason")
+}
+
+pub fn yuan(text: &str) -> Money {
+    Money::parse_yuan(text).expect("the test's amounts are valid")
+}
+
+pub fn issue_command(payload: &IssuePayload) -> Command {
+    Command::IssueVoucher(IssueVoucherRequest {
+        request_id: RequestId::parse(&payload.request_id).expect("a request id"),
+        enterprise_credit_code: code(ENTERPRISES[payload.enterprise]),
+        program: payload.program,
+        face_value: payload.face_value.map(yuan),
+        valid_from: payload.valid_from,
+        valid_until: payload.valid_until,
+    })
+}
+
+pub fn redeem_command(payload: &RedeemPayload) -> Command {
+    Command::Redeem(RedeemCommand {
+        voucher_id: voucher_id(payload.voucher),
+        provider_credit_code: code(payload.seller),
+        enterprise_credit_code: code(payload.buyer),
+        invoice: Invoice {
+            number: InvoiceNumber::parse(&invoice_number_text(payload.invoice))
+                .expect("an invoice number"),
+            date: payload.invoice_date,
+            amount: yuan(payload.amount),
+        },
+        allow_partial: payload.allow_partial,
+        evidence: payload
+            .evidence
+            .iter()
+            .map(|document| Evidence {
+                kind: document.kind,
+                sha256: Sha256Hex::parse(&document.sha256()).expect("a SHA-256"),
+                reference: Reference::parse(document.reference).expect("a reference"),
+            })
+            .collect(),
+    })
+}
+
+pub fn settle_command(payload: &SettlePayload) -> Command {
+    Command::CreateSettlement(SettlementRequest {
+        request_id: RequestId::parse(&payload.request_id).expect("a request id"),
+        provider_credit_code: code(payload.provider),
+        program: payload.program,
+        up_to: payload.up_to,
+    })
+}
+
+pub fn settlement_id(number: u64) -> SettlementId {
+    SettlementId::parse(&settlement_id_text(number)).expect("a settlement id")
+}
+
+pub fn is_not_found<T>(result: &Result<T, EngineError>) -> bool {
+    matches!(
+        result,
+        Err(EngineError::Ledger(LedgerError::NotFound { .. }))
+    )
+}
+
+/// Every record the engine shows, read until the first id it does not know.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub vouchers: Vec<Voucher>,
+    pub redemptions: Vec<Redemption>,
+    balances: Vec<Balance>,
+    pub settlements: Vec<(Settlement, Vec<Redemption>, String)>,
+    pub budgets: Vec<BudgetView>,
+}
+
+pub struct Harness {
+    runtime: tokio::runtime::Runtime,
+    pub directory: tempfile::TempDir,
+    /// Where the ledger is kept: sled in `directory`, or a tree in memory (every other case,
+    /// so that each run drives both stores through the same model).
+    pub memory: Option<Arc<MemoryTree>>,
+    clock: ClockSource,
+    pub owner: Option<EngineOwner>,
+}
+
+/// Cases started so far: even ones run on sled, odd ones on the memory store.
+static CASES_STARTED: AtomicUsize = AtomicUsize::new(0);
+
+impl Harness {
+    pub fn start(today: NaiveDate) -> Result<Harness, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        let directory = tempfile::tempdir().expect("a temporary directory");
+        let clock = ClockSource::pinned(today);
+        let on_memory = CASES_STARTED.fetch_add(1, Ordering::SeqCst) % 2 == 1;
+        let mut harness = Harness {
+            runtime,
+            directory,
+            memory: on_memory.then(|| Arc::new(MemoryTree::default())),
+            clock,
+            owner: None,
+        };
+        harness.open()?;
+        let name = |text: &str| Name::parse(text).expect("a name");
+        let mut setup: Vec<Command> = ENTERPRISES
+            .iter()
+            .enumerate()
+            .map(|(index, credit_code)| Command::RegisterEnterprise {
+                credit_code: code(credit_code),
+                name: name(&format!("启东企业 {index}")),
+                check_digit_override_reason: None,
+            })
+            .collect();
+        for (index, (credit_code, program)) in SELLERS.iter().enumerate() {
+            setup.push(Command::RegisterProvider {
+                credit_code: code(credit_code),
+                name: name(&format!("服务商 {index}")),
+                program: *program,
+                check_digit_override_reason: None,
+            });
+        }
+        for command in setup {
+            let name = command.name();
+            harness
+                .runtime
+                .block_on(harness.engine().submit(command))
+                .map_err(|error| format!("setup: {name} failed: {error}"))?;
+        }
+        Ok(harness)
+    }
+
+    fn open(&mut self) -> Result<(), String> {
+        let config = EngineConfig {
+            clock: self.clock.clone(),
+            ..EngineConfig::default()
+        };
+        if let Some(tree) = &self.memory {
+            let opened = open_memory(tree.clone(), POLICY.clone())
+                .map_err(|error| format!("the memory store does not open: {error}"))?;
+            let owner = Engine::start_on(opened, POLICY.clone(), config)
+                .map_err(|error| format!("the engine does not start: {error}"))?;
+            self.owner = Some(owner);
+            return Ok(());
+        }
+        let path = self.directory.path().join("ledger");
+        // sled may hold its lock a moment after the last handle is dropped.
+        let mut last_error = String::new();
+        for _ in 0..50 {
+            match Engine::start(&path, POLICY.clone(), config.clone()) {
+                Ok(owner) => {
+                    self.owner = Some(owner);
+                    return Ok(());
+                }
+                Err(error) => last_error = error.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!("the engine does not start: {last_error}"))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        self.owner.as_ref().expect("the engine is running").engine()
+    }
+
+    pub fn submit(&self, command: Command) -> Answer {
+        answer_of(self.runtime.block_on(self.engine().submit(command)))
+    }
+
+    /// Queues every command before waiting for any answer: each future is first polled in
+    /// order, which puts its command in the writer's queue, so they are carried out in the
+    /// order given, in as few batches as the writer takes them in.
+    pub fn submit_together(&self, commands: Vec<Command>) -> Vec<Answer> {
+        type Pending<'a> = Pin<Box<dyn Future<Output = Result<Outcome, EngineError>> + 'a>>;
+        let engine = self.engine();
+        let mut pending: Vec<Pending<'_>> = commands
+            .into_iter()
+            .map(|command| Box::pin(engine.submit(command)) as Pending<'_>)
+            .collect();
+        let mut answers: Vec<Option<Answer>> = vec![None; pending.len()];
+        self.runtime.block_on(std::future::poll_fn(|context| {
+            for (future, answer) in pending.iter_mut().zip(answers.iter_mut()) {
+                if answer.is_none()
+                    && let Poll::Ready(result) = future.as_mut().poll(context)
+                {
+                    *answer = Some(answer_of(result));
+                }
+            }
+            if answers.iter().all(Option::is_some) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        }));
+        answers
+            .into_iter()
+            .map(|answer| answer.expect("every future finished"))
+            .collect()
+    }
+
+    pub fn advance_to(&self, today: NaiveDate) -> Result<(), String> {
+        assert!(self.clock.set_today(today), "the clock is pinned");
+        self.runtime
+            .block_on(self.engine().sync())
+            .map(|_| ())
+            .map_err(|error| format!("sync failed: {error}"))
+    }
+
+    /// Shuts the engine down, moves the clock to `today`, and starts it again.
+    pub fn restart(&mut self, today: NaiveDate) -> Result<(), String> {
+        let before = self.snapshot()?;
+        if let Some(owner) = self.owner.take() {
+            owner.shutdown();
+        }
+        let same_day = self.clock.pinned_today() == Some(today);
+        assert!(self.clock.set_today(today), "the clock is pinned");
+        self.open()?;
+        let after = self.snapshot()?;
+        if same_day && before != after {
+            return Err(format!(
+                "the restart changed what the engine shows:\n before: {before:#?}\n after:  {after:#?}"
+            ));
+        }
+        Ok(())
+    }
+
+    fn snapshot(&self) -> Result<Snapshot, String> {
+        let reader = self.engine().reader();
+        let mut vouchers = Vec::new();
+        for number in 1.. {
+            let result = reader.voucher(&voucher_id(number));
+            if is_not_found(&result) {
+                break;
+            }
+            vouchers.push(result.map_err(|error| format!("reading a voucher: {error}"))?);
+        }
+        let mut redemptions = Vec::new();
+        for number in 1.. {
+            let result = reader.redemption(&redemption_id(number), Actor::Bureau);
+            if is_not_found(&result) {
+                break;
+            }
+            redemptions.push(result.map_err(|error| format!("reading a redemption: {error}"))?);
+        }
+        let mut balances = Vec::new();
+        for (enterprise, program, period) in accounts() {
+            balances.push(
+                reader
+                    .balance(&code(ENTERPRISES[enterprise]), program, Some(period.first))
+                    .map_err(|error| format!("reading a balance: {error}"))?,
+            );
+        }
+        let mut settlements = Vec::new();
+        for number in 1.. {
+            let result = reader.settlement(&settlement_id(number), Actor::Bureau);
+            if is_not_found(&result) {
+                break;
+            }
+            settlements.push(result.map_err(|error| format!("reading a settlement: {error}"))?);
+        }
+        let mut budgets = Vec::new();
+        for (program, period) in program_periods() {
+            budgets.push(
+                reader
+                    .budget(program, Some(period.first))
+                    .map_err(|error| format!("reading a budget: {error}"))?,
+            );
+        }
+        Ok(Snapshot {
+            vouchers,
+            redemptions,
+            balances,
+            settlements,
+            budgets,
+        })
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(owner) = self.owner.take() {
+            owner.shutdown();
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! The model's own invariants, checked after every step before the engine is compared with
+//! it: if one breaks, the model is wrong, not the engine.
+
+use voucher_ledger::domain::model::RedemptionStatus;
+
+use super::{Clawback, Model};
+use crate::rules::{SELLERS, accounts, program_periods};
+use crate::values::Fen;
+
+impl Model {
+    /// The model's own invariants: if one breaks, the model is wrong.
+    pub fn check_itself(&self) -> Result<(), String> {
+        for voucher in &self.vouchers {
+            let from_redemptions = self
+                .redemptions
+                .iter()
+                .filter(|r| r.counts() && r.payload.voucher == voucher.number)
+                .fold(Fen(0), |total, r| total.plus(r.subsidy));
+            if from_redemptions != voucher.redeemed
+                || voucher.redeemed.0 < 0
+                || voucher.redeemed > voucher.face_value
+            {
+                return Err(format!("model voucher breaks an invariant: {voucher:?}"));
+            }
+        }
+        for (enterprise, program, period) in accounts() {
+            let balance = self.balance(enterprise, program, period);
+            if !(balance.redeemed <= balance.committed && balance.committed <= balance.cap) {
+                return Err(format!(
+                    "model cap account breaks an invariant: {balance:?}"
+                ));
+            }
+        }
+        for (program, period) in program_periods() {
+            let line = self.budget_line(program, period);
+            if line.budget.is_some_and(|budget| line.committed > budget) {
+                return Err(format!("model program over its budget: {line:?}"));
+            }
+        }
+        for redemption in &self.redemptions {
+            let statements = self
+                .settlements
+                .iter()
+                .filter(|s| s.lines.contains(&redemption.number))
+                .map(|s| s.number)
+                .collect::<Vec<_>>();
+            let netted = self
+                .settlements
+                .iter()
+                .filter(|s| s.clawbacks.iter().any(|(n, _)| *n == redemption.number))
+                .map(|s| s.number)
+                .collect::<Vec<_>>();
+            let expected_netted = match redemption.clawback {
+                Clawback::Netted(number) => vec![number],
+                Clawback::None | Clawback::Open => Vec::new(),
+            };
+            if statements != redemption.settlement.into_iter().collect::<Vec<_>>()
+                || netted != expected_netted
+                || (redemption.status == RedemptionStatus::Settled)
+                    != (redemption.settlement.is_some() && redemption.clawback == Clawback::None)
+            {
+                return Err(format!(
+                    "model redemption and statements disagree: {redemption:?} in {statements:?}, netted in {netted:?}"
+                ));
+            }
+        }
+        for (provider, program) in SELLERS {
+            let from_statements = self
+                .settlements
+                .iter()
+                .filter(|s| s.payload.provider == provider && s.payload.program == program)
+                .fold(Fen(0), |total, s| total.plus(s.gross).minus(s.clawed_back));
+            if from_statements != self.paid(provider, program) {
+                return Err(format!(
+                    "model statements of {provider} {program} pay {from_statements:?}, its redemptions say {:?}",
+                    self.paid(provider, program)
+                ));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,475 @@
+//! Running a history: `Runner` resolves each op against the model's state (one function per
+//! command), lets the model answer, sends the same command to the engine, and `run_history`
+//! compares the answers and then everything both sides show after every step, keeping the
+//! trace a failure prints. `tally` counts the model's answers for `VOUCHER_MODEL_STATS`.
+
+use std::collections::BTreeMap;
+use std::sync::{LazyLock, Mutex};
+
+use chrono::NaiveDate;
+use voucher_ledger::domain::command::Command;
+use voucher_ledger::domain::model::Actor;
+use voucher_ledger::domain::policy::ProgramCode;
+use voucher_ledger::domain::text::Reference;
+
+use crate::answers::Answer;
+use crate::harness::{
+    Harness, code, issue_command, reason, redeem_command, redemption_id, settle_command,
+    settlement_id, voucher_id,
+};
+use crate::ops::{
+    Buyer, IssuePayload, Op, Payee, RedeemPayload, Reverser, Seller, SettlePayload, evidence_set,
+    other_program_of,
+};
+use crate::reference::Model;
+use crate::rules::{
+    COMPUTE_PROVIDER, ENTERPRISE_2_AS_LESSOR, ENTERPRISES, LESSOR, SELLERS, provider_program,
+};
+use crate::values::{redemption_id_text, settlement_id_text, shift, voucher_id_text};
+
+/// The model, what has been sent so far, and the history for the failure message.
+struct Runner {
+    model: Model,
+    issues_sent: Vec<IssuePayload>,
+    redeems_sent: Vec<RedeemPayload>,
+    settles_sent: Vec<SettlePayload>,
+}
+
+/// One command of a step: what it resolved to, the model's answer, and the command to send
+/// (none when there was nothing to send, e.g. a retry before any request).
+struct Asked {
+    pub asked: String,
+    pub expected: Answer,
+    pub command: Option<Command>,
+}
+
+impl Runner {
+    /// Resolves a command op against the model's state, lets the model answer it, and
+    /// returns the command for the engine. `None` for ops that are not commands.
+    fn ask(&mut self, step: usize, op: &Op) -> Option<Asked> {
+        let model = &mut self.model;
+        let nothing = |what: &str| Asked {
+            asked: what.to_owned(),
+            expected: Answer::Done,
+            command: None,
+        };
+        Some(match op {
+            Op::Issue {
+                enterprise,
+                program,
+                face_value,
+                validity,
+            } => {
+                let (valid_from, valid_until) = validity.resolve(model.today);
+                let payload = IssuePayload {
+                    request_id: format!("issue-{step}-{}", self.issues_sent.len()),
+                    enterprise: *enterprise,
+                    program: *program,
+                    face_value: *face_value,
+                    valid_from,
+                    valid_until,
+                };
+                self.issues_sent.push(payload.clone());
+                Asked {
+                    asked: format!("{payload:?}"),
+                    expected: model.issue(&payload),
+                    command: Some(issue_command(&payload)),
+                }
+            }
+            Op::RetryIssue { issue } => {
+                let sent = self.issues_sent.len().max(1);
+                match self.issues_sent.get(issue % sent) {
+                    None => nothing("nothing to retry"),
+                    Some(payload) => Asked {
+                        asked: format!("{payload:?}"),
+                        expected: model.issue(payload),
+                        command: Some(issue_command(payload)),
+                    },
+                }
+            }
+            Op::Redeem {
+                voucher,
+                invoice,
+                amount,
+                days_before_today,
+                allow_partial,
+                seller,
+                buyer,
+                evidence,
+            } => {
+                let number = model.pick_voucher(*voucher);
+                let (owner, program) = model
+                    .voucher(number)
+                    .map_or((0, ProgramCode::Compute), |v| (v.enterprise, v.program));
+                let seller = match seller {
+                    Seller::Matching if program == ProgramCode::Compute => COMPUTE_PROVIDER,
+                    Seller::Matching | Seller::Lessor => LESSOR,
+                    Seller::ComputeProvider => COMPUTE_PROVIDER,
+                    Seller::Enterprise2AsLessor => ENTERPRISE_2_AS_LESSOR,
+                };
+                let buyer = match buyer {
+                    Buyer::Own => ENTERPRISES[owner],
+                    Buyer::Another => ENTERPRISES[(owner + 1) % ENTERPRISES.len()],
+                };
+                let payload = RedeemPayload {
+                    voucher: number,
+                    seller,
+                    buyer,
+                    invoice: *invoice,
+                    invoice_date: shift(model.today, -days_before_today),
+                    amount,
+                    allow_partial: *allow_partial,
+                    evidence: evidence_set(*evidence),
+                };
+                self.redeems_sent.push(payload.clone());
+                Asked {
+                    asked: format!("{payload:?}"),
+                    expected: model.redeem(&payload),
+                    command: Some(redeem_command(&payload)),
+                }
+            }
+            Op::RetryRedeem { attempt, change } => {
+                let sent = self.redeems_sent.len().max(1);
+                match self.redeems_sent.get(attempt % sent) {
+                    None => nothing("nothing to retry"),
+                    Some(first) => {
+                        let payload = change.apply(first, model.vouchers.len());
+                        Asked {
+                            asked: format!("{payload:?}"),
+                            expected: model.redeem(&payload),
+                            command: Some(redeem_command(&payload)),
+                        }
+                    }
+                }
+            }
+            Op::Reverse { redemption, by } => {
+                let number = model.pick_redemption(*redemption);
+                let own = model
+                    .redemption_index(number)
+                    .map_or(COMPUTE_PROVIDER, |index| {
+                        model.redemptions[index].payload.seller
+                    });
+                let provider = match by {
+                    Reverser::Bureau => None,
+                    Reverser::OwnProvider => Some(own),
+                    Reverser::OtherProvider => Some(if own == LESSOR {
+                        ENTERPRISE_2_AS_LESSOR
+                    } else {
+                        LESSOR
+                    }),
+                };
+                Asked {
+                    asked: format!("{} reversed by {provider:?}", redemption_id_text(number)),
+                    expected: model.reverse(number, provider),
+                    command: Some(Command::ReverseRedemption {
+                        redemption_id: redemption_id(number),
+                        reason: reason("红冲: the invoice was cancelled"),
+                        actor: provider.map_or(Actor::Bureau, |p| Actor::Provider(code(p))),
+                    }),
+                }
+            }
+            Op::Approve { redemption } => {
+                let number = model.pick_redemption(*redemption);
+                Asked {
+                    asked: format!("approve {}", redemption_id_text(number)),
+                    expected: model.approve(number),
+                    command: Some(Command::ApproveRedemption {
+                        redemption_id: redemption_id(number),
+                    }),
+                }
+            }
+            Op::Reject { redemption } => {
+                let number = model.pick_redemption(*redemption);
+                Asked {
+                    asked: format!("reject {}", redemption_id_text(number)),
+                    expected: model.reject(number),
+                    command: Some(Command::RejectRedemption {
+                        redemption_id: redemption_id(number),
+                        reason: reason("the contract does not match the invoice"),
+                    }),
+                }
+            }
+            Op::Settle {
+                payee,
+                other_program,
+                days_before_today,
+            } => {
+                let provider = match payee {
+                    Payee::OfRedemption { redemption } => {
+                        let number = model.pick_redemption(*redemption);
+                        model
+                            .redemption_index(number)
+                            .map_or(COMPUTE_PROVIDER, |index| {
+                                model.redemptions[index].payload.seller
+                            })
+                    }
+                    _ => payee.code(),
+                };
+                let own = provider_program(provider).unwrap_or(ProgramCode::Compute);
+                let payload = SettlePayload {
+                    request_id: format!("settle-{step}-{}", self.settles_sent.len()),
+                    provider,
+                    program: if *other_program {
+                        other_program_of(own)
+                    } else {
+                        own
+                    },
+                    up_to: shift(model.today, -days_before_today),
+                };
+                self.settles_sent.push(payload.clone());
+                Asked {
+                    asked: format!("{payload:?}"),
+                    expected: model.settle(&payload),
+                    command: Some(settle_command(&payload)),
+                }
+            }
+            Op::RetrySettle { settle, change } => {
+                let sent = self.settles_sent.len().max(1);
+                match self.settles_sent.get(settle % sent) {
+                    None => nothing("nothing to retry"),
+                    Some(first) => {
+                        let payload = change.apply(first);
+                        Asked {
+                            asked: format!("{payload:?}"),
+                            expected: model.settle(&payload),
+                            command: Some(settle_command(&payload)),
+                        }
+                    }
+                }
+            }
+            Op::Pay {
+                statement,
+                days_before_today,
+                second_reference,
+            } => {
+                let made = model.settlements.len();
+                let number = match statement {
+                    Some(index) if made > 0 => (index % made) as u64 + 1,
+                    _ => made as u64 + 1,
+                };
+                let reference = if *second_reference {
+                    "国库集中支付 0002"
+                } else {
+                    "国库集中支付 0001"
+                };
+                let paid_on = shift(model.today, -days_before_today);
+                Asked {
+                    asked: format!(
+                        "pay {} on {paid_on} ({reference})",
+                        settlement_id_text(number)
+                    ),
+                    expected: model.pay(number, reference, paid_on),
+                    command: Some(Command::RecordSettlementPayment {
+                        settlement_id: settlement_id(number),
+                        bank_reference: Reference::parse(reference).expect("a reference"),
+                        paid_on,
+                    }),
+                }
+            }
+            Op::RelateParties {
+                provider,
+                enterprise,
+                second_reason,
+            } => {
+                let provider = SELLERS
+                    .get(*provider)
+                    .map_or(ENTERPRISES[0], |(seller, _)| *seller);
+                let enterprise = ENTERPRISES
+                    .get(*enterprise)
+                    .copied()
+                    .unwrap_or(COMPUTE_PROVIDER);
+                let why = if *second_reason {
+                    "the lessor's director owns the enterprise"
+                } else {
+                    "same beneficial owner (关联方)"
+                };
+                Asked {
+                    asked: format!("related parties {provider} and {enterprise}: {why}"),
+                    expected: model.relate(provider, enterprise, why),
+                    command: Some(Command::RecordRelatedParties {
+                        provider_credit_code: code(provider),
+                        enterprise_credit_code: code(enterprise),
+                        reason: reason(why),
+                    }),
+                }
+            }
+            Op::Revoke { voucher } => {
+                let number = model.pick_voucher(*voucher);
+                Asked {
+                    asked: voucher_id_text(number),
+                    expected: model.revoke(number),
+                    command: Some(Command::RevokeVoucher {
+                        voucher_id: voucher_id(number),
+                        reason: reason("the enterprise left Qidong"),
+                    }),
+                }
+            }
+            Op::Together { .. }
+            | Op::AdvanceDays { .. }
+            | Op::AdvanceToDeadline { .. }
+            | Op::Restart { .. } => return None,
+        })
+    }
+
+    /// Runs one step on the model and the engine: (what was asked, expected, actual) for
+    /// each command of the step.
+    fn step(
+        &mut self,
+        harness: &mut Harness,
+        step: usize,
+        op: &Op,
+    ) -> Vec<(String, Answer, Answer)> {
+        if let Some(asked) = self.ask(step, op) {
+            let actual = match asked.command {
+                Some(command) => harness.submit(command),
+                None => Answer::Done,
+            };
+            return vec![(asked.asked, asked.expected, actual)];
+        }
+        let done = |what: String, result: Result<(), String>| {
+            let actual = match result {
+                Ok(()) => Answer::Done,
+                Err(problem) => Answer::Failed(problem),
+            };
+            vec![(what, Answer::Done, actual)]
+        };
+        let model = &mut self.model;
+        match op {
+            Op::Together { ops } => {
+                let asked: Vec<Asked> = ops.iter().filter_map(|op| self.ask(step, op)).collect();
+                let commands: Vec<Command> = asked
+                    .iter()
+                    .filter_map(|asked| asked.command.clone())
+                    .collect();
+                let mut actual = harness.submit_together(commands).into_iter();
+                asked
+                    .into_iter()
+                    .map(|asked| {
+                        let answer = match asked.command {
+                            Some(_) => actual.next().expect("an answer per command"),
+                            None => Answer::Done,
+                        };
+                        (asked.asked, asked.expected, answer)
+                    })
+                    .collect()
+            }
+            Op::AdvanceDays { days } => {
+                model.advance(*days);
+                done(
+                    format!("today is {}", model.today),
+                    harness.advance_to(model.today),
+                )
+            }
+            Op::AdvanceToDeadline {
+                voucher,
+                days_after,
+            } => {
+                let target = model
+                    .voucher(model.pick_voucher(*voucher))
+                    .map(|voucher| shift(voucher.redeem_by, *days_after))
+                    .filter(|target| *target > model.today);
+                match target {
+                    None => done("no deadline ahead".to_owned(), Ok(())),
+                    Some(target) => {
+                        model.advance((target - model.today).num_days());
+                        done(
+                            format!("today is {}", model.today),
+                            harness.advance_to(model.today),
+                        )
+                    }
+                }
+            }
+            Op::Restart { days_later } => {
+                model.advance(*days_later);
+                done(
+                    format!("restart, today is {}", model.today),
+                    harness.restart(model.today),
+                )
+            }
+            _ => unreachable!("command ops are asked above"),
+        }
+    }
+}
+
+pub fn run_history(start: NaiveDate, ops: &[Op]) -> Result<(), String> {
+    let mut harness = Harness::start(start)?;
+    let mut runner = Runner {
+        model: Model::new(start),
+        issues_sent: Vec::new(),
+        redeems_sent: Vec::new(),
+        settles_sent: Vec::new(),
+    };
+    let mut trace: Vec<String> = vec![format!("start on {start}")];
+    let failure = |trace: &[String], step: usize, what: String| {
+        format!(
+            "step {step} went wrong: {what}\nhistory (what each step resolved to, and both answers):\n{}",
+            trace.join("\n")
+        )
+    };
+    harness
+        .check_against(&runner.model)
+        .map_err(|problem| failure(&trace, 0, format!("after setup: {problem}")))?;
+    for (step, op) in ops.iter().enumerate() {
+        trace.push(format!("  step {step}: {op:?}"));
+        let mut agree = true;
+        for (asked, expected, actual) in runner.step(&mut harness, step, op) {
+            trace.push(format!("    asked:  {asked}\n    model:  {expected:?}"));
+            tally(&expected);
+            if expected != actual {
+                trace.push(format!("    engine: {actual:?}"));
+                agree = false;
+            }
+        }
+        if !agree {
+            return Err(failure(
+                &trace,
+                step,
+                "the engine's answer differs from the model's".to_owned(),
+            ));
+        }
+        harness
+            .check_against(&runner.model)
+            .map_err(|problem| failure(&trace, step, problem))?;
+    }
+    Ok(())
+}
+/// How often the model gave each kind of answer, over every history run (shrinking too).
+pub static TALLY: LazyLock<Mutex<BTreeMap<String, u64>>> = LazyLock::new(Mutex::default);
+
+pub fn tally(answer: &Answer) {
+    let label = match answer {
+        Answer::Voucher(voucher) => format!("voucher {:?}", voucher.status),
+        Answer::Redemption(redemption) => format!("redemption {:?}", redemption.status),
+        Answer::Settlement(settlement) => format!(
+            "settlement with {} lines, {} clawbacks, net {}{}",
+            if settlement.lines.is_empty() {
+                "no"
+            } else {
+                "some"
+            },
+            if settlement.clawbacks.is_empty() {
+                "no"
+            } else {
+                "some"
+            },
+            if settlement.net.0 < 0 {
+                "negative"
+            } else {
+                "not negative"
+            },
+            if settlement.payment.is_some() {
+                ", paid"
+            } else {
+                ""
+            },
+        ),
+        Answer::RelatedParties(_) => "related parties".to_owned(),
+        Answer::Refused { reason, .. } => format!("refused {reason}"),
+        Answer::Done | Answer::Failed(_) => return,
+    };
+    *TALLY
+        .lock()
+        .expect("the tally is not poisoned")
+        .entry(label)
+        .or_default() += 1;
+}

@@ -1,0 +1,235 @@
+//! How proptest generates histories: the day a history starts on and each kind of op, with
+//! the weights that decide how often each comes. Changing a range or a weight changes which
+//! cases a seed makes, and so which cases `proptest-regressions.txt` replays.
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+use proptest::sample::select;
+use voucher_ledger::domain::model::RedemptionStatus;
+use voucher_ledger::domain::policy::ProgramCode;
+
+use crate::ops::{
+    AMOUNTS, Buyer, Change, FACE_VALUES, Op, Payee, Reverser, Seller, SettleChange, Validity, Which,
+};
+use crate::rules::{ENTERPRISES, SELLERS, date};
+
+/// Which redemption an op is about: with weight `any` one of all, with weight `in_status` one
+/// in `status` (any, when none is).
+pub fn which(status: RedemptionStatus, any: u32, in_status: u32) -> impl Strategy<Value = Which> {
+    prop_oneof![
+        any => (0usize..16).prop_map(Which::Any),
+        in_status => (0usize..16).prop_map(move |index| Which::InStatus(status, index)),
+    ]
+}
+
+/// Days to start on: early in the term, at a year's end, mid-year, and just before the end.
+pub fn start_day() -> impl Strategy<Value = NaiveDate> {
+    prop_oneof![
+        2 => Just(date(2026, 5, 20)),
+        2 => Just(date(2026, 12, 20)),
+        2 => Just(date(2027, 6, 15)),
+        2 => Just(date(2027, 12, 28)),
+        1 => Just(date(2028, 5, 1)),
+    ]
+}
+
+pub fn program() -> impl Strategy<Value = ProgramCode> {
+    prop_oneof![Just(ProgramCode::Compute), Just(ProgramCode::Leasing)]
+}
+
+pub fn validity() -> impl Strategy<Value = Validity> {
+    prop_oneof![
+        6 => Just(Validity::Whole),
+        1 => (-60i64..=10).prop_map(|days_from_today| Validity::From { days_from_today }),
+        1 => (-100i64..=60).prop_map(|days_from_today| Validity::Until { days_from_today }),
+        2 => (-40i64..=5, 0i64..=45).prop_map(|(days_from_today, days)| Validity::Window {
+            days_from_today,
+            days,
+        }),
+        // Long past: before the term, or past the deadline.
+        1 => (-240i64..=-100, 0i64..=20).prop_map(|(days_from_today, days)| Validity::Window {
+            days_from_today,
+            days,
+        }),
+    ]
+}
+
+pub fn issue() -> impl Strategy<Value = Op> {
+    (
+        0usize..3,
+        program(),
+        prop_oneof![3 => Just(None), 4 => select(FACE_VALUES).prop_map(Some)],
+        validity(),
+    )
+        .prop_map(|(enterprise, program, face_value, validity)| Op::Issue {
+            enterprise,
+            program,
+            face_value,
+            validity,
+        })
+}
+
+pub fn redeem() -> impl Strategy<Value = Op> {
+    (
+        0usize..8,
+        0u8..8,
+        select(AMOUNTS),
+        prop_oneof![1 => -3i64..=-1, 6 => 0i64..=5, 2 => 6i64..=200],
+        any::<bool>(),
+        prop_oneof![
+            12 => Just(Seller::Matching),
+            1 => Just(Seller::ComputeProvider),
+            1 => Just(Seller::Lessor),
+            1 => Just(Seller::Enterprise2AsLessor),
+        ],
+        prop_oneof![12 => Just(Buyer::Own), 1 => Just(Buyer::Another)],
+        prop_oneof![
+            1 => Just(0usize),
+            6 => Just(1usize),
+            1 => Just(2usize),
+            2 => Just(3usize),
+            2 => Just(4usize),
+            1 => Just(5usize),
+            1 => Just(6usize),
+        ],
+    )
+        .prop_map(
+            |(
+                voucher,
+                invoice,
+                amount,
+                days_before_today,
+                allow_partial,
+                seller,
+                buyer,
+                evidence,
+            )| {
+                Op::Redeem {
+                    voucher,
+                    invoice,
+                    amount,
+                    days_before_today,
+                    allow_partial,
+                    seller,
+                    buyer,
+                    evidence,
+                }
+            },
+        )
+}
+
+pub fn settle() -> impl Strategy<Value = Op> {
+    (
+        prop_oneof![
+            12 => which(RedemptionStatus::Approved, 1, 3)
+                .prop_map(|redemption| Payee::OfRedemption { redemption }),
+            4 => Just(Payee::ComputeProvider),
+            4 => Just(Payee::Lessor),
+            1 => Just(Payee::Enterprise2AsLessor),
+            1 => Just(Payee::NotAProvider),
+        ],
+        prop_oneof![12 => Just(false), 1 => Just(true)],
+        prop_oneof![4 => Just(0i64), 3 => 1i64..=30, 1 => -5i64..=-1],
+    )
+        .prop_map(|(payee, other_program, days_before_today)| Op::Settle {
+            payee,
+            other_program,
+            days_before_today,
+        })
+}
+
+fn retry_settle() -> impl Strategy<Value = Op> {
+    (
+        0usize..8,
+        prop_oneof![
+            4 => Just(SettleChange::Unchanged),
+            1 => Just(SettleChange::UpTo),
+            1 => Just(SettleChange::Provider),
+            1 => Just(SettleChange::Program),
+        ],
+    )
+        .prop_map(|(settle, change)| Op::RetrySettle { settle, change })
+}
+
+pub fn pay() -> impl Strategy<Value = Op> {
+    (
+        prop_oneof![12 => (0usize..8).prop_map(Some), 1 => Just(None)],
+        prop_oneof![6 => Just(0i64), 3 => 1i64..=10, 1 => -3i64..=-1],
+        prop_oneof![4 => Just(false), 1 => Just(true)],
+    )
+        .prop_map(|(statement, days_before_today, second_reference)| Op::Pay {
+            statement,
+            days_before_today,
+            second_reference,
+        })
+}
+
+fn relate_parties() -> impl Strategy<Value = Op> {
+    (
+        prop_oneof![12 => 0usize..SELLERS.len(), 1 => Just(SELLERS.len())],
+        prop_oneof![12 => 0usize..ENTERPRISES.len(), 1 => Just(ENTERPRISES.len())],
+        any::<bool>(),
+    )
+        .prop_map(|(provider, enterprise, second_reason)| Op::RelateParties {
+            provider,
+            enterprise,
+            second_reason,
+        })
+}
+
+fn reverser() -> impl Strategy<Value = Reverser> {
+    prop_oneof![
+        6 => Just(Reverser::Bureau),
+        2 => Just(Reverser::OwnProvider),
+        1 => Just(Reverser::OtherProvider),
+    ]
+}
+
+/// The ops that are one command each.
+fn command_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        10 => issue(),
+        2 => (0usize..8).prop_map(|issue| Op::RetryIssue { issue }),
+        20 => redeem(),
+        4 => retry_redeem(),
+        4 => (which(RedemptionStatus::Settled, 2, 1), reverser())
+            .prop_map(|(redemption, by)| Op::Reverse { redemption, by }),
+        2 => (0usize..8).prop_map(|voucher| Op::Revoke { voucher }),
+        10 => which(RedemptionStatus::Accepted, 1, 2)
+            .prop_map(|redemption| Op::Approve { redemption }),
+        2 => which(RedemptionStatus::Approved, 3, 1)
+            .prop_map(|redemption| Op::Reject { redemption }),
+        6 => settle(),
+        1 => retry_settle(),
+        3 => pay(),
+        1 => relate_parties(),
+    ]
+}
+
+fn retry_redeem() -> impl Strategy<Value = Op> {
+    (
+        0usize..16,
+        prop_oneof![
+            6 => Just(Change::Unchanged),
+            1 => Just(Change::AllowPartial),
+            1 => Just(Change::Amount),
+            1 => Just(Change::InvoiceDate),
+            1 => Just(Change::Voucher),
+            1 => Just(Change::Evidence),
+        ],
+    )
+        .prop_map(|(attempt, change)| Op::RetryRedeem { attempt, change })
+}
+
+pub fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        56 => command_op(),
+        3 => prop_oneof![8 => 1i64..=3, 2 => 20i64..=40, 2 => 85i64..=100, 1 => 250i64..=400]
+            .prop_map(|days| Op::AdvanceDays { days }),
+        1 => (0usize..8, -1i64..=1)
+            .prop_map(|(voucher, days_after)| Op::AdvanceToDeadline { voucher, days_after }),
+        2 => prop::collection::vec(command_op(), 2..=5).prop_map(|ops| Op::Together { ops }),
+        2 => prop_oneof![3 => Just(0i64), 1 => 1i64..=100]
+            .prop_map(|days_later| Op::Restart { days_later }),
+    ]
+}
