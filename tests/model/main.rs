@@ -68,14 +68,14 @@
 //! - `answers.rs`: the views both sides are compared in, and `Answer`;
 //! - `reference/`: the model (`commands.rs`: one function per command);
 //! - `harness.rs`: the engine under test; `checks.rs`: comparing all it shows with the model;
-//! - `runner.rs`: resolving each op, running a history;
+//! - `runner.rs`: resolving each op (one function per command), running a history;
 //! - this file: the tests, and the fixed histories;
 //! - `proptest-regressions.txt`: the seeds of past failures, replayed before any new case.
 //!
 //! A new command touches: its `Op` variant and payload (`ops.rs`), its strategy and weight
-//! (`strategies.rs`), its answer in the model (`reference/commands.rs`), its arm in
-//! `Runner::ask` (`runner.rs`), and the command built for the engine (`harness.rs`); a new
-//! kind of answer, a view (`answers.rs`) and a line in `tally`.
+//! (`strategies.rs`), its answer in the model (`reference/commands.rs`), its function in the
+//! runner and its arm in `Runner::ask` (`runner.rs`), and the command built for the engine
+//! (`harness.rs`); a new kind of answer, a view (`answers.rs`) and a line in `tally`.
 
 mod answers;
 mod checks;

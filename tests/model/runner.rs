@@ -18,8 +18,8 @@ use crate::harness::{
     settlement_id, voucher_id,
 };
 use crate::ops::{
-    Buyer, IssuePayload, Op, Payee, RedeemPayload, Reverser, Seller, SettlePayload, evidence_set,
-    other_program_of,
+    Buyer, Change, IssuePayload, Op, Payee, RedeemPayload, Reverser, Seller, SettleChange,
+    SettlePayload, Validity, Which, evidence_set, other_program_of,
 };
 use crate::reference::Model;
 use crate::rules::{
@@ -38,272 +38,86 @@ struct Runner {
 /// One command of a step: what it resolved to, the model's answer, and the command to send
 /// (none when there was nothing to send, e.g. a retry before any request).
 struct Asked {
-    pub asked: String,
-    pub expected: Answer,
-    pub command: Option<Command>,
+    asked: String,
+    expected: Answer,
+    command: Option<Command>,
+}
+
+impl Asked {
+    /// A command resolved, the model's answer to it, and the command the engine is sent.
+    fn command(asked: String, expected: Answer, command: Command) -> Asked {
+        Asked {
+            asked,
+            expected,
+            command: Some(command),
+        }
+    }
+
+    /// Nothing to send (a retry before any request), so nothing to answer.
+    fn nothing(what: &str) -> Asked {
+        Asked {
+            asked: what.to_owned(),
+            expected: Answer::Done,
+            command: None,
+        }
+    }
+}
+
+/// The answers to one step: (what was asked, the model's answer, the engine's).
+type Answers = Vec<(String, Answer, Answer)>;
+
+/// A step with no answer, which the engine must carry out without failing.
+fn done(what: String, result: Result<(), String>) -> Answers {
+    let actual = match result {
+        Ok(()) => Answer::Done,
+        Err(problem) => Answer::Failed(problem),
+    };
+    vec![(what, Answer::Done, actual)]
+}
+
+/// The redemption's provider, or the compute provider when there is no such redemption.
+fn seller_of(model: &Model, number: u64) -> &'static str {
+    model
+        .redemption_index(number)
+        .map_or(COMPUTE_PROVIDER, |index| {
+            model.redemptions[index].payload.seller
+        })
 }
 
 impl Runner {
     /// Resolves a command op against the model's state, lets the model answer it, and
     /// returns the command for the engine. `None` for ops that are not commands.
     fn ask(&mut self, step: usize, op: &Op) -> Option<Asked> {
-        let model = &mut self.model;
-        let nothing = |what: &str| Asked {
-            asked: what.to_owned(),
-            expected: Answer::Done,
-            command: None,
-        };
-        Some(match op {
+        Some(match *op {
             Op::Issue {
                 enterprise,
                 program,
                 face_value,
                 validity,
-            } => {
-                let (valid_from, valid_until) = validity.resolve(model.today);
-                let payload = IssuePayload {
-                    request_id: format!("issue-{step}-{}", self.issues_sent.len()),
-                    enterprise: *enterprise,
-                    program: *program,
-                    face_value: *face_value,
-                    valid_from,
-                    valid_until,
-                };
-                self.issues_sent.push(payload.clone());
-                Asked {
-                    asked: format!("{payload:?}"),
-                    expected: model.issue(&payload),
-                    command: Some(issue_command(&payload)),
-                }
-            }
-            Op::RetryIssue { issue } => {
-                let sent = self.issues_sent.len().max(1);
-                match self.issues_sent.get(issue % sent) {
-                    None => nothing("nothing to retry"),
-                    Some(payload) => Asked {
-                        asked: format!("{payload:?}"),
-                        expected: model.issue(payload),
-                        command: Some(issue_command(payload)),
-                    },
-                }
-            }
-            Op::Redeem {
-                voucher,
-                invoice,
-                amount,
-                days_before_today,
-                allow_partial,
-                seller,
-                buyer,
-                evidence,
-            } => {
-                let number = model.pick_voucher(*voucher);
-                let (owner, program) = model
-                    .voucher(number)
-                    .map_or((0, ProgramCode::Compute), |v| (v.enterprise, v.program));
-                let seller = match seller {
-                    Seller::Matching if program == ProgramCode::Compute => COMPUTE_PROVIDER,
-                    Seller::Matching | Seller::Lessor => LESSOR,
-                    Seller::ComputeProvider => COMPUTE_PROVIDER,
-                    Seller::Enterprise2AsLessor => ENTERPRISE_2_AS_LESSOR,
-                };
-                let buyer = match buyer {
-                    Buyer::Own => ENTERPRISES[owner],
-                    Buyer::Another => ENTERPRISES[(owner + 1) % ENTERPRISES.len()],
-                };
-                let payload = RedeemPayload {
-                    voucher: number,
-                    seller,
-                    buyer,
-                    invoice: *invoice,
-                    invoice_date: shift(model.today, -days_before_today),
-                    amount,
-                    allow_partial: *allow_partial,
-                    evidence: evidence_set(*evidence),
-                };
-                self.redeems_sent.push(payload.clone());
-                Asked {
-                    asked: format!("{payload:?}"),
-                    expected: model.redeem(&payload),
-                    command: Some(redeem_command(&payload)),
-                }
-            }
-            Op::RetryRedeem { attempt, change } => {
-                let sent = self.redeems_sent.len().max(1);
-                match self.redeems_sent.get(attempt % sent) {
-                    None => nothing("nothing to retry"),
-                    Some(first) => {
-                        let payload = change.apply(first, model.vouchers.len());
-                        Asked {
-                            asked: format!("{payload:?}"),
-                            expected: model.redeem(&payload),
-                            command: Some(redeem_command(&payload)),
-                        }
-                    }
-                }
-            }
-            Op::Reverse { redemption, by } => {
-                let number = model.pick_redemption(*redemption);
-                let own = model
-                    .redemption_index(number)
-                    .map_or(COMPUTE_PROVIDER, |index| {
-                        model.redemptions[index].payload.seller
-                    });
-                let provider = match by {
-                    Reverser::Bureau => None,
-                    Reverser::OwnProvider => Some(own),
-                    Reverser::OtherProvider => Some(if own == LESSOR {
-                        ENTERPRISE_2_AS_LESSOR
-                    } else {
-                        LESSOR
-                    }),
-                };
-                Asked {
-                    asked: format!("{} reversed by {provider:?}", redemption_id_text(number)),
-                    expected: model.reverse(number, provider),
-                    command: Some(Command::ReverseRedemption {
-                        redemption_id: redemption_id(number),
-                        reason: reason("红冲: the invoice was cancelled"),
-                        actor: provider.map_or(Actor::Bureau, |p| Actor::Provider(code(p))),
-                    }),
-                }
-            }
-            Op::Approve { redemption } => {
-                let number = model.pick_redemption(*redemption);
-                Asked {
-                    asked: format!("approve {}", redemption_id_text(number)),
-                    expected: model.approve(number),
-                    command: Some(Command::ApproveRedemption {
-                        redemption_id: redemption_id(number),
-                    }),
-                }
-            }
-            Op::Reject { redemption } => {
-                let number = model.pick_redemption(*redemption);
-                Asked {
-                    asked: format!("reject {}", redemption_id_text(number)),
-                    expected: model.reject(number),
-                    command: Some(Command::RejectRedemption {
-                        redemption_id: redemption_id(number),
-                        reason: reason("the contract does not match the invoice"),
-                    }),
-                }
-            }
+            } => self.issue(step, enterprise, program, face_value, validity),
+            Op::RetryIssue { issue } => self.retry_issue(issue),
+            Op::Redeem { .. } => self.redeem(op),
+            Op::RetryRedeem { attempt, change } => self.retry_redeem(attempt, change),
+            Op::Reverse { redemption, by } => self.reverse(redemption, by),
+            Op::Approve { redemption } => self.approve(redemption),
+            Op::Reject { redemption } => self.reject(redemption),
             Op::Settle {
                 payee,
                 other_program,
                 days_before_today,
-            } => {
-                let provider = match payee {
-                    Payee::OfRedemption { redemption } => {
-                        let number = model.pick_redemption(*redemption);
-                        model
-                            .redemption_index(number)
-                            .map_or(COMPUTE_PROVIDER, |index| {
-                                model.redemptions[index].payload.seller
-                            })
-                    }
-                    _ => payee.code(),
-                };
-                let own = provider_program(provider).unwrap_or(ProgramCode::Compute);
-                let payload = SettlePayload {
-                    request_id: format!("settle-{step}-{}", self.settles_sent.len()),
-                    provider,
-                    program: if *other_program {
-                        other_program_of(own)
-                    } else {
-                        own
-                    },
-                    up_to: shift(model.today, -days_before_today),
-                };
-                self.settles_sent.push(payload.clone());
-                Asked {
-                    asked: format!("{payload:?}"),
-                    expected: model.settle(&payload),
-                    command: Some(settle_command(&payload)),
-                }
-            }
-            Op::RetrySettle { settle, change } => {
-                let sent = self.settles_sent.len().max(1);
-                match self.settles_sent.get(settle % sent) {
-                    None => nothing("nothing to retry"),
-                    Some(first) => {
-                        let payload = change.apply(first);
-                        Asked {
-                            asked: format!("{payload:?}"),
-                            expected: model.settle(&payload),
-                            command: Some(settle_command(&payload)),
-                        }
-                    }
-                }
-            }
+            } => self.settle(step, payee, other_program, days_before_today),
+            Op::RetrySettle { settle, change } => self.retry_settle(settle, change),
             Op::Pay {
                 statement,
                 days_before_today,
                 second_reference,
-            } => {
-                let made = model.settlements.len();
-                let number = match statement {
-                    Some(index) if made > 0 => (index % made) as u64 + 1,
-                    _ => made as u64 + 1,
-                };
-                let reference = if *second_reference {
-                    "国库集中支付 0002"
-                } else {
-                    "国库集中支付 0001"
-                };
-                let paid_on = shift(model.today, -days_before_today);
-                Asked {
-                    asked: format!(
-                        "pay {} on {paid_on} ({reference})",
-                        settlement_id_text(number)
-                    ),
-                    expected: model.pay(number, reference, paid_on),
-                    command: Some(Command::RecordSettlementPayment {
-                        settlement_id: settlement_id(number),
-                        bank_reference: Reference::parse(reference).expect("a reference"),
-                        paid_on,
-                    }),
-                }
-            }
+            } => self.pay(statement, days_before_today, second_reference),
             Op::RelateParties {
                 provider,
                 enterprise,
                 second_reason,
-            } => {
-                let provider = SELLERS
-                    .get(*provider)
-                    .map_or(ENTERPRISES[0], |(seller, _)| *seller);
-                let enterprise = ENTERPRISES
-                    .get(*enterprise)
-                    .copied()
-                    .unwrap_or(COMPUTE_PROVIDER);
-                let why = if *second_reason {
-                    "the lessor's director owns the enterprise"
-                } else {
-                    "same beneficial owner (关联方)"
-                };
-                Asked {
-                    asked: format!("related parties {provider} and {enterprise}: {why}"),
-                    expected: model.relate(provider, enterprise, why),
-                    command: Some(Command::RecordRelatedParties {
-                        provider_credit_code: code(provider),
-                        enterprise_credit_code: code(enterprise),
-                        reason: reason(why),
-                    }),
-                }
-            }
-            Op::Revoke { voucher } => {
-                let number = model.pick_voucher(*voucher);
-                Asked {
-                    asked: voucher_id_text(number),
-                    expected: model.revoke(number),
-                    command: Some(Command::RevokeVoucher {
-                        voucher_id: voucher_id(number),
-                        reason: reason("the enterprise left Qidong"),
-                    }),
-                }
-            }
+            } => self.relate_parties(provider, enterprise, second_reason),
+            Op::Revoke { voucher } => self.revoke(voucher),
             Op::Together { .. }
             | Op::AdvanceDays { .. }
             | Op::AdvanceToDeadline { .. }
@@ -311,14 +125,269 @@ impl Runner {
         })
     }
 
+    fn issue(
+        &mut self,
+        step: usize,
+        enterprise: usize,
+        program: ProgramCode,
+        face_value: Option<&'static str>,
+        validity: Validity,
+    ) -> Asked {
+        let (valid_from, valid_until) = validity.resolve(self.model.today);
+        let payload = IssuePayload {
+            request_id: format!("issue-{step}-{}", self.issues_sent.len()),
+            enterprise,
+            program,
+            face_value,
+            valid_from,
+            valid_until,
+        };
+        self.issues_sent.push(payload.clone());
+        Asked::command(
+            format!("{payload:?}"),
+            self.model.issue(&payload),
+            issue_command(&payload),
+        )
+    }
+
+    fn retry_issue(&mut self, issue: usize) -> Asked {
+        let sent = self.issues_sent.len().max(1);
+        match self.issues_sent.get(issue % sent) {
+            None => Asked::nothing("nothing to retry"),
+            Some(payload) => Asked::command(
+                format!("{payload:?}"),
+                self.model.issue(payload),
+                issue_command(payload),
+            ),
+        }
+    }
+
+    /// Takes the whole op: a redeem has more fields than a function should take arguments.
+    fn redeem(&mut self, op: &Op) -> Asked {
+        let Op::Redeem {
+            voucher,
+            invoice,
+            amount,
+            days_before_today,
+            allow_partial,
+            seller,
+            buyer,
+            evidence,
+        } = *op
+        else {
+            unreachable!("asked to redeem {op:?}");
+        };
+        let model = &mut self.model;
+        let number = model.pick_voucher(voucher);
+        let (owner, program) = model
+            .voucher(number)
+            .map_or((0, ProgramCode::Compute), |v| (v.enterprise, v.program));
+        let seller = match seller {
+            Seller::Matching if program == ProgramCode::Compute => COMPUTE_PROVIDER,
+            Seller::Matching | Seller::Lessor => LESSOR,
+            Seller::ComputeProvider => COMPUTE_PROVIDER,
+            Seller::Enterprise2AsLessor => ENTERPRISE_2_AS_LESSOR,
+        };
+        let buyer = match buyer {
+            Buyer::Own => ENTERPRISES[owner],
+            Buyer::Another => ENTERPRISES[(owner + 1) % ENTERPRISES.len()],
+        };
+        let payload = RedeemPayload {
+            voucher: number,
+            seller,
+            buyer,
+            invoice,
+            invoice_date: shift(model.today, -days_before_today),
+            amount,
+            allow_partial,
+            evidence: evidence_set(evidence),
+        };
+        self.redeems_sent.push(payload.clone());
+        Asked::command(
+            format!("{payload:?}"),
+            model.redeem(&payload),
+            redeem_command(&payload),
+        )
+    }
+
+    fn retry_redeem(&mut self, attempt: usize, change: Change) -> Asked {
+        let sent = self.redeems_sent.len().max(1);
+        match self.redeems_sent.get(attempt % sent) {
+            None => Asked::nothing("nothing to retry"),
+            Some(first) => {
+                let payload = change.apply(first, self.model.vouchers.len());
+                Asked::command(
+                    format!("{payload:?}"),
+                    self.model.redeem(&payload),
+                    redeem_command(&payload),
+                )
+            }
+        }
+    }
+
+    fn reverse(&mut self, redemption: Which, by: Reverser) -> Asked {
+        let number = self.model.pick_redemption(redemption);
+        let own = seller_of(&self.model, number);
+        let provider = match by {
+            Reverser::Bureau => None,
+            Reverser::OwnProvider => Some(own),
+            Reverser::OtherProvider => Some(if own == LESSOR {
+                ENTERPRISE_2_AS_LESSOR
+            } else {
+                LESSOR
+            }),
+        };
+        Asked::command(
+            format!("{} reversed by {provider:?}", redemption_id_text(number)),
+            self.model.reverse(number, provider),
+            Command::ReverseRedemption {
+                redemption_id: redemption_id(number),
+                reason: reason("红冲: the invoice was cancelled"),
+                actor: provider.map_or(Actor::Bureau, |p| Actor::Provider(code(p))),
+            },
+        )
+    }
+
+    fn approve(&mut self, redemption: Which) -> Asked {
+        let number = self.model.pick_redemption(redemption);
+        Asked::command(
+            format!("approve {}", redemption_id_text(number)),
+            self.model.approve(number),
+            Command::ApproveRedemption {
+                redemption_id: redemption_id(number),
+            },
+        )
+    }
+
+    fn reject(&mut self, redemption: Which) -> Asked {
+        let number = self.model.pick_redemption(redemption);
+        Asked::command(
+            format!("reject {}", redemption_id_text(number)),
+            self.model.reject(number),
+            Command::RejectRedemption {
+                redemption_id: redemption_id(number),
+                reason: reason("the contract does not match the invoice"),
+            },
+        )
+    }
+
+    fn settle(
+        &mut self,
+        step: usize,
+        payee: Payee,
+        other_program: bool,
+        days_before_today: i64,
+    ) -> Asked {
+        let provider = match payee {
+            Payee::OfRedemption { redemption } => {
+                seller_of(&self.model, self.model.pick_redemption(redemption))
+            }
+            _ => payee.code(),
+        };
+        let own = provider_program(provider).unwrap_or(ProgramCode::Compute);
+        let payload = SettlePayload {
+            request_id: format!("settle-{step}-{}", self.settles_sent.len()),
+            provider,
+            program: if other_program {
+                other_program_of(own)
+            } else {
+                own
+            },
+            up_to: shift(self.model.today, -days_before_today),
+        };
+        self.settles_sent.push(payload.clone());
+        Asked::command(
+            format!("{payload:?}"),
+            self.model.settle(&payload),
+            settle_command(&payload),
+        )
+    }
+
+    fn retry_settle(&mut self, settle: usize, change: SettleChange) -> Asked {
+        let sent = self.settles_sent.len().max(1);
+        match self.settles_sent.get(settle % sent) {
+            None => Asked::nothing("nothing to retry"),
+            Some(first) => {
+                let payload = change.apply(first);
+                Asked::command(
+                    format!("{payload:?}"),
+                    self.model.settle(&payload),
+                    settle_command(&payload),
+                )
+            }
+        }
+    }
+
+    fn pay(
+        &mut self,
+        statement: Option<usize>,
+        days_before_today: i64,
+        second_reference: bool,
+    ) -> Asked {
+        let made = self.model.settlements.len();
+        let number = match statement {
+            Some(index) if made > 0 => (index % made) as u64 + 1,
+            _ => made as u64 + 1,
+        };
+        let reference = if second_reference {
+            "国库集中支付 0002"
+        } else {
+            "国库集中支付 0001"
+        };
+        let paid_on = shift(self.model.today, -days_before_today);
+        Asked::command(
+            format!(
+                "pay {} on {paid_on} ({reference})",
+                settlement_id_text(number)
+            ),
+            self.model.pay(number, reference, paid_on),
+            Command::RecordSettlementPayment {
+                settlement_id: settlement_id(number),
+                bank_reference: Reference::parse(reference).expect("a reference"),
+                paid_on,
+            },
+        )
+    }
+
+    fn relate_parties(&mut self, provider: usize, enterprise: usize, second_reason: bool) -> Asked {
+        let provider = SELLERS
+            .get(provider)
+            .map_or(ENTERPRISES[0], |(seller, _)| *seller);
+        let enterprise = ENTERPRISES
+            .get(enterprise)
+            .copied()
+            .unwrap_or(COMPUTE_PROVIDER);
+        let why = if second_reason {
+            "the lessor's director owns the enterprise"
+        } else {
+            "same beneficial owner (关联方)"
+        };
+        Asked::command(
+            format!("related parties {provider} and {enterprise}: {why}"),
+            self.model.relate(provider, enterprise, why),
+            Command::RecordRelatedParties {
+                provider_credit_code: code(provider),
+                enterprise_credit_code: code(enterprise),
+                reason: reason(why),
+            },
+        )
+    }
+
+    fn revoke(&mut self, voucher: usize) -> Asked {
+        let number = self.model.pick_voucher(voucher);
+        Asked::command(
+            voucher_id_text(number),
+            self.model.revoke(number),
+            Command::RevokeVoucher {
+                voucher_id: voucher_id(number),
+                reason: reason("the enterprise left Qidong"),
+            },
+        )
+    }
+
     /// Runs one step on the model and the engine: (what was asked, expected, actual) for
     /// each command of the step.
-    fn step(
-        &mut self,
-        harness: &mut Harness,
-        step: usize,
-        op: &Op,
-    ) -> Vec<(String, Answer, Answer)> {
+    fn step(&mut self, harness: &mut Harness, step: usize, op: &Op) -> Answers {
         if let Some(asked) = self.ask(step, op) {
             let actual = match asked.command {
                 Some(command) => harness.submit(command),
@@ -326,68 +395,75 @@ impl Runner {
             };
             return vec![(asked.asked, asked.expected, actual)];
         }
-        let done = |what: String, result: Result<(), String>| {
-            let actual = match result {
-                Ok(()) => Answer::Done,
-                Err(problem) => Answer::Failed(problem),
-            };
-            vec![(what, Answer::Done, actual)]
-        };
-        let model = &mut self.model;
         match op {
-            Op::Together { ops } => {
-                let asked: Vec<Asked> = ops.iter().filter_map(|op| self.ask(step, op)).collect();
-                let commands: Vec<Command> = asked
-                    .iter()
-                    .filter_map(|asked| asked.command.clone())
-                    .collect();
-                let mut actual = harness.submit_together(commands).into_iter();
-                asked
-                    .into_iter()
-                    .map(|asked| {
-                        let answer = match asked.command {
-                            Some(_) => actual.next().expect("an answer per command"),
-                            None => Answer::Done,
-                        };
-                        (asked.asked, asked.expected, answer)
-                    })
-                    .collect()
-            }
-            Op::AdvanceDays { days } => {
-                model.advance(*days);
+            Op::Together { ops } => self.together(harness, step, ops),
+            Op::AdvanceDays { days } => self.advance_days(harness, *days),
+            Op::AdvanceToDeadline {
+                voucher,
+                days_after,
+            } => self.advance_to_deadline(harness, *voucher, *days_after),
+            Op::Restart { days_later } => self.restart(harness, *days_later),
+            _ => unreachable!("command ops are asked above"),
+        }
+    }
+
+    /// Several commands sent at once; each answered in the order sent.
+    fn together(&mut self, harness: &Harness, step: usize, ops: &[Op]) -> Answers {
+        let asked: Vec<Asked> = ops.iter().filter_map(|op| self.ask(step, op)).collect();
+        let commands: Vec<Command> = asked
+            .iter()
+            .filter_map(|asked| asked.command.clone())
+            .collect();
+        let mut actual = harness.submit_together(commands).into_iter();
+        asked
+            .into_iter()
+            .map(|asked| {
+                let answer = match asked.command {
+                    Some(_) => actual.next().expect("an answer per command"),
+                    None => Answer::Done,
+                };
+                (asked.asked, asked.expected, answer)
+            })
+            .collect()
+    }
+
+    fn advance_days(&mut self, harness: &Harness, days: i64) -> Answers {
+        self.model.advance(days);
+        done(
+            format!("today is {}", self.model.today),
+            harness.advance_to(self.model.today),
+        )
+    }
+
+    fn advance_to_deadline(
+        &mut self,
+        harness: &Harness,
+        voucher: usize,
+        days_after: i64,
+    ) -> Answers {
+        let model = &mut self.model;
+        let target = model
+            .voucher(model.pick_voucher(voucher))
+            .map(|voucher| shift(voucher.redeem_by, days_after))
+            .filter(|target| *target > model.today);
+        match target {
+            None => done("no deadline ahead".to_owned(), Ok(())),
+            Some(target) => {
+                model.advance((target - model.today).num_days());
                 done(
                     format!("today is {}", model.today),
                     harness.advance_to(model.today),
                 )
             }
-            Op::AdvanceToDeadline {
-                voucher,
-                days_after,
-            } => {
-                let target = model
-                    .voucher(model.pick_voucher(*voucher))
-                    .map(|voucher| shift(voucher.redeem_by, *days_after))
-                    .filter(|target| *target > model.today);
-                match target {
-                    None => done("no deadline ahead".to_owned(), Ok(())),
-                    Some(target) => {
-                        model.advance((target - model.today).num_days());
-                        done(
-                            format!("today is {}", model.today),
-                            harness.advance_to(model.today),
-                        )
-                    }
-                }
-            }
-            Op::Restart { days_later } => {
-                model.advance(*days_later);
-                done(
-                    format!("restart, today is {}", model.today),
-                    harness.restart(model.today),
-                )
-            }
-            _ => unreachable!("command ops are asked above"),
         }
+    }
+
+    fn restart(&mut self, harness: &mut Harness, days_later: i64) -> Answers {
+        self.model.advance(days_later);
+        done(
+            format!("restart, today is {}", self.model.today),
+            harness.restart(self.model.today),
+        )
     }
 }
 

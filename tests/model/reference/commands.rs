@@ -4,6 +4,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use voucher_ledger::domain::model::{EvidenceKind, RedemptionStatus, Role, VoucherStatus};
+use voucher_ledger::domain::policy::ProgramCode;
 
 use super::{Clawback, Model, ModelRedemption, ModelSettlement, ModelVoucher};
 use crate::answers::{Answer, RelatedPartiesView, refused, refused_with_remaining};
@@ -27,49 +28,11 @@ impl Model {
         }
         let program = payload.program;
         let today = self.today;
-        let (validity, cap_period) = match (payload.valid_from, payload.valid_until) {
-            (None, None) => match period_holding(program, today) {
-                Some(period) => (period, period),
-                None => return refused("OUTSIDE_POLICY_TERM"),
-            },
-            (Some(from), None) => match period_holding(program, from) {
-                Some(period) => (
-                    Period {
-                        first: from,
-                        last: period.last,
-                    },
-                    period,
-                ),
-                None => return refused("OUTSIDE_POLICY_TERM"),
-            },
-            (None, Some(until)) => match period_holding(program, until) {
-                Some(period) => (
-                    Period {
-                        first: period.first,
-                        last: until,
-                    },
-                    period,
-                ),
-                None => return refused("OUTSIDE_POLICY_TERM"),
-            },
-            (Some(from), Some(until)) => {
-                assert!(from <= until, "the test never reverses a window");
-                match (
-                    period_holding(program, from),
-                    period_holding(program, until),
-                ) {
-                    (Some(first), Some(last)) if first == last => (
-                        Period {
-                            first: from,
-                            last: until,
-                        },
-                        first,
-                    ),
-                    (Some(_), Some(_)) => return refused("VALIDITY_CROSSES_CAP_PERIOD"),
-                    _ => return refused("OUTSIDE_POLICY_TERM"),
-                }
-            }
-        };
+        let (validity, cap_period) =
+            match validity_of(program, today, payload.valid_from, payload.valid_until) {
+                Ok(dates) => dates,
+                Err(reason) => return refused(reason),
+            };
         let redeem_by = shift(validity.last, REDEEM_GRACE_DAYS);
         if redeem_by < today {
             return refused("REDEEM_DEADLINE_PASSED");
@@ -119,60 +82,13 @@ impl Model {
             }
             return refused("INVOICE_ALREADY_REDEEMED");
         }
-        let today = self.today;
-        let Some(voucher) = self
-            .voucher(payload.voucher)
-            .filter(|voucher| ENTERPRISES[voucher.enterprise] == payload.buyer)
-        else {
-            return refused("NOT_FOUND");
+        let voucher = match self.claimable(payload) {
+            Ok(voucher) => voucher,
+            Err(reason) => return refused(reason),
         };
-        let seller_program =
-            provider_program(payload.seller).expect("the test's sellers are registered");
-        if seller_program != voucher.program {
-            return refused("PROGRAM_MISMATCH");
-        }
-        if payload.seller == payload.buyer {
-            return refused("SELF_DEALING");
-        }
-        if !voucher.is_active() || today > voucher.redeem_by {
-            return refused("VOUCHER_NOT_ACTIVE");
-        }
-        if self.related.contains_key(&(payload.seller, payload.buyer)) {
-            return refused("RELATED_PARTY");
-        }
-        if !term().contains(payload.invoice_date) {
-            return refused("OUTSIDE_POLICY_TERM");
-        }
-        if payload.invoice_date > today {
-            return refused("INVOICE_DATE_IN_FUTURE");
-        }
-        if !voucher.validity.contains(payload.invoice_date) {
-            return refused("INVOICE_DATE_OUTSIDE_VALIDITY");
-        }
-        let carries = |kind: &EvidenceKind| payload.evidence.iter().any(|doc| doc.kind == *kind);
-        if !required_evidence(voucher.program).iter().all(carries) {
-            return refused("EVIDENCE_REQUIRED");
-        }
-        let computed = subsidy_for(voucher.program, Fen::parse(payload.amount));
-        if computed.0 == 0 {
-            return refused("SUBSIDY_ROUNDS_TO_ZERO");
-        }
-        let cap_left = cap_of(voucher.program).minus(self.redeemed(
-            voucher.enterprise,
-            voucher.program,
-            voucher.cap_period,
-        ));
-        let voucher_left = voucher.remaining();
-        let fits = computed <= cap_left && computed <= voucher_left;
-        let partial = computed.min(cap_left).min(voucher_left);
-        let subsidy = if fits {
-            computed
-        } else if payload.allow_partial && partial.0 > 0 {
-            partial
-        } else if computed > cap_left {
-            return refused("CAP_EXCEEDED");
-        } else {
-            return refused("VOUCHER_BALANCE_EXCEEDED");
+        let (computed, subsidy) = match self.subsidy(voucher, payload) {
+            Ok(amounts) => amounts,
+            Err(reason) => return refused(reason),
         };
         let program = voucher.program;
         let voucher = self.voucher_mut(payload.voucher).expect("looked up above");
@@ -191,6 +107,79 @@ impl Model {
         });
         self.invoices.insert(payload.invoice, number);
         Answer::Redemption(self.redemptions.last().expect("just pushed").view())
+    }
+
+    /// A redemption's checks before its amount, in order: the voucher held by the buyer,
+    /// program, self-dealing, status, related parties, dates (term, future, validity),
+    /// evidence. The voucher it redeems, or the reason it is refused.
+    fn claimable(&self, payload: &RedeemPayload) -> Result<&ModelVoucher, &'static str> {
+        let today = self.today;
+        let Some(voucher) = self
+            .voucher(payload.voucher)
+            .filter(|voucher| ENTERPRISES[voucher.enterprise] == payload.buyer)
+        else {
+            return Err("NOT_FOUND");
+        };
+        let seller_program =
+            provider_program(payload.seller).expect("the test's sellers are registered");
+        if seller_program != voucher.program {
+            return Err("PROGRAM_MISMATCH");
+        }
+        if payload.seller == payload.buyer {
+            return Err("SELF_DEALING");
+        }
+        if !voucher.is_active() || today > voucher.redeem_by {
+            return Err("VOUCHER_NOT_ACTIVE");
+        }
+        if self.related.contains_key(&(payload.seller, payload.buyer)) {
+            return Err("RELATED_PARTY");
+        }
+        if !term().contains(payload.invoice_date) {
+            return Err("OUTSIDE_POLICY_TERM");
+        }
+        if payload.invoice_date > today {
+            return Err("INVOICE_DATE_IN_FUTURE");
+        }
+        if !voucher.validity.contains(payload.invoice_date) {
+            return Err("INVOICE_DATE_OUTSIDE_VALIDITY");
+        }
+        let carries = |kind: &EvidenceKind| payload.evidence.iter().any(|doc| doc.kind == *kind);
+        if !required_evidence(voucher.program).iter().all(carries) {
+            return Err("EVIDENCE_REQUIRED");
+        }
+        Ok(voucher)
+    }
+
+    /// A redemption's amount: (the subsidy computed, the subsidy given), or the reason it is
+    /// refused: a subsidy that rounds to zero, then the cap, then the voucher's balance (a
+    /// partial redemption takes what is left of both).
+    fn subsidy(
+        &self,
+        voucher: &ModelVoucher,
+        payload: &RedeemPayload,
+    ) -> Result<(Fen, Fen), &'static str> {
+        let computed = subsidy_for(voucher.program, Fen::parse(payload.amount));
+        if computed.0 == 0 {
+            return Err("SUBSIDY_ROUNDS_TO_ZERO");
+        }
+        let cap_left = cap_of(voucher.program).minus(self.redeemed(
+            voucher.enterprise,
+            voucher.program,
+            voucher.cap_period,
+        ));
+        let voucher_left = voucher.remaining();
+        let fits = computed <= cap_left && computed <= voucher_left;
+        let partial = computed.min(cap_left).min(voucher_left);
+        let subsidy = if fits {
+            computed
+        } else if payload.allow_partial && partial.0 > 0 {
+            partial
+        } else if computed > cap_left {
+            return Err("CAP_EXCEEDED");
+        } else {
+            return Err("VOUCHER_BALANCE_EXCEEDED");
+        };
+        Ok((computed, subsidy))
     }
 
     /// Gives a redemption's subsidy back to its voucher (and so to the cap).
@@ -413,4 +402,59 @@ impl Model {
             }
         }
     }
+}
+
+/// An issue request's validity and the cap period holding it, or the reason it is refused:
+/// every date given must lie in the term (OUTSIDE_POLICY_TERM), and both in one cap period
+/// (VALIDITY_CROSSES_CAP_PERIOD). A date not given is the edge of the cap period holding the
+/// other, or of today's.
+fn validity_of(
+    program: ProgramCode,
+    today: NaiveDate,
+    valid_from: Option<NaiveDate>,
+    valid_until: Option<NaiveDate>,
+) -> Result<(Period, Period), &'static str> {
+    Ok(match (valid_from, valid_until) {
+        (None, None) => match period_holding(program, today) {
+            Some(period) => (period, period),
+            None => return Err("OUTSIDE_POLICY_TERM"),
+        },
+        (Some(from), None) => match period_holding(program, from) {
+            Some(period) => (
+                Period {
+                    first: from,
+                    last: period.last,
+                },
+                period,
+            ),
+            None => return Err("OUTSIDE_POLICY_TERM"),
+        },
+        (None, Some(until)) => match period_holding(program, until) {
+            Some(period) => (
+                Period {
+                    first: period.first,
+                    last: until,
+                },
+                period,
+            ),
+            None => return Err("OUTSIDE_POLICY_TERM"),
+        },
+        (Some(from), Some(until)) => {
+            assert!(from <= until, "the test never reverses a window");
+            match (
+                period_holding(program, from),
+                period_holding(program, until),
+            ) {
+                (Some(first), Some(last)) if first == last => (
+                    Period {
+                        first: from,
+                        last: until,
+                    },
+                    first,
+                ),
+                (Some(_), Some(_)) => return Err("VALIDITY_CROSSES_CAP_PERIOD"),
+                _ => return Err("OUTSIDE_POLICY_TERM"),
+            }
+        }
+    })
 }

@@ -37,6 +37,13 @@ impl Model {
                 return Err(format!("model program over its budget: {line:?}"));
             }
         }
+        self.check_statements()
+    }
+
+    /// A redemption is in the statement it names and no other, and netted in at most the one
+    /// its clawback names; a settled one is paid and not clawed back; each provider's
+    /// statements pay what its redemptions say it was paid and has not had back.
+    fn check_statements(&self) -> Result<(), String> {
         for redemption in &self.redemptions {
             let statements = self
                 .settlements
