@@ -16,7 +16,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::i18n::{LANGUAGE_COOKIE, Language};
-use super::layout::{self, Section, program_name, total, yuan};
+use super::layout::{self, Section, StatusWord, program_name, total, yuan};
 use super::pages::chrome;
 use super::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, random_secret, same_secret};
 use super::{Console, PageError, Viewer, language_of, refusal};
@@ -598,7 +598,7 @@ fn done_message(language: Language, outcome: &Outcome) -> String {
         ),
         Outcome::Redemption(redemption) => format!(
             "{} {} · {} {}",
-            layout::redemption_status(language, redemption.status),
+            redemption.status.word(language),
             redemption.redemption_id,
             language.pick("补贴", "subsidy"),
             yuan(redemption.subsidy)

@@ -1,5 +1,6 @@
 //! The page shell (header, navigation, language toggle, sign-out) and the small pieces every
-//! page draws: amounts, progress bars, status words. Pure markup.
+//! page draws: amounts, progress bars, status words. Pure markup; the tables are drawn from
+//! `fragments`.
 
 use maud::{DOCTYPE, Markup, html};
 use rust_decimal::Decimal;
@@ -161,21 +162,30 @@ pub fn usage_bar(
     }
 }
 
-pub fn voucher_status(language: Language, status: VoucherStatus) -> &'static str {
-    match status {
-        VoucherStatus::Active => language.pick("有效", "active"),
-        VoucherStatus::Revoked => language.pick("已撤销", "revoked"),
-        VoucherStatus::Expired => language.pick("已过期", "expired"),
+/// A record's status, as the reader's language words it.
+pub trait StatusWord: Copy {
+    fn word(self, language: Language) -> &'static str;
+}
+
+impl StatusWord for VoucherStatus {
+    fn word(self, language: Language) -> &'static str {
+        match self {
+            VoucherStatus::Active => language.pick("有效", "active"),
+            VoucherStatus::Revoked => language.pick("已撤销", "revoked"),
+            VoucherStatus::Expired => language.pick("已过期", "expired"),
+        }
     }
 }
 
-pub fn redemption_status(language: Language, status: RedemptionStatus) -> &'static str {
-    match status {
-        RedemptionStatus::Accepted => language.pick("待审核", "accepted"),
-        RedemptionStatus::Approved => language.pick("已审核", "approved"),
-        RedemptionStatus::Rejected => language.pick("已驳回", "rejected"),
-        RedemptionStatus::Settled => language.pick("已结算", "settled"),
-        RedemptionStatus::Reversed => language.pick("已红冲", "reversed"),
+impl StatusWord for RedemptionStatus {
+    fn word(self, language: Language) -> &'static str {
+        match self {
+            RedemptionStatus::Accepted => language.pick("待审核", "accepted"),
+            RedemptionStatus::Approved => language.pick("已审核", "approved"),
+            RedemptionStatus::Rejected => language.pick("已驳回", "rejected"),
+            RedemptionStatus::Settled => language.pick("已结算", "settled"),
+            RedemptionStatus::Reversed => language.pick("已红冲", "reversed"),
+        }
     }
 }
 

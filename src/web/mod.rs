@@ -12,6 +12,7 @@
 mod actions;
 pub mod chart;
 mod downloads;
+mod fragments;
 pub mod i18n;
 mod layout;
 pub(crate) mod listener;

@@ -1,7 +1,8 @@
 //! The pages that read: overview, enterprises, one enterprise, redemptions, providers, a
-//! module each. Each parses its query once into checked values (`query`: a bad one is refused
-//! naming the field), reads from the engine's reader, and draws. What they share is here: the
-//! page sizes, the shell's view of the reader, the pager.
+//! module each. Each handler parses its query once into checked values (`query`: a bad one is
+//! refused naming the field), reads from the engine's reader, and draws from `fragments`.
+//! What they share is here: the page sizes, the shell's view of the reader, the year picker,
+//! and the refusal a failed read becomes.
 
 mod enterprise;
 mod enterprises;
@@ -10,11 +11,15 @@ mod providers;
 pub(super) mod query;
 mod redemptions;
 
+use axum::http::Uri;
+use chrono::Datelike;
 use maud::{Markup, html};
 
-use super::Viewer;
 use super::i18n::Language;
-use super::layout::Chrome;
+use super::layout::{self, Chrome, Section};
+use super::{PageError, Viewer};
+use crate::domain::policy::Policy;
+use crate::engine::EngineError;
 
 pub use enterprise::enterprise;
 pub use enterprises::enterprises;
@@ -29,6 +34,12 @@ pub const ENTERPRISE_VOUCHERS_MAX: usize = 200;
 /// Providers shown on the providers page.
 pub const PROVIDERS_MAX: usize = 1000;
 
+/// A signed-in page: `body` under `title` in the shell, for `viewer`, at `uri` (where the
+/// language toggle comes back to).
+fn shell(viewer: &Viewer, uri: &Uri, section: Section, title: &str, body: Markup) -> Markup {
+    layout::page(&chrome(viewer, &uri.to_string()), section, title, body)
+}
+
 pub(super) fn chrome<'a>(viewer: &'a Viewer, here: &'a str) -> Chrome<'a> {
     Chrome {
         language: viewer.language,
@@ -38,10 +49,26 @@ pub(super) fn chrome<'a>(viewer: &'a Viewer, here: &'a str) -> Chrome<'a> {
     }
 }
 
-fn pager(language: Language, next: Option<String>) -> Markup {
+/// What a read the page needed and could not make answers instead: the ledger's refusal,
+/// in the reader's language.
+fn refused(language: Language) -> impl Fn(EngineError) -> PageError + Copy {
+    move |error| PageError::engine(error, language)
+}
+
+/// The form choosing the year a page shows, one of the policy term's.
+fn year_picker(language: Language, policy: &Policy, selected: i32, action: &str) -> Markup {
     html! {
-        @if let Some(next) = next {
-            p class="pager" { a class="button secondary" href=(next) { (language.pick("下一页 →", "Next page →")) } }
+        form method="get" action=(action) class="filters" {
+            label {
+                (language.pick("年度", "Year")) " "
+                select name="year" {
+                    @for year in policy.term.first.year()..=policy.term.last.year() {
+                        option value=(year) selected[year == selected] { (year) }
+                    }
+                }
+            }
+            " "
+            button type="submit" { (language.pick("查看", "Show")) }
         }
     }
 }

@@ -7,13 +7,13 @@ use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::chrome;
 use super::query::{day_of_year, parse_year};
+use super::{refused, shell, year_picker};
 use crate::domain::model::ProgramSummary;
-use crate::domain::policy::{Policy, ProgramRules};
+use crate::domain::policy::ProgramRules;
 use crate::web::chart::{self, Bar};
 use crate::web::i18n::Language;
-use crate::web::layout::{self, Section, program_name, total, usage_bar, yuan};
+use crate::web::layout::{Section, program_name, total, usage_bar, yuan};
 use crate::web::{Console, PageError, Viewer};
 
 #[derive(Deserialize)]
@@ -35,43 +35,26 @@ pub async fn overview(
     for rules in reader.policy().programs() {
         let summary = reader
             .program_summary(rules.code, Some(on_date))
-            .map_err(|error| PageError::engine(error, language))?;
+            .map_err(refused(language))?;
         sections.push(program_overview(language, rules, &summary, year));
     }
-    let title = language.pick("总览", "Overview");
     let body = html! {
         (year_picker(language, reader.policy(), year, "/"))
         @for section in &sections { (section) }
     };
-    Ok(layout::page(
-        &chrome(&viewer, uri.to_string().as_str()),
-        Section::Overview,
-        title,
-        body,
-    ))
+    let title = language.pick("总览", "Overview");
+    Ok(shell(&viewer, &uri, Section::Overview, title, body))
 }
 
+/// One program's section: its cards, its bars, its chart, its downloads.
 fn program_overview(
     language: Language,
     rules: &ProgramRules,
     summary: &ProgramSummary,
     year: i32,
 ) -> Markup {
-    let totals = &summary.totals;
-    let caps_total = summary.cap.as_decimal() * Decimal::from(totals.enterprises);
-    let settled = totals.settled;
-    let bars: Vec<Bar> = months_of(summary.period.first, summary.period.last)
-        .into_iter()
-        .map(|(year, month)| Bar {
-            label: format!("{year}-{month:02}"),
-            amount: totals
-                .redeemed_by_month
-                .get(&(year.unsigned_abs() * 100 + month))
-                .map(|amount| amount.as_decimal())
-                .unwrap_or(Decimal::ZERO),
-        })
-        .collect();
     let name = program_name(language, rules);
+    let chart_title = format!("{name} {}", language.pick("每月核销", "redeemed per month"));
     let download = |format: &str| {
         format!(
             "/downloads/report?program={}&year={year}&format={format}",
@@ -81,32 +64,34 @@ fn program_overview(
     html! {
         section class="program" id=(rules.code.as_str()) {
             h2 { (name) " · " (summary.period.first) " – " (summary.period.last) }
-            div class="cards" {
-                (card(language.pick("企业数", "Enterprises"), &totals.enterprises.to_string()))
-                (card(language.pick("已发券", "Vouchers"), &totals.vouchers.to_string()))
-                (card(language.pick("已承诺", "Committed"), &total(totals.committed)))
-                (card(language.pick("已核销", "Redeemed"), &total(totals.redeemed)))
-                (card(language.pick("已结算", "Settled"), &total(settled)))
-                (card(language.pick("预算", "Budget"), &summary.budget.map(yuan).unwrap_or_else(|| language.pick("未设", "none").to_owned())))
-            }
-            div class="usage" {
-                p {
-                    (language.pick("全部企业额度使用情况（深色已核销，浅色已承诺，满格为 企业数 × 单企业上限 ", "Cap use across all enterprises (dark redeemed, light committed, full = enterprises × cap "))
-                    (yuan(summary.cap)) ")"
-                }
-                (usage_bar(language, totals.redeemed.as_decimal(), totals.committed.as_decimal(), caps_total))
-                @if let Some(budget) = summary.budget {
-                    p { (language.pick("预算使用（满格为预算）", "Budget use (full = the budget)")) }
-                    (usage_bar(language, totals.redeemed.as_decimal(), totals.committed.as_decimal(), budget.as_decimal()))
-                }
-            }
+            (cards(language, summary))
+            (usage(language, summary))
             h3 { (language.pick("每月核销金额（元）", "Redeemed per month (yuan)")) }
-            (chart::monthly_bars(&format!("{name} {}", language.pick("每月核销", "redeemed per month")), &bars))
+            (chart::monthly_bars(&chart_title, &monthly_bars(summary)))
             p class="downloads" {
                 a class="button" href=(download("xlsx")) { (language.pick("下载报表 XLSX", "Download report XLSX")) }
                 " "
                 a class="button secondary" href=(download("csv")) { (language.pick("下载 CSV", "Download CSV")) }
             }
+        }
+    }
+}
+
+/// The period's totals, a card each.
+fn cards(language: Language, summary: &ProgramSummary) -> Markup {
+    let totals = &summary.totals;
+    let budget = summary
+        .budget
+        .map(yuan)
+        .unwrap_or_else(|| language.pick("未设", "none").to_owned());
+    html! {
+        div class="cards" {
+            (card(language.pick("企业数", "Enterprises"), &totals.enterprises.to_string()))
+            (card(language.pick("已发券", "Vouchers"), &totals.vouchers.to_string()))
+            (card(language.pick("已承诺", "Committed"), &total(totals.committed)))
+            (card(language.pick("已核销", "Redeemed"), &total(totals.redeemed)))
+            (card(language.pick("已结算", "Settled"), &total(totals.settled)))
+            (card(language.pick("预算", "Budget"), &budget))
         }
     }
 }
@@ -118,6 +103,42 @@ fn card(label: &str, value: &str) -> Markup {
             div class="value" { (value) }
         }
     }
+}
+
+/// Cap use across all enterprises, and budget use when the policy sets a budget.
+fn usage(language: Language, summary: &ProgramSummary) -> Markup {
+    let totals = &summary.totals;
+    let caps_total = summary.cap.as_decimal() * Decimal::from(totals.enterprises);
+    let (redeemed, committed) = (totals.redeemed.as_decimal(), totals.committed.as_decimal());
+    html! {
+        div class="usage" {
+            p {
+                (language.pick("全部企业额度使用情况（深色已核销，浅色已承诺，满格为 企业数 × 单企业上限 ", "Cap use across all enterprises (dark redeemed, light committed, full = enterprises × cap "))
+                (yuan(summary.cap)) ")"
+            }
+            (usage_bar(language, redeemed, committed, caps_total))
+            @if let Some(budget) = summary.budget {
+                p { (language.pick("预算使用（满格为预算）", "Budget use (full = the budget)")) }
+                (usage_bar(language, redeemed, committed, budget.as_decimal()))
+            }
+        }
+    }
+}
+
+/// Redeemed yuan in each month of the period, none missing.
+fn monthly_bars(summary: &ProgramSummary) -> Vec<Bar> {
+    months_of(summary.period.first, summary.period.last)
+        .into_iter()
+        .map(|(year, month)| Bar {
+            label: format!("{year}-{month:02}"),
+            amount: summary
+                .totals
+                .redeemed_by_month
+                .get(&(year.unsigned_abs() * 100 + month))
+                .map(|amount| amount.as_decimal())
+                .unwrap_or(Decimal::ZERO),
+        })
+        .collect()
 }
 
 /// Every (year, month) from `first` to `last`.
@@ -133,28 +154,6 @@ fn months_of(first: NaiveDate, last: NaiveDate) -> Vec<(i32, u32)> {
         };
     }
     months
-}
-
-pub(super) fn year_picker(
-    language: Language,
-    policy: &Policy,
-    selected: i32,
-    action: &str,
-) -> Markup {
-    html! {
-        form method="get" action=(action) class="filters" {
-            label {
-                (language.pick("年度", "Year")) " "
-                select name="year" {
-                    @for year in policy.term.first.year()..=policy.term.last.year() {
-                        option value=(year) selected[year == selected] { (year) }
-                    }
-                }
-            }
-            " "
-            button type="submit" { (language.pick("查看", "Show")) }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -6,14 +6,18 @@ use maud::{Markup, html};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
-use super::overview::year_picker;
 use super::query::{day_of_year, optional, parse_year};
-use super::{PROVIDERS_MAX, ROWS_PER_PAGE, chrome, pager};
+use super::{PROVIDERS_MAX, ROWS_PER_PAGE, refused, shell, year_picker};
 use crate::domain::ids::SettlementId;
-use crate::domain::model::Actor;
-use crate::domain::policy::ProgramCode;
-use crate::engine::{EngineError, SettlementFilter};
-use crate::web::layout::{self, Section, encode, program_name, total};
+use crate::domain::model::{Actor, ProgramSummary, Provider, Settlement};
+use crate::domain::money::Total;
+use crate::domain::policy::{Policy, ProgramCode};
+use crate::engine::{EngineError, Reader, SettlementFilter};
+use crate::web::fragments::{
+    cell, code_cell, column, markup_cell, named_cell, number_cell, number_column, pager, row, table,
+};
+use crate::web::i18n::Language;
+use crate::web::layout::{Section, encode, program_name, total};
 use crate::web::{Console, PageError, Viewer};
 
 #[derive(Deserialize)]
@@ -30,7 +34,7 @@ pub async fn providers(
 ) -> Result<Markup, PageError> {
     let language = viewer.language;
     let reader = console.engine.reader();
-    let engine_error = |error: EngineError| PageError::engine(error, language);
+    let policy = reader.policy();
     let year = parse_year(reader, query.year.as_deref(), language)?;
     let statements_after = optional(
         "statements_after",
@@ -38,136 +42,181 @@ pub async fn providers(
         SettlementId::parse,
         language,
     )?;
-    let statements = reader
-        .list_settlements(
+    let shown = Shown::read(reader, year, statements_after).map_err(refused(language))?;
+    let next_statements = shown
+        .next_statements
+        .map(|after| format!("/providers?year={year}&statements_after={}", encode(&after)));
+    let body = html! {
+        (year_picker(language, policy, year, "/providers"))
+        h2 { (language.pick("资源池", "Resource pool")) }
+        (pool_table(language, policy, &shown.pool))
+        @if shown.more_providers {
+            p class="hint" { (language.pick("仅显示前 1000 家服务商。", "The first 1,000 providers only.")) }
+        }
+        h2 { (language.pick("结算单（付款凭证）", "Settlement statements (payment vouchers)")) }
+        (statement_table(language, policy, &shown.statements))
+        (pager(language, next_statements))
+        @for (rules, summary) in policy.programs().iter().zip(&shown.summaries) {
+            h2 { (program_name(language, rules)) " · " (summary.period.first) " – " (summary.period.last) }
+            (provider_totals_table(language, summary))
+        }
+    };
+    let title = language.pick("服务商", "Providers");
+    Ok(shell(&viewer, &uri, Section::Providers, title, body))
+}
+
+/// What the page shows: one page of statements (with each provider's name) and where the
+/// next starts, the first providers of the pool (and whether there are more), and each
+/// program's summary for the cap period of the year, in the policy's order.
+struct Shown {
+    statements: Vec<(Settlement, String)>,
+    next_statements: Option<String>,
+    pool: Vec<Provider>,
+    more_providers: bool,
+    summaries: Vec<ProgramSummary>,
+}
+
+impl Shown {
+    fn read(
+        reader: &Reader,
+        year: i32,
+        statements_after: Option<SettlementId>,
+    ) -> Result<Shown, EngineError> {
+        let statements = reader.list_settlements(
             SettlementFilter::default(),
             Actor::Bureau,
             statements_after,
             ROWS_PER_PAGE,
-        )
-        .map_err(engine_error)?;
-    let next_statements = statements
-        .next_after
-        .map(|after| format!("/providers?year={year}&statements_after={}", encode(&after)));
-    let on_date = day_of_year(reader, year);
-    let pool = reader
-        .list_providers(None, PROVIDERS_MAX)
-        .map_err(engine_error)?;
-    let mut summaries = Vec::new();
-    for rules in reader.policy().programs() {
-        summaries.push((
-            rules,
-            reader
-                .program_summary(rules.code, Some(on_date))
-                .map_err(engine_error)?,
-        ));
-    }
-    let program_of = |code: ProgramCode| {
-        reader
+        )?;
+        let on_date = day_of_year(reader, year);
+        let pool = reader.list_providers(None, PROVIDERS_MAX)?;
+        let summaries = reader
             .policy()
             .programs()
             .iter()
-            .find(|rules| rules.code == code)
-            .map(|rules| program_name(language, rules))
-            .unwrap_or_else(|| code.to_string())
-    };
-    let body = html! {
-        (year_picker(language, reader.policy(), year, "/providers"))
-        h2 { (language.pick("资源池", "Resource pool")) }
-        table class="list" {
-            thead { tr {
-                th { (language.pick("服务商", "Provider")) } th { (language.pick("信用代码", "Credit code")) }
-                th { (language.pick("项目", "Program")) } th { (language.pick("登记时间", "Registered")) }
-            } }
-            tbody {
-                @for provider in &pool.items {
-                    tr {
-                        td { (provider.name.as_str()) } td class="code" { (provider.credit_code) }
-                        td { (program_of(provider.program)) }
-                        td { (provider.registered_at.format("%Y-%m-%d %H:%M")) }
-                    }
-                }
-            }
+            .map(|rules| reader.program_summary(rules.code, Some(on_date)))
+            .collect::<Result<Vec<ProgramSummary>, EngineError>>()?;
+        Ok(Shown {
+            statements: statements.items,
+            next_statements: statements.next_after,
+            pool: pool.items,
+            more_providers: pool.next_after.is_some(),
+            summaries,
+        })
+    }
+}
+
+/// A program's name in the reader's language; its code word if the policy in force lacks it.
+fn program_of(policy: &Policy, language: Language, code: ProgramCode) -> String {
+    policy
+        .programs()
+        .iter()
+        .find(|rules| rules.code == code)
+        .map(|rules| program_name(language, rules))
+        .unwrap_or_else(|| code.to_string())
+}
+
+fn pool_table(language: Language, policy: &Policy, pool: &[Provider]) -> Markup {
+    let columns = [
+        column(language.pick("服务商", "Provider")),
+        column(language.pick("信用代码", "Credit code")),
+        column(language.pick("项目", "Program")),
+        column(language.pick("登记时间", "Registered")),
+    ];
+    let rows = pool.iter().map(|provider| {
+        row([
+            cell(provider.name.as_str()),
+            code_cell(provider.credit_code),
+            cell(program_of(policy, language, provider.program)),
+            cell(provider.registered_at.format("%Y-%m-%d %H:%M")),
+        ])
+    });
+    table(&columns, rows, None)
+}
+
+/// A statement a row: its lines and amounts, whether it was paid (the day and the bank's
+/// reference), and its downloads.
+fn statement_table(
+    language: Language,
+    policy: &Policy,
+    statements: &[(Settlement, String)],
+) -> Markup {
+    let columns = [
+        column(language.pick("结算单号", "Statement")),
+        column(language.pick("服务商", "Provider")),
+        column(language.pick("项目", "Program")),
+        column(language.pick("发票截止", "Invoices up to")),
+        number_column(language.pick("笔数", "Lines")),
+        number_column(language.pick("核销金额", "Gross")),
+        number_column(language.pick("追回", "Clawed back")),
+        number_column(language.pick("应付净额", "Net")),
+        column(language.pick("拨付", "Paid")),
+        column(language.pick("下载", "Download")),
+    ];
+    let rows = statements.iter().map(|(settlement, name)| {
+        row([
+            cell(settlement.settlement_id),
+            named_cell(name, settlement.provider_credit_code),
+            cell(program_of(policy, language, settlement.program)),
+            cell(settlement.up_to),
+            number_cell(settlement.redemption_ids.len()),
+            number_cell(total(settlement.gross)),
+            number_cell(total(settlement.clawed_back)),
+            number_cell(signed_yuan(settlement.net())),
+            markup_cell(payment(language, settlement)),
+            markup_cell(downloads(settlement.settlement_id)),
+        ])
+    });
+    let empty = language.pick("尚无结算单。", "No statements yet.");
+    table(&columns, rows, Some(empty))
+}
+
+/// When a statement was paid and the bank's reference, or that it is not yet.
+fn payment(language: Language, settlement: &Settlement) -> Markup {
+    html! {
+        @if let Some(payment) = &settlement.payment {
+            (payment.paid_on) div class="code" { (payment.bank_reference) }
+        } @else {
+            span class="hint" { (language.pick("待拨付", "Not yet")) }
         }
-        @if pool.next_after.is_some() {
-            p class="hint" { (language.pick("仅显示前 1000 家服务商。", "The first 1,000 providers only.")) }
-        }
-        h2 { (language.pick("结算单（付款凭证）", "Settlement statements (payment vouchers)")) }
-        table class="list" {
-            thead { tr {
-                th { (language.pick("结算单号", "Statement")) } th { (language.pick("服务商", "Provider")) }
-                th { (language.pick("项目", "Program")) } th { (language.pick("发票截止", "Invoices up to")) }
-                th class="number" { (language.pick("笔数", "Lines")) } th class="number" { (language.pick("核销金额", "Gross")) }
-                th class="number" { (language.pick("追回", "Clawed back")) } th class="number" { (language.pick("应付净额", "Net")) }
-                th { (language.pick("拨付", "Paid")) } th { (language.pick("下载", "Download")) }
-            } }
-            tbody {
-                @for (settlement, name) in &statements.items {
-                    tr {
-                        td { (settlement.settlement_id) }
-                        td { (name) div class="code" { (settlement.provider_credit_code) } }
-                        td { (program_of(settlement.program)) } td { (settlement.up_to) }
-                        td class="number" { (settlement.redemption_ids.len()) }
-                        td class="number" { (total(settlement.gross)) }
-                        td class="number" { (total(settlement.clawed_back)) }
-                        td class="number" { (signed_yuan(settlement.net())) }
-                        td {
-                            @if let Some(payment) = &settlement.payment {
-                                (payment.paid_on) div class="code" { (payment.bank_reference) }
-                            } @else {
-                                span class="hint" { (language.pick("待拨付", "Not yet")) }
-                            }
-                        }
-                        td {
-                            a href={"/downloads/statement?id=" (settlement.settlement_id) "&format=xlsx"} { "XLSX" }
-                            " · "
-                            a href={"/downloads/statement?id=" (settlement.settlement_id) "&format=csv"} { "CSV" }
-                        }
-                    }
-                }
-                @if statements.items.is_empty() {
-                    tr { td colspan="10" { (language.pick("尚无结算单。", "No statements yet.")) } }
-                }
-            }
-        }
-        (pager(language, next_statements))
-        @for (rules, summary) in &summaries {
-            h2 { (program_name(language, rules)) " · " (summary.period.first) " – " (summary.period.last) }
-            table class="list" {
-                thead { tr {
-                    th { (language.pick("服务商", "Provider")) } th class="number" { (language.pick("笔数", "Claims")) }
-                    th class="number" { (language.pick("已核销", "Redeemed")) } th class="number" { (language.pick("已红冲", "Reversed")) }
-                    th class="number" { (language.pick("已驳回", "Rejected")) } th class="number" { (language.pick("已结算", "Settled")) }
-                } }
-                tbody {
-                    @for (code, name, totals) in &summary.providers {
-                        tr {
-                            td { (name) div class="code" { (code) } }
-                            td class="number" { (totals.redemptions) }
-                            td class="number" { (total(totals.redeemed)) }
-                            td class="number" { (total(totals.reversed)) }
-                            td class="number" { (total(totals.rejected)) }
-                            td class="number" { (total(totals.settled)) }
-                        }
-                    }
-                    @if summary.providers.is_empty() {
-                        tr { td colspan="6" { (language.pick("本期尚无核销。", "No claims in this period yet.")) } }
-                    }
-                }
-            }
-        }
-    };
-    Ok(layout::page(
-        &chrome(&viewer, uri.to_string().as_str()),
-        Section::Providers,
-        language.pick("服务商", "Providers"),
-        body,
-    ))
+    }
+}
+
+fn downloads(id: SettlementId) -> Markup {
+    html! {
+        a href={"/downloads/statement?id=" (id) "&format=xlsx"} { "XLSX" }
+        " · "
+        a href={"/downloads/statement?id=" (id) "&format=csv"} { "CSV" }
+    }
+}
+
+/// A program's totals in one cap period, a provider a row.
+fn provider_totals_table(language: Language, summary: &ProgramSummary) -> Markup {
+    let columns = [
+        column(language.pick("服务商", "Provider")),
+        number_column(language.pick("笔数", "Claims")),
+        number_column(language.pick("已核销", "Redeemed")),
+        number_column(language.pick("已红冲", "Reversed")),
+        number_column(language.pick("已驳回", "Rejected")),
+        number_column(language.pick("已结算", "Settled")),
+    ];
+    let rows = summary.providers.iter().map(|(code, name, totals)| {
+        row([
+            named_cell(name, code),
+            number_cell(totals.redemptions),
+            number_cell(total(totals.redeemed)),
+            number_cell(total(totals.reversed)),
+            number_cell(total(totals.rejected)),
+            number_cell(total(totals.settled)),
+        ])
+    });
+    let empty = language.pick("本期尚无核销。", "No claims in this period yet.");
+    table(&columns, rows, Some(empty))
 }
 
 /// A signed amount with thousands separators: a statement's net may be negative.
 fn signed_yuan(amount: Decimal) -> String {
-    let magnitude = crate::domain::money::Total::try_from(amount.abs())
+    let magnitude = Total::try_from(amount.abs())
         .map(|total| total.to_grouped_string())
         .unwrap_or_else(|_| amount.abs().to_string());
     if amount.is_sign_negative() && !amount.is_zero() {

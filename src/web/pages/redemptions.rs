@@ -6,14 +6,18 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::query::{optional, optional_program};
-use super::{ROWS_PER_PAGE, chrome, pager};
+use super::{ROWS_PER_PAGE, refused, shell};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::parse_date;
 use crate::domain::ids::RedemptionId;
 use crate::domain::model::{Actor, Redemption};
+use crate::domain::policy::{Policy, ProgramRules};
 use crate::engine::RedemptionFilter;
+use crate::web::fragments::{
+    cell, column, link_cell, number_cell, number_column, pager, row, status_cell, table,
+};
 use crate::web::i18n::Language;
-use crate::web::layout::{self, Section, encode, program_name, yuan};
+use crate::web::layout::{Section, encode, program_name, yuan};
 use crate::web::{Console, PageError, Viewer};
 
 #[derive(Deserialize)]
@@ -34,33 +38,7 @@ pub async fn redemptions(
 ) -> Result<Markup, PageError> {
     let language = viewer.language;
     let reader = console.engine.reader();
-    let filter = RedemptionFilter {
-        program: optional_program(reader.policy(), query.program.as_deref(), language)?,
-        provider_credit_code: optional(
-            "provider",
-            query.provider.as_deref().map(str::trim),
-            CreditCode::parse,
-            language,
-        )?,
-        enterprise_credit_code: optional(
-            "enterprise",
-            query.enterprise.as_deref().map(str::trim),
-            CreditCode::parse,
-            language,
-        )?,
-        invoice_date_from: optional(
-            "from",
-            query.from.as_deref().map(str::trim),
-            parse_date,
-            language,
-        )?,
-        invoice_date_to: optional(
-            "to",
-            query.to.as_deref().map(str::trim),
-            parse_date,
-            language,
-        )?,
-    };
+    let filter = filter_of(&query, reader.policy(), language)?;
     let after = optional(
         "after",
         query.after.as_deref(),
@@ -69,76 +47,130 @@ pub async fn redemptions(
     )?;
     let page = reader
         .list_redemptions(filter, Actor::Bureau, after, ROWS_PER_PAGE)
-        .map_err(|error| PageError::engine(error, language))?;
-    let value = |field: &Option<String>| field.clone().unwrap_or_default();
-    let filters = [
-        ("program", value(&query.program)),
-        ("provider", value(&query.provider)),
-        ("enterprise", value(&query.enterprise)),
-        ("from", value(&query.from)),
-        ("to", value(&query.to)),
-    ];
-    let next = page.next_after.map(|after| {
+        .map_err(refused(language))?;
+    let typed = Typed::of(&query);
+    let next = page.next_after.map(|after| typed.next_page(&after));
+    let body = html! {
+        (filter_form(language, reader.policy().programs(), &typed))
+        (redemption_table(language, &page.items))
+        (pager(language, next))
+    };
+    let title = language.pick("核销记录", "Redemptions");
+    Ok(shell(&viewer, &uri, Section::Redemptions, title, body))
+}
+
+/// The query's filters, checked in the order of the form's fields.
+fn filter_of(
+    query: &RedemptionsQuery,
+    policy: &Policy,
+    language: Language,
+) -> Result<RedemptionFilter, PageError> {
+    let code = |field, text: &Option<String>| {
+        optional(
+            field,
+            text.as_deref().map(str::trim),
+            CreditCode::parse,
+            language,
+        )
+    };
+    let day = |field, text: &Option<String>| {
+        optional(field, text.as_deref().map(str::trim), parse_date, language)
+    };
+    Ok(RedemptionFilter {
+        program: optional_program(policy, query.program.as_deref(), language)?,
+        provider_credit_code: code("provider", &query.provider)?,
+        enterprise_credit_code: code("enterprise", &query.enterprise)?,
+        invoice_date_from: day("from", &query.from)?,
+        invoice_date_to: day("to", &query.to)?,
+    })
+}
+
+/// The filters as the reader typed them: shown again in the form, and carried to the next
+/// page.
+struct Typed<'q> {
+    program: &'q str,
+    provider: &'q str,
+    enterprise: &'q str,
+    from: &'q str,
+    to: &'q str,
+}
+
+impl<'q> Typed<'q> {
+    fn of(query: &'q RedemptionsQuery) -> Typed<'q> {
+        let typed = |field: &'q Option<String>| field.as_deref().unwrap_or_default();
+        Typed {
+            program: typed(&query.program),
+            provider: typed(&query.provider),
+            enterprise: typed(&query.enterprise),
+            from: typed(&query.from),
+            to: typed(&query.to),
+        }
+    }
+
+    /// The link to the page after `after`, under the same filters.
+    fn next_page(&self, after: &str) -> String {
         let mut link = String::from("/redemptions?");
-        for (name, value) in &filters {
+        for (name, value) in [
+            ("program", self.program),
+            ("provider", self.provider),
+            ("enterprise", self.enterprise),
+            ("from", self.from),
+            ("to", self.to),
+        ] {
             link.push_str(&format!("{name}={}&", encode(value)));
         }
-        link.push_str(&format!("after={}", encode(&after)));
+        link.push_str(&format!("after={}", encode(after)));
         link
-    });
-    let body = html! {
+    }
+}
+
+fn filter_form(language: Language, programs: &[ProgramRules], typed: &Typed<'_>) -> Markup {
+    html! {
         form method="get" action="/redemptions" class="filters" {
             label { (language.pick("项目", "Program")) " "
                 select name="program" {
                     option value="" { (language.pick("全部", "All")) }
-                    @for rules in reader.policy().programs() {
-                        option value=(rules.code) selected[filters[0].1 == rules.code.as_str()] { (program_name(language, rules)) }
+                    @for rules in programs {
+                        option value=(rules.code) selected[typed.program == rules.code.as_str()] { (program_name(language, rules)) }
                     }
                 }
             }
-            label { (language.pick("服务商代码", "Provider code")) " " input name="provider" value=(filters[1].1) size="20" maxlength="18"; }
-            label { (language.pick("企业代码", "Enterprise code")) " " input name="enterprise" value=(filters[2].1) size="20" maxlength="18"; }
-            label { (language.pick("发票日期自", "Invoice from")) " " input type="date" name="from" value=(filters[3].1); }
-            label { (language.pick("至", "to")) " " input type="date" name="to" value=(filters[4].1); }
+            label { (language.pick("服务商代码", "Provider code")) " " input name="provider" value=(typed.provider) size="20" maxlength="18"; }
+            label { (language.pick("企业代码", "Enterprise code")) " " input name="enterprise" value=(typed.enterprise) size="20" maxlength="18"; }
+            label { (language.pick("发票日期自", "Invoice from")) " " input type="date" name="from" value=(typed.from); }
+            label { (language.pick("至", "to")) " " input type="date" name="to" value=(typed.to); }
             button type="submit" { (language.pick("筛选", "Filter")) }
         }
-        (redemption_table(language, &page.items))
-        (pager(language, next))
-    };
-    Ok(layout::page(
-        &chrome(&viewer, uri.to_string().as_str()),
-        Section::Redemptions,
-        language.pick("核销记录", "Redemptions"),
-        body,
-    ))
+    }
 }
 
+/// A redemption a row, its enterprise linked to the enterprise's page.
 pub(super) fn redemption_table(language: Language, redemptions: &[Redemption]) -> Markup {
-    html! {
-        table class="list" {
-            thead { tr {
-                th { (language.pick("核销编号", "Redemption")) } th { (language.pick("项目", "Program")) }
-                th { (language.pick("企业", "Enterprise")) } th { (language.pick("服务商", "Provider")) }
-                th { (language.pick("发票号码", "Invoice")) } th { (language.pick("发票日期", "Invoice date")) }
-                th class="number" { (language.pick("发票金额", "Amount")) } th class="number" { (language.pick("补贴", "Subsidy")) }
-                th { (language.pick("状态", "Status")) }
-            } }
-            tbody {
-                @for redemption in redemptions {
-                    tr {
-                        td { (redemption.redemption_id) } td { (redemption.program) }
-                        td { a href={"/enterprises/" (redemption.enterprise_credit_code)} { (redemption.enterprise_credit_code) } }
-                        td { (redemption.provider_credit_code) }
-                        td { (redemption.invoice.number) } td { (redemption.invoice.date) }
-                        td class="number" { (yuan(redemption.invoice.amount)) }
-                        td class="number" { (yuan(redemption.subsidy)) }
-                        td { (layout::redemption_status(language, redemption.status)) }
-                    }
-                }
-                @if redemptions.is_empty() {
-                    tr { td colspan="9" { (language.pick("没有符合条件的核销记录。", "No redemption matches.")) } }
-                }
-            }
-        }
-    }
+    let columns = [
+        column(language.pick("核销编号", "Redemption")),
+        column(language.pick("项目", "Program")),
+        column(language.pick("企业", "Enterprise")),
+        column(language.pick("服务商", "Provider")),
+        column(language.pick("发票号码", "Invoice")),
+        column(language.pick("发票日期", "Invoice date")),
+        number_column(language.pick("发票金额", "Amount")),
+        number_column(language.pick("补贴", "Subsidy")),
+        column(language.pick("状态", "Status")),
+    ];
+    let rows = redemptions.iter().map(|redemption| {
+        let enterprise = redemption.enterprise_credit_code;
+        row([
+            cell(redemption.redemption_id),
+            cell(redemption.program),
+            link_cell(&format!("/enterprises/{enterprise}"), enterprise),
+            cell(redemption.provider_credit_code),
+            cell(&redemption.invoice.number),
+            cell(redemption.invoice.date),
+            number_cell(yuan(redemption.invoice.amount)),
+            number_cell(yuan(redemption.subsidy)),
+            status_cell(language, redemption.status),
+        ])
+    });
+    let empty = language.pick("没有符合条件的核销记录。", "No redemption matches.");
+    table(&columns, rows, Some(empty))
 }

@@ -1,0 +1,111 @@
+//! The fragments every list on the console is drawn from: a table with its header row (and,
+//! when it has no rows, one row saying so), a row of cells, the kinds of cell (text, a code, a
+//! link, a name over its code, an amount, a status), and the pager under a list. A page says
+//! which columns and which cells; the markup and the classes `assets/console.css` styles
+//! (`table.list`, `td.number`, `.code`, `p.pager`) are written here once. Pure markup.
+
+use std::fmt::Display;
+
+use maud::{Markup, Render, display, html};
+
+use super::i18n::Language;
+use super::layout::StatusWord;
+
+/// One column of a table: its heading, and whether its cells are figures (amounts and counts,
+/// right-aligned with tabular digits).
+pub struct Column<'a> {
+    heading: &'a str,
+    figures: bool,
+}
+
+/// A column of words, codes, dates or links.
+pub fn column(heading: &str) -> Column<'_> {
+    Column {
+        heading,
+        figures: false,
+    }
+}
+
+/// A column of amounts or counts.
+pub fn number_column(heading: &str) -> Column<'_> {
+    Column {
+        heading,
+        figures: true,
+    }
+}
+
+/// A list table: the header row, then `rows` (each from [`row`]); with no rows, one row
+/// across every column saying `empty`, when there is something to say.
+pub fn table(
+    columns: &[Column<'_>],
+    rows: impl IntoIterator<Item = Markup>,
+    empty: Option<&str>,
+) -> Markup {
+    let rows: Vec<Markup> = rows.into_iter().collect();
+    html! {
+        table class="list" {
+            thead { tr {
+                @for column in columns {
+                    th class=[column.figures.then_some("number")] { (column.heading) }
+                }
+            } }
+            tbody {
+                @for row in &rows { (row) }
+                @if let (true, Some(empty)) = (rows.is_empty(), empty) {
+                    tr { td colspan=(columns.len()) { (empty) } }
+                }
+            }
+        }
+    }
+}
+
+/// One row of a table, from its cells in column order.
+pub fn row(cells: impl IntoIterator<Item = Markup>) -> Markup {
+    html! {
+        tr { @for cell in cells { (cell) } }
+    }
+}
+
+/// A cell of text: an id, a code, a date, a name.
+pub fn cell(value: impl Display) -> Markup {
+    html! { td { (display(value)) } }
+}
+
+/// A cell holding markup of its own (several lines, links, a hint).
+pub fn markup_cell(content: Markup) -> Markup {
+    html! { td { (content) } }
+}
+
+/// A cell holding only a code, set in the code face.
+pub fn code_cell(code: impl Display) -> Markup {
+    html! { td class="code" { (display(code)) } }
+}
+
+/// A cell that is one link.
+pub fn link_cell(href: &str, text: impl Display) -> Markup {
+    html! { td { a href=(href) { (display(text)) } } }
+}
+
+/// A name (text or a link) with its code under it.
+pub fn named_cell(name: impl Render, code: impl Display) -> Markup {
+    html! { td { (name) div class="code" { (display(code)) } } }
+}
+
+/// An amount or a count, already written as it should read (`1,234.50`, `12`).
+pub fn number_cell(figure: impl Display) -> Markup {
+    html! { td class="number" { (display(figure)) } }
+}
+
+/// A voucher's or a redemption's status in the reader's language.
+pub fn status_cell(language: Language, status: impl StatusWord) -> Markup {
+    html! { td { (status.word(language)) } }
+}
+
+/// The link to a list's next page, when there is one.
+pub fn pager(language: Language, next: Option<String>) -> Markup {
+    html! {
+        @if let Some(next) = next {
+            p class="pager" { a class="button secondary" href=(next) { (language.pick("下一页 →", "Next page →")) } }
+        }
+    }
+}
