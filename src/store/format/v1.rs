@@ -258,7 +258,29 @@ fn optional_instant(
     text.map(|text| instant(&text, field)).transpose()
 }
 
+/// The event `payload` holds, by the group its kind belongs to.
 fn event_of(payload: Payload) -> Result<Event, FormatError> {
+    match payload {
+        Payload::PolicyAdopted { .. }
+        | Payload::TokenCreated { .. }
+        | Payload::TokenRevoked { .. } => policy_or_token_event(payload),
+        Payload::EnterpriseRegistered { .. }
+        | Payload::ProviderRegistered { .. }
+        | Payload::RelatedPartiesRecorded { .. } => party_event(payload),
+        Payload::VoucherIssued { .. }
+        | Payload::VoucherRevoked { .. }
+        | Payload::VoucherExpired { .. } => voucher_event(payload),
+        Payload::RedemptionAccepted { .. }
+        | Payload::RedemptionApproved { .. }
+        | Payload::RedemptionRejected { .. }
+        | Payload::RedemptionReversed { .. } => redemption_event(payload),
+        Payload::SettlementCreated { .. } | Payload::SettlementPaid { .. } => {
+            settlement_event(payload)
+        }
+    }
+}
+
+fn policy_or_token_event(payload: Payload) -> Result<Event, FormatError> {
     Ok(match payload {
         Payload::PolicyAdopted {
             name,
@@ -271,6 +293,20 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
             fingerprint,
             at: instant(&at, "at")?,
         },
+        Payload::TokenCreated { token } => Event::TokenCreated {
+            token: token_of(token)?,
+        },
+        Payload::TokenRevoked { token_id, at } => Event::TokenRevoked {
+            token_id: id_from_text(&token_id, "token_id")?,
+            at: instant(&at, "at")?,
+        },
+        _ => unreachable!("event_of sends only policy and token events here"),
+    })
+}
+
+/// Enterprises, providers, and the ties between them.
+fn party_event(payload: Payload) -> Result<Event, FormatError> {
+    Ok(match payload {
         Payload::EnterpriseRegistered { enterprise } => Event::EnterpriseRegistered {
             enterprise: Enterprise {
                 credit_code: credit_code(&enterprise.credit_code, "credit_code")?,
@@ -293,13 +329,26 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
                 access: ProviderAccess::default(),
             },
         },
-        Payload::TokenCreated { token } => Event::TokenCreated {
-            token: token_of(token)?,
+        Payload::RelatedPartiesRecorded { parties } => Event::RelatedPartiesRecorded {
+            parties: RelatedParties {
+                provider_credit_code: credit_code(
+                    &parties.provider_credit_code,
+                    "provider_credit_code",
+                )?,
+                enterprise_credit_code: credit_code(
+                    &parties.enterprise_credit_code,
+                    "enterprise_credit_code",
+                )?,
+                reason: BoundedText::from_stored(parties.reason),
+                recorded_at: instant(&parties.recorded_at, "recorded_at")?,
+            },
         },
-        Payload::TokenRevoked { token_id, at } => Event::TokenRevoked {
-            token_id: id_from_text(&token_id, "token_id")?,
-            at: instant(&at, "at")?,
-        },
+        _ => unreachable!("event_of sends only party events here"),
+    })
+}
+
+fn voucher_event(payload: Payload) -> Result<Event, FormatError> {
+    Ok(match payload {
         Payload::VoucherIssued { voucher } => Event::VoucherIssued {
             voucher: voucher_of(voucher)?,
         },
@@ -316,6 +365,12 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
             voucher_id: id_from_text(&voucher_id, "voucher_id")?,
             at: instant(&at, "at")?,
         },
+        _ => unreachable!("event_of sends only voucher events here"),
+    })
+}
+
+fn redemption_event(payload: Payload) -> Result<Event, FormatError> {
+    Ok(match payload {
         Payload::RedemptionAccepted { redemption } => Event::RedemptionAccepted {
             redemption: redemption_of(redemption)?,
         },
@@ -332,30 +387,6 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
             reason: BoundedText::from_stored(reason),
             at: instant(&at, "at")?,
         },
-        Payload::SettlementCreated { settlement } => Event::SettlementCreated {
-            settlement: settlement_of(settlement)?,
-        },
-        Payload::RelatedPartiesRecorded { parties } => Event::RelatedPartiesRecorded {
-            parties: RelatedParties {
-                provider_credit_code: credit_code(
-                    &parties.provider_credit_code,
-                    "provider_credit_code",
-                )?,
-                enterprise_credit_code: credit_code(
-                    &parties.enterprise_credit_code,
-                    "enterprise_credit_code",
-                )?,
-                reason: BoundedText::from_stored(parties.reason),
-                recorded_at: instant(&parties.recorded_at, "recorded_at")?,
-            },
-        },
-        Payload::SettlementPaid {
-            settlement_id,
-            payment,
-        } => Event::SettlementPaid {
-            settlement_id: id_from_text(&settlement_id, "settlement_id")?,
-            payment: payment_of(payment)?,
-        },
         Payload::RedemptionReversed {
             redemption_id,
             reason,
@@ -367,6 +398,23 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
             by,
             at: instant(&at, "at")?,
         },
+        _ => unreachable!("event_of sends only redemption events here"),
+    })
+}
+
+fn settlement_event(payload: Payload) -> Result<Event, FormatError> {
+    Ok(match payload {
+        Payload::SettlementCreated { settlement } => Event::SettlementCreated {
+            settlement: settlement_of(settlement)?,
+        },
+        Payload::SettlementPaid {
+            settlement_id,
+            payment,
+        } => Event::SettlementPaid {
+            settlement_id: id_from_text(&settlement_id, "settlement_id")?,
+            payment: payment_of(payment)?,
+        },
+        _ => unreachable!("event_of sends only settlement events here"),
     })
 }
 

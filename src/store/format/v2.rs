@@ -221,7 +221,36 @@ pub fn decode(bytes: &[u8]) -> Result<(u64, String, Event), FormatError> {
     ))
 }
 
+/// The stored facts of `event`, by the group its kind belongs to.
 fn payload_of(event: &Event) -> Payload {
+    match event {
+        Event::PolicyAdopted { .. } | Event::TokenCreated { .. } | Event::TokenRevoked { .. } => {
+            policy_or_token_payload(event)
+        }
+        Event::EnterpriseRegistered { .. }
+        | Event::ProviderRegistered { .. }
+        | Event::RelatedPartiesRecorded { .. } => party_payload(event),
+        Event::VoucherIssued { .. }
+        | Event::VoucherRevoked { .. }
+        | Event::VoucherExpired { .. } => voucher_payload(event),
+        Event::RedemptionAccepted { .. }
+        | Event::RedemptionApproved { .. }
+        | Event::RedemptionRejected { .. }
+        | Event::RedemptionReversed { .. } => redemption_payload(event),
+        Event::SettlementCreated { .. } | Event::SettlementPaid { .. } => settlement_payload(event),
+        Event::ProviderSuspended { .. }
+        | Event::ProviderReinstated { .. }
+        | Event::ProviderCertificatePinned { .. }
+        | Event::ProviderCertificateRevoked { .. } => {
+            unreachable!(
+                "{} is written in format 3 (see `format::encode_event`)",
+                event.name()
+            )
+        }
+    }
+}
+
+fn policy_or_token_payload(event: &Event) -> Payload {
     match event {
         Event::PolicyAdopted {
             name,
@@ -233,19 +262,6 @@ fn payload_of(event: &Event) -> Payload {
             document: document.clone(),
             fingerprint: fingerprint.clone(),
             at: instant_text(at),
-        },
-        Event::EnterpriseRegistered { enterprise } => Payload::EnterpriseRegistered {
-            credit_code: enterprise.credit_code.to_string(),
-            name: enterprise.name.to_string(),
-            check_digit_override_reason: text_of(&enterprise.check_digit_override_reason),
-            at: instant_text(&enterprise.registered_at),
-        },
-        Event::ProviderRegistered { provider } => Payload::ProviderRegistered {
-            credit_code: provider.credit_code.to_string(),
-            name: provider.name.to_string(),
-            program: provider.program,
-            check_digit_override_reason: text_of(&provider.check_digit_override_reason),
-            at: instant_text(&provider.registered_at),
         },
         Event::TokenCreated { token } => Payload::TokenCreated {
             token: id_number(token.token_id),
@@ -259,6 +275,38 @@ fn payload_of(event: &Event) -> Payload {
             token: id_number(*token_id),
             at: instant_text(at),
         },
+        _ => unreachable!("{} is not a policy or token event", event.name()),
+    }
+}
+
+/// Enterprises, providers, and the ties between them.
+fn party_payload(event: &Event) -> Payload {
+    match event {
+        Event::EnterpriseRegistered { enterprise } => Payload::EnterpriseRegistered {
+            credit_code: enterprise.credit_code.to_string(),
+            name: enterprise.name.to_string(),
+            check_digit_override_reason: text_of(&enterprise.check_digit_override_reason),
+            at: instant_text(&enterprise.registered_at),
+        },
+        Event::ProviderRegistered { provider } => Payload::ProviderRegistered {
+            credit_code: provider.credit_code.to_string(),
+            name: provider.name.to_string(),
+            program: provider.program,
+            check_digit_override_reason: text_of(&provider.check_digit_override_reason),
+            at: instant_text(&provider.registered_at),
+        },
+        Event::RelatedPartiesRecorded { parties } => Payload::RelatedPartiesRecorded {
+            provider_credit_code: parties.provider_credit_code.to_string(),
+            enterprise_credit_code: parties.enterprise_credit_code.to_string(),
+            reason: parties.reason.to_string(),
+            at: instant_text(&parties.recorded_at),
+        },
+        _ => unreachable!("{} is not a party event", event.name()),
+    }
+}
+
+fn voucher_payload(event: &Event) -> Payload {
+    match event {
         Event::VoucherIssued { voucher } => Payload::VoucherIssued(voucher_issued(voucher)),
         Event::VoucherRevoked {
             voucher_id,
@@ -273,6 +321,12 @@ fn payload_of(event: &Event) -> Payload {
             voucher: id_number(*voucher_id),
             at: instant_text(at),
         },
+        _ => unreachable!("{} is not a voucher event", event.name()),
+    }
+}
+
+fn redemption_payload(event: &Event) -> Payload {
+    match event {
         Event::RedemptionAccepted { redemption } => {
             Payload::RedemptionAccepted(redemption_accepted(redemption))
         }
@@ -289,24 +343,6 @@ fn payload_of(event: &Event) -> Payload {
             reason: reason.to_string(),
             at: instant_text(at),
         },
-        Event::SettlementCreated { settlement } => {
-            Payload::SettlementCreated(settlement_created(settlement))
-        }
-        Event::RelatedPartiesRecorded { parties } => Payload::RelatedPartiesRecorded {
-            provider_credit_code: parties.provider_credit_code.to_string(),
-            enterprise_credit_code: parties.enterprise_credit_code.to_string(),
-            reason: parties.reason.to_string(),
-            at: instant_text(&parties.recorded_at),
-        },
-        Event::SettlementPaid {
-            settlement_id,
-            payment,
-        } => Payload::SettlementPaid {
-            settlement: id_number(*settlement_id),
-            bank_reference: payment.bank_reference.to_string(),
-            paid_on: day_text(payment.paid_on),
-            at: instant_text(&payment.recorded_at),
-        },
         Event::RedemptionReversed {
             redemption_id,
             reason,
@@ -318,15 +354,25 @@ fn payload_of(event: &Event) -> Payload {
             by: *by,
             at: instant_text(at),
         },
-        Event::ProviderSuspended { .. }
-        | Event::ProviderReinstated { .. }
-        | Event::ProviderCertificatePinned { .. }
-        | Event::ProviderCertificateRevoked { .. } => {
-            unreachable!(
-                "{} is written in format 3 (see `format::encode_event`)",
-                event.name()
-            )
+        _ => unreachable!("{} is not a redemption event", event.name()),
+    }
+}
+
+fn settlement_payload(event: &Event) -> Payload {
+    match event {
+        Event::SettlementCreated { settlement } => {
+            Payload::SettlementCreated(settlement_created(settlement))
         }
+        Event::SettlementPaid {
+            settlement_id,
+            payment,
+        } => Payload::SettlementPaid {
+            settlement: id_number(*settlement_id),
+            bank_reference: payment.bank_reference.to_string(),
+            paid_on: day_text(payment.paid_on),
+            at: instant_text(&payment.recorded_at),
+        },
+        _ => unreachable!("{} is not a settlement event", event.name()),
     }
 }
 
@@ -410,7 +456,27 @@ fn settlement_created(settlement: &Settlement) -> SettlementCreated {
     }
 }
 
+/// The event `payload` holds, by the group its kind belongs to.
 fn event_of(payload: Payload) -> Result<Event, FormatError> {
+    match payload {
+        Payload::PolicyAdopted { .. }
+        | Payload::TokenCreated { .. }
+        | Payload::TokenRevoked { .. } => policy_or_token_event(payload),
+        Payload::EnterpriseRegistered { .. }
+        | Payload::ProviderRegistered { .. }
+        | Payload::RelatedPartiesRecorded { .. } => party_event(payload),
+        Payload::VoucherIssued(_)
+        | Payload::VoucherRevoked { .. }
+        | Payload::VoucherExpired { .. } => voucher_event(payload),
+        Payload::RedemptionAccepted(_)
+        | Payload::RedemptionApproved { .. }
+        | Payload::RedemptionRejected { .. }
+        | Payload::RedemptionReversed { .. } => redemption_event(payload),
+        Payload::SettlementCreated(_) | Payload::SettlementPaid { .. } => settlement_event(payload),
+    }
+}
+
+fn policy_or_token_event(payload: Payload) -> Result<Event, FormatError> {
     Ok(match payload {
         Payload::PolicyAdopted {
             name,
@@ -423,6 +489,37 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
             fingerprint,
             at: instant(&at, "at")?,
         },
+        Payload::TokenCreated {
+            token,
+            role,
+            provider_credit_code,
+            description,
+            secret_sha256,
+            at,
+        } => Event::TokenCreated {
+            token: Token {
+                token_id: id(token, "token")?,
+                role,
+                provider_credit_code: provider_credit_code
+                    .map(|code| credit_code(&code, "provider_credit_code"))
+                    .transpose()?,
+                description: description.map(BoundedText::from_stored),
+                secret_sha256: SecretHash(secret_sha256),
+                created_at: instant(&at, "at")?,
+                revoked_at: None,
+            },
+        },
+        Payload::TokenRevoked { token, at } => Event::TokenRevoked {
+            token_id: id(token, "token")?,
+            at: instant(&at, "at")?,
+        },
+        _ => unreachable!("event_of sends only policy and token events here"),
+    })
+}
+
+/// Enterprises, providers, and the ties between them.
+fn party_event(payload: Payload) -> Result<Event, FormatError> {
+    Ok(match payload {
         Payload::EnterpriseRegistered {
             credit_code: code,
             name,
@@ -454,65 +551,6 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
                 access: ProviderAccess::default(),
             },
         },
-        Payload::TokenCreated {
-            token,
-            role,
-            provider_credit_code,
-            description,
-            secret_sha256,
-            at,
-        } => Event::TokenCreated {
-            token: Token {
-                token_id: id(token, "token")?,
-                role,
-                provider_credit_code: provider_credit_code
-                    .map(|code| credit_code(&code, "provider_credit_code"))
-                    .transpose()?,
-                description: description.map(BoundedText::from_stored),
-                secret_sha256: SecretHash(secret_sha256),
-                created_at: instant(&at, "at")?,
-                revoked_at: None,
-            },
-        },
-        Payload::TokenRevoked { token, at } => Event::TokenRevoked {
-            token_id: id(token, "token")?,
-            at: instant(&at, "at")?,
-        },
-        Payload::VoucherIssued(issued) => Event::VoucherIssued {
-            voucher: voucher_of(issued)?,
-        },
-        Payload::VoucherRevoked {
-            voucher,
-            reason,
-            at,
-        } => Event::VoucherRevoked {
-            voucher_id: id(voucher, "voucher")?,
-            reason: BoundedText::from_stored(reason),
-            at: instant(&at, "at")?,
-        },
-        Payload::VoucherExpired { voucher, at } => Event::VoucherExpired {
-            voucher_id: id(voucher, "voucher")?,
-            at: instant(&at, "at")?,
-        },
-        Payload::RedemptionAccepted(accepted) => Event::RedemptionAccepted {
-            redemption: redemption_of(accepted)?,
-        },
-        Payload::RedemptionApproved { redemption, at } => Event::RedemptionApproved {
-            redemption_id: id(redemption, "redemption")?,
-            at: instant(&at, "at")?,
-        },
-        Payload::RedemptionRejected {
-            redemption,
-            reason,
-            at,
-        } => Event::RedemptionRejected {
-            redemption_id: id(redemption, "redemption")?,
-            reason: BoundedText::from_stored(reason),
-            at: instant(&at, "at")?,
-        },
-        Payload::SettlementCreated(created) => Event::SettlementCreated {
-            settlement: settlement_of(created)?,
-        },
         Payload::RelatedPartiesRecorded {
             provider_credit_code,
             enterprise_credit_code,
@@ -529,6 +567,70 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
                 recorded_at: instant(&at, "at")?,
             },
         },
+        _ => unreachable!("event_of sends only party events here"),
+    })
+}
+
+fn voucher_event(payload: Payload) -> Result<Event, FormatError> {
+    Ok(match payload {
+        Payload::VoucherIssued(issued) => Event::VoucherIssued {
+            voucher: voucher_of(issued)?,
+        },
+        Payload::VoucherRevoked {
+            voucher,
+            reason,
+            at,
+        } => Event::VoucherRevoked {
+            voucher_id: id(voucher, "voucher")?,
+            reason: BoundedText::from_stored(reason),
+            at: instant(&at, "at")?,
+        },
+        Payload::VoucherExpired { voucher, at } => Event::VoucherExpired {
+            voucher_id: id(voucher, "voucher")?,
+            at: instant(&at, "at")?,
+        },
+        _ => unreachable!("event_of sends only voucher events here"),
+    })
+}
+
+fn redemption_event(payload: Payload) -> Result<Event, FormatError> {
+    Ok(match payload {
+        Payload::RedemptionAccepted(accepted) => Event::RedemptionAccepted {
+            redemption: redemption_of(accepted)?,
+        },
+        Payload::RedemptionApproved { redemption, at } => Event::RedemptionApproved {
+            redemption_id: id(redemption, "redemption")?,
+            at: instant(&at, "at")?,
+        },
+        Payload::RedemptionRejected {
+            redemption,
+            reason,
+            at,
+        } => Event::RedemptionRejected {
+            redemption_id: id(redemption, "redemption")?,
+            reason: BoundedText::from_stored(reason),
+            at: instant(&at, "at")?,
+        },
+        Payload::RedemptionReversed {
+            redemption,
+            reason,
+            by,
+            at,
+        } => Event::RedemptionReversed {
+            redemption_id: id(redemption, "redemption")?,
+            reason: BoundedText::from_stored(reason),
+            by,
+            at: instant(&at, "at")?,
+        },
+        _ => unreachable!("event_of sends only redemption events here"),
+    })
+}
+
+fn settlement_event(payload: Payload) -> Result<Event, FormatError> {
+    Ok(match payload {
+        Payload::SettlementCreated(created) => Event::SettlementCreated {
+            settlement: settlement_of(created)?,
+        },
         Payload::SettlementPaid {
             settlement,
             bank_reference,
@@ -542,17 +644,7 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
                 recorded_at: instant(&at, "at")?,
             },
         },
-        Payload::RedemptionReversed {
-            redemption,
-            reason,
-            by,
-            at,
-        } => Event::RedemptionReversed {
-            redemption_id: id(redemption, "redemption")?,
-            reason: BoundedText::from_stored(reason),
-            by,
-            at: instant(&at, "at")?,
-        },
+        _ => unreachable!("event_of sends only settlement events here"),
     })
 }
 
