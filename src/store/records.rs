@@ -6,7 +6,7 @@ use crate::domain::credit_code::CreditCode;
 use crate::domain::event::Event;
 use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::ledger::Ledger;
-use crate::domain::model::{CapKey, ProgramPeriod, Redemption, Settlement};
+use crate::domain::model::{CapKey, ProgramPeriod, Redemption, Settlement, Token, Voucher};
 use crate::domain::policy::ProgramCode;
 
 use super::{encode, keys};
@@ -119,13 +119,7 @@ pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
         Event::ProviderRegistered { provider } => writes
             .records
             .push(RecordKey::Provider(provider.credit_code)),
-        Event::TokenCreated { token } => {
-            writes.indexes.push((
-                keys::token_secret(&token.secret_sha256.0),
-                token.token_id.to_string().into_bytes(),
-            ));
-            writes.records.push(RecordKey::Token(token.token_id));
-        }
+        Event::TokenCreated { token } => token_created_writes(&mut writes, token),
         Event::TokenRevoked { token_id, .. } => writes.records.push(RecordKey::Token(*token_id)),
         Event::ProviderSuspended {
             provider_credit_code,
@@ -145,93 +139,21 @@ pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
         } => writes
             .records
             .push(RecordKey::Provider(*provider_credit_code)),
-        Event::VoucherIssued { voucher } => {
-            writes.indexes.push((
-                keys::voucher_by_enterprise(&voucher.enterprise_credit_code, &voucher.voucher_id),
-                Vec::new(),
-            ));
-            voucher_and_account(&mut writes, voucher.voucher_id, ledger);
-        }
+        Event::VoucherIssued { voucher } => issued_writes(&mut writes, voucher, ledger),
         Event::VoucherRevoked { voucher_id, .. } | Event::VoucherExpired { voucher_id, .. } => {
             voucher_and_account(&mut writes, *voucher_id, ledger);
         }
         Event::RedemptionAccepted { redemption } => {
-            let id = redemption.redemption_id;
-            writes.indexes.push((
-                keys::redemption_by_enterprise(&redemption.enterprise_credit_code, &id),
-                Vec::new(),
-            ));
-            writes.indexes.push((
-                keys::redemption_by_provider(&redemption.provider_credit_code, &id),
-                Vec::new(),
-            ));
-            writes.indexes.push(invoice_index(redemption));
-            writes.records.push(RecordKey::Redemption(id));
-            redemption_totals(
-                &mut writes,
-                redemption.voucher_id,
-                redemption.provider_credit_code,
-                ledger,
-            );
+            accepted_writes(&mut writes, redemption, ledger)
         }
         Event::RedemptionReversed { redemption_id, .. } => {
-            writes.records.push(RecordKey::Redemption(*redemption_id));
-            let redemption = ledger
-                .redemption(redemption_id)
-                .expect("a reversed redemption exists");
-            redemption_totals(
-                &mut writes,
-                redemption.voucher_id,
-                redemption.provider_credit_code,
-                ledger,
-            );
-            queue_entry(
-                &mut writes,
-                redemption.provider_credit_code,
-                redemption.program,
-                *redemption_id,
-            );
-            if redemption.settlement_id.is_some() {
-                writes.records.push(RecordKey::Clawback(
-                    redemption.provider_credit_code,
-                    redemption.program,
-                    *redemption_id,
-                ));
-                writes.records.push(RecordKey::ClawbackQueue(
-                    redemption.provider_credit_code,
-                    redemption.program,
-                ));
-            }
+            reversed_writes(&mut writes, *redemption_id, ledger)
         }
         Event::RedemptionApproved { redemption_id, .. } => {
-            writes.records.push(RecordKey::Redemption(*redemption_id));
-            let redemption = ledger
-                .redemption(redemption_id)
-                .expect("an approved redemption exists");
-            queue_entry(
-                &mut writes,
-                redemption.provider_credit_code,
-                redemption.program,
-                *redemption_id,
-            );
+            approved_writes(&mut writes, *redemption_id, ledger)
         }
         Event::RedemptionRejected { redemption_id, .. } => {
-            writes.records.push(RecordKey::Redemption(*redemption_id));
-            let redemption = ledger
-                .redemption(redemption_id)
-                .expect("a rejected redemption exists");
-            queue_entry(
-                &mut writes,
-                redemption.provider_credit_code,
-                redemption.program,
-                *redemption_id,
-            );
-            redemption_totals(
-                &mut writes,
-                redemption.voucher_id,
-                redemption.provider_credit_code,
-                ledger,
-            );
+            rejected_writes(&mut writes, *redemption_id, ledger)
         }
         Event::SettlementCreated { settlement } => {
             settlement_writes(&mut writes, settlement, ledger)
@@ -244,6 +166,112 @@ pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
         ),
     }
     writes
+}
+
+/// A new token and the index entry that finds it by its secret's hash.
+fn token_created_writes(writes: &mut Writes, token: &Token) {
+    writes.indexes.push((
+        keys::token_secret(&token.secret_sha256.0),
+        token.token_id.to_string().into_bytes(),
+    ));
+    writes.records.push(RecordKey::Token(token.token_id));
+}
+
+/// A new voucher, its index entry by enterprise, its cap account and its program's totals.
+fn issued_writes(writes: &mut Writes, voucher: &Voucher, ledger: &Ledger) {
+    writes.indexes.push((
+        keys::voucher_by_enterprise(&voucher.enterprise_credit_code, &voucher.voucher_id),
+        Vec::new(),
+    ));
+    voucher_and_account(writes, voucher.voucher_id, ledger);
+}
+
+/// A new claim, its three index entries (by enterprise, by provider, by invoice number) and
+/// what it counts towards.
+fn accepted_writes(writes: &mut Writes, redemption: &Redemption, ledger: &Ledger) {
+    let id = redemption.redemption_id;
+    writes.indexes.push((
+        keys::redemption_by_enterprise(&redemption.enterprise_credit_code, &id),
+        Vec::new(),
+    ));
+    writes.indexes.push((
+        keys::redemption_by_provider(&redemption.provider_credit_code, &id),
+        Vec::new(),
+    ));
+    writes.indexes.push(invoice_index(redemption));
+    writes.records.push(RecordKey::Redemption(id));
+    redemption_totals(
+        writes,
+        redemption.voucher_id,
+        redemption.provider_credit_code,
+        ledger,
+    );
+}
+
+/// A reversed claim, what it counted towards, its place in the queue and, when it was already
+/// settled, the clawback it books.
+fn reversed_writes(writes: &mut Writes, redemption_id: RedemptionId, ledger: &Ledger) {
+    writes.records.push(RecordKey::Redemption(redemption_id));
+    let redemption = ledger
+        .redemption(&redemption_id)
+        .expect("a reversed redemption exists");
+    redemption_totals(
+        writes,
+        redemption.voucher_id,
+        redemption.provider_credit_code,
+        ledger,
+    );
+    queue_entry(
+        writes,
+        redemption.provider_credit_code,
+        redemption.program,
+        redemption_id,
+    );
+    if redemption.settlement_id.is_some() {
+        writes.records.push(RecordKey::Clawback(
+            redemption.provider_credit_code,
+            redemption.program,
+            redemption_id,
+        ));
+        writes.records.push(RecordKey::ClawbackQueue(
+            redemption.provider_credit_code,
+            redemption.program,
+        ));
+    }
+}
+
+/// An approved claim and its new place in the settlement queue.
+fn approved_writes(writes: &mut Writes, redemption_id: RedemptionId, ledger: &Ledger) {
+    writes.records.push(RecordKey::Redemption(redemption_id));
+    let redemption = ledger
+        .redemption(&redemption_id)
+        .expect("an approved redemption exists");
+    queue_entry(
+        writes,
+        redemption.provider_credit_code,
+        redemption.program,
+        redemption_id,
+    );
+}
+
+/// A rejected claim, its place in the queue, and what it no longer counts towards.
+fn rejected_writes(writes: &mut Writes, redemption_id: RedemptionId, ledger: &Ledger) {
+    writes.records.push(RecordKey::Redemption(redemption_id));
+    let redemption = ledger
+        .redemption(&redemption_id)
+        .expect("a rejected redemption exists");
+    queue_entry(
+        writes,
+        redemption.provider_credit_code,
+        redemption.program,
+        redemption_id,
+    );
+    redemption_totals(
+        writes,
+        redemption.voucher_id,
+        redemption.provider_credit_code,
+        ledger,
+    );
 }
 
 /// A voucher, its cap account and its program's totals.
