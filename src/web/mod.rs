@@ -18,6 +18,7 @@ mod layout;
 pub(crate) mod listener;
 mod pages;
 pub mod session;
+mod sign_in;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,7 +41,7 @@ use crate::domain::model::Role;
 use crate::domain::reason::ReasonCode;
 use crate::engine::{Engine, EngineError};
 use i18n::{LANGUAGE_COOKIE, Language};
-use session::{SESSION_COOKIE, Session, Sessions};
+use session::{SESSION_COOKIE, Session, Sessions, same_secret};
 
 /// The largest form a page accepts.
 pub const FORM_BYTES_MAX: usize = 64 * 1024;
@@ -129,9 +130,9 @@ fn router(console: Console) -> Router {
         )
         .route("/downloads/report", get(downloads::report))
         .route("/downloads/statement", get(downloads::statement))
-        .route("/login", get(actions::login_page).post(actions::login))
-        .route("/logout", post(actions::logout))
-        .route("/language", get(actions::switch_language))
+        .route("/login", get(sign_in::login_page).post(sign_in::login))
+        .route("/logout", post(sign_in::logout))
+        .route("/language", get(sign_in::switch_language))
         .route("/assets/console.css", get(stylesheet))
         .layer(DefaultBodyLimit::max(FORM_BYTES_MAX))
         .layer(middleware::from_fn_with_state(
@@ -226,6 +227,15 @@ struct Viewer {
 impl Viewer {
     fn is_bureau(&self) -> bool {
         self.session.role == Role::Bureau
+    }
+
+    /// A form must carry this session's CSRF secret.
+    fn check_csrf(&self, given: &str) -> Result<(), PageError> {
+        if same_secret(&self.session.csrf, given) {
+            Ok(())
+        } else {
+            Err(PageError::Forgery)
+        }
     }
 }
 

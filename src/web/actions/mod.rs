@@ -1,0 +1,411 @@
+//! The bureau's forms: the actions page (`forms` draws it) and a handler per form. Each form
+//! is checked for the session's CSRF secret first, then the role, then built into the gRPC
+//! request message voucherctl would send and turned into a command by `api::requests`: the
+//! same parsers, the same engine, the same words in every refusal. The answer is the actions
+//! page again, what happened on top, under the status a refusal maps to.
+
+mod forms;
+
+use axum::Form;
+use axum::extract::{OriginalUri, State};
+use axum::response::{IntoResponse, Response};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::i18n::Language;
+use super::layout::{self, Section, StatusWord, total, yuan};
+use super::pages::chrome;
+use super::{Console, PageError, Viewer, refusal};
+use crate::api::convert::{invalid, to_money};
+use crate::api::requests;
+use crate::domain::error::LedgerError;
+use crate::domain::ledger::Outcome;
+use crate::domain::model::{Actor, Settlement};
+use crate::domain::money::Money;
+use crate::domain::reason::ReasonCode;
+use crate::engine::EngineError;
+use crate::proto::voucher::v1 as pb;
+use forms::Forms;
+
+/// What the last form did, shown above the forms.
+enum LastAction {
+    Done(String),
+    Refused(String),
+}
+
+pub async fn page(
+    State(console): State<Console>,
+    viewer: Viewer,
+    OriginalUri(uri): OriginalUri,
+) -> Result<Markup, PageError> {
+    bureau_only(&viewer)?;
+    Ok(actions_page(&console, &viewer, &uri.to_string(), None))
+}
+
+fn actions_page(
+    console: &Console,
+    viewer: &Viewer,
+    here: &str,
+    outcome: Option<&LastAction>,
+) -> Markup {
+    let language = viewer.language;
+    let forms = Forms {
+        language,
+        csrf: &viewer.session.csrf,
+        programs: console.engine.reader().policy().programs(),
+    };
+    let body = html! {
+        @match outcome {
+            Some(LastAction::Done(message)) => p class="message done" role="status" { (message) },
+            Some(LastAction::Refused(message)) => p class="message error" role="alert" { (message) },
+            None => {},
+        }
+        p class="hint" { (language.pick("每个操作与 gRPC 接口走同一引擎、同一规则，错误信息相同。", "Every action goes through the same engine and rules as gRPC, with the same error messages.")) }
+        (forms.all())
+    };
+    layout::page(
+        &chrome(viewer, here),
+        Section::Actions,
+        language.pick("操作", "Actions"),
+        body,
+    )
+}
+
+#[derive(Deserialize)]
+pub struct IssueForm {
+    csrf: String,
+    request_id: String,
+    enterprise_credit_code: String,
+    program: String,
+    #[serde(default)]
+    face_value: String,
+    #[serde(default)]
+    valid_from: String,
+    #[serde(default)]
+    valid_until: String,
+}
+
+pub async fn issue_voucher(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<IssueForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = program_word(&form.program).and_then(|program| {
+        let face_value = face_value(&form.face_value)?;
+        requests::issue_voucher(&pb::IssueVoucherRequest {
+            request_id: form.request_id.clone(),
+            enterprise_credit_code: form.enterprise_credit_code.trim().to_owned(),
+            program,
+            face_value,
+            valid_from: form.valid_from.clone(),
+            valid_until: form.valid_until.clone(),
+        })
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+#[derive(Deserialize)]
+pub struct RevokeForm {
+    csrf: String,
+    voucher_id: String,
+    reason: String,
+}
+
+pub async fn revoke_voucher(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<RevokeForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = requests::revoke_voucher(&pb::RevokeVoucherRequest {
+        voucher_id: form.voucher_id.trim().to_owned(),
+        reason: form.reason.clone(),
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+#[derive(Deserialize)]
+pub struct ReverseForm {
+    csrf: String,
+    redemption_id: String,
+    reason: String,
+}
+
+pub async fn reverse_redemption(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<ReverseForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = requests::reverse_redemption(
+        &pb::ReverseRedemptionRequest {
+            redemption_id: form.redemption_id.trim().to_owned(),
+            reason: form.reason.clone(),
+        },
+        Actor::Bureau,
+    );
+    Ok(act(&console, &viewer, command).await)
+}
+
+#[derive(Deserialize)]
+pub struct ReviewForm {
+    csrf: String,
+    redemption_id: String,
+    #[serde(default)]
+    reason: String,
+}
+
+pub async fn approve_redemption(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = requests::approve_redemption(&pb::ApproveRedemptionRequest {
+        redemption_id: form.redemption_id.trim().to_owned(),
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+pub async fn reject_redemption(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<ReviewForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = requests::reject_redemption(&pb::RejectRedemptionRequest {
+        redemption_id: form.redemption_id.trim().to_owned(),
+        reason: form.reason.clone(),
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+#[derive(Deserialize)]
+pub struct SettlementForm {
+    csrf: String,
+    request_id: String,
+    provider_credit_code: String,
+    program: String,
+    up_to_date: String,
+}
+
+pub async fn create_settlement(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<SettlementForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = program_word(&form.program).and_then(|program| {
+        requests::create_settlement(&pb::CreateSettlementRequest {
+            request_id: form.request_id.clone(),
+            provider_credit_code: form.provider_credit_code.trim().to_owned(),
+            program,
+            up_to_date: form.up_to_date.trim().to_owned(),
+        })
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+#[derive(Deserialize)]
+pub struct PaymentForm {
+    csrf: String,
+    settlement_id: String,
+    bank_reference: String,
+    paid_on: String,
+}
+
+pub async fn record_settlement_payment(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<PaymentForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = requests::record_settlement_payment(&pb::RecordSettlementPaymentRequest {
+        settlement_id: form.settlement_id.trim().to_owned(),
+        bank_reference: form.bank_reference.clone(),
+        paid_on: form.paid_on.trim().to_owned(),
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+#[derive(Deserialize)]
+pub struct RegisterForm {
+    csrf: String,
+    credit_code: String,
+    name: String,
+    #[serde(default)]
+    program: String,
+}
+
+pub async fn register_enterprise(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = requests::register_enterprise(&pb::RegisterEnterpriseRequest {
+        credit_code: form.credit_code.trim().to_owned(),
+        name: form.name.clone(),
+        check_digit_override_reason: String::new(),
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+pub async fn register_provider(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Form(form): Form<RegisterForm>,
+) -> Result<Response, PageError> {
+    check_bureau_form(&viewer, &form.csrf)?;
+    let command = program_word(&form.program).and_then(|program| {
+        requests::register_provider(&pb::RegisterProviderRequest {
+            credit_code: form.credit_code.trim().to_owned(),
+            name: form.name.clone(),
+            program,
+            check_digit_override_reason: String::new(),
+        })
+    });
+    Ok(act(&console, &viewer, command).await)
+}
+
+fn bureau_only(viewer: &Viewer) -> Result<(), PageError> {
+    if viewer.is_bureau() {
+        Ok(())
+    } else {
+        Err(PageError::BureauOnly(viewer.language))
+    }
+}
+
+/// The CSRF secret first (a forged form learns nothing, not even the role), then the role.
+fn check_bureau_form(viewer: &Viewer, csrf: &str) -> Result<(), PageError> {
+    viewer.check_csrf(csrf)?;
+    bureau_only(viewer)
+}
+
+/// Submits a parsed command and answers with the actions page, what happened on top, under
+/// the status a refusal maps to. A parse failure reads as the ledger's refusal would.
+async fn act(
+    console: &Console,
+    viewer: &Viewer,
+    command: Result<crate::domain::command::Command, LedgerError>,
+) -> Response {
+    let result = match command {
+        Ok(command) => console.engine.submit(command).await,
+        Err(error) => Err(EngineError::Ledger(error)),
+    };
+    match result {
+        Ok(outcome) => {
+            let done = LastAction::Done(done_message(viewer.language, &outcome));
+            actions_page(console, viewer, "/actions", Some(&done)).into_response()
+        }
+        Err(error) => {
+            let (status, line) = refusal(&error);
+            let refused = LastAction::Refused(line);
+            (
+                status,
+                actions_page(console, viewer, "/actions", Some(&refused)),
+            )
+                .into_response()
+        }
+    }
+}
+
+/// One line on what a form did, from the record the engine answered with.
+fn done_message(language: Language, outcome: &Outcome) -> String {
+    match outcome {
+        Outcome::Voucher(voucher) if voucher.is_active() => format!(
+            "{} {} · {} {} · {} {} – {}",
+            language.pick("已发券", "Issued"),
+            voucher.voucher_id,
+            language.pick("面值", "face value"),
+            yuan(voucher.face_value),
+            language.pick("有效期", "valid"),
+            voucher.validity.first,
+            voucher.validity.last
+        ),
+        Outcome::Voucher(voucher) => format!(
+            "{} {} · {} {}",
+            language.pick("已撤销", "Revoked"),
+            voucher.voucher_id,
+            language.pick("已核销", "redeemed"),
+            yuan(voucher.redeemed)
+        ),
+        Outcome::Redemption(redemption) => format!(
+            "{} {} · {} {}",
+            redemption.status.word(language),
+            redemption.redemption_id,
+            language.pick("补贴", "subsidy"),
+            yuan(redemption.subsidy)
+        ),
+        Outcome::Settlement(settlement) => settlement_message(language, settlement),
+        Outcome::Enterprise(enterprise) => format!(
+            "{} {} {}",
+            language.pick("已登记企业", "Registered enterprise"),
+            enterprise.credit_code,
+            enterprise.name.as_str()
+        ),
+        Outcome::Provider(provider) => format!(
+            "{} {} {}",
+            language.pick("已登记服务商", "Registered provider"),
+            provider.credit_code,
+            provider.name.as_str()
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+/// What the bureau sees after creating a statement, or after recording its payment.
+fn settlement_message(language: Language, settlement: &Settlement) -> String {
+    match &settlement.payment {
+        Some(payment) => format!(
+            "{} {} · {} {} · {} {}",
+            language.pick("结算单已拨付", "Statement paid"),
+            settlement.settlement_id,
+            language.pick("拨付日期", "paid on"),
+            payment.paid_on,
+            language.pick("凭证号", "reference"),
+            payment.bank_reference
+        ),
+        None => format!(
+            "{} {} · {} {} · {} {} · {} {}",
+            language.pick("已生成结算单", "Statement"),
+            settlement.settlement_id,
+            language.pick("笔数", "lines"),
+            settlement.redemption_ids.len(),
+            language.pick("追回", "clawed back"),
+            total(settlement.clawed_back),
+            language.pick("应付净额", "net"),
+            settlement.net()
+        ),
+    }
+}
+
+/// A program's code word (`compute`) as the wire enum; unknown words are refused by
+/// `api::requests` exactly as an unknown enum value would be.
+fn program_word(word: &str) -> Result<i32, LedgerError> {
+    crate::domain::policy::ProgramCode::ALL
+        .into_iter()
+        .find(|program| program.as_str() == word)
+        .map(crate::api::convert::to_program)
+        .ok_or_else(|| {
+            invalid(
+                "program",
+                crate::domain::input::InputError::new(
+                    ReasonCode::UnknownProgram,
+                    format!("{word:?} is not a program"),
+                ),
+            )
+        })
+}
+
+/// A typed amount (`1,000,000.00`), or none when the field is empty.
+fn face_value(text: &str) -> Result<Option<crate::proto::google::r#type::Money>, LedgerError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    Money::parse_yuan(text)
+        .map(|amount| Some(to_money(amount)))
+        .map_err(|error| invalid("face_value", error))
+}
