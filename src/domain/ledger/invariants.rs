@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::Ledger;
 use crate::domain::credit_code::CreditCode;
+use crate::domain::ids::VoucherId;
 use crate::domain::model::{
     CapAccount, CapKey, ProgramPeriod, ProgramTotals, ProviderTotals, RedemptionStatus, Settlement,
 };
@@ -76,6 +77,26 @@ impl Ledger {
         }
         let mut violations = Vec::new();
         let mut report = |text: String| violations.push(InvariantViolation(text));
+        let (mut recounts, voucher_redeemed) = self.recount_redemptions(&mut report);
+        if self.redemption_by_invoice.len() != self.redemptions.len() {
+            report("the invoice index and the redemptions differ in number".to_owned());
+        }
+        self.check_vouchers(&voucher_redeemed, &mut recounts, &mut report);
+        self.check_recounted_accounts(&recounts, &mut report);
+        for account in self.cap_accounts.values() {
+            report_account_bounds(self, account, &mut report);
+        }
+        violations.extend(self.check_program_totals());
+        violations.extend(self.check_settlements());
+        violations
+    }
+
+    /// Checks each redemption on its own (a subsidy within what it computed, the invoice
+    /// indexed to it) and adds each that counts to its voucher's and its cap account's recount.
+    fn recount_redemptions(
+        &self,
+        report: &mut impl FnMut(String),
+    ) -> (HashMap<CapKey, Recount>, HashMap<VoucherId, Money>) {
         let mut recounts: HashMap<CapKey, Recount> = HashMap::new();
         let mut voucher_redeemed: HashMap<_, Money> = HashMap::new();
         for redemption in self.redemptions.values() {
@@ -118,9 +139,17 @@ impl Ledger {
                 .or_insert(Money::ZERO);
             *year = year.checked_add(redemption.subsidy).unwrap_or(*year);
         }
-        if self.redemption_by_invoice.len() != self.redemptions.len() {
-            report("the invoice index and the redemptions differ in number".to_owned());
-        }
+        (recounts, voucher_redeemed)
+    }
+
+    /// Each voucher against the sum of its redemptions and its face value; adds what it
+    /// commits to its cap account's recount.
+    fn check_vouchers(
+        &self,
+        voucher_redeemed: &HashMap<VoucherId, Money>,
+        recounts: &mut HashMap<CapKey, Recount>,
+        report: &mut impl FnMut(String),
+    ) {
         for voucher in self.vouchers.values() {
             let counted = voucher_redeemed
                 .get(&voucher.voucher_id)
@@ -144,7 +173,15 @@ impl Ledger {
                 .checked_add(voucher.committed())
                 .unwrap_or(recount.committed);
         }
-        for (key, recount) in &recounts {
+    }
+
+    /// Each recounted cap account against the stored one: committed, redeemed, redeemed by year.
+    fn check_recounted_accounts(
+        &self,
+        recounts: &HashMap<CapKey, Recount>,
+        report: &mut impl FnMut(String),
+    ) {
+        for (key, recount) in recounts {
             let Some(account) = self.cap_accounts.get(key) else {
                 report(format!("no cap account for {key:?}"));
                 continue;
@@ -171,20 +208,37 @@ impl Ledger {
                 ));
             }
         }
-        for account in self.cap_accounts.values() {
-            report_account_bounds(self, account, &mut report);
-        }
-        violations.extend(self.check_program_totals());
-        violations.extend(self.check_settlements());
-        violations
     }
 
     fn check_resident_invariants(&self) -> Vec<InvariantViolation> {
         let mut violations = Vec::new();
         let mut report = |text: String| violations.push(InvariantViolation(text));
+        let programs = self.check_resident_accounts(&mut report);
+        self.check_resident_program_totals(programs, &mut report);
+        for settlement in self.settlements.values() {
+            report_clawback_sum(settlement, &mut report);
+        }
+        let issued = self.last_redemption_id;
+        let waiting = self.settleable.values().flat_map(|queue| queue.keys());
+        let owed = self
+            .receivables
+            .values()
+            .flatten()
+            .map(|c| &c.redemption_id);
+        if waiting.chain(owed).any(|id| Some(*id) > issued) {
+            report("a queued claim or clawback names a redemption never made".to_owned());
+        }
+        violations
+    }
+
+    /// Each cap account against the vouchers it covers, and each voucher and account within
+    /// its bounds. Returns each program's totals as far as its accounts and vouchers count them.
+    fn check_resident_accounts(
+        &self,
+        report: &mut impl FnMut(String),
+    ) -> HashMap<ProgramPeriod, ProgramTotals> {
         let mut recounts: HashMap<CapKey, (Total, Total)> = HashMap::new();
         let mut programs: HashMap<ProgramPeriod, ProgramTotals> = HashMap::new();
-        let mut providers_redeemed: HashMap<ProgramPeriod, Total> = HashMap::new();
         for voucher in self.vouchers.values() {
             if voucher.redeemed > voucher.face_value {
                 report(format!(
@@ -215,7 +269,7 @@ impl Ledger {
                     account.key, account.committed, account.redeemed
                 ));
             }
-            report_account_bounds(self, account, &mut report);
+            report_account_bounds(self, account, report);
             let totals = programs
                 .entry(ProgramPeriod {
                     program: account.key.program,
@@ -229,6 +283,17 @@ impl Ledger {
         for key in recounts.keys() {
             report(format!("no cap account for {key:?}"));
         }
+        programs
+    }
+
+    /// Each program's stored totals against the sum of its accounts and vouchers (`programs`,
+    /// counted so far) and of its providers' totals.
+    fn check_resident_program_totals(
+        &self,
+        mut programs: HashMap<ProgramPeriod, ProgramTotals>,
+        report: &mut impl FnMut(String),
+    ) {
+        let mut providers_redeemed: HashMap<ProgramPeriod, Total> = HashMap::new();
         for ((period, _), provider) in &self.provider_totals {
             let totals = programs.entry(*period).or_default();
             totals.redemptions += provider.redemptions;
@@ -268,20 +333,6 @@ impl Ledger {
         {
             report("program totals are kept for a period with no voucher".to_owned());
         }
-        for settlement in self.settlements.values() {
-            report_clawback_sum(settlement, &mut report);
-        }
-        let issued = self.last_redemption_id;
-        let waiting = self.settleable.values().flat_map(|queue| queue.keys());
-        let owed = self
-            .receivables
-            .values()
-            .flatten()
-            .map(|c| &c.redemption_id);
-        if waiting.chain(owed).any(|id| Some(*id) > issued) {
-            report("a queued claim or clawback names a redemption never made".to_owned());
-        }
-        violations
     }
 
     /// Adds every statement's lines, less its clawbacks, to the settled totals of the periods
@@ -331,37 +382,51 @@ impl Ledger {
         let mut violations = Vec::new();
         let mut report = |text: String| violations.push(InvariantViolation(text));
         for settlement in self.settlements.values() {
-            let gross = settlement
-                .redemption_ids
-                .iter()
-                .filter_map(|id| self.redemptions.get(id))
-                .fold(Total::ZERO, |sum, redemption| sum.plus(redemption.subsidy));
-            if gross != settlement.gross {
-                report(format!(
-                    "{} says {} but its lines sum to {gross}",
-                    settlement.settlement_id, settlement.gross
-                ));
-            }
-            report_clawback_sum(settlement, &mut report);
-            if let Some(payment) = &settlement.payment
-                && payment.paid_on < settlement.made_on
+            self.check_statement(settlement, &mut report);
+        }
+        self.check_settlement_queue(&mut report);
+        self.check_clawbacks(&mut report);
+        violations
+    }
+
+    /// A statement's gross is the sum of its lines and what it claws back the sum of its
+    /// clawbacks; it was paid no earlier than it was made; every claim it lists names it.
+    fn check_statement(&self, settlement: &Settlement, report: &mut impl FnMut(String)) {
+        let gross = settlement
+            .redemption_ids
+            .iter()
+            .filter_map(|id| self.redemptions.get(id))
+            .fold(Total::ZERO, |sum, redemption| sum.plus(redemption.subsidy));
+        if gross != settlement.gross {
+            report(format!(
+                "{} says {} but its lines sum to {gross}",
+                settlement.settlement_id, settlement.gross
+            ));
+        }
+        report_clawback_sum(settlement, report);
+        if let Some(payment) = &settlement.payment
+            && payment.paid_on < settlement.made_on
+        {
+            report(format!(
+                "{} was paid on {}, before it was made",
+                settlement.settlement_id, payment.paid_on
+            ));
+        }
+        for id in &settlement.redemption_ids {
+            if self.redemptions.get(id).and_then(|r| r.settlement_id)
+                != Some(settlement.settlement_id)
             {
                 report(format!(
-                    "{} was paid on {}, before it was made",
-                    settlement.settlement_id, payment.paid_on
+                    "{} lists {id}, which does not name it",
+                    settlement.settlement_id
                 ));
             }
-            for id in &settlement.redemption_ids {
-                if self.redemptions.get(id).and_then(|r| r.settlement_id)
-                    != Some(settlement.settlement_id)
-                {
-                    report(format!(
-                        "{} lists {id}, which does not name it",
-                        settlement.settlement_id
-                    ));
-                }
-            }
         }
+    }
+
+    /// Exactly the approved claims wait in the settlement queue, and a settled claim names its
+    /// statement.
+    fn check_settlement_queue(&self, report: &mut impl FnMut(String)) {
         for redemption in self.redemptions.values() {
             let id = redemption.redemption_id;
             let key = (redemption.provider_credit_code, redemption.program);
@@ -380,6 +445,10 @@ impl Ledger {
                 report(format!("{id} is settled by no statement"));
             }
         }
+    }
+
+    /// Every clawback, pending or netted, is of a settled claim since reversed, for its subsidy.
+    fn check_clawbacks(&self, report: &mut impl FnMut(String)) {
         let netted = self
             .settlements
             .values()
@@ -398,7 +467,6 @@ impl Ledger {
                 ));
             }
         }
-        violations
     }
 
     /// The program and provider totals equal the sums of the accounts, vouchers and
