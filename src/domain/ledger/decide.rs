@@ -28,7 +28,47 @@ use crate::domain::text::{Description, Name, Reason};
 pub(super) type Decision = Result<(Vec<Event>, Target), LedgerError>;
 
 impl Ledger {
+    /// Which events follow `command`, or why none may. The registry and a provider's access
+    /// each have a function of their own; the commands that move money are listed here.
     pub(super) fn decide(&self, command: &Command, clock: Clock) -> Decision {
+        match command {
+            Command::RegisterEnterprise { .. }
+            | Command::RegisterProvider { .. }
+            | Command::CreateToken { .. }
+            | Command::RevokeToken { .. }
+            | Command::RecordRelatedParties { .. } => self.decide_registry(command, clock),
+            Command::IssueVoucher(request) => self.decide_issue_voucher(request, clock),
+            Command::RevokeVoucher { voucher_id, reason } => {
+                self.decide_revoke_voucher(*voucher_id, reason, clock)
+            }
+            Command::Redeem(redeem) => self.decide_redeem(redeem, clock),
+            Command::ApproveRedemption { redemption_id } => {
+                self.decide_approve(*redemption_id, clock)
+            }
+            Command::RejectRedemption {
+                redemption_id,
+                reason,
+            } => self.decide_reject(*redemption_id, reason, clock),
+            Command::ReverseRedemption {
+                redemption_id,
+                reason,
+                actor,
+            } => self.decide_reverse(*redemption_id, reason, *actor, clock),
+            Command::CreateSettlement(request) => self.decide_settlement(request, clock),
+            Command::RecordSettlementPayment {
+                settlement_id,
+                bank_reference,
+                paid_on,
+            } => self.decide_payment(*settlement_id, bank_reference, *paid_on, clock),
+            Command::SuspendProvider { .. }
+            | Command::ReinstateProvider { .. }
+            | Command::PinProviderCertificate { .. }
+            | Command::RevokeProviderCertificate { .. } => self.decide_access(command, clock),
+        }
+    }
+
+    /// Who takes part: enterprises, providers, tokens, related parties.
+    fn decide_registry(&self, command: &Command, clock: Clock) -> Decision {
         match command {
             Command::RegisterEnterprise {
                 credit_code,
@@ -65,24 +105,6 @@ impl Ledger {
                 clock,
             ),
             Command::RevokeToken { token_id } => self.decide_revoke_token(*token_id, clock),
-            Command::IssueVoucher(request) => self.decide_issue_voucher(request, clock),
-            Command::RevokeVoucher { voucher_id, reason } => {
-                self.decide_revoke_voucher(*voucher_id, reason, clock)
-            }
-            Command::Redeem(redeem) => self.decide_redeem(redeem, clock),
-            Command::ApproveRedemption { redemption_id } => {
-                self.decide_approve(*redemption_id, clock)
-            }
-            Command::RejectRedemption {
-                redemption_id,
-                reason,
-            } => self.decide_reject(*redemption_id, reason, clock),
-            Command::CreateSettlement(request) => self.decide_settlement(request, clock),
-            Command::RecordSettlementPayment {
-                settlement_id,
-                bank_reference,
-                paid_on,
-            } => self.decide_payment(*settlement_id, bank_reference, *paid_on, clock),
             Command::RecordRelatedParties {
                 provider_credit_code,
                 enterprise_credit_code,
@@ -93,11 +115,13 @@ impl Ledger {
                 reason,
                 clock,
             ),
-            Command::ReverseRedemption {
-                redemption_id,
-                reason,
-                actor,
-            } => self.decide_reverse(*redemption_id, reason, *actor, clock),
+            _ => unreachable!("{} is not a registry command", command.name()),
+        }
+    }
+
+    /// A provider's access: its suspension and its certificates (see `access.rs`).
+    fn decide_access(&self, command: &Command, clock: Clock) -> Decision {
+        match command {
             Command::SuspendProvider {
                 provider_credit_code,
                 reason,
@@ -113,6 +137,7 @@ impl Ledger {
                 provider_credit_code,
                 certificate_sha256,
             } => self.decide_revoke_certificate(*provider_credit_code, certificate_sha256, clock),
+            _ => unreachable!("{} is not a provider access command", command.name()),
         }
     }
 
@@ -489,18 +514,7 @@ impl Ledger {
         self.check_dates(voucher, command.invoice.date, clock.today)?;
         let rules = self.policy.program(voucher.program)?;
         check_evidence(rules, &command.evidence)?;
-        let computed_subsidy = rules.subsidy_for(command.invoice.amount);
-        if computed_subsidy.is_zero() {
-            return Err(LedgerError::InvalidArgument {
-                field: "invoice_amount",
-                reason: ReasonCode::SubsidyRoundsToZero,
-                message: format!(
-                    "{} of {} rounds to 0.00",
-                    rules.rate.as_decimal(),
-                    command.invoice.amount
-                ),
-            });
-        }
+        let computed_subsidy = nonzero_subsidy(rules, command.invoice.amount)?;
         let account = self
             .cap_accounts
             .get(&voucher.cap_key())
@@ -512,7 +526,22 @@ impl Ledger {
             computed_subsidy,
             command.allow_partial,
         )?;
-        let redemption = Redemption {
+        let redemption =
+            self.accepted_redemption(command, voucher, computed_subsidy, subsidy, clock);
+        let target = Target::Redemption(redemption.redemption_id);
+        Ok((vec![Event::RedemptionAccepted { redemption }], target))
+    }
+
+    /// The claim as accepted: what the command asked, what the rules granted, nothing reviewed.
+    fn accepted_redemption(
+        &self,
+        command: &RedeemCommand,
+        voucher: &Voucher,
+        computed_subsidy: Money,
+        subsidy: Money,
+        clock: Clock,
+    ) -> Redemption {
+        Redemption {
             redemption_id: self
                 .last_redemption_id
                 .map_or(RedemptionId::FIRST, RedemptionId::next),
@@ -534,9 +563,7 @@ impl Ledger {
             rejection_reason: None,
             rejected_at: None,
             settlement_id: None,
-        };
-        let target = Target::Redemption(redemption.redemption_id);
-        Ok((vec![Event::RedemptionAccepted { redemption }], target))
+        }
     }
 
     /// The same invoice again: the first redemption if the payload is the same, else a conflict.
@@ -701,6 +728,23 @@ fn check_not_suspended(provider: &Provider) -> Result<(), LedgerError> {
         ));
     }
     Ok(())
+}
+
+/// The subsidy the program's rate gives for the invoice; refused when it rounds to zero.
+fn nonzero_subsidy(rules: &ProgramRules, invoice_amount: Money) -> Result<Money, LedgerError> {
+    let computed_subsidy = rules.subsidy_for(invoice_amount);
+    if computed_subsidy.is_zero() {
+        return Err(LedgerError::InvalidArgument {
+            field: "invoice_amount",
+            reason: ReasonCode::SubsidyRoundsToZero,
+            message: format!(
+                "{} of {} rounds to 0.00",
+                rules.rate.as_decimal(),
+                invoice_amount
+            ),
+        });
+    }
+    Ok(computed_subsidy)
 }
 
 /// The subsidy granted: the computed one if it fits under the cap (checked first) and on the
