@@ -606,68 +606,117 @@ pub fn walk_chain(
     store: &dyn ReadStore,
     mut visit: impl FnMut(&EventRecord, &[u8]),
 ) -> Result<ChainHead, StoreError> {
-    let stored_head = store.stored_head()?;
-    let mut visited = ChainHead::genesis();
-    let mut pending: Option<(EventRecord, Vec<u8>, ChainHead)> = None;
-    let mut broken: Option<StoreError> = None;
-    store.visit_events(1, u64::MAX, &mut |sequence, bytes| {
-        let expected = pending
+    ChainWalker::default().end(store, &mut visit)
+}
+
+/// A walk along the chain that can stop and go on: [`ChainWalker::advance`] reads what is
+/// stored so far (while writes go on, if they do), [`ChainWalker::end`] reads the rest and
+/// checks the last event against the stored head (with writes paused, for a live store). An
+/// event is visited only once its hash is confirmed, so the last one read waits.
+#[derive(Default)]
+pub struct ChainWalker {
+    /// The last event visited (confirmed), or the genesis.
+    visited: Option<ChainHead>,
+    /// The last event read, waiting for its hash to be confirmed.
+    pending: Option<(EventRecord, Vec<u8>, ChainHead)>,
+}
+
+impl ChainWalker {
+    fn visited(&self) -> ChainHead {
+        self.visited.clone().unwrap_or_else(ChainHead::genesis)
+    }
+
+    /// The number of the last event read.
+    pub fn read_through(&self) -> u64 {
+        self.pending
             .as_ref()
-            .map_or(visited.sequence, |(_, _, head)| head.sequence)
-            + 1;
-        let record = match read_event(sequence, bytes, expected) {
-            Ok(record) => record,
-            Err(error) => {
-                broken = Some(error);
-                return false;
-            }
-        };
+            .map_or(self.visited().sequence, |(_, _, head)| head.sequence)
+    }
+
+    /// Reads every event stored after the last one read, visiting each confirmed one.
+    pub fn advance(
+        &mut self,
+        store: &dyn ReadStore,
+        visit: &mut dyn FnMut(&EventRecord, &[u8]),
+    ) -> Result<(), StoreError> {
+        let mut broken: Option<StoreError> = None;
+        store.visit_events(
+            self.read_through() + 1,
+            u64::MAX,
+            &mut |sequence, bytes| match self.step(sequence, bytes, visit) {
+                Ok(()) => true,
+                Err(error) => {
+                    broken = Some(error);
+                    false
+                }
+            },
+        )?;
+        broken.map_or(Ok(()), Err)
+    }
+
+    /// One more event: checked against its predecessor, which it confirms.
+    fn step(
+        &mut self,
+        sequence: u64,
+        bytes: &[u8],
+        visit: &mut dyn FnMut(&EventRecord, &[u8]),
+    ) -> Result<(), StoreError> {
+        let expected = self.read_through() + 1;
+        let record = read_event(sequence, bytes, expected)?;
         let own_head = ChainHead {
             sequence: expected,
             sha256: hex::encode(Sha256::digest(bytes)),
         };
-        let previous = pending.as_ref().map_or(&visited, |(_, _, head)| head);
+        let previous = self
+            .pending
+            .as_ref()
+            .map_or_else(|| self.visited(), |(_, _, head)| head.clone());
         if record.previous_sha256 != previous.sha256 {
-            let altered = previous.sequence.max(1);
-            broken = Some(chain_break(
-                altered,
+            return Err(chain_break(
+                previous.sequence.max(1),
                 format!(
                     "event {} names a SHA-256 for event {} that is not its own: one of them was altered",
                     expected, previous.sequence
                 ),
             ));
-            return false;
         }
-        if let Some((previous_record, previous_bytes, previous_head)) = pending.take() {
+        if let Some((previous_record, previous_bytes, previous_head)) = self.pending.take() {
             visit(&previous_record, &previous_bytes);
-            visited = previous_head;
+            self.visited = Some(previous_head);
         }
-        pending = Some((record, bytes.to_vec(), own_head));
-        true
-    })?;
-    if let Some(error) = broken {
-        return Err(error);
+        self.pending = Some((record, bytes.to_vec(), own_head));
+        Ok(())
     }
-    match pending {
-        Some((record, bytes, head)) if head == stored_head => {
-            visit(&record, &bytes);
-            Ok(head)
+
+    /// Reads the rest of the log and checks that it ends at the stored head; returns it.
+    pub fn end(
+        mut self,
+        store: &dyn ReadStore,
+        visit: &mut dyn FnMut(&EventRecord, &[u8]),
+    ) -> Result<ChainHead, StoreError> {
+        let stored_head = store.stored_head()?;
+        self.advance(store, visit)?;
+        match self.pending {
+            Some((record, bytes, head)) if head == stored_head => {
+                visit(&record, &bytes);
+                Ok(head)
+            }
+            Some((_, _, head)) => Err(chain_break(
+                head.sequence,
+                format!(
+                    "the log ends at event {} with SHA-256 {}, but the stored head names event {} with {}",
+                    head.sequence, head.sha256, stored_head.sequence, stored_head.sha256
+                ),
+            )),
+            None if stored_head.sequence == 0 => Ok(self.visited()),
+            None => Err(chain_break(
+                1,
+                format!(
+                    "the log is empty but the stored head names event {}",
+                    stored_head.sequence
+                ),
+            )),
         }
-        Some((_, _, head)) => Err(chain_break(
-            head.sequence,
-            format!(
-                "the log ends at event {} with SHA-256 {}, but the stored head names event {} with {}",
-                head.sequence, head.sha256, stored_head.sequence, stored_head.sha256
-            ),
-        )),
-        None if stored_head.sequence == 0 => Ok(visited),
-        None => Err(chain_break(
-            1,
-            format!(
-                "the log is empty but the stored head names event {}",
-                stored_head.sequence
-            ),
-        )),
     }
 }
 

@@ -338,7 +338,7 @@ impl ReadStore for Store {
         }
     }
 
-    fn record_audit(&self) -> Box<dyn RecordAudit + '_> {
+    fn record_audit(&self) -> Box<dyn RecordAudit + Send> {
         Box::new(super::verify::SledAudit::new(self))
     }
 }

@@ -109,7 +109,7 @@ pub trait ReadStore: Send + Sync + 'static {
     fn records_format(&self) -> Result<u32, StoreError>;
     /// An audit that follows a replay event by event and then compares every stored record
     /// and index with the replayed ledger, both ways (used by `verify`).
-    fn record_audit(&self) -> Box<dyn RecordAudit + '_>;
+    fn record_audit(&self) -> Box<dyn RecordAudit + Send>;
 }
 
 /// Compares what a store holds with a replay (see [`ReadStore::record_audit`]).

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use super::records::{STATE_PREFIXES, expected_indexes, expected_records, writes_of};
 use super::upgrade::RECORDS_FORMAT;
-use super::{ChainHead, ReadStore, RecordAudit, Store, StoreError, walk_chain};
+use super::{ChainHead, ChainWalker, EventRecord, ReadStore, RecordAudit, Store, StoreError};
 use crate::domain::event::Event;
 use crate::domain::ledger::Ledger;
 use crate::domain::policy::Policy;
@@ -101,64 +101,175 @@ pub fn verify(
     store: &dyn ReadStore,
     policy: Arc<Policy>,
 ) -> Result<(VerifyReport, Ledger), StoreError> {
-    let mut ledger = Ledger::new(policy);
-    let mut audit = store.record_audit();
-    let mut problems = Vec::new();
-    let mut apply_failure: Option<Problem> = None;
-    let walked = walk_chain(store, |record, _| {
-        if apply_failure.is_some() {
-            return;
+    let mut replay = Replay::new(store, policy);
+    replay.advance(store)?;
+    replay.finish(store)
+}
+
+/// A verification in two steps, so that a live ledger pauses its writes only for the second:
+/// [`Replay::advance`] replays what is stored so far while writes go on (events never change
+/// once written); [`Replay::finish`], with writes paused, replays the few written meanwhile,
+/// checks the chain's end, the invariants and every record.
+pub struct Replay {
+    ledger: Ledger,
+    audit: Box<dyn RecordAudit + Send>,
+    chain: ChainWalker,
+    /// The first event that broke the chain or did not apply: the replay stops there.
+    failure: Option<Failure>,
+}
+
+enum Failure {
+    /// The chain breaks at this event: records cannot be compared.
+    Chain(Problem),
+    /// The event does not apply.
+    Apply(Problem),
+}
+
+impl Replay {
+    pub fn new(store: &dyn ReadStore, policy: Arc<Policy>) -> Replay {
+        Replay {
+            ledger: Ledger::new(policy),
+            audit: store.record_audit(),
+            chain: ChainWalker::default(),
+            failure: None,
         }
-        let applied = catch_unwind(AssertUnwindSafe(|| ledger.apply(&record.event)));
-        match applied {
-            Ok(()) => audit.note(record.sequence, &record.event, &ledger),
-            Err(panic) => {
-                apply_failure = Some(Problem {
-                    event: Some(record.sequence),
-                    message: format!("does not apply: {}", panic_text(&panic)),
-                })
-            }
-        }
-    });
-    let head = match walked {
-        Ok(head) => head,
-        Err(StoreError::Chain { sequence, message }) => {
-            problems.push(Problem {
-                event: Some(sequence),
-                message,
-            });
-            problems.push(Problem {
-                event: None,
-                message: "records were not compared: the replay stopped at the break".to_owned(),
-            });
-            return Ok((report(store.stored_head()?, 0, problems), ledger));
-        }
-        Err(other) => return Err(other),
-    };
-    if let Some(failure) = apply_failure {
-        problems.push(failure);
-        return Ok((report(head, 0, problems), ledger));
     }
-    problems.extend(
-        ledger
+
+    /// How many events have been read so far.
+    pub fn events_read(&self) -> u64 {
+        self.chain.read_through()
+    }
+
+    /// Replays every event stored since the last call; writes may go on meanwhile.
+    pub fn advance(&mut self, store: &dyn ReadStore) -> Result<(), StoreError> {
+        if self.failure.is_some() {
+            return Ok(());
+        }
+        let Replay {
+            ledger,
+            audit,
+            chain,
+            failure,
+        } = self;
+        let walked = chain.advance(store, &mut |record, _| {
+            apply_noted(ledger, audit.as_mut(), failure, record)
+        });
+        note_chain_break(walked, failure)
+    }
+
+    /// The rest of the log, its end against the stored head, the invariants and every record.
+    /// For a live ledger, writes must be paused.
+    pub fn finish(mut self, store: &dyn ReadStore) -> Result<(VerifyReport, Ledger), StoreError> {
+        let head = if self.failure.is_some() {
+            None
+        } else {
+            let Replay {
+                ledger,
+                audit,
+                chain,
+                failure,
+            } = &mut self;
+            let chain = std::mem::take(chain);
+            let walked = chain.end(store, &mut |record, _| {
+                apply_noted(ledger, audit.as_mut(), failure, record)
+            });
+            match walked {
+                Ok(head) => Some(head),
+                Err(error) => {
+                    note_chain_break(Err(error), failure)?;
+                    None
+                }
+            }
+        };
+        match (self.failure.take(), head) {
+            (Some(Failure::Chain(problem)), _) => {
+                let problems = vec![
+                    problem,
+                    Problem {
+                        event: None,
+                        message: "records were not compared: the replay stopped at the break"
+                            .to_owned(),
+                    },
+                ];
+                Ok((report(store.stored_head()?, 0, problems), self.ledger))
+            }
+            (Some(Failure::Apply(problem)), _) => {
+                let head = store.stored_head()?;
+                Ok((report(head, 0, vec![problem]), self.ledger))
+            }
+            (None, Some(head)) => self.compare(store, head),
+            (None, None) => unreachable!("a walk that ended without a head broke the chain"),
+        }
+    }
+
+    /// The invariants and every stored record, against the complete replay.
+    fn compare(
+        self,
+        store: &dyn ReadStore,
+        head: ChainHead,
+    ) -> Result<(VerifyReport, Ledger), StoreError> {
+        let mut problems: Vec<Problem> = self
+            .ledger
             .check_invariants()
             .into_iter()
             .map(|violation| Problem {
                 event: None,
                 message: format!("invariant: {violation}"),
-            }),
-    );
-    let records_format = store.records_format()?;
-    if records_format != RECORDS_FORMAT {
-        let mut report = report(head, 0, problems);
-        report.notes.push(format!(
-            "the records were written by an earlier build in records format {records_format}; voucherd rebuilds them from the log at its next start (after a backup), so they were not compared"
-        ));
-        return Ok((report, ledger));
+            })
+            .collect();
+        let records_format = store.records_format()?;
+        if records_format != RECORDS_FORMAT {
+            let mut report = report(head, 0, problems);
+            report.notes.push(format!(
+                "the records were written by an earlier build in records format {records_format}; voucherd rebuilds them from the log at its next start (after a backup), so they were not compared"
+            ));
+            return Ok((report, self.ledger));
+        }
+        let (records_checked, differences) = self.audit.finish(&self.ledger)?;
+        problems.extend(differences);
+        Ok((report(head, records_checked, problems), self.ledger))
     }
-    let (records_checked, differences) = audit.finish(&ledger)?;
-    problems.extend(differences);
-    Ok((report(head, records_checked, problems), ledger))
+}
+
+/// Applies one confirmed event and notes what it wrote; a panic while applying stops the
+/// replay with the event named.
+fn apply_noted(
+    ledger: &mut Ledger,
+    audit: &mut (dyn RecordAudit + Send),
+    failure: &mut Option<Failure>,
+    record: &EventRecord,
+) {
+    if failure.is_some() {
+        return;
+    }
+    let applied = catch_unwind(AssertUnwindSafe(|| ledger.apply(&record.event)));
+    match applied {
+        Ok(()) => audit.note(record.sequence, &record.event, ledger),
+        Err(panic) => {
+            *failure = Some(Failure::Apply(Problem {
+                event: Some(record.sequence),
+                message: format!("does not apply: {}", panic_text(&panic)),
+            }))
+        }
+    }
+}
+
+/// A chain break becomes the replay's failure; any other error is the caller's.
+fn note_chain_break(
+    walked: Result<(), StoreError>,
+    failure: &mut Option<Failure>,
+) -> Result<(), StoreError> {
+    match walked {
+        Ok(()) => Ok(()),
+        Err(StoreError::Chain { sequence, message }) => {
+            failure.get_or_insert(Failure::Chain(Problem {
+                event: Some(sequence),
+                message,
+            }));
+            Ok(())
+        }
+        Err(other) => Err(other),
+    }
 }
 
 fn report(head: ChainHead, records_checked: u64, problems: Vec<Problem>) -> VerifyReport {
@@ -173,21 +284,21 @@ fn report(head: ChainHead, records_checked: u64, problems: Vec<Problem>) -> Veri
 
 /// The sled store's audit: which event last wrote each key, then every stored record and
 /// index entry against the replay, both ways.
-pub(super) struct SledAudit<'a> {
-    store: &'a Store,
+pub(super) struct SledAudit {
+    store: Store,
     last_writer: HashMap<Vec<u8>, u64>,
 }
 
-impl<'a> SledAudit<'a> {
-    pub(super) fn new(store: &'a Store) -> SledAudit<'a> {
+impl SledAudit {
+    pub(super) fn new(store: &Store) -> SledAudit {
         SledAudit {
-            store,
+            store: store.clone(),
             last_writer: HashMap::new(),
         }
     }
 }
 
-impl RecordAudit for SledAudit<'_> {
+impl RecordAudit for SledAudit {
     fn note(&mut self, sequence: u64, event: &Event, ledger: &Ledger) {
         let writes = writes_of(event, ledger);
         for record in writes.records {
@@ -200,7 +311,7 @@ impl RecordAudit for SledAudit<'_> {
 
     fn finish(self: Box<Self>, ledger: &Ledger) -> Result<(u64, Vec<Problem>), StoreError> {
         let mut problems = Vec::new();
-        let checked = compare_records(self.store, ledger, &self.last_writer, &mut problems)?;
+        let checked = compare_records(&self.store, ledger, &self.last_writer, &mut problems)?;
         Ok((checked, problems))
     }
 }
@@ -296,4 +407,80 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .cloned()
         .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
         .unwrap_or_else(|| "a broken invariant".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{NaiveDate, TimeZone};
+
+    use super::{Replay, verify};
+    use crate::domain::command::Command;
+    use crate::domain::credit_code::CreditCode;
+    use crate::domain::dates::{Clock, china_offset};
+    use crate::domain::policy::Policy;
+    use crate::domain::text::BoundedText;
+    use crate::store::{MemoryTree, OpenedStore, open_memory};
+
+    const ENTERPRISES: [&str; 4] = [
+        "914403001922038216",
+        "91110108551385082Q",
+        "91330100716105852F",
+        "9144030071526726XG",
+    ];
+
+    fn register(opened: &mut OpenedStore, credit_code: &str) {
+        let clock = Clock {
+            now: china_offset()
+                .with_ymd_and_hms(2027, 6, 15, 10, 0, 0)
+                .single()
+                .expect("an instant"),
+            today: NaiveDate::from_ymd_opt(2027, 6, 15).expect("a day"),
+        };
+        let command = Command::RegisterEnterprise {
+            credit_code: CreditCode::parse(credit_code).expect("a valid code"),
+            name: BoundedText::parse("企业").expect("a name"),
+            check_digit_override_reason: None,
+        };
+        let executed = opened
+            .ledger
+            .execute_recalled(&command, clock, opened.journal.history())
+            .expect("history is readable")
+            .expect("registered");
+        opened
+            .journal
+            .commit(&executed.events, &opened.ledger)
+            .expect("committed");
+        opened.ledger.forget_history();
+    }
+
+    #[test]
+    fn a_replay_that_stops_while_events_are_written_ends_as_one_that_ran_whole() {
+        let policy = Arc::new(Policy::default_qidong());
+        let mut opened = open_memory(Arc::new(MemoryTree::default()), policy.clone())
+            .expect("a store in memory");
+        for code in &ENTERPRISES[..2] {
+            register(&mut opened, code);
+        }
+        let mut replay = Replay::new(&*opened.reader, policy.clone());
+        replay.advance(&*opened.reader).expect("replayed so far");
+        let read_before = replay.events_read();
+        // Written after the replay stopped, as the writer does while a verification replays.
+        for code in &ENTERPRISES[2..] {
+            register(&mut opened, code);
+        }
+        let (report, replayed) = replay.finish(&*opened.reader).expect("finished");
+        let (whole, _) = verify(&*opened.reader, policy).expect("verified whole");
+        assert!(report.is_sound(), "{}", report.render());
+        assert!(
+            read_before < report.events,
+            "events were written after the first half"
+        );
+        assert_eq!(
+            (report.events, &report.head_sha256, report.records_checked),
+            (whole.events, &whole.head_sha256, whole.records_checked)
+        );
+        assert!(replayed.resident_equals(&opened.ledger));
+    }
 }
