@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use tonic::Status;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::Status;
 use tonic_types::StatusExt;
 use voucher_ledger::domain::credit_code::CreditCode;
 use voucher_ledger::proto::google::r#type::Money;
