@@ -208,6 +208,18 @@ impl Config {
 
     /// The checks a type cannot make: ranges, and keys that only make sense together.
     fn check(&self) -> Result<(), ConfigError> {
+        self.check_limits()?;
+        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
+            return Err(ConfigError(format!(
+                "key `log_level`: {:?} is not a tracing filter such as \"info\"",
+                self.log_level
+            )));
+        }
+        self.check_tls()
+    }
+
+    /// Every limit within the range voucherd is built to run with.
+    fn check_limits(&self) -> Result<(), ConfigError> {
         let in_range = |key: &str, value: usize, low: usize, high: usize| {
             if (low..=high).contains(&value) {
                 Ok(())
@@ -262,12 +274,12 @@ impl Config {
             1,
             7 * 24 * 60,
         )?;
-        if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
-            return Err(ConfigError(format!(
-                "key `log_level`: {:?} is not a tracing filter such as \"info\"",
-                self.log_level
-            )));
-        }
+        Ok(())
+    }
+
+    /// The TLS files come in pairs, client certificates need TLS and a CA to check them
+    /// against, and a listener other machines reach has TLS unless plaintext is allowed.
+    fn check_tls(&self) -> Result<(), ConfigError> {
         match (&self.tls_cert, &self.tls_key) {
             (Some(_), None) => {
                 return Err(ConfigError(
