@@ -243,13 +243,36 @@ fn build_from_backup(
 /// The state `visit` sees after each event: the ledger, the head, and whether it is the last.
 type AfterEvent<'a> = (&'a Ledger, &'a ChainHead, bool);
 
+/// Reads a whole backup, checking it line by line: the header, each event (replayed into a
+/// ledger that `visit` sees after each one), the head, the trailer and its checksum.
 fn read_backup(
     input: impl BufRead,
     policy: Arc<Policy>,
-    mut visit: impl FnMut(&EventRecord, &[u8], AfterEvent<'_>) -> Result<(), BackupError>,
+    visit: impl FnMut(&EventRecord, &[u8], AfterEvent<'_>) -> Result<(), BackupError>,
 ) -> Result<BackupSummary, BackupError> {
     let mut lines = BoundedLines { input, number: 0 };
     let mut file_hash = Sha256::new();
+    let header = read_header(&mut lines, &mut file_hash)?;
+    let head = replay_events(&mut lines, &mut file_hash, &header, policy, visit)?;
+    if head.sha256 != header.head_sha256 {
+        return Err(format_error(
+            lines.number,
+            "the last event's hash is not the head the header names",
+        ));
+    }
+    read_trailer(&mut lines, &mut file_hash, &header)?;
+    Ok(BackupSummary {
+        events: header.events,
+        head_sha256: header.head_sha256,
+        file_sha256: hex::encode(file_hash.finalize()),
+    })
+}
+
+/// The first line: a backup of the format and version this build reads.
+fn read_header(
+    lines: &mut BoundedLines<impl BufRead>,
+    file_hash: &mut Sha256,
+) -> Result<BackupHeader, BackupError> {
     let header_line = lines
         .next_line()?
         .ok_or_else(|| format_error(1, "the file is empty"))?;
@@ -265,6 +288,18 @@ fn read_backup(
             ),
         ));
     }
+    Ok(header)
+}
+
+/// Each event line the header counts, checked ([`read_event_line`]) and applied to a new
+/// ledger; `visit` sees each one after it is applied. Returns the last event's head.
+fn replay_events(
+    lines: &mut BoundedLines<impl BufRead>,
+    file_hash: &mut Sha256,
+    header: &BackupHeader,
+    policy: Arc<Policy>,
+    mut visit: impl FnMut(&EventRecord, &[u8], AfterEvent<'_>) -> Result<(), BackupError>,
+) -> Result<ChainHead, BackupError> {
     let mut ledger = Ledger::new(policy);
     let mut head = ChainHead {
         sequence: 0,
@@ -295,12 +330,15 @@ fn read_backup(
             (&ledger, &head, head.sequence == header.events),
         )?;
     }
-    if head.sha256 != header.head_sha256 {
-        return Err(format_error(
-            lines.number,
-            "the last event's hash is not the head the header names",
-        ));
-    }
+    Ok(head)
+}
+
+/// The last line: the trailer, whose checksum covers every byte before it, and nothing after.
+fn read_trailer(
+    lines: &mut BoundedLines<impl BufRead>,
+    file_hash: &mut Sha256,
+    header: &BackupHeader,
+) -> Result<(), BackupError> {
     let expected_file_hash = hex::encode(file_hash.clone().finalize());
     let trailer_line = lines.next_line()?.ok_or_else(|| {
         format_error(
@@ -323,11 +361,7 @@ fn read_backup(
             "there is more after the trailer",
         ));
     }
-    Ok(BackupSummary {
-        events: header.events,
-        head_sha256: header.head_sha256,
-        file_sha256: hex::encode(file_hash.finalize()),
-    })
+    Ok(())
 }
 
 /// Parses and checks one event line: its own hash, its sequence, its link to `previous`.
