@@ -20,7 +20,8 @@ use crate::domain::ids::{RedemptionId, SettlementId, VoucherId};
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::ledger::Ledger;
 use crate::domain::model::{
-    Actor, CapKey, Invoice, IssueVoucherRequest, ProgramPeriod, Role, SecretHash,
+    Actor, CapKey, Invoice, IssueVoucherRequest, ProgramPeriod, Redemption, Role, SecretHash,
+    Voucher,
 };
 use crate::domain::money::Money;
 use crate::domain::policy::{Policy, ProgramCode};
@@ -92,52 +93,16 @@ fn random_command(rng: &mut StdRng, serial: usize, ledger: &Ledger) -> Command {
     });
     let reason = BoundedText::parse("复核").expect("reason");
     match rng.random_range(0..20) {
-        0..=2 => Command::IssueVoucher(IssueVoucherRequest {
-            request_id: RequestId::parse(&format!("issue-{serial}")).expect("id"),
-            enterprise_credit_code: code(ENTERPRISES[rng.random_range(0..ENTERPRISES.len())]),
-            program,
-            face_value: rng
-                .random_bool(0.5)
-                .then(|| money(rng.random_range(1_000..5_000_000))),
-            valid_from: None,
-            valid_until: None,
-        }),
+        0..=2 => random_issue(rng, serial, program),
         // An invoice again: the same request retried, or another claim on a used invoice.
         3 => match pick_claim(rng).and_then(|id| ledger.redemption(&id)) {
-            Some(claimed) => {
-                let mut invoice = claimed.invoice.clone();
-                if rng.random_bool(0.5) {
-                    invoice.amount = money(rng.random_range(100..2_000_000));
-                }
-                Command::Redeem(RedeemCommand {
-                    voucher_id: claimed.voucher_id,
-                    provider_credit_code: claimed.provider_credit_code,
-                    enterprise_credit_code: claimed.enterprise_credit_code,
-                    invoice,
-                    allow_partial: claimed.allow_partial,
-                    evidence: claimed.evidence.clone(),
-                })
-            }
+            Some(claimed) => claim_again(rng, claimed),
             None => Command::RevokeToken {
                 token_id: crate::domain::ids::TokenId::FIRST,
             },
         },
         4..=10 => match pick_voucher(rng).and_then(|id| ledger.voucher(&id)) {
-            Some(voucher) => Command::Redeem(RedeemCommand {
-                voucher_id: voucher.voucher_id,
-                provider_credit_code: code(match voucher.program {
-                    ProgramCode::Leasing => LEASING_PROVIDER,
-                    _ => COMPUTE_PROVIDER,
-                }),
-                enterprise_credit_code: voucher.enterprise_credit_code,
-                invoice: Invoice {
-                    number: InvoiceNumber::parse(&format!("2632{serial:016}")).expect("invoice"),
-                    date: NaiveDate::from_ymd_opt(2027, 6, 1).expect("a day"),
-                    amount: money(rng.random_range(100..2_000_000)),
-                },
-                allow_partial: rng.random_bool(0.3),
-                evidence: Vec::new(),
-            }),
+            Some(voucher) => new_claim(rng, serial, voucher),
             None => Command::RevokeToken {
                 token_id: crate::domain::ids::TokenId::FIRST,
             },
@@ -175,6 +140,56 @@ fn random_command(rng: &mut StdRng, serial: usize, ledger: &Ledger) -> Command {
             secret_sha256: SecretHash::of(&format!("secret-{serial}")),
         },
     }
+}
+
+/// A voucher for one of the enterprises, of the default face value half the time.
+fn random_issue(rng: &mut StdRng, serial: usize, program: ProgramCode) -> Command {
+    Command::IssueVoucher(IssueVoucherRequest {
+        request_id: RequestId::parse(&format!("issue-{serial}")).expect("id"),
+        enterprise_credit_code: code(ENTERPRISES[rng.random_range(0..ENTERPRISES.len())]),
+        program,
+        face_value: rng
+            .random_bool(0.5)
+            .then(|| money(rng.random_range(1_000..5_000_000))),
+        valid_from: None,
+        valid_until: None,
+    })
+}
+
+/// A claim on an invoice already claimed: the same request retried, or half the time
+/// another amount on the used invoice.
+fn claim_again(rng: &mut StdRng, claimed: &Redemption) -> Command {
+    let mut invoice = claimed.invoice.clone();
+    if rng.random_bool(0.5) {
+        invoice.amount = money(rng.random_range(100..2_000_000));
+    }
+    Command::Redeem(RedeemCommand {
+        voucher_id: claimed.voucher_id,
+        provider_credit_code: claimed.provider_credit_code,
+        enterprise_credit_code: claimed.enterprise_credit_code,
+        invoice,
+        allow_partial: claimed.allow_partial,
+        evidence: claimed.evidence.clone(),
+    })
+}
+
+/// A claim on a new invoice against `voucher`, by its program's provider.
+fn new_claim(rng: &mut StdRng, serial: usize, voucher: &Voucher) -> Command {
+    Command::Redeem(RedeemCommand {
+        voucher_id: voucher.voucher_id,
+        provider_credit_code: code(match voucher.program {
+            ProgramCode::Leasing => LEASING_PROVIDER,
+            _ => COMPUTE_PROVIDER,
+        }),
+        enterprise_credit_code: voucher.enterprise_credit_code,
+        invoice: Invoice {
+            number: InvoiceNumber::parse(&format!("2632{serial:016}")).expect("invoice"),
+            date: NaiveDate::from_ymd_opt(2027, 6, 1).expect("a day"),
+            amount: money(rng.random_range(100..2_000_000)),
+        },
+        allow_partial: rng.random_bool(0.3),
+        evidence: Vec::new(),
+    })
 }
 
 fn money(fen: i64) -> Money {
@@ -280,7 +295,27 @@ fn all_pages<T>(mut read: impl FnMut(Option<String>) -> Page<T>) -> Vec<T> {
 /// Every read the seam offers, asked of a store, in a form that can be compared.
 fn everything_read(store: &dyn ReadStore, ledger: &Ledger) -> Vec<String> {
     let mut seen = Vec::new();
-    let read = |result: &dyn std::fmt::Debug| format!("{result:?}");
+    read_by_id(store, ledger, &mut seen);
+    let periods: Vec<ProgramPeriod> = ledger.all_program_totals().map(|(key, _)| *key).collect();
+    for enterprise in ENTERPRISES
+        .iter()
+        .chain([&COMPUTE_PROVIDER, &LEASING_PROVIDER])
+    {
+        read_party(store, code(enterprise), &periods, &mut seen);
+    }
+    read_periods(store, &periods, &mut seen);
+    read_lists_and_log(store, &mut seen);
+    seen
+}
+
+/// A read's answer, in a form that can be compared.
+fn read(result: &dyn std::fmt::Debug) -> String {
+    format!("{result:?}")
+}
+
+/// Each voucher, claim and statement by its id (one past the last too), each token by its id
+/// and by its secret.
+fn read_by_id(store: &dyn ReadStore, ledger: &Ledger, seen: &mut Vec<String>) {
     let vouchers = ledger.vouchers().count() as u64 + 1;
     let claims = ledger.redemptions().count() as u64 + 1;
     for number in 1..=vouchers {
@@ -303,51 +338,58 @@ fn everything_read(store: &dyn ReadStore, ledger: &Ledger) -> Vec<String> {
                 .expect("token"),
         ));
     }
-    let periods: Vec<ProgramPeriod> = ledger.all_program_totals().map(|(key, _)| *key).collect();
-    for enterprise in ENTERPRISES
-        .iter()
-        .chain([&COMPUTE_PROVIDER, &LEASING_PROVIDER])
-    {
-        let code = code(enterprise);
-        seen.push(read(&store.enterprise(&code).expect("enterprise")));
-        seen.push(read(&store.provider(&code).expect("provider")));
-        for period in &periods {
-            let key = CapKey {
-                enterprise_credit_code: code,
-                program: period.program,
-                period_start: period.period_start,
-            };
-            seen.push(read(&store.cap_account(&key).expect("cap account")));
-        }
-        for program in [None, Some(ProgramCode::Compute)] {
-            let filter = VoucherFilter {
-                enterprise_credit_code: Some(code),
-                program,
-            };
-            seen.push(read(&all_pages(|after| {
-                let after = after.map(|id| VoucherId::parse(&id).expect("id"));
-                store.list_vouchers(filter, after, 3, 50).expect("vouchers")
-            })));
-            let filter = RedemptionFilter {
-                enterprise_credit_code: Some(code),
-                program,
-                ..RedemptionFilter::default()
-            };
-            seen.push(read(&all_pages(|after| {
-                let after = after.map(|id| RedemptionId::parse(&id).expect("id"));
-                store
-                    .list_redemptions(filter, after, 7, 50)
-                    .expect("redemptions")
-            })));
-            seen.push(read(&all_pages(|after| {
-                let after = after.map(|id| SettlementId::parse(&id).expect("id"));
-                store
-                    .list_settlements(Some(code), program, after, 2, 50)
-                    .expect("settlements")
-            })));
-        }
+}
+
+/// What the store holds about one credit code: as an enterprise and as a provider, its cap
+/// accounts, and its vouchers, claims and statements as listed, all and by program.
+fn read_party(
+    store: &dyn ReadStore,
+    code: CreditCode,
+    periods: &[ProgramPeriod],
+    seen: &mut Vec<String>,
+) {
+    seen.push(read(&store.enterprise(&code).expect("enterprise")));
+    seen.push(read(&store.provider(&code).expect("provider")));
+    for period in periods {
+        let key = CapKey {
+            enterprise_credit_code: code,
+            program: period.program,
+            period_start: period.period_start,
+        };
+        seen.push(read(&store.cap_account(&key).expect("cap account")));
     }
-    for period in &periods {
+    for program in [None, Some(ProgramCode::Compute)] {
+        let filter = VoucherFilter {
+            enterprise_credit_code: Some(code),
+            program,
+        };
+        seen.push(read(&all_pages(|after| {
+            let after = after.map(|id| VoucherId::parse(&id).expect("id"));
+            store.list_vouchers(filter, after, 3, 50).expect("vouchers")
+        })));
+        let filter = RedemptionFilter {
+            enterprise_credit_code: Some(code),
+            program,
+            ..RedemptionFilter::default()
+        };
+        seen.push(read(&all_pages(|after| {
+            let after = after.map(|id| RedemptionId::parse(&id).expect("id"));
+            store
+                .list_redemptions(filter, after, 7, 50)
+                .expect("redemptions")
+        })));
+        seen.push(read(&all_pages(|after| {
+            let after = after.map(|id| SettlementId::parse(&id).expect("id"));
+            store
+                .list_settlements(Some(code), program, after, 2, 50)
+                .expect("settlements")
+        })));
+    }
+}
+
+/// Each period's program totals, providers' totals and cap accounts.
+fn read_periods(store: &dyn ReadStore, periods: &[ProgramPeriod], seen: &mut Vec<String>) {
+    for period in periods {
         seen.push(read(&store.program_totals(period).expect("totals")));
         seen.push(read(
             &store
@@ -359,6 +401,10 @@ fn everything_read(store: &dyn ReadStore, ledger: &Ledger) -> Vec<String> {
             store.cap_accounts_of(period, after, 2).expect("accounts")
         })));
     }
+}
+
+/// The registry's listings, every event, the head and the store's markers.
+fn read_lists_and_log(store: &dyn ReadStore, seen: &mut Vec<String>) {
     seen.push(read(&all_pages(|after| {
         let after = after.map(|text| code(&text));
         store
@@ -382,7 +428,6 @@ fn everything_read(store: &dyn ReadStore, ledger: &Ledger) -> Vec<String> {
     seen.push(read(&store.stored_head().expect("head")));
     seen.push(read(&store.has_tokens().expect("tokens")));
     seen.push(read(&store.records_format().expect("format")));
-    seen
 }
 
 /// Opens the sled store in `directory` once the last one to open it has let go: sled releases
