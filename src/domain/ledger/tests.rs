@@ -355,78 +355,86 @@ fn expiry_releases_the_remainder_after_the_grace_period() {
     assert!(ledger.check_invariants().is_empty());
 }
 
+/// A ledger and every event it recorded since it adopted its policy: what a replay is given.
+struct Recorded {
+    live: Ledger,
+    history: Vec<Event>,
+}
+
+impl Recorded {
+    /// The policy adopted and the parties of [`registered_ledger`] registered, as events.
+    fn registered() -> Recorded {
+        let mut live = Ledger::new(Arc::new(Policy::default_qidong()));
+        let mut history: Vec<Event> = live.adopt_policy(clock("2027-06-15")).into_iter().collect();
+        let registered = registered_ledger();
+        let registrations = registered
+            .enterprises()
+            .map(|e| Event::EnterpriseRegistered {
+                enterprise: e.clone(),
+            })
+            .chain(registered.providers().map(|p| Event::ProviderRegistered {
+                provider: p.clone(),
+            }));
+        for event in registrations.collect::<Vec<_>>() {
+            live.apply(&event);
+            history.push(event);
+        }
+        Recorded { live, history }
+    }
+
+    /// Executes `command` on `today` and keeps its events; a refusal records nothing.
+    fn record(&mut self, command: Command, today: &str) {
+        if let Ok(executed) = self.live.execute(&command, clock(today)) {
+            self.history.extend(executed.events);
+        }
+    }
+}
+
+fn issue_command(id: &str, program: ProgramCode, face: &str) -> Command {
+    Command::IssueVoucher(IssueVoucherRequest {
+        request_id: RequestId::parse(id).expect("id"),
+        enterprise_credit_code: code(ENTERPRISE),
+        program,
+        face_value: Some(yuan(face)),
+        valid_from: None,
+        valid_until: None,
+    })
+}
+
+fn redeem_command(serial: u32, amount: &str, voucher: &Voucher, provider: &str) -> Command {
+    Command::Redeem(RedeemCommand {
+        voucher_id: voucher.voucher_id,
+        provider_credit_code: code(provider),
+        enterprise_credit_code: code(ENTERPRISE),
+        invoice: Invoice {
+            number: InvoiceNumber::parse(&invoice_number(serial)).expect("invoice"),
+            date: day("2027-06-01"),
+            amount: yuan(amount),
+        },
+        allow_partial: false,
+        evidence: Vec::new(),
+    })
+}
+
 #[test]
 fn replaying_the_events_gives_back_the_same_state() {
-    let mut live = Ledger::new(Arc::new(Policy::default_qidong()));
-    let mut history: Vec<Event> = live.adopt_policy(clock("2027-06-15")).into_iter().collect();
-    let registered = registered_ledger();
-    let registrations = registered
-        .enterprises()
-        .map(|e| Event::EnterpriseRegistered {
-            enterprise: e.clone(),
-        })
-        .chain(registered.providers().map(|p| Event::ProviderRegistered {
-            provider: p.clone(),
-        }));
-    for event in registrations.collect::<Vec<_>>() {
-        live.apply(&event);
-        history.push(event);
-    }
-    let mut record = |ledger: &mut Ledger, command: Command, today: &str| {
-        if let Ok(executed) = ledger.execute(&command, clock(today)) {
-            history.extend(executed.events);
-        }
-    };
-    let request = |id: &str, program, face: &str| {
-        Command::IssueVoucher(IssueVoucherRequest {
-            request_id: RequestId::parse(id).expect("id"),
-            enterprise_credit_code: code(ENTERPRISE),
-            program,
-            face_value: Some(yuan(face)),
-            valid_from: None,
-            valid_until: None,
-        })
-    };
-    record(
-        &mut live,
-        request("a", ProgramCode::Leasing, "1000"),
+    let mut recorded = Recorded::registered();
+    recorded.record(
+        issue_command("a", ProgramCode::Leasing, "1000"),
         "2027-06-15",
     );
-    record(
-        &mut live,
-        request("b", ProgramCode::Compute, "500"),
+    recorded.record(
+        issue_command("b", ProgramCode::Compute, "500"),
         "2027-06-15",
     );
-    let leasing = live
+    let leasing = recorded
+        .live
         .voucher(&VoucherId::FIRST)
         .cloned()
         .expect("leasing voucher");
-    let redeem_command = |serial: u32, amount: &str, voucher: &Voucher, provider: &str| {
-        Command::Redeem(RedeemCommand {
-            voucher_id: voucher.voucher_id,
-            provider_credit_code: code(provider),
-            enterprise_credit_code: code(ENTERPRISE),
-            invoice: Invoice {
-                number: InvoiceNumber::parse(&invoice_number(serial)).expect("invoice"),
-                date: day("2027-06-01"),
-                amount: yuan(amount),
-            },
-            allow_partial: false,
-            evidence: Vec::new(),
-        })
-    };
-    record(
-        &mut live,
-        redeem_command(1, "0.03", &leasing, LESSOR),
-        "2027-06-15",
-    );
-    record(
-        &mut live,
-        redeem_command(2, "100", &leasing, LESSOR),
-        "2027-06-15",
-    );
-    record(
-        &mut live,
+    recorded.record(redeem_command(1, "0.03", &leasing, LESSOR), "2027-06-15");
+    recorded.record(redeem_command(2, "100", &leasing, LESSOR), "2027-06-15");
+    recorded.record(
         Command::ReverseRedemption {
             redemption_id: RedemptionId::FIRST,
             reason: Reason::parse("红冲").expect("reason"),
@@ -434,14 +442,17 @@ fn replaying_the_events_gives_back_the_same_state() {
         },
         "2027-06-16",
     );
-    record(
-        &mut live,
+    recorded.record(
         Command::RevokeVoucher {
             voucher_id: VoucherId::FIRST.next(),
             reason: Reason::parse("项目终止").expect("reason"),
         },
         "2027-06-16",
     );
+    let Recorded {
+        mut live,
+        mut history,
+    } = recorded;
     history.extend(live.expire_due(clock("2028-09-01")));
 
     assert_eq!(
