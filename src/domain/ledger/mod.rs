@@ -10,6 +10,7 @@ mod apply;
 mod decide;
 mod history;
 mod invariants;
+mod redeem;
 mod settle;
 
 use decide::Decision;
