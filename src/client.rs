@@ -31,6 +31,9 @@ pub enum Value {
     OptionalText(String),
     /// `1,234.56` as text, `"1234.56"` in JSON.
     Money(Option<ProtoMoney>),
+    /// An amount that may be below zero (a statement's net): `-1,234.56` as text,
+    /// `"-1234.56"` in JSON.
+    SignedMoney(Option<ProtoMoney>),
     /// China time as text (hidden when absent), RFC 3339 in JSON (`null` when absent).
     Time(Option<prost_types::Timestamp>),
     Flag(bool),
@@ -108,6 +111,25 @@ pub fn grouped_yuan(value: Option<&ProtoMoney>) -> String {
     }
 }
 
+/// An amount that may be negative, written by `write` (grouped or plain) from its magnitude
+/// with a leading minus when below zero; `-` when absent.
+fn signed(value: Option<&ProtoMoney>, write: impl Fn(Option<&ProtoMoney>) -> String) -> String {
+    let Some(value) = value else {
+        return "-".to_owned();
+    };
+    let magnitude = ProtoMoney {
+        currency_code: value.currency_code.clone(),
+        units: value.units.abs(),
+        nanos: value.nanos.abs(),
+    };
+    let written = write(Some(&magnitude));
+    if value.units < 0 || value.nanos < 0 {
+        format!("-{written}")
+    } else {
+        written
+    }
+}
+
 /// `"1234.56"` for machines, or `null` when absent.
 fn plain_yuan(value: Option<&ProtoMoney>) -> Json {
     match value {
@@ -154,6 +176,7 @@ fn push_lines(lines: &mut String, key: &str, value: &Value) {
         Value::Text(text) => Some(text.clone()),
         Value::OptionalText(text) => Some(text.clone()).filter(|text| !text.is_empty()),
         Value::Money(money) => Some(grouped_yuan(money.as_ref())),
+        Value::SignedMoney(money) => Some(signed(money.as_ref(), grouped_yuan)),
         Value::Time(at) => at.as_ref().map(china_time),
         Value::Flag(flag) => Some(flag.to_string()),
         Value::YearTotals(totals) => {
@@ -190,6 +213,14 @@ fn json_value(value: &Value) -> String {
     match value {
         Value::Text(text) | Value::OptionalText(text) => Json::from(text.as_str()).to_string(),
         Value::Money(money) => plain_yuan(money.as_ref()).to_string(),
+        Value::SignedMoney(None) => Json::Null.to_string(),
+        Value::SignedMoney(Some(money)) => {
+            let plain = |magnitude: Option<&ProtoMoney>| match plain_yuan(magnitude) {
+                Json::String(text) => text,
+                other => other.to_string(),
+            };
+            Json::String(signed(Some(money), plain)).to_string()
+        }
         Value::Time(at) => at.as_ref().map(rfc3339).unwrap_or(Json::Null).to_string(),
         Value::Flag(flag) => Json::Bool(*flag).to_string(),
         Value::YearTotals(totals) => {
@@ -308,6 +339,20 @@ mod tests {
     use tonic_types::ErrorDetails;
 
     use super::*;
+
+    #[test]
+    fn a_signed_amount_is_grouped_as_text_and_plain_in_json() {
+        let owed = ProtoMoney {
+            currency_code: "CNY".to_owned(),
+            units: -5000,
+            nanos: -10_000_000,
+        };
+        let record: Record = vec![("net", Value::SignedMoney(Some(owed)))];
+        assert_eq!(to_lines(&record), "net: -5,000.01\n");
+        assert_eq!(to_json(&record), r#"{"net":"-5000.01"}"#);
+        let paid: Record = vec![("net", Value::SignedMoney(cny(1234, 500_000_000)))];
+        assert_eq!(to_json(&paid), r#"{"net":"1234.50"}"#);
+    }
 
     fn cny(units: i64, nanos: i32) -> Option<ProtoMoney> {
         Some(ProtoMoney {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
-use voucher_ledger::client::{Record, Value, grouped_yuan, optional, program_word, text};
+use voucher_ledger::client::{Record, Value, optional, program_word, text};
 use voucher_ledger::proto::google::r#type::Money as ProtoMoney;
 use voucher_ledger::proto::voucher::v1 as pb;
 use voucher_ledger::report::{Statement, StatementLine};
@@ -233,15 +233,7 @@ fn settlement_record(message: &pb::Settlement) -> Record {
         ("lines", Value::Text(message.line_count.to_string())),
         ("gross", Value::Money(message.gross.clone())),
         ("clawed_back", Value::Money(message.clawed_back.clone())),
-        (
-            "net",
-            Value::Text(
-                message
-                    .net
-                    .as_ref()
-                    .map_or_else(|| "-".to_owned(), signed_grouped),
-            ),
-        ),
+        ("net", Value::SignedMoney(message.net.clone())),
         (
             "clawbacks",
             Value::Text(message.clawbacks.len().to_string()),
@@ -295,19 +287,4 @@ fn settlement_line_record(message: &pb::SettlementLine) -> Record {
 
 fn is_negative(value: &ProtoMoney) -> bool {
     value.units < 0 || value.nanos < 0
-}
-
-/// A signed amount as `-1,234.56` (a statement's net may be negative).
-fn signed_grouped(value: &ProtoMoney) -> String {
-    let magnitude = ProtoMoney {
-        currency_code: value.currency_code.clone(),
-        units: value.units.abs(),
-        nanos: value.nanos.abs(),
-    };
-    let grouped = grouped_yuan(Some(&magnitude));
-    if is_negative(value) {
-        format!("-{grouped}")
-    } else {
-        grouped
-    }
 }
