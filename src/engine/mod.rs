@@ -259,9 +259,10 @@ impl Engine {
     }
 
     /// Replays the whole log from nothing and checks every stored record against the replay,
-    /// and the live ledger against it too, and says at which head. The replay of what is
-    /// stored runs while writes go on; writes wait only for the rest: the events written
-    /// meanwhile, the invariants and the records.
+    /// and the live ledger against it too, and says at which head. The replay and a first look
+    /// at every record run while writes go on; writes wait only for the rest: the events of
+    /// the last moment, a second look at the records that differed or were written since, the
+    /// invariants and the live ledger.
     async fn verify_with_head(&self) -> Result<(VerifyReport, ChainHead), EngineError> {
         let store = self.reader.store().clone();
         let policy = self.reader.policy().clone();
@@ -270,7 +271,12 @@ impl Engine {
             let store = store.clone();
             tokio::task::spawn_blocking(move || {
                 let mut replay = store::verify::Replay::new(&*store, policy);
-                replay.advance(&*store).map(|()| replay)
+                replay.advance(&*store)?;
+                replay.compare_while_writing()?;
+                // What was written during the first look is replayed now too, so that the
+                // pause has only the last moment's events to catch up.
+                replay.advance(&*store)?;
+                Ok::<_, StoreError>(replay)
             })
             .await
             .map_err(|_| EngineError::Unavailable)??
@@ -286,7 +292,7 @@ impl Engine {
                     events = head.sequence,
                     replayed_before_pause_ms,
                     writes_paused_ms = paused.elapsed().as_millis(),
-                    "verification: the log replayed while writes went on, the rest with writes paused"
+                    "verification: the log replayed and the records looked at while writes went on, the rest with writes paused"
                 );
                 if report.is_sound() && !replayed.resident_equals(live) {
                     report.problems.push(Problem {

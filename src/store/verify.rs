@@ -7,13 +7,13 @@
 //! problem names the event it traces back to: the altered event, or the last event that wrote a
 //! mismatching record.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::records::{STATE_PREFIXES, expected_indexes, expected_records, writes_of};
+use super::records::{RecordKey, STATE_PREFIXES, expected_indexes, expected_records, writes_of};
 use super::upgrade::RECORDS_FORMAT;
 use super::{ChainHead, ChainWalker, EventRecord, ReadStore, RecordAudit, Store, StoreError};
 use crate::domain::event::Event;
@@ -157,6 +157,16 @@ impl Replay {
         note_chain_break(walked, failure)
     }
 
+    /// A first look at every stored record against the replay so far, while writes go on:
+    /// what differs, and whatever the events replayed after this write, is looked at again in
+    /// [`Replay::finish`]. A record no later event writes is compared once, here.
+    pub fn compare_while_writing(&mut self) -> Result<(), StoreError> {
+        if self.failure.is_some() {
+            return Ok(());
+        }
+        self.audit.compare_while_writing(&self.ledger)
+    }
+
     /// The rest of the log, its end against the stored head, the invariants and every record.
     /// For a live ledger, writes must be paused.
     pub fn finish(mut self, store: &dyn ReadStore) -> Result<(VerifyReport, Ledger), StoreError> {
@@ -287,6 +297,8 @@ fn report(head: ChainHead, records_checked: u64, problems: Vec<Problem>) -> Veri
 pub(super) struct SledAudit {
     store: Store,
     last_writer: HashMap<Vec<u8>, u64>,
+    /// Set by a first look taken while writes went on ([`RecordAudit::compare_while_writing`]).
+    second_look: Option<SecondLook>,
 }
 
 impl SledAudit {
@@ -294,6 +306,7 @@ impl SledAudit {
         SledAudit {
             store: store.clone(),
             last_writer: HashMap::new(),
+            second_look: None,
         }
     }
 }
@@ -301,19 +314,69 @@ impl SledAudit {
 impl RecordAudit for SledAudit {
     fn note(&mut self, sequence: u64, event: &Event, ledger: &Ledger) {
         let writes = writes_of(event, ledger);
-        for record in writes.records {
+        for record in &writes.records {
             self.last_writer.insert(record.key(), sequence);
         }
-        for (key, _) in writes.indexes {
-            self.last_writer.insert(key, sequence);
+        for (key, _) in &writes.indexes {
+            self.last_writer.insert(key.clone(), sequence);
+        }
+        if let Some(look) = &mut self.second_look {
+            look.written_records.extend(writes.records);
+            look.written_indexes.extend(writes.indexes);
         }
     }
 
-    fn finish(self: Box<Self>, ledger: &Ledger) -> Result<(u64, Vec<Problem>), StoreError> {
+    fn compare_while_writing(&mut self, ledger: &Ledger) -> Result<(), StoreError> {
+        let mut expected = expected_map(ledger);
+        let mut suspects = BTreeMap::new();
+        let mut scanned = BTreeSet::new();
+        for prefix in STATE_PREFIXES {
+            for entry in self.store.tree.scan_prefix(prefix) {
+                let (key, stored) = entry?;
+                let wanted = expected.remove(&key);
+                if wanted.as_deref() != Some(stored.as_slice()) {
+                    suspects.insert(key.clone(), wanted);
+                }
+                scanned.insert(key);
+            }
+        }
+        let records_checked = scanned.len() as u64;
+        suspects.extend(
+            expected
+                .into_iter()
+                .map(|(key, wanted)| (key, Some(wanted))),
+        );
+        self.second_look = Some(SecondLook {
+            records_checked,
+            scanned,
+            suspects,
+            written_records: BTreeSet::new(),
+            written_indexes: BTreeMap::new(),
+        });
+        Ok(())
+    }
+
+    fn finish(mut self: Box<Self>, ledger: &Ledger) -> Result<(u64, Vec<Problem>), StoreError> {
+        if let Some(look) = self.second_look.take() {
+            return self.look_again(look, ledger);
+        }
         let mut problems = Vec::new();
         let checked = compare_records(&self.store, ledger, &self.last_writer, &mut problems)?;
         Ok((checked, problems))
     }
+}
+
+/// Every record and index entry the replay says the store holds, by key.
+fn expected_map(ledger: &Ledger) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    let mut expected: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
+    for record in expected_records(ledger) {
+        let bytes = record
+            .encode_from(ledger)
+            .expect("an expected record exists");
+        expected.insert(record.key(), bytes);
+    }
+    expected.extend(expected_indexes(ledger));
+    expected
 }
 
 /// Compares every stored record and index entry with the replay, both ways.
@@ -323,44 +386,99 @@ fn compare_records(
     last_writer: &HashMap<Vec<u8>, u64>,
     problems: &mut Vec<Problem>,
 ) -> Result<u64, StoreError> {
-    let mut expected: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    for record in expected_records(ledger) {
-        let bytes = record
-            .encode_from(ledger)
-            .expect("an expected record exists");
-        expected.insert(record.key(), bytes);
-    }
-    expected.extend(expected_indexes(ledger));
+    let mut expected = expected_map(ledger);
     let mut checked = 0u64;
     for prefix in STATE_PREFIXES {
         for entry in store.tree.scan_prefix(prefix) {
             let (key, stored) = entry?;
             checked += 1;
-            let writer = last_writer.get(&key).copied();
-            match expected.remove(&key) {
-                None => problems.push(Problem {
-                    event: None,
-                    message: format!("{} is stored but no event wrote it", printable(&key)),
-                }),
-                Some(wanted) if wanted != stored => problems.push(Problem {
-                    event: writer,
-                    message: format!(
-                        "{} differs from the replay: {}",
-                        printable(&key),
-                        differences(&stored, &wanted)
-                    ),
-                }),
-                Some(_) => {}
-            }
+            let wanted = expected.remove(&key);
+            problems.extend(judge(&key, Some(&stored), wanted.as_deref(), last_writer));
         }
     }
-    for key in expected.keys() {
-        problems.push(Problem {
-            event: last_writer.get(key).copied(),
-            message: format!("{} is missing from the store", printable(key)),
-        });
+    for (key, wanted) in &expected {
+        problems.extend(judge(key, None, Some(wanted), last_writer));
     }
     Ok(checked)
+}
+
+/// What is wrong with one key, if anything: stored without the replay writing it, missing, or
+/// different (traced to the last event that wrote it).
+fn judge(
+    key: &[u8],
+    stored: Option<&[u8]>,
+    wanted: Option<&[u8]>,
+    last_writer: &HashMap<Vec<u8>, u64>,
+) -> Option<Problem> {
+    let writer = last_writer.get(key).copied();
+    let message = match (stored, wanted) {
+        (None, None) => return None,
+        (Some(stored), Some(wanted)) if stored == wanted => return None,
+        (Some(_), None) => {
+            return Some(Problem {
+                event: None,
+                message: format!("{} is stored but no event wrote it", printable(key)),
+            });
+        }
+        (None, Some(_)) => format!("{} is missing from the store", printable(key)),
+        (Some(stored), Some(wanted)) => format!(
+            "{} differs from the replay: {}",
+            printable(key),
+            differences(stored, wanted)
+        ),
+    };
+    Some(Problem {
+        event: writer,
+        message,
+    })
+}
+
+/// What a first look at the records, taken while writes went on, leaves for the second.
+struct SecondLook {
+    records_checked: u64,
+    /// The keys the first look found stored, so that a key stored since counts once more.
+    scanned: BTreeSet<Vec<u8>>,
+    /// The keys that differed from the replay then, with what the replay wanted (`None`:
+    /// absent). A write after the replay's point may explain them; the second look decides.
+    suspects: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// What the events replayed after the first look wrote: looked at again, at the end.
+    written_records: BTreeSet<RecordKey>,
+    written_indexes: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl SledAudit {
+    /// The second look, with writes paused: every suspect and every key written since the
+    /// first, against the complete replay.
+    fn look_again(
+        &self,
+        look: SecondLook,
+        ledger: &Ledger,
+    ) -> Result<(u64, Vec<Problem>), StoreError> {
+        let mut wanted = look.suspects;
+        for record in &look.written_records {
+            wanted.insert(record.key(), record.encode_from(ledger));
+        }
+        wanted.extend(
+            look.written_indexes
+                .into_iter()
+                .map(|(key, value)| (key, Some(value))),
+        );
+        let mut problems = Vec::new();
+        let mut records_checked = look.records_checked;
+        for (key, expected) in &wanted {
+            let stored = self.store.tree.get(key)?;
+            if stored.is_some() && !look.scanned.contains(key) {
+                records_checked += 1;
+            }
+            problems.extend(judge(
+                key,
+                stored.as_deref(),
+                expected.as_deref(),
+                &self.last_writer,
+            ));
+        }
+        Ok((records_checked, problems))
+    }
 }
 
 /// Which top-level fields differ, `stored → replay`, for JSON records; or both raw.
@@ -421,6 +539,8 @@ mod tests {
     use crate::domain::dates::{Clock, china_offset};
     use crate::domain::policy::Policy;
     use crate::domain::text::BoundedText;
+    use crate::store::keys;
+    use crate::store::tree::{Tree, TreeBatch};
     use crate::store::{MemoryTree, OpenedStore, open_memory};
 
     const ENTERPRISES: [&str; 4] = [
@@ -465,6 +585,7 @@ mod tests {
         }
         let mut replay = Replay::new(&*opened.reader, policy.clone());
         replay.advance(&*opened.reader).expect("replayed so far");
+        replay.compare_while_writing().expect("a first look");
         let read_before = replay.events_read();
         // Written after the replay stopped, as the writer does while a verification replays.
         for code in &ENTERPRISES[2..] {
@@ -482,5 +603,30 @@ mod tests {
             (whole.events, &whole.head_sha256, whole.records_checked)
         );
         assert!(replayed.resident_equals(&opened.ledger));
+    }
+
+    #[test]
+    fn a_record_altered_before_the_first_look_is_named_after_the_second() {
+        let policy = Arc::new(Policy::default_qidong());
+        let tree = Arc::new(MemoryTree::default());
+        let mut opened = open_memory(tree.clone(), policy.clone()).expect("a store in memory");
+        for code in &ENTERPRISES[..2] {
+            register(&mut opened, code);
+        }
+        let altered = keys::enterprise(&CreditCode::parse(ENTERPRISES[0]).expect("a code"));
+        let mut batch = TreeBatch::default();
+        batch.insert(altered, b"{\"name\":\"someone else\"}".to_vec());
+        tree.apply(batch).expect("altered");
+        let mut replay = Replay::new(&*opened.reader, policy.clone());
+        replay.advance(&*opened.reader).expect("replayed so far");
+        replay.compare_while_writing().expect("a first look");
+        for code in &ENTERPRISES[2..] {
+            register(&mut opened, code);
+        }
+        let (report, _) = replay.finish(&*opened.reader).expect("finished");
+        assert!(!report.is_sound());
+        let named: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
+        assert_eq!(named.len(), 1, "{named:?}");
+        assert!(named[0].contains(ENTERPRISES[0]), "{named:?}");
     }
 }
