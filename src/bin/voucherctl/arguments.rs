@@ -4,9 +4,12 @@
 
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
+use tonic::{Code, Status};
 use voucher_ledger::domain::dates::parse_date;
 use voucher_ledger::domain::money::Money;
 use voucher_ledger::proto::voucher::v1 as pb;
+
+use crate::Failure;
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
 pub enum ProgramArgument {
@@ -65,4 +68,54 @@ pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
 /// The `--request-id` given, or a fresh UUID (printed with the reply, to retry with).
 pub fn request_id_or_new(request_id: Option<String>) -> String {
     request_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// A failed call of a command idempotent by `request_id`: when its outcome is unknown (the
+/// ledger may have done it), the failure says how to retry without `doing` it twice.
+pub fn unsettled_failure(status: Status, request_id: &str, doing: &str) -> Failure {
+    let note = outcome_unsettled(&status).then(|| {
+        format!(
+            "request_id was {request_id}; to retry without risk of {doing} twice, \
+             repeat the command with --request-id {request_id}"
+        )
+    });
+    Failure::Call { status, note }
+}
+
+/// False for refusals that the same request would meet again: retrying them is pointless.
+fn outcome_unsettled(status: &Status) -> bool {
+    !matches!(
+        status.code(),
+        Code::InvalidArgument
+            | Code::NotFound
+            | Code::AlreadyExists
+            | Code::PermissionDenied
+            | Code::FailedPrecondition
+            | Code::OutOfRange
+            | Code::Unauthenticated
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_an_unknown_outcome_says_how_to_retry() {
+        let note =
+            |status: Status| match unsettled_failure(status, "golden-s1", "making a statement") {
+                Failure::Call { note, .. } => note,
+                other => panic!("not a call failure: {other:?}"),
+            };
+        let unavailable = note(Status::unavailable("connection reset")).expect("a note");
+        assert!(
+            unavailable.contains("--request-id golden-s1"),
+            "{unavailable}"
+        );
+        assert!(
+            unavailable.contains("making a statement twice"),
+            "{unavailable}"
+        );
+        assert_eq!(note(Status::failed_precondition("NOTHING_TO_SETTLE")), None);
+    }
 }

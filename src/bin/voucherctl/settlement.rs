@@ -14,7 +14,9 @@ use voucher_ledger::report::{Statement, StatementLine};
 use voucher_ledger::wire::to_date;
 
 use crate::Failure;
-use crate::arguments::{Paging, ProgramArgument, optional_program, parse_day, request_id_or_new};
+use crate::arguments::{
+    Paging, ProgramArgument, optional_program, parse_day, request_id_or_new, unsettled_failure,
+};
 use crate::connect::Client;
 use crate::documents::{self, DocumentFormat, amount};
 use crate::output::{Output, Page, emit, paginate, with_request_id};
@@ -70,7 +72,11 @@ impl CreateSettlement {
             program: self.program.wire(),
             up_to_date: to_date(self.up_to),
         };
-        let settlement = client.create_settlement(request).await?.into_inner();
+        let settlement = client
+            .create_settlement(request)
+            .await
+            .map_err(|status| unsettled_failure(status, &request_id, "making a statement"))?
+            .into_inner();
         output.record(&with_request_id(request_id, settlement_record(&settlement)));
         Ok(())
     }

@@ -3,7 +3,6 @@
 
 use chrono::NaiveDate;
 use clap::Args;
-use tonic::{Code, Status};
 use voucher_ledger::client::{Record, Value, optional, program_word, text, voucher_status_word};
 use voucher_ledger::domain::money::Money;
 use voucher_ledger::proto::voucher::v1 as pb;
@@ -12,6 +11,7 @@ use voucher_ledger::wire::{to_date, to_money};
 use crate::Failure;
 use crate::arguments::{
     Paging, ProgramArgument, optional_program, parse_day, parse_yuan, request_id_or_new,
+    unsettled_failure,
 };
 use crate::connect::Client;
 use crate::output::{Output, Page, paginate, with_request_id};
@@ -51,33 +51,11 @@ impl IssueVoucher {
         let reply = client
             .issue_voucher(request)
             .await
-            .map_err(|status| {
-                let note = outcome_unsettled(&status).then(|| {
-                    format!(
-                        "request_id was {request_id}; to retry without risk of issuing twice, \
-                         repeat the command with --request-id {request_id}"
-                    )
-                });
-                Failure::Call { status, note }
-            })?
+            .map_err(|status| unsettled_failure(status, &request_id, "issuing"))?
             .into_inner();
         output.record(&with_request_id(request_id, voucher_record(&reply)));
         Ok(())
     }
-}
-
-/// False for refusals that the same request would meet again: retrying them is pointless.
-fn outcome_unsettled(status: &Status) -> bool {
-    !matches!(
-        status.code(),
-        Code::InvalidArgument
-            | Code::NotFound
-            | Code::AlreadyExists
-            | Code::PermissionDenied
-            | Code::FailedPrecondition
-            | Code::OutOfRange
-            | Code::Unauthenticated
-    )
 }
 
 #[derive(Args, Debug)]
