@@ -40,11 +40,11 @@ pub fn authorize<T>(
     }
     let certificate = client_certificate(request);
     let authenticated = match bearer_secret(request) {
-        Ok(Some(secret)) => token_actor(reader, secret, certificate.as_ref(), call),
+        Ok(Some(secret)) => token_actor(reader, secret, certificate.as_ref(), call)
+            .and_then(|actor| admitted(reader, actor, certificate.as_ref())),
         Ok(None) => certificate_actor(reader, certificate.as_ref()),
         Err(refusal) => Err(refusal),
-    }
-    .and_then(|actor| admitted(reader, actor, certificate.as_ref()));
+    };
     let actor = authenticated.inspect_err(|refusal| {
         if refusal.code() == tonic::Code::Unauthenticated {
             crate::metrics::authentication_failed("grpc");
@@ -97,18 +97,28 @@ fn token_actor(
     }
 }
 
-/// Without a token, a client certificate naming a registered provider identifies it.
+/// Without a token, a client certificate naming a registered provider identifies it, if the
+/// bureau has not shut that provider or that certificate out (one read of the provider serves
+/// both).
 fn certificate_actor(
     reader: &Reader,
     certificate: Option<&ClientCertificate>,
 ) -> Result<Actor, tonic::Status> {
-    let Some(code) = certificate.and_then(|certificate| certificate.provider) else {
+    let Some((code, certificate)) =
+        certificate.and_then(|certificate| certificate.provider.map(|code| (code, certificate)))
+    else {
         return Err(unauthenticated(
             "missing authorization metadata: send \"Bearer <token>\"",
         ));
     };
     match reader.registered_provider(&code) {
-        Ok(Some(_)) => Ok(Actor::Provider(code)),
+        Ok(Some(provider)) => {
+            provider
+                .access
+                .admits(Some(&certificate.sha256))
+                .map_err(access_refused)?;
+            Ok(Actor::Provider(code))
+        }
         Ok(None) => Err(unauthenticated(&format!(
             "the client certificate names {code}, which is not a registered provider"
         ))),
@@ -116,8 +126,8 @@ fn certificate_actor(
     }
 }
 
-/// The actor, if it is not a provider the bureau has shut out (suspended, or with a revoked
-/// or unpinned certificate).
+/// The actor a token named, if it is not a provider the bureau has shut out (suspended, or
+/// come with a revoked or unpinned certificate).
 fn admitted(
     reader: &Reader,
     actor: Actor,
