@@ -304,6 +304,7 @@ async fn write_bootstrap_token_if_needed(
     let command = Command::CreateToken {
         role: Role::Bureau,
         provider_credit_code: None,
+        enterprise_credit_code: None,
         description: Some(
             Description::parse("bootstrap bureau token written at first start")
                 .expect("a valid description"),

@@ -1,6 +1,8 @@
 //! Who is calling: a bearer token in the `authorization` metadata, looked up by its SHA-256,
-//! or, over mutual TLS, a client certificate whose subject CN is a registered provider's
-//! credit code. Tokens are never logged and never stored in the clear.
+//! or, over mutual TLS, a client certificate whose subject CN is a registered provider's or
+//! enterprise's credit code (a code registered as both identifies the provider: such an
+//! enterprise acts as itself with a token). Tokens are never logged and never stored in the
+//! clear.
 
 use rand::RngCore;
 use tonic::Request;
@@ -69,10 +71,10 @@ pub fn authorize<T>(
     Ok(actor)
 }
 
-/// A verified client certificate: the provider its subject CN names (if it names one), and
+/// A verified client certificate: the credit code its subject CN names (if it names one), and
 /// the SHA-256 of its DER bytes, which the bureau pins and revokes.
 struct ClientCertificate {
-    provider: Option<CreditCode>,
+    party: Option<CreditCode>,
     sha256: Sha256Hex,
 }
 
@@ -88,24 +90,26 @@ fn token_actor(
         .ok_or_else(|| unauthenticated("the token is unknown or revoked"))?;
     call.set_token(token.token_id);
     let actor = token.actor();
-    match certificate.and_then(|certificate| certificate.provider) {
-        Some(code) if actor != Actor::Provider(code) => Err(permission_denied(&format!(
-            "the client certificate names provider {code}, but the token speaks for a {}",
-            actor.role().as_str()
-        ))),
+    match certificate.and_then(|certificate| certificate.party) {
+        Some(code) if actor != Actor::Provider(code) && actor != Actor::Enterprise(code) => {
+            Err(permission_denied(&format!(
+                "the client certificate names {code}, but the token speaks for a {}",
+                actor.role().as_str()
+            )))
+        }
         _ => Ok(actor),
     }
 }
 
 /// Without a token, a client certificate naming a registered provider identifies it, if the
 /// bureau has not shut that provider or that certificate out (one read of the provider serves
-/// both).
+/// both); one naming a registered enterprise (and no provider) identifies the enterprise.
 fn certificate_actor(
     reader: &Reader,
     certificate: Option<&ClientCertificate>,
 ) -> Result<Actor, tonic::Status> {
     let Some((code, certificate)) =
-        certificate.and_then(|certificate| certificate.provider.map(|code| (code, certificate)))
+        certificate.and_then(|certificate| certificate.party.map(|code| (code, certificate)))
     else {
         return Err(unauthenticated(
             "missing authorization metadata: send \"Bearer <token>\"",
@@ -119,10 +123,18 @@ fn certificate_actor(
                 .map_err(access_refused)?;
             Ok(Actor::Provider(code))
         }
-        Ok(None) => Err(unauthenticated(&format!(
-            "the client certificate names {code}, which is not a registered provider"
-        ))),
+        Ok(None) => certificate_enterprise(reader, code),
         Err(error) => Err(to_status(error)),
+    }
+}
+
+fn certificate_enterprise(reader: &Reader, code: CreditCode) -> Result<Actor, tonic::Status> {
+    match reader.store().enterprise(&code) {
+        Ok(Some(_)) => Ok(Actor::Enterprise(code)),
+        Ok(None) => Err(unauthenticated(&format!(
+            "the client certificate names {code}, which is neither a registered provider nor a registered enterprise"
+        ))),
+        Err(error) => Err(to_status(error.into())),
     }
 }
 
@@ -153,13 +165,13 @@ fn client_certificate<T>(request: &Request<T>) -> Option<ClientCertificate> {
     let leaf = certificates.first()?;
     let sha256 = Sha256Hex::parse(&hex::encode(Sha256::digest(leaf.as_ref())))
         .expect("a SHA-256 in hex is 64 hex digits");
-    let provider = x509_parser::parse_x509_certificate(leaf.as_ref())
+    let party = x509_parser::parse_x509_certificate(leaf.as_ref())
         .ok()
         .and_then(|(_, parsed)| {
             let common_name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
             CreditCode::parse(common_name).ok()
         });
-    Some(ClientCertificate { provider, sha256 })
+    Some(ClientCertificate { party, sha256 })
 }
 
 fn bearer_secret<T>(request: &Request<T>) -> Result<Option<&str>, tonic::Status> {

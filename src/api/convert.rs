@@ -85,11 +85,12 @@ pub fn role(field: &'static str, value: i32) -> Result<Role, LedgerError> {
         Ok(pb::Role::Bureau) => Ok(Role::Bureau),
         Ok(pb::Role::Provider) => Ok(Role::Provider),
         Ok(pb::Role::Auditor) => Ok(Role::Auditor),
+        Ok(pb::Role::Enterprise) => Ok(Role::Enterprise),
         Ok(pb::Role::Unspecified) | Err(_) => Err(invalid(
             field,
             InputError::new(
                 ReasonCode::UnknownRole,
-                "role must be ROLE_BUREAU, ROLE_PROVIDER or ROLE_AUDITOR",
+                "role must be ROLE_BUREAU, ROLE_PROVIDER, ROLE_AUDITOR or ROLE_ENTERPRISE",
             ),
         )),
     }
@@ -204,7 +205,7 @@ pub fn to_program(program: ProgramCode) -> i32 {
     }
 }
 
-fn text_of<T: ToString>(value: &Option<T>) -> String {
+pub fn text_of<T: ToString>(value: &Option<T>) -> String {
     value.as_ref().map(ToString::to_string).unwrap_or_default()
 }
 
@@ -272,6 +273,12 @@ pub fn to_voucher(voucher: &Voucher) -> pb::Voucher {
         issued_at: Some(to_timestamp(voucher.issued_at)),
         revocation_reason: text_of(&voucher.revocation_reason),
         closed_at: voucher.closed_at.map(to_timestamp),
+        provider_credit_codes: voucher
+            .provider_credit_codes
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        application_id: text_of(&voucher.application_id),
     }
 }
 
@@ -282,6 +289,8 @@ pub fn to_redemption(redemption: &Redemption) -> pb::Redemption {
         RedemptionStatus::Rejected => pb::RedemptionStatus::Rejected,
         RedemptionStatus::Settled => pb::RedemptionStatus::Settled,
         RedemptionStatus::Reversed => pb::RedemptionStatus::Reversed,
+        RedemptionStatus::Disputed => pb::RedemptionStatus::Disputed,
+        RedemptionStatus::Returned => pb::RedemptionStatus::Returned,
     };
     pb::Redemption {
         redemption_id: redemption.redemption_id.to_string(),
@@ -304,7 +313,34 @@ pub fn to_redemption(redemption: &Redemption) -> pb::Redemption {
         rejection_reason: text_of(&redemption.rejection_reason),
         rejected_at: redemption.rejected_at.map(to_timestamp),
         settlement_id: text_of(&redemption.settlement_id),
+        corrects_redemption_id: text_of(&redemption.corrects),
+        confirmed_at: redemption.confirmed_at.map(to_timestamp),
+        closing_reason: text_of(&redemption.closing_reason),
+        closed_at: redemption.closed_at.map(to_timestamp),
     }
+}
+
+/// A redemption status filter: `REDEMPTION_STATUS_UNSPECIFIED` means every status.
+pub fn optional_redemption_status(
+    field: &'static str,
+    value: i32,
+) -> Result<Option<RedemptionStatus>, LedgerError> {
+    Ok(Some(match pb::RedemptionStatus::try_from(value) {
+        Ok(pb::RedemptionStatus::Unspecified) => return Ok(None),
+        Ok(pb::RedemptionStatus::Accepted) => RedemptionStatus::Accepted,
+        Ok(pb::RedemptionStatus::Approved) => RedemptionStatus::Approved,
+        Ok(pb::RedemptionStatus::Rejected) => RedemptionStatus::Rejected,
+        Ok(pb::RedemptionStatus::Settled) => RedemptionStatus::Settled,
+        Ok(pb::RedemptionStatus::Reversed) => RedemptionStatus::Reversed,
+        Ok(pb::RedemptionStatus::Disputed) => RedemptionStatus::Disputed,
+        Ok(pb::RedemptionStatus::Returned) => RedemptionStatus::Returned,
+        Err(_) => {
+            return Err(invalid(
+                field,
+                InputError::new(ReasonCode::NotAllowed, format!("{value} is not a status")),
+            ));
+        }
+    }))
 }
 
 fn to_evidence(evidence: &Evidence) -> pb::Evidence {

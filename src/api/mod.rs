@@ -6,6 +6,7 @@ pub mod audit;
 pub mod auth;
 pub mod codec;
 pub mod convert;
+pub mod enterprise;
 pub mod limit;
 pub mod observe;
 pub mod requests;

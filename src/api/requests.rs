@@ -52,6 +52,10 @@ pub fn create_token(
             "provider_credit_code",
             &body.provider_credit_code,
         )?,
+        enterprise_credit_code: convert::optional_credit_code(
+            "enterprise_credit_code",
+            &body.enterprise_credit_code,
+        )?,
         description: convert::optional_text("description", &body.description)?,
         secret_sha256,
     })
@@ -75,6 +79,10 @@ pub fn issue_voucher(body: &pb::IssueVoucherRequest) -> Result<Command, LedgerEr
         face_value: convert::optional_money("face_value", body.face_value.as_ref())?,
         valid_from: convert::optional_date("valid_from", &body.valid_from)?,
         valid_until: convert::optional_date("valid_until", &body.valid_until)?,
+        provider_credit_codes: super::enterprise::bound_providers(
+            "provider_credit_codes",
+            &body.provider_credit_codes,
+        )?,
     }))
 }
 
@@ -113,6 +121,9 @@ fn redeeming_provider(actor: Actor, named: Option<CreditCode>) -> Result<CreditC
         (Actor::Provider(own), Some(named)) if named == own => Ok(own),
         (Actor::Provider(_), Some(_)) => Err(LedgerError::permission_denied(
             "a provider redeems only as itself",
+        )),
+        (Actor::Enterprise(_), _) => Err(LedgerError::permission_denied(
+            "an enterprise does not redeem: its provider does",
         )),
         (Actor::Bureau | Actor::Auditor, Some(named)) => Ok(named),
         (Actor::Bureau | Actor::Auditor, None) => Err(invalid(
@@ -178,6 +189,7 @@ pub fn list_redemptions(
                 &body.invoice_date_from,
             )?,
             invoice_date_to: convert::optional_date("invoice_date_to", &body.invoice_date_to)?,
+            status: convert::optional_redemption_status("status", body.status)?,
         },
         limit: convert::page_size(body.page_size)?,
         after: convert::page_token(&body.page_token, RedemptionId::parse)?,

@@ -299,6 +299,7 @@ async fn set_up(
             role: pb::Role::Provider as i32,
             provider_credit_code: provider_code,
             description: "voucher-bench".into(),
+            ..Default::default()
         })
         .await
         .map_err(|status| format!("create token: {status}"))?

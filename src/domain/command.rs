@@ -2,8 +2,12 @@
 //!
 //! A command holds only valid values; the ledger decides whether the rules allow it.
 
+use std::collections::BTreeSet;
+
 use super::credit_code::CreditCode;
-use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
+use super::dates::DateRange;
+use super::ids::{ApplicationId, RedemptionId, SettlementId, TokenId, VoucherId};
+use super::money::Money;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +31,7 @@ pub enum Command {
     CreateToken {
         role: Role,
         provider_credit_code: Option<CreditCode>,
+        enterprise_credit_code: Option<CreditCode>,
         description: Option<Description>,
         /// The hash of a secret the caller generated and will show once.
         secret_sha256: SecretHash,
@@ -83,6 +88,40 @@ pub enum Command {
         provider_credit_code: CreditCode,
         certificate_sha256: Sha256Hex,
     },
+    /// An enterprise applies for a voucher (申领).
+    ApplyForVoucher(ApplicationRequest),
+    /// The bureau issues the voucher an application asked for, at most its amount.
+    ApproveApplication {
+        application_id: ApplicationId,
+        face_value: Option<Money>,
+    },
+    RejectApplication {
+        application_id: ApplicationId,
+        reason: Reason,
+    },
+    /// The bureau changes which providers may redeem a voucher (empty: any of its program).
+    ChangeVoucherProviders {
+        voucher_id: VoucherId,
+        provider_credit_codes: BTreeSet<CreditCode>,
+        reason: Reason,
+    },
+    /// The enterprise confirms a claim made in its name.
+    ConfirmRedemption {
+        redemption_id: RedemptionId,
+        enterprise_credit_code: CreditCode,
+    },
+    /// The enterprise disputes a claim made in its name.
+    DisputeRedemption {
+        redemption_id: RedemptionId,
+        enterprise_credit_code: CreditCode,
+        reason: Reason,
+    },
+    /// The bureau sends a claim back for correction.
+    ReturnRedemption {
+        redemption_id: RedemptionId,
+        reason: Reason,
+    },
+    PublishNotice(NoticeRequest),
 }
 
 impl Command {
@@ -106,6 +145,14 @@ impl Command {
             Command::ReinstateProvider { .. } => "reinstate_provider",
             Command::PinProviderCertificate { .. } => "pin_provider_certificate",
             Command::RevokeProviderCertificate { .. } => "revoke_provider_certificate",
+            Command::ApplyForVoucher(_) => "apply_for_voucher",
+            Command::ApproveApplication { .. } => "approve_application",
+            Command::RejectApplication { .. } => "reject_application",
+            Command::ChangeVoucherProviders { .. } => "change_voucher_providers",
+            Command::ConfirmRedemption { .. } => "confirm_redemption",
+            Command::DisputeRedemption { .. } => "dispute_redemption",
+            Command::ReturnRedemption { .. } => "return_redemption",
+            Command::PublishNotice(_) => "publish_notice",
         }
     }
 }
@@ -130,4 +177,29 @@ pub struct SettlementRequest {
     pub provider_credit_code: CreditCode,
     pub program: ProgramCode,
     pub up_to: NaiveDate,
+}
+
+/// What an enterprise asks for when it applies for a voucher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationRequest {
+    pub request_id: RequestId,
+    pub enterprise_credit_code: CreditCode,
+    pub program: ProgramCode,
+    pub amount: Money,
+    pub provider_credit_codes: BTreeSet<CreditCode>,
+    pub contract_number: Reference,
+    pub contract_sha256: Sha256Hex,
+    pub purpose: Reason,
+    pub other_subsidies: Option<Description>,
+}
+
+/// A public notice of the named approved claims of one program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NoticeRequest {
+    pub program: ProgramCode,
+    /// The period the claims were approved in, as the notice states it.
+    pub approved_in: DateRange,
+    /// The days it is posted.
+    pub posted: DateRange,
+    pub redemption_ids: Vec<RedemptionId>,
 }

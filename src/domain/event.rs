@@ -7,10 +7,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::credit_code::CreditCode;
-use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
+use std::collections::BTreeSet;
+
+use super::ids::{ApplicationId, RedemptionId, SettlementId, TokenId, VoucherId};
 use super::model::{
-    Enterprise, Provider, Redemption, RelatedParties, Role, Settlement, SettlementPayment,
-    Sha256Hex, Timestamp, Token, Voucher,
+    Enterprise, Provider, PublicNotice, Redemption, RelatedParties, Role, Settlement,
+    SettlementPayment, Sha256Hex, Timestamp, Token, Voucher, VoucherApplication,
 };
 use super::text::Reason;
 
@@ -107,6 +109,55 @@ pub enum Event {
         certificate_sha256: Sha256Hex,
         at: Timestamp,
     },
+    /// An enterprise applied for a voucher (申领). Event format 4 on.
+    VoucherApplied {
+        application: VoucherApplication,
+    },
+    /// The bureau approved an application; the `VoucherIssued` that follows in the same batch
+    /// is its voucher. Event format 4 on.
+    ApplicationApproved {
+        application_id: ApplicationId,
+        voucher_id: VoucherId,
+        at: Timestamp,
+    },
+    /// The bureau refused an application; its contract may be applied for again. Event format
+    /// 4 on.
+    ApplicationRejected {
+        application_id: ApplicationId,
+        reason: Reason,
+        at: Timestamp,
+    },
+    /// The bureau changed which providers may redeem a voucher, at the enterprise's request.
+    /// Event format 4 on.
+    VoucherProvidersChanged {
+        voucher_id: VoucherId,
+        provider_credit_codes: BTreeSet<CreditCode>,
+        reason: Reason,
+        at: Timestamp,
+    },
+    /// The enterprise confirmed a claim made in its name (企业确认). Event format 4 on.
+    RedemptionConfirmed {
+        redemption_id: RedemptionId,
+        at: Timestamp,
+    },
+    /// The enterprise disputed a claim made in its name: closed, its subsidy released. Event
+    /// format 4 on.
+    RedemptionDisputed {
+        redemption_id: RedemptionId,
+        reason: Reason,
+        at: Timestamp,
+    },
+    /// The bureau returned a claim for correction (退回补正): closed, its subsidy released, its
+    /// invoice free for one corrected claim. Event format 4 on.
+    RedemptionReturned {
+        redemption_id: RedemptionId,
+        reason: Reason,
+        at: Timestamp,
+    },
+    /// The bureau published a notice (公示) of approved claims. Event format 4 on.
+    NoticePublished {
+        notice: PublicNotice,
+    },
 }
 
 impl Event {
@@ -131,6 +182,14 @@ impl Event {
             Event::ProviderReinstated { .. } => "provider_reinstated",
             Event::ProviderCertificatePinned { .. } => "provider_certificate_pinned",
             Event::ProviderCertificateRevoked { .. } => "provider_certificate_revoked",
+            Event::VoucherApplied { .. } => "voucher_applied",
+            Event::ApplicationApproved { .. } => "application_approved",
+            Event::ApplicationRejected { .. } => "application_rejected",
+            Event::VoucherProvidersChanged { .. } => "voucher_providers_changed",
+            Event::RedemptionConfirmed { .. } => "redemption_confirmed",
+            Event::RedemptionDisputed { .. } => "redemption_disputed",
+            Event::RedemptionReturned { .. } => "redemption_returned",
+            Event::NoticePublished { .. } => "notice_published",
         }
     }
 }

@@ -14,6 +14,10 @@ pub type VoucherId = SequentialId<'V'>;
 pub type RedemptionId = SequentialId<'R'>;
 pub type TokenId = SequentialId<'T'>;
 pub type SettlementId = SequentialId<'S'>;
+/// An enterprise's application for a voucher (申领).
+pub type ApplicationId = SequentialId<'A'>;
+/// A public notice (公示) of approved claims.
+pub type NoticeId = SequentialId<'N'>;
 
 const DIGITS: usize = 12;
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::credit_code::CreditCode;
 use super::dates::DateRange;
-use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
+use super::ids::{ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId};
 use super::invoice::InvoiceNumber;
 use super::money::{Money, Total};
 use super::policy::ProgramCode;
@@ -28,6 +28,9 @@ pub enum Role {
     Provider,
     /// 审计 / 财政: every query, no change.
     Auditor,
+    /// An enterprise, bound to its own credit code: applies for vouchers, reads its own
+    /// records, confirms or disputes the claims made in its name.
+    Enterprise,
 }
 
 impl Role {
@@ -36,16 +39,19 @@ impl Role {
             Role::Bureau => "bureau",
             Role::Provider => "provider",
             Role::Auditor => "auditor",
+            Role::Enterprise => "enterprise",
         }
     }
 }
 
-/// Who is asking: a role, and for a provider the credit code its token is bound to.
+/// Who is asking: a role, and for a provider or an enterprise the credit code its token is
+/// bound to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Actor {
     Bureau,
     Provider(CreditCode),
     Auditor,
+    Enterprise(CreditCode),
 }
 
 impl Actor {
@@ -54,6 +60,7 @@ impl Actor {
             Actor::Bureau => Role::Bureau,
             Actor::Provider(_) => Role::Provider,
             Actor::Auditor => Role::Auditor,
+            Actor::Enterprise(_) => Role::Enterprise,
         }
     }
 }
@@ -155,6 +162,9 @@ pub struct Token {
     pub role: Role,
     /// Set exactly when `role` is [`Role::Provider`].
     pub provider_credit_code: Option<CreditCode>,
+    /// Set exactly when `role` is [`Role::Enterprise`]. Event format 4 on.
+    #[serde(default)]
+    pub enterprise_credit_code: Option<CreditCode>,
     pub description: Option<Description>,
     pub secret_sha256: SecretHash,
     pub created_at: Timestamp,
@@ -168,11 +178,16 @@ impl Token {
 
     /// The actor this token speaks for.
     pub fn actor(&self) -> Actor {
-        match (self.role, self.provider_credit_code) {
-            (Role::Bureau, _) => Actor::Bureau,
-            (Role::Auditor, _) => Actor::Auditor,
-            (Role::Provider, Some(code)) => Actor::Provider(code),
-            (Role::Provider, None) => unreachable!("a provider token always names its provider"),
+        let bound = || {
+            self.provider_credit_code
+                .or(self.enterprise_credit_code)
+                .expect("a provider or enterprise token always names its party")
+        };
+        match self.role {
+            Role::Bureau => Actor::Bureau,
+            Role::Auditor => Actor::Auditor,
+            Role::Provider => Actor::Provider(bound()),
+            Role::Enterprise => Actor::Enterprise(bound()),
         }
     }
 }
@@ -194,6 +209,10 @@ pub struct IssueVoucherRequest {
     pub face_value: Option<Money>,
     pub valid_from: Option<NaiveDate>,
     pub valid_until: Option<NaiveDate>,
+    /// The providers that may redeem it; empty: any provider of the program. Event format 4
+    /// on; earlier requests bound none.
+    #[serde(default)]
+    pub provider_credit_codes: BTreeSet<CreditCode>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,9 +234,21 @@ pub struct Voucher {
     pub request: IssueVoucherRequest,
     pub revocation_reason: Option<Reason>,
     pub closed_at: Option<Timestamp>,
+    /// The only providers that may redeem it; empty: any provider of its program (every
+    /// voucher issued before binding existed). The bureau may change the list.
+    #[serde(default)]
+    pub provider_credit_codes: BTreeSet<CreditCode>,
+    /// The application it was issued on, if the enterprise applied through the ledger.
+    #[serde(default)]
+    pub application_id: Option<ApplicationId>,
 }
 
 impl Voucher {
+    /// Whether `provider` may redeem it: one of its bound providers, or any when none is bound.
+    pub fn admits_provider(&self, provider: &CreditCode) -> bool {
+        self.provider_credit_codes.is_empty() || self.provider_credit_codes.contains(provider)
+    }
+
     pub fn is_active(&self) -> bool {
         self.status == VoucherStatus::Active
     }
@@ -279,6 +310,11 @@ pub enum RedemptionStatus {
     Settled,
     /// Reversed (红冲) by its provider or the bureau, or clawed back after settlement.
     Reversed,
+    /// The enterprise said the claim is not its own (企业异议): closed, its subsidy released.
+    Disputed,
+    /// Sent back by the bureau for correction (退回补正): closed, its subsidy released, and its
+    /// invoice may be claimed once more by the same provider for the same enterprise.
+    Returned,
 }
 
 impl RedemptionStatus {
@@ -396,6 +432,17 @@ pub struct Redemption {
     /// The statement that paid it.
     #[serde(default)]
     pub settlement_id: Option<SettlementId>,
+    /// The returned claim this one corrects (same invoice, provider and enterprise).
+    #[serde(default)]
+    pub corrects: Option<RedemptionId>,
+    /// When the enterprise confirmed it (企业确认).
+    #[serde(default)]
+    pub confirmed_at: Option<Timestamp>,
+    /// Why the enterprise disputed it, or why the bureau returned it, and when.
+    #[serde(default)]
+    pub closing_reason: Option<Reason>,
+    #[serde(default)]
+    pub closed_at: Option<Timestamp>,
 }
 
 impl Redemption {
@@ -678,4 +725,62 @@ impl BudgetView {
         )
         .ok()
     }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationStatus {
+    /// Waiting for the bureau.
+    Pending,
+    /// A voucher was issued on it.
+    Approved,
+    /// Refused; its contract may be applied for again.
+    Rejected,
+}
+
+/// An enterprise's application for a voucher (申领): what it asks for, under which contract,
+/// with which providers, and what it declares.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VoucherApplication {
+    pub application_id: ApplicationId,
+    pub request_id: RequestId,
+    pub enterprise_credit_code: CreditCode,
+    pub program: ProgramCode,
+    /// The face value asked for.
+    pub amount: Money,
+    /// The providers it chose from the pool; the voucher is bound to them.
+    pub provider_credit_codes: BTreeSet<CreditCode>,
+    pub contract_number: Reference,
+    pub contract_sha256: Sha256Hex,
+    /// The model trained or the scenario the robots serve ((七), (五)).
+    pub purpose: Reason,
+    /// Its declaration of other public funding for the same contract (不重复享受); empty: none.
+    pub other_subsidies: Option<Description>,
+    pub status: ApplicationStatus,
+    pub applied_at: Timestamp,
+    pub decided_at: Option<Timestamp>,
+    pub voucher_id: Option<VoucherId>,
+    pub rejection_reason: Option<Reason>,
+}
+
+impl VoucherApplication {
+    /// Whether it holds its contract: one live application per contract and program.
+    pub fn is_live(&self) -> bool {
+        self.status != ApplicationStatus::Rejected
+    }
+}
+
+/// A public notice (公示) of a program's approved claims in a period.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicNotice {
+    pub notice_id: NoticeId,
+    pub program: ProgramCode,
+    /// Claims approved on these days (China time) are in it.
+    pub approved_in: DateRange,
+    /// The days the notice is posted.
+    pub posted: DateRange,
+    /// The claims, in id order.
+    pub redemption_ids: Vec<RedemptionId>,
+    pub total: Total,
+    pub published_at: Timestamp,
 }

@@ -85,6 +85,19 @@ pub struct ProgramRules {
     /// The program's total budget per cap period, by the year the period starts in; a period
     /// without one is limited only by the caps.
     pub budgets: BTreeMap<i32, Money>,
+    /// Whether the bureau may approve a claim only after the enterprise confirmed it.
+    pub enterprise_confirmation: EnterpriseConfirmation,
+}
+
+/// A program's `enterprise_confirmation` option (企业确认).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnterpriseConfirmation {
+    /// Claims are reviewed without the enterprise (the default, and every ledger before it).
+    #[default]
+    Off,
+    /// A claim is approved only once the enterprise confirmed it.
+    Required,
 }
 
 impl ProgramRules {
@@ -209,6 +222,9 @@ struct ProgramEntry {
     /// `{ "2027" = "30000000.00" }`: the budget of the cap period starting in that year.
     #[serde(default)]
     budgets: BTreeMap<String, String>,
+    /// `"required"`: the enterprise confirms each claim before the bureau may approve it.
+    #[serde(default)]
+    enterprise_confirmation: EnterpriseConfirmation,
 }
 
 impl PolicyFile {
@@ -286,6 +302,7 @@ impl ProgramEntry {
         Ok(ProgramRules {
             required_evidence: self.required_evidence,
             budgets,
+            enterprise_confirmation: self.enterprise_confirmation,
             code: self.program,
             name: self.name,
             name_en: self.name_en,

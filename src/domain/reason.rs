@@ -99,6 +99,10 @@ reason_codes! {
     PaymentDateOutOfRange => "PAYMENT_DATE_OUT_OF_RANGE", "A payment dated in the future or before its statement.";
     ProviderSuspended => "PROVIDER_SUSPENDED", "The bureau suspended the provider.";
     CertificateRevoked => "CERTIFICATE_REVOKED", "The client certificate was revoked.";
+    ContractAlreadyApplied => "CONTRACT_ALREADY_APPLIED", "The contract already has a live application under the program.";
+    ApplicationNotPending => "APPLICATION_NOT_PENDING", "The application was already decided otherwise.";
+    AboveAppliedAmount => "ABOVE_APPLIED_AMOUNT", "The face value is more than the enterprise applied for.";
+    ConfirmationRequired => "CONFIRMATION_REQUIRED", "The program needs the enterprise to confirm the claim before it is approved.";
     // Who is asking (UNAUTHENTICATED, PERMISSION_DENIED).
     Unauthenticated => "UNAUTHENTICATED", "No valid token or client certificate.";
     CertificateNotPinned => "CERTIFICATE_NOT_PINNED", "The client certificate is not one pinned for the provider.";

@@ -8,6 +8,7 @@
 //!
 //! A command that reached the queue is carried out even if its caller goes away.
 
+mod applications;
 mod clock;
 mod reader;
 mod writer;

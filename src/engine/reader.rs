@@ -160,6 +160,49 @@ impl Reader {
         })
     }
 
+    /// A voucher as `actor` may see it: an enterprise sees only its own, and others' look like
+    /// they do not exist.
+    pub fn voucher_for(
+        &self,
+        voucher_id: &VoucherId,
+        actor: Actor,
+    ) -> Result<Voucher, EngineError> {
+        let voucher = self.voucher(voucher_id)?;
+        match actor {
+            Actor::Enterprise(own) if own != voucher.enterprise_credit_code => {
+                Err(LedgerError::not_found("voucher_id", format!("no voucher {voucher_id}")).into())
+            }
+            _ => Ok(voucher),
+        }
+    }
+
+    /// An enterprise as `actor` may see it: an enterprise sees only itself.
+    pub fn enterprise_for(
+        &self,
+        code: &CreditCode,
+        actor: Actor,
+    ) -> Result<Enterprise, EngineError> {
+        match actor {
+            Actor::Enterprise(own) if own != *code => Err(LedgerError::not_found(
+                "credit_code",
+                format!("no enterprise is registered with credit code {code}"),
+            )
+            .into()),
+            _ => self.enterprise(code),
+        }
+    }
+
+    /// Fails unless `actor` may read `code`'s records: an enterprise reads only its own.
+    pub fn check_own_enterprise(&self, code: &CreditCode, actor: Actor) -> Result<(), EngineError> {
+        match actor {
+            Actor::Enterprise(own) if own != *code => Err(LedgerError::permission_denied(
+                "an enterprise reads only its own records",
+            )
+            .into()),
+            _ => Ok(()),
+        }
+    }
+
     /// One redemption; a provider sees only its own, and others' look like they do not exist.
     pub fn redemption(
         &self,
@@ -174,6 +217,9 @@ impl Reader {
             .ok_or_else(not_found)?;
         match actor {
             Actor::Provider(code) if code != redemption.provider_credit_code => {
+                Err(not_found().into())
+            }
+            Actor::Enterprise(code) if code != redemption.enterprise_credit_code => {
                 Err(not_found().into())
             }
             _ => Ok(redemption),
@@ -210,6 +256,18 @@ impl Reader {
                 .into());
             }
             filter.provider_credit_code = Some(own_code);
+        }
+        if let Actor::Enterprise(own_code) = actor {
+            if filter
+                .enterprise_credit_code
+                .is_some_and(|code| code != own_code)
+            {
+                return Err(LedgerError::permission_denied(
+                    "an enterprise may list only its own claims",
+                )
+                .into());
+            }
+            filter.enterprise_credit_code = Some(own_code);
         }
         Ok(self
             .store

@@ -92,7 +92,35 @@ fn random_command(rng: &mut StdRng, serial: usize, ledger: &Ledger) -> Command {
         _ => COMPUTE_PROVIDER,
     });
     let reason = BoundedText::parse("复核").expect("reason");
-    match rng.random_range(0..20) {
+    let claim_enterprise = |rng: &mut StdRng| {
+        let id = pick_claim(rng).unwrap_or(RedemptionId::FIRST);
+        let enterprise = ledger
+            .redemption(&id)
+            .map_or(code(ENTERPRISES[0]), |claim| claim.enterprise_credit_code);
+        (id, enterprise)
+    };
+    match rng.random_range(0..23) {
+        // The enterprise's part: a return for correction (the invoice may then be claimed
+        // again by `claim_again`), a confirmation, a dispute.
+        20 => Command::ReturnRedemption {
+            redemption_id: pick_claim(rng).unwrap_or(RedemptionId::FIRST),
+            reason,
+        },
+        21 => {
+            let (redemption_id, enterprise_credit_code) = claim_enterprise(rng);
+            Command::ConfirmRedemption {
+                redemption_id,
+                enterprise_credit_code,
+            }
+        }
+        22 => {
+            let (redemption_id, enterprise_credit_code) = claim_enterprise(rng);
+            Command::DisputeRedemption {
+                redemption_id,
+                enterprise_credit_code,
+                reason,
+            }
+        }
         0..=2 => random_issue(rng, serial, program),
         // An invoice again: the same request retried, or another claim on a used invoice.
         3 => match pick_claim(rng).and_then(|id| ledger.redemption(&id)) {
@@ -136,6 +164,7 @@ fn random_command(rng: &mut StdRng, serial: usize, ledger: &Ledger) -> Command {
         _ => Command::CreateToken {
             role: Role::Provider,
             provider_credit_code: Some(provider),
+            enterprise_credit_code: None,
             description: None,
             secret_sha256: SecretHash::of(&format!("secret-{serial}")),
         },
@@ -153,6 +182,7 @@ fn random_issue(rng: &mut StdRng, serial: usize, program: ProgramCode) -> Comman
             .then(|| money(rng.random_range(1_000..5_000_000))),
         valid_from: None,
         valid_until: None,
+        provider_credit_codes: Default::default(),
     })
 }
 

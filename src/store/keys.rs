@@ -26,6 +26,9 @@
 //! | `sq/`  | provider `/` program `/` redemption id| invoice date: the settlement queue (format 3) |
 //! | `cq/`  | provider `/` program                  | pending clawbacks in booking order (JSON, format 3) |
 //! | `ap/`  | (none)                                | the fingerprint of the policy last adopted (format 3) |
+//! | `va/`  | application id                        | VoucherApplication (JSON, format 5) |
+//! | `vn/`  | enterprise code `/` application id    | (empty: an index, format 5) |
+//! | `no/`  | notice id                             | PublicNotice (JSON, format 5) |
 //!
 //! The writer keeps only what is not history in memory and loads it from these records at
 //! start (see `resident`); `iv/` answers "was this invoice ever redeemed" without holding every
@@ -34,7 +37,7 @@
 //! Ids and dates are fixed-width text, so key order is id order and date order.
 
 use crate::domain::credit_code::CreditCode;
-use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
+use crate::domain::ids::{ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::model::{CapKey, ProgramPeriod};
 use crate::domain::policy::ProgramCode;
 
@@ -61,6 +64,10 @@ pub const INVOICES: &[u8] = b"iv/";
 pub const SETTLEMENT_QUEUE: &[u8] = b"sq/";
 pub const CLAWBACK_QUEUE: &[u8] = b"cq/";
 pub const ADOPTED_POLICY: &[u8] = b"ap/";
+/// Records format 5 on: applications, by id and by enterprise; public notices.
+pub const APPLICATIONS: &[u8] = b"va/";
+pub const APPLICATIONS_BY_ENTERPRISE: &[u8] = b"vn/";
+pub const NOTICES: &[u8] = b"no/";
 
 fn key(prefix: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     let length = prefix.len() + parts.iter().map(|part| part.len() + 1).sum::<usize>();
@@ -251,6 +258,24 @@ pub fn clawback_queue(provider: &CreditCode, program: ProgramCode) -> Vec<u8> {
         CLAWBACK_QUEUE,
         &[provider.as_str().as_bytes(), program.as_str().as_bytes()],
     )
+}
+
+pub fn application(application_id: &ApplicationId) -> Vec<u8> {
+    key(APPLICATIONS, &[application_id.to_string().as_bytes()])
+}
+
+pub fn application_by_enterprise(code: &CreditCode, application_id: &ApplicationId) -> Vec<u8> {
+    key(
+        APPLICATIONS_BY_ENTERPRISE,
+        &[
+            code.as_str().as_bytes(),
+            application_id.to_string().as_bytes(),
+        ],
+    )
+}
+
+pub fn notice(notice_id: &NoticeId) -> Vec<u8> {
+    key(NOTICES, &[notice_id.to_string().as_bytes()])
 }
 
 /// The id at the end of an index key (`<prefix><code>/<id>`).

@@ -12,10 +12,11 @@ use serde::Deserialize;
 use super::seam::{ReadStore, RecordAudit};
 use super::{ChainHead, Store, StoreError, decode, keys};
 use crate::domain::credit_code::CreditCode;
-use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
+use crate::domain::ids::{ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::model::{
-    CapAccount, CapKey, Enterprise, ProgramPeriod, ProgramTotals, Provider, ProviderTotals,
-    Redemption, Settlement, Token, Voucher,
+    ApplicationStatus, CapAccount, CapKey, Enterprise, ProgramPeriod, ProgramTotals, Provider,
+    ProviderTotals, PublicNotice, Redemption, RedemptionStatus, Settlement, Token, Voucher,
+    VoucherApplication,
 };
 use crate::domain::policy::ProgramCode;
 
@@ -39,6 +40,7 @@ pub struct RedemptionFilter {
     pub program: Option<ProgramCode>,
     pub invoice_date_from: Option<NaiveDate>,
     pub invoice_date_to: Option<NaiveDate>,
+    pub status: Option<RedemptionStatus>,
 }
 
 /// Which statements: a provider's (or everyone's), a program's (or every program's).
@@ -61,6 +63,7 @@ impl RedemptionFilter {
                 .is_none_or(|program| program == redemption.program)
             && self.invoice_date_from.is_none_or(|from| date >= from)
             && self.invoice_date_to.is_none_or(|to| date <= to)
+            && self.status.is_none_or(|status| status == redemption.status)
     }
 }
 
@@ -100,6 +103,63 @@ impl ReadStore for Store {
 
     fn cap_account(&self, key: &CapKey) -> Result<Option<CapAccount>, StoreError> {
         self.get(&keys::cap_account(key), "cap account")
+    }
+
+    fn application(
+        &self,
+        application_id: &ApplicationId,
+    ) -> Result<Option<VoucherApplication>, StoreError> {
+        self.get(&keys::application(application_id), "application")
+    }
+
+    /// Applications in id order after `after`, through the enterprise index when one is named.
+    fn list_applications(
+        &self,
+        enterprise: Option<CreditCode>,
+        status: Option<ApplicationStatus>,
+        after: Option<ApplicationId>,
+        limit: usize,
+        scan_max: usize,
+    ) -> Result<Page<VoucherApplication>, StoreError> {
+        let admits = |application: &VoucherApplication| {
+            status.is_none_or(|status| status == application.status)
+        };
+        let after = after.map(|id| id.to_string());
+        match enterprise {
+            Some(code) => {
+                let prefix = keys::index_prefix(keys::APPLICATIONS_BY_ENTERPRISE, &code);
+                self.page_through_index(&prefix, after, limit, scan_max, |id| {
+                    let application_id =
+                        ApplicationId::parse(id).map_err(|e| StoreError::Corrupt(e.message))?;
+                    Ok(self.application(&application_id)?.filter(admits))
+                })
+            }
+            None => self.page_through_records(
+                keys::APPLICATIONS,
+                after,
+                limit,
+                scan_max,
+                |application: VoucherApplication| admits(&application).then_some(application),
+            ),
+        }
+    }
+
+    fn notice(&self, notice_id: &NoticeId) -> Result<Option<PublicNotice>, StoreError> {
+        self.get(&keys::notice(notice_id), "notice")
+    }
+
+    fn list_notices(
+        &self,
+        after: Option<NoticeId>,
+        limit: usize,
+    ) -> Result<Page<PublicNotice>, StoreError> {
+        self.page_through_records(
+            keys::NOTICES,
+            after.map(|id| id.to_string()),
+            limit,
+            limit,
+            Some,
+        )
     }
 
     /// Vouchers in id order after `after`, through the enterprise index when one is named.

@@ -4,7 +4,7 @@
 
 use crate::domain::credit_code::CreditCode;
 use crate::domain::event::Event;
-use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
+use crate::domain::ids::{ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::ledger::Ledger;
 use crate::domain::model::{CapKey, ProgramPeriod, Redemption, Settlement, Token, Voucher};
 use crate::domain::policy::ProgramCode;
@@ -32,6 +32,8 @@ pub enum RecordKey {
     ClawbackQueue(CreditCode, ProgramCode),
     /// The fingerprint of the policy last recorded.
     AdoptedPolicy,
+    Application(ApplicationId),
+    Notice(NoticeId),
 }
 
 impl RecordKey {
@@ -59,6 +61,8 @@ impl RecordKey {
             }
             RecordKey::ClawbackQueue(provider, program) => keys::clawback_queue(provider, *program),
             RecordKey::AdoptedPolicy => keys::ADOPTED_POLICY.to_vec(),
+            RecordKey::Application(application_id) => keys::application(application_id),
+            RecordKey::Notice(notice_id) => keys::notice(notice_id),
         }
     }
 
@@ -97,6 +101,10 @@ impl RecordKey {
             RecordKey::AdoptedPolicy => ledger
                 .adopted_policy_fingerprint()
                 .map(|fingerprint| fingerprint.as_bytes().to_vec()),
+            RecordKey::Application(application_id) => {
+                ledger.application(application_id).map(encode)
+            }
+            RecordKey::Notice(notice_id) => ledger.notice(notice_id).map(encode),
         }
     }
 }
@@ -152,8 +160,35 @@ pub fn writes_of(event: &Event, ledger: &Ledger) -> Writes {
         Event::RedemptionApproved { redemption_id, .. } => {
             approved_writes(&mut writes, *redemption_id, ledger)
         }
-        Event::RedemptionRejected { redemption_id, .. } => {
+        Event::RedemptionRejected { redemption_id, .. }
+        | Event::RedemptionDisputed { redemption_id, .. }
+        | Event::RedemptionReturned { redemption_id, .. } => {
             rejected_writes(&mut writes, *redemption_id, ledger)
+        }
+        Event::RedemptionConfirmed { redemption_id, .. } => {
+            writes.records.push(RecordKey::Redemption(*redemption_id))
+        }
+        Event::VoucherApplied { application } => {
+            writes.indexes.push((
+                keys::application_by_enterprise(
+                    &application.enterprise_credit_code,
+                    &application.application_id,
+                ),
+                Vec::new(),
+            ));
+            writes
+                .records
+                .push(RecordKey::Application(application.application_id));
+        }
+        Event::ApplicationApproved { application_id, .. }
+        | Event::ApplicationRejected { application_id, .. } => {
+            writes.records.push(RecordKey::Application(*application_id))
+        }
+        Event::VoucherProvidersChanged { voucher_id, .. } => {
+            writes.records.push(RecordKey::Voucher(*voucher_id))
+        }
+        Event::NoticePublished { notice } => {
+            writes.records.push(RecordKey::Notice(notice.notice_id))
         }
         Event::SettlementCreated { settlement } => {
             settlement_writes(&mut writes, settlement, ledger)
@@ -429,6 +464,16 @@ pub fn expected_records(ledger: &Ledger) -> Vec<RecordKey> {
     if ledger.adopted_policy_fingerprint().is_some() {
         records.push(RecordKey::AdoptedPolicy);
     }
+    records.extend(
+        ledger
+            .applications()
+            .map(|application| RecordKey::Application(application.application_id)),
+    );
+    records.extend(
+        ledger
+            .notices()
+            .map(|notice| RecordKey::Notice(notice.notice_id)),
+    );
     records
 }
 
@@ -457,7 +502,19 @@ pub fn expected_indexes(ledger: &Ledger) -> Vec<(Vec<u8>, Vec<u8>)> {
             keys::redemption_by_provider(&redemption.provider_credit_code, &id),
             Vec::new(),
         ));
-        indexes.push(invoice_index(redemption));
+        // A returned claim's invoice is indexed to the claim that corrected it.
+        if ledger.redemption_of_invoice(&redemption.invoice.number) == Some(id) {
+            indexes.push(invoice_index(redemption));
+        }
+    }
+    for application in ledger.applications() {
+        indexes.push((
+            keys::application_by_enterprise(
+                &application.enterprise_credit_code,
+                &application.application_id,
+            ),
+            Vec::new(),
+        ));
     }
     for settlement in ledger.settlements() {
         indexes.push((
@@ -493,4 +550,7 @@ pub const STATE_PREFIXES: &[&[u8]] = &[
     keys::SETTLEMENT_QUEUE,
     keys::CLAWBACK_QUEUE,
     keys::ADOPTED_POLICY,
+    keys::APPLICATIONS,
+    keys::APPLICATIONS_BY_ENTERPRISE,
+    keys::NOTICES,
 ];

@@ -45,6 +45,8 @@ pub fn load_resident(store: &Store, policy: Arc<Policy>) -> Result<Ledger, Store
         })?,
         settlements: all(store, keys::SETTLEMENTS, "settlement")?,
         related_parties: all(store, keys::RELATED_PARTIES, "related parties")?,
+        applications: all(store, keys::APPLICATIONS, "application")?,
+        notices: all(store, keys::NOTICES, "notice")?,
         settleable: settlement_queue(store)?,
         receivables: keyed(store, keys::CLAWBACK_QUEUE, "clawback queue", |parts| {
             Some((

@@ -15,11 +15,11 @@ use super::{
 };
 use crate::domain::credit_code::CreditCode;
 use crate::domain::event::Event;
-use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
+use crate::domain::ids::{ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::ledger::{History, Ledger};
 use crate::domain::model::{
-    CapAccount, CapKey, Enterprise, ProgramPeriod, ProgramTotals, Provider, ProviderTotals,
-    Redemption, Settlement, Token, Voucher,
+    ApplicationStatus, CapAccount, CapKey, Enterprise, ProgramPeriod, ProgramTotals, Provider,
+    ProviderTotals, PublicNotice, Redemption, Settlement, Token, Voucher, VoucherApplication,
 };
 use crate::domain::policy::ProgramCode;
 
@@ -38,6 +38,27 @@ pub trait ReadStore: Send + Sync + 'static {
         &self,
         program_period: &ProgramPeriod,
     ) -> Result<Option<ProgramTotals>, StoreError>;
+    fn application(
+        &self,
+        application_id: &ApplicationId,
+    ) -> Result<Option<VoucherApplication>, StoreError>;
+    /// Applications in id order after `after`, an enterprise's or everyone's, in a status or
+    /// all, examining at most `scan_max` entries.
+    fn list_applications(
+        &self,
+        enterprise: Option<CreditCode>,
+        status: Option<ApplicationStatus>,
+        after: Option<ApplicationId>,
+        limit: usize,
+        scan_max: usize,
+    ) -> Result<Page<VoucherApplication>, StoreError>;
+    fn notice(&self, notice_id: &NoticeId) -> Result<Option<PublicNotice>, StoreError>;
+    /// Notices in id order after `after`.
+    fn list_notices(
+        &self,
+        after: Option<NoticeId>,
+        limit: usize,
+    ) -> Result<Page<PublicNotice>, StoreError>;
 
     /// Vouchers in id order after `after`, examining at most `scan_max` entries.
     fn list_vouchers(

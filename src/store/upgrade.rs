@@ -25,8 +25,11 @@ use crate::domain::ledger::Ledger;
 /// settlement queue (`sq/`), the clawback queue in booking order (`cq/`) and the adopted
 /// policy (`ap/`). Format 4 added each provider's `access` (suspension, pinned and revoked
 /// certificates) to its record: a format-3 record reads as open to all, which it was, but an
-/// earlier build must not open a directory in which a provider may be suspended.
-pub const RECORDS_FORMAT: u32 = 4;
+/// earlier build must not open a directory in which a provider may be suspended. Format 5
+/// added applications (`va/`, `vn/`), public notices (`no/`), the providers a voucher is
+/// bound to, and confirmed, disputed, returned and corrected claims: an earlier build would
+/// let any provider redeem a bound voucher, so it must refuse the directory.
+pub const RECORDS_FORMAT: u32 = 5;
 
 /// What an upgrade did.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -49,6 +49,7 @@ pub fn page(chrome: &Chrome<'_>, section: Section, title: &str, body: Markup) ->
         Role::Bureau => language.pick("数据局", "Bureau"),
         Role::Auditor => language.pick("审计", "Auditor"),
         Role::Provider => language.pick("服务商", "Provider"),
+        Role::Enterprise => language.pick("企业", "Enterprise"),
     };
     html! {
         (DOCTYPE)
@@ -185,6 +186,8 @@ impl StatusWord for RedemptionStatus {
             RedemptionStatus::Rejected => language.pick("已驳回", "rejected"),
             RedemptionStatus::Settled => language.pick("已结算", "settled"),
             RedemptionStatus::Reversed => language.pick("已红冲", "reversed"),
+            RedemptionStatus::Disputed => language.pick("企业异议", "disputed"),
+            RedemptionStatus::Returned => language.pick("已退回补正", "returned"),
         }
     }
 }

@@ -178,6 +178,7 @@ impl ListRedemptions {
             invoice_date_to: self.to.map(to_date).unwrap_or_default(),
             page_size: self.paging.page_size(),
             page_token: String::new(),
+            status: 0,
         };
         paginate(output, &self.paging, "redemptions", async |page_token| {
             let request = pb::ListRedemptionsRequest {

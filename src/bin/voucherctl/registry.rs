@@ -113,6 +113,7 @@ impl CreateToken {
             role: self.role.wire(),
             provider_credit_code: self.provider.unwrap_or_default(),
             description: self.description.unwrap_or_default(),
+            enterprise_credit_code: String::new(),
         };
         let reply = client.create_token(request).await?.into_inner();
         output.record(&created_token_record(&reply));

@@ -47,6 +47,7 @@ impl IssueVoucher {
             face_value: self.face_value.map(to_money),
             valid_from: self.valid_from.map(to_date).unwrap_or_default(),
             valid_until: self.valid_until.map(to_date).unwrap_or_default(),
+            provider_credit_codes: Vec::new(),
         };
         let reply = client
             .issue_voucher(request)

@@ -62,6 +62,14 @@ impl Ledger {
             | Event::ProviderReinstated { .. }
             | Event::ProviderCertificatePinned { .. }
             | Event::ProviderCertificateRevoked { .. } => self.apply_access(event),
+            Event::VoucherApplied { .. }
+            | Event::ApplicationApproved { .. }
+            | Event::ApplicationRejected { .. }
+            | Event::VoucherProvidersChanged { .. }
+            | Event::RedemptionConfirmed { .. }
+            | Event::RedemptionDisputed { .. }
+            | Event::RedemptionReturned { .. }
+            | Event::NoticePublished { .. } => self.apply_enterprise_event(event),
         }
     }
 
@@ -246,11 +254,24 @@ impl Ledger {
         let previous_invoice = self
             .redemption_by_invoice
             .insert(redemption.invoice.number.clone(), redemption.redemption_id);
-        assert!(
-            previous_invoice.is_none(),
-            "invoice {} redeemed twice",
+        assert_eq!(
+            previous_invoice, redemption.corrects,
+            "invoice {} claimed again without correcting its returned claim",
             redemption.invoice.number
         );
+        if let Some(returned) = redemption.corrects {
+            let returned = self
+                .redemptions
+                .get(&returned)
+                .expect("a corrected claim exists");
+            assert!(
+                returned.status == RedemptionStatus::Returned
+                    && returned.provider_credit_code == redemption.provider_credit_code
+                    && returned.enterprise_credit_code == redemption.enterprise_credit_code,
+                "{} corrects a claim that was not returned to its provider",
+                redemption.redemption_id
+            );
+        }
         self.redemptions
             .insert(redemption.redemption_id, redemption.clone());
     }
@@ -340,7 +361,7 @@ impl Ledger {
         self.release_subsidy(redemption_id, Released::Rejected);
     }
 
-    fn forget_settleable(
+    pub(super) fn forget_settleable(
         &mut self,
         provider: CreditCode,
         program: ProgramCode,
@@ -362,6 +383,11 @@ impl Ledger {
     /// Gives a redemption's subsidy back: to its voucher, its cap account, its program's and
     /// its provider's totals. A closed voucher commits only what it redeemed, so this releases
     /// the commitment too.
+    /// Gives back the subsidy of a claim closed on review (rejected, disputed, returned).
+    pub(super) fn release_rejected(&mut self, redemption_id: RedemptionId) {
+        self.release_subsidy(redemption_id, Released::Rejected);
+    }
+
     fn release_subsidy(&mut self, redemption_id: RedemptionId, how: Released) {
         let redemption = self
             .redemptions

@@ -64,6 +64,50 @@ impl Ledger {
             | Command::ReinstateProvider { .. }
             | Command::PinProviderCertificate { .. }
             | Command::RevokeProviderCertificate { .. } => self.decide_access(command, clock),
+            Command::ApplyForVoucher(_)
+            | Command::ApproveApplication { .. }
+            | Command::RejectApplication { .. }
+            | Command::ChangeVoucherProviders { .. }
+            | Command::ConfirmRedemption { .. }
+            | Command::DisputeRedemption { .. }
+            | Command::ReturnRedemption { .. }
+            | Command::PublishNotice(_) => self.decide_enterprise_part(command, clock),
+        }
+    }
+
+    /// The enterprise's part: applications, bound providers, confirmation, dispute, return,
+    /// notices (see `enterprise.rs`).
+    fn decide_enterprise_part(&self, command: &Command, clock: Clock) -> Decision {
+        match command {
+            Command::ApplyForVoucher(request) => self.decide_apply(request, clock),
+            Command::ApproveApplication {
+                application_id,
+                face_value,
+            } => self.decide_approve_application(*application_id, *face_value, clock),
+            Command::RejectApplication {
+                application_id,
+                reason,
+            } => self.decide_reject_application(*application_id, reason, clock),
+            Command::ChangeVoucherProviders {
+                voucher_id,
+                provider_credit_codes,
+                reason,
+            } => self.decide_change_providers(*voucher_id, provider_credit_codes, reason, clock),
+            Command::ConfirmRedemption {
+                redemption_id,
+                enterprise_credit_code,
+            } => self.decide_confirm(*redemption_id, *enterprise_credit_code, clock),
+            Command::DisputeRedemption {
+                redemption_id,
+                enterprise_credit_code,
+                reason,
+            } => self.decide_dispute(*redemption_id, *enterprise_credit_code, reason, clock),
+            Command::ReturnRedemption {
+                redemption_id,
+                reason,
+            } => self.decide_return(*redemption_id, reason, clock),
+            Command::PublishNotice(request) => self.decide_notice(request, clock),
+            _ => unreachable!("{} is not an enterprise command", command.name()),
         }
     }
 
@@ -95,11 +139,12 @@ impl Ledger {
             Command::CreateToken {
                 role,
                 provider_credit_code,
+                enterprise_credit_code,
                 description,
                 secret_sha256,
             } => self.decide_create_token(
                 *role,
-                *provider_credit_code,
+                (*provider_credit_code, *enterprise_credit_code),
                 description,
                 secret_sha256,
                 clock,
@@ -212,14 +257,18 @@ impl Ledger {
         ))
     }
 
+    /// `bound` is the provider and the enterprise the token names: a provider token names its
+    /// provider, an enterprise token its enterprise, and no token names anything else.
     fn decide_create_token(
         &self,
         role: Role,
-        provider_credit_code: Option<CreditCode>,
+        bound: (Option<CreditCode>, Option<CreditCode>),
         description: &Option<Description>,
         secret_sha256: &SecretHash,
         clock: Clock,
     ) -> Decision {
+        let (provider_credit_code, enterprise_credit_code) = bound;
+        self.check_token_enterprise(role, enterprise_credit_code)?;
         match (role, provider_credit_code) {
             (Role::Provider, None) => {
                 return Err(LedgerError::InvalidArgument {
@@ -235,7 +284,7 @@ impl Ledger {
                     "provider",
                 ));
             }
-            (Role::Bureau | Role::Auditor, Some(_)) => {
+            (Role::Bureau | Role::Auditor | Role::Enterprise, Some(_)) => {
                 return Err(LedgerError::InvalidArgument {
                     field: "provider_credit_code",
                     reason: ReasonCode::NotAllowed,
@@ -253,12 +302,38 @@ impl Ledger {
             token_id,
             role,
             provider_credit_code,
+            enterprise_credit_code,
             description: description.clone(),
             secret_sha256: secret_sha256.clone(),
             created_at: clock.now,
             revoked_at: None,
         };
         Ok((vec![Event::TokenCreated { token }], Target::Token(token_id)))
+    }
+
+    fn check_token_enterprise(
+        &self,
+        role: Role,
+        enterprise_credit_code: Option<CreditCode>,
+    ) -> Result<(), LedgerError> {
+        match (role, enterprise_credit_code) {
+            (Role::Enterprise, None) => Err(LedgerError::InvalidArgument {
+                field: "enterprise_credit_code",
+                reason: ReasonCode::Required,
+                message: "an enterprise token must name its enterprise".to_owned(),
+            }),
+            (Role::Enterprise, Some(code)) if !self.enterprises.contains_key(&code) => Err(
+                unknown_credit_code(&code, "enterprise_credit_code", "enterprise"),
+            ),
+            (Role::Bureau | Role::Auditor | Role::Provider, Some(_)) => {
+                Err(LedgerError::InvalidArgument {
+                    field: "enterprise_credit_code",
+                    reason: ReasonCode::NotAllowed,
+                    message: "only an enterprise token names an enterprise".to_owned(),
+                })
+            }
+            _ => Ok(()),
+        }
     }
 
     fn decide_revoke_token(&self, token_id: TokenId, clock: Clock) -> Decision {
@@ -291,7 +366,11 @@ impl Ledger {
         ))
     }
 
-    fn decide_issue_voucher(&self, request: &IssueVoucherRequest, clock: Clock) -> Decision {
+    pub(super) fn decide_issue_voucher(
+        &self,
+        request: &IssueVoucherRequest,
+        clock: Clock,
+    ) -> Decision {
         if let Some(voucher_id) = self.voucher_by_request.get(&request.request_id) {
             return self.replay_issue(*voucher_id, request);
         }
@@ -315,6 +394,7 @@ impl Ledger {
                 ),
             ));
         }
+        self.check_bound_providers(request.program, &request.provider_credit_codes)?;
         let face_value = self.face_value_within_cap(rules, code, cap_period, request.face_value)?;
         let voucher = Voucher {
             voucher_id: self
@@ -332,6 +412,8 @@ impl Ledger {
             request: request.clone(),
             revocation_reason: None,
             closed_at: None,
+            provider_credit_codes: request.provider_credit_codes.clone(),
+            application_id: None,
         };
         let target = Target::Voucher(voucher.voucher_id);
         Ok((vec![Event::VoucherIssued { voucher }], target))
@@ -492,7 +574,7 @@ impl Ledger {
         }
     }
 
-    fn known_voucher(&self, voucher_id: VoucherId) -> Result<&Voucher, LedgerError> {
+    pub(super) fn known_voucher(&self, voucher_id: VoucherId) -> Result<&Voucher, LedgerError> {
         self.vouchers
             .get(&voucher_id)
             .ok_or_else(|| LedgerError::not_found("voucher_id", format!("no voucher {voucher_id}")))

@@ -30,7 +30,7 @@ use crate::domain::ids::RedemptionId;
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::model::{
     CapAccount, Clawback, Enterprise, ProgramPeriod, ProgramTotals, Provider, ProviderTotals,
-    Redemption, RelatedParties, Settlement, Token, Voucher,
+    PublicNotice, Redemption, RelatedParties, Settlement, Token, Voucher, VoucherApplication,
 };
 use crate::domain::policy::{Policy, ProgramCode};
 
@@ -72,6 +72,8 @@ pub struct ResidentState {
     pub receivables: Vec<((CreditCode, ProgramCode), Vec<Clawback>)>,
     /// The last redemption id given out.
     pub last_redemption_id: Option<RedemptionId>,
+    pub applications: Vec<VoucherApplication>,
+    pub notices: Vec<PublicNotice>,
 }
 
 impl Ledger {
@@ -136,6 +138,17 @@ impl Ledger {
         ledger.last_voucher_id = ledger.vouchers.keys().next_back().copied();
         ledger.last_settlement_id = ledger.settlements.keys().next_back().copied();
         ledger.last_redemption_id = resident.last_redemption_id;
+        for application in resident.applications {
+            ledger.index_application(&application);
+            ledger
+                .applications
+                .insert(application.application_id, application);
+        }
+        ledger.last_application_id = ledger.applications.keys().next_back().copied();
+        for notice in resident.notices {
+            ledger.notices.insert(notice.notice_id, notice);
+        }
+        ledger.last_notice_id = ledger.notices.keys().next_back().copied();
         ledger
     }
 
@@ -166,8 +179,17 @@ impl Ledger {
             Command::Redeem(redeem) => self.recall_invoice(&redeem.invoice.number, history),
             Command::ReverseRedemption { redemption_id, .. }
             | Command::ApproveRedemption { redemption_id }
-            | Command::RejectRedemption { redemption_id, .. } => {
+            | Command::RejectRedemption { redemption_id, .. }
+            | Command::ConfirmRedemption { redemption_id, .. }
+            | Command::DisputeRedemption { redemption_id, .. }
+            | Command::ReturnRedemption { redemption_id, .. } => {
                 self.recall_redemption(*redemption_id, history)
+            }
+            Command::PublishNotice(request) => {
+                for redemption_id in &request.redemption_ids {
+                    self.recall_redemption(*redemption_id, history)?;
+                }
+                Ok(())
             }
             Command::CreateSettlement(request) => {
                 let key = (request.provider_credit_code, request.program);
@@ -202,7 +224,10 @@ impl Ledger {
             }
             Event::RedemptionReversed { redemption_id, .. }
             | Event::RedemptionApproved { redemption_id, .. }
-            | Event::RedemptionRejected { redemption_id, .. } => {
+            | Event::RedemptionRejected { redemption_id, .. }
+            | Event::RedemptionConfirmed { redemption_id, .. }
+            | Event::RedemptionDisputed { redemption_id, .. }
+            | Event::RedemptionReturned { redemption_id, .. } => {
                 self.recall_redemption(*redemption_id, history)
             }
             Event::SettlementCreated { settlement } => {
@@ -250,8 +275,14 @@ impl Ledger {
             return Ok(());
         };
         self.recall_redemption(redemption_id, history)?;
+        // Indexed here and only here: a claim recalled by its id may be one its invoice's
+        // correction replaced, and the index names the newest.
         match self.redemptions.get(&redemption_id) {
-            Some(redemption) if redemption.invoice.number == *number => Ok(()),
+            Some(redemption) if redemption.invoice.number == *number => {
+                self.redemption_by_invoice
+                    .insert(number.clone(), redemption_id);
+                Ok(())
+            }
             _ => Err(HistoryError(format!(
                 "invoice {number} is indexed to {redemption_id}, which does not hold it"
             ))),
@@ -275,8 +306,6 @@ impl Ledger {
                 redemption.redemption_id
             )));
         }
-        self.redemption_by_invoice
-            .insert(redemption.invoice.number.clone(), redemption_id);
         self.redemptions.insert(redemption_id, redemption);
         Ok(())
     }
@@ -304,6 +333,12 @@ impl Ledger {
             && self.last_voucher_id == other.last_voucher_id
             && self.last_redemption_id == other.last_redemption_id
             && self.last_settlement_id == other.last_settlement_id
+            && self.applications == other.applications
+            && self.application_by_request == other.application_by_request
+            && self.live_application_by_contract == other.live_application_by_contract
+            && self.notices == other.notices
+            && self.last_application_id == other.last_application_id
+            && self.last_notice_id == other.last_notice_id
     }
 }
 

@@ -7,7 +7,8 @@ use super::Ledger;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::ids::VoucherId;
 use crate::domain::model::{
-    CapAccount, CapKey, ProgramPeriod, ProgramTotals, ProviderTotals, RedemptionStatus, Settlement,
+    CapAccount, CapKey, ProgramPeriod, ProgramTotals, ProviderTotals, Redemption, RedemptionStatus,
+    Settlement,
 };
 use crate::domain::money::{Money, Total};
 
@@ -71,6 +72,28 @@ impl Ledger {
     /// A ledger without its history (see `history`) is recounted from what it holds: each cap
     /// account from its vouchers, each program's totals from its accounts, vouchers and
     /// providers' totals, each statement from its clawbacks.
+    /// An invoice is indexed to its newest claim; every earlier one was returned for
+    /// correction, and the claim after it names it.
+    fn check_invoice_claim(&self, redemption: &Redemption, report: &mut impl FnMut(String)) {
+        let number = &redemption.invoice.number;
+        let indexed = self.redemption_by_invoice.get(number);
+        if indexed == Some(&redemption.redemption_id) {
+            return;
+        }
+        let corrected_by = self
+            .redemptions
+            .values()
+            .find(|later| later.corrects == Some(redemption.redemption_id));
+        let corrected = corrected_by.is_some_and(|later| later.invoice.number == *number)
+            && redemption.status == RedemptionStatus::Returned;
+        if !corrected {
+            report(format!(
+                "invoice {number} is not indexed to {}, and no correction replaced it",
+                redemption.redemption_id
+            ));
+        }
+    }
+
     pub fn check_invariants(&self) -> Vec<InvariantViolation> {
         if !self.history_complete {
             return self.check_resident_invariants();
@@ -78,7 +101,12 @@ impl Ledger {
         let mut violations = Vec::new();
         let mut report = |text: String| violations.push(InvariantViolation(text));
         let (mut recounts, voucher_redeemed) = self.recount_redemptions(&mut report);
-        if self.redemption_by_invoice.len() != self.redemptions.len() {
+        let corrected = self
+            .redemptions
+            .values()
+            .filter(|redemption| redemption.corrects.is_some())
+            .count();
+        if self.redemption_by_invoice.len() + corrected != self.redemptions.len() {
             report("the invoice index and the redemptions differ in number".to_owned());
         }
         self.check_vouchers(&voucher_redeemed, &mut recounts, &mut report);
@@ -106,14 +134,7 @@ impl Ledger {
                     redemption.redemption_id
                 ));
             }
-            if self.redemption_by_invoice.get(&redemption.invoice.number)
-                != Some(&redemption.redemption_id)
-            {
-                report(format!(
-                    "invoice {} is not indexed to {}",
-                    redemption.invoice.number, redemption.redemption_id
-                ));
-            }
+            self.check_invoice_claim(redemption, report);
             if !redemption.status.counts() {
                 continue;
             }
@@ -513,7 +534,9 @@ impl Ledger {
                     totals.reversed = totals.reversed.plus(redemption.subsidy);
                     provider.reversed = provider.reversed.plus(redemption.subsidy);
                 }
-                RedemptionStatus::Rejected => {
+                RedemptionStatus::Rejected
+                | RedemptionStatus::Disputed
+                | RedemptionStatus::Returned => {
                     totals.rejected = totals.rejected.plus(redemption.subsidy);
                     provider.rejected = provider.rejected.plus(redemption.subsidy);
                 }

@@ -8,6 +8,7 @@
 mod access;
 mod apply;
 mod decide;
+mod enterprise;
 mod history;
 mod invariants;
 mod redeem;
@@ -24,17 +25,19 @@ use super::credit_code::CreditCode;
 use super::dates::Clock;
 use super::error::LedgerError;
 use super::event::Event;
-use super::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
+use super::ids::{ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId};
 use super::invoice::InvoiceNumber;
 use super::model::{
     CapAccount, CapKey, Clawback, Enterprise, ProgramPeriod, ProgramTotals, Provider,
-    ProviderTotals, Redemption, RelatedParties, SecretHash, Settlement, Token, Voucher,
+    ProviderTotals, PublicNotice, Redemption, RelatedParties, SecretHash, Settlement, Token,
+    Voucher, VoucherApplication,
 };
 use super::policy::Policy;
 use super::policy::ProgramCode;
 use super::text::RequestId;
 use crate::domain::command::Command;
 
+pub use enterprise::{BOUND_PROVIDERS_MAX, NOTICE_LINES_MAX, application_request_id};
 pub use history::{History, HistoryError, QueuedClaim, ResidentState};
 pub use invariants::InvariantViolation;
 
@@ -75,6 +78,14 @@ pub struct Ledger {
     last_voucher_id: Option<VoucherId>,
     last_redemption_id: Option<RedemptionId>,
     last_settlement_id: Option<SettlementId>,
+    /// Every application, with the indexes its rules need: by request id, and the live one
+    /// (pending or approved) of each (program, contract number).
+    applications: BTreeMap<ApplicationId, VoucherApplication>,
+    application_by_request: HashMap<RequestId, ApplicationId>,
+    live_application_by_contract: HashMap<(ProgramCode, String), ApplicationId>,
+    notices: BTreeMap<NoticeId, PublicNotice>,
+    last_application_id: Option<ApplicationId>,
+    last_notice_id: Option<NoticeId>,
 }
 
 /// The record a command was about, as it stands after the command.
@@ -87,6 +98,8 @@ pub enum Outcome {
     Redemption(Redemption),
     Settlement(Settlement),
     RelatedParties(RelatedParties),
+    Application(VoucherApplication),
+    Notice(PublicNotice),
 }
 
 /// Each record a command can be about comes back out of its [`Outcome`] typed: the caller
@@ -113,6 +126,8 @@ outcome_records!(
     Redemption(Redemption),
     Settlement(Settlement),
     RelatedParties(RelatedParties),
+    Application(VoucherApplication),
+    Notice(PublicNotice),
 );
 
 /// What [`Ledger::execute`] did: the events to record (none for an idempotent retry) and the
@@ -133,6 +148,8 @@ enum Target {
     Redemption(RedemptionId),
     Settlement(SettlementId),
     RelatedParties(CreditCode, CreditCode),
+    Application(ApplicationId),
+    Notice(NoticeId),
 }
 
 impl Ledger {
@@ -162,6 +179,12 @@ impl Ledger {
             last_voucher_id: None,
             last_redemption_id: None,
             last_settlement_id: None,
+            applications: BTreeMap::new(),
+            application_by_request: HashMap::new(),
+            live_application_by_contract: HashMap::new(),
+            notices: BTreeMap::new(),
+            last_application_id: None,
+            last_notice_id: None,
         }
     }
 
@@ -273,6 +296,10 @@ impl Ledger {
                     .expect(missing)
                     .clone(),
             ),
+            Target::Application(id) => {
+                Outcome::Application(self.applications.get(&id).expect(missing).clone())
+            }
+            Target::Notice(id) => Outcome::Notice(self.notices.get(&id).expect(missing).clone()),
         }
     }
 
@@ -308,6 +335,11 @@ impl Ledger {
 
     pub fn redemption(&self, redemption_id: &RedemptionId) -> Option<&Redemption> {
         self.redemptions.get(redemption_id)
+    }
+
+    /// The newest claim of an invoice number this ledger holds.
+    pub fn redemption_of_invoice(&self, number: &InvoiceNumber) -> Option<RedemptionId> {
+        self.redemption_by_invoice.get(number).copied()
     }
 
     pub fn cap_account(&self, key: &CapKey) -> Option<&CapAccount> {
@@ -422,6 +454,22 @@ impl Ledger {
 
     pub fn cap_accounts(&self) -> impl Iterator<Item = &CapAccount> {
         self.cap_accounts.values()
+    }
+
+    pub fn application(&self, application_id: &ApplicationId) -> Option<&VoucherApplication> {
+        self.applications.get(application_id)
+    }
+
+    pub fn applications(&self) -> impl Iterator<Item = &VoucherApplication> {
+        self.applications.values()
+    }
+
+    pub fn notice(&self, notice_id: &NoticeId) -> Option<&PublicNotice> {
+        self.notices.get(notice_id)
+    }
+
+    pub fn notices(&self) -> impl Iterator<Item = &PublicNotice> {
+        self.notices.values()
     }
 }
 

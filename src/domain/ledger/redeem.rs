@@ -20,10 +20,21 @@ use crate::domain::text::Reason;
 
 impl Ledger {
     pub(super) fn decide_redeem(&self, command: &RedeemCommand, clock: Clock) -> Decision {
+        let mut corrects = None;
         if let Some(existing_id) = self.redemption_by_invoice.get(&command.invoice.number) {
-            return self.replay_redeem(*existing_id, command);
+            match self.returned_for_correction(*existing_id, command) {
+                Some(returned) => corrects = Some(returned),
+                None => return self.replay_redeem(*existing_id, command),
+            }
         }
         let voucher = self.voucher_held_by(command.voucher_id, command.enterprise_credit_code)?;
+        if !voucher.admits_provider(&command.provider_credit_code) {
+            // A voucher bound to other providers answers as one that does not exist.
+            return Err(super::settle::no_voucher(
+                command.voucher_id,
+                command.enterprise_credit_code,
+            ));
+        }
         let provider = self
             .providers
             .get(&command.provider_credit_code)
@@ -53,8 +64,9 @@ impl Ledger {
             computed_subsidy,
             command.allow_partial,
         )?;
-        let redemption =
+        let mut redemption =
             self.accepted_redemption(command, voucher, computed_subsidy, subsidy, clock);
+        redemption.corrects = corrects;
         let target = Target::Redemption(redemption.redemption_id);
         Ok((vec![Event::RedemptionAccepted { redemption }], target))
     }
@@ -90,7 +102,30 @@ impl Ledger {
             rejection_reason: None,
             rejected_at: None,
             settlement_id: None,
+            corrects: None,
+            confirmed_at: None,
+            closing_reason: None,
+            closed_at: None,
         }
+    }
+
+    /// The claim `command` corrects: the invoice's claim, returned by the bureau, made by the
+    /// same provider for the same enterprise, and asked for differently (the same payload
+    /// again is a retry of the returned claim, answered with it).
+    fn returned_for_correction(
+        &self,
+        existing_id: RedemptionId,
+        command: &RedeemCommand,
+    ) -> Option<RedemptionId> {
+        let existing = self
+            .redemptions
+            .get(&existing_id)
+            .expect("invoice index points at a redemption");
+        let correctable = existing.status == RedemptionStatus::Returned
+            && existing.provider_credit_code == command.provider_credit_code
+            && existing.enterprise_credit_code == command.enterprise_credit_code
+            && !same_claim(existing, command);
+        correctable.then_some(existing_id)
     }
 
     /// The same invoice again: the first redemption if the payload is the same, else a conflict.
@@ -100,13 +135,7 @@ impl Ledger {
             .get(&existing_id)
             .expect("invoice index points at a redemption");
         let same_provider = existing.provider_credit_code == command.provider_credit_code;
-        let same_payload = existing.voucher_id == command.voucher_id
-            && existing.provider_credit_code == command.provider_credit_code
-            && existing.enterprise_credit_code == command.enterprise_credit_code
-            && existing.invoice == command.invoice
-            && existing.allow_partial == command.allow_partial
-            && existing.evidence == command.evidence;
-        if same_payload {
+        if same_claim(existing, command) {
             return Ok((Vec::new(), Target::Redemption(existing_id)));
         }
         // Another provider's claim id is not the caller's to know.
@@ -170,7 +199,7 @@ impl Ledger {
             Actor::Provider(code) if code == redemption.provider_credit_code => {}
             // Another provider's claim answers as a claim that does not exist.
             Actor::Provider(_) => return Err(super::settle::no_redemption(redemption_id)),
-            Actor::Auditor => {
+            Actor::Auditor | Actor::Enterprise(_) => {
                 return Err(LedgerError::permission_denied(format!(
                     "only the bureau or the provider that made it may reverse {redemption_id}"
                 )));
@@ -180,11 +209,16 @@ impl Ledger {
             (RedemptionStatus::Reversed, _) => {
                 return Ok((Vec::new(), Target::Redemption(redemption_id)));
             }
-            (RedemptionStatus::Rejected, _) => {
+            (
+                RedemptionStatus::Rejected
+                | RedemptionStatus::Disputed
+                | RedemptionStatus::Returned,
+                _,
+            ) => {
                 return Err(LedgerError::refused(
                     ReasonCode::RedemptionNotOpen,
                     format!(
-                        "{redemption_id} was rejected on review: its subsidy is already released"
+                        "{redemption_id} was closed on review: its subsidy is already released"
                     ),
                 ));
             }
@@ -203,6 +237,16 @@ impl Ledger {
         };
         Ok((vec![event], Target::Redemption(redemption_id)))
     }
+}
+
+/// Whether `command` asks for exactly what `existing` claimed: then it is a retry.
+fn same_claim(existing: &Redemption, command: &RedeemCommand) -> bool {
+    existing.voucher_id == command.voucher_id
+        && existing.provider_credit_code == command.provider_credit_code
+        && existing.enterprise_credit_code == command.enterprise_credit_code
+        && existing.invoice == command.invoice
+        && existing.allow_partial == command.allow_partial
+        && existing.evidence == command.evidence
 }
 
 /// Program and seller must fit the voucher (its holder is checked when it is looked up).

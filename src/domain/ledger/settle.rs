@@ -29,16 +29,20 @@ impl Ledger {
             RedemptionStatus::Approved | RedemptionStatus::Settled => {
                 Ok((Vec::new(), Target::Redemption(redemption_id)))
             }
-            RedemptionStatus::Accepted => Ok((
-                vec![Event::RedemptionApproved {
-                    redemption_id,
-                    at: clock.now,
-                }],
-                Target::Redemption(redemption_id),
-            )),
-            RedemptionStatus::Rejected | RedemptionStatus::Reversed => {
-                Err(not_open(redemption, "approved"))
+            RedemptionStatus::Accepted => {
+                self.check_confirmed(redemption)?;
+                Ok((
+                    vec![Event::RedemptionApproved {
+                        redemption_id,
+                        at: clock.now,
+                    }],
+                    Target::Redemption(redemption_id),
+                ))
             }
+            RedemptionStatus::Rejected
+            | RedemptionStatus::Reversed
+            | RedemptionStatus::Disputed
+            | RedemptionStatus::Returned => Err(not_open(redemption, "approved")),
         }
     }
 
@@ -59,9 +63,10 @@ impl Ledger {
                 }],
                 Target::Redemption(redemption_id),
             )),
-            RedemptionStatus::Settled | RedemptionStatus::Reversed => {
-                Err(not_open(redemption, "rejected"))
-            }
+            RedemptionStatus::Settled
+            | RedemptionStatus::Reversed
+            | RedemptionStatus::Disputed
+            | RedemptionStatus::Returned => Err(not_open(redemption, "rejected")),
         }
     }
 
@@ -276,13 +281,17 @@ impl Ledger {
         self.vouchers
             .get(&voucher_id)
             .filter(|voucher| voucher.enterprise_credit_code == enterprise)
-            .ok_or_else(|| {
-                LedgerError::not_found(
-                    "voucher_id",
-                    format!("enterprise {enterprise} holds no voucher {voucher_id}"),
-                )
-            })
+            .ok_or_else(|| no_voucher(voucher_id, enterprise))
     }
+}
+
+/// The answer for a voucher the enterprise does not hold, or that the caller may not redeem:
+/// it names only what the caller sent.
+pub(super) fn no_voucher(voucher_id: VoucherId, enterprise: CreditCode) -> LedgerError {
+    LedgerError::not_found(
+        "voucher_id",
+        format!("enterprise {enterprise} holds no voucher {voucher_id}"),
+    )
 }
 
 /// The answer for a claim that does not exist, or that is not the caller's to see.
@@ -290,7 +299,7 @@ pub(super) fn no_redemption(redemption_id: RedemptionId) -> LedgerError {
     LedgerError::not_found("redemption_id", format!("no redemption {redemption_id}"))
 }
 
-fn not_open(redemption: &Redemption, what: &str) -> LedgerError {
+pub(super) fn not_open(redemption: &Redemption, what: &str) -> LedgerError {
     LedgerError::refused(
         ReasonCode::RedemptionNotOpen,
         format!(

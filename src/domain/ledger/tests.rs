@@ -78,6 +78,7 @@ fn issue(
         face_value: face_value.map(yuan),
         valid_from: None,
         valid_until: None,
+        provider_credit_codes: Default::default(),
     };
     match ledger
         .execute(&Command::IssueVoucher(request), clock(today))?
@@ -398,6 +399,7 @@ fn issue_command(id: &str, program: ProgramCode, face: &str) -> Command {
         face_value: Some(yuan(face)),
         valid_from: None,
         valid_until: None,
+        provider_credit_codes: Default::default(),
     })
 }
 
@@ -502,6 +504,7 @@ fn a_program_may_commit_more_than_any_single_amount_may_hold() {
             face_value: None,
             valid_from: None,
             valid_until: None,
+            provider_credit_codes: Default::default(),
         };
         ledger
             .execute(&Command::IssueVoucher(request), at)

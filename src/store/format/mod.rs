@@ -1,11 +1,11 @@
 //! Stored formats: the bytes of each event record, written once and hashed as written.
 //!
-//! Every record names its format in its first bytes: format 3 records start with
-//! `{"format":3,`, format 2 records with `{"format":2,`, format 1 records (every build up to
-//! d4e9db9) with `{"sequence":`. A reader decodes each record by its own format into the
-//! domain's [`Event`]. A writer writes each event in the newest format that added its kind:
-//! the provider access events in format 3 ([`CURRENT`]), every other kind in format 2, so
-//! that adding a kind never moves the bytes of the earlier ones. Nothing ever re-encodes a stored record: the hash chain, backups and restore
+//! Every record names its format in its first bytes: format N records (N ≥ 2) start with
+//! `{"format":N,`, format 1 records (every build up to d4e9db9) with `{"sequence":`. A reader
+//! decodes each record by its own format into the domain's [`Event`]. A writer writes each
+//! event in the newest format that holds its kind: the enterprise's part and the three kinds
+//! that gained a field with it in format 4 ([`CURRENT`]), the provider access events in format
+//! 3, every other kind in format 2, so that adding a kind never moves the bytes of the others. Nothing ever re-encodes a stored record: the hash chain, backups and restore
 //! all carry the original bytes, and verification compares decoded values.
 //!
 //! The layouts are in ARCHITECTURE.md ("Stored formats and upgrades") and in the `v1`, `v2`
@@ -14,12 +14,13 @@
 pub mod v1;
 pub mod v2;
 pub mod v3;
+pub mod v4;
 mod value;
 
 use crate::domain::event::Event;
 
 /// The newest format this build writes.
-pub const CURRENT: u32 = v3::FORMAT;
+pub const CURRENT: u32 = v4::FORMAT;
 
 /// One stored event, decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,7 +52,8 @@ impl FormatError {
 /// current format. Asserts that they decode back to the same event: a fact the format cannot
 /// hold must stop the writer before it is written, not be lost.
 pub fn encode_event(sequence: u64, previous_sha256: &str, event: &Event) -> Vec<u8> {
-    let bytes = v3::encode(sequence, previous_sha256, event)
+    let bytes = v4::encode(sequence, previous_sha256, event)
+        .or_else(|| v3::encode(sequence, previous_sha256, event))
         .unwrap_or_else(|| v2::encode(sequence, previous_sha256, event));
     let decoded = decode_event(&bytes).expect("a record just encoded decodes");
     assert!(
@@ -65,7 +67,9 @@ pub fn encode_event(sequence: u64, previous_sha256: &str, event: &Event) -> Vec<
 
 /// Decodes a stored record of any format this build knows.
 pub fn decode_event(bytes: &[u8]) -> Result<EventRecord, FormatError> {
-    let (format, (sequence, previous_sha256, event)) = if bytes.starts_with(v3::PREFIX) {
+    let (format, (sequence, previous_sha256, event)) = if bytes.starts_with(v4::PREFIX) {
+        (v4::FORMAT, v4::decode(bytes)?)
+    } else if bytes.starts_with(v3::PREFIX) {
         (v3::FORMAT, v3::decode(bytes)?)
     } else if bytes.starts_with(v2::PREFIX) {
         (v2::FORMAT, v2::decode(bytes)?)

@@ -426,6 +426,7 @@ fn token_of(token: StoredToken) -> Result<Token, FormatError> {
             .provider_credit_code
             .map(|code| credit_code(&code, "provider_credit_code"))
             .transpose()?,
+        enterprise_credit_code: None,
         description: token.description.map(BoundedText::from_stored),
         secret_sha256: SecretHash(token.secret_sha256),
         created_at: instant(&token.created_at, "created_at")?,
@@ -465,9 +466,12 @@ fn voucher_of(voucher: StoredVoucher) -> Result<Voucher, FormatError> {
                 .transpose()?,
             valid_from: optional_day(request.valid_from, "request.valid_from")?,
             valid_until: optional_day(request.valid_until, "request.valid_until")?,
+            provider_credit_codes: std::collections::BTreeSet::new(),
         },
         revocation_reason: voucher.revocation_reason.map(BoundedText::from_stored),
         closed_at: optional_instant(voucher.closed_at, "closed_at")?,
+        provider_credit_codes: std::collections::BTreeSet::new(),
+        application_id: None,
     })
 }
 
@@ -511,6 +515,10 @@ fn redemption_of(stored: StoredRedemption) -> Result<Redemption, FormatError> {
             .settlement_id
             .map(|text| id_from_text(&text, "settlement_id"))
             .transpose()?,
+        corrects: None,
+        confirmed_at: None,
+        closing_reason: None,
+        closed_at: None,
     })
 }
 

@@ -119,7 +119,7 @@ enum Payload {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct VoucherIssued {
+pub(super) struct VoucherIssued {
     voucher: u64,
     request_id: String,
     enterprise_credit_code: String,
@@ -139,7 +139,7 @@ struct VoucherIssued {
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RedemptionAccepted {
+pub(super) struct RedemptionAccepted {
     redemption: u64,
     voucher: u64,
     program: ProgramCode,
@@ -238,15 +238,10 @@ fn payload_of(event: &Event) -> Payload {
         | Event::RedemptionRejected { .. }
         | Event::RedemptionReversed { .. } => redemption_payload(event),
         Event::SettlementCreated { .. } | Event::SettlementPaid { .. } => settlement_payload(event),
-        Event::ProviderSuspended { .. }
-        | Event::ProviderReinstated { .. }
-        | Event::ProviderCertificatePinned { .. }
-        | Event::ProviderCertificateRevoked { .. } => {
-            unreachable!(
-                "{} is written in format 3 (see `format::encode_event`)",
-                event.name()
-            )
-        }
+        _ => unreachable!(
+            "{} is written in a later format (see `format::encode_event`)",
+            event.name()
+        ),
     }
 }
 
@@ -382,7 +377,7 @@ fn text_of<const MIN: usize, const MAX: usize>(
     text.as_ref().map(ToString::to_string)
 }
 
-fn voucher_issued(voucher: &Voucher) -> VoucherIssued {
+pub(super) fn voucher_issued(voucher: &Voucher) -> VoucherIssued {
     VoucherIssued {
         voucher: id_number(voucher.voucher_id),
         request_id: voucher.request.request_id.as_str().to_owned(),
@@ -401,7 +396,7 @@ fn voucher_issued(voucher: &Voucher) -> VoucherIssued {
     }
 }
 
-fn redemption_accepted(redemption: &Redemption) -> RedemptionAccepted {
+pub(super) fn redemption_accepted(redemption: &Redemption) -> RedemptionAccepted {
     RedemptionAccepted {
         redemption: id_number(redemption.redemption_id),
         voucher: id_number(redemption.voucher_id),
@@ -503,6 +498,7 @@ fn policy_or_token_event(payload: Payload) -> Result<Event, FormatError> {
                 provider_credit_code: provider_credit_code
                     .map(|code| credit_code(&code, "provider_credit_code"))
                     .transpose()?,
+                enterprise_credit_code: None,
                 description: description.map(BoundedText::from_stored),
                 secret_sha256: SecretHash(secret_sha256),
                 created_at: instant(&at, "at")?,
@@ -648,7 +644,7 @@ fn settlement_event(payload: Payload) -> Result<Event, FormatError> {
     })
 }
 
-fn voucher_of(issued: VoucherIssued) -> Result<Voucher, FormatError> {
+pub(super) fn voucher_of(issued: VoucherIssued) -> Result<Voucher, FormatError> {
     let enterprise_credit_code = credit_code(&issued.enterprise_credit_code, "enterprise")?;
     let optional_day = |text: &Option<String>, field: &str| {
         text.as_deref().map(|text| day(text, field)).transpose()
@@ -678,9 +674,12 @@ fn voucher_of(issued: VoucherIssued) -> Result<Voucher, FormatError> {
                 .transpose()?,
             valid_from: optional_day(&issued.requested_valid_from, "requested_valid_from")?,
             valid_until: optional_day(&issued.requested_valid_until, "requested_valid_until")?,
+            provider_credit_codes: std::collections::BTreeSet::new(),
         },
         revocation_reason: None,
         closed_at: None,
+        provider_credit_codes: std::collections::BTreeSet::new(),
+        application_id: None,
     })
 }
 
@@ -693,7 +692,7 @@ pub(super) fn range(first: &str, last: &str, field: &str) -> Result<DateRange, F
     Ok(DateRange::new(first, last))
 }
 
-fn redemption_of(accepted: RedemptionAccepted) -> Result<Redemption, FormatError> {
+pub(super) fn redemption_of(accepted: RedemptionAccepted) -> Result<Redemption, FormatError> {
     let evidence = accepted
         .evidence
         .into_iter()
@@ -730,6 +729,10 @@ fn redemption_of(accepted: RedemptionAccepted) -> Result<Redemption, FormatError
         rejection_reason: None,
         rejected_at: None,
         settlement_id: None,
+        corrects: None,
+        confirmed_at: None,
+        closing_reason: None,
+        closed_at: None,
     })
 }
 

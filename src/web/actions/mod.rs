@@ -100,6 +100,7 @@ pub async fn issue_voucher(
             face_value,
             valid_from: form.valid_from.clone(),
             valid_until: form.valid_until.clone(),
+            provider_credit_codes: Vec::new(),
         })
     });
     Ok(act(&console, &viewer, command).await)

@@ -82,6 +82,7 @@ fn filter_of(
         enterprise_credit_code: code("enterprise", &query.enterprise)?,
         invoice_date_from: day("from", &query.from)?,
         invoice_date_to: day("to", &query.to)?,
+        status: None,
     })
 }
 

@@ -12,7 +12,7 @@ use tonic::{Request, Response, Status};
 use super::auth::{authorize, generate_secret};
 use super::observe::Call;
 use super::status::to_status;
-use super::{audit, convert, requests};
+use super::{audit, convert, enterprise, requests};
 use crate::attempts::FailedAttempts;
 use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
@@ -30,9 +30,20 @@ const BUREAU: &[Role] = &[Role::Bureau];
 const BUREAU_AUDITOR: &[Role] = &[Role::Bureau, Role::Auditor];
 const BUREAU_PROVIDER: &[Role] = &[Role::Bureau, Role::Provider];
 const ANY_ROLE: &[Role] = &[Role::Bureau, Role::Auditor, Role::Provider];
+/// The reads an enterprise shares, each scoped to its own records by the reader.
+const OWN_RECORDS: &[Role] = &[Role::Bureau, Role::Auditor, Role::Enterprise];
+const CLAIM_READERS: &[Role] = &[
+    Role::Bureau,
+    Role::Auditor,
+    Role::Provider,
+    Role::Enterprise,
+];
+const ENTERPRISE: &[Role] = &[Role::Enterprise];
 
 /// Callers waiting for a verification at once, in the whole server (each token one).
 const VERIFICATIONS_WAITING_MAX: usize = 64;
+
+mod enterprise_calls;
 
 pub struct LedgerService {
     engine: Engine,
@@ -150,6 +161,171 @@ impl LedgerService {
 
 #[tonic::async_trait]
 impl VoucherLedger for LedgerService {
+    async fn apply_for_voucher(
+        &self,
+        request: Request<pb::ApplyForVoucherRequest>,
+    ) -> Result<Response<pb::VoucherApplication>, Status> {
+        self.serve(
+            "ApplyForVoucher",
+            request,
+            ENTERPRISE,
+            |caller, body| async move {
+                self.application_answer(enterprise::apply_for_voucher(&body, caller.actor))
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn list_applications(
+        &self,
+        request: Request<pb::ListApplicationsRequest>,
+    ) -> Result<Response<pb::ListApplicationsResponse>, Status> {
+        self.serve("ListApplications", request, OWN_RECORDS, |caller, body| {
+            self.list_applications_call(caller.actor, body)
+        })
+        .await
+    }
+
+    async fn get_application(
+        &self,
+        request: Request<pb::GetApplicationRequest>,
+    ) -> Result<Response<pb::VoucherApplication>, Status> {
+        self.serve(
+            "GetApplication",
+            request,
+            OWN_RECORDS,
+            |caller, body| async move {
+                let application_id = enterprise::application_id(&body.application_id)?;
+                let application = self
+                    .engine
+                    .reader()
+                    .application(&application_id, caller.actor)
+                    .map_err(to_status)?;
+                Ok(enterprise::to_application(&application))
+            },
+        )
+        .await
+    }
+
+    async fn approve_application(
+        &self,
+        request: Request<pb::ApproveApplicationRequest>,
+    ) -> Result<Response<pb::VoucherApplication>, Status> {
+        self.serve(
+            "ApproveApplication",
+            request,
+            BUREAU,
+            |_, body| async move {
+                self.application_answer(enterprise::approve_application(&body))
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn reject_application(
+        &self,
+        request: Request<pb::RejectApplicationRequest>,
+    ) -> Result<Response<pb::VoucherApplication>, Status> {
+        self.serve("RejectApplication", request, BUREAU, |_, body| async move {
+            self.application_answer(enterprise::reject_application(&body))
+                .await
+        })
+        .await
+    }
+
+    async fn change_voucher_providers(
+        &self,
+        request: Request<pb::ChangeVoucherProvidersRequest>,
+    ) -> Result<Response<pb::Voucher>, Status> {
+        self.serve(
+            "ChangeVoucherProviders",
+            request,
+            BUREAU,
+            |_, body| async move {
+                let command = enterprise::change_voucher_providers(&body);
+                let voucher: Voucher = self.execute(command).await?;
+                Ok(convert::to_voucher(&voucher))
+            },
+        )
+        .await
+    }
+
+    async fn confirm_redemption(
+        &self,
+        request: Request<pb::ConfirmRedemptionRequest>,
+    ) -> Result<Response<pb::Redemption>, Status> {
+        self.serve(
+            "ConfirmRedemption",
+            request,
+            ENTERPRISE,
+            |caller, body| async move {
+                self.redemption_answer(enterprise::confirm_redemption(&body, caller.actor))
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn dispute_redemption(
+        &self,
+        request: Request<pb::DisputeRedemptionRequest>,
+    ) -> Result<Response<pb::Redemption>, Status> {
+        self.serve(
+            "DisputeRedemption",
+            request,
+            ENTERPRISE,
+            |caller, body| async move {
+                self.redemption_answer(enterprise::dispute_redemption(&body, caller.actor))
+                    .await
+            },
+        )
+        .await
+    }
+
+    async fn return_redemption(
+        &self,
+        request: Request<pb::ReturnRedemptionRequest>,
+    ) -> Result<Response<pb::Redemption>, Status> {
+        self.serve("ReturnRedemption", request, BUREAU, |_, body| async move {
+            self.redemption_answer(enterprise::return_redemption(&body))
+                .await
+        })
+        .await
+    }
+
+    async fn publish_notice(
+        &self,
+        request: Request<pb::PublishNoticeRequest>,
+    ) -> Result<Response<pb::PublicNotice>, Status> {
+        self.serve("PublishNotice", request, BUREAU, |_, body| {
+            self.publish_notice_call(body)
+        })
+        .await
+    }
+
+    async fn get_notice(
+        &self,
+        request: Request<pb::GetNoticeRequest>,
+    ) -> Result<Response<pb::PublicNotice>, Status> {
+        self.serve("GetNotice", request, CLAIM_READERS, |_, body| async move {
+            let notice_id = enterprise::notice_id(&body.notice_id)?;
+            self.notice_answer(&notice_id)
+        })
+        .await
+    }
+
+    async fn list_notices(
+        &self,
+        request: Request<pb::ListNoticesRequest>,
+    ) -> Result<Response<pb::ListNoticesResponse>, Status> {
+        self.serve("ListNotices", request, CLAIM_READERS, |_, body| {
+            self.list_notices_call(body)
+        })
+        .await
+    }
+
     async fn register_enterprise(
         &self,
         request: Request<pb::RegisterEnterpriseRequest>,
@@ -174,10 +350,14 @@ impl VoucherLedger for LedgerService {
         self.serve(
             "GetEnterprise",
             request,
-            BUREAU_AUDITOR,
-            |_, body| async move {
+            OWN_RECORDS,
+            |caller, body| async move {
                 let code = convert::credit_code("credit_code", &body.credit_code)?;
-                let enterprise = self.engine.reader().enterprise(&code).map_err(to_status)?;
+                let enterprise = self
+                    .engine
+                    .reader()
+                    .enterprise_for(&code, caller.actor)
+                    .map_err(to_status)?;
                 Ok(convert::to_enterprise(&enterprise))
             },
         )
@@ -311,13 +491,13 @@ impl VoucherLedger for LedgerService {
         self.serve(
             "GetVoucher",
             request,
-            BUREAU_AUDITOR,
-            |_, body| async move {
+            OWN_RECORDS,
+            |caller, body| async move {
                 let voucher_id = convert::id("voucher_id", &body.voucher_id, VoucherId::parse)?;
                 let voucher = self
                     .engine
                     .reader()
-                    .voucher(&voucher_id)
+                    .voucher_for(&voucher_id, caller.actor)
                     .map_err(to_status)?;
                 Ok(convert::to_voucher(&voucher))
             },
@@ -332,9 +512,17 @@ impl VoucherLedger for LedgerService {
         self.serve(
             "ListVouchers",
             request,
-            BUREAU_AUDITOR,
-            |_, body| async move {
-                let query = requests::list_vouchers(&body)?;
+            OWN_RECORDS,
+            |caller, body| async move {
+                let mut query = requests::list_vouchers(&body)?;
+                if let Actor::Enterprise(own) = caller.actor {
+                    let named = query.filter.enterprise_credit_code.unwrap_or(own);
+                    self.engine
+                        .reader()
+                        .check_own_enterprise(&named, caller.actor)
+                        .map_err(to_status)?;
+                    query.filter.enterprise_credit_code = Some(own);
+                }
                 let page = self
                     .engine
                     .reader()
@@ -399,7 +587,7 @@ impl VoucherLedger for LedgerService {
         self.serve(
             "GetRedemption",
             request,
-            ANY_ROLE,
+            CLAIM_READERS,
             |caller, body| async move {
                 let redemption_id =
                     convert::id("redemption_id", &body.redemption_id, RedemptionId::parse)?;
@@ -421,7 +609,7 @@ impl VoucherLedger for LedgerService {
         self.serve(
             "ListRedemptions",
             request,
-            ANY_ROLE,
+            CLAIM_READERS,
             |caller, body| async move {
                 let query = requests::list_redemptions(&body)?;
                 let page = self
@@ -499,12 +687,14 @@ impl VoucherLedger for LedgerService {
         self.serve(
             "GetBalance",
             request,
-            BUREAU_AUDITOR,
-            |_, body| async move {
+            OWN_RECORDS,
+            |caller, body| async move {
                 let query = requests::get_balance(&body)?;
-                let balance = self
-                    .engine
-                    .reader()
+                let reader = self.engine.reader();
+                reader
+                    .check_own_enterprise(&query.enterprise_credit_code, caller.actor)
+                    .map_err(to_status)?;
+                let balance = reader
                     .balance(&query.enterprise_credit_code, query.program, query.on_date)
                     .map_err(to_status)?;
                 Ok(convert::to_balance(&balance))
