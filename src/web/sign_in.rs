@@ -85,7 +85,9 @@ pub async fn login(
         Ok(None) => return unknown_token(&console, address, language),
         Err(error) => return PageError::engine(error, language).into_response(),
     };
-    if token.role == Role::Provider {
+    // The console's pages show every enterprise's records: only the bureau and auditors see
+    // them.
+    if matches!(token.role, Role::Provider | Role::Enterprise) {
         return refuse(
             language,
             StatusCode::FORBIDDEN,

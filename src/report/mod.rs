@@ -20,6 +20,10 @@
 //! Ids (`V000000000001`, `R…`, `S…`) begin with a letter, so no spreadsheet reads them as a
 //! number or a date, and they are written as they are.
 
+mod notice;
+
+pub use notice::{Notice, NoticeLine, notice_xlsx_bytes, write_notice_csv, write_notice_xlsx};
+
 use std::io::Write;
 use std::path::Path;
 
