@@ -233,7 +233,7 @@ async fn a_provider_acts_only_as_itself_and_sees_only_its_own() {
     let token = pb::CreateTokenRequest {
         role: pb::Role::Provider as i32,
         provider_credit_code: COMPUTE_PROVIDER.into(),
-        description: String::new(),
+        ..Default::default()
     };
     expect_refusal(
         provider.create_token(token).await,
@@ -273,7 +273,7 @@ async fn the_bureau_redeems_for_a_named_provider_and_manages_tokens() {
     let unregistered = pb::CreateTokenRequest {
         role: pb::Role::Provider as i32,
         provider_credit_code: OTHER_ENTERPRISE.into(),
-        description: String::new(),
+        ..Default::default()
     };
     expect_refusal(
         world.bureau.create_token(unregistered).await,

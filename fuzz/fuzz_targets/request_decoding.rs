@@ -10,8 +10,11 @@
 //! its text, its ErrorInfo (domain voucher.qidong.gov.cn, UPPER_SNAKE reason) and its
 //! BadRequest, or, only for a provider naming another provider in Redeem, PERMISSION_DENIED;
 //! converting twice gives the same answer; and Redeem gives the same command whether the
-//! bureau, an auditor or the named provider itself sends it.
+//! bureau, an auditor or the named provider itself sends it. The enterprise's requests
+//! (issue 14) are checked in `enterprise_requests.rs`, selectors 252 to 259.
 #![no_main]
+
+mod enterprise_requests;
 
 use chrono::NaiveDate;
 use libfuzzer_sys::fuzz_target;
@@ -37,6 +40,7 @@ fuzz_target!(|data: &[u8]| {
     match selector {
         250 => return run(body, suspend_provider),
         251 => return run(body, provider_certificate),
+        252..=259 => return enterprise_requests::check(selector, body),
         _ => {}
     }
     match selector % 14 {
@@ -57,7 +61,7 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-fn run<M: Message + Default>(bytes: &[u8], check: fn(&M)) {
+pub(crate) fn run<M: Message + Default>(bytes: &[u8], check: fn(&M)) {
     if let Ok(message) = M::decode(bytes) {
         check(&message);
     }
@@ -67,7 +71,7 @@ fn run<M: Message + Default>(bytes: &[u8], check: fn(&M)) {
 
 /// A refusal of a request with these `fields`: the ledger's InvalidArgument naming one of
 /// them, and on the wire INVALID_ARGUMENT with the error details the service promises.
-fn invalid(error: &LedgerError, fields: &[&str]) {
+pub(crate) fn invalid(error: &LedgerError, fields: &[&str]) {
     assert!(
         matches!(error, LedgerError::InvalidArgument { field, .. } if fields.contains(field)),
         "{error:?}"
@@ -106,7 +110,7 @@ fn same_status(a: &LedgerError, b: &LedgerError) {
 }
 
 /// Converting twice gives the same answer.
-fn twice<T: PartialEq + std::fmt::Debug>(
+pub(crate) fn twice<T: PartialEq + std::fmt::Debug>(
     first: &Result<T, LedgerError>,
     second: &Result<T, LedgerError>,
 ) {
@@ -119,7 +123,7 @@ fn twice<T: PartialEq + std::fmt::Debug>(
 
 // ---- how fields must re-encode ----
 
-fn code_is(code: &CreditCode, text: &str) {
+pub(crate) fn code_is(code: &CreditCode, text: &str) {
     assert_eq!(
         code.as_str(),
         text.to_ascii_uppercase(),
@@ -127,25 +131,25 @@ fn code_is(code: &CreditCode, text: &str) {
     );
 }
 
-fn optional_code_is(code: &Option<CreditCode>, text: &str) {
+pub(crate) fn optional_code_is(code: &Option<CreditCode>, text: &str) {
     match code {
         None => assert!(text.is_empty(), "credit code {text:?} dropped"),
         Some(code) => code_is(code, text),
     }
 }
 
-fn text_is(held: &str, text: &str) {
+pub(crate) fn text_is(held: &str, text: &str) {
     assert_eq!(held, text.trim(), "text {text:?}");
 }
 
-fn optional_text_is(held: Option<&str>, text: &str) {
+pub(crate) fn optional_text_is(held: Option<&str>, text: &str) {
     match held {
         None => assert!(text.trim().is_empty(), "text {text:?} dropped"),
         Some(held) => text_is(held, text),
     }
 }
 
-fn date_is(date: &NaiveDate, text: &str) {
+pub(crate) fn date_is(date: &NaiveDate, text: &str) {
     assert_eq!(convert::to_date(*date), text, "date {text:?}");
 }
 
@@ -156,7 +160,7 @@ fn optional_date_is(date: &Option<NaiveDate>, text: &str) {
     }
 }
 
-fn program_is(program: voucher_ledger::domain::policy::ProgramCode, value: i32) {
+pub(crate) fn program_is(program: voucher_ledger::domain::policy::ProgramCode, value: i32) {
     assert_eq!(convert::to_program(program), value, "program {value}");
 }
 
@@ -167,7 +171,7 @@ fn optional_program_is(program: Option<voucher_ledger::domain::policy::ProgramCo
     }
 }
 
-fn money_is(money: voucher_ledger::domain::money::Money, wire: &ProtoMoney) {
+pub(crate) fn money_is(money: voucher_ledger::domain::money::Money, wire: &ProtoMoney) {
     assert_eq!(
         &convert::to_money(money),
         wire,
@@ -176,13 +180,13 @@ fn money_is(money: voucher_ledger::domain::money::Money, wire: &ProtoMoney) {
     voucher_ledger_fuzz::check_money(money);
 }
 
-fn page_size_is(limit: usize, value: i32) {
+pub(crate) fn page_size_is(limit: usize, value: i32) {
     let expected = if value == 0 { 100 } else { value as usize };
     assert_eq!(limit, expected, "page_size {value}");
     assert!((1..=1000).contains(&limit));
 }
 
-fn optional_id_is<T: ToString>(id: &Option<T>, text: &str) {
+pub(crate) fn optional_id_is<T: ToString>(id: &Option<T>, text: &str) {
     match id {
         None => assert!(text.is_empty(), "id {text:?} dropped"),
         Some(id) => assert_eq!(id.to_string(), text),
@@ -261,6 +265,7 @@ fn create_token(body: &pb::CreateTokenRequest) {
         Ok(Command::CreateToken {
             role,
             provider_credit_code,
+            enterprise_credit_code,
             description,
             secret_sha256,
         }) => {
@@ -268,14 +273,24 @@ fn create_token(body: &pb::CreateTokenRequest) {
                 Role::Bureau => pb::Role::Bureau,
                 Role::Provider => pb::Role::Provider,
                 Role::Auditor => pb::Role::Auditor,
+                Role::Enterprise => pb::Role::Enterprise,
             };
             assert_eq!(wire as i32, body.role);
             optional_code_is(&provider_credit_code, &body.provider_credit_code);
+            optional_code_is(&enterprise_credit_code, &body.enterprise_credit_code);
             optional_text_is(description.as_ref().map(|d| d.as_str()), &body.description);
             assert_eq!(secret_sha256, hash);
         }
         Ok(other) => panic!("create_token gave {other:?}"),
-        Err(status) => invalid(&status, &["role", "provider_credit_code", "description"]),
+        Err(status) => invalid(
+            &status,
+            &[
+                "role",
+                "provider_credit_code",
+                "enterprise_credit_code",
+                "description",
+            ],
+        ),
     }
 }
 
@@ -305,6 +320,18 @@ fn issue_voucher(body: &pb::IssueVoucherRequest) {
             }
             optional_date_is(&request.valid_from, &body.valid_from);
             optional_date_is(&request.valid_until, &body.valid_until);
+            let bound: Vec<String> = request
+                .provider_credit_codes
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            let mut sent: Vec<String> = body
+                .provider_credit_codes
+                .iter()
+                .map(|code| code.to_ascii_uppercase())
+                .collect();
+            sent.sort();
+            assert_eq!(bound, sent, "provider_credit_codes");
         }
         Ok(other) => panic!("issue_voucher gave {other:?}"),
         Err(status) => invalid(
@@ -316,6 +343,7 @@ fn issue_voucher(body: &pb::IssueVoucherRequest) {
                 "face_value",
                 "valid_from",
                 "valid_until",
+                "provider_credit_codes",
             ],
         ),
     }
@@ -389,6 +417,7 @@ fn redeem(body: &pb::RedeemRequest) {
     let bureau = answer(Actor::Bureau);
     let auditor = answer(Actor::Auditor);
     let own_answer = answer(Actor::Provider(own));
+    answer(Actor::Enterprise(own));
     match named {
         // Whoever sends a request that names its provider, it is the same redemption.
         Some(named) => {
@@ -433,6 +462,7 @@ fn check_redeem(
                 Actor::Bureau | Actor::Auditor => {
                     code_is(&command.provider_credit_code, &body.provider_credit_code)
                 }
+                Actor::Enterprise(_) => panic!("an enterprise redeemed"),
             }
             code_is(
                 &command.enterprise_credit_code,
@@ -451,6 +481,7 @@ fn check_redeem(
             let denied_rightly = match actor {
                 Actor::Provider(own) => named.is_some_and(|named| named != own),
                 Actor::Bureau | Actor::Auditor => false,
+                Actor::Enterprise(_) => true,
             };
             assert!(denied_rightly, "{actor:?} denied: {status:?}");
         }
@@ -496,6 +527,10 @@ fn list_redemptions(body: &pb::ListRedemptionsRequest) {
             optional_program_is(filter.program, body.program);
             optional_date_is(&filter.invoice_date_from, &body.invoice_date_from);
             optional_date_is(&filter.invoice_date_to, &body.invoice_date_to);
+            match filter.status {
+                None => assert_eq!(body.status, 0, "status dropped"),
+                Some(status) => assert_ne!(body.status, 0, "status {status:?} invented"),
+            }
             page_size_is(query.limit, body.page_size);
             optional_id_is(&query.after, &body.page_token);
         }
@@ -509,6 +544,7 @@ fn list_redemptions(body: &pb::ListRedemptionsRequest) {
                 "invoice_date_to",
                 "page_size",
                 "page_token",
+                "status",
             ],
         ),
     }

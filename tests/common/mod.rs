@@ -518,9 +518,25 @@ pub async fn create_token(bureau: &mut Client, role: pb::Role, provider: &str) -
             role: role as i32,
             provider_credit_code: provider.to_owned(),
             description: "test".to_owned(),
+            ..Default::default()
         })
         .await
         .expect("token created")
+        .into_inner()
+        .token
+}
+
+/// Creates a token for `enterprise` and returns its secret.
+pub async fn create_enterprise_token(bureau: &mut Client, enterprise: &str) -> String {
+    bureau
+        .create_token(pb::CreateTokenRequest {
+            role: pb::Role::Enterprise as i32,
+            enterprise_credit_code: enterprise.to_owned(),
+            description: "test enterprise".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("enterprise token created")
         .into_inner()
         .token
 }
