@@ -68,10 +68,17 @@ pub fn voucher_status_word(value: i32) -> String {
         .unwrap_or_else(|_| format!("unknown({value})"))
 }
 
-/// `accepted`, `reversed`.
+/// `accepted`, `approved`, `rejected`, `settled`, `reversed`, `disputed`, `returned`.
 pub fn redemption_status_word(value: i32) -> String {
     pb::RedemptionStatus::try_from(value)
         .map(|status| short_word(status.as_str_name(), "REDEMPTION_STATUS_"))
+        .unwrap_or_else(|_| format!("unknown({value})"))
+}
+
+/// `pending`, `approved`, `rejected`: an application for a voucher.
+pub fn application_status_word(value: i32) -> String {
+    pb::ApplicationStatus::try_from(value)
+        .map(|status| short_word(status.as_str_name(), "APPLICATION_STATUS_"))
         .unwrap_or_else(|_| format!("unknown({value})"))
 }
 
@@ -395,6 +402,11 @@ mod tests {
         assert_eq!(program_word(9), "unknown(9)");
         assert_eq!(voucher_status_word(3), "expired");
         assert_eq!(redemption_status_word(2), "reversed");
+        assert_eq!(redemption_status_word(6), "disputed");
+        assert_eq!(redemption_status_word(7), "returned");
+        assert_eq!(application_status_word(1), "pending");
+        assert_eq!(application_status_word(3), "rejected");
+        assert_eq!(application_status_word(9), "unknown(9)");
     }
 
     #[test]

@@ -3,10 +3,11 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use common::*;
+use sha2::Digest;
 
 struct Ctl<'a> {
     address: String,
@@ -214,4 +215,338 @@ async fn the_readme_walkthrough_works_from_the_command_line() {
             .code(),
         Some(3)
     );
+}
+
+impl Ctl<'_> {
+    /// Every JSON object a `--json` command printed, one a line.
+    #[track_caller]
+    fn json_lines(&self, arguments: &[&str]) -> Vec<serde_json::Value> {
+        let with_json: Vec<&str> = std::iter::once("--json")
+            .chain(arguments.iter().copied())
+            .collect();
+        self.ok(&with_json)
+            .lines()
+            .map(|line| serde_json::from_str(line).expect("one JSON object a line"))
+            .collect()
+    }
+
+    /// The one JSON object a `--json` command printed.
+    #[track_caller]
+    fn json(&self, arguments: &[&str]) -> serde_json::Value {
+        let mut objects = self.json_lines(arguments);
+        assert_eq!(objects.len(), 1, "{arguments:?}: {objects:?}");
+        objects.remove(0)
+    }
+
+    /// The exit code of a command expected to fail.
+    fn exit_code(&self, arguments: &[&str]) -> Option<i32> {
+        self.run(arguments).status.code()
+    }
+}
+
+/// The enterprise's part (issue 14) from the command line: an enterprise token applies, the
+/// bureau approves into a voucher bound to the provider, the provider claims, the enterprise
+/// confirms one claim and disputes another, the bureau returns one for correction and the
+/// provider claims its invoice again, and the approved claim is published in a notice that
+/// is written as CSV and XLSX.
+#[tokio::test]
+async fn an_enterprise_applies_and_answers_for_the_claims_made_in_its_name() {
+    let server = TestServer::start("2027-06-15").await;
+    let directory = server.data().path();
+    let bureau_token = directory.join("bureau.token");
+    let address = server.address.to_string();
+    let bureau = Ctl {
+        address: address.clone(),
+        token_file: &bureau_token,
+    };
+    let (enterprise_token, provider_token) = register_the_parties(&bureau, &directory);
+    let enterprise = Ctl {
+        address: address.clone(),
+        token_file: &enterprise_token,
+    };
+    let provider = Ctl {
+        address,
+        token_file: &provider_token,
+    };
+    let (applied, refused) = apply_twice(&enterprise, &directory);
+    let voucher_id = decide(&bureau, &enterprise, &applied, &refused);
+    rebind(&bureau, &voucher_id);
+    let approved = answer_the_claims(&bureau, &enterprise, &provider, &voucher_id);
+    publish_and_post(&bureau, &enterprise, &approved, &directory);
+}
+
+/// The enterprise and the provider, registered, with a token file each.
+fn register_the_parties(bureau: &Ctl, directory: &Path) -> (PathBuf, PathBuf) {
+    bureau.ok(&[
+        "register-enterprise",
+        "--credit-code",
+        ENTERPRISE,
+        "--name",
+        "启东智算科技有限公司",
+    ]);
+    bureau.ok(&[
+        "register-provider",
+        "--credit-code",
+        COMPUTE_PROVIDER,
+        "--name",
+        "启东云算力服务有限公司",
+        "--program",
+        "compute",
+    ]);
+    assert_eq!(
+        bureau.exit_code(&["create-token", "--role", "enterprise"]),
+        Some(2),
+        "an enterprise token names its enterprise"
+    );
+    assert_eq!(
+        bureau.exit_code(&[
+            "create-token",
+            "--role",
+            "auditor",
+            "--enterprise",
+            ENTERPRISE
+        ]),
+        Some(2),
+        "--enterprise goes only with --role enterprise"
+    );
+    let token_file = |name: &str, arguments: &[&str]| {
+        let path = directory.join(name);
+        let created = bureau.json(arguments);
+        std::fs::write(&path, created["token"].as_str().expect("a secret")).expect("token file");
+        path
+    };
+    let enterprise = token_file(
+        "enterprise.token",
+        &[
+            "create-token",
+            "--role",
+            "enterprise",
+            "--enterprise",
+            ENTERPRISE,
+        ],
+    );
+    let provider = token_file(
+        "provider.token",
+        &[
+            "create-token",
+            "--role",
+            "provider",
+            "--provider",
+            COMPUTE_PROVIDER,
+        ],
+    );
+    (enterprise, provider)
+}
+
+/// Two applications: one with its contract file (hashed by voucherctl), retried with its
+/// request id; one with the contract's hash typed. Returns their ids.
+fn apply_twice(enterprise: &Ctl, directory: &Path) -> (String, String) {
+    let contract = directory.join("contract-HT-2027-0001.pdf");
+    std::fs::write(&contract, "算力租赁合同 HT-2027-0001").expect("contract file");
+    let contract_sha256 = hex::encode(sha2::Sha256::digest(
+        std::fs::read(&contract).expect("contract"),
+    ));
+    let apply = [
+        "apply",
+        "--program",
+        "compute",
+        "--amount",
+        "100,000.00",
+        "--provider",
+        COMPUTE_PROVIDER,
+        "--contract-number",
+        "HT-2027-0001",
+        "--contract-file",
+        contract.to_str().expect("utf-8"),
+        "--purpose",
+        "训练启东方言语音模型",
+        "--request-id",
+        "apply-1",
+    ];
+    let application = enterprise.json(&apply);
+    assert_eq!(application["request_id"], "apply-1");
+    assert_eq!(application["status"], "pending");
+    assert_eq!(application["enterprise_credit_code"], ENTERPRISE);
+    assert_eq!(application["amount"], "100000.00");
+    assert_eq!(application["providers"], COMPUTE_PROVIDER);
+    assert_eq!(application["contract_sha256"], contract_sha256.as_str());
+    let application_id = application["application_id"].as_str().expect("an id");
+    let retried = enterprise.json(&apply);
+    assert_eq!(
+        retried["application_id"], application_id,
+        "the same request"
+    );
+
+    let mut other = apply;
+    other[8] = "HT-2027-0002";
+    other[9] = "--contract-sha256";
+    other[10] = "not a hash";
+    assert_eq!(
+        enterprise.exit_code(&other),
+        Some(2),
+        "checked before dialling"
+    );
+    let typed_sha256 = hex::encode(sha2::Sha256::digest("HT-2027-0002"));
+    other[10] = typed_sha256.as_str();
+    other[14] = "apply-2";
+    let second = enterprise.json(&other);
+    assert_eq!(second["contract_sha256"], typed_sha256.as_str());
+    let second_id = second["application_id"].as_str().expect("an id");
+    (application_id.to_owned(), second_id.to_owned())
+}
+
+/// The bureau sees both pending, approves the first for less than asked and rejects the
+/// second. Returns the voucher issued.
+fn decide(bureau: &Ctl, enterprise: &Ctl, applied: &str, refused: &str) -> String {
+    let pending = bureau.json(&["list-applications", "--status", "pending"]);
+    let ids: Vec<&str> = pending["applications"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|application| application["application_id"].as_str().expect("an id"))
+        .collect();
+    assert_eq!(ids, [applied, refused]);
+    let approved = bureau.json(&["approve-application", applied, "--face-value", "80,000.00"]);
+    assert_eq!(approved["status"], "approved");
+    let voucher_id = approved["voucher_id"]
+        .as_str()
+        .expect("a voucher")
+        .to_owned();
+    let rejected = bureau.json(&["reject-application", refused, "--reason", "合同未盖章"]);
+    assert_eq!(rejected["status"], "rejected");
+    assert_eq!(rejected["rejection_reason"], "合同未盖章");
+    let seen = enterprise.json(&["get-application", applied]);
+    assert_eq!(seen["voucher_id"], voucher_id.as_str());
+    let still_pending = enterprise.json(&["list-applications", "--status", "pending"]);
+    assert_eq!(still_pending["applications"], serde_json::json!([]));
+
+    let voucher = enterprise.json(&["get-voucher", &voucher_id]);
+    assert_eq!(voucher["face_value"], "80000.00");
+    assert_eq!(voucher["providers"], COMPUTE_PROVIDER);
+    assert_eq!(voucher["application_id"], applied);
+    voucher_id
+}
+
+/// The bureau unbinds the voucher, then binds it to the provider again.
+fn rebind(bureau: &Ctl, voucher_id: &str) {
+    let change = [
+        "change-voucher-providers",
+        voucher_id,
+        "--reason",
+        "企业书面申请",
+    ];
+    let unbound = bureau.json(&change);
+    assert_eq!(unbound["providers"], "any");
+    let text = bureau.ok(&["get-voucher", voucher_id]);
+    assert_eq!(field(&text, "providers"), "any");
+    let bound = bureau.json(&[&change[..], &["--provider", COMPUTE_PROVIDER][..]].concat());
+    assert_eq!(bound["providers"], COMPUTE_PROVIDER);
+}
+
+/// Three claims: confirmed (then approved), disputed, returned and claimed again corrected.
+/// Returns the approved one.
+fn answer_the_claims(bureau: &Ctl, enterprise: &Ctl, provider: &Ctl, voucher: &str) -> String {
+    let claim = |invoice_number: &str, amount: &str| {
+        provider.json(&[
+            "redeem",
+            "--voucher",
+            voucher,
+            "--enterprise",
+            ENTERPRISE,
+            "--invoice-number",
+            invoice_number,
+            "--invoice-date",
+            "2027-06-01",
+            "--amount",
+            amount,
+        ])
+    };
+    let id = |claim: &serde_json::Value| claim["redemption_id"].as_str().expect("an id").to_owned();
+    let confirmed = id(&claim("24322000000012345601", "10,000.00"));
+    let returned = id(&claim("24322000000012345602", "4,000.00"));
+    let disputed = id(&claim("24322000000012345603", "2,000.00"));
+
+    let answer = enterprise.json(&["confirm-redemption", &confirmed]);
+    assert_eq!(answer["status"], "accepted");
+    assert!(answer["confirmed_at"].is_string(), "{answer}");
+    let answer = enterprise.json(&[
+        "dispute-redemption",
+        &disputed,
+        "--reason",
+        "未发生该笔租赁",
+    ]);
+    assert_eq!(answer["status"], "disputed");
+    assert_eq!(answer["closing_reason"], "未发生该笔租赁");
+    let answer = bureau.json(&[
+        "return-redemption",
+        &returned,
+        "--reason",
+        "请按实付金额重报",
+    ]);
+    assert_eq!(answer["status"], "returned");
+    assert!(answer["closed_at"].is_string(), "{answer}");
+    let text = bureau.ok(&["get-redemption", &returned]);
+    assert_eq!(field(&text, "closing_reason"), "请按实付金额重报");
+
+    let corrected = claim("24322000000012345602", "3,000.00");
+    assert_eq!(corrected["corrects_redemption_id"], returned.as_str());
+    assert_eq!(corrected["subsidy"], "1500.00");
+    let listed = bureau.json(&["list-redemptions", "--status", "returned"]);
+    let listed = listed["redemptions"].as_array().expect("a list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["redemption_id"], returned.as_str());
+    let approved = bureau.json(&["approve", &confirmed]);
+    assert_eq!(approved["status"], "approved");
+    confirmed
+}
+
+/// A notice of the claims approved around today (China time), read by the enterprise and
+/// written as CSV and XLSX.
+fn publish_and_post(bureau: &Ctl, enterprise: &Ctl, approved: &str, directory: &Path) {
+    let china_today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("UTC+8"))
+        .date_naive();
+    let from = (china_today - chrono::Days::new(1)).to_string();
+    let until = (china_today + chrono::Days::new(1)).to_string();
+    let published = bureau.json_lines(&[
+        "publish-notice",
+        "--program",
+        "compute",
+        "--approved-from",
+        &from,
+        "--approved-until",
+        &until,
+        "--posted-from",
+        "2027-06-16",
+        "--posted-until",
+        "2027-06-22",
+    ]);
+    let [notice, line] = published.as_slice() else {
+        panic!("a notice and its one line: {published:?}");
+    };
+    assert_eq!(notice["lines"], "1");
+    assert_eq!(notice["total"], "5000.00");
+    assert_eq!(line["redemption_id"], approved);
+    assert_eq!(line["enterprise_name"], "启东智算科技有限公司");
+    let notice_id = notice["notice_id"].as_str().expect("an id");
+
+    let (csv, xlsx) = (directory.join("notice.csv"), directory.join("notice.xlsx"));
+    let read = enterprise.ok(&[
+        "get-notice",
+        notice_id,
+        "--csv",
+        csv.to_str().expect("utf-8"),
+        "--xlsx",
+        xlsx.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(field(&read, "total"), "5,000.00");
+    let csv = std::fs::read_to_string(&csv).expect("the CSV written");
+    assert!(
+        csv.contains(&format!("\"{ENTERPRISE}\t\"")),
+        "the code is text, every digit kept: {csv}"
+    );
+    let xlsx = std::fs::read(&xlsx).expect("the XLSX written");
+    assert!(xlsx.starts_with(b"PK"), "an XLSX is a zip");
+    let listed = bureau.json(&["list-notices"]);
+    assert_eq!(listed["notices"][0]["notice_id"], notice_id);
 }

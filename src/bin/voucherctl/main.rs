@@ -22,9 +22,11 @@
 //! commands ([`Command`], in the order `--help` lists them), the dispatch, and the exit code
 //! ([`Failure`]). Each group of commands lives in a module of its own that owns its clap
 //! arguments, its handlers and the records it prints: `registry` (enterprises, providers,
-//! tokens, related parties), `vouchers`, `redemptions`, `reports` (balances, summaries,
-//! budgets, the bureau's report), `settlement`, `audit` (verify, events, backup), `provider`
-//! (a provider's access) and `health`. Beside them: `connect` (the channel, TLS, the bearer
+//! tokens, related parties), `applications` (an enterprise's applications for vouchers and
+//! the bureau's decisions), `vouchers`, `redemptions` (with the enterprise's confirmation or
+//! dispute), `reports` (balances, summaries, budgets, the bureau's report), `settlement`,
+//! `notices` (public notices, 公示), `audit` (verify, events, backup), `provider` (a
+//! provider's access) and `health`. Beside them: `connect` (the channel, TLS, the bearer
 //! token on every call), `token` (where the token comes from), `output` (printing replies and
 //! pages), `arguments` (argument types several groups share) and `documents` (CSV and XLSX
 //! files).
@@ -32,11 +34,13 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod applications;
 mod arguments;
 mod audit;
 mod connect;
 mod documents;
 mod health;
+mod notices;
 mod output;
 mod provider;
 mod redemptions;
@@ -127,7 +131,7 @@ const EXAMPLES: &str = "Examples:
 enum Command {
     /// Register an enterprise that may receive vouchers (bureau).
     RegisterEnterprise(registry::RegisterEnterprise),
-    /// Show one enterprise (bureau, auditor).
+    /// Show one enterprise (bureau, auditor; an enterprise itself).
     GetEnterprise(registry::GetEnterprise),
     /// Register a provider of the resource pool for one program (bureau).
     RegisterProvider(registry::RegisterProvider),
@@ -135,23 +139,41 @@ enum Command {
     CreateToken(registry::CreateToken),
     /// Revoke a token: it authenticates nothing from then on (bureau).
     RevokeToken(registry::RevokeToken),
+    /// Apply for a voucher bound to the providers chosen (enterprise). Idempotent by
+    /// --request-id.
+    Apply(applications::Apply),
+    /// List applications for vouchers, oldest first (bureau, auditor; an enterprise its own).
+    ListApplications(applications::ListApplications),
+    /// Show one application (bureau, auditor; an enterprise its own).
+    GetApplication(applications::ApplicationId),
+    /// Approve an application: issues its voucher, bound to its providers (bureau).
+    ApproveApplication(applications::ApproveApplication),
+    /// Reject an application; its contract may be applied for again (bureau).
+    RejectApplication(applications::RejectApplication),
     /// Issue a voucher under the enterprise's cap (bureau). Idempotent by --request-id.
     IssueVoucher(vouchers::IssueVoucher),
-    /// Show one voucher (bureau, auditor).
+    /// Show one voucher (bureau, auditor; an enterprise its own).
     GetVoucher(vouchers::GetVoucher),
-    /// List vouchers, oldest first (bureau, auditor).
+    /// List vouchers, oldest first (bureau, auditor; an enterprise its own).
     ListVouchers(vouchers::ListVouchers),
     /// Revoke a voucher, releasing its unredeemed remainder (bureau).
     RevokeVoucher(vouchers::RevokeVoucher),
+    /// Change the providers that may redeem a voucher; none: any of its program (bureau).
+    ChangeVoucherProviders(vouchers::ChangeVoucherProviders),
     /// Redeem a voucher against one invoice (provider, or bureau with --provider).
     Redeem(redemptions::Redeem),
     /// Reverse (红冲) a redemption: the subsidy goes back (its provider, bureau).
     ReverseRedemption(redemptions::RedemptionWithReason),
-    /// Show one redemption (bureau, auditor; a provider its own).
+    /// Show one redemption (bureau, auditor; a provider or an enterprise its own).
     GetRedemption(redemptions::RedemptionId),
-    /// List redemptions, oldest first (bureau, auditor; a provider its own).
+    /// List redemptions, oldest first (bureau, auditor; a provider or an enterprise its own).
     ListRedemptions(redemptions::ListRedemptions),
-    /// Show an enterprise's totals under one program's cap (bureau, auditor).
+    /// Confirm a claim made in the enterprise's name (enterprise).
+    ConfirmRedemption(redemptions::RedemptionId),
+    /// Dispute a claim made in the enterprise's name: closed, its subsidy released (enterprise).
+    DisputeRedemption(redemptions::RedemptionWithReason),
+    /// Show an enterprise's totals under one program's cap (bureau, auditor; an enterprise its
+    /// own).
     Balance(reports::Balance),
     /// The hash-chained event log (bureau, auditor).
     #[command(subcommand)]
@@ -174,9 +196,18 @@ enum Command {
     Approve(redemptions::RedemptionId),
     /// Reject a claim on review, releasing its subsidy (bureau).
     Reject(redemptions::RedemptionWithReason),
+    /// Return a claim for correction: closed, its subsidy released; the provider may claim
+    /// the invoice once more (bureau).
+    ReturnRedemption(redemptions::RedemptionWithReason),
     /// Settlement statements (拨付): create, show, list, export for the payment voucher.
     #[command(subcommand)]
     Settlement(settlement::SettlementCommand),
+    /// Publish a public notice (公示) of a program's approved claims (bureau).
+    PublishNotice(notices::PublishNotice),
+    /// Show a public notice and its claims; write it as CSV or XLSX (every role).
+    GetNotice(notices::GetNotice),
+    /// List public notices, oldest first (every role).
+    ListNotices(notices::ListNotices),
     /// A program's budget in one cap period, and what is committed, redeemed, settled (bureau, auditor).
     Budget(reports::ProgramPeriod),
     /// Record that a provider and an enterprise are related parties (关联方) (bureau).
@@ -241,14 +272,22 @@ async fn execute(command: Command, client: &mut Client, output: &Output) -> Resu
         Command::RegisterProvider(command) => command.run(client, output).await,
         Command::CreateToken(command) => command.run(client, output).await,
         Command::RevokeToken(command) => command.run(client, output).await,
+        Command::Apply(command) => command.run(client, output).await,
+        Command::ListApplications(command) => command.run(client, output).await,
+        Command::GetApplication(application) => application.get(client, output).await,
+        Command::ApproveApplication(command) => command.run(client, output).await,
+        Command::RejectApplication(command) => command.run(client, output).await,
         Command::IssueVoucher(command) => command.run(client, output).await,
         Command::GetVoucher(command) => command.run(client, output).await,
         Command::ListVouchers(command) => command.run(client, output).await,
         Command::RevokeVoucher(command) => command.run(client, output).await,
+        Command::ChangeVoucherProviders(command) => command.run(client, output).await,
         Command::Redeem(command) => command.run(client, output).await,
         Command::ReverseRedemption(claim) => claim.reverse(client, output).await,
         Command::GetRedemption(claim) => claim.get(client, output).await,
         Command::ListRedemptions(command) => command.run(client, output).await,
+        Command::ConfirmRedemption(claim) => claim.confirm(client, output).await,
+        Command::DisputeRedemption(claim) => claim.dispute(client, output).await,
         Command::Balance(command) => command.run(client, output).await,
         Command::Events(command) => audit::run_events(command, client).await,
         Command::Verify => audit::verify(client, output).await,
@@ -259,7 +298,11 @@ async fn execute(command: Command, client: &mut Client, output: &Output) -> Resu
         Command::Health => unreachable!("health is answered before a token is read"),
         Command::Approve(claim) => claim.approve(client, output).await,
         Command::Reject(claim) => claim.reject(client, output).await,
+        Command::ReturnRedemption(claim) => claim.return_for_correction(client, output).await,
         Command::Settlement(command) => settlement::run(command, client, output).await,
+        Command::PublishNotice(command) => command.run(client, output).await,
+        Command::GetNotice(command) => command.run(client, output).await,
+        Command::ListNotices(command) => command.run(client, output).await,
         Command::Budget(period) => period.budget(client, output).await,
         Command::RelatedParties(command) => command.run(client, output).await,
         Command::Provider(command) => provider::run(command, client, output).await,
@@ -313,4 +356,77 @@ impl Failure {
 fn fail(code: u8, message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(arguments: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("voucherctl").chain(arguments.iter().copied()))
+    }
+
+    fn usage_of(arguments: &[&str]) -> Result<(), Failure> {
+        let cli = parsed(arguments).expect("clap accepts it");
+        check_usage(&cli.command)
+    }
+
+    #[test]
+    fn the_command_table_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_token_names_whom_it_speaks_for_and_only_for_its_role() {
+        const CODE: &str = "914403001922038216";
+        assert!(usage_of(&["create-token", "--role", "enterprise", "--enterprise", CODE]).is_ok());
+        assert!(usage_of(&["create-token", "--role", "provider", "--provider", CODE]).is_ok());
+        assert!(usage_of(&["create-token", "--role", "bureau"]).is_ok());
+        for refused in [
+            &["create-token", "--role", "enterprise"][..],
+            &["create-token", "--role", "enterprise", "--provider", CODE],
+            &["create-token", "--role", "auditor", "--enterprise", CODE],
+            &[
+                "create-token",
+                "--role",
+                "provider",
+                "--provider",
+                CODE,
+                "--enterprise",
+                CODE,
+            ],
+        ] {
+            assert!(
+                matches!(usage_of(refused), Err(Failure::Usage(_))),
+                "{refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_application_names_its_contract_by_hash_or_by_file_not_both() {
+        let apply = [
+            "apply",
+            "--program",
+            "compute",
+            "--amount",
+            "1000",
+            "--provider",
+            "9144030071526726XG",
+            "--contract-number",
+            "HT-1",
+            "--purpose",
+            "training",
+        ];
+        let sha256 = "ab".repeat(32);
+        let with = |more: &[&str]| parsed(&[&apply[..], more].concat());
+        assert!(with(&["--contract-sha256", &sha256]).is_ok());
+        assert!(with(&[]).is_err(), "one of the two is required");
+        assert!(with(&["--contract-sha256", "not hex"]).is_err());
+        let file = std::env::current_exe().expect("this test's own binary");
+        let file = file.to_str().expect("utf-8");
+        assert!(with(&["--contract-file", file]).is_ok());
+        assert!(with(&["--contract-sha256", &sha256, "--contract-file", file]).is_err());
+        assert!(with(&["--contract-file", "/nonexistent/contract.pdf"]).is_err());
+    }
 }

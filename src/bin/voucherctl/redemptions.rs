@@ -1,9 +1,10 @@
 //! Claims against vouchers, from the invoice to the bureau's review: `redeem`,
-//! `reverse-redemption`, `get-redemption`, `list-redemptions`, `approve` and `reject`, with
-//! the redemption's record they all print.
+//! `reverse-redemption`, `get-redemption`, `list-redemptions`, the enterprise's
+//! `confirm-redemption` and `dispute-redemption`, and the bureau's `approve`, `reject` and
+//! `return-redemption`, with the redemption's record they all print.
 
 use chrono::NaiveDate;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use voucher_ledger::client::{
     Record, Value, evidence_kind_word, optional, program_word, redemption_status_word, text,
 };
@@ -89,7 +90,8 @@ fn parse_evidence(text: &str) -> Result<pb::Evidence, String> {
     })
 }
 
-/// A redemption and the reason for changing it: `reverse-redemption`, `reject`.
+/// A redemption and the reason for changing it: `reverse-redemption`, `reject`,
+/// `dispute-redemption`, `return-redemption`.
 #[derive(Args, Debug)]
 pub struct RedemptionWithReason {
     redemption_id: String,
@@ -119,9 +121,35 @@ impl RedemptionWithReason {
         output.record(&redemption_record(&reply));
         Ok(())
     }
+
+    /// The enterprise disputes a claim made in its name (企业异议).
+    pub async fn dispute(self, client: &mut Client, output: &Output) -> Result<(), Failure> {
+        let request = pb::DisputeRedemptionRequest {
+            redemption_id: self.redemption_id,
+            reason: self.reason,
+        };
+        let reply = client.dispute_redemption(request).await?.into_inner();
+        output.record(&redemption_record(&reply));
+        Ok(())
+    }
+
+    /// The bureau returns the claim for correction (退回补正): the reason says what to correct.
+    pub async fn return_for_correction(
+        self,
+        client: &mut Client,
+        output: &Output,
+    ) -> Result<(), Failure> {
+        let request = pb::ReturnRedemptionRequest {
+            redemption_id: self.redemption_id,
+            reason: self.reason,
+        };
+        let reply = client.return_redemption(request).await?.into_inner();
+        output.record(&redemption_record(&reply));
+        Ok(())
+    }
 }
 
-/// One redemption by its id: `get-redemption`, `approve`.
+/// One redemption by its id: `get-redemption`, `approve`, `confirm-redemption`.
 #[derive(Args, Debug)]
 pub struct RedemptionId {
     redemption_id: String,
@@ -146,6 +174,16 @@ impl RedemptionId {
         output.record(&redemption_record(&reply));
         Ok(())
     }
+
+    /// The enterprise confirms a claim made in its name (企业确认).
+    pub async fn confirm(self, client: &mut Client, output: &Output) -> Result<(), Failure> {
+        let request = pb::ConfirmRedemptionRequest {
+            redemption_id: self.redemption_id,
+        };
+        let reply = client.confirm_redemption(request).await?.into_inner();
+        output.record(&redemption_record(&reply));
+        Ok(())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -164,8 +202,44 @@ pub struct ListRedemptions {
     /// Invoices dated on or before this day (YYYY-MM-DD).
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     to: Option<NaiveDate>,
+    /// Only claims in this status.
+    #[arg(long)]
+    status: Option<RedemptionStatusArgument>,
     #[command(flatten)]
     paging: Paging,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+pub enum RedemptionStatusArgument {
+    /// Submitted, waiting for review.
+    Accepted,
+    /// Approved on review: may be settled.
+    Approved,
+    /// Rejected on review.
+    Rejected,
+    /// Paid in a settlement statement.
+    Settled,
+    /// Reversed (红冲), or clawed back after settlement.
+    Reversed,
+    /// Disputed by its enterprise (企业异议).
+    Disputed,
+    /// Returned for correction (退回补正).
+    Returned,
+}
+
+impl RedemptionStatusArgument {
+    fn wire(self) -> i32 {
+        let status = match self {
+            RedemptionStatusArgument::Accepted => pb::RedemptionStatus::Accepted,
+            RedemptionStatusArgument::Approved => pb::RedemptionStatus::Approved,
+            RedemptionStatusArgument::Rejected => pb::RedemptionStatus::Rejected,
+            RedemptionStatusArgument::Settled => pb::RedemptionStatus::Settled,
+            RedemptionStatusArgument::Reversed => pb::RedemptionStatus::Reversed,
+            RedemptionStatusArgument::Disputed => pb::RedemptionStatus::Disputed,
+            RedemptionStatusArgument::Returned => pb::RedemptionStatus::Returned,
+        };
+        status as i32
+    }
 }
 
 impl ListRedemptions {
@@ -178,7 +252,10 @@ impl ListRedemptions {
             invoice_date_to: self.to.map(to_date).unwrap_or_default(),
             page_size: self.paging.page_size(),
             page_token: String::new(),
-            status: 0,
+            status: self.status.map_or(
+                pb::RedemptionStatus::Unspecified as i32,
+                RedemptionStatusArgument::wire,
+            ),
         };
         paginate(output, &self.paging, "redemptions", async |page_token| {
             let request = pb::ListRedemptionsRequest {
@@ -230,6 +307,13 @@ fn redemption_record(message: &pb::Redemption) -> Record {
         ("rejection_reason", optional(&message.rejection_reason)),
         ("rejected_at", Value::Time(message.rejected_at)),
         ("settlement_id", optional(&message.settlement_id)),
+        (
+            "corrects_redemption_id",
+            optional(&message.corrects_redemption_id),
+        ),
+        ("confirmed_at", Value::Time(message.confirmed_at)),
+        ("closing_reason", optional(&message.closing_reason)),
+        ("closed_at", Value::Time(message.closed_at)),
     ]
 }
 

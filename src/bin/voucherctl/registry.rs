@@ -1,6 +1,7 @@
 //! Who may take part, as the bureau registers them: `register-enterprise`, `get-enterprise`,
-//! `register-provider`, `create-token`, `revoke-token` and `related-parties`, with the
-//! records they print. A provider's own record, with its access, is `provider`'s.
+//! `register-provider`, `create-token` (for the bureau, a provider, an auditor or an
+//! enterprise), `revoke-token` and `related-parties`, with the records they print. A
+//! provider's own record, with its access, is `provider`'s.
 
 use clap::{Args, ValueEnum};
 use voucher_ledger::client::{Record, Value, optional, text};
@@ -89,21 +90,33 @@ pub struct CreateToken {
     /// The provider the token speaks for: required with --role provider, refused otherwise.
     #[arg(long, value_name = "CREDIT_CODE")]
     provider: Option<String>,
+    /// The enterprise the token speaks for: required with --role enterprise, refused
+    /// otherwise.
+    #[arg(long, value_name = "CREDIT_CODE")]
+    enterprise: Option<String>,
     /// Who holds the token and why, for the audit trail.
     #[arg(long)]
     description: Option<String>,
 }
 
 impl CreateToken {
-    /// `--provider` goes with `--role provider` and only with it: checked before dialling.
+    /// `--provider` goes with `--role provider` and only with it, `--enterprise` with
+    /// `--role enterprise`: checked before dialling.
     pub fn check_usage(&self) -> Result<(), Failure> {
-        match (self.role, &self.provider) {
-            (RoleArgument::Provider, None) => Err(Failure::Usage(
-                "--role provider needs --provider <CREDIT_CODE>".to_owned(),
-            )),
-            (RoleArgument::Bureau | RoleArgument::Auditor, Some(_)) => Err(Failure::Usage(
-                "--provider goes only with --role provider".to_owned(),
-            )),
+        let usage = |message: &str| Err(Failure::Usage(message.to_owned()));
+        match (self.role, &self.provider, &self.enterprise) {
+            (RoleArgument::Provider, None, _) => {
+                usage("--role provider needs --provider <CREDIT_CODE>")
+            }
+            (RoleArgument::Enterprise, _, None) => {
+                usage("--role enterprise needs --enterprise <CREDIT_CODE>")
+            }
+            (role, Some(_), _) if role != RoleArgument::Provider => {
+                usage("--provider goes only with --role provider")
+            }
+            (role, _, Some(_)) if role != RoleArgument::Enterprise => {
+                usage("--enterprise goes only with --role enterprise")
+            }
             _ => Ok(()),
         }
     }
@@ -113,7 +126,7 @@ impl CreateToken {
             role: self.role.wire(),
             provider_credit_code: self.provider.unwrap_or_default(),
             description: self.description.unwrap_or_default(),
-            enterprise_credit_code: String::new(),
+            enterprise_credit_code: self.enterprise.unwrap_or_default(),
         };
         let reply = client.create_token(request).await?.into_inner();
         output.record(&created_token_record(&reply));
@@ -136,6 +149,9 @@ pub enum RoleArgument {
     Provider,
     /// 审计 / 财政: every query, no change.
     Auditor,
+    /// An enterprise, bound to its own credit code (needs --enterprise): applies for
+    /// vouchers, confirms or disputes the claims made in its name.
+    Enterprise,
 }
 
 impl RoleArgument {
@@ -144,6 +160,7 @@ impl RoleArgument {
             RoleArgument::Bureau => pb::Role::Bureau,
             RoleArgument::Provider => pb::Role::Provider,
             RoleArgument::Auditor => pb::Role::Auditor,
+            RoleArgument::Enterprise => pb::Role::Enterprise,
         };
         role as i32
     }

@@ -1,5 +1,6 @@
-//! Vouchers, as the bureau issues and revokes them: `issue-voucher`, `get-voucher`,
-//! `list-vouchers` and `revoke-voucher`, with the voucher's record they all print.
+//! Vouchers, as the bureau issues, binds and revokes them: `issue-voucher`, `get-voucher`,
+//! `list-vouchers`, `revoke-voucher` and `change-voucher-providers`, with the voucher's record
+//! they all print (`approve-application` issues one too).
 
 use chrono::NaiveDate;
 use clap::Args;
@@ -31,6 +32,10 @@ pub struct IssueVoucher {
     /// YYYY-MM-DD. Default: the end of the cap period holding valid-from.
     #[arg(long, value_name = "DATE", value_parser = parse_day)]
     valid_until: Option<NaiveDate>,
+    /// Only this provider may redeem the voucher; repeat for several (at most 16). Default:
+    /// any provider of the program.
+    #[arg(long = "provider", value_name = "CREDIT_CODE")]
+    providers: Vec<String>,
     /// Idempotency key. Default: a fresh UUID, printed so a retry can reuse it.
     #[arg(long, value_name = "ID")]
     request_id: Option<String>,
@@ -47,7 +52,7 @@ impl IssueVoucher {
             face_value: self.face_value.map(to_money),
             valid_from: self.valid_from.map(to_date).unwrap_or_default(),
             valid_until: self.valid_until.map(to_date).unwrap_or_default(),
-            provider_credit_codes: Vec::new(),
+            provider_credit_codes: self.providers,
         };
         let reply = client
             .issue_voucher(request)
@@ -128,6 +133,31 @@ impl RevokeVoucher {
     }
 }
 
+#[derive(Args, Debug)]
+pub struct ChangeVoucherProviders {
+    voucher_id: String,
+    /// The providers that may redeem it from now on; repeat for several (at most 16). None:
+    /// any provider of the program.
+    #[arg(long = "provider", value_name = "CREDIT_CODE")]
+    providers: Vec<String>,
+    /// Why, e.g. the enterprise's written request.
+    #[arg(long)]
+    reason: String,
+}
+
+impl ChangeVoucherProviders {
+    pub async fn run(self, client: &mut Client, output: &Output) -> Result<(), Failure> {
+        let request = pb::ChangeVoucherProvidersRequest {
+            voucher_id: self.voucher_id,
+            provider_credit_codes: self.providers,
+            reason: self.reason,
+        };
+        let reply = client.change_voucher_providers(request).await?.into_inner();
+        output.record(&voucher_record(&reply));
+        Ok(())
+    }
+}
+
 fn voucher_record(message: &pb::Voucher) -> Record {
     vec![
         ("voucher_id", text(&message.voucher_id)),
@@ -143,8 +173,20 @@ fn voucher_record(message: &pb::Voucher) -> Record {
         ("valid_from", text(&message.valid_from)),
         ("valid_until", text(&message.valid_until)),
         ("redeem_by", text(&message.redeem_by)),
+        ("providers", providers(&message.provider_credit_codes)),
+        ("application_id", optional(&message.application_id)),
         ("issued_at", Value::Time(message.issued_at)),
         ("revocation_reason", optional(&message.revocation_reason)),
         ("closed_at", Value::Time(message.closed_at)),
     ]
+}
+
+/// The providers a voucher is bound to, `A, B`; `any` when it is not bound (any provider of
+/// its program may redeem it).
+fn providers(codes: &[String]) -> Value {
+    if codes.is_empty() {
+        text("any")
+    } else {
+        Value::Text(codes.join(", "))
+    }
 }
