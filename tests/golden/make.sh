@@ -17,7 +17,9 @@
 #                  it is a test fixture, not a secret); data.tar.gz instead if over 20 MB
 #   ledger.backup  `voucherctl backup` taken while the server was serving
 #   expected.json  event count, head hash, balances, vouchers, redemptions (and, on builds with
-#                  settlement, statements), read back with `voucherctl --json`
+#                  settlement, statements; with provider access, providers; with the
+#                  enterprise's part, applications and notices), read back with
+#                  `voucherctl --json`
 #
 # The workload is fixed (same commands, ids, invoices and amounts every run) and the rules' day
 # is pinned with --today 2026-11-20; only the first start, before a restart, is pinned to
@@ -120,7 +122,8 @@ fi
 HAS_RELATED=0; has_command related-parties && HAS_RELATED=1
 HAS_EVIDENCE=0; grep -q -- '--evidence' <<<"$REDEEM_HELP" && HAS_EVIDENCE=1
 HAS_ACCESS=0; has_command provider && HAS_ACCESS=1
-say "features: settlement=$HAS_SETTLEMENT pay=$HAS_PAY related-parties=$HAS_RELATED evidence=$HAS_EVIDENCE access=$HAS_ACCESS"
+HAS_ENTERPRISE=0; has_command apply && HAS_ENTERPRISE=1
+say "features: settlement=$HAS_SETTLEMENT pay=$HAS_PAY related-parties=$HAS_RELATED evidence=$HAS_EVIDENCE access=$HAS_ACCESS enterprise=$HAS_ENTERPRISE"
 
 evidence_of() {  # evidence_of NAME : a contract and a receipt, hashed from fixed text
     [[ $HAS_EVIDENCE = 1 ]] || return 0
@@ -272,6 +275,61 @@ if [[ $HAS_ACCESS = 1 ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# 3c. The enterprise's part (event format 4). E3 applies with its own token: one application
+#     approved for less than it asked, into a voucher bound to P1; one (naming P1 and a second
+#     compute provider P3) rejected; a second live application for the same contract refused.
+#     The bureau issues a voucher bound to P3 (P1 may not redeem it) and adds P3 to E3's
+#     voucher. P1 claims on it: one claim E3 confirms (then approved), one E3 disputes, one
+#     the bureau returns for correction and P1 claims again with the corrected amount
+#     (approved too). A notice (公示) lists the two approved claims, named by id: a notice of
+#     "all claims approved in a period" would depend on the wall clock.
+# ---------------------------------------------------------------------------------------------
+P3=91320681MA1Q6W2D3B   # a second compute provider (check digit computed as P2's)
+if [[ $HAS_ENTERPRISE = 1 ]]; then
+    ctl --json register-provider --credit-code $P3 --name 启东智算二号服务有限公司 --program compute >/dev/null
+    new_token "$WORK/e3.token" --role enterprise --enterprise $E3 --description "杭州具身智能 申报专员" >/dev/null
+    printf 'golden contract HT-2026-0001' >"$WORK/HT-2026-0001.pdf"
+    apply() {  # apply REQUEST_ID CONTRACT_NUMBER AMOUNT [more flags] : one application, as JSON
+        local request_id=$1 contract=$2 amount=$3; shift 3
+        ctl_as "$WORK/e3.token" --json apply --request-id "$request_id" --program compute \
+            --amount "$amount" --contract-number "$contract" --purpose "具身智能大模型训练" "$@"
+    }
+    A1=$(apply golden-a1 HT-2026-0001 120,000.00 --provider $P1 \
+        --contract-file "$WORK/HT-2026-0001.pdf" --other-subsidies "无" | field application_id)
+    A2=$(apply golden-a2 HT-2026-0002 60,000.00 --provider $P1 --provider $P3 \
+        --contract-sha256 "$(printf 'golden contract HT-2026-0002' | sha256sum | cut -d' ' -f1)" \
+        | field application_id)
+    [[ $(apply golden-a1 HT-2026-0001 120,000.00 --provider $P1 --contract-file "$WORK/HT-2026-0001.pdf" \
+        --other-subsidies "无" | field application_id) = "$A1" ]] || die "retry of $A1 answered another application"
+    refused CONTRACT_ALREADY_APPLIED apply golden-a3 HT-2026-0001 10,000.00 --provider $P3 \
+        --contract-file "$WORK/HT-2026-0001.pdf"
+    V8=$(ctl --json approve-application "$A1" --face-value 100,000.00 | field voucher_id)
+    ctl --json reject-application "$A2" --reason "合同未加盖公章" >/dev/null
+    V9=$(issue golden-v9 --enterprise $E2 --program compute --face-value 50,000.00 --provider $P3)
+    refused NOT_FOUND ctl_as "$WORK/p1.token" redeem --voucher "$V9" --enterprise $E2 \
+        --invoice-number 24322000000000000116 --invoice-date 2026-11-05 --amount 1,000.00
+    ctl --json change-voucher-providers "$V8" --provider $P1 --provider $P3 \
+        --reason "企业书面申请增加服务商" >/dev/null
+
+    R12=$(redeem "$WORK/p1.token" "$V8" $E3 24322000000000000113 2026-11-02 40,000.00)
+    R13=$(redeem "$WORK/p1.token" "$V8" $E3 24322000000000000114 2026-11-03 10,000.00)
+    R14=$(redeem "$WORK/p1.token" "$V8" $E3 24322000000000000115 2026-11-04 30,000.00)
+    ctl_as "$WORK/e3.token" --json confirm-redemption "$R12" >/dev/null
+    refused REDEMPTION_NOT_OPEN ctl_as "$WORK/e3.token" dispute-redemption "$R12" --reason "已确认"
+    ctl_as "$WORK/e3.token" --json dispute-redemption "$R13" --reason "该笔租赁未实际发生" >/dev/null
+    ctl --json return-redemption "$R14" --reason "发票金额与实付不符，请按实付金额重报" >/dev/null
+    R15=$(redeem "$WORK/p1.token" "$V8" $E3 24322000000000000115 2026-11-04 24,000.00)
+    corrects=$(ctl --json get-redemption "$R15" | field corrects_redemption_id)
+    [[ $corrects = "$R14" ]] || die "$R15 corrects '$corrects', not $R14"
+    ctl --json approve "$R12" >/dev/null
+    ctl --json approve "$R15" >/dev/null
+    NOTICE=$(ctl --json publish-notice --program compute --approved-from $TODAY --approved-until $TODAY \
+        --posted-from 2026-11-21 --posted-until 2026-11-27 --redemption "$R12" --redemption "$R15")
+    N1=$(field notice_id <<<"$NOTICE")
+    say "applications $A1 $A2, vouchers $V8 $V9, claims $R12 $R13 $R14 $R15, notice $N1"
+fi
+
+# ---------------------------------------------------------------------------------------------
 # 4. Online backup while serving, then the facts, read back as the auditor.
 # ---------------------------------------------------------------------------------------------
 ctl backup "$OUT/ledger.backup" >"$WORK/backup.txt"
@@ -288,6 +346,16 @@ fi
 if [[ $HAS_ACCESS = 1 ]]; then
     for provider in $P1 $P2; do
         ctl_as "$AUDIT" --json provider show $provider >>"$WORK/providers.json"
+    done
+fi
+if [[ $HAS_ENTERPRISE = 1 ]]; then
+    ctl_as "$AUDIT" --json list-applications --all >"$WORK/applications.json"
+    ctl_as "$AUDIT" --json list-notices --all >"$WORK/notices.json"
+    # Each notice with its lines: the notice's object, then one object a line.
+    for notice in $(python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    for n in json.loads(line)["notices"]: print(n["notice_id"])' "$WORK/notices.json"); do
+        ctl_as "$AUDIT" --json get-notice "$notice" >"$WORK/notice-$notice.json"
     done
 fi
 
@@ -349,6 +417,15 @@ expected = {
     ],
     "redemptions": [],
 }
+def codes(listed):
+    """A voucher's or application's providers, "A, B" ("any": not bound) -> ["A", "B"]."""
+    return [] if listed in ("", "any") else listed.split(", ")
+
+for row, v in zip(expected["vouchers"], items("vouchers.json", "vouchers")):
+    if codes(v.get("providers", "")):
+        row["providers"] = codes(v["providers"])
+    if v.get("application_id"):
+        row["application_id"] = v["application_id"]
 for r in items("redemptions.json", "redemptions"):
     row = {
         "redemption_id": r["redemption_id"],
@@ -362,6 +439,12 @@ for r in items("redemptions.json", "redemptions"):
     }
     if r.get("settlement_id"):
         row["settlement_id"] = r["settlement_id"]
+    if r.get("corrects_redemption_id"):
+        row["corrects_redemption_id"] = r["corrects_redemption_id"]
+    if r.get("confirmed_at"):
+        row["confirmed"] = True
+    if r.get("closing_reason"):
+        row["closing_reason"] = r["closing_reason"]
     expected["redemptions"].append(row)
 settlements = items("settlements.json", "settlements")
 if settlements:
@@ -391,6 +474,46 @@ if providers:
         }
         for p in providers
     ]
+applications = items("applications.json", "applications")
+if applications:
+    expected["applications"] = [
+        {
+            "application_id": a["application_id"],
+            "enterprise": a["enterprise_credit_code"],
+            "program": a["program"],
+            "amount": yuan(a["amount"]),
+            "providers": codes(a["providers"]),
+            "contract_number": a["contract_number"],
+            "contract_sha256": a["contract_sha256"],
+            "status": a["status"],
+            "voucher_id": a["voucher_id"],
+            "rejection_reason": a["rejection_reason"],
+        }
+        for a in applications
+    ]
+notices = items("notices.json", "notices")
+if notices:
+    expected["notices"] = []
+    for n in notices:
+        header, *notice_lines = lines(f"notice-{n['notice_id']}.json")
+        expected["notices"].append({
+            "notice_id": n["notice_id"],
+            "program": n["program"],
+            "approved_from": n["approved_from"],
+            "approved_until": n["approved_until"],
+            "posted_from": n["posted_from"],
+            "posted_until": n["posted_until"],
+            "total": yuan(header["total"]),
+            "lines": [
+                {
+                    "redemption_id": line["redemption_id"],
+                    "enterprise": line["enterprise_credit_code"],
+                    "provider": line["provider_credit_code"],
+                    "subsidy": yuan(line["subsidy"]),
+                }
+                for line in notice_lines
+            ],
+        })
 with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:
     json.dump(expected, f, ensure_ascii=False, indent=1)
     f.write("\n")
