@@ -52,7 +52,13 @@ async fn enterprise_client(world: &mut World, code: &str) -> Client {
 
 async fn stranger_provider(world: &mut World) -> Client {
     let code = code_with_check_digit(&STRANGER[..17]);
-    register_provider(&mut world.bureau, &code, "无关算力公司", pb::Program::Compute).await;
+    register_provider(
+        &mut world.bureau,
+        &code,
+        "无关算力公司",
+        pb::Program::Compute,
+    )
+    .await;
     let token = create_token(&mut world.bureau, pb::Role::Provider, &code).await;
     world.server.client(&token).await
 }
@@ -60,7 +66,12 @@ async fn stranger_provider(world: &mut World) -> Client {
 fn bound_issue(request_id: &str, provider: &str, face_value: &str) -> pb::IssueVoucherRequest {
     pb::IssueVoucherRequest {
         provider_credit_codes: vec![provider.to_owned()],
-        ..issue_request(request_id, ENTERPRISE, pb::Program::Compute, Some(face_value))
+        ..issue_request(
+            request_id,
+            ENTERPRISE,
+            pb::Program::Compute,
+            Some(face_value),
+        )
     }
 }
 
@@ -90,7 +101,8 @@ async fn a_provider_probing_bound_vouchers_learns_nothing_and_takes_nothing() {
     let mut probes = Vec::new();
     for (serial, voucher) in vouchers.iter().chain([&unknown]).enumerate() {
         for holder in [ENTERPRISE, OTHER_ENTERPRISE] {
-            let mut request = redeem_request(voucher, &invoice(serial as u64), "2027-06-01", "20000");
+            let mut request =
+                redeem_request(voucher, &invoice(serial as u64), "2027-06-01", "20000");
             request.enterprise_credit_code = holder.to_owned();
             request.allow_partial = serial % 2 == 0;
             probes.push((voucher.voucher_id.clone(), holder, request));
@@ -107,7 +119,12 @@ async fn a_provider_probing_bound_vouchers_learns_nothing_and_takes_nothing() {
     // The enterprise's own provider still has the whole voucher.
     let claim = world
         .compute_provider
-        .redeem(redeem_request(&vouchers[0], &invoice(50), "2027-06-01", "20000"))
+        .redeem(redeem_request(
+            &vouchers[0],
+            &invoice(50),
+            "2027-06-01",
+            "20000",
+        ))
         .await
         .expect("its provider redeems")
         .into_inner();
@@ -119,7 +136,13 @@ async fn the_bureau_rebinds_a_voucher_and_an_unbound_one_takes_any_provider_of_i
     let mut world = World::new("2027-06-15").await;
     let mut stranger = stranger_provider(&mut world).await;
     let stranger_code = code_with_check_digit(&STRANGER[..17]);
-    let unbound = issue(&mut world.bureau, "unbound", pb::Program::Compute, Some("500")).await;
+    let unbound = issue(
+        &mut world.bureau,
+        "unbound",
+        pb::Program::Compute,
+        Some("500"),
+    )
+    .await;
     assert!(unbound.provider_credit_codes.is_empty());
     stranger
         .redeem(redeem_request(&unbound, &invoice(1), "2027-06-01", "100"))
@@ -173,19 +196,34 @@ async fn an_enterprise_reads_only_its_own_and_changes_nothing_it_may_not() {
     let own_voucher = issue(&mut world.bureau, "own", pb::Program::Compute, Some("1000")).await;
     let neighbour_voucher = world
         .bureau
-        .issue_voucher(issue_request("theirs", OTHER_ENTERPRISE, pb::Program::Compute, Some("1000")))
+        .issue_voucher(issue_request(
+            "theirs",
+            OTHER_ENTERPRISE,
+            pb::Program::Compute,
+            Some("1000"),
+        ))
         .await
         .expect("issued")
         .into_inner();
     let own_claim = world
         .compute_provider
-        .redeem(redeem_request(&own_voucher, &invoice(1), "2027-06-01", "100"))
+        .redeem(redeem_request(
+            &own_voucher,
+            &invoice(1),
+            "2027-06-01",
+            "100",
+        ))
         .await
         .expect("redeemed")
         .into_inner();
     let neighbour_claim = world
         .compute_provider
-        .redeem(redeem_request(&neighbour_voucher, &invoice(2), "2027-06-01", "100"))
+        .redeem(redeem_request(
+            &neighbour_voucher,
+            &invoice(2),
+            "2027-06-01",
+            "100",
+        ))
         .await
         .expect("redeemed")
         .into_inner();
@@ -202,7 +240,11 @@ async fn an_enterprise_reads_only_its_own_and_changes_nothing_it_may_not() {
         .await
         .expect("lists its claims")
         .into_inner();
-    let ids: Vec<_> = listed.redemptions.iter().map(|r| r.redemption_id.clone()).collect();
+    let ids: Vec<_> = listed
+        .redemptions
+        .iter()
+        .map(|r| r.redemption_id.clone())
+        .collect();
     assert_eq!(ids, vec![own_claim.redemption_id.clone()]);
     let vouchers = enterprise
         .list_vouchers(pb::ListVouchersRequest::default())
@@ -302,11 +344,21 @@ async fn an_enterprise_reads_only_its_own_and_changes_nothing_it_may_not() {
             .await
             .map(|_| ()),
         enterprise
-            .issue_voucher(issue_request("self", ENTERPRISE, pb::Program::Compute, None))
+            .issue_voucher(issue_request(
+                "self",
+                ENTERPRISE,
+                pb::Program::Compute,
+                None,
+            ))
             .await
             .map(|_| ()),
         enterprise
-            .redeem(redeem_request(&own_voucher, &invoice(9), "2027-06-01", "100"))
+            .redeem(redeem_request(
+                &own_voucher,
+                &invoice(9),
+                "2027-06-01",
+                "100",
+            ))
             .await
             .map(|_| ()),
         enterprise
@@ -330,7 +382,12 @@ async fn an_enterprise_reads_only_its_own_and_changes_nothing_it_may_not() {
     ];
     for refusal in denied {
         let status = refusal.expect_err("not the enterprise's to do");
-        assert_eq!(status.code(), Code::PermissionDenied, "{}", status.message());
+        assert_eq!(
+            status.code(),
+            Code::PermissionDenied,
+            "{}",
+            status.message()
+        );
     }
 }
 
@@ -344,7 +401,10 @@ async fn an_application_becomes_a_voucher_bound_to_the_providers_it_chose() {
         .expect("applied")
         .into_inner();
     assert_eq!(applied.status, pb::ApplicationStatus::Pending as i32);
-    assert_eq!(applied.enterprise_credit_code, ENTERPRISE, "its own code, from its token");
+    assert_eq!(
+        applied.enterprise_credit_code, ENTERPRISE,
+        "its own code, from its token"
+    );
     let again = enterprise
         .apply_for_voucher(application("a-1", "QD-2027-001", "300000"))
         .await
@@ -448,7 +508,11 @@ async fn a_contract_is_applied_for_once_while_its_application_lives() {
             face_value: None,
         })
         .await;
-    expect_refusal(approve_rejected, Code::FailedPrecondition, "APPLICATION_NOT_PENDING");
+    expect_refusal(
+        approve_rejected,
+        Code::FailedPrecondition,
+        "APPLICATION_NOT_PENDING",
+    );
     enterprise
         .apply_for_voucher(application("c-4", "QD-HT-7", "2000"))
         .await
@@ -482,7 +546,12 @@ async fn with_confirmation_required_approval_waits_and_a_dispute_releases_the_ca
     for serial in 1..=3 {
         let claim = world
             .compute_provider
-            .redeem(redeem_request(&voucher, &invoice(serial), "2027-06-01", "400"))
+            .redeem(redeem_request(
+                &voucher,
+                &invoice(serial),
+                "2027-06-01",
+                "400",
+            ))
             .await
             .expect("accepted: it counts under the cap at once")
             .into_inner();
@@ -524,7 +593,11 @@ async fn with_confirmation_required_approval_waits_and_a_dispute_releases_the_ca
     assert_eq!(disputed.status, pb::RedemptionStatus::Disputed as i32);
     assert_eq!(disputed.closing_reason, "本企业未向该服务商租用算力");
     let after = balance(&mut world.bureau, ENTERPRISE, pb::Program::Compute, "").await;
-    assert_eq!(yuan(&after.redeemed), "400.00", "the disputed subsidy is released");
+    assert_eq!(
+        yuan(&after.redeemed),
+        "400.00",
+        "the disputed subsidy is released"
+    );
     expect_refusal(
         world.bureau.approve_redemption(approve(&claims[1])).await,
         Code::FailedPrecondition,
@@ -666,7 +739,12 @@ async fn a_notice_lists_approved_claims_and_everything_survives_a_restart() {
     for serial in 1..=3 {
         let claim = world
             .compute_provider
-            .redeem(redeem_request(&voucher, &invoice(serial), "2027-06-01", "2000"))
+            .redeem(redeem_request(
+                &voucher,
+                &invoice(serial),
+                "2027-06-01",
+                "2000",
+            ))
             .await
             .expect("accepted")
             .into_inner();
@@ -698,8 +776,15 @@ async fn a_notice_lists_approved_claims_and_everything_survives_a_restart() {
         .await
         .expect("published")
         .into_inner();
-    let listed: Vec<_> = notice.lines.iter().map(|line| line.redemption_id.clone()).collect();
-    assert_eq!(listed, approved_claims, "every approved claim of the period, and only those");
+    let listed: Vec<_> = notice
+        .lines
+        .iter()
+        .map(|line| line.redemption_id.clone())
+        .collect();
+    assert_eq!(
+        listed, approved_claims,
+        "every approved claim of the period, and only those"
+    );
     assert_eq!(notice.lines[0].enterprise_name, "启东智算科技有限公司");
     assert_eq!(yuan(&notice.total), "2000.00");
     let public = enterprise

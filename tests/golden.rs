@@ -166,6 +166,144 @@ async fn assert_as_written(golden: &Golden, bureau: &mut Client) {
         );
     }
     assert_access_as_written(golden, bureau).await;
+    assert_enterprise_part_as_written(golden, bureau).await;
+}
+
+/// Applications, notices, bound vouchers and the enterprise's answers to claims, for ledgers
+/// written since event format 4.
+async fn assert_enterprise_part_as_written(golden: &Golden, bureau: &mut Client) {
+    let name = golden.name;
+    for expected in optional_list(golden, "applications") {
+        let application_id = golden.text(expected, "application_id");
+        let application = bureau
+            .get_application(pb::GetApplicationRequest {
+                application_id: application_id.to_owned(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("{name}: {application_id}: {status:?}"))
+            .into_inner();
+        let status = pb::ApplicationStatus::try_from(application.status).expect("known");
+        assert_eq!(
+            (
+                application.enterprise_credit_code.as_str(),
+                yuan(&application.amount),
+                application.provider_credit_codes.clone(),
+                application.contract_number.as_str(),
+                status_name(status.as_str_name(), "APPLICATION_STATUS_"),
+                application.voucher_id.as_str(),
+                application.rejection_reason.as_str(),
+            ),
+            (
+                golden.text(expected, "enterprise"),
+                golden.text(expected, "amount").to_owned(),
+                codes(&expected["providers"]),
+                golden.text(expected, "contract_number"),
+                golden.text(expected, "status").to_owned(),
+                golden.text(expected, "voucher_id"),
+                golden.text(expected, "rejection_reason"),
+            ),
+            "{name}: {application_id}"
+        );
+    }
+    for expected in optional_list(golden, "notices") {
+        let notice_id = golden.text(expected, "notice_id");
+        let notice = bureau
+            .get_notice(pb::GetNoticeRequest {
+                notice_id: notice_id.to_owned(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("{name}: {notice_id}: {status:?}"))
+            .into_inner();
+        let lines: Vec<(String, String)> = notice
+            .lines
+            .iter()
+            .map(|line| (line.redemption_id.clone(), yuan(&line.subsidy)))
+            .collect();
+        let expected_lines: Vec<(String, String)> = expected["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .map(|line| {
+                (
+                    golden.text(line, "redemption_id").to_owned(),
+                    golden.text(line, "subsidy").to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            (yuan(&notice.total), notice.posted_from.as_str(), lines),
+            (
+                golden.text(expected, "total").to_owned(),
+                golden.text(expected, "posted_from"),
+                expected_lines
+            ),
+            "{name}: {notice_id}"
+        );
+    }
+    assert_claims_and_bindings_as_written(golden, bureau).await;
+}
+
+/// The providers each voucher is bound to, and each claim's correction, confirmation and
+/// closing reason, where the writing build reported them.
+async fn assert_claims_and_bindings_as_written(golden: &Golden, bureau: &mut Client) {
+    let name = golden.name;
+    for expected in golden.list("vouchers") {
+        let Some(providers) = expected.get("providers") else {
+            continue;
+        };
+        let voucher_id = golden.text(expected, "voucher_id");
+        let voucher = get_voucher(bureau, voucher_id).await;
+        assert_eq!(
+            voucher.provider_credit_codes,
+            codes(providers),
+            "{name}: {voucher_id}'s providers"
+        );
+    }
+    for expected in golden.list("redemptions") {
+        let redemption_id = golden.text(expected, "redemption_id");
+        let claim = bureau
+            .get_redemption(pb::GetRedemptionRequest {
+                redemption_id: redemption_id.to_owned(),
+            })
+            .await
+            .unwrap_or_else(|status| panic!("{name}: {redemption_id}: {status:?}"))
+            .into_inner();
+        let optional = |key: &str| expected.get(key).and_then(Value::as_str).unwrap_or("");
+        assert_eq!(
+            (
+                claim.corrects_redemption_id.as_str(),
+                claim.closing_reason.as_str(),
+                claim.confirmed_at.is_some(),
+            ),
+            (
+                optional("corrects_redemption_id"),
+                optional("closing_reason"),
+                expected.get("confirmed") == Some(&Value::Bool(true)),
+            ),
+            "{name}: {redemption_id}'s enterprise part"
+        );
+    }
+}
+
+/// A list the writing build may not have had (empty then).
+fn optional_list<'a>(golden: &'a Golden, key: &str) -> &'a [Value] {
+    golden
+        .expected
+        .get(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
+}
+
+fn codes(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|codes| {
+            codes
+                .iter()
+                .filter_map(|code| code.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Each provider's suspension and certificates, for ledgers written since event format 3.

@@ -565,9 +565,9 @@ fn not_pending(application: &VoucherApplication) -> LedgerError {
     LedgerError::refused(
         ReasonCode::ApplicationNotPending,
         format!(
-            "{} is {:?} and cannot be decided again",
-            application.application_id, application.status
-        )
-        .to_lowercase(),
+            "{} is {} and cannot be decided again",
+            application.application_id,
+            format!("{:?}", application.status).to_lowercase()
+        ),
     )
 }

@@ -303,9 +303,9 @@ pub(super) fn not_open(redemption: &Redemption, what: &str) -> LedgerError {
     LedgerError::refused(
         ReasonCode::RedemptionNotOpen,
         format!(
-            "{} is {:?} and cannot be {what}",
-            redemption.redemption_id, redemption.status
-        )
-        .to_lowercase(),
+            "{} is {} and cannot be {what}",
+            redemption.redemption_id,
+            format!("{:?}", redemption.status).to_lowercase()
+        ),
     )
 }
