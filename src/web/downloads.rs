@@ -1,6 +1,6 @@
-//! The downloads: a program's report for one year and a settlement statement (付款凭证), as
-//! CSV (UTF-8 with BOM) or XLSX, the same documents `voucherctl report` and `voucherctl
-//! settlement export` write, built from the reader.
+//! The downloads: a program's report for one year, a settlement statement (付款凭证) and a
+//! public notice (公示), as CSV (UTF-8 with BOM) or XLSX, the same documents `voucherctl report`
+//! and `voucherctl settlement export` write, built from the reader.
 
 use crate::domain::reason::ReasonCode;
 use axum::extract::{Query, State};
@@ -135,6 +135,77 @@ fn encode_statement(document: &report::Statement, format: Format) -> Option<Vec<
             Some(bytes)
         }
         Format::Xlsx => report::statement_xlsx_bytes(document).ok(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NoticeQuery {
+    id: Option<String>,
+    format: Option<String>,
+}
+
+/// A public notice with its lines, CSV or XLSX: codes kept as text, names kept from formulas.
+pub async fn notice(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Query(query): Query<NoticeQuery>,
+) -> Result<Response, PageError> {
+    let language = viewer.language;
+    let reader = console.engine.reader();
+    let id = crate::domain::ids::NoticeId::parse(query.id.as_deref().unwrap_or_default())
+        .map_err(|error| bad_field("id", error, language))?;
+    let format = format_of(query.format.as_deref(), language)?;
+    let engine_error = |error: EngineError| PageError::engine(error, language);
+    let notice = reader.notice(&id).map_err(engine_error)?;
+    let lines = reader.notice_lines(&notice).map_err(engine_error)?;
+    let rules = reader
+        .policy()
+        .program(notice.program)
+        .map_err(|error| engine_error(error.into()))?;
+    let document = notice_document(
+        &notice,
+        &lines,
+        &format!("{} {}", rules.name, rules.name_en),
+    );
+    let bytes = encode_notice(&document, format).ok_or_else(|| internal(language))?;
+    Ok(attachment(bytes, &format!("{id}"), format))
+}
+
+/// The notice as the documents show it.
+fn notice_document(
+    notice: &crate::domain::model::PublicNotice,
+    lines: &[(crate::domain::model::Redemption, String)],
+    program: &str,
+) -> report::Notice {
+    report::Notice {
+        notice_id: notice.notice_id.to_string(),
+        program: program.to_owned(),
+        approved_from: notice.approved_in.first.to_string(),
+        approved_until: notice.approved_in.last.to_string(),
+        posted_from: notice.posted.first.to_string(),
+        posted_until: notice.posted.last.to_string(),
+        lines: lines
+            .iter()
+            .map(|(claim, name)| report::NoticeLine {
+                redemption_id: claim.redemption_id.to_string(),
+                enterprise_credit_code: claim.enterprise_credit_code.to_string(),
+                enterprise_name: name.clone(),
+                provider_credit_code: claim.provider_credit_code.to_string(),
+                subsidy: claim.subsidy.into(),
+            })
+            .collect(),
+        total: notice.total,
+    }
+}
+
+fn encode_notice(document: &report::Notice, format: Format) -> Option<Vec<u8>> {
+    match format {
+        Format::Csv => {
+            let mut bytes = Vec::new();
+            report::write_notice_csv(document, &mut bytes).ok()?;
+            Some(bytes)
+        }
+        Format::Xlsx => report::notice_xlsx_bytes(document).ok(),
     }
 }
 

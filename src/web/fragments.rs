@@ -109,3 +109,55 @@ pub fn pager(language: Language, next: Option<String>) -> Markup {
         }
     }
 }
+
+/// What the last form did, shown above a page's lists and forms.
+pub enum LastAction {
+    Done(String),
+    Refused(String),
+}
+
+/// The line saying what the last form did, when a form was just posted.
+pub fn last_action(last: Option<&LastAction>) -> Markup {
+    html! {
+        @match last {
+            Some(LastAction::Done(message)) => p class="message done" role="status" { (message) },
+            Some(LastAction::Refused(message)) => p class="message error" role="alert" { (message) },
+            None => {},
+        }
+    }
+}
+
+/// A small form inside a table's cell: the CSRF secret, the record it is about, its fields and
+/// its button.
+pub fn row_form(
+    action: &str,
+    csrf: &str,
+    (id_name, id): (&str, &str),
+    fields: Markup,
+    button: Markup,
+) -> Markup {
+    html! {
+        form method="post" action=(action) class="row-action" {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name=(id_name) value=(id);
+            (fields)
+            (button)
+        }
+    }
+}
+
+/// Credit codes one under another (a voucher's or an application's providers); `none` when
+/// there are none.
+pub fn codes<'c>(
+    codes: impl IntoIterator<Item = &'c crate::domain::credit_code::CreditCode>,
+    none: &str,
+) -> Markup {
+    let codes: Vec<_> = codes.into_iter().collect();
+    html! {
+        @if codes.is_empty() {
+            span class="hint" { (none) }
+        } @else {
+            @for code in codes { div class="code" { (code) } }
+        }
+    }
+}

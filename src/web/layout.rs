@@ -6,8 +6,9 @@ use maud::{DOCTYPE, Markup, html};
 use rust_decimal::Decimal;
 
 use super::chart::share;
+use super::counts::{Count, NavCounts};
 use super::i18n::Language;
-use crate::domain::model::{RedemptionStatus, Role, VoucherStatus};
+use crate::domain::model::{Actor, ApplicationStatus, RedemptionStatus, VoucherStatus};
 use crate::domain::money::{Money, Total};
 use crate::domain::policy::ProgramRules;
 
@@ -18,39 +19,146 @@ pub enum Section {
     Enterprises,
     Redemptions,
     Providers,
+    Applications,
+    Confirmations,
+    Unbound,
+    Notices,
     Actions,
+    /// The enterprise's own page.
+    Home,
+    /// The enterprise's applications.
+    OwnApplications,
+    /// The claims made in the enterprise's name.
+    OwnClaims,
 }
 
 /// What the shell needs to know about the reader.
 pub struct Chrome<'a> {
     pub language: Language,
-    pub role: Role,
+    pub actor: Actor,
     pub csrf: &'a str,
     /// This page's path and query, for the language toggle to come back to.
     pub here: &'a str,
+    /// The figures beside the navigation's entries.
+    pub counts: NavCounts,
 }
 
-/// A whole signed-in page.
-pub fn page(chrome: &Chrome<'_>, section: Section, title: &str, body: Markup) -> Markup {
-    let language = chrome.language;
-    let entries = [
-        (Section::Overview, "/", "总览", "Overview"),
-        (Section::Enterprises, "/enterprises", "企业", "Enterprises"),
-        (
+/// A navigation entry: where it goes, its words, and the count beside it.
+struct Entry {
+    section: Section,
+    href: &'static str,
+    chinese: &'static str,
+    english: &'static str,
+    count: Option<Count>,
+}
+
+const fn entry(
+    section: Section,
+    href: &'static str,
+    chinese: &'static str,
+    english: &'static str,
+) -> Entry {
+    Entry {
+        section,
+        href,
+        chinese,
+        english,
+        count: None,
+    }
+}
+
+/// The entries a reader's navigation shows: an enterprise's own pages, or the bureau's.
+fn entries(chrome: &Chrome<'_>) -> Vec<Entry> {
+    match chrome.actor {
+        Actor::Enterprise(_) => enterprise_entries(chrome.counts),
+        actor => bureau_entries(actor, chrome.counts),
+    }
+}
+
+/// An entry with its count beside it.
+fn counted(entry: Entry, count: Count) -> Entry {
+    Entry {
+        count: Some(count),
+        ..entry
+    }
+}
+
+/// The enterprise's own page, its applications (those waiting counted) and the claims in its
+/// name (those waiting for its confirmation counted, when a program asks for it).
+fn enterprise_entries(counts: NavCounts) -> Vec<Entry> {
+    let applications = entry(
+        Section::OwnApplications,
+        "/my/applications",
+        "申领",
+        "Applications",
+    );
+    let claims = entry(Section::OwnClaims, "/my/claims", "核销确认", "Claims");
+    vec![
+        entry(Section::Home, "/my", "本企业", "My enterprise"),
+        counted(applications, counts.pending_applications),
+        match counts.awaiting_confirmation {
+            Some(count) => counted(claims, count),
+            None => claims,
+        },
+    ]
+}
+
+/// The bureau's and auditors' pages: the actions for the bureau alone, the confirmations only
+/// when a program asks for them.
+fn bureau_entries(actor: Actor, counts: NavCounts) -> Vec<Entry> {
+    let applications = entry(
+        Section::Applications,
+        "/applications",
+        "申领",
+        "Applications",
+    );
+    let mut bureau = vec![
+        entry(Section::Overview, "/", "总览", "Overview"),
+        entry(Section::Enterprises, "/enterprises", "企业", "Enterprises"),
+        entry(
             Section::Redemptions,
             "/redemptions",
             "核销记录",
             "Redemptions",
         ),
-        (Section::Providers, "/providers", "服务商", "Providers"),
-        (Section::Actions, "/actions", "操作", "Actions"),
+        entry(Section::Providers, "/providers", "服务商", "Providers"),
+        counted(applications, counts.pending_applications),
     ];
-    let role_word = match chrome.role {
-        Role::Bureau => language.pick("数据局", "Bureau"),
-        Role::Auditor => language.pick("审计", "Auditor"),
-        Role::Provider => language.pick("服务商", "Provider"),
-        Role::Enterprise => language.pick("企业", "Enterprise"),
-    };
+    if let Some(count) = counts.awaiting_confirmation {
+        let confirmations = entry(
+            Section::Confirmations,
+            "/confirmations",
+            "待企业确认",
+            "Awaiting confirmation",
+        );
+        bureau.push(counted(confirmations, count));
+    }
+    bureau.push(entry(
+        Section::Unbound,
+        "/vouchers/unbound",
+        "未绑定券",
+        "Unbound vouchers",
+    ));
+    bureau.push(entry(Section::Notices, "/notices", "公示", "Notices"));
+    if actor == Actor::Bureau {
+        bureau.push(entry(Section::Actions, "/actions", "操作", "Actions"));
+    }
+    bureau
+}
+
+/// Who is signed in, as the header says it: the role, and an enterprise's credit code.
+fn role_word(language: Language, actor: Actor) -> String {
+    match actor {
+        Actor::Bureau => language.pick("数据局", "Bureau").to_owned(),
+        Actor::Auditor => language.pick("审计", "Auditor").to_owned(),
+        Actor::Provider(code) => format!("{} {code}", language.pick("服务商", "Provider")),
+        Actor::Enterprise(code) => format!("{} {code}", language.pick("企业", "Enterprise")),
+    }
+}
+
+/// A whole signed-in page.
+pub fn page(chrome: &Chrome<'_>, section: Section, title: &str, body: Markup) -> Markup {
+    let language = chrome.language;
     html! {
         (DOCTYPE)
         html lang=(language.html_lang()) {
@@ -62,9 +170,12 @@ pub fn page(chrome: &Chrome<'_>, section: Section, title: &str, body: Markup) ->
                         span { (language.pick("启东市 算力券 / 租赁券 核销账本", "Qidong compute & leasing vouchers")) }
                     }
                     nav {
-                        @for (entry, href, chinese, english) in entries {
-                            @if entry != Section::Actions || chrome.role == Role::Bureau {
-                                a href=(href) class=[(entry == section).then_some("active")] { (language.pick(chinese, english)) }
+                        @for entry in entries(chrome) {
+                            a href=(entry.href) class=[(entry.section == section).then_some("active")] {
+                                (language.pick(entry.chinese, entry.english))
+                                @if let Some(count) = entry.count {
+                                    " " span class="count" { (count) }
+                                }
                             }
                         }
                     }
@@ -72,7 +183,7 @@ pub fn page(chrome: &Chrome<'_>, section: Section, title: &str, body: Markup) ->
                         a class="language" href={"/language?to=" (language.other().code()) "&back=" (encode(chrome.here))} {
                             (language.pick("English", "中文"))
                         }
-                        span class="role" { (role_word) }
+                        span class="role" { (role_word(language, chrome.actor)) }
                         form method="post" action="/logout" class="inline" {
                             input type="hidden" name="csrf" value=(chrome.csrf);
                             button type="submit" class="link" { (language.pick("退出", "Sign out")) }
@@ -98,7 +209,7 @@ pub fn bare(language: Language, title: &str, message: &str) -> Markup {
                 main {
                     h1 { (title) }
                     p class="message error" { (message) }
-                    p { a href="/" { (language.pick("返回总览", "Back to the overview")) } }
+                    p { a href="/" { (language.pick("返回首页", "Back to the start page")) } }
                 }
             }
         }
@@ -188,6 +299,16 @@ impl StatusWord for RedemptionStatus {
             RedemptionStatus::Reversed => language.pick("已红冲", "reversed"),
             RedemptionStatus::Disputed => language.pick("企业异议", "disputed"),
             RedemptionStatus::Returned => language.pick("已退回补正", "returned"),
+        }
+    }
+}
+
+impl StatusWord for ApplicationStatus {
+    fn word(self, language: Language) -> &'static str {
+        match self {
+            ApplicationStatus::Pending => language.pick("待审批", "pending"),
+            ApplicationStatus::Approved => language.pick("已批准", "approved"),
+            ApplicationStatus::Rejected => language.pick("未批准", "rejected"),
         }
     }
 }

@@ -3,20 +3,26 @@
 //!
 //! It reads from the same [`Reader`](crate::engine::Reader) as gRPC and never waits for the
 //! writer. Its forms build the very gRPC request messages voucherctl sends and turn them into
-//! commands with `api::requests`, so a field is checked by the same parser and a refusal reads
-//! the same words as over gRPC. Sign-in takes a bureau or auditor token (provider tokens are
-//! refused); the session is an HttpOnly, SameSite=Strict cookie, and every form carries the
-//! session's CSRF secret. Every asset is served from the binary: the bureau's network may be
-//! closed, and the pages run no script at all.
+//! commands with `api::requests` (and `api::enterprise`), so a field is checked by the same
+//! parser and a refusal reads the same words as over gRPC. Sign-in takes a bureau, auditor or
+//! enterprise token (provider tokens are refused); the session is an HttpOnly, SameSite=Strict
+//! cookie, and every form carries the session's CSRF secret. The bureau's and auditors' pages
+//! take a [`Viewer`], which an enterprise's session never is; an enterprise has pages of its own
+//! (`portal`), which take an [`EnterpriseViewer`] and read by the credit code its token is
+//! bound to. Every asset is served from the binary: the bureau's network may be closed, and the
+//! pages run no script at all.
 
 mod actions;
 pub mod chart;
+mod counts;
 mod downloads;
+mod fields;
 mod fragments;
 pub mod i18n;
 mod layout;
 pub(crate) mod listener;
 mod pages;
+mod portal;
 pub mod session;
 mod sign_in;
 
@@ -27,7 +33,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -36,8 +42,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::attempts::FailedAttempts;
+use crate::domain::credit_code::CreditCode;
 use crate::domain::error::LedgerError;
-use crate::domain::model::Role;
+use crate::domain::model::{Actor, Role};
 use crate::domain::reason::ReasonCode;
 use crate::engine::{Engine, EngineError};
 use i18n::{LANGUAGE_COOKIE, Language};
@@ -67,6 +74,8 @@ struct Console {
     in_flight: Arc<Semaphore>,
     /// Failed sign-ins per caller address, shared with the gRPC server.
     attempts: Arc<FailedAttempts>,
+    /// The counts the bureau's navigation shows, kept while the ledger does not change.
+    counts: Arc<counts::CountCache>,
 }
 
 /// Serves the console on `listener` until `shutdown` resolves.
@@ -83,6 +92,7 @@ pub async fn serve(
         settings,
         in_flight: Arc::new(Semaphore::new(CONCURRENT_REQUESTS_MAX)),
         attempts,
+        counts: Arc::new(counts::CountCache::default()),
     };
     let app = router(console).into_make_service_with_connect_info::<listener::PeerAddress>();
     axum::serve(listener::BoundedListener::new(listener), app)
@@ -92,6 +102,9 @@ pub async fn serve(
 
 fn router(console: Console) -> Router {
     Router::new()
+        .merge(enterprise_routes())
+        .merge(bureau_routes())
+        .merge(notice_routes())
         .route("/", get(pages::overview))
         .route("/enterprises", get(pages::enterprises))
         .route("/enterprises/{credit_code}", get(pages::enterprise))
@@ -140,6 +153,54 @@ fn router(console: Console) -> Router {
             guard_and_headers,
         ))
         .with_state(console)
+}
+
+/// The enterprise's own pages and forms: each takes an [`EnterpriseViewer`].
+fn enterprise_routes() -> Router<Console> {
+    Router::new()
+        .route("/my", get(portal::home))
+        .route("/my/applications", get(portal::applications))
+        .route("/my/claims", get(portal::claims))
+        .route("/my/apply", post(portal::apply))
+        .route("/my/confirm", post(portal::confirm))
+        .route("/my/dispute", post(portal::dispute))
+}
+
+/// The bureau's pages of the enterprise's part (auditors read them) and their forms.
+fn bureau_routes() -> Router<Console> {
+    Router::new()
+        .route("/applications", get(pages::applications))
+        .route("/confirmations", get(pages::confirmations))
+        .route("/vouchers/unbound", get(pages::unbound_vouchers))
+        .route(
+            "/vouchers/{voucher_id}/providers",
+            get(pages::voucher_providers),
+        )
+        .route(
+            "/actions/approve-application",
+            post(actions::approve_application),
+        )
+        .route(
+            "/actions/reject-application",
+            post(actions::reject_application),
+        )
+        .route(
+            "/actions/change-voucher-providers",
+            post(actions::change_voucher_providers),
+        )
+        .route(
+            "/actions/return-redemption",
+            post(actions::return_redemption),
+        )
+}
+
+/// Public notices: the list, one notice, its documents, and publishing one.
+fn notice_routes() -> Router<Console> {
+    Router::new()
+        .route("/notices", get(pages::notices))
+        .route("/notices/{notice_id}", get(pages::notice))
+        .route("/downloads/notice", get(downloads::notice))
+        .route("/actions/publish-notice", post(actions::publish_notice))
 }
 
 /// Reads the request's whole body (within [`BODY_READ_DEADLINE`] and [`FORM_BYTES_MAX`])
@@ -217,11 +278,16 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-/// The signed-in reader of a page: the session (its token still active) and the language.
+/// The signed-in reader of one of the bureau's pages: a bureau or auditor session (its token
+/// still active) and the language. An enterprise's session is never a `Viewer`: a page or form
+/// that takes one refuses it before reading anything (see [`PageError::NotForEnterprise`]), so
+/// a page added for the bureau is closed to enterprises unless it says otherwise.
 struct Viewer {
     session_id: String,
     session: Session,
     language: Language,
+    /// The console, for the counts the navigation shows.
+    console: Console,
 }
 
 impl Viewer {
@@ -243,30 +309,103 @@ impl FromRequestParts<Console> for Viewer {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, console: &Console) -> Result<Viewer, PageError> {
-        let jar = CookieJar::from_headers(&parts.headers);
-        let language = language_of(&jar);
-        let session_id = jar
-            .get(SESSION_COOKIE)
-            .map(|cookie| cookie.value().to_owned())
-            .ok_or(PageError::SignIn)?;
-        let session = console
-            .sessions
-            .find(&session_id)
-            .ok_or(PageError::SignIn)?;
-        let token = console
-            .engine
-            .reader()
-            .active_token(&session.token_id)
-            .map_err(|error| PageError::engine(error, language))?;
-        if token.is_none() {
-            console.sessions.close(&session_id);
-            return Err(PageError::SignIn);
+        let viewer = signed_in(parts, console)?;
+        if let Actor::Enterprise(_) = viewer.session.actor {
+            return Err(PageError::NotForEnterprise {
+                language: viewer.language,
+                reading: is_reading(&parts.method),
+            });
         }
-        Ok(Viewer {
-            session_id,
-            session,
-            language,
-        })
+        Ok(viewer)
+    }
+}
+
+/// An enterprise's session, and the credit code its token is bound to: the only enterprise
+/// whose records its pages read and whose name its forms act in.
+struct EnterpriseViewer {
+    viewer: Viewer,
+    own: CreditCode,
+}
+
+impl EnterpriseViewer {
+    fn actor(&self) -> Actor {
+        Actor::Enterprise(self.own)
+    }
+}
+
+impl FromRequestParts<Console> for EnterpriseViewer {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        console: &Console,
+    ) -> Result<EnterpriseViewer, PageError> {
+        let viewer = signed_in(parts, console)?;
+        match viewer.session.actor {
+            Actor::Enterprise(own) => Ok(EnterpriseViewer { viewer, own }),
+            _ => Err(PageError::EnterpriseOnly {
+                language: viewer.language,
+                reading: is_reading(&parts.method),
+            }),
+        }
+    }
+}
+
+/// Any live session, whatever it speaks for: only signing out takes one.
+struct SignedIn(Viewer);
+
+impl FromRequestParts<Console> for SignedIn {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        console: &Console,
+    ) -> Result<SignedIn, PageError> {
+        signed_in(parts, console).map(SignedIn)
+    }
+}
+
+/// The session the request's cookie names, while it lives and its token is active and still
+/// speaks for the same party.
+fn signed_in(parts: &Parts, console: &Console) -> Result<Viewer, PageError> {
+    let jar = CookieJar::from_headers(&parts.headers);
+    let language = language_of(&jar);
+    let session_id = jar
+        .get(SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
+        .ok_or(PageError::SignIn)?;
+    let session = console
+        .sessions
+        .find(&session_id)
+        .ok_or(PageError::SignIn)?;
+    let token = console
+        .engine
+        .reader()
+        .active_token(&session.token_id)
+        .map_err(|error| PageError::engine(error, language))?;
+    if token.is_none_or(|token| token.actor() != session.actor) {
+        console.sessions.close(&session_id);
+        return Err(PageError::SignIn);
+    }
+    Ok(Viewer {
+        session_id,
+        session,
+        language,
+        console: console.clone(),
+    })
+}
+
+/// Whether a request only reads (a page, a download), so that one not meant for its session may
+/// be sent to the session's own start page rather than refused.
+fn is_reading(method: &Method) -> bool {
+    method == Method::GET || method == Method::HEAD
+}
+
+/// Where a session starts: the enterprise's own page, or the overview.
+fn home_of(actor: Actor) -> &'static str {
+    match actor {
+        Actor::Enterprise(_) => portal::HOME,
+        _ => "/",
     }
 }
 
@@ -281,6 +420,12 @@ enum PageError {
     SignIn,
     /// Signed in, but this page or form is the bureau's.
     BureauOnly(Language),
+    /// An enterprise's session at one of the bureau's pages (sent to its own page) or forms
+    /// (refused).
+    NotForEnterprise { language: Language, reading: bool },
+    /// The bureau's or an auditor's session at one of an enterprise's pages (sent to the
+    /// overview) or forms (refused).
+    EnterpriseOnly { language: Language, reading: bool },
     /// A form without the session's CSRF secret.
     Forgery,
     /// What the ledger said, as gRPC would say it.
@@ -351,6 +496,34 @@ impl IntoResponse for PageError {
                     language.pick(
                         "此页面仅限数据局使用；审计账号只能查看。",
                         "This page is the bureau's; an auditor may only read.",
+                    ),
+                ),
+            )
+                .into_response(),
+            PageError::NotForEnterprise { reading: true, .. } => {
+                Redirect::to(portal::HOME).into_response()
+            }
+            PageError::NotForEnterprise { language, .. } => (
+                StatusCode::FORBIDDEN,
+                layout::bare(
+                    language,
+                    language.pick("无权限", "Not allowed"),
+                    language.pick(
+                        "此页面和操作仅限数据局和审计使用；企业只能查看本企业的记录。",
+                        "This page is the bureau's and the auditors'; an enterprise sees only its own records.",
+                    ),
+                ),
+            )
+                .into_response(),
+            PageError::EnterpriseOnly { reading: true, .. } => Redirect::to("/").into_response(),
+            PageError::EnterpriseOnly { language, .. } => (
+                StatusCode::FORBIDDEN,
+                layout::bare(
+                    language,
+                    language.pick("无权限", "Not allowed"),
+                    language.pick(
+                        "此操作仅限企业本身使用。",
+                        "Only the enterprise itself may do this.",
                     ),
                 ),
             )

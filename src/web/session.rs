@@ -1,5 +1,6 @@
 //! Console sign-ins: a random session id in an HttpOnly, SameSite=Strict cookie, mapped here to
-//! the token that signed in, its role, a CSRF secret and an expiry.
+//! the token that signed in, whom it speaks for (its role, and an enterprise's own credit
+//! code), a CSRF secret and an expiry.
 //!
 //! Sessions live in memory only: a restart signs everyone out, which costs a bureau clerk one
 //! paste of a token and keeps no secret on disk. The map is bounded, and so is each token's
@@ -13,7 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::domain::ids::TokenId;
-use crate::domain::model::Role;
+use crate::domain::model::{Actor, Role};
 
 /// The cookie holding the session id.
 pub const SESSION_COOKIE: &str = "voucher_session";
@@ -29,6 +30,9 @@ pub const SESSIONS_PER_TOKEN_MAX: usize = 8;
 pub struct Session {
     pub token_id: TokenId,
     pub role: Role,
+    /// Whom the token speaks for: an enterprise's session reads only its own records, by the
+    /// credit code its token is bound to, never by one a page or form names.
+    pub actor: Actor,
     /// Every form carries it; a POST without it changes nothing.
     pub csrf: String,
     expires_at: Instant,
@@ -52,12 +56,13 @@ impl Sessions {
         self.lifetime
     }
 
-    /// A new session for `token_id`; returns its id.
-    pub fn open(&self, token_id: TokenId, role: Role) -> String {
+    /// A new session for `token_id`, speaking for `actor`; returns its id.
+    pub fn open(&self, token_id: TokenId, actor: Actor) -> String {
         let id = random_secret();
         let session = Session {
             token_id,
-            role,
+            role: actor.role(),
+            actor,
             csrf: random_secret(),
             expires_at: Instant::now() + self.lifetime,
         };
@@ -139,14 +144,14 @@ mod tests {
     #[test]
     fn a_session_is_found_until_closed_and_the_map_stays_bounded() {
         let sessions = Sessions::new(Duration::from_secs(60));
-        let first = sessions.open(token(1), Role::Bureau);
+        let first = sessions.open(token(1), Actor::Bureau);
         assert_eq!(sessions.find(&first).map(|s| s.role), Some(Role::Bureau));
         for n in 0..SESSIONS_MAX as u64 {
-            sessions.open(token(n + 2), Role::Auditor);
+            sessions.open(token(n + 2), Actor::Auditor);
         }
         assert_eq!(sessions.lock().len(), SESSIONS_MAX);
         assert!(sessions.find(&first).is_none(), "the oldest made room");
-        let last = sessions.open(token(9), Role::Auditor);
+        let last = sessions.open(token(9), Actor::Auditor);
         sessions.close(&last);
         assert!(sessions.find(&last).is_none());
     }
@@ -154,11 +159,11 @@ mod tests {
     #[test]
     fn one_token_holds_at_most_its_share_and_evicts_only_its_own() {
         let sessions = Sessions::new(Duration::from_secs(60));
-        let clerk = sessions.open(TokenId::FIRST, Role::Bureau);
+        let clerk = sessions.open(TokenId::FIRST, Actor::Bureau);
         let flooder = TokenId::FIRST.next();
-        let first = sessions.open(flooder, Role::Auditor);
+        let first = sessions.open(flooder, Actor::Auditor);
         for _ in 0..SESSIONS_MAX * 2 {
-            sessions.open(flooder, Role::Auditor);
+            sessions.open(flooder, Actor::Auditor);
         }
         assert!(
             sessions.find(&clerk).is_some(),
@@ -176,7 +181,7 @@ mod tests {
     #[test]
     fn an_expired_session_is_gone() {
         let sessions = Sessions::new(Duration::ZERO);
-        let id = sessions.open(token(1), Role::Bureau);
+        let id = sessions.open(token(1), Actor::Bureau);
         assert!(sessions.find(&id).is_none());
     }
 

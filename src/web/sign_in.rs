@@ -1,6 +1,7 @@
 //! Sign-in, sign-out and the language toggle. The sign-in form carries its own CSRF secret,
 //! from a cookie set with the form; a refused sign-in shows the form again with why, under the
 //! status it maps to (401 an unknown token, 403 a provider's, 429 an address that must wait).
+//! A bureau or auditor session starts at the overview; an enterprise's at its own page.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -18,7 +19,7 @@ use super::i18n::{LANGUAGE_COOKIE, Language};
 use super::layout;
 use super::listener::PeerAddress;
 use super::session::{LOGIN_CSRF_COOKIE, SESSION_COOKIE, random_secret, same_secret};
-use super::{Console, PageError, Viewer, language_of};
+use super::{Console, PageError, SignedIn, home_of, language_of};
 use crate::domain::model::Role;
 
 pub async fn login_page(headers: HeaderMap) -> Response {
@@ -39,7 +40,7 @@ fn login_form(language: Language, csrf: &str, error: Option<&str>) -> Markup {
                 main class="login" {
                     div class="brand" { span class="seal" { "启" } span { (language.pick("启东市 算力券 / 租赁券 核销账本", "Qidong compute & leasing vouchers")) } }
                     h1 { (title) }
-                    p { (language.pick("请粘贴数据局或审计令牌。服务商令牌不能登录控制台。", "Paste a bureau or auditor token. Provider tokens cannot sign in here.")) }
+                    p { (language.pick("请粘贴数据局、审计或企业令牌。服务商令牌不能登录控制台。", "Paste a bureau, auditor or enterprise token. Provider tokens cannot sign in here.")) }
                     @if let Some(error) = error { p class="message error" { (error) } }
                     form method="post" action="/login" {
                         input type="hidden" name="csrf" value=(csrf);
@@ -62,7 +63,8 @@ pub struct LoginForm {
 }
 
 /// Checks the form's own CSRF secret, whether the caller's address must wait, and the token;
-/// a bureau or auditor token opens a session and goes to the overview.
+/// a bureau or auditor token opens a session and goes to the overview, an enterprise's token
+/// one bound to its credit code that goes to its own page.
 pub async fn login(
     State(console): State<Console>,
     ConnectInfo(PeerAddress(address)): ConnectInfo<PeerAddress>,
@@ -85,19 +87,20 @@ pub async fn login(
         Ok(None) => return unknown_token(&console, address, language),
         Err(error) => return PageError::engine(error, language).into_response(),
     };
-    // The console's pages show every enterprise's records: only the bureau and auditors see
-    // them.
-    if matches!(token.role, Role::Provider | Role::Enterprise) {
+    // A provider works through its own systems over gRPC; the console has no pages for it.
+    // An enterprise's session reads only its own records (`Viewer` keeps it off the rest).
+    if token.role == Role::Provider {
         return refuse(
             language,
             StatusCode::FORBIDDEN,
             language.pick(
-                "服务商令牌不能登录控制台，请使用数据局或审计令牌。",
-                "Provider tokens cannot sign in to the console: use a bureau or auditor token.",
+                "服务商令牌不能登录控制台，请使用数据局、审计或企业令牌。",
+                "Provider tokens cannot sign in to the console: use a bureau, auditor or enterprise token.",
             ),
         );
     }
-    let session_id = console.sessions.open(token.token_id, token.role);
+    let actor = token.actor();
+    let session_id = console.sessions.open(token.token_id, actor);
     tracing::info!(token_id = %token.token_id, role = ?token.role, "console sign-in");
     let jar = jar
         .remove(Cookie::build(LOGIN_CSRF_COOKIE).path("/"))
@@ -106,7 +109,7 @@ pub async fn login(
             session_id,
             console.settings.cookie_secure,
         ));
-    (jar, Redirect::to("/")).into_response()
+    (jar, Redirect::to(home_of(actor))).into_response()
 }
 
 /// The sign-in form again, saying why, under `status`, with a fresh CSRF secret.
@@ -159,7 +162,7 @@ pub struct CsrfForm {
 
 pub async fn logout(
     State(console): State<Console>,
-    viewer: Viewer,
+    SignedIn(viewer): SignedIn,
     jar: CookieJar,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {

@@ -1,11 +1,15 @@
 //! The web console through HTTP, against a real voucherd with `--web-port 0` and a real sled
 //! directory: sign-in and its refusals, every page with data in it, the bureau's forms (CSRF,
-//! roles, the same refusals as gRPC), the language toggle and the downloads.
+//! roles, the same refusals as gRPC), the language toggle and the downloads; and the
+//! enterprise's part: its own pages, and the bureau's applications, confirmations, bindings
+//! and notices.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod downloads;
+mod enterprise;
+mod enterprise_bureau;
 mod forms;
 mod pages;
 mod sign_in;

@@ -28,6 +28,7 @@ impl Forms<'_> {
                 (self.reverse_redemption())
                 (self.approve_redemption())
                 (self.reject_redemption())
+                (self.return_redemption())
                 (self.create_settlement())
                 (self.record_settlement_payment())
                 (self.register_enterprise())
@@ -91,6 +92,14 @@ impl Forms<'_> {
         let heading = language.pick("驳回核销", "Reject a claim");
         let button = danger(language.pick("驳回", "Reject"));
         self.form("reject-redemption", heading, fields, button)
+    }
+
+    fn return_redemption(&self) -> Markup {
+        let language = self.language;
+        let fields = html! { (self.redemption_id()) (self.reason()) };
+        let heading = language.pick("退回补正", "Return a claim for correction");
+        let button = danger(language.pick("退回", "Return"));
+        self.form("return-redemption", heading, fields, button)
     }
 
     fn create_settlement(&self) -> Markup {

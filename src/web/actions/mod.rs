@@ -2,8 +2,10 @@
 //! is checked for the session's CSRF secret first, then the role, then built into the gRPC
 //! request message voucherctl would send and turned into a command by `api::requests`: the
 //! same parsers, the same engine, the same words in every refusal. The answer is the actions
-//! page again, what happened on top, under the status a refusal maps to.
+//! page again (or, for a form on a list's row, that list), what happened on top, under the
+//! status a refusal maps to. `enterprise` holds the bureau's forms of the enterprise's part.
 
+mod enterprise;
 mod forms;
 
 use axum::Form;
@@ -12,12 +14,14 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::fragments::{LastAction, last_action};
 use super::i18n::Language;
 use super::layout::{self, Section, StatusWord, total, yuan};
 use super::pages::chrome;
 use super::{Console, PageError, Viewer, refusal};
 use crate::api::convert::{invalid, to_money};
 use crate::api::requests;
+use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
 use crate::domain::ledger::Outcome;
 use crate::domain::model::{Actor, Settlement};
@@ -27,11 +31,10 @@ use crate::engine::EngineError;
 use crate::proto::voucher::v1 as pb;
 use forms::Forms;
 
-/// What the last form did, shown above the forms.
-enum LastAction {
-    Done(String),
-    Refused(String),
-}
+pub use enterprise::{
+    approve_application, change_voucher_providers, publish_notice, reject_application,
+    return_redemption,
+};
 
 pub async fn page(
     State(console): State<Console>,
@@ -42,7 +45,7 @@ pub async fn page(
     Ok(actions_page(&console, &viewer, &uri.to_string(), None))
 }
 
-fn actions_page(
+pub(super) fn actions_page(
     console: &Console,
     viewer: &Viewer,
     here: &str,
@@ -55,11 +58,7 @@ fn actions_page(
         programs: console.engine.reader().policy().programs(),
     };
     let body = html! {
-        @match outcome {
-            Some(LastAction::Done(message)) => p class="message done" role="status" { (message) },
-            Some(LastAction::Refused(message)) => p class="message error" role="alert" { (message) },
-            None => {},
-        }
+        (last_action(outcome))
         p class="hint" { (language.pick("每个操作与 gRPC 接口走同一引擎、同一规则，错误信息相同。", "Every action goes through the same engine and rules as gRPC, with the same error messages.")) }
         (forms.all())
     };
@@ -270,7 +269,7 @@ pub async fn register_provider(
     Ok(act(&console, &viewer, command).await)
 }
 
-fn bureau_only(viewer: &Viewer) -> Result<(), PageError> {
+pub(super) fn bureau_only(viewer: &Viewer) -> Result<(), PageError> {
     if viewer.is_bureau() {
         Ok(())
     } else {
@@ -279,7 +278,7 @@ fn bureau_only(viewer: &Viewer) -> Result<(), PageError> {
 }
 
 /// The CSRF secret first (a forged form learns nothing, not even the role), then the role.
-fn check_bureau_form(viewer: &Viewer, csrf: &str) -> Result<(), PageError> {
+pub(super) fn check_bureau_form(viewer: &Viewer, csrf: &str) -> Result<(), PageError> {
     viewer.check_csrf(csrf)?;
     bureau_only(viewer)
 }
@@ -289,25 +288,38 @@ fn check_bureau_form(viewer: &Viewer, csrf: &str) -> Result<(), PageError> {
 async fn act(
     console: &Console,
     viewer: &Viewer,
-    command: Result<crate::domain::command::Command, LedgerError>,
+    command: Result<Command, LedgerError>,
 ) -> Response {
-    let result = match command {
+    let result = submit(console, command).await;
+    let language = viewer.language;
+    let draw = |last: &LastAction| Ok(actions_page(console, viewer, "/actions", Some(last)));
+    answer(result, |outcome| done_message(language, outcome), draw)
+        .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Submits a parsed command; a parse failure is the ledger's refusal, as over gRPC.
+pub(super) async fn submit(
+    console: &Console,
+    command: Result<Command, LedgerError>,
+) -> Result<Outcome, EngineError> {
+    match command {
         Ok(command) => console.engine.submit(command).await,
         Err(error) => Err(EngineError::Ledger(error)),
-    };
+    }
+}
+
+/// Answers a form with the page `draw` draws, what happened on top: the outcome in the words
+/// `done` gives it, or the refusal as the ledger words it, under the status it maps to.
+pub(super) fn answer(
+    result: Result<Outcome, EngineError>,
+    done: impl FnOnce(&Outcome) -> String,
+    draw: impl FnOnce(&LastAction) -> Result<Markup, PageError>,
+) -> Result<Response, PageError> {
     match result {
-        Ok(outcome) => {
-            let done = LastAction::Done(done_message(viewer.language, &outcome));
-            actions_page(console, viewer, "/actions", Some(&done)).into_response()
-        }
+        Ok(outcome) => Ok(draw(&LastAction::Done(done(&outcome)))?.into_response()),
         Err(error) => {
             let (status, line) = refusal(&error);
-            let refused = LastAction::Refused(line);
-            (
-                status,
-                actions_page(console, viewer, "/actions", Some(&refused)),
-            )
-                .into_response()
+            Ok((status, draw(&LastAction::Refused(line))?).into_response())
         }
     }
 }
@@ -384,7 +396,7 @@ fn settlement_message(language: Language, settlement: &Settlement) -> String {
 
 /// A program's code word (`compute`) as the wire enum; unknown words are refused by
 /// `api::requests` exactly as an unknown enum value would be.
-fn program_word(word: &str) -> Result<i32, LedgerError> {
+pub(super) fn program_word(word: &str) -> Result<i32, LedgerError> {
     crate::domain::policy::ProgramCode::ALL
         .into_iter()
         .find(|program| program.as_str() == word)
@@ -401,7 +413,9 @@ fn program_word(word: &str) -> Result<i32, LedgerError> {
 }
 
 /// A typed amount (`1,000,000.00`), or none when the field is empty.
-fn face_value(text: &str) -> Result<Option<crate::proto::google::r#type::Money>, LedgerError> {
+pub(super) fn face_value(
+    text: &str,
+) -> Result<Option<crate::proto::google::r#type::Money>, LedgerError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(None);

@@ -16,7 +16,7 @@ use crate::domain::model::{Actor, Balance, Enterprise, Redemption, Voucher};
 use crate::domain::policy::ProgramRules;
 use crate::engine::{EngineError, Reader, RedemptionFilter, VoucherFilter};
 use crate::web::fragments::{
-    cell, column, number_cell, number_column, pager, row, status_cell, table,
+    cell, codes, column, markup_cell, number_cell, number_column, pager, row, status_cell, table,
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, encode, program_name, yuan};
@@ -109,7 +109,11 @@ impl Shown {
 }
 
 /// A wide card per program: the period, the balance's bar and figures, what is left.
-fn balance_cards(language: Language, programs: &[ProgramRules], balances: &[Balance]) -> Markup {
+pub(in crate::web) fn balance_cards(
+    language: Language,
+    programs: &[ProgramRules],
+    balances: &[Balance],
+) -> Markup {
     html! {
         div class="cards" {
             @for (rules, balance) in programs.iter().zip(balances) {
@@ -126,7 +130,8 @@ fn balance_cards(language: Language, programs: &[ProgramRules], balances: &[Bala
     }
 }
 
-fn voucher_table(language: Language, vouchers: &[Voucher]) -> Markup {
+/// A voucher a row, with the providers bound to it (none: any provider of its program).
+pub(in crate::web) fn voucher_table(language: Language, vouchers: &[Voucher]) -> Markup {
     let columns = [
         column(language.pick("券号", "Voucher")),
         column(language.pick("项目", "Program")),
@@ -135,6 +140,7 @@ fn voucher_table(language: Language, vouchers: &[Voucher]) -> Markup {
         number_column(language.pick("已核销", "Redeemed")),
         column(language.pick("有效期", "Valid")),
         column(language.pick("核销截止", "Redeem by")),
+        column(language.pick("服务商", "Providers")),
     ];
     let rows = vouchers.iter().map(|voucher| {
         row([
@@ -148,6 +154,10 @@ fn voucher_table(language: Language, vouchers: &[Voucher]) -> Markup {
                 voucher.validity.first, voucher.validity.last
             )),
             cell(voucher.redeem_by),
+            markup_cell(codes(
+                &voucher.provider_credit_codes,
+                language.pick("本项目任一服务商", "any of the program"),
+            )),
         ])
     });
     table(&columns, rows, None)

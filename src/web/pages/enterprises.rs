@@ -171,7 +171,7 @@ fn with_balances<'e>(
 
 /// An enterprise's balance under every program of the policy, in the policy's order, in the
 /// cap periods holding `on_date`.
-pub(super) fn balances_of(
+pub(in crate::web) fn balances_of(
     reader: &Reader,
     code: &CreditCode,
     on_date: NaiveDate,

@@ -1,31 +1,41 @@
-//! The pages that read: overview, enterprises, one enterprise, redemptions, providers, a
-//! module each. Each handler parses its query once into checked values (`query`: a bad one is
+//! The pages that read: overview, enterprises, one enterprise, redemptions, providers, and of
+//! the enterprise's part applications, claims awaiting confirmation, unbound vouchers and
+//! public notices, a module each (the last ones also carry the bureau's forms for their rows). Each handler parses its query once into checked values (`query`: a bad one is
 //! refused naming the field), reads from the engine's reader, and draws from `fragments`.
 //! What they share is here: the page sizes, the shell's view of the reader, the year picker,
 //! and the refusal a failed read becomes.
 
-mod enterprise;
-mod enterprises;
+pub(super) mod applications;
+pub(super) mod confirmations;
+pub(super) mod enterprise;
+pub(super) mod enterprises;
+pub(super) mod notices;
 mod overview;
 mod providers;
 pub(super) mod query;
 mod redemptions;
+pub(super) mod vouchers;
 
-use axum::http::Uri;
 use chrono::Datelike;
 use maud::{Markup, html};
 
+use super::counts::{NavCounts, nav_counts};
 use super::i18n::Language;
 use super::layout::{self, Chrome, Section};
 use super::{PageError, Viewer};
+use crate::domain::model::Actor;
 use crate::domain::policy::Policy;
 use crate::engine::EngineError;
 
+pub use applications::applications;
+pub use confirmations::confirmations;
 pub use enterprise::enterprise;
 pub use enterprises::enterprises;
+pub use notices::{notice, notices};
 pub use overview::overview;
 pub use providers::providers;
 pub use redemptions::redemptions;
+pub use vouchers::{unbound_vouchers, voucher_providers};
 
 /// Rows on one page of a list.
 pub const ROWS_PER_PAGE: usize = 50;
@@ -36,22 +46,44 @@ pub const PROVIDERS_MAX: usize = 1000;
 
 /// A signed-in page: `body` under `title` in the shell, for `viewer`, at `uri` (where the
 /// language toggle comes back to).
-fn shell(viewer: &Viewer, uri: &Uri, section: Section, title: &str, body: Markup) -> Markup {
+pub(super) fn shell(
+    viewer: &Viewer,
+    uri: impl std::fmt::Display,
+    section: Section,
+    title: &str,
+    body: Markup,
+) -> Markup {
     layout::page(&chrome(viewer, &uri.to_string()), section, title, body)
 }
 
 pub(super) fn chrome<'a>(viewer: &'a Viewer, here: &'a str) -> Chrome<'a> {
     Chrome {
         language: viewer.language,
-        role: viewer.session.role,
+        actor: viewer.session.actor,
         csrf: &viewer.session.csrf,
         here,
+        counts: counts_for(viewer),
     }
+}
+
+/// The navigation's counts for this reader: an enterprise's own, or the bureau's (kept while
+/// the ledger does not change). A count that cannot be read is left out, not the page.
+fn counts_for(viewer: &Viewer) -> NavCounts {
+    let console = &viewer.console;
+    let reader = console.engine.reader();
+    let counted = match viewer.session.actor {
+        actor @ Actor::Enterprise(_) => nav_counts(reader, actor),
+        _ => console.counts.bureau_counts(reader),
+    };
+    counted.unwrap_or_else(|error| {
+        tracing::warn!(%error, "the navigation's counts could not be read");
+        NavCounts::default()
+    })
 }
 
 /// What a read the page needed and could not make answers instead: the ledger's refusal,
 /// in the reader's language.
-fn refused(language: Language) -> impl Fn(EngineError) -> PageError + Copy {
+pub(super) fn refused(language: Language) -> impl Fn(EngineError) -> PageError + Copy {
     move |error| PageError::engine(error, language)
 }
 

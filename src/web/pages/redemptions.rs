@@ -1,5 +1,5 @@
-//! The redemptions (`/redemptions`): filtered by program, provider, enterprise and invoice
-//! dates, 50 a page; and the redemptions table the enterprise's page shows too.
+//! The redemptions (`/redemptions`): filtered by program, provider, enterprise, invoice dates
+//! and status, 50 a page; and the redemptions table the enterprise's page shows too.
 
 use axum::extract::{OriginalUri, Query, State};
 use maud::{Markup, html};
@@ -10,14 +10,16 @@ use super::{ROWS_PER_PAGE, refused, shell};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::dates::parse_date;
 use crate::domain::ids::RedemptionId;
-use crate::domain::model::{Actor, Redemption};
+use crate::domain::input::InputError;
+use crate::domain::model::{Actor, Redemption, RedemptionStatus};
 use crate::domain::policy::{Policy, ProgramRules};
+use crate::domain::reason::ReasonCode;
 use crate::engine::RedemptionFilter;
 use crate::web::fragments::{
     cell, column, link_cell, number_cell, number_column, pager, row, status_cell, table,
 };
 use crate::web::i18n::Language;
-use crate::web::layout::{Section, encode, program_name, yuan};
+use crate::web::layout::{Section, StatusWord, encode, program_name, yuan};
 use crate::web::{Console, PageError, Viewer};
 
 #[derive(Deserialize)]
@@ -27,7 +29,31 @@ pub struct RedemptionsQuery {
     enterprise: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    status: Option<String>,
     after: Option<String>,
+}
+
+/// The statuses a claim may be filtered by, as the query words them.
+const STATUSES: [(&str, RedemptionStatus); 7] = [
+    ("accepted", RedemptionStatus::Accepted),
+    ("approved", RedemptionStatus::Approved),
+    ("rejected", RedemptionStatus::Rejected),
+    ("settled", RedemptionStatus::Settled),
+    ("reversed", RedemptionStatus::Reversed),
+    ("disputed", RedemptionStatus::Disputed),
+    ("returned", RedemptionStatus::Returned),
+];
+
+/// A status word of the query (`disputed`); empty means every status.
+fn status_of(text: &str) -> Result<Option<RedemptionStatus>, InputError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    STATUSES
+        .iter()
+        .find(|(word, _)| *word == text)
+        .map(|(_, status)| Some(*status))
+        .ok_or_else(|| InputError::new(ReasonCode::NotAllowed, format!("{text:?} is not a status")))
 }
 
 pub async fn redemptions(
@@ -82,7 +108,7 @@ fn filter_of(
         enterprise_credit_code: code("enterprise", &query.enterprise)?,
         invoice_date_from: day("from", &query.from)?,
         invoice_date_to: day("to", &query.to)?,
-        status: None,
+        status: optional("status", query.status.as_deref(), status_of, language)?.flatten(),
     })
 }
 
@@ -94,6 +120,7 @@ struct Typed<'q> {
     enterprise: &'q str,
     from: &'q str,
     to: &'q str,
+    status: &'q str,
 }
 
 impl<'q> Typed<'q> {
@@ -105,6 +132,7 @@ impl<'q> Typed<'q> {
             enterprise: typed(&query.enterprise),
             from: typed(&query.from),
             to: typed(&query.to),
+            status: typed(&query.status),
         }
     }
 
@@ -117,6 +145,7 @@ impl<'q> Typed<'q> {
             ("enterprise", self.enterprise),
             ("from", self.from),
             ("to", self.to),
+            ("status", self.status),
         ] {
             link.push_str(&format!("{name}={}&", encode(value)));
         }
@@ -140,6 +169,14 @@ fn filter_form(language: Language, programs: &[ProgramRules], typed: &Typed<'_>)
             label { (language.pick("企业代码", "Enterprise code")) " " input name="enterprise" value=(typed.enterprise) size="20" maxlength="18"; }
             label { (language.pick("发票日期自", "Invoice from")) " " input type="date" name="from" value=(typed.from); }
             label { (language.pick("至", "to")) " " input type="date" name="to" value=(typed.to); }
+            label { (language.pick("状态", "Status")) " "
+                select name="status" {
+                    option value="" { (language.pick("全部", "All")) }
+                    @for (word, status) in STATUSES {
+                        option value=(word) selected[typed.status == word] { (status.word(language)) }
+                    }
+                }
+            }
             button type="submit" { (language.pick("筛选", "Filter")) }
         }
     }
