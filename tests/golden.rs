@@ -16,12 +16,13 @@ use voucher_ledger::store::upgrade::RECORDS_FORMAT;
 
 /// Every golden ledger, oldest first, with the records format its build wrote (see
 /// `store::upgrade`): a directory in an older one is backed up and its records rebuilt.
-const GOLDEN_LEDGERS: [(&str, u32); 5] = [
+const GOLDEN_LEDGERS: [(&str, u32); 6] = [
     ("cef3c4d", 1),
     ("d4e9db9", 1),
     ("event-format-2", 2),
     ("records-format-3", 3),
     ("event-format-3", 4),
+    ("event-format-4", 5),
 ];
 
 struct Golden {
