@@ -314,6 +314,10 @@ impl Ledger {
                     target,
                 ))
             }
+            _ if redemption.confirmed_at.is_some() => Err(LedgerError::refused(
+                ReasonCode::RedemptionNotOpen,
+                format!("{redemption_id} was confirmed by its enterprise and cannot be disputed"),
+            )),
             _ => Err(not_open(redemption, "disputed")),
         }
     }
