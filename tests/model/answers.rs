@@ -1,16 +1,16 @@
 //! What is answered: the views both sides are compared in (a voucher, a redemption, a
-//! statement, related parties, a cap account, a program's budget and summary), each built from
+//! statement, related parties, an application, a cap account, a program's budget and summary), each built from
 //! the engine's record by `of` and from the model's by the model; `Answer`, the answer to one
 //! command; and `answer_of`, the engine's answer in those terms.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDate;
 use voucher_ledger::domain::error::LedgerError;
 use voucher_ledger::domain::ledger::Outcome;
 use voucher_ledger::domain::model::{
-    Balance, BudgetView, EvidenceKind, ProgramSummary, Redemption, RedemptionStatus,
-    RelatedParties, Role, Settlement, Voucher, VoucherStatus,
+    ApplicationStatus, Balance, BudgetView, EvidenceKind, ProgramSummary, Redemption,
+    RedemptionStatus, RelatedParties, Role, Settlement, Voucher, VoucherApplication, VoucherStatus,
 };
 use voucher_ledger::domain::policy::ProgramCode;
 use voucher_ledger::engine::EngineError;
@@ -29,6 +29,10 @@ pub struct VoucherView {
     pub validity: Period,
     pub redeem_by: NaiveDate,
     pub cap_period: Period,
+    /// The providers it is bound to; empty: any of its program.
+    pub providers: BTreeSet<String>,
+    /// The application it was issued on.
+    pub application: Option<String>,
 }
 
 impl VoucherView {
@@ -50,6 +54,12 @@ impl VoucherView {
                 first: voucher.cap_period.first,
                 last: voucher.cap_period.last,
             },
+            providers: voucher
+                .provider_credit_codes
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            application: voucher.application_id.map(|id| id.to_string()),
         }
     }
 }
@@ -75,6 +85,13 @@ pub struct RedemptionView {
     pub reversed_by: Option<Role>,
     /// The statement that paid it.
     pub settlement: Option<String>,
+    /// The returned claim it corrects.
+    pub corrects: Option<String>,
+    /// Whether its enterprise confirmed it (when is the engine's clock).
+    pub confirmed: bool,
+    /// Why it was disputed or returned, and whether it says when.
+    pub closing_reason: Option<String>,
+    pub closed: bool,
 }
 
 impl RedemptionView {
@@ -105,6 +122,54 @@ impl RedemptionView {
                 .collect(),
             reversed_by: redemption.reversed_by,
             settlement: redemption.settlement_id.map(|id| id.to_string()),
+            corrects: redemption.corrects.map(|id| id.to_string()),
+            confirmed: redemption.confirmed_at.is_some(),
+            closing_reason: redemption.closing_reason.as_ref().map(ToString::to_string),
+            closed: redemption.closed_at.is_some(),
+        }
+    }
+}
+
+/// An application (申领) as the engine shows it (when it was made and decided is the engine's
+/// clock; whether it was decided is compared).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationView {
+    pub id: String,
+    pub request_id: String,
+    pub enterprise: String,
+    pub program: ProgramCode,
+    pub amount: Fen,
+    pub providers: BTreeSet<String>,
+    pub contract: String,
+    pub contract_sha256: String,
+    pub status: ApplicationStatus,
+    pub decided: bool,
+    pub voucher: Option<String>,
+    pub rejection_reason: Option<String>,
+}
+
+impl ApplicationView {
+    pub fn of(application: &VoucherApplication) -> ApplicationView {
+        ApplicationView {
+            id: application.application_id.to_string(),
+            request_id: application.request_id.to_string(),
+            enterprise: application.enterprise_credit_code.to_string(),
+            program: application.program,
+            amount: Fen::of(application.amount),
+            providers: application
+                .provider_credit_codes
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            contract: application.contract_number.to_string(),
+            contract_sha256: application.contract_sha256.as_str().to_owned(),
+            status: application.status,
+            decided: application.decided_at.is_some(),
+            voucher: application.voucher_id.map(|id| id.to_string()),
+            rejection_reason: application
+                .rejection_reason
+                .as_ref()
+                .map(ToString::to_string),
         }
     }
 }
@@ -184,7 +249,7 @@ pub struct Totals {
     pub redeemed: Fen,
     /// Subsidy given back by reversals (clawbacks included).
     pub reversed: Fen,
-    /// Subsidy released by rejections.
+    /// Subsidy released by rejections, disputes and returns.
     pub rejected: Fen,
     /// Paid and not recovered.
     pub settled: Fen,
@@ -314,6 +379,7 @@ pub enum Answer {
     Redemption(RedemptionView),
     Settlement(SettlementView),
     RelatedParties(RelatedPartiesView),
+    Application(ApplicationView),
     Refused {
         reason: String,
         remaining: Option<Fen>,
@@ -345,6 +411,9 @@ pub fn answer_of(result: Result<Outcome, EngineError>) -> Answer {
         Ok(Outcome::Settlement(settlement)) => Answer::Settlement(SettlementView::of(&settlement)),
         Ok(Outcome::RelatedParties(parties)) => {
             Answer::RelatedParties(RelatedPartiesView::of(&parties))
+        }
+        Ok(Outcome::Application(application)) => {
+            Answer::Application(ApplicationView::of(&application))
         }
         Ok(other) => Answer::Failed(format!("unexpected outcome {other:?}")),
         Err(EngineError::Ledger(error)) => Answer::Refused {

@@ -1,5 +1,5 @@
-//! After every step: every voucher, redemption, cap account, program budget and summary and
-//! settlement statement the engine shows is compared with the model's, the engine must show
+//! After every step: every voucher, redemption, cap account, program budget and summary,
+//! application and settlement statement the engine shows is compared with the model's, the engine must show
 //! nothing more, and the invariants must hold on the engine's side (no redemption in two
 //! statements, a settled one in exactly the statement it names, each provider's statements
 //! paying what the model's redemptions say).
@@ -12,9 +12,12 @@ use voucher_ledger::engine::Reader;
 use voucher_ledger::store::SettlementFilter;
 
 use crate::answers::{
-    BalanceView, BudgetLine, RedemptionView, SettlementView, SummaryView, VoucherView,
+    ApplicationView, BalanceView, BudgetLine, RedemptionView, SettlementView, SummaryView,
+    VoucherView,
 };
-use crate::harness::{Harness, code, is_not_found, redemption_id, settlement_id, voucher_id};
+use crate::harness::{
+    Harness, application_id, code, is_not_found, redemption_id, settlement_id, voucher_id,
+};
 use crate::reference::{Model, ModelSettlement};
 use crate::rules::{ENTERPRISES, SELLERS, accounts, program_periods};
 use crate::values::Fen;
@@ -29,8 +32,45 @@ impl Harness {
         check_redemptions(reader, model)?;
         check_balances(reader, model)?;
         check_programs(reader, model)?;
+        check_applications(reader, model)?;
         check_settlements(reader, model)
     }
+}
+
+/// Each application equals the model's, read one by one and listed; there is no other.
+fn check_applications(reader: &Reader, model: &Model) -> Result<(), String> {
+    let mut read = Vec::new();
+    for expected in &model.applications {
+        let application = reader
+            .application(&application_id(expected.number), Actor::Bureau)
+            .map_err(|error| format!("application {}: {error}", expected.number))?;
+        let (expected, actual) = (expected.view(), ApplicationView::of(&application));
+        if expected != actual {
+            return Err(format!(
+                "application differs:\n  model:  {expected:?}\n  engine: {actual:?}"
+            ));
+        }
+        read.push(application);
+    }
+    let extra = reader.application(
+        &application_id(Model::next_number(model.applications.len())),
+        Actor::Bureau,
+    );
+    if !is_not_found(&extra) {
+        return Err(format!(
+            "the engine has an application the model has not: {extra:?}"
+        ));
+    }
+    let listed = reader
+        .list_applications(None, None, Actor::Bureau, None, 1000)
+        .map_err(|error| format!("listing applications: {error}"))?;
+    if listed.items != read {
+        return Err(format!(
+            "the applications listed are not those read one by one: {:?}",
+            listed.items
+        ));
+    }
+    Ok(())
 }
 
 /// Each voucher equals the model's and is within its face value; there is no other.

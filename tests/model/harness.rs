@@ -13,15 +13,17 @@ use std::task::Poll;
 use std::time::Duration;
 
 use chrono::NaiveDate;
-use voucher_ledger::domain::command::{Command, RedeemCommand, SettlementRequest};
+use voucher_ledger::domain::command::{
+    ApplicationRequest, Command, RedeemCommand, SettlementRequest,
+};
 use voucher_ledger::domain::credit_code::CreditCode;
 use voucher_ledger::domain::error::LedgerError;
-use voucher_ledger::domain::ids::{RedemptionId, SettlementId, VoucherId};
+use voucher_ledger::domain::ids::{ApplicationId, RedemptionId, SettlementId, VoucherId};
 use voucher_ledger::domain::invoice::InvoiceNumber;
 use voucher_ledger::domain::ledger::Outcome;
 use voucher_ledger::domain::model::{
     Actor, Balance, BudgetView, Evidence, Invoice, IssueVoucherRequest, Redemption, Settlement,
-    Sha256Hex, Voucher,
+    Sha256Hex, Voucher, VoucherApplication,
 };
 use voucher_ledger::domain::money::Money;
 use voucher_ledger::domain::text::{Name, Reason, Reference, RequestId};
@@ -29,9 +31,12 @@ use voucher_ledger::engine::{ClockSource, Engine, EngineConfig, EngineError, Eng
 use voucher_ledger::store::{MemoryTree, open_memory};
 
 use crate::answers::{Answer, answer_of};
-use crate::ops::{IssuePayload, RedeemPayload, SettlePayload};
+use crate::ops::{ApplicationPayload, IssuePayload, RedeemPayload, SettlePayload};
 use crate::rules::{ENTERPRISES, POLICY, SELLERS, accounts, program_periods};
-use crate::values::{invoice_number_text, redemption_id_text, settlement_id_text, voucher_id_text};
+use crate::values::{
+    application_id_text, contract_number_text, contract_sha256, invoice_number_text,
+    redemption_id_text, settlement_id_text, voucher_id_text,
+};
 
 pub fn code(text: &str) -> CreditCode {
     CreditCode::parse(text).expect("the test's credit codes are well formed")
@@ -61,6 +66,11 @@ pub fn issue_command(payload: &IssuePayload) -> Command {
         face_value: payload.face_value.map(yuan),
         valid_from: payload.valid_from,
         valid_until: payload.valid_until,
+        provider_credit_codes: payload
+            .providers
+            .iter()
+            .map(|provider| code(provider))
+            .collect(),
     })
 }
 
@@ -85,6 +95,29 @@ pub fn redeem_command(payload: &RedeemPayload) -> Command {
                 reference: Reference::parse(document.reference).expect("a reference"),
             })
             .collect(),
+    })
+}
+
+pub fn application_id(number: u64) -> ApplicationId {
+    ApplicationId::parse(&application_id_text(number)).expect("an application id")
+}
+
+pub fn apply_command(payload: &ApplicationPayload) -> Command {
+    Command::ApplyForVoucher(ApplicationRequest {
+        request_id: RequestId::parse(&payload.request_id).expect("a request id"),
+        enterprise_credit_code: code(payload.enterprise),
+        program: payload.program,
+        amount: yuan(payload.amount),
+        provider_credit_codes: payload
+            .providers
+            .iter()
+            .map(|provider| code(provider))
+            .collect(),
+        contract_number: Reference::parse(&contract_number_text(payload.contract))
+            .expect("a contract number"),
+        contract_sha256: Sha256Hex::parse(&contract_sha256(payload.contract)).expect("a SHA-256"),
+        purpose: reason("训练行业大模型 (七)"),
+        other_subsidies: None,
     })
 }
 
@@ -116,6 +149,7 @@ pub struct Snapshot {
     balances: Vec<Balance>,
     pub settlements: Vec<(Settlement, Vec<Redemption>, String)>,
     pub budgets: Vec<BudgetView>,
+    pub applications: Vec<VoucherApplication>,
 }
 
 pub struct Harness {
@@ -312,12 +346,21 @@ impl Harness {
                     .map_err(|error| format!("reading a budget: {error}"))?,
             );
         }
+        let mut applications = Vec::new();
+        for number in 1.. {
+            let result = reader.application(&application_id(number), Actor::Bureau);
+            if is_not_found(&result) {
+                break;
+            }
+            applications.push(result.map_err(|error| format!("reading an application: {error}"))?);
+        }
         Ok(Snapshot {
             vouchers,
             redemptions,
             balances,
             settlements,
             budgets,
+            applications,
         })
     }
 }

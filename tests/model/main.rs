@@ -1,10 +1,18 @@
-//! A model-based test of the engine: proptest makes random histories of issuing, redeeming
-//! (with evidence), reviewing (approving, rejecting), reversing (by the bureau or a provider),
-//! settling (statements netting clawbacks), recording related parties and revoking, of days
-//! passing and of restarts, and runs each against a real engine (a real sled directory in a
+//! A model-based test of the engine: proptest makes random histories of issuing (vouchers bound
+//! to providers or not), redeeming (with evidence), reviewing (approving, rejecting),
+//! reversing (by the bureau or a provider), settling (statements netting clawbacks),
+//! recording related parties and revoking, the enterprise's part of issue 14 (an enterprise
+//! applying for a voucher and the bureau approving, so issuing it, or rejecting the
+//! application; an enterprise confirming or disputing a claim made in its name, the bureau
+//! returning a claim for correction and changing a voucher's providers, the provider claiming
+//! a returned invoice again), of days passing and of restarts, and runs each against a real engine (a real sled directory in a
 //! tempdir, or every other case the in-memory store behind the same seam) and against a
 //! reference model written in `reference/` from the rules in README.md and the
-//! settlement rules of issue 6. After every step the answers, every voucher, every redemption,
+//! settlement rules of issue 6 and the enterprise's part of issue 14 (leasing runs with
+//! `enterprise_confirmation = "required"`, compute without, so both behaviours are
+//! exercised). After every step the answers, every voucher (its providers too), every
+//! redemption (its status, whether it is confirmed, the claim it corrects, its closing reason),
+//! every application,
 //! every cap account, every program budget and every settlement statement (header, lines and
 //! clawbacks) must agree, and the invariants must hold: no redemption in two statements, a
 //! settled one in exactly the statement it names, each provider's statements paying (gross less
@@ -54,7 +62,58 @@
 //! - related parties: the provider must be registered, then the enterprise (NOT_FOUND);
 //!   recording a pair again answers the record as first made, with its first reason;
 //! - evidence is compared as the list sent; the model never resends the same documents in
-//!   another order, so it does not decide whether order matters.
+//!   another order, so it does not decide whether order matters;
+//! - bound vouchers (issue 14): the providers named at issue are checked after the deadline
+//!   and before the cap (each must be a provider, NOT_FOUND, of the voucher's program,
+//!   PROGRAM_MISMATCH); a provider a voucher is not bound to is answered NOT_FOUND right after
+//!   the voucher's holder is checked, so before the program (a compute voucher bound to its
+//!   provider is NOT_FOUND to a lessor, not PROGRAM_MISMATCH) and before its status (a closed
+//!   voucher bound to others is NOT_FOUND, not VOUCHER_NOT_ACTIVE); a retried issue must name
+//!   the same providers to be a replay;
+//! - changing a voucher's providers: an unknown voucher is NOT_FOUND; the set it has answers
+//!   it unchanged (checked before the providers are); a closed voucher's may be changed too;
+//!   an empty set binds it to none (any provider of its program);
+//! - the enterprise's confirmation: an unknown claim and another enterprise's claim are
+//!   NOT_FOUND alike; once confirmed, confirming again answers the claim whatever became of
+//!   it since (reversed, returned: still confirmed); an unconfirmed accepted, approved or
+//!   settled claim is confirmed (a settled one too, in a program that does not require it);
+//!   a rejected, reversed, disputed or returned one is REDEMPTION_NOT_OPEN. In a program that
+//!   requires it, approving an unconfirmed accepted claim is CONFIRMATION_REQUIRED; approving
+//!   an approved or settled one answers it as before, and closed ones stay
+//!   REDEMPTION_NOT_OPEN (the status is looked at before the confirmation);
+//! - a dispute: NOT_FOUND as for a confirmation; a disputed claim answers itself again; an
+//!   accepted or approved claim not confirmed is disputed; a confirmed, settled, rejected,
+//!   reversed or returned one is REDEMPTION_NOT_OPEN;
+//! - a return (the bureau): an unknown claim is NOT_FOUND; a returned claim answers itself
+//!   again; an accepted or approved one, confirmed or not, is returned; any other is
+//!   REDEMPTION_NOT_OPEN;
+//! - a disputed or returned claim is closed: its subsidy goes back to the voucher and the cap
+//!   as a rejection's does (and, on a closed voucher, is released from the cap), it counts in
+//!   the program's and its provider's `rejected` totals, an approved one leaves the settlement
+//!   queue, and approving, rejecting or reversing it is REDEMPTION_NOT_OPEN (a provider
+//!   reversing another's is still NOT_FOUND first; reversing a reversed one still answers it);
+//! - a correction: an invoice's claims are looked at through its newest; the same payload
+//!   again answers the newest (a returned one too); a different payload from the newest's
+//!   provider for its enterprise, when the newest was returned, is a new claim that corrects
+//!   it, checked as any claim (voucher, dates, cap...), and a refused one leaves the invoice
+//!   as it was; anything else is INVOICE_ALREADY_REDEEMED. A correction that is returned in
+//!   turn may be corrected again, and the payload of the first claim sent once more then
+//!   corrects the returned correction (it differs from the newest's);
+//! - applications: a request id seen before answers its application as it stands now when
+//!   the request is the same, else REQUEST_ID_REUSED; then the enterprise must be registered
+//!   (NOT_FOUND), the amount within the program's cap (CAP_EXCEEDED, with no `remaining`: it
+//!   is not checked against what the enterprise has left), the providers chosen must be
+//!   providers of the program (as at issue), and the contract number must not be held by a
+//!   live (pending or approved) application under the program, whoever's
+//!   (CONTRACT_ALREADY_APPLIED); a rejected one frees it;
+//! - approving an application: unknown is NOT_FOUND; approved answers it again whatever face
+//!   value is sent; rejected is APPLICATION_NOT_PENDING; a face value above the amount applied
+//!   for is ABOVE_APPLIED_AMOUNT (none: the amount); then the voucher is issued as by
+//!   IssueVoucher with no dates (the whole cap period holding today), that face value and the
+//!   application's providers, with IssueVoucher's refusals (CAP_EXCEEDED and BUDGET_EXCEEDED
+//!   with `remaining`); a refused approval leaves the application pending; the voucher names
+//!   its application. Rejecting: unknown is NOT_FOUND; rejected answers it again with its
+//!   first reason; approved is APPLICATION_NOT_PENDING.
 //!
 //! `VOUCHER_MODEL_CASES` sets the number of histories (default 128):
 //! `VOUCHER_MODEL_CASES=5000 cargo test --release --test model`. `VOUCHER_MODEL_STATS=1` (with
@@ -66,19 +125,37 @@
 //! - `ops.rs`: the operations (`Op`) and the payloads they resolve to; `strategies.rs`: how
 //!   proptest generates them, and how often;
 //! - `answers.rs`: the views both sides are compared in, and `Answer`;
-//! - `reference/`: the model (`commands.rs`: one function per command);
+//! - `reference/`: the model (`commands.rs`: one function per command; `enterprise.rs`: those
+//!   of the enterprise's part);
 //! - `harness.rs`: the engine under test; `checks.rs`: comparing all it shows with the model;
 //! - `runner.rs`: resolving each op (one function per command), running a history;
+//!   `enterprise.rs`: resolving the ops of the enterprise's part;
 //! - this file: the tests, and the fixed histories;
 //! - `proptest-regressions.txt`: the seeds of past failures, replayed before any new case.
 //!
 //! A new command touches: its `Op` variant and payload (`ops.rs`), its strategy and weight
-//! (`strategies.rs`), its answer in the model (`reference/commands.rs`), its function in the
-//! runner and its arm in `Runner::ask` (`runner.rs`), and the command built for the engine
-//! (`harness.rs`); a new kind of answer, a view (`answers.rs`) and a line in `tally`.
+//! (`strategies.rs`), its answer in the model (`reference/commands.rs` or
+//! `reference/enterprise.rs`), its function in the runner (`runner.rs` or `enterprise.rs`) and
+//! its arm in `Runner::ask`, and the command built for the engine (`harness.rs`, or beside
+//! its runner function); a new record field, a field in its view (`answers.rs`) and in the
+//! model's record (`reference/records.rs`); a new kind of answer, a view (`answers.rs`) and a
+//! line in `tally`.
+//!
+//! What the ops weigh (`strategies.rs`; `op`: 70 single commands, 3 days passing, 1 to a
+//! deadline, 2 several commands together, 1 a claim returned and a returned claim's invoice
+//! claimed again together, 2 restarts): of the single commands, redeem 25, the enterprise's
+//! part 25 (confirm 8, return 4, correct a returned claim 4, apply 3, approve an application
+//! 3, dispute 2, retry an application 1, reject an application 1, change a voucher's
+//! providers 1), issue 12 (bound to none 12 in 21, to its program's provider 4, to
+//! enterprise 2 as a lessor 2, to both lessors, another program's provider or no provider 1
+//! each), approve 10, settle 6, retry a redeem 4, reverse 4, pay 3, retry an issue 2, reject 2,
+//! revoke 2, retry a settle 1, related parties 1. A redeem's seller is the voucher's own (the
+//! first it is bound to) 12 in 17, one it is not bound to 2. Confirmations and disputes are
+//! by the claim's own enterprise 6 in 7.
 
 mod answers;
 mod checks;
+mod enterprise;
 mod harness;
 mod ops;
 mod reference;
@@ -90,12 +167,15 @@ mod values;
 use proptest::prelude::*;
 use proptest::test_runner::{FileFailurePersistence, TestCaseError, TestRunner};
 use voucher_ledger::domain::money::Rounding;
-use voucher_ledger::domain::policy::ProgramCode;
+use voucher_ledger::domain::policy::{EnterpriseConfirmation, ProgramCode};
 
 use harness::code;
-use ops::{Buyer, Op, Payee, Reverser, Seller, SettleChange, Validity, Which};
+use ops::{
+    Bound, Buyer, Change, Claimant, Op, Payee, Reverser, Seller, SettleChange, Validity, Which,
+};
 use rules::{
-    COMPUTE_PROVIDER, ENTERPRISES, LESSOR, POLICY, cap_of, date, period_holding, subsidy_for, term,
+    COMPUTE_PROVIDER, ENTERPRISES, LESSOR, POLICY, cap_of, confirmation_required, date,
+    period_holding, subsidy_for, term,
 };
 use runner::{TALLY, run_history};
 use strategies::{op, start_day};
@@ -187,11 +267,15 @@ fn the_model_reads_the_rules_as_the_readme_states_them() {
         period_holding(ProgramCode::Compute, date(2028, 5, 14)),
         None
     );
-    // The engine's policy has the caps the model assumes.
+    // The engine's policy has the caps and the confirmation the model assumes.
     for program in [ProgramCode::Compute, ProgramCode::Leasing] {
         let rules = POLICY.program(program).expect("offered");
         assert_eq!(Fen::of(rules.cap), cap_of(program));
         assert_eq!(rules.rounding, Rounding::HalfUp);
+        assert_eq!(
+            rules.enterprise_confirmation == EnterpriseConfirmation::Required,
+            confirmation_required(program)
+        );
     }
 }
 
@@ -221,6 +305,7 @@ fn issue_whole(enterprise: usize) -> Op {
         program: ProgramCode::Compute,
         face_value: None,
         validity: Validity::Whole,
+        bound: Bound::Unbound,
     }
 }
 
@@ -351,5 +436,247 @@ fn a_statement_is_paid_once_between_the_day_it_was_made_and_today() {
         Op::Restart { days_later: 1 },
         pay(Some(0), 3, false),
         pay(Some(0), 3, true),
+    ]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The enterprise's part (issue 14).
+// ---------------------------------------------------------------------------------------------
+
+fn leasing_claim(voucher: usize, invoice: u8, seller: Seller) -> Op {
+    Op::Redeem {
+        voucher,
+        invoice,
+        amount: "1000.00",
+        days_before_today: 0,
+        allow_partial: false,
+        seller,
+        buyer: Buyer::Own,
+        evidence: 1,
+    }
+}
+
+fn issue_bound(enterprise: usize, program: ProgramCode, bound: Bound) -> Op {
+    Op::Issue {
+        enterprise,
+        program,
+        face_value: Some("500.00"),
+        validity: Validity::Whole,
+        bound,
+    }
+}
+
+fn first(redemption: usize) -> Which {
+    Which::Any(redemption)
+}
+
+#[test]
+fn a_leasing_claim_is_approved_only_once_its_enterprise_confirmed_it() {
+    run_fixed(&[
+        issue_bound(0, ProgramCode::Leasing, Bound::Unbound),
+        leasing_claim(0, 1, Seller::Matching),
+        Op::Approve {
+            redemption: first(0),
+        },
+        Op::Confirm {
+            redemption: first(0),
+            by: Claimant::Another,
+        },
+        Op::Confirm {
+            redemption: first(0),
+            by: Claimant::Own,
+        },
+        Op::Confirm {
+            redemption: first(0),
+            by: Claimant::Own,
+        },
+        // Confirmed: no longer the enterprise's to dispute.
+        Op::Dispute {
+            redemption: first(0),
+            by: Claimant::Own,
+        },
+        Op::Approve {
+            redemption: first(0),
+        },
+        Op::Settle {
+            payee: Payee::Lessor,
+            other_program: false,
+            days_before_today: 0,
+        },
+        Op::Reverse {
+            redemption: first(0),
+            by: Reverser::Bureau,
+        },
+        // Confirming a confirmed claim answers it, whatever became of it.
+        Op::Confirm {
+            redemption: first(0),
+            by: Claimant::Own,
+        },
+        Op::Restart { days_later: 0 },
+    ]);
+}
+
+#[test]
+fn a_returned_claim_is_corrected_once_by_its_provider() {
+    let correct = |change: Change| Op::Correct {
+        redemption: 0,
+        change,
+    };
+    run_fixed(&[
+        issue_whole(0),
+        claim(1),
+        Op::Approve {
+            redemption: first(0),
+        },
+        Op::Return {
+            redemption: first(0),
+        },
+        Op::Return {
+            redemption: first(0),
+        },
+        Op::Approve {
+            redemption: first(0),
+        },
+        Op::Reject {
+            redemption: first(0),
+        },
+        Op::Reverse {
+            redemption: first(0),
+            by: Reverser::Bureau,
+        },
+        Op::Confirm {
+            redemption: first(0),
+            by: Claimant::Own,
+        },
+        settle_today(),
+        // The same claim again answers the returned one; another enterprise's is the invoice's
+        // reuse; another amount corrects it.
+        correct(Change::Unchanged),
+        correct(Change::Buyer),
+        correct(Change::Amount),
+        correct(Change::Amount),
+        Op::Return {
+            redemption: first(1),
+        },
+        // The original claim again now corrects the returned correction.
+        correct(Change::Unchanged),
+        Op::Restart { days_later: 0 },
+    ]);
+}
+
+#[test]
+fn a_disputed_claim_leaves_the_settlement_queue() {
+    run_fixed(&[
+        issue_whole(1),
+        Op::Redeem {
+            voucher: 0,
+            invoice: 1,
+            amount: "100.00",
+            days_before_today: 0,
+            allow_partial: false,
+            seller: Seller::Matching,
+            buyer: Buyer::Own,
+            evidence: 0,
+        },
+        Op::Approve {
+            redemption: first(0),
+        },
+        Op::Dispute {
+            redemption: first(0),
+            by: Claimant::Another,
+        },
+        Op::Dispute {
+            redemption: first(0),
+            by: Claimant::Own,
+        },
+        Op::Dispute {
+            redemption: first(0),
+            by: Claimant::Own,
+        },
+        settle_today(),
+        Op::Confirm {
+            redemption: first(0),
+            by: Claimant::Own,
+        },
+        Op::Return {
+            redemption: first(0),
+        },
+        Op::Correct {
+            redemption: 0,
+            change: Change::Amount,
+        },
+    ]);
+}
+
+#[test]
+fn a_bound_voucher_is_unknown_to_other_providers() {
+    run_fixed(&[
+        issue_bound(0, ProgramCode::Leasing, Bound::Enterprise2AsLessor),
+        issue_bound(1, ProgramCode::Compute, Bound::Matching),
+        issue_bound(1, ProgramCode::Compute, Bound::OtherProgram),
+        issue_bound(1, ProgramCode::Leasing, Bound::NotAProvider),
+        leasing_claim(0, 1, Seller::NotBound),
+        leasing_claim(0, 2, Seller::Matching),
+        // A compute voucher bound to its provider: a lessor is told no such voucher, not that
+        // it is of another program.
+        leasing_claim(1, 3, Seller::Lessor),
+        Op::ChangeProviders {
+            voucher: 0,
+            bound: Bound::Unbound,
+        },
+        leasing_claim(0, 4, Seller::Lessor),
+        Op::ChangeProviders {
+            voucher: 1,
+            bound: Bound::OtherProgram,
+        },
+        Op::Revoke { voucher: 0 },
+        Op::ChangeProviders {
+            voucher: 0,
+            bound: Bound::BothLessors,
+        },
+        Op::Restart { days_later: 0 },
+    ]);
+}
+
+#[test]
+fn an_application_is_approved_once_into_a_bound_voucher() {
+    let apply = |enterprise: usize, amount: &'static str, contract: u8| Op::Apply {
+        enterprise,
+        program: ProgramCode::Leasing,
+        amount,
+        bound: Bound::Enterprise2AsLessor,
+        contract,
+    };
+    let approve = |application: usize, face_value: Option<&'static str>| Op::ApproveApplication {
+        application,
+        face_value,
+    };
+    run_fixed(&[
+        approve(0, None),
+        apply(0, "500.01", 1),
+        apply(0, "300.00", 1),
+        // The contract is held, whoever applies; the same request again answers it.
+        apply(1, "100.00", 1),
+        Op::RetryApply {
+            apply: 1,
+            other_amount: false,
+        },
+        Op::RetryApply {
+            apply: 1,
+            other_amount: true,
+        },
+        apply(1, "100.00", 2),
+        approve(0, Some("300.01")),
+        approve(0, Some("299.99")),
+        approve(0, None),
+        Op::RejectApplication { application: 0 },
+        Op::RejectApplication { application: 1 },
+        Op::RejectApplication { application: 1 },
+        approve(1, None),
+        // Its contract is free again.
+        apply(1, "100.00", 2),
+        leasing_claim(0, 1, Seller::Matching),
+        leasing_claim(0, 2, Seller::Lessor),
+        Op::Restart { days_later: 0 },
     ]);
 }

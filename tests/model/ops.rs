@@ -40,13 +40,76 @@ impl Validity {
     }
 }
 
-/// Who sells: usually the provider of the voucher's program.
+/// Who sells: usually the provider of the voucher's program (the first it is bound to, if it
+/// is bound).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Seller {
     Matching,
     ComputeProvider,
     Lessor,
     Enterprise2AsLessor,
+    /// A provider of the voucher's program it is not bound to and that `Matching` is not, if
+    /// there is one; else a provider of the other program.
+    NotBound,
+}
+
+/// The providers a voucher is bound to when issued, or changed to by the bureau.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// None: any provider of its program.
+    Unbound,
+    /// The program's first provider (the compute provider, the lessor).
+    Matching,
+    /// Enterprise 2 as a lessor (a compute voucher's is of another program).
+    Enterprise2AsLessor,
+    /// Both lessors (of another program for a compute voucher).
+    BothLessors,
+    /// A provider of the other program.
+    OtherProgram,
+    /// A credit code registered as an enterprise only.
+    NotAProvider,
+}
+
+impl Bound {
+    /// The credit codes, in the order the engine keeps them (credit code order).
+    pub fn resolve(self, program: ProgramCode) -> Vec<&'static str> {
+        let mut codes = match self {
+            Bound::Unbound => Vec::new(),
+            Bound::Matching => vec![first_provider_of(program)],
+            Bound::Enterprise2AsLessor => vec![ENTERPRISE_2_AS_LESSOR],
+            Bound::BothLessors => vec![LESSOR, ENTERPRISE_2_AS_LESSOR],
+            Bound::OtherProgram => vec![first_provider_of(other_program_of(program))],
+            Bound::NotAProvider => vec![ENTERPRISES[0]],
+        };
+        codes.sort_unstable();
+        codes
+    }
+}
+
+/// The provider a claim under the program is usually made by.
+pub fn first_provider_of(program: ProgramCode) -> &'static str {
+    match program {
+        ProgramCode::Compute => COMPUTE_PROVIDER,
+        _ => LESSOR,
+    }
+}
+
+/// The other lessor, or the lessor for the compute provider.
+pub fn another_provider(provider: &'static str) -> &'static str {
+    if provider == LESSOR {
+        ENTERPRISE_2_AS_LESSOR
+    } else {
+        LESSOR
+    }
+}
+
+/// The enterprise after `enterprise`'s credit code in the world.
+pub fn next_enterprise(enterprise: &str) -> &'static str {
+    let index = ENTERPRISES
+        .iter()
+        .position(|code| *code == enterprise)
+        .unwrap_or(0);
+    ENTERPRISES[(index + 1) % ENTERPRISES.len()]
 }
 
 /// What a RetryRedeem changes in the request it sends again.
@@ -55,7 +118,7 @@ pub enum Change {
     Unchanged,
     /// The other allow_partial.
     AllowPartial,
-    /// The next amount of the table.
+    /// The next amount of the table (its first, for an amount not in it).
     Amount,
     /// The invoice dated a day earlier.
     InvoiceDate,
@@ -63,6 +126,10 @@ pub enum Change {
     Voucher,
     /// Other evidence: the first document's hash changed, or a contract added to none.
     Evidence,
+    /// Another provider: the other lessor, or the lessor for the compute provider.
+    Seller,
+    /// The next enterprise.
+    Buyer,
 }
 
 impl Change {
@@ -72,11 +139,11 @@ impl Change {
             Change::Unchanged => {}
             Change::AllowPartial => changed.allow_partial = !payload.allow_partial,
             Change::Amount => {
-                let index = AMOUNTS
+                let next = AMOUNTS
                     .iter()
                     .position(|amount| *amount == payload.amount)
-                    .expect("amounts come from the table");
-                changed.amount = AMOUNTS[(index + 1) % AMOUNTS.len()];
+                    .map_or(0, |index| (index + 1) % AMOUNTS.len());
+                changed.amount = AMOUNTS[next];
             }
             Change::InvoiceDate => changed.invoice_date = shift(payload.invoice_date, -1),
             Change::Voucher => {
@@ -91,6 +158,8 @@ impl Change {
                 }),
                 Some(first) => first.sha = if first.sha == 'a' { 'e' } else { 'a' },
             },
+            Change::Seller => changed.seller = another_provider(payload.seller),
+            Change::Buyer => changed.buyer = next_enterprise(payload.buyer),
         }
         changed
     }
@@ -212,13 +281,7 @@ impl SettleChange {
         match self {
             SettleChange::Unchanged => {}
             SettleChange::UpTo => changed.up_to = shift(payload.up_to, -1),
-            SettleChange::Provider => {
-                changed.provider = if payload.provider == LESSOR {
-                    ENTERPRISE_2_AS_LESSOR
-                } else {
-                    LESSOR
-                }
-            }
+            SettleChange::Provider => changed.provider = another_provider(payload.provider),
             SettleChange::Program => changed.program = other_program_of(payload.program),
         }
         changed
@@ -238,6 +301,13 @@ pub enum Buyer {
     Another,
 }
 
+/// Which enterprise confirms or disputes a claim: the one it was made for, or the next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claimant {
+    Own,
+    Another,
+}
+
 #[derive(Clone, Debug)]
 pub enum Op {
     /// The bureau issues a voucher (a fresh request id).
@@ -246,6 +316,7 @@ pub enum Op {
         program: ProgramCode,
         face_value: Option<&'static str>,
         validity: Validity,
+        bound: Bound,
     },
     /// The bureau sends the `issue`th Issue again, unchanged (same request id).
     RetryIssue { issue: usize },
@@ -299,6 +370,38 @@ pub enum Op {
     },
     /// The bureau revokes voucher number `voucher` (modulo those issued).
     Revoke { voucher: usize },
+    /// The bureau changes the providers voucher number `voucher` (modulo those issued) is
+    /// bound to.
+    ChangeProviders { voucher: usize, bound: Bound },
+    /// An enterprise confirms (企业确认) a claim made in its name, or another's.
+    Confirm { redemption: Which, by: Claimant },
+    /// An enterprise disputes (企业异议) a claim made in its name, or another's.
+    Dispute { redemption: Which, by: Claimant },
+    /// The bureau returns a claim for correction (退回补正).
+    Return { redemption: Which },
+    /// The provider claims the invoice of returned claim number `redemption` (modulo those
+    /// returned; of all, when none is) again, with `change` (unchanged: a retry of it).
+    Correct { redemption: usize, change: Change },
+    /// An enterprise (`enterprise` indexes [`ENTERPRISES`]; past its end: a code that is no
+    /// enterprise) applies (申领) for a voucher of `amount` under contract number `contract`
+    /// (a small range, so contracts repeat), a fresh request id.
+    Apply {
+        enterprise: usize,
+        program: ProgramCode,
+        amount: &'static str,
+        bound: Bound,
+        contract: u8,
+    },
+    /// The `apply`th Apply sent again, unchanged or for the next amount of the table.
+    RetryApply { apply: usize, other_amount: bool },
+    /// The bureau approves application number `application` (modulo those made; none made:
+    /// the first, unknown), at the amount applied for or at `face_value`.
+    ApproveApplication {
+        application: usize,
+        face_value: Option<&'static str>,
+    },
+    /// The bureau rejects application number `application` (modulo those made).
+    RejectApplication { application: usize },
     /// Time passes; expiries run.
     AdvanceDays { days: i64 },
     /// Time passes until `days_after` the redeem_by of voucher number `voucher` (modulo
@@ -332,6 +435,33 @@ pub struct IssuePayload {
     pub face_value: Option<&'static str>,
     pub valid_from: Option<NaiveDate>,
     pub valid_until: Option<NaiveDate>,
+    /// The providers it is bound to, in credit code order.
+    pub providers: Vec<&'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplicationPayload {
+    pub request_id: String,
+    pub enterprise: &'static str,
+    pub program: ProgramCode,
+    pub amount: &'static str,
+    /// The providers chosen, in credit code order.
+    pub providers: Vec<&'static str>,
+    pub contract: u8,
+}
+
+impl ApplicationPayload {
+    /// The next amount of [`FACE_VALUES`].
+    pub fn with_other_amount(&self) -> ApplicationPayload {
+        let next = FACE_VALUES
+            .iter()
+            .position(|amount| *amount == self.amount)
+            .map_or(0, |index| (index + 1) % FACE_VALUES.len());
+        ApplicationPayload {
+            amount: FACE_VALUES[next],
+            ..self.clone()
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

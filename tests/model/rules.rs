@@ -95,6 +95,17 @@ pub fn required_evidence(program: ProgramCode) -> &'static [EvidenceKind] {
     }
 }
 
+/// Whether the bureau may approve a claim of the program only once its enterprise confirmed
+/// it (`enterprise_confirmation = "required"`): leasing's, in the test policy; compute's not,
+/// so that both are exercised.
+pub fn confirmation_required(program: ProgramCode) -> bool {
+    match program {
+        ProgramCode::Compute => false,
+        ProgramCode::Leasing => true,
+        ProgramCode::Corpus => unreachable!("the test policy has no corpus program"),
+    }
+}
+
 /// The most claims, and separately the most clawbacks, one statement carries.
 pub const SETTLEMENT_LINES_MAX: usize = 2000;
 
@@ -126,7 +137,8 @@ fn all_periods(program: ProgramCode) -> Vec<Period> {
 }
 
 /// The policy the engine runs: the compiled-in file with small caps and small budgets, so
-/// they are reached, and the evidence leasing claims must carry.
+/// they are reached, the evidence leasing claims must carry, and leasing claims confirmed by
+/// their enterprise before they are approved.
 pub static POLICY: LazyLock<Arc<Policy>> = LazyLock::new(|| {
     let replace = |text: &str, from: &str, to: &str| {
         assert!(text.contains(from), "the default policy has {from}");
@@ -149,7 +161,7 @@ pub static POLICY: LazyLock<Arc<Policy>> = LazyLock::new(|| {
         &small,
         leasing_kind,
         &format!(
-            "{leasing_kind}\nbudgets = {{ \"2026\" = \"700.00\" }}\nrequired_evidence = [\"contract\", \"payment_receipt\"]"
+            "{leasing_kind}\nbudgets = {{ \"2026\" = \"700.00\" }}\nrequired_evidence = [\"contract\", \"payment_receipt\"]\nenterprise_confirmation = \"required\""
         ),
     );
     Arc::new(Policy::from_toml(&small).expect("the test policy is valid"))

@@ -18,26 +18,28 @@ use crate::harness::{
     settlement_id, voucher_id,
 };
 use crate::ops::{
-    Buyer, Change, IssuePayload, Op, Payee, RedeemPayload, Reverser, Seller, SettleChange,
-    SettlePayload, Validity, Which, evidence_set, other_program_of,
+    ApplicationPayload, Buyer, Change, IssuePayload, Op, Payee, RedeemPayload, Reverser, Seller,
+    SettleChange, SettlePayload, Which, another_provider, evidence_set, first_provider_of,
+    other_program_of,
 };
-use crate::reference::Model;
+use crate::reference::{Model, ModelVoucher};
 use crate::rules::{
     COMPUTE_PROVIDER, ENTERPRISE_2_AS_LESSOR, ENTERPRISES, LESSOR, SELLERS, provider_program,
 };
 use crate::values::{redemption_id_text, settlement_id_text, shift, voucher_id_text};
 
 /// The model, what has been sent so far, and the history for the failure message.
-struct Runner {
-    model: Model,
+pub struct Runner {
+    pub model: Model,
     issues_sent: Vec<IssuePayload>,
-    redeems_sent: Vec<RedeemPayload>,
+    pub redeems_sent: Vec<RedeemPayload>,
     settles_sent: Vec<SettlePayload>,
+    pub applies_sent: Vec<ApplicationPayload>,
 }
 
 /// One command of a step: what it resolved to, the model's answer, and the command to send
 /// (none when there was nothing to send, e.g. a retry before any request).
-struct Asked {
+pub struct Asked {
     asked: String,
     expected: Answer,
     command: Option<Command>,
@@ -45,7 +47,7 @@ struct Asked {
 
 impl Asked {
     /// A command resolved, the model's answer to it, and the command the engine is sent.
-    fn command(asked: String, expected: Answer, command: Command) -> Asked {
+    pub fn command(asked: String, expected: Answer, command: Command) -> Asked {
         Asked {
             asked,
             expected,
@@ -54,7 +56,7 @@ impl Asked {
     }
 
     /// Nothing to send (a retry before any request), so nothing to answer.
-    fn nothing(what: &str) -> Asked {
+    pub fn nothing(what: &str) -> Asked {
         Asked {
             asked: what.to_owned(),
             expected: Answer::Done,
@@ -84,17 +86,32 @@ fn seller_of(model: &Model, number: u64) -> &'static str {
         })
 }
 
+/// The credit code that sells to a voucher (none: the first, unknown one, taken as compute).
+fn seller_for(seller: Seller, voucher: Option<&ModelVoucher>) -> &'static str {
+    let (program, bound) = voucher.map_or((ProgramCode::Compute, &[][..]), |v| {
+        (v.program, v.providers.as_slice())
+    });
+    let matching = bound.first().copied().unwrap_or(first_provider_of(program));
+    match seller {
+        Seller::Matching => matching,
+        Seller::ComputeProvider => COMPUTE_PROVIDER,
+        Seller::Lessor => LESSOR,
+        Seller::Enterprise2AsLessor => ENTERPRISE_2_AS_LESSOR,
+        Seller::NotBound => SELLERS
+            .iter()
+            .filter(|(code, of)| *of == program && !bound.contains(code) && *code != matching)
+            .map(|(code, _)| *code)
+            .next()
+            .unwrap_or(first_provider_of(other_program_of(program))),
+    }
+}
+
 impl Runner {
     /// Resolves a command op against the model's state, lets the model answer it, and
     /// returns the command for the engine. `None` for ops that are not commands.
     fn ask(&mut self, step: usize, op: &Op) -> Option<Asked> {
         Some(match *op {
-            Op::Issue {
-                enterprise,
-                program,
-                face_value,
-                validity,
-            } => self.issue(step, enterprise, program, face_value, validity),
+            Op::Issue { .. } => self.issue(step, op),
             Op::RetryIssue { issue } => self.retry_issue(issue),
             Op::Redeem { .. } => self.redeem(op),
             Op::RetryRedeem { attempt, change } => self.retry_redeem(attempt, change),
@@ -118,6 +135,21 @@ impl Runner {
                 second_reason,
             } => self.relate_parties(provider, enterprise, second_reason),
             Op::Revoke { voucher } => self.revoke(voucher),
+            Op::ChangeProviders { voucher, bound } => self.change_providers(voucher, bound),
+            Op::Confirm { redemption, by } => self.confirm(redemption, by),
+            Op::Dispute { redemption, by } => self.dispute(redemption, by),
+            Op::Return { redemption } => self.return_claim(redemption),
+            Op::Correct { redemption, change } => self.correct(redemption, change),
+            Op::Apply { .. } => self.apply(step, op),
+            Op::RetryApply {
+                apply,
+                other_amount,
+            } => self.retry_apply(apply, other_amount),
+            Op::ApproveApplication {
+                application,
+                face_value,
+            } => self.approve_application(application, face_value),
+            Op::RejectApplication { application } => self.reject_application(application),
             Op::Together { .. }
             | Op::AdvanceDays { .. }
             | Op::AdvanceToDeadline { .. }
@@ -125,14 +157,18 @@ impl Runner {
         })
     }
 
-    fn issue(
-        &mut self,
-        step: usize,
-        enterprise: usize,
-        program: ProgramCode,
-        face_value: Option<&'static str>,
-        validity: Validity,
-    ) -> Asked {
+    /// Takes the whole op, as `redeem` does.
+    fn issue(&mut self, step: usize, op: &Op) -> Asked {
+        let Op::Issue {
+            enterprise,
+            program,
+            face_value,
+            validity,
+            bound,
+        } = *op
+        else {
+            unreachable!("asked to issue {op:?}");
+        };
         let (valid_from, valid_until) = validity.resolve(self.model.today);
         let payload = IssuePayload {
             request_id: format!("issue-{step}-{}", self.issues_sent.len()),
@@ -141,6 +177,7 @@ impl Runner {
             face_value,
             valid_from,
             valid_until,
+            providers: bound.resolve(program),
         };
         self.issues_sent.push(payload.clone());
         Asked::command(
@@ -179,15 +216,8 @@ impl Runner {
         };
         let model = &mut self.model;
         let number = model.pick_voucher(voucher);
-        let (owner, program) = model
-            .voucher(number)
-            .map_or((0, ProgramCode::Compute), |v| (v.enterprise, v.program));
-        let seller = match seller {
-            Seller::Matching if program == ProgramCode::Compute => COMPUTE_PROVIDER,
-            Seller::Matching | Seller::Lessor => LESSOR,
-            Seller::ComputeProvider => COMPUTE_PROVIDER,
-            Seller::Enterprise2AsLessor => ENTERPRISE_2_AS_LESSOR,
-        };
+        let owner = model.voucher(number).map_or(0, |v| v.enterprise);
+        let seller = seller_for(seller, model.voucher(number));
         let buyer = match buyer {
             Buyer::Own => ENTERPRISES[owner],
             Buyer::Another => ENTERPRISES[(owner + 1) % ENTERPRISES.len()],
@@ -231,11 +261,7 @@ impl Runner {
         let provider = match by {
             Reverser::Bureau => None,
             Reverser::OwnProvider => Some(own),
-            Reverser::OtherProvider => Some(if own == LESSOR {
-                ENTERPRISE_2_AS_LESSOR
-            } else {
-                LESSOR
-            }),
+            Reverser::OtherProvider => Some(another_provider(own)),
         };
         Asked::command(
             format!("{} reversed by {provider:?}", redemption_id_text(number)),
@@ -474,6 +500,7 @@ pub fn run_history(start: NaiveDate, ops: &[Op]) -> Result<(), String> {
         issues_sent: Vec::new(),
         redeems_sent: Vec::new(),
         settles_sent: Vec::new(),
+        applies_sent: Vec::new(),
     };
     let mut trace: Vec<String> = vec![format!("start on {start}")];
     let failure = |trace: &[String], step: usize, what: String| {
@@ -515,7 +542,20 @@ pub static TALLY: LazyLock<Mutex<BTreeMap<String, u64>>> = LazyLock::new(Mutex::
 pub fn tally(answer: &Answer) {
     let label = match answer {
         Answer::Voucher(voucher) => format!("voucher {:?}", voucher.status),
-        Answer::Redemption(redemption) => format!("redemption {:?}", redemption.status),
+        Answer::Redemption(redemption) => format!(
+            "redemption {:?}{}{}",
+            redemption.status,
+            if redemption.confirmed {
+                ", confirmed"
+            } else {
+                ""
+            },
+            if redemption.corrects.is_some() {
+                ", a correction"
+            } else {
+                ""
+            },
+        ),
         Answer::Settlement(settlement) => format!(
             "settlement with {} lines, {} clawbacks, net {}{}",
             if settlement.lines.is_empty() {
@@ -540,6 +580,15 @@ pub fn tally(answer: &Answer) {
             },
         ),
         Answer::RelatedParties(_) => "related parties".to_owned(),
+        Answer::Application(application) => format!(
+            "application {:?}{}",
+            application.status,
+            if application.providers.is_empty() {
+                ""
+            } else {
+                ", bound"
+            }
+        ),
         Answer::Refused { reason, .. } => format!("refused {reason}"),
         Answer::Done | Answer::Failed(_) => return,
     };

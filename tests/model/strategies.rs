@@ -9,7 +9,8 @@ use voucher_ledger::domain::model::RedemptionStatus;
 use voucher_ledger::domain::policy::ProgramCode;
 
 use crate::ops::{
-    AMOUNTS, Buyer, Change, FACE_VALUES, Op, Payee, Reverser, Seller, SettleChange, Validity, Which,
+    AMOUNTS, Bound, Buyer, Change, Claimant, FACE_VALUES, Op, Payee, Reverser, Seller,
+    SettleChange, Validity, Which,
 };
 use crate::rules::{ENTERPRISES, SELLERS, date};
 
@@ -54,19 +55,35 @@ pub fn validity() -> impl Strategy<Value = Validity> {
     ]
 }
 
+/// The providers a voucher is bound to: mostly none or its program's own.
+pub fn bound() -> impl Strategy<Value = Bound> {
+    prop_oneof![
+        12 => Just(Bound::Unbound),
+        4 => Just(Bound::Matching),
+        2 => Just(Bound::Enterprise2AsLessor),
+        1 => Just(Bound::BothLessors),
+        1 => Just(Bound::OtherProgram),
+        1 => Just(Bound::NotAProvider),
+    ]
+}
+
 pub fn issue() -> impl Strategy<Value = Op> {
     (
         0usize..3,
         program(),
         prop_oneof![3 => Just(None), 4 => select(FACE_VALUES).prop_map(Some)],
         validity(),
+        bound(),
     )
-        .prop_map(|(enterprise, program, face_value, validity)| Op::Issue {
-            enterprise,
-            program,
-            face_value,
-            validity,
-        })
+        .prop_map(
+            |(enterprise, program, face_value, validity, bound)| Op::Issue {
+                enterprise,
+                program,
+                face_value,
+                validity,
+                bound,
+            },
+        )
 }
 
 pub fn redeem() -> impl Strategy<Value = Op> {
@@ -81,6 +98,7 @@ pub fn redeem() -> impl Strategy<Value = Op> {
             1 => Just(Seller::ComputeProvider),
             1 => Just(Seller::Lessor),
             1 => Just(Seller::Enterprise2AsLessor),
+            2 => Just(Seller::NotBound),
         ],
         prop_oneof![12 => Just(Buyer::Own), 1 => Just(Buyer::Another)],
         prop_oneof![
@@ -185,12 +203,84 @@ fn reverser() -> impl Strategy<Value = Reverser> {
     ]
 }
 
+fn claimant() -> impl Strategy<Value = Claimant> {
+    prop_oneof![6 => Just(Claimant::Own), 1 => Just(Claimant::Another)]
+}
+
+/// A claim the enterprise or the bureau looks at: mostly an accepted one, sometimes an approved
+/// one, sometimes any.
+fn open_claim(accepted: u32, approved: u32) -> impl Strategy<Value = Which> {
+    prop_oneof![
+        accepted => which(RedemptionStatus::Accepted, 1, 4),
+        approved => which(RedemptionStatus::Approved, 1, 4),
+    ]
+}
+
+/// The enterprise's part: confirming and disputing claims, the bureau returning them and
+/// changing a voucher's providers, the provider correcting a returned claim; applications,
+/// and the bureau's decisions on them.
+fn enterprise_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        8 => (open_claim(4, 1), claimant())
+            .prop_map(|(redemption, by)| Op::Confirm { redemption, by }),
+        2 => (open_claim(2, 1), claimant())
+            .prop_map(|(redemption, by)| Op::Dispute { redemption, by }),
+        4 => open_claim(1, 1).prop_map(|redemption| Op::Return { redemption }),
+        4 => (0usize..8, correction())
+            .prop_map(|(redemption, change)| Op::Correct { redemption, change }),
+        1 => (0usize..8, bound()).prop_map(|(voucher, bound)| Op::ChangeProviders { voucher, bound }),
+        3 => apply(),
+        1 => (0usize..8, any::<bool>())
+            .prop_map(|(apply, other_amount)| Op::RetryApply { apply, other_amount }),
+        3 => (0usize..8, prop_oneof![3 => Just(None), 2 => select(FACE_VALUES).prop_map(Some)])
+            .prop_map(|(application, face_value)| Op::ApproveApplication {
+                application,
+                face_value,
+            }),
+        1 => (0usize..8).prop_map(|application| Op::RejectApplication { application }),
+    ]
+}
+
+/// An application: mostly by a registered enterprise, for an amount of the face values' table
+/// (some above the caps), under one of a few contracts.
+fn apply() -> impl Strategy<Value = Op> {
+    (
+        prop_oneof![12 => 0usize..ENTERPRISES.len(), 1 => Just(ENTERPRISES.len())],
+        program(),
+        select(FACE_VALUES),
+        bound(),
+        0u8..4,
+    )
+        .prop_map(|(enterprise, program, amount, bound, contract)| Op::Apply {
+            enterprise,
+            program,
+            amount,
+            bound,
+            contract,
+        })
+}
+
+/// What a correction of a returned claim changes: mostly the amount or the evidence.
+fn correction() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        2 => Just(Change::Unchanged),
+        4 => Just(Change::Amount),
+        2 => Just(Change::Evidence),
+        1 => Just(Change::InvoiceDate),
+        1 => Just(Change::AllowPartial),
+        1 => Just(Change::Voucher),
+        1 => Just(Change::Seller),
+        1 => Just(Change::Buyer),
+    ]
+}
+
 /// The ops that are one command each.
 fn command_op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        10 => issue(),
+        25 => enterprise_op(),
+        12 => issue(),
         2 => (0usize..8).prop_map(|issue| Op::RetryIssue { issue }),
-        20 => redeem(),
+        25 => redeem(),
         4 => retry_redeem(),
         4 => (which(RedemptionStatus::Settled, 2, 1), reverser())
             .prop_map(|(redemption, by)| Op::Reverse { redemption, by }),
@@ -216,6 +306,8 @@ fn retry_redeem() -> impl Strategy<Value = Op> {
             1 => Just(Change::InvoiceDate),
             1 => Just(Change::Voucher),
             1 => Just(Change::Evidence),
+            1 => Just(Change::Seller),
+            1 => Just(Change::Buyer),
         ],
     )
         .prop_map(|(attempt, change)| Op::RetryRedeem { attempt, change })
@@ -223,12 +315,21 @@ fn retry_redeem() -> impl Strategy<Value = Op> {
 
 pub fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        56 => command_op(),
+        70 => command_op(),
         3 => prop_oneof![8 => 1i64..=3, 2 => 20i64..=40, 2 => 85i64..=100, 1 => 250i64..=400]
             .prop_map(|days| Op::AdvanceDays { days }),
         1 => (0usize..8, -1i64..=1)
             .prop_map(|(voucher, days_after)| Op::AdvanceToDeadline { voucher, days_after }),
         2 => prop::collection::vec(command_op(), 2..=5).prop_map(|ops| Op::Together { ops }),
+        // A claim returned and a returned claim's invoice claimed again, in one batch.
+        1 => (open_claim(1, 1), 0usize..8, correction()).prop_map(|(returned, redemption, change)| {
+            Op::Together {
+                ops: vec![
+                    Op::Return { redemption: returned },
+                    Op::Correct { redemption, change },
+                ],
+            }
+        }),
         2 => prop_oneof![3 => Just(0i64), 1 => 1i64..=100]
             .prop_map(|days_later| Op::Restart { days_later }),
     ]

@@ -88,6 +88,22 @@ pub fn settlement_id_text(number: u64) -> String {
     format!("S{number:012}")
 }
 
+pub fn application_id_text(number: u64) -> String {
+    format!("A{number:012}")
+}
+
+/// The contract an application names, and its SHA-256 (a hex digit repeated).
+pub fn contract_number_text(serial: u8) -> String {
+    format!("HT-2027-{serial:03}")
+}
+
+pub fn contract_sha256(serial: u8) -> String {
+    char::from_digit(u32::from(serial % 16), 16)
+        .expect("a hex digit")
+        .to_string()
+        .repeat(64)
+}
+
 pub fn invoice_number_text(serial: u8) -> String {
     format!("2432200000000000{serial:04}")
 }

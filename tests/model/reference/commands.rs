@@ -10,14 +10,15 @@ use super::{Clawback, Model, ModelRedemption, ModelSettlement, ModelVoucher};
 use crate::answers::{Answer, RelatedPartiesView, refused, refused_with_remaining};
 use crate::ops::{IssuePayload, RedeemPayload, SettlePayload};
 use crate::rules::{
-    ENTERPRISES, REDEEM_GRACE_DAYS, SETTLEMENT_LINES_MAX, budget_of, cap_of, period_holding,
-    provider_program, required_evidence, subsidy_for, term,
+    ENTERPRISES, REDEEM_GRACE_DAYS, SETTLEMENT_LINES_MAX, budget_of, cap_of, confirmation_required,
+    period_holding, provider_program, required_evidence, subsidy_for, term,
 };
 use crate::values::{Fen, Period, shift};
 
 impl Model {
     /// IssueVoucher: idempotent by request id; the dates must lie in the term and in one cap
-    /// period; the deadline must not have passed; the face value (default: all that is left
+    /// period; the deadline must not have passed; the providers it is bound to must be
+    /// providers of its program; the face value (default: all that is left
     /// under the cap and the budget) must fit under the cap, then under the program's budget.
     pub fn issue(&mut self, payload: &IssuePayload) -> Answer {
         if let Some((first, number)) = self.issued.get(&payload.request_id) {
@@ -36,6 +37,9 @@ impl Model {
         let redeem_by = shift(validity.last, REDEEM_GRACE_DAYS);
         if redeem_by < today {
             return refused("REDEEM_DEADLINE_PASSED");
+        }
+        if let Err(reason) = check_providers(program, &payload.providers) {
+            return refused(reason);
         }
         let cap_left =
             cap_of(program).minus(self.committed(payload.enterprise, program, cap_period));
@@ -63,24 +67,36 @@ impl Model {
             validity,
             redeem_by,
             cap_period,
+            providers: payload.providers.clone(),
+            application: None,
         });
         self.issued
             .insert(payload.request_id.clone(), (payload.clone(), number));
         Answer::Voucher(self.voucher(number).expect("just issued").view())
     }
 
-    /// Redeem, checked in the order the issue tracker fixed: replay of the invoice, the voucher
-    /// held by the buyer (another's answers as none: issue 12), program, self-dealing, status, related parties, dates (term, future,
-    /// validity), evidence, then the amount: zero subsidy (placed here by the model), cap,
-    /// voucher balance.
+    /// Redeem, checked in the order the issue tracker fixed: replay of the invoice (its newest
+    /// claim: the same payload answers it; a returned one may be corrected by its provider for
+    /// its enterprise with another payload; else the invoice is used), the voucher held by the
+    /// buyer (another's answers as none: issue 12) and admitting the seller (a voucher bound to
+    /// others answers as none: issue 14), program, self-dealing, status, related parties,
+    /// dates (term, future, validity), evidence, then the amount: zero subsidy (placed here by
+    /// the model), cap, voucher balance.
     pub fn redeem(&mut self, payload: &RedeemPayload) -> Answer {
+        let mut corrects = None;
         if let Some(number) = self.invoices.get(&payload.invoice) {
             let index = usize::try_from(*number - 1).expect("few records");
-            let first = &self.redemptions[index];
-            if first.payload == *payload {
-                return Answer::Redemption(first.view());
+            let newest = &self.redemptions[index];
+            if newest.payload == *payload {
+                return Answer::Redemption(newest.view());
             }
-            return refused("INVOICE_ALREADY_REDEEMED");
+            let correctable = newest.status == RedemptionStatus::Returned
+                && newest.payload.seller == payload.seller
+                && newest.payload.buyer == payload.buyer;
+            if !correctable {
+                return refused("INVOICE_ALREADY_REDEEMED");
+            }
+            corrects = Some(*number);
         }
         let voucher = match self.claimable(payload) {
             Ok(voucher) => voucher,
@@ -104,19 +120,23 @@ impl Model {
             reversed_by: None,
             settlement: None,
             clawback: Clawback::None,
+            corrects,
+            confirmed: false,
+            closing_reason: None,
         });
         self.invoices.insert(payload.invoice, number);
         Answer::Redemption(self.redemptions.last().expect("just pushed").view())
     }
 
-    /// A redemption's checks before its amount, in order: the voucher held by the buyer,
-    /// program, self-dealing, status, related parties, dates (term, future, validity),
+    /// A redemption's checks before its amount, in order: the voucher held by the buyer and
+    /// admitting the seller, program, self-dealing, status, related parties, dates (term, future, validity),
     /// evidence. The voucher it redeems, or the reason it is refused.
     fn claimable(&self, payload: &RedeemPayload) -> Result<&ModelVoucher, &'static str> {
         let today = self.today;
         let Some(voucher) = self
             .voucher(payload.voucher)
             .filter(|voucher| ENTERPRISES[voucher.enterprise] == payload.buyer)
+            .filter(|voucher| voucher.admits(payload.seller))
         else {
             return Err("NOT_FOUND");
         };
@@ -191,9 +211,10 @@ impl Model {
     }
 
     /// A reversal (红冲), by the bureau or the redemption's own provider (to another provider
-    /// the claim does not exist), gives the subsidy back to the voucher and the cap; the invoice stays
-    /// used; reversing again returns the record unchanged; a rejected one is not open; a
-    /// settled one only the bureau may reverse, and that books a clawback.
+    /// the claim does not exist), gives the subsidy back to the voucher and the cap; the invoice
+    /// stays used; reversing again returns the record unchanged; a rejected, disputed or
+    /// returned one is not open; a settled one only the bureau may reverse, and that books a
+    /// clawback.
     pub fn reverse(&mut self, number: u64, actor: Option<&'static str>) -> Answer {
         let Some(index) = self.redemption_index(number) else {
             return refused("NOT_FOUND");
@@ -209,7 +230,9 @@ impl Model {
         };
         match redemption.status {
             RedemptionStatus::Reversed => return Answer::Redemption(redemption.view()),
-            RedemptionStatus::Rejected => return refused("REDEMPTION_NOT_OPEN"),
+            RedemptionStatus::Rejected
+            | RedemptionStatus::Disputed
+            | RedemptionStatus::Returned => return refused("REDEMPTION_NOT_OPEN"),
             RedemptionStatus::Settled if actor.is_some() => return refused("PERMISSION_DENIED"),
             RedemptionStatus::Settled => {
                 let key = (redemption.payload.seller, redemption.program);
@@ -228,18 +251,26 @@ impl Model {
         Answer::Redemption(self.redemptions[index].view())
     }
 
-    /// Only an accepted claim is approved; approving one that was approved (settled since, or
-    /// not) answers the same, so a retried review is safe; a rejected or reversed one is not
-    /// open.
+    /// Only an accepted claim is approved, and in a program that requires it only once its
+    /// enterprise confirmed it; approving one that was approved (settled since, or not) answers
+    /// the same, so a retried review is safe; a closed one is not open.
     pub fn approve(&mut self, number: u64) -> Answer {
         let Some(index) = self.redemption_index(number) else {
             return refused("NOT_FOUND");
         };
         let redemption = &mut self.redemptions[index];
         match redemption.status {
+            RedemptionStatus::Accepted
+                if confirmation_required(redemption.program) && !redemption.confirmed =>
+            {
+                return refused("CONFIRMATION_REQUIRED");
+            }
             RedemptionStatus::Accepted => redemption.status = RedemptionStatus::Approved,
             RedemptionStatus::Approved | RedemptionStatus::Settled => {}
-            RedemptionStatus::Rejected | RedemptionStatus::Reversed => {
+            RedemptionStatus::Rejected
+            | RedemptionStatus::Reversed
+            | RedemptionStatus::Disputed
+            | RedemptionStatus::Returned => {
                 return refused("REDEMPTION_NOT_OPEN");
             }
         }
@@ -247,8 +278,8 @@ impl Model {
     }
 
     /// An accepted or approved claim is rejected, its subsidy released as by a reversal;
-    /// rejecting a rejected one answers the same (a retried review); a settled or reversed one
-    /// is not open.
+    /// rejecting a rejected one answers the same (a retried review); a settled, reversed,
+    /// disputed or returned one is not open.
     pub fn reject(&mut self, number: u64) -> Answer {
         let Some(index) = self.redemption_index(number) else {
             return refused("NOT_FOUND");
@@ -259,7 +290,10 @@ impl Model {
                 self.release(index);
             }
             RedemptionStatus::Rejected => {}
-            RedemptionStatus::Settled | RedemptionStatus::Reversed => {
+            RedemptionStatus::Settled
+            | RedemptionStatus::Reversed
+            | RedemptionStatus::Disputed
+            | RedemptionStatus::Returned => {
                 return refused("REDEMPTION_NOT_OPEN");
             }
         }
@@ -402,6 +436,22 @@ impl Model {
             }
         }
     }
+}
+
+/// The providers a voucher of `program` is bound to: each must be registered as a provider
+/// (NOT_FOUND), of that program (PROGRAM_MISMATCH).
+pub fn check_providers(
+    program: ProgramCode,
+    providers: &[&'static str],
+) -> Result<(), &'static str> {
+    for provider in providers {
+        match provider_program(provider) {
+            None => return Err("NOT_FOUND"),
+            Some(registered) if registered != program => return Err("PROGRAM_MISMATCH"),
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// An issue request's validity and the cap period holding it, or the reason it is refused:

@@ -37,7 +37,44 @@ impl Model {
                 return Err(format!("model program over its budget: {line:?}"));
             }
         }
+        self.check_corrections()?;
         self.check_statements()
+    }
+
+    /// A correction names an earlier returned claim of the same invoice, provider and
+    /// enterprise, which no other claim corrects; an invoice's newest claim is the one no
+    /// claim corrects.
+    fn check_corrections(&self) -> Result<(), String> {
+        for redemption in &self.redemptions {
+            let corrected_by: Vec<u64> = self
+                .redemptions
+                .iter()
+                .filter(|later| later.corrects == Some(redemption.number))
+                .map(|later| later.number)
+                .collect();
+            let newest = self.invoices.get(&redemption.payload.invoice) == Some(&redemption.number);
+            if corrected_by.len() > 1 || newest == (corrected_by.len() == 1) {
+                return Err(format!(
+                    "model invoice {} has {redemption:?} corrected by {corrected_by:?}",
+                    redemption.payload.invoice
+                ));
+            }
+            let Some(number) = redemption.corrects else {
+                continue;
+            };
+            let returned = &self.redemptions[self.redemption_index(number).expect("earlier")];
+            if returned.status != RedemptionStatus::Returned
+                || returned.number >= redemption.number
+                || returned.payload.invoice != redemption.payload.invoice
+                || returned.payload.seller != redemption.payload.seller
+                || returned.payload.buyer != redemption.payload.buyer
+            {
+                return Err(format!(
+                    "model correction {redemption:?} of a claim not returned to it: {returned:?}"
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A redemption is in the statement it names and no other, and netted in at most the one

@@ -1,11 +1,13 @@
 //! The reference model: the ledger as the rules in README.md describe it, written apart from
 //! `src/domain/ledger`. It keeps money in whole fen, derives every cap, budget and total from
 //! its vouchers and redemptions rather than keeping running sums, and answers each command in
-//! `commands.rs` (one function per command). `records.rs` holds its vouchers, redemptions and
-//! statements; `invariants.rs` the checks of its own consistency. This file holds the model's
-//! state, its look-ups, and the derived views the engine's are compared with.
+//! `commands.rs` (one function per command; the enterprise's part in `enterprise.rs`).
+//! `records.rs` holds its vouchers, redemptions and statements; `invariants.rs` the checks of
+//! its own consistency. This file holds the model's state, its look-ups, and the derived
+//! views the engine's are compared with.
 
 mod commands;
+mod enterprise;
 mod invariants;
 mod records;
 
@@ -20,7 +22,7 @@ use crate::ops::{IssuePayload, Which};
 use crate::rules::{ENTERPRISES, budget_of, cap_of};
 use crate::values::{Fen, Period};
 
-pub use records::{Clawback, ModelRedemption, ModelSettlement, ModelVoucher};
+pub use records::{Clawback, ModelApplication, ModelRedemption, ModelSettlement, ModelVoucher};
 
 /// The model's state: every record it made, and what it remembers to answer replays.
 pub struct Model {
@@ -33,7 +35,8 @@ pub struct Model {
     pub settlements: Vec<ModelSettlement>,
     /// Accepted issue requests by request id, and the voucher each made.
     pub issued: HashMap<String, (IssuePayload, u64)>,
-    /// Invoice serials that were redeemed (even if reversed since), and by which redemption.
+    /// Invoice serials that were redeemed (even if reversed since), and by which redemption:
+    /// the newest, when a returned claim was corrected.
     pub invoices: HashMap<u8, u64>,
     /// Statement requests that made a statement, by request id, and its number.
     pub settled_requests: HashMap<String, u64>,
@@ -42,6 +45,8 @@ pub struct Model {
     pub receivables: BTreeMap<(&'static str, ProgramCode), Vec<(u64, Fen)>>,
     /// Related parties by (provider, enterprise), with the reason first recorded.
     pub related: BTreeMap<(&'static str, &'static str), &'static str>,
+    /// Application number n is at index n - 1.
+    pub applications: Vec<ModelApplication>,
 }
 
 impl Model {
@@ -56,6 +61,7 @@ impl Model {
             settled_requests: HashMap::new(),
             receivables: BTreeMap::new(),
             related: BTreeMap::new(),
+            applications: Vec::new(),
         }
     }
 
@@ -197,7 +203,9 @@ impl Model {
                 sum.redemptions += 1;
                 match redemption.status {
                     RedemptionStatus::Reversed => sum.reversed = sum.reversed.plus(subsidy),
-                    RedemptionStatus::Rejected => sum.rejected = sum.rejected.plus(subsidy),
+                    RedemptionStatus::Rejected
+                    | RedemptionStatus::Disputed
+                    | RedemptionStatus::Returned => sum.rejected = sum.rejected.plus(subsidy),
                     _ => sum.redeemed = sum.redeemed.plus(subsidy),
                 }
                 if redemption.paid() {

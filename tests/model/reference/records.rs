@@ -1,16 +1,17 @@
 //! The model's records: a voucher, a redemption (with what became of its clawback, if it was
-//! reversed after it was paid) and a statement, each with the view the engine's record must
+//! reversed after it was paid), a statement and an application, each with the view the engine's record must
 //! equal.
 
 use chrono::NaiveDate;
-use voucher_ledger::domain::model::{RedemptionStatus, Role, VoucherStatus};
+use voucher_ledger::domain::model::{ApplicationStatus, RedemptionStatus, Role, VoucherStatus};
 use voucher_ledger::domain::policy::ProgramCode;
 
-use crate::answers::{RedemptionView, SettlementView, VoucherView};
-use crate::ops::{RedeemPayload, SettlePayload};
+use crate::answers::{ApplicationView, RedemptionView, SettlementView, VoucherView};
+use crate::ops::{ApplicationPayload, RedeemPayload, SettlePayload};
 use crate::rules::ENTERPRISES;
 use crate::values::{
-    Fen, Period, invoice_number_text, redemption_id_text, settlement_id_text, voucher_id_text,
+    Fen, Period, application_id_text, contract_number_text, contract_sha256, invoice_number_text,
+    redemption_id_text, settlement_id_text, voucher_id_text,
 };
 
 #[derive(Clone, Debug)]
@@ -24,6 +25,10 @@ pub struct ModelVoucher {
     pub validity: Period,
     pub redeem_by: NaiveDate,
     pub cap_period: Period,
+    /// The providers it is bound to (none: any of its program).
+    pub providers: Vec<&'static str>,
+    /// The application (number) it was issued on.
+    pub application: Option<u64>,
 }
 
 impl ModelVoucher {
@@ -49,6 +54,11 @@ impl ModelVoucher {
         }
     }
 
+    /// Whether `provider` may redeem it: any, when it is bound to none.
+    pub fn admits(&self, provider: &str) -> bool {
+        self.providers.is_empty() || self.providers.contains(&provider)
+    }
+
     pub fn view(&self) -> VoucherView {
         VoucherView {
             id: voucher_id_text(self.number),
@@ -61,6 +71,12 @@ impl ModelVoucher {
             validity: self.validity,
             redeem_by: self.redeem_by,
             cap_period: self.cap_period,
+            providers: self
+                .providers
+                .iter()
+                .map(|code| (*code).to_owned())
+                .collect(),
+            application: self.application.map(application_id_text),
         }
     }
 }
@@ -88,6 +104,12 @@ pub struct ModelRedemption {
     /// The statement that paid it, kept when it is clawed back.
     pub settlement: Option<u64>,
     pub clawback: Clawback,
+    /// The returned claim (number) it corrects.
+    pub corrects: Option<u64>,
+    /// Whether its enterprise confirmed it.
+    pub confirmed: bool,
+    /// Why it was disputed or returned.
+    pub closing_reason: Option<&'static str>,
 }
 
 impl ModelRedemption {
@@ -132,6 +154,49 @@ impl ModelRedemption {
                 .collect(),
             reversed_by: self.reversed_by,
             settlement: self.settlement.map(settlement_id_text),
+            corrects: self.corrects.map(redemption_id_text),
+            confirmed: self.confirmed,
+            closing_reason: self.closing_reason.map(str::to_owned),
+            closed: self.closing_reason.is_some(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ModelApplication {
+    pub number: u64,
+    pub payload: ApplicationPayload,
+    pub status: ApplicationStatus,
+    /// The voucher (number) issued on it.
+    pub voucher: Option<u64>,
+    pub rejection_reason: Option<&'static str>,
+}
+
+impl ModelApplication {
+    /// Whether it holds its contract under its program: until it is rejected.
+    pub fn is_live(&self) -> bool {
+        self.status != ApplicationStatus::Rejected
+    }
+
+    pub fn view(&self) -> ApplicationView {
+        let payload = &self.payload;
+        ApplicationView {
+            id: application_id_text(self.number),
+            request_id: payload.request_id.clone(),
+            enterprise: payload.enterprise.to_owned(),
+            program: payload.program,
+            amount: Fen::parse(payload.amount),
+            providers: payload
+                .providers
+                .iter()
+                .map(|code| (*code).to_owned())
+                .collect(),
+            contract: contract_number_text(payload.contract),
+            contract_sha256: contract_sha256(payload.contract),
+            status: self.status,
+            decided: self.status != ApplicationStatus::Pending,
+            voucher: self.voucher.map(voucher_id_text),
+            rejection_reason: self.rejection_reason.map(str::to_owned),
         }
     }
 }
