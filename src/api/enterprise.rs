@@ -197,7 +197,7 @@ pub fn publish_notice(body: &pb::PublishNoticeRequest) -> Result<NoticeQuery, Le
         redemption_ids: body
             .redemption_ids
             .iter()
-            .map(|text| redemption_id(text))
+            .map(|text| convert::id("redemption_ids", text, RedemptionId::parse))
             .collect::<Result<_, _>>()?,
     })
 }
