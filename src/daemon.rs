@@ -305,6 +305,7 @@ async fn write_bootstrap_token_if_needed(
         role: Role::Bureau,
         provider_credit_code: None,
         enterprise_credit_code: None,
+        programs: Default::default(),
         description: Some(
             Description::parse("bootstrap bureau token written at first start")
                 .expect("a valid description"),
@@ -312,7 +313,7 @@ async fn write_bootstrap_token_if_needed(
         secret_sha256: SecretHash::of(&secret),
     };
     engine
-        .submit(command)
+        .submit(command, crate::domain::model::Caller::ledger())
         .await
         .map_err(|error| DaemonError::BootstrapToken(error.to_string()))?;
     tracing::warn!(path = %path.display(), "first start: wrote a bureau token; keep it safe, it can do everything");

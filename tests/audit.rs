@@ -144,6 +144,7 @@ async fn the_exported_chain_checks_out_without_the_ledger_and_catches_an_edit() 
         .list_events(pb::ListEventsRequest {
             from_sequence: 5,
             max_events: 3,
+            ..Default::default()
         })
         .await
         .expect("events")

@@ -354,6 +354,7 @@ async fn event_sha256(client: &mut Client, sequence: u64) -> String {
         .list_events(pb::ListEventsRequest {
             from_sequence: sequence,
             max_events: 1,
+            ..Default::default()
         })
         .await
         .expect("events")

@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
+use crate::domain::ids::TokenId;
 use crate::engine::{EngineError, ExportedEvent, Reader, VerifyReport};
 use crate::proto::voucher::v1 as pb;
 
@@ -136,13 +137,39 @@ pub type EventStream = ReceiverStream<Result<pb::LedgerEvent, Status>>;
 pub type BackupStream = ReceiverStream<Result<pb::BackupChunk, Status>>;
 
 /// Events `from..=through`, in order; `place` is held until the stream ends.
-pub fn stream_events(reader: Reader, from: u64, through: u64, place: StreamPlace) -> EventStream {
+/// Which of the events looked at to send: those a token caused, those touching a record.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub actor_token_id: Option<TokenId>,
+    pub record_id: Option<String>,
+}
+
+impl EventFilter {
+    fn admits(&self, event: &ExportedEvent) -> bool {
+        self.actor_token_id
+            .is_none_or(|token| event.cause.token_id() == Some(token))
+            && self
+                .record_id
+                .as_ref()
+                .is_none_or(|record| event.record_ids.iter().any(|id| id == record))
+    }
+}
+
+pub fn stream_events(
+    reader: Reader,
+    from: u64,
+    through: u64,
+    filter: EventFilter,
+    place: StreamPlace,
+) -> EventStream {
     let (sender, receiver) = mpsc::channel(STREAM_BUFFER_MESSAGES);
     tokio::task::spawn_blocking(move || {
         let _place = place;
-        let visited = reader.visit_exported_events(from, through, &mut |exported| {
-            send_or_give_up(&sender, ledger_event(exported))
-        });
+        let visited =
+            reader.visit_exported_events(from, through, &mut |exported| match &exported {
+                Ok(event) if !filter.admits(event) => true,
+                _ => send_or_give_up(&sender, ledger_event(exported)),
+            });
         if let Err(error) = visited {
             let _ = send_or_give_up(&sender, Err(internal(error)));
         }
@@ -152,12 +179,17 @@ pub fn stream_events(reader: Reader, from: u64, through: u64, place: StreamPlace
 
 fn ledger_event(exported: Result<ExportedEvent, EngineError>) -> Result<pb::LedgerEvent, Status> {
     let event = exported.map_err(internal)?;
+    let actor = super::convert::to_actor(&event.cause);
     Ok(pb::LedgerEvent {
         sequence: event.sequence,
         previous_sha256: event.previous_sha256,
         sha256: event.sha256,
         r#type: event.kind.to_owned(),
         json: event.json,
+        actor_token_id: actor.token_id,
+        actor_role: actor.role,
+        actor_certificate_subject: actor.certificate_subject,
+        record_ids: event.record_ids,
     })
 }
 

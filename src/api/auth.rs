@@ -15,9 +15,12 @@ use super::status::{
 };
 use crate::attempts::FailedAttempts;
 use crate::domain::credit_code::CreditCode;
-use crate::domain::model::{Actor, Role, Sha256Hex};
+use crate::domain::model::{Actor, Caller, CallerStamp, EventCause, Role, Sha256Hex, Token};
 use crate::engine::Reader;
 use sha2::{Digest, Sha256};
+
+/// The most characters of a certificate's subject the log keeps.
+const SUBJECT_LENGTH_MAX: usize = 200;
 
 /// The longest secret accepted; anything longer is not one of ours.
 const SECRET_LENGTH_MAX: usize = 256;
@@ -34,7 +37,7 @@ pub fn authorize<T>(
     request: &Request<T>,
     allowed: &[Role],
     call: &Call,
-) -> Result<Actor, tonic::Status> {
+) -> Result<Caller, tonic::Status> {
     call.set_address(request.remote_addr());
     let address = request.remote_addr().map(|address| address.ip());
     if let Some(wait) = attempts.wait(address, Instant::now()) {
@@ -42,12 +45,15 @@ pub fn authorize<T>(
     }
     let certificate = client_certificate(request);
     let authenticated = match bearer_secret(request) {
-        Ok(Some(secret)) => token_actor(reader, secret, certificate.as_ref(), call)
-            .and_then(|actor| admitted(reader, actor, certificate.as_ref())),
-        Ok(None) => certificate_actor(reader, certificate.as_ref()),
+        Ok(Some(secret)) => {
+            token_actor(reader, secret, certificate.as_ref(), call).and_then(|(actor, token)| {
+                admitted(reader, actor, certificate.as_ref()).map(|actor| (actor, Some(token)))
+            })
+        }
+        Ok(None) => certificate_actor(reader, certificate.as_ref()).map(|actor| (actor, None)),
         Err(refusal) => Err(refusal),
     };
-    let actor = authenticated.inspect_err(|refusal| {
+    let (actor, token) = authenticated.inspect_err(|refusal| {
         if refusal.code() == tonic::Code::Unauthenticated {
             crate::metrics::authentication_failed("grpc");
             let wait_s = attempts
@@ -68,7 +74,24 @@ pub fn authorize<T>(
             actor.role().as_str()
         )));
     }
-    Ok(actor)
+    Ok(caller_of(actor, token, certificate))
+}
+
+/// The caller as the ledger sees it: what it may do, the programs its token acts in, and how
+/// its events will name it (its token, role and certificate subject).
+fn caller_of(actor: Actor, token: Option<Token>, certificate: Option<ClientCertificate>) -> Caller {
+    Caller {
+        actor,
+        programs: token
+            .as_ref()
+            .map(|token| token.programs.clone())
+            .unwrap_or_default(),
+        cause: EventCause::Caller(CallerStamp {
+            token_id: token.map(|token| token.token_id),
+            role: actor.role(),
+            certificate_subject: certificate.and_then(|certificate| certificate.subject),
+        }),
+    }
 }
 
 /// A verified client certificate: the credit code its subject CN names (if it names one), and
@@ -76,6 +99,8 @@ pub fn authorize<T>(
 struct ClientCertificate {
     party: Option<CreditCode>,
     sha256: Sha256Hex,
+    /// The subject as text (`CN=…, O=…`), for the log.
+    subject: Option<String>,
 }
 
 fn token_actor(
@@ -83,7 +108,7 @@ fn token_actor(
     secret: &str,
     certificate: Option<&ClientCertificate>,
     call: &Call,
-) -> Result<Actor, tonic::Status> {
+) -> Result<(Actor, Token), tonic::Status> {
     let token = reader
         .authenticate(secret)
         .map_err(to_status)?
@@ -97,7 +122,7 @@ fn token_actor(
                 actor.role().as_str()
             )))
         }
-        _ => Ok(actor),
+        _ => Ok((actor, token)),
     }
 }
 
@@ -165,13 +190,20 @@ fn client_certificate<T>(request: &Request<T>) -> Option<ClientCertificate> {
     let leaf = certificates.first()?;
     let sha256 = Sha256Hex::parse(&hex::encode(Sha256::digest(leaf.as_ref())))
         .expect("a SHA-256 in hex is 64 hex digits");
-    let party = x509_parser::parse_x509_certificate(leaf.as_ref())
-        .ok()
-        .and_then(|(_, parsed)| {
-            let common_name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
-            CreditCode::parse(common_name).ok()
-        });
-    Some(ClientCertificate { party, sha256 })
+    let parsed = x509_parser::parse_x509_certificate(leaf.as_ref()).ok();
+    let party = parsed.as_ref().and_then(|(_, parsed)| {
+        let common_name = parsed.subject().iter_common_name().next()?.as_str().ok()?;
+        CreditCode::parse(common_name).ok()
+    });
+    let subject = parsed.map(|(_, parsed)| {
+        let text = parsed.subject().to_string();
+        text.chars().take(SUBJECT_LENGTH_MAX).collect()
+    });
+    Some(ClientCertificate {
+        party,
+        sha256,
+        subject,
+    })
 }
 
 fn bearer_secret<T>(request: &Request<T>) -> Result<Option<&str>, tonic::Status> {

@@ -10,8 +10,9 @@ use crate::domain::error::LedgerError;
 use crate::domain::input::InputError;
 use crate::domain::invoice::InvoiceNumber;
 use crate::domain::model::{
-    Balance, BudgetView, Enterprise, Evidence, EvidenceKind, ProgramSummary, Provider, Redemption,
-    RedemptionStatus, RelatedParties, Role, Settlement, Sha256Hex, Voucher, VoucherStatus,
+    Balance, BudgetView, Enterprise, EventCause, Evidence, EvidenceKind, ProgramSummary, Provider,
+    Redemption, RedemptionStatus, RelatedParties, Role, Settlement, Sha256Hex, Voucher,
+    VoucherStatus,
 };
 use crate::domain::money::Money;
 use crate::domain::policy::ProgramCode;
@@ -86,11 +87,12 @@ pub fn role(field: &'static str, value: i32) -> Result<Role, LedgerError> {
         Ok(pb::Role::Provider) => Ok(Role::Provider),
         Ok(pb::Role::Auditor) => Ok(Role::Auditor),
         Ok(pb::Role::Enterprise) => Ok(Role::Enterprise),
+        Ok(pb::Role::Finance) => Ok(Role::Finance),
         Ok(pb::Role::Unspecified) | Err(_) => Err(invalid(
             field,
             InputError::new(
                 ReasonCode::UnknownRole,
-                "role must be ROLE_BUREAU, ROLE_PROVIDER, ROLE_AUDITOR or ROLE_ENTERPRISE",
+                "role must be ROLE_BUREAU, ROLE_PROVIDER, ROLE_AUDITOR, ROLE_ENTERPRISE or ROLE_FINANCE",
             ),
         )),
     }
@@ -162,6 +164,40 @@ pub fn id<T>(
         ));
     }
     parse(text).map_err(|error| invalid(field, error))
+}
+
+/// An id that may be left empty (no filter).
+pub fn optional_id<T>(
+    field: &'static str,
+    text: &str,
+    parse: impl Fn(&str) -> Result<T, InputError>,
+) -> Result<Option<T>, LedgerError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    id(field, text, parse).map(Some)
+}
+
+/// A record an auditor asks the history of: an id of any kind the ledger hands out, or a
+/// credit code (upper-cased); empty: no filter.
+pub fn optional_record_id(field: &'static str, text: &str) -> Result<Option<String>, LedgerError> {
+    use crate::domain::ids::{
+        ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId,
+    };
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let upper = text.to_ascii_uppercase();
+    let known = VoucherId::parse(&upper).is_ok()
+        || RedemptionId::parse(&upper).is_ok()
+        || SettlementId::parse(&upper).is_ok()
+        || ApplicationId::parse(&upper).is_ok()
+        || NoticeId::parse(&upper).is_ok()
+        || TokenId::parse(&upper).is_ok();
+    if known {
+        return Ok(Some(upper));
+    }
+    credit_code(field, text).map(|code| Some(code.to_string()))
 }
 
 pub fn page_size(value: i32) -> Result<usize, LedgerError> {
@@ -279,6 +315,8 @@ pub fn to_voucher(voucher: &Voucher) -> pb::Voucher {
             .map(ToString::to_string)
             .collect(),
         application_id: text_of(&voucher.application_id),
+        issued_by: Some(to_actor(&voucher.issued_by)),
+        closed_by: to_step(&voucher.closed_by),
     }
 }
 
@@ -317,7 +355,36 @@ pub fn to_redemption(redemption: &Redemption) -> pb::Redemption {
         confirmed_at: redemption.confirmed_at.map(to_timestamp),
         closing_reason: text_of(&redemption.closing_reason),
         closed_at: redemption.closed_at.map(to_timestamp),
+        redeemed_by: Some(to_actor(&redemption.steps.redeemed_by)),
+        approved_by: to_step(&redemption.steps.approved_by),
+        closed_by: to_step(&redemption.steps.closed_by),
+        confirmed_by: to_step(&redemption.steps.confirmed_by),
+        reversed_by: to_step(&redemption.steps.reversed_by),
     }
+}
+
+/// Who caused an event or made a step, as the wire shows it.
+pub fn to_actor(cause: &EventCause) -> pb::Actor {
+    match cause {
+        EventCause::Unrecorded => pb::Actor {
+            role: "unrecorded".to_owned(),
+            ..pb::Actor::default()
+        },
+        EventCause::Ledger => pb::Actor {
+            role: "ledger".to_owned(),
+            ..pb::Actor::default()
+        },
+        EventCause::Caller(stamp) => pb::Actor {
+            token_id: text_of(&stamp.token_id),
+            role: stamp.role.as_str().to_owned(),
+            certificate_subject: stamp.certificate_subject.clone().unwrap_or_default(),
+        },
+    }
+}
+
+/// A step taken (`Some`), as the wire shows who took it.
+pub fn to_step(cause: &Option<EventCause>) -> Option<pb::Actor> {
+    cause.as_ref().map(to_actor)
 }
 
 /// A redemption status filter: `REDEMPTION_STATUS_UNSPECIFIED` means every status.
@@ -443,7 +510,9 @@ pub fn to_settlement(
                 bank_reference: payment.bank_reference.to_string(),
                 paid_on: to_date(payment.paid_on),
                 recorded_at: Some(to_timestamp(payment.recorded_at)),
+                recorded_by: Some(to_actor(&payment.recorded_by)),
             }),
+        created_by: Some(to_actor(&settlement.created_by)),
     }
 }
 

@@ -268,6 +268,8 @@ pub fn to_application(application: &VoucherApplication) -> pb::VoucherApplicatio
         decided_at: application.decided_at.map(to_timestamp),
         voucher_id: text_of(&application.voucher_id),
         rejection_reason: text_of(&application.rejection_reason),
+        applied_by: Some(convert::to_actor(&application.applied_by)),
+        decided_by: convert::to_step(&application.decided_by),
     }
 }
 

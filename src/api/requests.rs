@@ -56,6 +56,11 @@ pub fn create_token(
             "enterprise_credit_code",
             &body.enterprise_credit_code,
         )?,
+        programs: body
+            .programs
+            .iter()
+            .map(|program| convert::program("programs", *program))
+            .collect::<Result<_, _>>()?,
         description: convert::optional_text("description", &body.description)?,
         secret_sha256,
     })
@@ -124,6 +129,9 @@ fn redeeming_provider(actor: Actor, named: Option<CreditCode>) -> Result<CreditC
         )),
         (Actor::Enterprise(_), _) => Err(LedgerError::permission_denied(
             "an enterprise does not redeem: its provider does",
+        )),
+        (Actor::Finance, _) => Err(LedgerError::permission_denied(
+            "the finance bureau records payments and does not redeem",
         )),
         (Actor::Bureau | Actor::Auditor, Some(named)) => Ok(named),
         (Actor::Bureau | Actor::Auditor, None) => Err(invalid(

@@ -32,6 +32,8 @@ pub enum Command {
         role: Role,
         provider_credit_code: Option<CreditCode>,
         enterprise_credit_code: Option<CreditCode>,
+        /// A bureau token's programs; empty: every program.
+        programs: BTreeSet<ProgramCode>,
         description: Option<Description>,
         /// The hash of a secret the caller generated and will show once.
         secret_sha256: SecretHash,

@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use super::ids::{ApplicationId, RedemptionId, SettlementId, TokenId, VoucherId};
 use super::model::{
-    Enterprise, Provider, PublicNotice, Redemption, RelatedParties, Role, Settlement,
+    Enterprise, EventCause, Provider, PublicNotice, Redemption, RelatedParties, Role, Settlement,
     SettlementPayment, Sha256Hex, Timestamp, Token, Voucher, VoucherApplication,
 };
 use super::text::Reason;
@@ -190,6 +190,113 @@ impl Event {
             Event::RedemptionDisputed { .. } => "redemption_disputed",
             Event::RedemptionReturned { .. } => "redemption_returned",
             Event::NoticePublished { .. } => "notice_published",
+        }
+    }
+}
+
+impl AsRef<Event> for Event {
+    fn as_ref(&self) -> &Event {
+        self
+    }
+}
+
+impl AsRef<Event> for LoggedEvent {
+    fn as_ref(&self) -> &Event {
+        &self.event
+    }
+}
+
+/// An event with who caused it, as the log records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoggedEvent {
+    pub event: Event,
+    pub cause: EventCause,
+}
+
+impl Event {
+    /// The records it touched, as their ids (`V…`, `R…`, `S…`, `A…`, `N…`, `T…`) and credit
+    /// codes: what an auditor asks the history of.
+    pub fn record_ids(&self) -> Vec<String> {
+        match self {
+            Event::PolicyAdopted { .. } => Vec::new(),
+            Event::EnterpriseRegistered { enterprise } => vec![enterprise.credit_code.to_string()],
+            Event::ProviderRegistered { provider } => vec![provider.credit_code.to_string()],
+            Event::TokenCreated { token } => vec![token.token_id.to_string()],
+            Event::TokenRevoked { token_id, .. } => vec![token_id.to_string()],
+            Event::VoucherIssued { voucher } => vec![
+                voucher.voucher_id.to_string(),
+                voucher.enterprise_credit_code.to_string(),
+            ],
+            Event::VoucherRevoked { voucher_id, .. }
+            | Event::VoucherExpired { voucher_id, .. }
+            | Event::VoucherProvidersChanged { voucher_id, .. } => vec![voucher_id.to_string()],
+            Event::RedemptionAccepted { redemption } => vec![
+                redemption.redemption_id.to_string(),
+                redemption.voucher_id.to_string(),
+                redemption.enterprise_credit_code.to_string(),
+                redemption.provider_credit_code.to_string(),
+            ],
+            Event::RedemptionApproved { redemption_id, .. }
+            | Event::RedemptionRejected { redemption_id, .. }
+            | Event::RedemptionReversed { redemption_id, .. }
+            | Event::RedemptionConfirmed { redemption_id, .. }
+            | Event::RedemptionDisputed { redemption_id, .. }
+            | Event::RedemptionReturned { redemption_id, .. } => vec![redemption_id.to_string()],
+            _ => self.other_record_ids(),
+        }
+    }
+
+    fn other_record_ids(&self) -> Vec<String> {
+        match self {
+            Event::SettlementCreated { settlement } => {
+                std::iter::once(settlement.settlement_id.to_string())
+                    .chain(std::iter::once(settlement.provider_credit_code.to_string()))
+                    .chain(settlement.redemption_ids.iter().map(ToString::to_string))
+                    .chain(
+                        settlement
+                            .clawbacks
+                            .iter()
+                            .map(|c| c.redemption_id.to_string()),
+                    )
+                    .collect()
+            }
+            Event::SettlementPaid { settlement_id, .. } => vec![settlement_id.to_string()],
+            Event::RelatedPartiesRecorded { parties } => vec![
+                parties.provider_credit_code.to_string(),
+                parties.enterprise_credit_code.to_string(),
+            ],
+            Event::ProviderSuspended {
+                provider_credit_code,
+                ..
+            }
+            | Event::ProviderReinstated {
+                provider_credit_code,
+                ..
+            }
+            | Event::ProviderCertificatePinned {
+                provider_credit_code,
+                ..
+            }
+            | Event::ProviderCertificateRevoked {
+                provider_credit_code,
+                ..
+            } => {
+                vec![provider_credit_code.to_string()]
+            }
+            Event::VoucherApplied { application } => vec![
+                application.application_id.to_string(),
+                application.enterprise_credit_code.to_string(),
+            ],
+            Event::ApplicationApproved {
+                application_id,
+                voucher_id,
+                ..
+            } => vec![application_id.to_string(), voucher_id.to_string()],
+            Event::ApplicationRejected { application_id, .. } => vec![application_id.to_string()],
+            Event::NoticePublished { notice } => std::iter::once(notice.notice_id.to_string())
+                .chain(notice.redemption_ids.iter().map(ToString::to_string))
+                .collect(),
+            _ => Vec::new(),
         }
     }
 }

@@ -31,6 +31,8 @@ pub enum Role {
     /// An enterprise, bound to its own credit code: applies for vouchers, reads its own
     /// records, confirms or disputes the claims made in its name.
     Enterprise,
+    /// 财政局: reads everything, records payments; never issues, reviews or creates statements.
+    Finance,
 }
 
 impl Role {
@@ -40,6 +42,7 @@ impl Role {
             Role::Provider => "provider",
             Role::Auditor => "auditor",
             Role::Enterprise => "enterprise",
+            Role::Finance => "finance",
         }
     }
 }
@@ -52,6 +55,7 @@ pub enum Actor {
     Provider(CreditCode),
     Auditor,
     Enterprise(CreditCode),
+    Finance,
 }
 
 impl Actor {
@@ -61,6 +65,7 @@ impl Actor {
             Actor::Provider(_) => Role::Provider,
             Actor::Auditor => Role::Auditor,
             Actor::Enterprise(_) => Role::Enterprise,
+            Actor::Finance => Role::Finance,
         }
     }
 }
@@ -165,6 +170,9 @@ pub struct Token {
     /// Set exactly when `role` is [`Role::Enterprise`]. Event format 4 on.
     #[serde(default)]
     pub enterprise_credit_code: Option<CreditCode>,
+    /// For a bureau token, the programs it acts in; empty: every program. Event format 5 on.
+    #[serde(default)]
+    pub programs: BTreeSet<ProgramCode>,
     pub description: Option<Description>,
     pub secret_sha256: SecretHash,
     pub created_at: Timestamp,
@@ -188,6 +196,7 @@ impl Token {
             Role::Auditor => Actor::Auditor,
             Role::Provider => Actor::Provider(bound()),
             Role::Enterprise => Actor::Enterprise(bound()),
+            Role::Finance => Actor::Finance,
         }
     }
 }
@@ -241,6 +250,11 @@ pub struct Voucher {
     /// The application it was issued on, if the enterprise applied through the ledger.
     #[serde(default)]
     pub application_id: Option<ApplicationId>,
+    #[serde(default)]
+    pub issued_by: EventCause,
+    /// Who revoked it; the ledger itself when it expired.
+    #[serde(default)]
+    pub closed_by: Option<EventCause>,
 }
 
 impl Voucher {
@@ -443,6 +457,26 @@ pub struct Redemption {
     pub closing_reason: Option<Reason>,
     #[serde(default)]
     pub closed_at: Option<Timestamp>,
+    /// Who made each step: the claim, its review (approval, rejection, return), its
+    /// reversal, the enterprise's answer.
+    #[serde(default)]
+    pub steps: ClaimSteps,
+}
+
+/// Who made each step of a claim; `None` for a step not taken.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimSteps {
+    #[serde(default)]
+    pub redeemed_by: EventCause,
+    #[serde(default)]
+    pub approved_by: Option<EventCause>,
+    /// Who rejected, returned or (the enterprise) disputed it.
+    #[serde(default)]
+    pub closed_by: Option<EventCause>,
+    #[serde(default)]
+    pub confirmed_by: Option<EventCause>,
+    #[serde(default)]
+    pub reversed_by: Option<EventCause>,
 }
 
 impl Redemption {
@@ -611,6 +645,8 @@ pub struct Settlement {
     /// Always `None` in the creation event; `SettlementPaid` fills it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payment: Option<SettlementPayment>,
+    #[serde(default)]
+    pub created_by: EventCause,
 }
 
 /// The bureau's record that a statement's net was paid (拨付): to the provider when it is
@@ -622,6 +658,8 @@ pub struct SettlementPayment {
     /// The day the money moved (China time), never before the statement was made.
     pub paid_on: NaiveDate,
     pub recorded_at: Timestamp,
+    #[serde(default)]
+    pub recorded_by: EventCause,
 }
 
 impl Settlement {
@@ -761,6 +799,10 @@ pub struct VoucherApplication {
     pub decided_at: Option<Timestamp>,
     pub voucher_id: Option<VoucherId>,
     pub rejection_reason: Option<Reason>,
+    #[serde(default)]
+    pub applied_by: EventCause,
+    #[serde(default)]
+    pub decided_by: Option<EventCause>,
 }
 
 impl VoucherApplication {
@@ -783,4 +825,62 @@ pub struct PublicNotice {
     pub redemption_ids: Vec<RedemptionId>,
     pub total: Total,
     pub published_at: Timestamp,
+}
+
+/// Who caused an event, as its record in the log says (event format 5 on).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventCause {
+    /// Written before the log recorded who (event formats 1 to 4).
+    #[default]
+    Unrecorded,
+    /// The ledger itself: an expiry, a policy adopted at start, the bootstrap token.
+    Ledger,
+    /// A caller.
+    Caller(CallerStamp),
+}
+
+/// A caller as the log records it: its token (none for a client certificate alone), its
+/// role, and the subject of the client certificate it came with.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CallerStamp {
+    pub token_id: Option<TokenId>,
+    pub role: Role,
+    pub certificate_subject: Option<String>,
+}
+
+impl EventCause {
+    /// The token that caused it, if a caller with a token did.
+    pub fn token_id(&self) -> Option<TokenId> {
+        match self {
+            EventCause::Caller(stamp) => stamp.token_id,
+            _ => None,
+        }
+    }
+}
+
+/// Who submits a command: what it may do ([`Actor`]), the programs a bureau token acts in
+/// (empty: all), and how its events will name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    pub actor: Actor,
+    pub programs: BTreeSet<ProgramCode>,
+    pub cause: EventCause,
+}
+
+impl Caller {
+    /// The ledger itself (start-up, the bootstrap token, drills and tests that act as the
+    /// unscoped bureau).
+    pub fn ledger() -> Caller {
+        Caller {
+            actor: Actor::Bureau,
+            programs: BTreeSet::new(),
+            cause: EventCause::Ledger,
+        }
+    }
+
+    /// Whether the caller acts in `program`.
+    pub fn acts_in(&self, program: ProgramCode) -> bool {
+        self.programs.is_empty() || self.programs.contains(&program)
+    }
 }

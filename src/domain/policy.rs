@@ -120,6 +120,10 @@ pub struct Policy {
     /// Invoices dated inside the term qualify; nothing outside it does.
     pub term: DateRange,
     pub redeem_grace_days: u32,
+    /// Separation of duties (issue 15): payments only by the finance bureau, a claim approved
+    /// by another token than the one that filed it for its provider, a statement made by
+    /// another token than any that approved its claims. Off by default.
+    pub separation_of_duties: bool,
     programs: Vec<ProgramRules>,
     /// SHA-256 of the file's text, so the log can say which rules were in force.
     pub fingerprint: String,
@@ -201,6 +205,8 @@ struct PolicyFile {
     term_start: String,
     term_end: String,
     redeem_grace_days: u32,
+    #[serde(default)]
+    separation_of_duties: bool,
     program: Vec<ProgramEntry>,
 }
 
@@ -265,6 +271,7 @@ impl PolicyFile {
             document: self.document,
             term: DateRange::new(term_start, term_end),
             redeem_grace_days: self.redeem_grace_days,
+            separation_of_duties: self.separation_of_duties,
             programs,
             fingerprint: String::new(),
         })

@@ -24,6 +24,7 @@ use tokio::sync::{oneshot, watch};
 use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
 use crate::domain::ledger::{Ledger, Outcome};
+use crate::domain::model::Caller;
 use crate::domain::policy::Policy;
 use crate::store::verify::Problem;
 use crate::store::{self, ChainHead, StoreError};
@@ -85,6 +86,7 @@ pub(crate) type Inspection = Box<dyn FnOnce(&Ledger, &ChainHead) + Send>;
 pub(crate) enum Message {
     Execute {
         command: Command,
+        caller: Caller,
         reply: oneshot::Sender<Result<Outcome, EngineError>>,
     },
     Inspect(Inspection),
@@ -186,11 +188,16 @@ impl Engine {
     }
 
     /// Queues a command and waits until its outcome is durable (or refused).
-    pub async fn submit(&self, command: Command) -> Result<Outcome, EngineError> {
+    pub async fn submit(&self, command: Command, caller: Caller) -> Result<Outcome, EngineError> {
         let (reply, answer) = oneshot::channel();
         // Counted before it is sent, so the writer never takes away more than was added.
         self.queued.fetch_add(1, Ordering::SeqCst);
-        if let Err(refused) = self.queue.try_send(Message::Execute { command, reply }) {
+        let message = Message::Execute {
+            command,
+            caller,
+            reply,
+        };
+        if let Err(refused) = self.queue.try_send(message) {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(match refused {
                 TrySendError::Full(_) => EngineError::Overloaded,

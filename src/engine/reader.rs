@@ -527,6 +527,10 @@ pub struct ExportedEvent {
     pub sha256: String,
     pub kind: &'static str,
     pub json: String,
+    /// Who caused it.
+    pub cause: crate::domain::model::EventCause,
+    /// The records it touched.
+    pub record_ids: Vec<String>,
 }
 
 impl ExportedEvent {
@@ -542,6 +546,8 @@ impl ExportedEvent {
             previous_sha256: record.previous_sha256,
             sha256: hex::encode(sha2::Sha256::digest(bytes)),
             kind: record.event.name(),
+            cause: record.cause.clone(),
+            record_ids: record.event.record_ids(),
             json: crate::store::export_line(bytes),
         })
     }

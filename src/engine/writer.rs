@@ -22,8 +22,9 @@ use tokio::sync::{oneshot, watch};
 use super::{EngineConfig, EngineError, Inspection, Message};
 use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
-use crate::domain::event::Event;
+use crate::domain::event::{Event, LoggedEvent};
 use crate::domain::ledger::{Ledger, Outcome};
+use crate::domain::model::Caller;
 use crate::store::{AppendedBatch, Durability, EventJournal};
 
 /// Prepared batches that may wait for the sync thread. One is synced while the next is
@@ -66,7 +67,7 @@ pub(super) fn spawn(
     queued: Arc<AtomicUsize>,
 ) -> std::io::Result<(SyncSender<Message>, JoinHandle<()>)> {
     let clock = config.clock.now();
-    let mut events: Vec<Event> = ledger.adopt_policy(clock).into_iter().collect();
+    let mut events: Vec<LoggedEvent> = ledger.adopt_policy(clock).into_iter().collect();
     events.extend(ledger.expire_due(clock));
     if !events.is_empty() {
         journal
@@ -132,7 +133,11 @@ impl Writer {
                 .chain(std::iter::from_fn(|| receiver.try_recv().ok()))
             {
                 match message {
-                    Message::Execute { command, reply } => commands.push((command, reply)),
+                    Message::Execute {
+                        command,
+                        caller,
+                        reply,
+                    } => commands.push((command, caller, reply)),
                     Message::Inspect(inspection) => inspections.push(inspection),
                     Message::Stop => {
                         stopping = true;
@@ -163,14 +168,17 @@ impl Writer {
     }
 
     /// Applies a batch of commands, prepares their events, and hands both to the sync thread.
-    fn run_batch(&mut self, commands: Vec<(Command, Reply)>) {
+    fn run_batch(&mut self, commands: Vec<(Command, Caller, Reply)>) {
         let clock = self.config.clock.now();
         let mut events = self.ledger.expire_due(clock);
         let mut answers: Vec<Answer> = Vec::with_capacity(commands.len());
         let taken = commands.len();
-        for (command, reply) in commands {
+        for (command, caller, reply) in commands {
             let history = self.journal.history();
-            let result = match self.ledger.execute_recalled(&command, clock, history) {
+            let result = match self
+                .ledger
+                .execute_recalled(&command, &caller, clock, history)
+            {
                 Ok(Ok(executed)) => {
                     events.extend(executed.events);
                     Ok(executed.outcome)
@@ -208,7 +216,7 @@ impl Writer {
     /// Applies the batch to sled here, so the sync thread has only the flush and fsync left.
     /// A failure here leaves the ledger in memory ahead of the store: nothing from now on may
     /// be acknowledged.
-    fn append(&mut self, events: &[Event]) -> Option<AppendedBatch> {
+    fn append(&mut self, events: &[LoggedEvent]) -> Option<AppendedBatch> {
         match self.journal.append(events, &self.ledger) {
             Ok(appended) => Some(appended),
             Err(error) => {
@@ -368,9 +376,9 @@ fn count_refusal(command: &Command, error: &LedgerError, ledger: &Ledger) {
 }
 
 /// Accepted and reversed redemptions, and the subsidy they move, in fen.
-fn count_events(events: &[Event], ledger: &Ledger) {
-    for event in events {
-        match event {
+fn count_events(events: &[LoggedEvent], ledger: &Ledger) {
+    for logged in events {
+        match &logged.event {
             Event::RedemptionAccepted { redemption } => {
                 let program = redemption.program.as_str();
                 crate::metrics::redemption(program, "accepted");

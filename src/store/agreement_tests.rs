@@ -165,6 +165,7 @@ fn random_command(rng: &mut StdRng, serial: usize, ledger: &Ledger) -> Command {
             role: Role::Provider,
             provider_credit_code: Some(provider),
             enterprise_credit_code: None,
+            programs: Default::default(),
             description: None,
             secret_sha256: SecretHash::of(&format!("secret-{serial}")),
         },
@@ -279,7 +280,12 @@ fn run_history(
             for store in [&mut *sled, &mut *memory] {
                 let recalled = store
                     .ledger
-                    .execute_recalled(&command, clock(), store.journal.history())
+                    .execute_recalled(
+                        &command,
+                        &crate::domain::model::Caller::ledger(),
+                        clock(),
+                        store.journal.history(),
+                    )
                     .expect("history is readable");
                 assert_eq!(
                     recalled, expected,

@@ -315,7 +315,7 @@ fn replay_events(
             sequence: record.sequence,
             sha256,
         };
-        catch_unwind(AssertUnwindSafe(|| ledger.apply(&record.event))).map_err(|_| {
+        catch_unwind(AssertUnwindSafe(|| ledger.apply_logged(&record.logged()))).map_err(|_| {
             format_error(
                 lines.number,
                 format!(

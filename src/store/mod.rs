@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::domain::event::Event;
+use crate::domain::event::{Event, LoggedEvent};
 use crate::domain::ledger::{History, Ledger};
 use crate::domain::policy::Policy;
 
@@ -389,7 +389,7 @@ impl Journal {
     /// [`DurableWriter::write`], in the order appended, before telling anyone.
     pub fn append(
         &mut self,
-        events: &[Event],
+        events: &[LoggedEvent],
         ledger: &Ledger,
     ) -> Result<AppendedBatch, StoreError> {
         assert!(
@@ -399,8 +399,13 @@ impl Journal {
         let started = Instant::now();
         let mut head = self.head.clone();
         let mut stored = Vec::with_capacity(events.len());
-        for event in events {
-            let bytes = format::encode_event(head.sequence + 1, &head.sha256, event);
+        for logged in events {
+            let bytes = format::encode_event(
+                head.sequence + 1,
+                &head.sha256,
+                &logged.event,
+                &logged.cause,
+            );
             head = ChainHead::after(&head, &bytes);
             stored.push(bytes);
         }
@@ -414,10 +419,10 @@ impl Journal {
     /// wrote them), byte for byte, with the events they hold (already applied to `ledger`).
     /// Each must follow the one before it in the chain: the bytes are never re-encoded, so a
     /// restored log hashes exactly as the original.
-    pub fn append_stored(
+    pub fn append_stored<E: AsRef<Event>>(
         &mut self,
         stored: Vec<Vec<u8>>,
-        events: &[Event],
+        events: &[E],
         ledger: &Ledger,
     ) -> Result<AppendedBatch, StoreError> {
         assert_eq!(stored.len(), events.len(), "one event per stored record");
@@ -438,7 +443,7 @@ impl Journal {
             let next_head = ChainHead::after(&head, bytes);
             batch.insert(keys::event(next_head.sequence), bytes.clone());
             head = next_head;
-            let writes = writes_of(event, ledger);
+            let writes = writes_of(event.as_ref(), ledger);
             touched.extend(writes.records);
             for (key, value) in writes.indexes {
                 batch.insert(key, value);
@@ -502,7 +507,10 @@ impl Journal {
                 ledger
                     .recall_for_event(&record.event, &self.history)
                     .map_err(|error| StoreError::Corrupt(error.to_string()))?;
-                ledger.apply(&record.event);
+                ledger.apply_logged(&LoggedEvent {
+                    event: record.event.clone(),
+                    cause: record.cause.clone(),
+                });
                 head = ChainHead::after(&head, bytes);
                 stored.push(bytes.clone());
                 events.push(record.event);
@@ -723,7 +731,7 @@ impl ChainWalker {
 /// Rebuilds the ledger by replaying the whole log of any store, checking the chain as it goes.
 pub fn load_ledger(store: &dyn ReadStore, policy: Arc<Policy>) -> Result<Ledger, StoreError> {
     let mut ledger = Ledger::new(policy);
-    walk_chain(store, |record, _| ledger.apply(&record.event))?;
+    walk_chain(store, |record, _| ledger.apply_logged(&record.logged()))?;
     Ok(ledger)
 }
 
@@ -769,7 +777,11 @@ impl EventJournal for Journal {
         Journal::head(self)
     }
 
-    fn append(&mut self, events: &[Event], ledger: &Ledger) -> Result<AppendedBatch, StoreError> {
+    fn append(
+        &mut self,
+        events: &[LoggedEvent],
+        ledger: &Ledger,
+    ) -> Result<AppendedBatch, StoreError> {
         Journal::append(self, events, ledger)
     }
 

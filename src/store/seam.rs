@@ -14,7 +14,7 @@ use super::{
     AppendedBatch, ChainHead, CommitTiming, Page, RedemptionFilter, StoreError, VoucherFilter,
 };
 use crate::domain::credit_code::CreditCode;
-use crate::domain::event::Event;
+use crate::domain::event::{Event, LoggedEvent};
 use crate::domain::ids::{ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::ledger::{History, Ledger};
 use crate::domain::model::{
@@ -160,7 +160,11 @@ pub trait EventJournal: Send {
     /// Encodes, chains and stages `events` and every record they touched in `ledger`, visible
     /// to readers but not yet durable: hand the result to [`Durability::write`], in the order
     /// appended, before telling anyone.
-    fn append(&mut self, events: &[Event], ledger: &Ledger) -> Result<AppendedBatch, StoreError>;
+    fn append(
+        &mut self,
+        events: &[LoggedEvent],
+        ledger: &Ledger,
+    ) -> Result<AppendedBatch, StoreError>;
     /// What makes appended batches durable; may be used from another thread.
     fn durability(&self) -> Arc<dyn Durability>;
     /// The redemptions the ledger no longer holds, as of the last appended batch (what
@@ -168,7 +172,11 @@ pub trait EventJournal: Send {
     fn history(&self) -> &dyn History;
 
     /// Appends and makes durable; returns once it is on disk.
-    fn commit(&mut self, events: &[Event], ledger: &Ledger) -> Result<CommitTiming, StoreError> {
+    fn commit(
+        &mut self,
+        events: &[LoggedEvent],
+        ledger: &Ledger,
+    ) -> Result<CommitTiming, StoreError> {
         let appended = self.append(events, ledger)?;
         self.durability().write(appended)
     }

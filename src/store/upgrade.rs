@@ -28,8 +28,11 @@ use crate::domain::ledger::Ledger;
 /// earlier build must not open a directory in which a provider may be suspended. Format 5
 /// added applications (`va/`, `vn/`), public notices (`no/`), the providers a voucher is
 /// bound to, and confirmed, disputed, returned and corrected claims: an earlier build would
-/// let any provider redeem a bound voucher, so it must refuse the directory.
-pub const RECORDS_FORMAT: u32 = 5;
+/// let any provider redeem a bound voucher, so it must refuse the directory. Format 6 added
+/// who made each step of a record (`issued_by`, a claim's `steps`, `created_by`,
+/// `recorded_by`, `applied_by`, `decided_by`) and a bureau token's `programs`: an earlier
+/// build would let a token scoped to one program act in all, so it must refuse the directory.
+pub const RECORDS_FORMAT: u32 = 6;
 
 /// What an upgrade did.
 #[derive(Clone, Debug, PartialEq, Eq)]

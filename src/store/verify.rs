@@ -252,7 +252,7 @@ fn apply_noted(
     if failure.is_some() {
         return;
     }
-    let applied = catch_unwind(AssertUnwindSafe(|| ledger.apply(&record.event)));
+    let applied = catch_unwind(AssertUnwindSafe(|| ledger.apply_logged(&record.logged())));
     match applied {
         Ok(()) => audit.note(record.sequence, &record.event, ledger),
         Err(panic) => {
@@ -565,7 +565,12 @@ mod tests {
         };
         let executed = opened
             .ledger
-            .execute_recalled(&command, clock, opened.journal.history())
+            .execute_recalled(
+                &command,
+                &crate::domain::model::Caller::ledger(),
+                clock,
+                opened.journal.history(),
+            )
             .expect("history is readable")
             .expect("registered");
         opened

@@ -151,6 +151,7 @@ fn role_word(language: Language, actor: Actor) -> String {
     match actor {
         Actor::Bureau => language.pick("数据局", "Bureau").to_owned(),
         Actor::Auditor => language.pick("审计", "Auditor").to_owned(),
+        Actor::Finance => language.pick("财政", "Finance").to_owned(),
         Actor::Provider(code) => format!("{} {code}", language.pick("服务商", "Provider")),
         Actor::Enterprise(code) => format!("{} {code}", language.pick("企业", "Enterprise")),
     }

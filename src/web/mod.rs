@@ -327,6 +327,24 @@ struct EnterpriseViewer {
     own: CreditCode,
 }
 
+impl Viewer {
+    /// The signed-in token as the ledger sees a caller: its actor, and its token named on
+    /// every event it causes. A token scoped to programs cannot sign in (see `sign_in`), so a
+    /// console caller acts in every program its role allows.
+    fn caller(&self) -> crate::domain::model::Caller {
+        use crate::domain::model::{Caller, CallerStamp, EventCause};
+        Caller {
+            actor: self.session.actor,
+            programs: Default::default(),
+            cause: EventCause::Caller(CallerStamp {
+                token_id: Some(self.session.token_id),
+                role: self.session.role,
+                certificate_subject: None,
+            }),
+        }
+    }
+}
+
 impl EnterpriseViewer {
     fn actor(&self) -> Actor {
         Actor::Enterprise(self.own)

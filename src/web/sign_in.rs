@@ -99,6 +99,18 @@ pub async fn login(
             ),
         );
     }
+    // The console's pages show every program: a bureau token scoped to programs works over
+    // gRPC and voucherctl, which keep it to them.
+    if !token.programs.is_empty() {
+        return refuse(
+            language,
+            StatusCode::FORBIDDEN,
+            language.pick(
+                "限定项目的数据局令牌不能登录控制台，请使用 voucherctl。",
+                "A bureau token scoped to programs cannot sign in to the console: use voucherctl.",
+            ),
+        );
+    }
     let actor = token.actor();
     let session_id = console.sessions.open(token.token_id, actor);
     tracing::info!(token_id = %token.token_id, role = ?token.role, "console sign-in");

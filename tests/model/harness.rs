@@ -22,8 +22,8 @@ use voucher_ledger::domain::ids::{ApplicationId, RedemptionId, SettlementId, Vou
 use voucher_ledger::domain::invoice::InvoiceNumber;
 use voucher_ledger::domain::ledger::Outcome;
 use voucher_ledger::domain::model::{
-    Actor, Balance, BudgetView, Evidence, Invoice, IssueVoucherRequest, Redemption, Settlement,
-    Sha256Hex, Voucher, VoucherApplication,
+    Actor, Balance, BudgetView, Caller, Evidence, Invoice, IssueVoucherRequest, Redemption,
+    Settlement, Sha256Hex, Voucher, VoucherApplication,
 };
 use voucher_ledger::domain::money::Money;
 use voucher_ledger::domain::text::{Name, Reason, Reference, RequestId};
@@ -204,7 +204,7 @@ impl Harness {
             let name = command.name();
             harness
                 .runtime
-                .block_on(harness.engine().submit(command))
+                .block_on(harness.engine().submit(command, Caller::ledger()))
                 .map_err(|error| format!("setup: {name} failed: {error}"))?;
         }
         Ok(harness)
@@ -244,7 +244,10 @@ impl Harness {
     }
 
     pub fn submit(&self, command: Command) -> Answer {
-        answer_of(self.runtime.block_on(self.engine().submit(command)))
+        answer_of(
+            self.runtime
+                .block_on(self.engine().submit(command, Caller::ledger())),
+        )
     }
 
     /// Queues every command before waiting for any answer: each future is first polled in
@@ -255,7 +258,7 @@ impl Harness {
         let engine = self.engine();
         let mut pending: Vec<Pending<'_>> = commands
             .into_iter()
-            .map(|command| Box::pin(engine.submit(command)) as Pending<'_>)
+            .map(|command| Box::pin(engine.submit(command, Caller::ledger())) as Pending<'_>)
             .collect();
         let mut answers: Vec<Option<Answer>> = vec![None; pending.len()];
         self.runtime.block_on(std::future::poll_fn(|context| {

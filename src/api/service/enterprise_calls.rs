@@ -45,7 +45,12 @@ impl LedgerService {
             .list_applications(named, status, actor, query.after, query.limit)
             .map_err(to_status)?;
         Ok(pb::ListApplicationsResponse {
-            applications: page.items.iter().map(enterprise::to_application).collect(),
+            applications: page
+                .items
+                .iter()
+                .filter(|application| super::in_scope(application.program))
+                .map(enterprise::to_application)
+                .collect(),
             next_page_token: page.next_after.unwrap_or_default(),
         })
     }

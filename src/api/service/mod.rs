@@ -16,25 +16,32 @@ use super::{audit, convert, enterprise, requests};
 use crate::attempts::FailedAttempts;
 use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
-use crate::domain::ids::{RedemptionId, SettlementId, VoucherId};
+use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::ledger::Outcome;
 use crate::domain::model::{
-    Actor, Enterprise, Provider, Redemption, RelatedParties, Role, SecretHash, Settlement, Token,
-    Voucher,
+    Actor, Caller as LedgerCaller, Enterprise, Provider, Redemption, RelatedParties, Role,
+    SecretHash, Settlement, Token, Voucher,
 };
+use crate::domain::policy::ProgramCode;
 use crate::engine::Engine;
 use crate::proto::voucher::v1 as pb;
 use crate::proto::voucher::v1::voucher_ledger_server::VoucherLedger;
 
 const BUREAU: &[Role] = &[Role::Bureau];
-const BUREAU_AUDITOR: &[Role] = &[Role::Bureau, Role::Auditor];
+/// Those who read every record: the bureau, auditors and the finance bureau.
+const READ_ALL: &[Role] = &[Role::Bureau, Role::Auditor, Role::Finance];
 const BUREAU_PROVIDER: &[Role] = &[Role::Bureau, Role::Provider];
-const ANY_ROLE: &[Role] = &[Role::Bureau, Role::Auditor, Role::Provider];
+/// Who records that a statement was paid: the finance bureau, and the bureau unless the
+/// policy separates the duties (checked by the ledger).
+const PAYERS: &[Role] = &[Role::Bureau, Role::Finance];
+/// The reads a provider shares, each scoped to its own records by the reader.
+const ANY_ROLE: &[Role] = &[Role::Bureau, Role::Auditor, Role::Finance, Role::Provider];
 /// The reads an enterprise shares, each scoped to its own records by the reader.
-const OWN_RECORDS: &[Role] = &[Role::Bureau, Role::Auditor, Role::Enterprise];
+const OWN_RECORDS: &[Role] = &[Role::Bureau, Role::Auditor, Role::Finance, Role::Enterprise];
 const CLAIM_READERS: &[Role] = &[
     Role::Bureau,
     Role::Auditor,
+    Role::Finance,
     Role::Provider,
     Role::Enterprise,
 ];
@@ -61,6 +68,61 @@ struct Caller {
     key: String,
 }
 
+tokio::task_local! {
+    /// The caller of the call being served, as the ledger sees it (its actor, the programs its
+    /// token acts in, how its events name it): set by [`LedgerService::serve`] for the whole
+    /// call, read by [`LedgerService::execute`] and by the program checks of reads, so no
+    /// handler can submit a command in anyone else's name.
+    static LEDGER_CALLER: LedgerCaller;
+}
+
+/// Fails unless the caller acts in `program`: a bureau token scoped to programs reads only
+/// in them (PERMISSION_DENIED, naming the program).
+fn check_program(program: ProgramCode) -> Result<(), Status> {
+    let acts_in = LEDGER_CALLER
+        .try_with(|caller| caller.acts_in(program))
+        .unwrap_or(false);
+    if acts_in {
+        return Ok(());
+    }
+    Err(Status::from(LedgerError::permission_denied(format!(
+        "this token does not act in {program}"
+    ))))
+}
+
+/// The program filter of a list, for the caller: a bureau token scoped to one program lists
+/// only in it; one naming a program outside its scope is refused.
+fn scoped_filter(filter: Option<ProgramCode>) -> Result<Option<ProgramCode>, Status> {
+    let programs = LEDGER_CALLER
+        .try_with(|caller| caller.programs.clone())
+        .unwrap_or_default();
+    match filter {
+        Some(program) => check_program(program).map(|()| Some(program)),
+        None if programs.len() == 1 => Ok(programs.first().copied()),
+        None => Ok(None),
+    }
+}
+
+/// Whether the caller acts in `program` (for filtering a page of a token scoped to several).
+fn in_scope(program: ProgramCode) -> bool {
+    LEDGER_CALLER
+        .try_with(|caller| caller.acts_in(program))
+        .unwrap_or(false)
+}
+
+/// Fails for a token scoped to programs: the whole log holds every program's events.
+fn check_unscoped(what: &str) -> Result<(), Status> {
+    let scoped = LEDGER_CALLER
+        .try_with(|caller| !caller.programs.is_empty())
+        .unwrap_or(true);
+    if scoped {
+        return Err(Status::from(LedgerError::permission_denied(format!(
+            "a token scoped to programs reads their records, not {what}"
+        ))));
+    }
+    Ok(())
+}
+
 impl LedgerService {
     pub fn new(engine: Engine, attempts: Arc<FailedAttempts>) -> LedgerService {
         LedgerService {
@@ -85,7 +147,7 @@ impl LedgerService {
     {
         let call = Call::start(method);
         let result = async {
-            let actor = authorize(
+            let ledger_caller = authorize(
                 self.engine.reader(),
                 &self.attempts,
                 &request,
@@ -95,8 +157,13 @@ impl LedgerService {
             let key = call
                 .token()
                 .map_or_else(|| "certificate".to_owned(), |token| token.to_string());
-            let caller = Caller { actor, key };
-            handle(caller, request.into_inner())
+            let caller = Caller {
+                actor: ledger_caller.actor,
+                key,
+            };
+            let answer = handle(caller, request.into_inner());
+            LEDGER_CALLER
+                .scope(ledger_caller, answer)
                 .await
                 .map(Response::new)
         }
@@ -109,7 +176,12 @@ impl LedgerService {
     where
         Record: TryFrom<Outcome, Error = Outcome>,
     {
-        let outcome = self.engine.submit(command?).await.map_err(to_status)?;
+        let caller = LEDGER_CALLER.with(LedgerCaller::clone);
+        let outcome = self
+            .engine
+            .submit(command?, caller)
+            .await
+            .map_err(to_status)?;
         Record::try_from(outcome).map_err(|outcome| {
             tracing::error!(
                 ?outcome,
@@ -130,6 +202,7 @@ impl LedgerService {
             .reader()
             .settlement(settlement_id, actor)
             .map_err(to_status)?;
+        check_program(settlement.program)?;
         Ok(convert::to_settlement(&settlement, &name, &lines))
     }
 
@@ -202,6 +275,7 @@ impl VoucherLedger for LedgerService {
                     .reader()
                     .application(&application_id, caller.actor)
                     .map_err(to_status)?;
+                check_program(application.program)?;
                 Ok(enterprise::to_application(&application))
             },
         )
@@ -379,16 +453,12 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::GetProviderRequest>,
     ) -> Result<Response<pb::Provider>, Status> {
-        self.serve(
-            "GetProvider",
-            request,
-            BUREAU_AUDITOR,
-            |_, body| async move {
-                let code = convert::credit_code("credit_code", &body.credit_code)?;
-                let provider = self.engine.reader().provider(&code).map_err(to_status)?;
-                Ok(convert::to_provider(&provider))
-            },
-        )
+        self.serve("GetProvider", request, READ_ALL, |_, body| async move {
+            let code = convert::credit_code("credit_code", &body.credit_code)?;
+            let provider = self.engine.reader().provider(&code).map_err(to_status)?;
+            check_program(provider.program)?;
+            Ok(convert::to_provider(&provider))
+        })
         .await
     }
 
@@ -499,6 +569,7 @@ impl VoucherLedger for LedgerService {
                     .reader()
                     .voucher_for(&voucher_id, caller.actor)
                     .map_err(to_status)?;
+                check_program(voucher.program)?;
                 Ok(convert::to_voucher(&voucher))
             },
         )
@@ -523,13 +594,19 @@ impl VoucherLedger for LedgerService {
                         .map_err(to_status)?;
                     query.filter.enterprise_credit_code = Some(own);
                 }
+                query.filter.program = scoped_filter(query.filter.program)?;
                 let page = self
                     .engine
                     .reader()
                     .list_vouchers(query.filter, query.after, query.limit)
                     .map_err(to_status)?;
                 Ok(pb::ListVouchersResponse {
-                    vouchers: page.items.iter().map(convert::to_voucher).collect(),
+                    vouchers: page
+                        .items
+                        .iter()
+                        .filter(|voucher| in_scope(voucher.program))
+                        .map(convert::to_voucher)
+                        .collect(),
                     next_page_token: page.next_after.unwrap_or_default(),
                 })
             },
@@ -596,6 +673,7 @@ impl VoucherLedger for LedgerService {
                     .reader()
                     .redemption(&redemption_id, caller.actor)
                     .map_err(to_status)?;
+                check_program(redemption.program)?;
                 Ok(convert::to_redemption(&redemption))
             },
         )
@@ -611,14 +689,20 @@ impl VoucherLedger for LedgerService {
             request,
             CLAIM_READERS,
             |caller, body| async move {
-                let query = requests::list_redemptions(&body)?;
+                let mut query = requests::list_redemptions(&body)?;
+                query.filter.program = scoped_filter(query.filter.program)?;
                 let page = self
                     .engine
                     .reader()
                     .list_redemptions(query.filter, caller.actor, query.after, query.limit)
                     .map_err(to_status)?;
                 Ok(pb::ListRedemptionsResponse {
-                    redemptions: page.items.iter().map(convert::to_redemption).collect(),
+                    redemptions: page
+                        .items
+                        .iter()
+                        .filter(|claim| in_scope(claim.program))
+                        .map(convert::to_redemption)
+                        .collect(),
                     next_page_token: page.next_after.unwrap_or_default(),
                 })
             },
@@ -632,22 +716,26 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<Self::ListEventsStream>, Status> {
-        self.serve(
-            "ListEvents",
-            request,
-            BUREAU_AUDITOR,
-            |caller, body| async move {
-                let reader = self.engine.reader().clone();
-                let head = reader.head_sequence().map_err(to_status)?;
-                let from = body.from_sequence.max(1);
-                let through = match body.max_events {
-                    0 => head,
-                    max_events => head.min(from.saturating_add(max_events - 1)),
-                };
-                let place = self.streams.open(caller.key)?;
-                Ok(audit::stream_events(reader, from, through, place))
-            },
-        )
+        self.serve("ListEvents", request, READ_ALL, |caller, body| async move {
+            check_unscoped("the whole event log")?;
+            let reader = self.engine.reader().clone();
+            let head = reader.head_sequence().map_err(to_status)?;
+            let from = body.from_sequence.max(1);
+            let through = match body.max_events {
+                0 => head,
+                max_events => head.min(from.saturating_add(max_events - 1)),
+            };
+            let filter = audit::EventFilter {
+                actor_token_id: convert::optional_id(
+                    "actor_token_id",
+                    &body.actor_token_id,
+                    TokenId::parse,
+                )?,
+                record_id: convert::optional_record_id("record_id", &body.record_id)?,
+            };
+            let place = self.streams.open(caller.key)?;
+            Ok(audit::stream_events(reader, from, through, filter, place))
+        })
         .await
     }
 
@@ -655,7 +743,7 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::VerifyRequest>,
     ) -> Result<Response<pb::VerifyReport>, Status> {
-        self.serve("Verify", request, BUREAU_AUDITOR, |caller, _| async move {
+        self.serve("Verify", request, READ_ALL, |caller, _| async move {
             let _waiting = self.verifications.open(caller.key)?;
             let verification = self.engine.verification().await.map_err(to_status)?;
             let mut report = audit::to_report(&verification.report);
@@ -672,6 +760,7 @@ impl VoucherLedger for LedgerService {
         request: Request<pb::BackupRequest>,
     ) -> Result<Response<Self::BackupStream>, Status> {
         self.serve("Backup", request, BUREAU, |caller, _| async move {
+            check_unscoped("a backup of every program")?;
             let reader = self.engine.reader();
             let created_at = reader.now().now.to_rfc3339();
             let place = self.streams.open(caller.key)?;
@@ -690,6 +779,7 @@ impl VoucherLedger for LedgerService {
             OWN_RECORDS,
             |caller, body| async move {
                 let query = requests::get_balance(&body)?;
+                check_program(query.program)?;
                 let reader = self.engine.reader();
                 reader
                     .check_own_enterprise(&query.enterprise_credit_code, caller.actor)
@@ -707,23 +797,19 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::ListBalancesRequest>,
     ) -> Result<Response<pb::ListBalancesResponse>, Status> {
-        self.serve(
-            "ListBalances",
-            request,
-            BUREAU_AUDITOR,
-            |_, body| async move {
-                let (query, page) = requests::list_balances(&body)?;
-                let balances = self
-                    .engine
-                    .reader()
-                    .list_balances(query.program, query.on_date, page.after, page.limit)
-                    .map_err(to_status)?;
-                Ok(pb::ListBalancesResponse {
-                    balances: balances.items.iter().map(convert::to_balance).collect(),
-                    next_page_token: balances.next_after.unwrap_or_default(),
-                })
-            },
-        )
+        self.serve("ListBalances", request, READ_ALL, |_, body| async move {
+            let (query, page) = requests::list_balances(&body)?;
+            check_program(query.program)?;
+            let balances = self
+                .engine
+                .reader()
+                .list_balances(query.program, query.on_date, page.after, page.limit)
+                .map_err(to_status)?;
+            Ok(pb::ListBalancesResponse {
+                balances: balances.items.iter().map(convert::to_balance).collect(),
+                next_page_token: balances.next_after.unwrap_or_default(),
+            })
+        })
         .await
     }
 
@@ -731,20 +817,16 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::ProgramSummaryRequest>,
     ) -> Result<Response<pb::ProgramSummaryResponse>, Status> {
-        self.serve(
-            "ProgramSummary",
-            request,
-            BUREAU_AUDITOR,
-            |_, body| async move {
-                let query = requests::program_summary(&body)?;
-                let summary = self
-                    .engine
-                    .reader()
-                    .program_summary(query.program, query.on_date)
-                    .map_err(to_status)?;
-                Ok(convert::to_program_summary(&summary))
-            },
-        )
+        self.serve("ProgramSummary", request, READ_ALL, |_, body| async move {
+            let query = requests::program_summary(&body)?;
+            check_program(query.program)?;
+            let summary = self
+                .engine
+                .reader()
+                .program_summary(query.program, query.on_date)
+                .map_err(to_status)?;
+            Ok(convert::to_program_summary(&summary))
+        })
         .await
     }
 
@@ -787,7 +869,7 @@ impl VoucherLedger for LedgerService {
         self.serve(
             "RecordSettlementPayment",
             request,
-            BUREAU,
+            PAYERS,
             |_, body| async move {
                 self.settle(requests::record_settlement_payment(&body))
                     .await
@@ -822,7 +904,8 @@ impl VoucherLedger for LedgerService {
             request,
             ANY_ROLE,
             |caller, body| async move {
-                let query = requests::list_settlements(&body)?;
+                let mut query = requests::list_settlements(&body)?;
+                query.filter.program = scoped_filter(query.filter.program)?;
                 let page = self
                     .engine
                     .reader()
@@ -832,6 +915,7 @@ impl VoucherLedger for LedgerService {
                     settlements: page
                         .items
                         .iter()
+                        .filter(|(settlement, _)| in_scope(settlement.program))
                         .map(|(settlement, name)| convert::to_settlement(settlement, name, &[]))
                         .collect(),
                     next_page_token: page.next_after.unwrap_or_default(),
@@ -845,8 +929,9 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::GetBudgetRequest>,
     ) -> Result<Response<pb::Budget>, Status> {
-        self.serve("GetBudget", request, BUREAU_AUDITOR, |_, body| async move {
+        self.serve("GetBudget", request, READ_ALL, |_, body| async move {
             let query = requests::get_budget(&body)?;
+            check_program(query.program)?;
             let budget = self
                 .engine
                 .reader()

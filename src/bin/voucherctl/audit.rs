@@ -42,6 +42,7 @@ impl EventsExport {
         let request = pb::ListEventsRequest {
             from_sequence: self.from,
             max_events: 0,
+            ..Default::default()
         };
         let mut stream = client.list_events(request).await?.into_inner();
         let mut sink: Box<dyn Write> = match &self.output {

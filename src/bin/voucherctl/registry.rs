@@ -127,6 +127,7 @@ impl CreateToken {
             provider_credit_code: self.provider.unwrap_or_default(),
             description: self.description.unwrap_or_default(),
             enterprise_credit_code: self.enterprise.unwrap_or_default(),
+            ..Default::default()
         };
         let reply = client.create_token(request).await?.into_inner();
         output.record(&created_token_record(&reply));

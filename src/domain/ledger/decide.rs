@@ -9,6 +9,7 @@
 
 use crate::domain::reason::ReasonCode;
 use chrono::NaiveDate;
+use std::collections::BTreeSet;
 
 use super::{Ledger, Target, unknown_credit_code};
 use crate::domain::command::Command;
@@ -140,11 +141,13 @@ impl Ledger {
                 role,
                 provider_credit_code,
                 enterprise_credit_code,
+                programs,
                 description,
                 secret_sha256,
             } => self.decide_create_token(
                 *role,
                 (*provider_credit_code, *enterprise_credit_code),
+                programs,
                 description,
                 secret_sha256,
                 clock,
@@ -263,12 +266,23 @@ impl Ledger {
         &self,
         role: Role,
         bound: (Option<CreditCode>, Option<CreditCode>),
+        programs: &BTreeSet<ProgramCode>,
         description: &Option<Description>,
         secret_sha256: &SecretHash,
         clock: Clock,
     ) -> Decision {
         let (provider_credit_code, enterprise_credit_code) = bound;
         self.check_token_enterprise(role, enterprise_credit_code)?;
+        if role != Role::Bureau && !programs.is_empty() {
+            return Err(LedgerError::InvalidArgument {
+                field: "programs",
+                reason: ReasonCode::NotAllowed,
+                message: "only a bureau token is scoped to programs".to_owned(),
+            });
+        }
+        for program in programs {
+            self.policy.program(*program)?;
+        }
         match (role, provider_credit_code) {
             (Role::Provider, None) => {
                 return Err(LedgerError::InvalidArgument {
@@ -303,6 +317,7 @@ impl Ledger {
             role,
             provider_credit_code,
             enterprise_credit_code,
+            programs: programs.clone(),
             description: description.clone(),
             secret_sha256: secret_sha256.clone(),
             created_at: clock.now,
@@ -414,6 +429,8 @@ impl Ledger {
             closed_at: None,
             provider_credit_codes: request.provider_credit_codes.clone(),
             application_id: None,
+            issued_by: Default::default(),
+            closed_by: None,
         };
         let target = Target::Voucher(voucher.voucher_id);
         Ok((vec![Event::VoucherIssued { voucher }], target))

@@ -87,6 +87,8 @@ impl Ledger {
             decided_at: None,
             voucher_id: None,
             rejection_reason: None,
+            applied_by: Default::default(),
+            decided_by: None,
         };
         let target = Target::Application(application.application_id);
         Ok((vec![Event::VoucherApplied { application }], target))

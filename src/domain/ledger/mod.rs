@@ -8,6 +8,7 @@
 mod access;
 mod apply;
 mod decide;
+mod duties;
 mod enterprise;
 mod history;
 mod invariants;
@@ -24,13 +25,13 @@ use chrono::NaiveDate;
 use super::credit_code::CreditCode;
 use super::dates::Clock;
 use super::error::LedgerError;
-use super::event::Event;
+use super::event::{Event, LoggedEvent};
 use super::ids::{ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId};
 use super::invoice::InvoiceNumber;
 use super::model::{
-    CapAccount, CapKey, Clawback, Enterprise, ProgramPeriod, ProgramTotals, Provider,
-    ProviderTotals, PublicNotice, Redemption, RelatedParties, SecretHash, Settlement, Token,
-    Voucher, VoucherApplication,
+    Caller, CapAccount, CapKey, Clawback, Enterprise, EventCause, ProgramPeriod, ProgramTotals,
+    Provider, ProviderTotals, PublicNotice, Redemption, RelatedParties, SecretHash, Settlement,
+    Token, Voucher, VoucherApplication,
 };
 use super::policy::Policy;
 use super::policy::ProgramCode;
@@ -130,11 +131,11 @@ outcome_records!(
     Notice(PublicNotice),
 );
 
-/// What [`Ledger::execute`] did: the events to record (none for an idempotent retry) and the
-/// record to answer with.
+/// What [`Ledger::execute`] did: the events to record (none for an idempotent retry), each
+/// with who caused it, and the record to answer with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Executed {
-    pub events: Vec<Event>,
+    pub events: Vec<LoggedEvent>,
     pub outcome: Outcome,
 }
 
@@ -189,22 +190,35 @@ impl Ledger {
     }
 
     /// Rebuilds the state from a history, in order.
-    pub fn replay<'a>(policy: Arc<Policy>, events: impl IntoIterator<Item = &'a Event>) -> Ledger {
+    pub fn replay<'a>(
+        policy: Arc<Policy>,
+        events: impl IntoIterator<Item = &'a LoggedEvent>,
+    ) -> Ledger {
         let mut ledger = Ledger::new(policy);
-        for event in events {
-            ledger.apply(event);
+        for logged in events {
+            ledger.apply_logged(logged);
         }
         ledger
     }
 
-    /// Decides and applies one command on a ledger whose history is complete. On error
-    /// nothing changed.
+    /// Decides and applies one command on a ledger whose history is complete, as the ledger
+    /// itself (the unscoped bureau). On error nothing changed.
     pub fn execute(&mut self, command: &Command, clock: Clock) -> Result<Executed, LedgerError> {
+        self.execute_as(command, &Caller::ledger(), clock)
+    }
+
+    /// Decides and applies one command from `caller` on a ledger whose history is complete.
+    pub fn execute_as(
+        &mut self,
+        command: &Command,
+        caller: &Caller,
+        clock: Clock,
+    ) -> Result<Executed, LedgerError> {
         assert!(
             self.history_complete,
             "a ledger without its history decides only after recalling it: use execute_recalled"
         );
-        self.decide_and_apply(command, clock)
+        self.decide_and_apply(command, caller, clock)
     }
 
     /// Recalls from `history` what `command` may touch, then decides and applies it. The outer
@@ -213,21 +227,31 @@ impl Ledger {
     pub fn execute_recalled(
         &mut self,
         command: &Command,
+        caller: &Caller,
         clock: Clock,
         history: &dyn History,
     ) -> Result<Result<Executed, LedgerError>, HistoryError> {
         self.recall(command, history)?;
-        Ok(self.decide_and_apply(command, clock))
+        Ok(self.decide_and_apply(command, caller, clock))
     }
 
     fn decide_and_apply(
         &mut self,
         command: &Command,
+        caller: &Caller,
         clock: Clock,
     ) -> Result<Executed, LedgerError> {
+        self.check_duties(command, caller)?;
         let (events, target) = self.decide(command, clock)?;
-        for event in &events {
-            self.apply(event);
+        let events: Vec<LoggedEvent> = events
+            .into_iter()
+            .map(|event| LoggedEvent {
+                event,
+                cause: caller.cause.clone(),
+            })
+            .collect();
+        for logged in &events {
+            self.apply_logged(logged);
         }
         Ok(Executed {
             events,
@@ -235,9 +259,15 @@ impl Ledger {
         })
     }
 
+    /// Applies an event and notes on the records it touched who caused it.
+    pub fn apply_logged(&mut self, logged: &LoggedEvent) {
+        self.apply(&logged.event);
+        self.note_cause(&logged.event, &logged.cause);
+    }
+
     /// Closes every active voucher whose redemption deadline is before today (at most
     /// [`EXPIRIES_PER_CALL_MAX`]), releasing its remainder. Returns the events applied.
-    pub fn expire_due(&mut self, clock: Clock) -> Vec<Event> {
+    pub fn expire_due(&mut self, clock: Clock) -> Vec<LoggedEvent> {
         let due: Vec<VoucherId> = self
             .active_by_redeem_by
             .iter()
@@ -245,21 +275,24 @@ impl Ledger {
             .take(EXPIRIES_PER_CALL_MAX)
             .map(|(_, voucher_id)| *voucher_id)
             .collect();
-        let events: Vec<Event> = due
+        let events: Vec<LoggedEvent> = due
             .into_iter()
-            .map(|voucher_id| Event::VoucherExpired {
-                voucher_id,
-                at: clock.now,
+            .map(|voucher_id| LoggedEvent {
+                event: Event::VoucherExpired {
+                    voucher_id,
+                    at: clock.now,
+                },
+                cause: EventCause::Ledger,
             })
             .collect();
-        for event in &events {
-            self.apply(event);
+        for logged in &events {
+            self.apply_logged(logged);
         }
         events
     }
 
     /// The event that records the policy in force, when it is not the last one recorded.
-    pub fn adopt_policy(&mut self, clock: Clock) -> Option<Event> {
+    pub fn adopt_policy(&mut self, clock: Clock) -> Option<LoggedEvent> {
         if self.adopted_policy_fingerprint.as_deref() == Some(self.policy.fingerprint.as_str()) {
             return None;
         }
@@ -269,8 +302,12 @@ impl Ledger {
             fingerprint: self.policy.fingerprint.clone(),
             at: clock.now,
         };
-        self.apply(&event);
-        Some(event)
+        let logged = LoggedEvent {
+            event,
+            cause: EventCause::Ledger,
+        };
+        self.apply_logged(&logged);
+        Some(logged)
     }
 
     fn resolve(&self, target: Target) -> Outcome {

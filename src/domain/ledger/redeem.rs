@@ -106,6 +106,7 @@ impl Ledger {
             confirmed_at: None,
             closing_reason: None,
             closed_at: None,
+            steps: Default::default(),
         }
     }
 
@@ -199,7 +200,7 @@ impl Ledger {
             Actor::Provider(code) if code == redemption.provider_credit_code => {}
             // Another provider's claim answers as a claim that does not exist.
             Actor::Provider(_) => return Err(super::settle::no_redemption(redemption_id)),
-            Actor::Auditor | Actor::Enterprise(_) => {
+            Actor::Auditor | Actor::Enterprise(_) | Actor::Finance => {
                 return Err(LedgerError::permission_denied(format!(
                     "only the bureau or the provider that made it may reverse {redemption_id}"
                 )));

@@ -133,6 +133,7 @@ impl Ledger {
             payment: None,
             more_pending: lines_pending
                 || self.receivables(&key.0, key.1).len() > SETTLEMENT_LINES_MAX,
+            created_by: Default::default(),
         };
         let target = Target::Settlement(settlement.settlement_id);
         Ok((vec![Event::SettlementCreated { settlement }], target))
@@ -198,6 +199,7 @@ impl Ledger {
             bank_reference: bank_reference.clone(),
             paid_on,
             recorded_at: clock.now,
+            recorded_by: Default::default(),
         };
         Ok((
             vec![Event::SettlementPaid {

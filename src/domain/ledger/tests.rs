@@ -10,7 +10,7 @@ use super::*;
 use crate::domain::command::RedeemCommand;
 use crate::domain::dates::{DateRange, parse_date};
 use crate::domain::invoice::InvoiceNumber;
-use crate::domain::model::{Actor, Invoice, IssueVoucherRequest, VoucherStatus};
+use crate::domain::model::{Actor, EventCause, Invoice, IssueVoucherRequest, VoucherStatus};
 use crate::domain::money::{Money, Total};
 use crate::domain::policy::{Policy, ProgramCode};
 use crate::domain::text::{Name, Reason, RequestId};
@@ -359,14 +359,15 @@ fn expiry_releases_the_remainder_after_the_grace_period() {
 /// A ledger and every event it recorded since it adopted its policy: what a replay is given.
 struct Recorded {
     live: Ledger,
-    history: Vec<Event>,
+    history: Vec<LoggedEvent>,
 }
 
 impl Recorded {
     /// The policy adopted and the parties of [`registered_ledger`] registered, as events.
     fn registered() -> Recorded {
         let mut live = Ledger::new(Arc::new(Policy::default_qidong()));
-        let mut history: Vec<Event> = live.adopt_policy(clock("2027-06-15")).into_iter().collect();
+        let mut history: Vec<LoggedEvent> =
+            live.adopt_policy(clock("2027-06-15")).into_iter().collect();
         let registered = registered_ledger();
         let registrations = registered
             .enterprises()
@@ -378,7 +379,10 @@ impl Recorded {
             }));
         for event in registrations.collect::<Vec<_>>() {
             live.apply(&event);
-            history.push(event);
+            history.push(LoggedEvent {
+                event,
+                cause: EventCause::Unrecorded,
+            });
         }
         Recorded { live, history }
     }

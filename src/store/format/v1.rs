@@ -431,6 +431,7 @@ fn token_of(token: StoredToken) -> Result<Token, FormatError> {
         secret_sha256: SecretHash(token.secret_sha256),
         created_at: instant(&token.created_at, "created_at")?,
         revoked_at: optional_instant(token.revoked_at, "revoked_at")?,
+        programs: Default::default(),
     })
 }
 
@@ -472,6 +473,8 @@ fn voucher_of(voucher: StoredVoucher) -> Result<Voucher, FormatError> {
         closed_at: optional_instant(voucher.closed_at, "closed_at")?,
         provider_credit_codes: std::collections::BTreeSet::new(),
         application_id: None,
+        issued_by: Default::default(),
+        closed_by: None,
     })
 }
 
@@ -519,6 +522,7 @@ fn redemption_of(stored: StoredRedemption) -> Result<Redemption, FormatError> {
         confirmed_at: None,
         closing_reason: None,
         closed_at: None,
+        steps: Default::default(),
     })
 }
 
@@ -552,6 +556,7 @@ fn settlement_of(stored: StoredSettlement) -> Result<Settlement, FormatError> {
         made_on: day(&stored.made_on, "made_on")?,
         more_pending: stored.more_pending,
         payment: stored.payment.map(payment_of).transpose()?,
+        created_by: Default::default(),
     })
 }
 
@@ -560,5 +565,6 @@ fn payment_of(payment: StoredPayment) -> Result<SettlementPayment, FormatError> 
         bank_reference: BoundedText::from_stored(payment.bank_reference),
         paid_on: day(&payment.paid_on, "paid_on")?,
         recorded_at: instant(&payment.recorded_at, "recorded_at")?,
+        recorded_by: Default::default(),
     })
 }

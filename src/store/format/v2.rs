@@ -503,6 +503,7 @@ fn policy_or_token_event(payload: Payload) -> Result<Event, FormatError> {
                 secret_sha256: SecretHash(secret_sha256),
                 created_at: instant(&at, "at")?,
                 revoked_at: None,
+                programs: Default::default(),
             },
         },
         Payload::TokenRevoked { token, at } => Event::TokenRevoked {
@@ -638,6 +639,7 @@ fn settlement_event(payload: Payload) -> Result<Event, FormatError> {
                 bank_reference: BoundedText::from_stored(bank_reference),
                 paid_on: day(&paid_on, "paid_on")?,
                 recorded_at: instant(&at, "at")?,
+                recorded_by: Default::default(),
             },
         },
         _ => unreachable!("event_of sends only settlement events here"),
@@ -680,6 +682,8 @@ pub(super) fn voucher_of(issued: VoucherIssued) -> Result<Voucher, FormatError> 
         closed_at: None,
         provider_credit_codes: std::collections::BTreeSet::new(),
         application_id: None,
+        issued_by: Default::default(),
+        closed_by: None,
     })
 }
 
@@ -733,6 +737,7 @@ pub(super) fn redemption_of(accepted: RedemptionAccepted) -> Result<Redemption, 
         confirmed_at: None,
         closing_reason: None,
         closed_at: None,
+        steps: Default::default(),
     })
 }
 
@@ -766,5 +771,6 @@ fn settlement_of(created: SettlementCreated) -> Result<Settlement, FormatError> 
         made_on: day(&created.made_on, "made_on")?,
         more_pending: created.more_pending,
         payment: None,
+        created_by: Default::default(),
     })
 }

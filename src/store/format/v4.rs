@@ -324,6 +324,7 @@ fn event_of(payload: Payload) -> Result<Event, FormatError> {
                 secret_sha256: SecretHash(secret_sha256),
                 created_at: instant(&at, "at")?,
                 revoked_at: None,
+                programs: Default::default(),
             },
         },
         Payload::VoucherIssued {
@@ -430,6 +431,8 @@ fn application_of(applied: Applied) -> Result<VoucherApplication, FormatError> {
         decided_at: None,
         voucher_id: None,
         rejection_reason: None,
+        applied_by: Default::default(),
+        decided_by: None,
     })
 }
 

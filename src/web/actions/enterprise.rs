@@ -71,7 +71,7 @@ async fn decided(
     viewer: &Viewer,
     command: Result<crate::domain::command::Command, crate::domain::error::LedgerError>,
 ) -> Result<Response, PageError> {
-    let result = submit(console, command).await;
+    let result = submit(console, viewer, command).await;
     let language = viewer.language;
     answer(
         result,
@@ -118,7 +118,7 @@ pub async fn change_voucher_providers(
         provider_credit_codes: fields.all("provider"),
         reason: fields.one("reason").to_owned(),
     });
-    let result = submit(&console, command).await;
+    let result = submit(&console, &viewer, command).await;
     answer(
         result,
         |outcome| match outcome {
@@ -154,7 +154,7 @@ pub async fn return_redemption(
         redemption_id: form.redemption_id.trim().to_owned(),
         reason: form.reason.clone(),
     });
-    let result = submit(&console, command).await;
+    let result = submit(&console, &viewer, command).await;
     let language = viewer.language;
     answer(
         result,
@@ -209,11 +209,11 @@ pub async fn publish_notice(
         Ok(query) => {
             let reader = console.engine.reader();
             match reader.approved_claims(query.program, query.approved_in) {
-                Ok(claims) => submit(&console, Ok(query.into_command(claims))).await,
+                Ok(claims) => submit(&console, &viewer, Ok(query.into_command(claims))).await,
                 Err(error) => Err(error),
             }
         }
-        Err(error) => submit(&console, Err(error)).await,
+        Err(error) => submit(&console, &viewer, Err(error)).await,
     };
     let language = viewer.language;
     answer(

@@ -290,7 +290,7 @@ async fn act(
     viewer: &Viewer,
     command: Result<Command, LedgerError>,
 ) -> Response {
-    let result = submit(console, command).await;
+    let result = submit(console, viewer, command).await;
     let language = viewer.language;
     let draw = |last: &LastAction| Ok(actions_page(console, viewer, "/actions", Some(last)));
     answer(result, |outcome| done_message(language, outcome), draw)
@@ -300,10 +300,11 @@ async fn act(
 /// Submits a parsed command; a parse failure is the ledger's refusal, as over gRPC.
 pub(super) async fn submit(
     console: &Console,
+    viewer: &Viewer,
     command: Result<Command, LedgerError>,
 ) -> Result<Outcome, EngineError> {
     match command {
-        Ok(command) => console.engine.submit(command).await,
+        Ok(command) => console.engine.submit(command, viewer.caller()).await,
         Err(error) => Err(EngineError::Ledger(error)),
     }
 }

@@ -183,7 +183,7 @@ pub async fn apply(
             actor,
         )
     });
-    let result = submit(&console, command).await;
+    let result = submit(&console, &viewer.viewer, command).await;
     let language = viewer.viewer.language;
     answer(
         result,

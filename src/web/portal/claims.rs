@@ -209,7 +209,7 @@ async fn acted(
     viewer: &EnterpriseViewer,
     command: Result<crate::domain::command::Command, crate::domain::error::LedgerError>,
 ) -> Result<Response, PageError> {
-    let result = submit(console, command).await;
+    let result = submit(console, &viewer.viewer, command).await;
     let language = viewer.viewer.language;
     answer(
         result,
