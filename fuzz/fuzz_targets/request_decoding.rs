@@ -266,6 +266,7 @@ fn create_token(body: &pb::CreateTokenRequest) {
             role,
             provider_credit_code,
             enterprise_credit_code,
+            programs,
             description,
             secret_sha256,
         }) => {
@@ -274,7 +275,13 @@ fn create_token(body: &pb::CreateTokenRequest) {
                 Role::Provider => pb::Role::Provider,
                 Role::Auditor => pb::Role::Auditor,
                 Role::Enterprise => pb::Role::Enterprise,
+                Role::Finance => pb::Role::Finance,
             };
+            let mut sent = body.programs.clone();
+            sent.sort_unstable();
+            sent.dedup();
+            let held: Vec<i32> = programs.iter().map(|program| convert::to_program(*program)).collect();
+            assert_eq!(held, sent, "programs");
             assert_eq!(wire as i32, body.role);
             optional_code_is(&provider_credit_code, &body.provider_credit_code);
             optional_code_is(&enterprise_credit_code, &body.enterprise_credit_code);
@@ -288,6 +295,7 @@ fn create_token(body: &pb::CreateTokenRequest) {
                 "role",
                 "provider_credit_code",
                 "enterprise_credit_code",
+                "programs",
                 "description",
             ],
         ),
@@ -466,6 +474,7 @@ fn check_redeem(
                     code_is(&command.provider_credit_code, &body.provider_credit_code)
                 }
                 Actor::Enterprise(_) => panic!("an enterprise redeemed"),
+                Actor::Finance => panic!("the finance bureau redeemed"),
             }
             code_is(
                 &command.enterprise_credit_code,
@@ -484,7 +493,7 @@ fn check_redeem(
             let denied_rightly = match actor {
                 Actor::Provider(own) => named.is_some_and(|named| named != own),
                 Actor::Bureau | Actor::Auditor => false,
-                Actor::Enterprise(_) => true,
+                Actor::Enterprise(_) | Actor::Finance => true,
             };
             assert!(denied_rightly, "{actor:?} denied: {status:?}");
         }
