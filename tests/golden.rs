@@ -348,6 +348,24 @@ async fn assert_access_as_written(golden: &Golden, bureau: &mut Client) {
     }
 }
 
+/// Who caused the first event, as the server lists it.
+async fn first_event_actor(client: &mut Client) -> String {
+    let mut events = client
+        .list_events(pb::ListEventsRequest {
+            max_events: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("events")
+        .into_inner();
+    let event = events
+        .message()
+        .await
+        .expect("a message")
+        .expect("an event");
+    event.actor_role
+}
+
 /// The hash of event `sequence` as the server lists it.
 async fn event_sha256(client: &mut Client, sequence: u64) -> String {
     let mut events = client
@@ -370,7 +388,7 @@ async fn event_sha256(client: &mut Client, sequence: u64) -> String {
 
 #[tokio::test]
 async fn every_golden_backup_restores_to_the_same_head_and_balances() {
-    for (name, _) in GOLDEN_LEDGERS {
+    for (name, records_format) in GOLDEN_LEDGERS {
         let golden = Golden::load(name);
         let target = DataDir::new();
         let backup = golden.directory.join("ledger.backup");
@@ -395,6 +413,16 @@ async fn every_golden_backup_restores_to_the_same_head_and_balances() {
             event_sha256(&mut bureau, golden.event_count()).await,
             golden.head_sha256(),
             "{name}: the restored events hash as first written"
+        );
+        let first_actor = first_event_actor(&mut bureau).await;
+        let expected_actor = if records_format < 6 {
+            "unrecorded"
+        } else {
+            "ledger"
+        };
+        assert_eq!(
+            first_actor, expected_actor,
+            "{name}: events written before event format 5 say they name nobody"
         );
         assert_verified(&mut bureau).await;
     }
