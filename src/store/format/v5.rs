@@ -21,7 +21,7 @@
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::FormatError;
 use super::value::{credit_code, id, id_number, instant, instant_text};
@@ -38,13 +38,15 @@ pub const PREFIX: &[u8] = b"{\"format\":5,";
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Record {
+struct Record<'a> {
     format: u32,
     sequence: u64,
     previous_sha256: String,
     actor: Actor,
     event_format: u32,
-    event: Value,
+    /// The facts as their format lays them out, byte for byte.
+    #[serde(borrow)]
+    event: &'a RawValue,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -79,17 +81,18 @@ pub fn encode(sequence: u64, previous_sha256: &str, event: &Event, cause: &Event
     let (event_format, payload) = match event {
         Event::TokenCreated { token } => (
             FORMAT,
-            serde_json::to_value(token_payload(token)).expect("a payload always serializes"),
+            serde_json::to_string(&token_payload(token)).expect("a payload always serializes"),
         ),
         _ => earlier_payload(sequence, previous_sha256, event),
     };
+    let payload = RawValue::from_string(payload).expect("a payload is JSON");
     let record = Record {
         format: FORMAT,
         sequence,
         previous_sha256: previous_sha256.to_owned(),
         actor: actor_of(cause),
         event_format,
-        event: payload,
+        event: &payload,
     };
     let bytes = serde_json::to_vec(&record).expect("a stored record always serializes");
     assert!(
@@ -126,18 +129,18 @@ pub fn decode(bytes: &[u8]) -> Result<(u64, String, Event, EventCause), FormatEr
     ))
 }
 
-/// The facts of `event` as the newest earlier format that holds its kind lays them out.
-fn earlier_payload(sequence: u64, previous_sha256: &str, event: &Event) -> (u32, Value) {
+/// The facts of `event` as the newest earlier format that holds its kind lays them out: that
+/// format's record is `{…,"event":<facts>}` with the facts last, so they are its tail.
+fn earlier_payload(sequence: u64, previous_sha256: &str, event: &Event) -> (u32, String) {
     let (format, bytes) = v4::encode(sequence, previous_sha256, event)
         .map(|bytes| (v4::FORMAT, bytes))
         .or_else(|| v3::encode(sequence, previous_sha256, event).map(|bytes| (v3::FORMAT, bytes)))
         .unwrap_or_else(|| (v2::FORMAT, v2::encode(sequence, previous_sha256, event)));
-    let mut record: Value = serde_json::from_slice(&bytes).expect("a record just encoded parses");
-    let payload = record
-        .get_mut("event")
-        .map(Value::take)
-        .expect("every record holds its event");
-    (format, payload)
+    let text = String::from_utf8(bytes).expect("a record is UTF-8");
+    const KEY: &str = ",\"event\":";
+    let start = text.find(KEY).expect("every record holds its event") + KEY.len();
+    assert!(text.ends_with('}'), "a record is one object");
+    (format, text[start..text.len() - 1].to_owned())
 }
 
 /// Reads facts laid out as format `format` by handing them, in that format's record, to its
@@ -146,15 +149,14 @@ fn earlier_event(
     format: u32,
     sequence: u64,
     previous_sha256: &str,
-    payload: Value,
+    payload: &RawValue,
 ) -> Result<Event, FormatError> {
-    let record = serde_json::json!({
-        "format": format,
-        "sequence": sequence,
-        "previous_sha256": previous_sha256,
-        "event": payload,
-    });
-    let bytes = serde_json::to_vec(&record).expect("a value always serializes");
+    let previous = serde_json::to_string(previous_sha256).expect("text always serializes");
+    let bytes = format!(
+        "{{\"format\":{format},\"sequence\":{sequence},\"previous_sha256\":{previous},\"event\":{}}}",
+        payload.get()
+    )
+    .into_bytes();
     let (_, _, event) = match format {
         4 => v4::decode(&bytes)?,
         3 => v3::decode(&bytes)?,
@@ -210,8 +212,8 @@ fn token_payload(token: &Token) -> Payload {
     }
 }
 
-fn event_of(payload: Value) -> Result<Event, FormatError> {
-    let payload: Payload = serde_json::from_value(payload)
+fn event_of(payload: &RawValue) -> Result<Event, FormatError> {
+    let payload: Payload = serde_json::from_str(payload.get())
         .map_err(|error| FormatError::new(format!("not a format 5 event: {error}")))?;
     let Payload::TokenCreated {
         token,
