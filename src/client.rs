@@ -4,9 +4,9 @@
 //! A message first becomes a [`Record`], an ordered list of typed fields; both renderings read
 //! the same record, so the text and the JSON never disagree. Which fields each reply's record
 //! holds is decided beside the command that prints it, in `src/bin/voucherctl/`; this module
-//! holds how a record is rendered, the words for the wire's enums, and the refusal line, which
-//! the web console shows too. Money never passes through a float: it goes from
-//! `google.type.Money` to [`Money`] and is printed from there.
+//! holds how a record is rendered, the words for the wire's enums and for who made a step,
+//! and the refusal line, which the web console shows too. Money never passes through a float:
+//! it goes from `google.type.Money` to [`Money`] and is printed from there.
 
 use chrono::{DateTime, FixedOffset, SecondsFormat};
 use rust_decimal::Decimal;
@@ -37,8 +37,13 @@ pub enum Value {
     /// China time as text (hidden when absent), RFC 3339 in JSON (`null` when absent).
     Time(Option<prost_types::Timestamp>),
     Flag(bool),
+    /// Words such as ids: `A, B` as text (hidden when none), an array of strings in JSON.
+    List(Vec<String>),
     /// A balance's redeemed-by-year totals: `redeemed_in_2027: …` lines as text.
     YearTotals(Vec<pb::YearTotal>),
+    /// Who made a step: [`actor_text`] as text (hidden when unset), an object
+    /// `{"token_id":…,"role":…,"certificate_subject":…}` in JSON (`null` when unset).
+    Actor(Option<pb::Actor>),
 }
 
 /// A reply message as ordered fields.
@@ -52,6 +57,37 @@ pub fn text(value: &str) -> Value {
 /// A field shown as text only when not empty.
 pub fn optional(value: &str) -> Value {
     Value::OptionalText(value.to_owned())
+}
+
+/// A step's actor from its wire fields (a ledger event carries them flat).
+pub fn actor(token_id: &str, role: &str, certificate_subject: &str) -> Value {
+    Value::Actor(Some(pb::Actor {
+        token_id: token_id.to_owned(),
+        role: role.to_owned(),
+        certificate_subject: certificate_subject.to_owned(),
+    }))
+}
+
+/// Who made a step, in a few words: `T000000000002 (bureau)` for a token; the role alone
+/// when there is none: `ledger` (the ledger itself, e.g. an expiry), `unrecorded` (before the
+/// log named who caused what); a client certificate's subject after a comma:
+/// `provider, certificate CN=…` or `T000000000005 (provider), certificate CN=…`.
+pub fn actor_text(actor: &pb::Actor) -> String {
+    let role = if actor.role.is_empty() {
+        "unknown role"
+    } else {
+        actor.role.as_str()
+    };
+    let mut text = if actor.token_id.is_empty() {
+        role.to_owned()
+    } else {
+        format!("{} ({role})", actor.token_id)
+    };
+    if !actor.certificate_subject.is_empty() {
+        text.push_str(", certificate ");
+        text.push_str(&actor.certificate_subject);
+    }
+    text
 }
 
 /// `compute`, `leasing`, `corpus`; `unknown(7)` for a number this build does not know.
@@ -186,6 +222,8 @@ fn push_lines(lines: &mut String, key: &str, value: &Value) {
         Value::SignedMoney(money) => Some(signed(money.as_ref(), grouped_yuan)),
         Value::Time(at) => at.as_ref().map(china_time),
         Value::Flag(flag) => Some(flag.to_string()),
+        Value::Actor(actor) => actor.as_ref().map(actor_text),
+        Value::List(items) => Some(items.join(", ")).filter(|joined| !joined.is_empty()),
         Value::YearTotals(totals) => {
             for total in totals {
                 let amount = grouped_yuan(total.redeemed.as_ref());
@@ -234,7 +272,21 @@ fn json_value(value: &Value) -> String {
             let items: Vec<String> = totals.iter().map(year_total_json).collect();
             format!("[{}]", items.join(","))
         }
+        Value::List(items) => Json::from(items.clone()).to_string(),
+        Value::Actor(None) => Json::Null.to_string(),
+        Value::Actor(Some(actor)) => actor_json(actor),
     }
+}
+
+fn actor_json(actor: &pb::Actor) -> String {
+    json_object([
+        ("token_id", Json::from(actor.token_id.as_str()).to_string()),
+        ("role", Json::from(actor.role.as_str()).to_string()),
+        (
+            "certificate_subject",
+            Json::from(actor.certificate_subject.as_str()).to_string(),
+        ),
+    ])
 }
 
 fn year_total_json(total: &pb::YearTotal) -> String {
@@ -442,6 +494,45 @@ mod tests {
         assert_eq!(
             to_json(&record),
             r#"{"redeemed_by_year":[{"year":2027,"redeemed":"5000.00"}]}"#
+        );
+    }
+
+    #[test]
+    fn an_actor_is_a_few_words_as_text_and_an_object_in_json() {
+        let words = |token: &str, role: &str, subject: &str| match actor(token, role, subject) {
+            Value::Actor(Some(actor)) => actor_text(&actor),
+            other => panic!("not an actor: {other:?}"),
+        };
+        assert_eq!(
+            words("T000000000002", "bureau", ""),
+            "T000000000002 (bureau)"
+        );
+        assert_eq!(words("", "ledger", ""), "ledger");
+        assert_eq!(words("", "unrecorded", ""), "unrecorded");
+        assert_eq!(
+            words("", "provider", "CN=9144030071526726XG"),
+            "provider, certificate CN=9144030071526726XG"
+        );
+        assert_eq!(
+            words("T000000000005", "provider", "CN=9144030071526726XG"),
+            "T000000000005 (provider), certificate CN=9144030071526726XG"
+        );
+        let record: Record = vec![
+            ("issued_by", actor("T000000000002", "bureau", "")),
+            ("closed_by", Value::Actor(None)),
+            ("record_ids", Value::List(vec!["V1".into(), "R2".into()])),
+            ("none", Value::List(Vec::new())),
+        ];
+        assert_eq!(
+            to_lines(&record),
+            "issued_by: T000000000002 (bureau)\nrecord_ids: V1, R2\n"
+        );
+        assert_eq!(
+            to_json(&record),
+            concat!(
+                r#"{"issued_by":{"token_id":"T000000000002","role":"bureau","#,
+                r#""certificate_subject":""},"closed_by":null,"record_ids":["V1","R2"],"none":[]}"#
+            )
         );
     }
 

@@ -55,7 +55,30 @@ async fn the_readme_walkthrough_works_from_the_command_line() {
         address: server.address.to_string(),
         token_file: &bureau_token,
     };
+    let provider_token = register_as_in_the_readme(&bureau, &server.data().path());
+    let provider = Ctl {
+        address: server.address.to_string(),
+        token_file: &provider_token,
+    };
+    let voucher_id = issue_as_in_the_readme(&bureau);
+    redeem_as_in_the_readme(&bureau, &provider, &voucher_id);
+    refused_as_in_the_readme(&provider, &voucher_id);
 
+    let unreachable = Ctl {
+        address: "127.0.0.1:1".to_owned(),
+        token_file: &bureau_token,
+    };
+    assert_eq!(
+        unreachable
+            .run(&["get-enterprise", ENTERPRISE])
+            .status
+            .code(),
+        Some(3)
+    );
+}
+
+/// The enterprise and the provider, registered; the provider's token file.
+fn register_as_in_the_readme(bureau: &Ctl, directory: &Path) -> PathBuf {
     let enterprise = bureau.ok(&[
         "register-enterprise",
         "--credit-code",
@@ -82,13 +105,13 @@ async fn the_readme_walkthrough_works_from_the_command_line() {
         "--description",
         "billing system",
     ]);
-    let provider_token = server.data().path().join("provider.token");
+    let provider_token = directory.join("provider.token");
     std::fs::write(&provider_token, field(&token, "token")).expect("token file");
-    let provider = Ctl {
-        address: server.address.to_string(),
-        token_file: &provider_token,
-    };
+    provider_token
+}
 
+/// A voucher of the whole cap, issued again with the printed request id: the same voucher.
+fn issue_as_in_the_readme(bureau: &Ctl) -> String {
     let voucher = bureau.ok(&[
         "issue-voucher",
         "--enterprise",
@@ -114,7 +137,11 @@ async fn the_readme_walkthrough_works_from_the_command_line() {
         voucher_id,
         "retrying with the printed request id is safe"
     );
+    voucher_id.to_owned()
+}
 
+/// A claim, the balance it leaves (as text and JSON), the list holding it, its reversal.
+fn redeem_as_in_the_readme(bureau: &Ctl, provider: &Ctl, voucher_id: &str) {
     let redeem = [
         "redeem",
         "--voucher",
@@ -161,7 +188,11 @@ async fn the_readme_walkthrough_works_from_the_command_line() {
         "发票已红冲",
     ]);
     assert_eq!(field(&reversed, "status"), "reversed");
+}
 
+/// Over the cap (exit 1, naming what is left), a fraction of a fen (exit 2, never sent), a
+/// provider reading a balance (exit 1).
+fn refused_as_in_the_readme(provider: &Ctl, voucher_id: &str) {
     let over_cap = [
         "redeem",
         "--voucher",
@@ -202,18 +233,6 @@ async fn the_readme_walkthrough_works_from_the_command_line() {
         provider_reading_balance.status.code(),
         Some(1),
         "a provider may not read balances"
-    );
-
-    let unreachable = Ctl {
-        address: "127.0.0.1:1".to_owned(),
-        token_file: &bureau_token,
-    };
-    assert_eq!(
-        unreachable
-            .run(&["get-enterprise", ENTERPRISE])
-            .status
-            .code(),
-        Some(3)
     );
 }
 
@@ -549,4 +568,187 @@ fn publish_and_post(bureau: &Ctl, enterprise: &Ctl, approved: &str, directory: &
     assert!(xlsx.starts_with(b"PK"), "an XLSX is a zip");
     let listed = bureau.json(&["list-notices"]);
     assert_eq!(listed["notices"][0]["notice_id"], notice_id);
+}
+
+/// A token made from the command line: its id and the file holding its secret.
+fn new_token(bureau: &Ctl, directory: &Path, name: &str, arguments: &[&str]) -> (String, PathBuf) {
+    let created = bureau.json(&[&["create-token"][..], arguments].concat());
+    let path = directory.join(name);
+    std::fs::write(&path, created["token"].as_str().expect("a secret")).expect("token file");
+    let id = created["token_id"].as_str().expect("an id").to_owned();
+    (id, path)
+}
+
+/// Who did what (issue 15) from the command line: a second bureau token issues a voucher
+/// and is named as its issuer and alone on its events; the voucher's history lists the issue
+/// and the claim with their actors; a finance token records the payment of a statement and
+/// may not issue; a bureau token scoped to leasing issues a leasing voucher, not a compute
+/// one.
+#[tokio::test]
+async fn each_step_names_its_token_and_events_filter_by_actor_and_record() {
+    let server = TestServer::start("2027-06-15").await;
+    let directory = server.data().path();
+    let bureau_token = directory.join("bureau.token");
+    let address = server.address.to_string();
+    let bureau = Ctl {
+        address: address.clone(),
+        token_file: &bureau_token,
+    };
+    let (_, provider_token) = register_the_parties(&bureau, &directory);
+    let provider = Ctl {
+        address: address.clone(),
+        token_file: &provider_token,
+    };
+    let (clerk_id, clerk_token) =
+        new_token(&bureau, &directory, "clerk.token", &["--role", "bureau"]);
+    let clerk = Ctl {
+        address: address.clone(),
+        token_file: &clerk_token,
+    };
+    let voucher_id = issue_and_claim(&clerk, &clerk_id, &provider, &bureau);
+    trace(&bureau, &clerk_id, &voucher_id);
+    let (finance_id, finance_token) =
+        new_token(&bureau, &directory, "finance.token", &["--role", "finance"]);
+    let finance = Ctl {
+        address: address.clone(),
+        token_file: &finance_token,
+    };
+    pay_as_finance(&bureau, &finance, &finance_id);
+    let scoped = ["--role", "bureau", "--program", "leasing"];
+    let (leasing_id, leasing_token) = new_token(&bureau, &directory, "leasing.token", &scoped);
+    let leasing = Ctl {
+        address,
+        token_file: &leasing_token,
+    };
+    let issue_compute = [
+        "issue-voucher",
+        "--enterprise",
+        ENTERPRISE,
+        "--program",
+        "compute",
+    ];
+    for (refused, who) in [(&leasing, "a leasing-only token"), (&finance, "finance")] {
+        let output = refused.run(&issue_compute);
+        assert_eq!(output.status.code(), Some(1), "{who} may not issue compute");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("PERMISSION_DENIED"), "{who}: {stderr}");
+    }
+    let mut issue_leasing = issue_compute;
+    issue_leasing[4] = "leasing";
+    let in_its_program =
+        leasing.json(&[&issue_leasing[..], &["--face-value", "1,000.00"]].concat());
+    assert_eq!(in_its_program["issued_by"]["token_id"], leasing_id.as_str());
+}
+
+/// The clerk issues a voucher, the provider claims on it and the bureau approves the claim;
+/// the voucher and the claim show who made each step. Returns the voucher.
+fn issue_and_claim(clerk: &Ctl, clerk_id: &str, provider: &Ctl, bureau: &Ctl) -> String {
+    let issued = clerk.json(&[
+        "issue-voucher",
+        "--enterprise",
+        ENTERPRISE,
+        "--program",
+        "compute",
+        "--face-value",
+        "100,000.00",
+    ]);
+    let voucher_id = issued["voucher_id"].as_str().expect("an id").to_owned();
+    assert_eq!(issued["issued_by"]["role"], "bureau");
+    assert_eq!(issued["closed_by"], serde_json::Value::Null, "still active");
+    let shown = bureau.ok(&["get-voucher", &voucher_id]);
+    assert_eq!(field(&shown, "issued_by"), format!("{clerk_id} (bureau)"));
+    let claim = provider.json(&[
+        "redeem",
+        "--voucher",
+        &voucher_id,
+        "--enterprise",
+        ENTERPRISE,
+        "--invoice-number",
+        "24322000000012345611",
+        "--invoice-date",
+        "2027-06-01",
+        "--amount",
+        "10,000.00",
+    ]);
+    let claim_id = claim["redemption_id"].as_str().expect("an id");
+    let approved = bureau.ok(&["approve", claim_id]);
+    assert_eq!(field(&approved, "approved_by"), "T000000000001 (bureau)");
+    assert_eq!(
+        field(&approved, "redeemed_by"),
+        claim["redeemed_by"]["token_id"]
+            .as_str()
+            .map(|id| format!("{id} (provider)"))
+            .expect("a token")
+    );
+    voucher_id
+}
+
+/// The clerk's events are its issue alone, as JSON and as a line; the voucher's history is
+/// its issue and the claim on it, each with its actor.
+fn trace(bureau: &Ctl, clerk_id: &str, voucher_id: &str) {
+    let by_clerk = bureau.json_lines(&["events", "--actor", clerk_id]);
+    let [issue] = by_clerk.as_slice() else {
+        panic!("only the clerk's issue: {by_clerk:?}");
+    };
+    assert_eq!(issue["type"], "voucher_issued");
+    assert_eq!(issue["actor"]["token_id"], clerk_id);
+    assert!(issue["at"].is_string(), "{issue}");
+    assert_eq!(issue["record_ids"][0], voucher_id);
+    let listed = bureau.ok(&["events", "--actor", clerk_id]);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 1, "{listed}");
+    assert!(
+        lines[0].contains("voucher_issued")
+            && lines[0].contains(&format!("{clerk_id} (bureau)"))
+            && lines[0].contains(voucher_id),
+        "{listed}"
+    );
+    let history = bureau.json_lines(&["events", "--record", voucher_id]);
+    let steps: Vec<(&str, &str)> = history
+        .iter()
+        .map(|event| {
+            let kind = event["type"].as_str().expect("a type");
+            (kind, event["actor"]["role"].as_str().expect("a role"))
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("voucher_issued", "bureau"),
+            ("redemption_accepted", "provider")
+        ]
+    );
+    let none = bureau.ok(&["events", "--record", "V000000000999"]);
+    assert_eq!(none, "(no events)\n");
+}
+
+/// The bureau makes a statement of the approved claim; finance records its payment and is
+/// named on it.
+fn pay_as_finance(bureau: &Ctl, finance: &Ctl, finance_id: &str) {
+    let statement = bureau.json(&[
+        "settlement",
+        "create",
+        "--provider",
+        COMPUTE_PROVIDER,
+        "--program",
+        "compute",
+        "--up-to",
+        "2027-06-15",
+    ]);
+    let settlement_id = statement["settlement_id"].as_str().expect("an id");
+    assert_eq!(statement["created_by"]["token_id"], "T000000000001");
+    let paid = finance.ok(&[
+        "settlement",
+        "pay",
+        settlement_id,
+        "--bank-reference",
+        "国库集中支付 2027-0615-0001",
+        "--paid-on",
+        "2027-06-15",
+    ]);
+    assert_eq!(
+        field(&paid, "payment_recorded_by"),
+        format!("{finance_id} (finance)")
+    );
+    assert_eq!(field(&paid, "created_by"), "T000000000001 (bureau)");
 }

@@ -18,8 +18,8 @@
 #   ledger.backup  `voucherctl backup` taken while the server was serving
 #   expected.json  event count, head hash, balances, vouchers, redemptions (and, on builds with
 #                  settlement, statements; with provider access, providers; with the
-#                  enterprise's part, applications and notices), read back with
-#                  `voucherctl --json`
+#                  enterprise's part, applications and notices; with who did what, steps
+#                  and event_filters), read back with `voucherctl --json`
 #
 # The workload is fixed (same commands, ids, invoices and amounts every run) and the rules' day
 # is pinned with --today 2026-11-20; only the first start, before a restart, is pinned to
@@ -123,7 +123,14 @@ HAS_RELATED=0; has_command related-parties && HAS_RELATED=1
 HAS_EVIDENCE=0; grep -q -- '--evidence' <<<"$REDEEM_HELP" && HAS_EVIDENCE=1
 HAS_ACCESS=0; has_command provider && HAS_ACCESS=1
 HAS_ENTERPRISE=0; has_command apply && HAS_ENTERPRISE=1
-say "features: settlement=$HAS_SETTLEMENT pay=$HAS_PAY related-parties=$HAS_RELATED evidence=$HAS_EVIDENCE access=$HAS_ACCESS enterprise=$HAS_ENTERPRISE"
+# Who did what (issue 15): finance tokens, bureau tokens scoped to programs, records naming who
+# made each step, events filtered by actor and record.
+CREATE_TOKEN_HELP=$("$VOUCHERCTL" create-token --help)
+HAS_DUTIES=0
+if grep -q -- '--program' <<<"$CREATE_TOKEN_HELP" && grep -qE '^ +- finance' <<<"$CREATE_TOKEN_HELP"; then
+    HAS_DUTIES=1
+fi
+say "features: settlement=$HAS_SETTLEMENT pay=$HAS_PAY related-parties=$HAS_RELATED evidence=$HAS_EVIDENCE access=$HAS_ACCESS enterprise=$HAS_ENTERPRISE duties=$HAS_DUTIES"
 
 evidence_of() {  # evidence_of NAME : a contract and a receipt, hashed from fixed text
     [[ $HAS_EVIDENCE = 1 ]] || return 0
@@ -330,6 +337,30 @@ if [[ $HAS_ENTERPRISE = 1 ]]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
+# 3d. Who did what (event format 5: every event names the token and role that caused it). A
+#     second bureau token, scoped to leasing, issues a leasing voucher to E1 and is refused a
+#     compute one; a finance token records S2's payment (P2's statement, unpaid until now) and
+#     is refused issuing. expected.json records who made the steps of a few records ("steps")
+#     and what the event filters by record and by actor list ("event_filters").
+# ---------------------------------------------------------------------------------------------
+if [[ $HAS_DUTIES = 1 ]]; then
+    LEASING_CLERK=$(new_token "$WORK/leasing.token" --role bureau --program leasing \
+        --description "租赁券 经办人")
+    FINANCE=$(new_token "$WORK/finance.token" --role finance --description "市财政局 国库科")
+    V10=$(ctl_as "$WORK/leasing.token" --json issue-voucher --request-id golden-v10 --enterprise $E1 \
+        --program leasing --face-value 20,000.00 | field voucher_id)
+    refused PERMISSION_DENIED ctl_as "$WORK/leasing.token" issue-voucher --request-id golden-v11 \
+        --enterprise $E2 --program compute --face-value 1,000.00
+    refused PERMISSION_DENIED ctl_as "$WORK/finance.token" issue-voucher --request-id golden-v12 \
+        --enterprise $E2 --program compute --face-value 1,000.00
+    if [[ $HAS_PAY = 1 ]]; then
+        ctl_as "$WORK/finance.token" --json settlement pay "$S2" \
+            --bank-reference "国库集中支付 2026-1120-0002" --paid-on $TODAY >/dev/null
+    fi
+    say "leasing clerk $LEASING_CLERK issued $V10; finance $FINANCE paid $S2"
+fi
+
+# ---------------------------------------------------------------------------------------------
 # 4. Online backup while serving, then the facts, read back as the auditor.
 # ---------------------------------------------------------------------------------------------
 ctl backup "$OUT/ledger.backup" >"$WORK/backup.txt"
@@ -357,6 +388,31 @@ for line in open(sys.argv[1]):
     for n in json.loads(line)["notices"]: print(n["notice_id"])' "$WORK/notices.json"); do
         ctl_as "$AUDIT" --json get-notice "$notice" >"$WORK/notice-$notice.json"
     done
+fi
+if [[ $HAS_DUTIES = 1 ]]; then
+    # Who made each step of these records: a file each, listed in steps.txt in this order.
+    # V1 the bootstrap bureau token issued; V6 revoked by the bureau; V7 expired by the ledger;
+    # V10 the leasing clerk's; R1 filed by P1's token, approved; R8 reversed by P1; R10 filed by
+    # the bureau for P1; R12 confirmed by E3; R13 disputed by E3; R14 returned by the bureau;
+    # S1 paid by the bureau, S2 by finance; A1 applied by E3 and approved, A2 rejected.
+    step() {  # step FILE_NAME COMMAND... : one record's reply, as JSON
+        ctl_as "$AUDIT" --json "${@:2}" >"$WORK/step-$1.json"
+        echo "$1" >>"$WORK/steps.txt"
+    }
+    for voucher in "$V1" "$V6" "$V7" "$V10"; do step "$voucher" get-voucher "$voucher"; done
+    for claim in "$R1" "$R8" "$R10" "$R12" "$R13" "$R14"; do step "$claim" get-redemption "$claim"; done
+    for statement in "$S1" "$S2"; do step "$statement" settlement get "$statement"; done
+    for application in "$A1" "$A2"; do step "$application" get-application "$application"; done
+    # The event filters: a record's history, a token's doings.
+    filter() {  # filter KEY VALUE FLAG : `voucherctl events FLAG VALUE`, KEY naming the filter
+        ctl_as "$AUDIT" --json events "$3" "$2" >"$WORK/filter-$1-$2.json"
+        echo "$1 $2" >>"$WORK/filters.txt"
+    }
+    filter record_id "$V10" --record
+    filter record_id "$S2" --record
+    filter record_id "$R12" --record
+    filter actor_token_id "$LEASING_CLERK" --actor
+    filter actor_token_id "$FINANCE" --actor
 fi
 
 WORK=$WORK OUT=$OUT WRITTEN_BY=$WRITTEN_BY TODAY=$TODAY python3 - <<'PY'
@@ -512,6 +568,37 @@ if notices:
                     "subsidy": yuan(line["subsidy"]),
                 }
                 for line in notice_lines
+            ],
+        })
+def who(actor):
+    """An actor as voucherctl --json prints it -> the facts kept: token id and role."""
+    row = {"token_id": actor["token_id"], "role": actor["role"]}
+    if actor.get("certificate_subject"):
+        row["certificate_subject"] = actor["certificate_subject"]
+    return row
+
+# The wire's name of each step voucherctl prints: a statement's payment step is nested.
+STEP_NAMES = {"payment_recorded_by": "payment.recorded_by"}
+step_files = os.path.join(work, "steps.txt")
+if os.path.exists(step_files):
+    expected["steps"] = []
+    for record_id in open(step_files, encoding="utf-8").read().split():
+        # A statement prints its header first, then its lines: the header holds the steps.
+        record = lines(f"step-{record_id}.json")[0]
+        for key, value in record.items():
+            if key.endswith("_by") and isinstance(value, dict):
+                step = {"record": record_id, "step": STEP_NAMES.get(key, key)}
+                expected["steps"].append({**step, **who(value)})
+filter_files = os.path.join(work, "filters.txt")
+if os.path.exists(filter_files):
+    expected["event_filters"] = []
+    for line in open(filter_files, encoding="utf-8").read().splitlines():
+        key, value = line.split()
+        expected["event_filters"].append({
+            key: value,
+            "events": [
+                {"sequence": int(e["sequence"]), "type": e["type"], **who(e["actor"])}
+                for e in lines(f"filter-{key}-{value}.json")
             ],
         })
 with open(os.path.join(out, "expected.json"), "w", encoding="utf-8") as f:

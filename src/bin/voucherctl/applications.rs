@@ -246,7 +246,9 @@ fn application_record(message: &pb::VoucherApplication) -> Record {
         ("purpose", text(&message.purpose)),
         ("other_subsidies", optional(&message.other_subsidies)),
         ("applied_at", Value::Time(message.applied_at)),
+        ("applied_by", Value::Actor(message.applied_by.clone())),
         ("decided_at", Value::Time(message.decided_at)),
+        ("decided_by", Value::Actor(message.decided_by.clone())),
         ("voucher_id", optional(&message.voucher_id)),
         ("rejection_reason", optional(&message.rejection_reason)),
     ]

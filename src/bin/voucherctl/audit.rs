@@ -1,18 +1,30 @@
 //! Checking and keeping the whole ledger: `verify` (the server replays its log and checks
-//! every record), `events export` (the hash-chained log as JSON Lines) and `backup` (a
-//! consistent copy, checked once written).
+//! every record), `events` (who did what: one line an event, filtered by the token that
+//! caused it or the record it touched), `events export` (the hash-chained log as JSON Lines)
+//! and `backup` (a consistent copy, checked once written).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use sha2::{Digest, Sha256};
+use voucher_ledger::client::{Record, Value, actor, actor_text, china_time, text};
 use voucher_ledger::proto::voucher::v1 as pb;
 use voucher_ledger::store::backup::{BackupSummary, check_backup};
 
 use crate::Failure;
 use crate::connect::Client;
 use crate::output::{Output, emit, progress_counter};
+
+/// `voucherctl events [FILTERS]` lists events; `voucherctl events export` writes the chain.
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Events {
+    #[command(subcommand)]
+    command: Option<EventsCommand>,
+    #[command(flatten)]
+    list: EventsList,
+}
 
 #[derive(Subcommand, Debug)]
 pub enum EventsCommand {
@@ -21,10 +33,122 @@ pub enum EventsCommand {
     Export(EventsExport),
 }
 
-pub async fn run_events(command: EventsCommand, client: &mut Client) -> Result<(), Failure> {
-    match command {
-        EventsCommand::Export(arguments) => arguments.run(client).await,
+pub async fn run_events(
+    events: Events,
+    client: &mut Client,
+    output: &Output,
+) -> Result<(), Failure> {
+    match events.command {
+        Some(EventsCommand::Export(arguments)) => arguments.run(client).await,
+        None => events.list.run(client, output).await,
     }
+}
+
+/// Who did what: each event's sequence, time (China time), kind, actor and the records it
+/// touched, one line an event (one JSON object a line with --json).
+#[derive(Args, Debug)]
+pub struct EventsList {
+    /// The first event to look at (default: the first).
+    #[arg(long, value_name = "SEQUENCE", default_value_t = 1)]
+    from: u64,
+    /// Look at this many events at most, from --from (default: up to the head); the filters
+    /// choose among those.
+    #[arg(long, value_name = "N")]
+    max_events: Option<u64>,
+    /// Only the events this token caused (T…).
+    #[arg(long, value_name = "TOKEN_ID")]
+    actor: Option<String>,
+    /// Only the events touching this record: an id (V…, R…, S…, A…, N…, T…) or a credit code.
+    #[arg(long, value_name = "ID")]
+    record: Option<String>,
+}
+
+impl EventsList {
+    async fn run(self, client: &mut Client, output: &Output) -> Result<(), Failure> {
+        let request = pb::ListEventsRequest {
+            from_sequence: self.from,
+            max_events: self.max_events.unwrap_or(0),
+            actor_token_id: self.actor.unwrap_or_default(),
+            record_id: self.record.unwrap_or_default(),
+        };
+        let mut stream = client.list_events(request).await?.into_inner();
+        let mut listed = 0u64;
+        while let Some(event) = stream.message().await? {
+            if output.json {
+                output.record(&event_record(&event));
+            } else {
+                emit(&event_line(&event));
+            }
+            listed += 1;
+        }
+        if listed == 0 && !output.json {
+            emit("(no events)\n");
+        }
+        Ok(())
+    }
+}
+
+/// An event as `--json` prints it: `at` is when it was written, `actor` who caused it.
+fn event_record(event: &pb::LedgerEvent) -> Record {
+    vec![
+        ("sequence", Value::Text(event.sequence.to_string())),
+        ("at", Value::Time(written_at(event))),
+        ("type", text(&event.r#type)),
+        ("actor", event_actor(event)),
+        ("record_ids", Value::List(event.record_ids.clone())),
+        ("sha256", text(&event.sha256)),
+    ]
+}
+
+/// `    12  2026-11-20 10:00:01 +08:00  voucher_issued  T000000000002 (bureau)  V…, 9144…`.
+fn event_line(event: &pb::LedgerEvent) -> String {
+    let at = written_at(event).map_or_else(|| "-".to_owned(), |at| china_time(&at));
+    let who = match event_actor(event) {
+        Value::Actor(Some(actor)) => actor_text(&actor),
+        _ => "-".to_owned(),
+    };
+    let records = event.record_ids.join(", ");
+    let line = format!(
+        "{:>6}  {at}  {:<28}  {who:<26}  {records}",
+        event.sequence, event.r#type
+    );
+    format!("{}\n", line.trim_end())
+}
+
+fn event_actor(event: &pb::LedgerEvent) -> Value {
+    actor(
+        &event.actor_token_id,
+        &event.actor_role,
+        &event.actor_certificate_subject,
+    )
+}
+
+/// When the event was written, from its export line: `event.at`, or the `at` of the record
+/// it carries (`event.voucher.at`); records of the first format name it `…_at`
+/// (`event.voucher.issued_at`). `None` when none of these is there.
+fn written_at(event: &pb::LedgerEvent) -> Option<prost_types::Timestamp> {
+    let line: serde_json::Value = serde_json::from_str(&event.json).ok()?;
+    let facts = line.get("event")?.as_object()?;
+    let nested = facts.values().filter_map(serde_json::Value::as_object);
+    let at = std::iter::once(facts).chain(nested).find_map(time_field)?;
+    let at = chrono::DateTime::parse_from_rfc3339(at).ok()?;
+    Some(prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).ok()?,
+    })
+}
+
+/// An object's `at`, else its first `…_at` that is set.
+fn time_field(object: &serde_json::Map<String, serde_json::Value>) -> Option<&str> {
+    object
+        .get("at")
+        .and_then(serde_json::Value::as_str)
+        .or_else(|| {
+            object
+                .iter()
+                .filter(|(key, _)| key.ends_with("_at"))
+                .find_map(|(_, value)| value.as_str())
+        })
 }
 
 #[derive(Args, Debug)]
@@ -160,4 +284,45 @@ fn check_backup_file(path: &Path) -> Result<BackupSummary, Failure> {
             path.display()
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: &str, token_id: &str, role: &str) -> pb::LedgerEvent {
+        pb::LedgerEvent {
+            sequence: 7,
+            r#type: "voucher_issued".to_owned(),
+            json: json.to_owned(),
+            actor_token_id: token_id.to_owned(),
+            actor_role: role.to_owned(),
+            record_ids: vec!["V000000000001".to_owned(), "914403001922038216".to_owned()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_event_is_one_line_with_its_time_actor_and_records() {
+        let nested = r#"{"format":5,"event":{"type":"voucher_issued","voucher":{"voucher":1,"at":"2026-11-20T10:00:01.5+08:00"}},"sha256":"ab"}"#;
+        assert_eq!(
+            event_line(&event(nested, "T000000000002", "bureau")),
+            format!(
+                "     7  2026-11-20 10:00:01 +08:00  {:<28}  {:<26}  V000000000001, 914403001922038216\n",
+                "voucher_issued", "T000000000002 (bureau)"
+            )
+        );
+        let first_format = r#"{"sequence":7,"event":{"type":"voucher_issued","voucher":{"closed_at":null,"issued_at":"2026-11-20T10:00:01+08:00"}},"sha256":"ab"}"#;
+        let old = event(first_format, "", "unrecorded");
+        assert_eq!(written_at(&old).map(|at| at.seconds), Some(1_795_140_001));
+        assert!(event_line(&old).contains("unrecorded"));
+        assert_eq!(written_at(&event("not json", "", "ledger")), None);
+        let record = voucher_ledger::client::to_json(&event_record(&old));
+        assert!(
+            record.contains(
+                r#""actor":{"token_id":"","role":"unrecorded","certificate_subject":""}"#
+            ),
+            "{record}"
+        );
+    }
 }

@@ -131,20 +131,22 @@ const EXAMPLES: &str = "Examples:
 enum Command {
     /// Register an enterprise that may receive vouchers (bureau).
     RegisterEnterprise(registry::RegisterEnterprise),
-    /// Show one enterprise (bureau, auditor; an enterprise itself).
+    /// Show one enterprise (bureau, auditor, finance; an enterprise itself).
     GetEnterprise(registry::GetEnterprise),
     /// Register a provider of the resource pool for one program (bureau).
     RegisterProvider(registry::RegisterProvider),
-    /// Create an API token; its secret is shown once (bureau).
+    /// Create an API token; its secret is shown once (bureau). A bureau token may be scoped
+    /// to programs (--program).
     CreateToken(registry::CreateToken),
     /// Revoke a token: it authenticates nothing from then on (bureau).
     RevokeToken(registry::RevokeToken),
     /// Apply for a voucher bound to the providers chosen (enterprise). Idempotent by
     /// --request-id.
     Apply(applications::Apply),
-    /// List applications for vouchers, oldest first (bureau, auditor; an enterprise its own).
+    /// List applications for vouchers, oldest first (bureau, auditor, finance; an enterprise
+    /// its own).
     ListApplications(applications::ListApplications),
-    /// Show one application (bureau, auditor; an enterprise its own).
+    /// Show one application (bureau, auditor, finance; an enterprise its own).
     GetApplication(applications::ApplicationId),
     /// Approve an application: issues its voucher, bound to its providers (bureau).
     ApproveApplication(applications::ApproveApplication),
@@ -152,9 +154,9 @@ enum Command {
     RejectApplication(applications::RejectApplication),
     /// Issue a voucher under the enterprise's cap (bureau). Idempotent by --request-id.
     IssueVoucher(vouchers::IssueVoucher),
-    /// Show one voucher (bureau, auditor; an enterprise its own).
+    /// Show one voucher (bureau, auditor, finance; an enterprise its own).
     GetVoucher(vouchers::GetVoucher),
-    /// List vouchers, oldest first (bureau, auditor; an enterprise its own).
+    /// List vouchers, oldest first (bureau, auditor, finance; an enterprise its own).
     ListVouchers(vouchers::ListVouchers),
     /// Revoke a voucher, releasing its unredeemed remainder (bureau).
     RevokeVoucher(vouchers::RevokeVoucher),
@@ -164,31 +166,35 @@ enum Command {
     Redeem(redemptions::Redeem),
     /// Reverse (红冲) a redemption: the subsidy goes back (its provider, bureau).
     ReverseRedemption(redemptions::RedemptionWithReason),
-    /// Show one redemption (bureau, auditor; a provider or an enterprise its own).
+    /// Show one redemption (bureau, auditor, finance; a provider or an enterprise its own).
     GetRedemption(redemptions::RedemptionId),
-    /// List redemptions, oldest first (bureau, auditor; a provider or an enterprise its own).
+    /// List redemptions, oldest first (bureau, auditor, finance; a provider or an enterprise
+    /// its own).
     ListRedemptions(redemptions::ListRedemptions),
     /// Confirm a claim made in the enterprise's name (enterprise).
     ConfirmRedemption(redemptions::RedemptionId),
     /// Dispute a claim made in the enterprise's name: closed, its subsidy released (enterprise).
     DisputeRedemption(redemptions::RedemptionWithReason),
-    /// Show an enterprise's totals under one program's cap (bureau, auditor; an enterprise its
-    /// own).
+    /// Show an enterprise's totals under one program's cap (bureau, auditor, finance; an
+    /// enterprise its own).
     Balance(reports::Balance),
-    /// The hash-chained event log (bureau, auditor).
-    #[command(subcommand)]
-    Events(audit::EventsCommand),
-    /// Replay the whole log on the server and check every stored record (bureau, auditor).
+    /// Who did what: the events, one a line, filtered by the token that caused them or a
+    /// record they touched; `events export` writes the hash-chained log (bureau, auditor,
+    /// finance).
+    Events(audit::Events),
+    /// Replay the whole log on the server and check every stored record (bureau, auditor,
+    /// finance).
     /// Exit 0 when sound, 1 on any problem.
     Verify,
     /// Write a consistent backup of the ledger to FILE while it keeps serving (bureau).
     /// Restore it with `voucherd restore FILE --data-dir NEW`.
     Backup(audit::Backup),
-    /// A program's totals in one cap period, with each provider's (bureau, auditor).
+    /// A program's totals in one cap period, with each provider's (bureau, auditor, finance).
     ProgramSummary(reports::ProgramPeriod),
-    /// Every enterprise's balance under a program in one cap period (bureau, auditor).
+    /// Every enterprise's balance under a program in one cap period (bureau, auditor, finance).
     ListBalances(reports::ListBalances),
-    /// Write the bureau's report of a program and year as CSV or XLSX (bureau, auditor).
+    /// Write the bureau's report of a program and year as CSV or XLSX (bureau, auditor,
+    /// finance).
     Report(reports::Report),
     /// Ask the server's gRPC health service; exit 0 when it is serving (no token needed).
     Health,
@@ -208,7 +214,8 @@ enum Command {
     GetNotice(notices::GetNotice),
     /// List public notices, oldest first (every role).
     ListNotices(notices::ListNotices),
-    /// A program's budget in one cap period, and what is committed, redeemed, settled (bureau, auditor).
+    /// A program's budget in one cap period, and what is committed, redeemed, settled (bureau,
+    /// auditor, finance).
     Budget(reports::ProgramPeriod),
     /// Record that a provider and an enterprise are related parties (关联方) (bureau).
     RelatedParties(registry::RelatedParties),
@@ -289,7 +296,7 @@ async fn execute(command: Command, client: &mut Client, output: &Output) -> Resu
         Command::ConfirmRedemption(claim) => claim.confirm(client, output).await,
         Command::DisputeRedemption(claim) => claim.dispute(client, output).await,
         Command::Balance(command) => command.run(client, output).await,
-        Command::Events(command) => audit::run_events(command, client).await,
+        Command::Events(events) => audit::run_events(events, client, output).await,
         Command::Verify => audit::verify(client, output).await,
         Command::Backup(command) => command.run(client).await,
         Command::ProgramSummary(period) => period.summary(client, output).await,
@@ -401,6 +408,42 @@ mod tests {
                 "{refused:?}"
             );
         }
+    }
+
+    #[test]
+    fn only_a_bureau_token_is_scoped_to_programs() {
+        let scoped = ["create-token", "--role", "bureau", "--program", "compute"];
+        assert!(usage_of(&scoped).is_ok());
+        assert!(usage_of(&[&scoped[..], &["--program", "leasing"][..]].concat()).is_ok());
+        assert!(usage_of(&["create-token", "--role", "finance"]).is_ok());
+        for role in ["finance", "auditor"] {
+            let refused = ["create-token", "--role", role, "--program", "compute"];
+            assert!(
+                matches!(usage_of(&refused), Err(Failure::Usage(_))),
+                "{refused:?}"
+            );
+        }
+        let provider = [
+            "create-token",
+            "--role",
+            "provider",
+            "--provider",
+            "9144030071526726XG",
+            "--program",
+            "compute",
+        ];
+        assert!(matches!(usage_of(&provider), Err(Failure::Usage(_))));
+    }
+
+    #[test]
+    fn events_list_with_filters_or_export_the_chain() {
+        assert!(parsed(&["events"]).is_ok());
+        assert!(parsed(&["events", "--actor", "T000000000002", "--record", "V1"]).is_ok());
+        assert!(parsed(&["events", "export", "--from", "3"]).is_ok());
+        assert!(
+            parsed(&["events", "--actor", "T000000000002", "export"]).is_err(),
+            "the export is the whole chain: filters are for the listing"
+        );
     }
 
     #[test]

@@ -13,7 +13,8 @@ use crate::output::Output;
 
 #[derive(Subcommand, Debug)]
 pub enum ProviderCommand {
-    /// A provider with its access: suspension, pinned and revoked certificates (bureau, auditor).
+    /// A provider with its access: suspension, pinned and revoked certificates (bureau,
+    /// auditor, finance).
     Show {
         #[arg(value_name = "CREDIT_CODE")]
         credit_code: String,

@@ -300,10 +300,13 @@ fn redemption_record(message: &pb::Redemption) -> Record {
         ("subsidy", Value::Money(message.subsidy.clone())),
         ("allow_partial", Value::Flag(message.allow_partial)),
         ("redeemed_at", Value::Time(message.redeemed_at)),
+        ("redeemed_by", Value::Actor(message.redeemed_by.clone())),
         ("reversal_reason", optional(&message.reversal_reason)),
         ("reversed_at", Value::Time(message.reversed_at)),
+        ("reversed_by", Value::Actor(message.reversed_by.clone())),
         ("evidence", optional(&evidence_summary(&message.evidence))),
         ("approved_at", Value::Time(message.approved_at)),
+        ("approved_by", Value::Actor(message.approved_by.clone())),
         ("rejection_reason", optional(&message.rejection_reason)),
         ("rejected_at", Value::Time(message.rejected_at)),
         ("settlement_id", optional(&message.settlement_id)),
@@ -312,8 +315,10 @@ fn redemption_record(message: &pb::Redemption) -> Record {
             optional(&message.corrects_redemption_id),
         ),
         ("confirmed_at", Value::Time(message.confirmed_at)),
+        ("confirmed_by", Value::Actor(message.confirmed_by.clone())),
         ("closing_reason", optional(&message.closing_reason)),
         ("closed_at", Value::Time(message.closed_at)),
+        ("closed_by", Value::Actor(message.closed_by.clone())),
     ]
 }
 

@@ -1,6 +1,6 @@
 //! Who may take part, as the bureau registers them: `register-enterprise`, `get-enterprise`,
-//! `register-provider`, `create-token` (for the bureau, a provider, an auditor or an
-//! enterprise), `revoke-token` and `related-parties`, with the records they print. A
+//! `register-provider`, `create-token` (for the bureau, whole or scoped to programs, a
+//! provider, an auditor, an enterprise or the finance bureau), `revoke-token` and `related-parties`, with the records they print. A
 //! provider's own record, with its access, is `provider`'s.
 
 use clap::{Args, ValueEnum};
@@ -94,6 +94,11 @@ pub struct CreateToken {
     /// otherwise.
     #[arg(long, value_name = "CREDIT_CODE")]
     enterprise: Option<String>,
+    /// With --role bureau only: a program the token acts in (issues, revokes, reviews,
+    /// settles and reads); repeat for several. Default: every program. A token scoped to
+    /// programs makes only tokens within them.
+    #[arg(long = "program", value_name = "PROGRAM")]
+    programs: Vec<ProgramArgument>,
     /// Who holds the token and why, for the audit trail.
     #[arg(long)]
     description: Option<String>,
@@ -101,9 +106,12 @@ pub struct CreateToken {
 
 impl CreateToken {
     /// `--provider` goes with `--role provider` and only with it, `--enterprise` with
-    /// `--role enterprise`: checked before dialling.
+    /// `--role enterprise`, `--program` with `--role bureau`: checked before dialling.
     pub fn check_usage(&self) -> Result<(), Failure> {
         let usage = |message: &str| Err(Failure::Usage(message.to_owned()));
+        if !self.programs.is_empty() && self.role != RoleArgument::Bureau {
+            return usage("--program goes only with --role bureau");
+        }
         match (self.role, &self.provider, &self.enterprise) {
             (RoleArgument::Provider, None, _) => {
                 usage("--role provider needs --provider <CREDIT_CODE>")
@@ -127,7 +135,11 @@ impl CreateToken {
             provider_credit_code: self.provider.unwrap_or_default(),
             description: self.description.unwrap_or_default(),
             enterprise_credit_code: self.enterprise.unwrap_or_default(),
-            ..Default::default()
+            programs: self
+                .programs
+                .into_iter()
+                .map(ProgramArgument::wire)
+                .collect(),
         };
         let reply = client.create_token(request).await?.into_inner();
         output.record(&created_token_record(&reply));
@@ -144,15 +156,18 @@ impl CreateToken {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoleArgument {
-    /// 数据局 / 科技局 operators: everything.
+    /// 数据局 / 科技局 operators: everything (with --program, within those programs).
     Bureau,
     /// A provider, bound to its own credit code (needs --provider).
     Provider,
-    /// 审计 / 财政: every query, no change.
+    /// 审计: every query, no change.
     Auditor,
     /// An enterprise, bound to its own credit code (needs --enterprise): applies for
     /// vouchers, confirms or disputes the claims made in its name.
     Enterprise,
+    /// 财政局: every query, and records that statements were paid (`settlement pay`); the
+    /// only role that does when the policy separates duties.
+    Finance,
 }
 
 impl RoleArgument {
@@ -162,6 +177,7 @@ impl RoleArgument {
             RoleArgument::Provider => pb::Role::Provider,
             RoleArgument::Auditor => pb::Role::Auditor,
             RoleArgument::Enterprise => pb::Role::Enterprise,
+            RoleArgument::Finance => pb::Role::Finance,
         };
         role as i32
     }

@@ -1,7 +1,8 @@
 //! `voucherctl settlement …`: the statements (拨付) that pay providers for approved claims.
-//! The bureau creates a statement and records its payment; the bureau and auditors show,
-//! list and export it (CSV or XLSX, for the payment voucher). The statement's records, its
-//! lines and its clawbacks are here too.
+//! The bureau creates a statement; the finance bureau records its payment (the bureau may
+//! too, unless the policy separates duties); the bureau, auditors and finance show, list and
+//! export it (CSV or XLSX, for the payment voucher). The statement's records, its lines and
+//! its clawbacks are here too.
 
 use std::path::PathBuf;
 
@@ -31,7 +32,8 @@ pub enum SettlementCommand {
     List(ListSettlements),
     /// Write a statement as CSV or XLSX, for the payment voucher (付款凭证).
     Export(ExportSettlement),
-    /// Record that a statement's net was paid (bureau): the bank's reference and the day.
+    /// Record that a statement's net was paid (finance, or the bureau unless the policy
+    /// separates duties): the bank's reference and the day.
     Pay(PaySettlement),
 }
 
@@ -246,12 +248,17 @@ fn settlement_record(message: &pb::Settlement) -> Record {
         ),
         ("more_pending", Value::Flag(message.more_pending)),
         ("created_at", Value::Time(message.created_at)),
+        ("created_by", Value::Actor(message.created_by.clone())),
         ("paid", Value::Flag(message.payment.is_some())),
     ];
     if let Some(payment) = &message.payment {
         record.push(("paid_on", text(&payment.paid_on)));
         record.push(("bank_reference", text(&payment.bank_reference)));
         record.push(("payment_recorded_at", Value::Time(payment.recorded_at)));
+        record.push((
+            "payment_recorded_by",
+            Value::Actor(payment.recorded_by.clone()),
+        ));
     }
     if let Some(net) = message.net.as_ref().filter(|net| is_negative(net)) {
         let owed = ProtoMoney {

@@ -176,8 +176,10 @@ fn voucher_record(message: &pb::Voucher) -> Record {
         ("providers", providers(&message.provider_credit_codes)),
         ("application_id", optional(&message.application_id)),
         ("issued_at", Value::Time(message.issued_at)),
+        ("issued_by", Value::Actor(message.issued_by.clone())),
         ("revocation_reason", optional(&message.revocation_reason)),
         ("closed_at", Value::Time(message.closed_at)),
+        ("closed_by", Value::Actor(message.closed_by.clone())),
     ]
 }
 
