@@ -459,8 +459,9 @@ pub struct Redemption {
     pub closed_at: Option<Timestamp>,
     /// Who made each step: the claim, its review (approval, rejection, return), its
     /// reversal, the enterprise's answer.
+    /// Boxed: a claim is moved whole in events and answers, and its steps are the largest part.
     #[serde(default)]
-    pub steps: ClaimSteps,
+    pub steps: Box<ClaimSteps>,
 }
 
 /// Who made each step of a claim; `None` for a step not taken.

@@ -83,6 +83,8 @@ pub enum EngineError {
 /// Work that runs on the writer thread after a batch is durable, with writes paused.
 pub(crate) type Inspection = Box<dyn FnOnce(&Ledger, &ChainHead) + Send>;
 
+// A command is moved once, through the queue, to the writer; boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Message {
     Execute {
         command: Command,
