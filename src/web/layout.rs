@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use super::chart::share;
 use super::counts::{Count, NavCounts};
 use super::i18n::Language;
-use crate::domain::model::{Actor, ApplicationStatus, RedemptionStatus, VoucherStatus};
+use crate::domain::model::{Actor, ApplicationStatus, RedemptionStatus, Role, VoucherStatus};
 use crate::domain::money::{Money, Total};
 use crate::domain::policy::ProgramRules;
 
@@ -23,6 +23,8 @@ pub enum Section {
     Confirmations,
     Unbound,
     Notices,
+    /// Who did what: the events, by token, day and record.
+    Audit,
     Actions,
     /// The enterprise's own page.
     Home,
@@ -103,8 +105,9 @@ fn enterprise_entries(counts: NavCounts) -> Vec<Entry> {
     ]
 }
 
-/// The bureau's and auditors' pages: the actions for the bureau alone, the confirmations only
-/// when a program asks for them.
+/// The pages of the bureau, auditors and finance: the confirmations only when a program asks
+/// for them, the log of who did what for all three, the actions for the bureau, and for finance
+/// its one form (recording payments) where the bureau's actions are.
 fn bureau_entries(actor: Actor, counts: NavCounts) -> Vec<Entry> {
     let applications = entry(
         Section::Applications,
@@ -140,20 +143,37 @@ fn bureau_entries(actor: Actor, counts: NavCounts) -> Vec<Entry> {
         "Unbound vouchers",
     ));
     bureau.push(entry(Section::Notices, "/notices", "公示", "Notices"));
-    if actor == Actor::Bureau {
-        bureau.push(entry(Section::Actions, "/actions", "操作", "Actions"));
+    bureau.push(entry(Section::Audit, "/audit", "操作日志", "Audit log"));
+    match actor {
+        Actor::Bureau => bureau.push(entry(Section::Actions, "/actions", "操作", "Actions")),
+        Actor::Finance => bureau.push(entry(
+            Section::Actions,
+            "/actions",
+            "拨付登记",
+            "Record payments",
+        )),
+        _ => {}
     }
     bureau
 }
 
 /// Who is signed in, as the header says it: the role, and an enterprise's credit code.
 fn role_word(language: Language, actor: Actor) -> String {
+    let role = role_name(language, actor.role());
     match actor {
-        Actor::Bureau => language.pick("数据局", "Bureau").to_owned(),
-        Actor::Auditor => language.pick("审计", "Auditor").to_owned(),
-        Actor::Finance => language.pick("财政", "Finance").to_owned(),
-        Actor::Provider(code) => format!("{} {code}", language.pick("服务商", "Provider")),
-        Actor::Enterprise(code) => format!("{} {code}", language.pick("企业", "Enterprise")),
+        Actor::Provider(code) | Actor::Enterprise(code) => format!("{role} {code}"),
+        _ => role.to_owned(),
+    }
+}
+
+/// A role's name in the reader's language: in the header, and for who caused an event.
+pub fn role_name(language: Language, role: Role) -> &'static str {
+    match role {
+        Role::Bureau => language.pick("数据局", "Bureau"),
+        Role::Auditor => language.pick("审计", "Auditor"),
+        Role::Finance => language.pick("财政", "Finance"),
+        Role::Provider => language.pick("服务商", "Provider"),
+        Role::Enterprise => language.pick("企业", "Enterprise"),
     }
 }
 

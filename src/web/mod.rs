@@ -4,10 +4,13 @@
 //! It reads from the same [`Reader`](crate::engine::Reader) as gRPC and never waits for the
 //! writer. Its forms build the very gRPC request messages voucherctl sends and turn them into
 //! commands with `api::requests` (and `api::enterprise`), so a field is checked by the same
-//! parser and a refusal reads the same words as over gRPC. Sign-in takes a bureau, auditor or
-//! enterprise token (provider tokens are refused); the session is an HttpOnly, SameSite=Strict
-//! cookie, and every form carries the session's CSRF secret. The bureau's and auditors' pages
-//! take a [`Viewer`], which an enterprise's session never is; an enterprise has pages of its own
+//! parser and a refusal reads the same words as over gRPC. Sign-in takes a bureau, auditor,
+//! finance or enterprise token (provider tokens and bureau tokens scoped to programs are
+//! refused); the session is an HttpOnly, SameSite=Strict cookie, and every form carries the
+//! session's CSRF secret. The pages of the bureau, auditors and finance (who may only record
+//! payments) take a [`Viewer`], which an enterprise's session never is; every form submits in
+//! the signed-in token's name ([`Viewer::caller`]), and `history` walks the log for who did
+//! what (a record's history, the audit page). An enterprise has pages of its own
 //! (`portal`), which take an [`EnterpriseViewer`] and read by the credit code its token is
 //! bound to. Every asset is served from the binary: the bureau's network may be closed, and the
 //! pages run no script at all.
@@ -18,6 +21,7 @@ mod counts;
 mod downloads;
 mod fields;
 mod fragments;
+mod history;
 pub mod i18n;
 mod layout;
 pub(crate) mod listener;
@@ -76,6 +80,8 @@ struct Console {
     attempts: Arc<FailedAttempts>,
     /// The counts the bureau's navigation shows, kept while the ledger does not change.
     counts: Arc<counts::CountCache>,
+    /// Places for walks of the event log (histories, the audit page).
+    walks: Arc<Semaphore>,
 }
 
 /// Serves the console on `listener` until `shutdown` resolves.
@@ -93,6 +99,7 @@ pub async fn serve(
         in_flight: Arc::new(Semaphore::new(CONCURRENT_REQUESTS_MAX)),
         attempts,
         counts: Arc::new(counts::CountCache::default()),
+        walks: Arc::new(Semaphore::new(history::WALKS_AT_ONCE)),
     };
     let app = router(console).into_make_service_with_connect_info::<listener::PeerAddress>();
     axum::serve(listener::BoundedListener::new(listener), app)
@@ -110,6 +117,8 @@ fn router(console: Console) -> Router {
         .route("/enterprises/{credit_code}", get(pages::enterprise))
         .route("/redemptions", get(pages::redemptions))
         .route("/providers", get(pages::providers))
+        .route("/settlements/{settlement_id}", get(pages::settlement))
+        .route("/audit", get(pages::audit))
         .route("/actions", get(actions::page))
         .route(
             "/actions/register-enterprise",
@@ -278,8 +287,8 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-/// The signed-in reader of one of the bureau's pages: a bureau or auditor session (its token
-/// still active) and the language. An enterprise's session is never a `Viewer`: a page or form
+/// The signed-in reader of one of the bureau's pages: a bureau, auditor or finance session (its
+/// token still active) and the language. An enterprise's session is never a `Viewer`: a page or form
 /// that takes one refuses it before reading anything (see [`PageError::NotForEnterprise`]), so
 /// a page added for the bureau is closed to enterprises unless it says otherwise.
 struct Viewer {
@@ -293,6 +302,12 @@ struct Viewer {
 impl Viewer {
     fn is_bureau(&self) -> bool {
         self.session.role == Role::Bureau
+    }
+
+    /// Whether its forms may record a statement's payment: the bureau's (the ledger refuses
+    /// them when the policy separates duties) and finance's, its only form.
+    fn records_payments(&self) -> bool {
+        matches!(self.session.role, Role::Bureau | Role::Finance)
     }
 
     /// A form must carry this session's CSRF secret.
@@ -436,7 +451,7 @@ fn language_of(jar: &CookieJar) -> Language {
 enum PageError {
     /// No live session: go sign in.
     SignIn,
-    /// Signed in, but this page or form is the bureau's.
+    /// Signed in, but this page or form is the bureau's (finance's one form aside).
     BureauOnly(Language),
     /// An enterprise's session at one of the bureau's pages (sent to its own page) or forms
     /// (refused).
@@ -512,8 +527,8 @@ impl IntoResponse for PageError {
                     language,
                     language.pick("无权限", "Not allowed"),
                     language.pick(
-                        "此页面仅限数据局使用；审计账号只能查看。",
-                        "This page is the bureau's; an auditor may only read.",
+                        "此页面仅限数据局使用；审计和财政账号只能查看（财政只登记拨付）。",
+                        "This page is the bureau's; auditors and finance may only read (finance records payments only).",
                     ),
                 ),
             )
@@ -527,8 +542,8 @@ impl IntoResponse for PageError {
                     language,
                     language.pick("无权限", "Not allowed"),
                     language.pick(
-                        "此页面和操作仅限数据局和审计使用；企业只能查看本企业的记录。",
-                        "This page is the bureau's and the auditors'; an enterprise sees only its own records.",
+                        "此页面和操作仅限数据局、审计和财政使用；企业只能查看本企业的记录。",
+                        "This page is the bureau's, the auditors' and finance's; an enterprise sees only its own records.",
                     ),
                 ),
             )

@@ -1,7 +1,8 @@
 //! Sign-in, sign-out and the language toggle. The sign-in form carries its own CSRF secret,
 //! from a cookie set with the form; a refused sign-in shows the form again with why, under the
 //! status it maps to (401 an unknown token, 403 a provider's, 429 an address that must wait).
-//! A bureau or auditor session starts at the overview; an enterprise's at its own page.
+//! A bureau, auditor or finance session starts at the overview; an enterprise's at its own
+//! page.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -40,7 +41,7 @@ fn login_form(language: Language, csrf: &str, error: Option<&str>) -> Markup {
                 main class="login" {
                     div class="brand" { span class="seal" { "启" } span { (language.pick("启东市 算力券 / 租赁券 核销账本", "Qidong compute & leasing vouchers")) } }
                     h1 { (title) }
-                    p { (language.pick("请粘贴数据局、审计或企业令牌。服务商令牌不能登录控制台。", "Paste a bureau, auditor or enterprise token. Provider tokens cannot sign in here.")) }
+                    p { (language.pick("请粘贴数据局、审计、财政或企业令牌。服务商令牌不能登录控制台。", "Paste a bureau, auditor, finance or enterprise token. Provider tokens cannot sign in here.")) }
                     @if let Some(error) = error { p class="message error" { (error) } }
                     form method="post" action="/login" {
                         input type="hidden" name="csrf" value=(csrf);
@@ -63,8 +64,8 @@ pub struct LoginForm {
 }
 
 /// Checks the form's own CSRF secret, whether the caller's address must wait, and the token;
-/// a bureau or auditor token opens a session and goes to the overview, an enterprise's token
-/// one bound to its credit code that goes to its own page.
+/// a bureau, auditor or finance token opens a session and goes to the overview, an
+/// enterprise's token one bound to its credit code that goes to its own page.
 pub async fn login(
     State(console): State<Console>,
     ConnectInfo(PeerAddress(address)): ConnectInfo<PeerAddress>,
@@ -94,8 +95,8 @@ pub async fn login(
             language,
             StatusCode::FORBIDDEN,
             language.pick(
-                "服务商令牌不能登录控制台，请使用数据局、审计或企业令牌。",
-                "Provider tokens cannot sign in to the console: use a bureau, auditor or enterprise token.",
+                "服务商令牌不能登录控制台，请使用数据局、审计、财政或企业令牌。",
+                "Provider tokens cannot sign in to the console: use a bureau, auditor, finance or enterprise token.",
             ),
         );
     }

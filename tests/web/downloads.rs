@@ -100,7 +100,7 @@ async fn a_settlement_shows_on_the_overview_and_its_statement_downloads() {
     );
 
     let (_, providers) = browser.get("/providers").await;
-    assert!(providers.contains("<td>S000000000001</td>"), "{providers}");
+    assert!(providers.contains(">S000000000001</a></td>"), "{providers}");
     let response = browser
         .http
         .get(format!(

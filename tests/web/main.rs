@@ -2,11 +2,12 @@
 //! directory: sign-in and its refusals, every page with data in it, the bureau's forms (CSRF,
 //! roles, the same refusals as gRPC), the language toggle and the downloads; and the
 //! enterprise's part: its own pages, and the bureau's applications, confirmations, bindings
-//! and notices.
+//! and notices; and who did what: the audit page, records' histories, finance's payments.
 
 #[path = "../common/mod.rs"]
 mod common;
 
+mod audit;
 mod downloads;
 mod enterprise;
 mod enterprise_bureau;

@@ -19,6 +19,7 @@ use crate::proto::voucher::v1 as pb;
 use crate::web::fields::Fields;
 use crate::web::i18n::Language;
 use crate::web::layout::{StatusWord, total, yuan};
+use crate::web::pages::history::of_record;
 use crate::web::pages::{applications, confirmations, notices, vouchers};
 use crate::web::{Console, PageError, Viewer};
 
@@ -119,6 +120,7 @@ pub async fn change_voucher_providers(
         reason: fields.one("reason").to_owned(),
     });
     let result = submit(&console, &viewer, command).await;
+    let history = of_record(&console, voucher_id).await;
     answer(
         result,
         |outcome| match outcome {
@@ -130,7 +132,7 @@ pub async fn change_voucher_providers(
             ),
             other => format!("{other:?}"),
         },
-        |last| vouchers::render_providers(&console, &viewer, voucher_id, Some(last)),
+        |last| vouchers::render_providers(&console, &viewer, voucher_id, &history, Some(last)),
     )
 }
 

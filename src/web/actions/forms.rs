@@ -9,7 +9,7 @@ use crate::domain::policy::ProgramRules;
 use crate::web::i18n::Language;
 use crate::web::layout::program_name;
 
-/// The bureau's forms, drawn for one reader.
+/// The bureau's forms (finance's one among them), drawn for one reader.
 pub struct Forms<'a> {
     pub language: Language,
     /// The session's CSRF secret, in every form.
@@ -34,6 +34,13 @@ impl Forms<'_> {
                 (self.register_enterprise())
                 (self.register_provider())
             }
+        }
+    }
+
+    /// Finance's one form.
+    pub fn finance(&self) -> Markup {
+        html! {
+            div class="forms" { (self.record_settlement_payment()) }
         }
     }
 

@@ -2,8 +2,10 @@
 //! is checked for the session's CSRF secret first, then the role, then built into the gRPC
 //! request message voucherctl would send and turned into a command by `api::requests`: the
 //! same parsers, the same engine, the same words in every refusal. The answer is the actions
-//! page again (or, for a form on a list's row, that list), what happened on top, under the
-//! status a refusal maps to. `enterprise` holds the bureau's forms of the enterprise's part.
+//! page again (or, for a form on a list's row or a record's page, that page), what happened on
+//! top, under the status a refusal maps to. `enterprise` holds the bureau's forms of the
+//! enterprise's part. Finance has one form, recording a statement's payment: on the actions
+//! page, where it is all finance sees, and on each unpaid statement's page.
 
 mod enterprise;
 mod forms;
@@ -18,11 +20,14 @@ use super::fragments::{LastAction, last_action};
 use super::i18n::Language;
 use super::layout::{self, Section, StatusWord, total, yuan};
 use super::pages::chrome;
+use super::pages::history::of_record;
+use super::pages::settlements;
 use super::{Console, PageError, Viewer, refusal};
 use crate::api::convert::{invalid, to_money};
 use crate::api::requests;
 use crate::domain::command::Command;
 use crate::domain::error::LedgerError;
+use crate::domain::ids::SettlementId;
 use crate::domain::ledger::Outcome;
 use crate::domain::model::{Actor, Settlement};
 use crate::domain::money::Money;
@@ -41,7 +46,7 @@ pub async fn page(
     viewer: Viewer,
     OriginalUri(uri): OriginalUri,
 ) -> Result<Markup, PageError> {
-    bureau_only(&viewer)?;
+    payments_or_bureau(&viewer)?;
     Ok(actions_page(&console, &viewer, &uri.to_string(), None))
 }
 
@@ -57,17 +62,18 @@ pub(super) fn actions_page(
         csrf: &viewer.session.csrf,
         programs: console.engine.reader().policy().programs(),
     };
+    let bureau = viewer.is_bureau();
     let body = html! {
         (last_action(outcome))
         p class="hint" { (language.pick("每个操作与 gRPC 接口走同一引擎、同一规则，错误信息相同。", "Every action goes through the same engine and rules as gRPC, with the same error messages.")) }
-        (forms.all())
+        @if bureau { (forms.all()) } @else { (forms.finance()) }
     };
-    layout::page(
-        &chrome(viewer, here),
-        Section::Actions,
-        language.pick("操作", "Actions"),
-        body,
-    )
+    let title = if bureau {
+        language.pick("操作", "Actions")
+    } else {
+        language.pick("拨付登记", "Record payments")
+    };
+    layout::page(&chrome(viewer, here), Section::Actions, title, body)
 }
 
 #[derive(Deserialize)]
@@ -213,20 +219,37 @@ pub struct PaymentForm {
     settlement_id: String,
     bank_reference: String,
     paid_on: String,
+    /// `statement` when posted from the statement's page: the answer is that page.
+    #[serde(default)]
+    from: String,
 }
 
+/// The bureau's and finance's form (finance's only one); with separation of duties the ledger
+/// refuses the bureau's, and the answer shows the refusal.
 pub async fn record_settlement_payment(
     State(console): State<Console>,
     viewer: Viewer,
     Form(form): Form<PaymentForm>,
 ) -> Result<Response, PageError> {
-    check_bureau_form(&viewer, &form.csrf)?;
+    viewer.check_csrf(&form.csrf)?;
+    payments_or_bureau(&viewer)?;
     let command = requests::record_settlement_payment(&pb::RecordSettlementPaymentRequest {
         settlement_id: form.settlement_id.trim().to_owned(),
         bank_reference: form.bank_reference.clone(),
         paid_on: form.paid_on.trim().to_owned(),
     });
-    Ok(act(&console, &viewer, command).await)
+    let statement = SettlementId::parse(form.settlement_id.trim()).ok();
+    let Some(settlement_id) = statement.filter(|_| form.from == "statement") else {
+        return Ok(act(&console, &viewer, command).await);
+    };
+    let result = submit(&console, &viewer, command).await;
+    let history = of_record(&console, settlement_id).await;
+    let language = viewer.language;
+    answer(
+        result,
+        |outcome| done_message(language, outcome),
+        |last| settlements::render(&console, &viewer, settlement_id, &history, Some(last)),
+    )
 }
 
 #[derive(Deserialize)]
@@ -271,6 +294,15 @@ pub async fn register_provider(
 
 pub(super) fn bureau_only(viewer: &Viewer) -> Result<(), PageError> {
     if viewer.is_bureau() {
+        Ok(())
+    } else {
+        Err(PageError::BureauOnly(viewer.language))
+    }
+}
+
+/// The actions page and the payment form: the bureau's, and finance's (its one form).
+fn payments_or_bureau(viewer: &Viewer) -> Result<(), PageError> {
+    if viewer.records_payments() {
         Ok(())
     } else {
         Err(PageError::BureauOnly(viewer.language))

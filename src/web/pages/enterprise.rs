@@ -1,5 +1,5 @@
-//! One enterprise (`/enterprises/{credit_code}`): its balances, its vouchers and its
-//! redemptions.
+//! One enterprise (`/enterprises/{credit_code}`): its balances, its vouchers, its redemptions
+//! and its history (the events naming its credit code).
 
 use axum::extract::{OriginalUri, Path, Query, State};
 use chrono::{Datelike, NaiveDate};
@@ -7,6 +7,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::enterprises::{balance_figures, balances_of};
+use super::history::of_record;
 use super::query::{bad_field, day_of_year, optional};
 use super::redemptions::redemption_table;
 use super::{ENTERPRISE_VOUCHERS_MAX, ROWS_PER_PAGE, refused, shell};
@@ -46,6 +47,7 @@ pub async fn enterprise(
     )?;
     let on_date = day_of_year(reader, reader.today().year());
     let shown = Shown::read(reader, code, after, on_date).map_err(refused(language))?;
+    let history = of_record(&console, code).await;
     let next = shown
         .next_redemptions
         .map(|after| format!("/enterprises/{code}?after={}", encode(&after)));
@@ -60,6 +62,7 @@ pub async fn enterprise(
         h2 { (language.pick("核销记录", "Redemptions")) }
         (redemption_table(language, &shown.redemptions))
         (pager(language, next))
+        (history.draw(language))
     };
     let title = shown.enterprise.name.as_str();
     Ok(shell(&viewer, &uri, Section::Enterprises, title, body))

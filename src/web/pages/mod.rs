@@ -1,19 +1,25 @@
-//! The pages that read: overview, enterprises, one enterprise, redemptions, providers, and of
-//! the enterprise's part applications, claims awaiting confirmation, unbound vouchers and
-//! public notices, a module each (the last ones also carry the bureau's forms for their rows). Each handler parses its query once into checked values (`query`: a bad one is
-//! refused naming the field), reads from the engine's reader, and draws from `fragments`.
+//! The pages that read: overview, enterprises, one enterprise, redemptions, providers, one
+//! settlement statement, and of the enterprise's part applications, claims awaiting
+//! confirmation, unbound vouchers and public notices, a module each (the last ones also carry
+//! the bureau's forms for their rows); and who did what: the audit page and, under each page of
+//! one record, its history (`history`). Each handler parses its query once into checked
+//! values (`query`: a bad one is refused naming the field), reads from the engine's reader,
+//! and draws from `fragments`.
 //! What they share is here: the page sizes, the shell's view of the reader, the year picker,
 //! and the refusal a failed read becomes.
 
 pub(super) mod applications;
+mod audit;
 pub(super) mod confirmations;
 pub(super) mod enterprise;
 pub(super) mod enterprises;
+pub(super) mod history;
 pub(super) mod notices;
 mod overview;
 mod providers;
 pub(super) mod query;
 mod redemptions;
+pub(super) mod settlements;
 pub(super) mod vouchers;
 
 use chrono::Datelike;
@@ -28,6 +34,7 @@ use crate::domain::policy::Policy;
 use crate::engine::EngineError;
 
 pub use applications::applications;
+pub use audit::audit;
 pub use confirmations::confirmations;
 pub use enterprise::enterprise;
 pub use enterprises::enterprises;
@@ -35,6 +42,7 @@ pub use notices::{notice, notices};
 pub use overview::overview;
 pub use providers::providers;
 pub use redemptions::redemptions;
+pub use settlements::settlement;
 pub use vouchers::{unbound_vouchers, voucher_providers};
 
 /// Rows on one page of a list.

@@ -1,11 +1,12 @@
 //! Public notices (公示): the list (`/notices`) with the bureau's form to publish one (a
 //! program's claims approved in a period, posted for some days), and one notice with its lines
-//! (`/notices/{notice_id}`); each downloads as XLSX and CSV.
+//! (`/notices/{notice_id}`) and its history; each downloads as XLSX and CSV.
 
 use axum::extract::{OriginalUri, Path, Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::history::of_record;
 use super::query::{bad_field, optional};
 use super::{ROWS_PER_PAGE, refused, shell};
 use crate::domain::ids::NoticeId;
@@ -151,6 +152,7 @@ pub async fn notice(
     let notice_id =
         NoticeId::parse(&notice_id).map_err(|error| bad_field("notice_id", error, language))?;
     let notice = reader.notice(&notice_id).map_err(refused(language))?;
+    let history = of_record(&console, notice_id).await;
     let lines = reader.notice_lines(&notice).map_err(refused(language))?;
     let policy = reader.policy();
     let body = html! {
@@ -166,6 +168,7 @@ pub async fn notice(
             a class="button secondary" href={"/downloads/notice?id=" (notice_id) "&format=csv"} { (language.pick("下载 CSV", "Download CSV")) }
         }
         (line_table(language, &lines))
+        (history.draw(language))
     };
     let title = format!("{} {notice_id}", language.pick("公示", "Notice"));
     Ok(shell(&viewer, &uri, Section::Notices, &title, body))

@@ -1,5 +1,6 @@
 //! The providers (`/providers`): the resource pool, the settlement statements with their
-//! downloads, and each program's totals per provider.
+//! downloads (each linking to its own page, `settlements`), and each program's totals per
+//! provider.
 
 use axum::extract::{OriginalUri, Query, State};
 use maud::{Markup, html};
@@ -14,7 +15,8 @@ use crate::domain::money::Total;
 use crate::domain::policy::{Policy, ProgramCode};
 use crate::engine::{EngineError, Reader, SettlementFilter};
 use crate::web::fragments::{
-    cell, code_cell, column, markup_cell, named_cell, number_cell, number_column, pager, row, table,
+    cell, code_cell, column, link_cell, markup_cell, named_cell, number_cell, number_column, pager,
+    row, table,
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, encode, program_name, total};
@@ -107,7 +109,7 @@ impl Shown {
 }
 
 /// A program's name in the reader's language; its code word if the policy in force lacks it.
-fn program_of(policy: &Policy, language: Language, code: ProgramCode) -> String {
+pub(super) fn program_of(policy: &Policy, language: Language, code: ProgramCode) -> String {
     policy
         .programs()
         .iter()
@@ -154,8 +156,9 @@ fn statement_table(
         column(language.pick("下载", "Download")),
     ];
     let rows = statements.iter().map(|(settlement, name)| {
+        let id = settlement.settlement_id;
         row([
-            cell(settlement.settlement_id),
+            link_cell(&format!("/settlements/{id}"), id),
             named_cell(name, settlement.provider_credit_code),
             cell(program_of(policy, language, settlement.program)),
             cell(settlement.up_to),
@@ -182,7 +185,7 @@ fn payment(language: Language, settlement: &Settlement) -> Markup {
     }
 }
 
-fn downloads(id: SettlementId) -> Markup {
+pub(super) fn downloads(id: SettlementId) -> Markup {
     html! {
         a href={"/downloads/statement?id=" (id) "&format=xlsx"} { "XLSX" }
         " · "
@@ -215,7 +218,7 @@ fn provider_totals_table(language: Language, summary: &ProgramSummary) -> Markup
 }
 
 /// A signed amount with thousands separators: a statement's net may be negative.
-fn signed_yuan(amount: Decimal) -> String {
+pub(super) fn signed_yuan(amount: Decimal) -> String {
     let magnitude = Total::try_from(amount.abs())
         .map(|total| total.to_grouped_string())
         .unwrap_or_else(|_| amount.abs().to_string());

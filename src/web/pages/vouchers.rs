@@ -1,7 +1,7 @@
 //! Vouchers and the providers bound to them: the active vouchers any provider of their program
 //! may redeem (`/vouchers/unbound`, issued before binding existed or without providers), and
-//! one voucher's providers (`/vouchers/{voucher_id}/providers`), where the bureau binds or
-//! changes them with a reason.
+//! one voucher's page (`/vouchers/{voucher_id}/providers`): its providers, where the bureau
+//! binds or changes them with a reason, and its history.
 
 use std::collections::BTreeSet;
 
@@ -9,6 +9,7 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::history::{History, of_record};
 use super::query::{bad_field, optional};
 use super::{PROVIDERS_MAX, ROWS_PER_PAGE, refused, shell};
 use crate::domain::credit_code::CreditCode;
@@ -103,15 +104,17 @@ pub async fn voucher_providers(
 ) -> Result<Markup, PageError> {
     let voucher_id = VoucherId::parse(&voucher_id)
         .map_err(|error| bad_field("voucher_id", error, viewer.language))?;
-    render_providers(&console, &viewer, voucher_id, None)
+    let history = of_record(&console, voucher_id).await;
+    render_providers(&console, &viewer, voucher_id, &history, None)
 }
 
 /// One voucher's providers, with the bureau's form to change them, what the last form did on
-/// top.
+/// top, and its history.
 pub fn render_providers(
     console: &Console,
     viewer: &Viewer,
     voucher_id: VoucherId,
+    history: &History,
     last: Option<&LastAction>,
 ) -> Result<Markup, PageError> {
     let language = viewer.language;
@@ -134,6 +137,7 @@ pub fn render_providers(
                 button type="submit" { (language.pick("保存", "Save")) }
             }
         }
+        (history.draw(language))
     };
     let here = format!("/vouchers/{voucher_id}/providers");
     let title = format!("{} {}", language.pick("券", "Voucher"), voucher.voucher_id);

@@ -1,0 +1,126 @@
+//! One settlement statement (`/settlements/{settlement_id}`): its provider, amounts and lines,
+//! who made it, its payment and who recorded it, its downloads and its history. While it is
+//! unpaid, the bureau and finance see the form recording its payment (拨付登记), finance's only
+//! form; when the policy separates duties the ledger refuses the bureau's, and the page says so
+//! as it says every refusal.
+
+use axum::extract::{Path, State};
+use maud::{Markup, html};
+
+use super::history::{History, of_record, who};
+use super::providers::{downloads, program_of, signed_yuan};
+use super::query::bad_field;
+use super::redemptions::redemption_table;
+use super::{refused, shell};
+use crate::domain::ids::SettlementId;
+use crate::domain::model::{Actor, Settlement};
+use crate::web::fragments::{
+    LastAction, cell, column, last_action, markup_cell, named_cell, number_cell, number_column,
+    row, table,
+};
+use crate::web::i18n::Language;
+use crate::web::layout::{Section, total};
+use crate::web::{Console, PageError, Viewer};
+
+pub async fn settlement(
+    State(console): State<Console>,
+    viewer: Viewer,
+    Path(settlement_id): Path<String>,
+) -> Result<Markup, PageError> {
+    let settlement_id = SettlementId::parse(&settlement_id)
+        .map_err(|error| bad_field("settlement_id", error, viewer.language))?;
+    let history = of_record(&console, settlement_id).await;
+    render(&console, &viewer, settlement_id, &history, None)
+}
+
+/// The statement's page, what the last form did on top.
+pub fn render(
+    console: &Console,
+    viewer: &Viewer,
+    settlement_id: SettlementId,
+    history: &History,
+    last: Option<&LastAction>,
+) -> Result<Markup, PageError> {
+    let language = viewer.language;
+    let reader = console.engine.reader();
+    let (settlement, lines, provider_name) = reader
+        .settlement(&settlement_id, Actor::Bureau)
+        .map_err(refused(language))?;
+    let program = program_of(reader.policy(), language, settlement.program);
+    let body = html! {
+        (last_action(last))
+        (summary(language, &settlement, &provider_name, &program))
+        (payment(language, &settlement))
+        @if settlement.payment.is_none() && viewer.records_payments() {
+            (payment_form(language, &viewer.session.csrf, settlement_id))
+        }
+        p class="downloads" { (language.pick("下载付款凭证：", "Download the payment voucher: ")) (downloads(settlement_id)) }
+        h2 { (language.pick("结算明细", "Lines")) }
+        (redemption_table(language, &lines))
+        (history.draw(language))
+    };
+    let here = format!("/settlements/{settlement_id}");
+    let title = format!("{} {settlement_id}", language.pick("结算单", "Statement"));
+    Ok(shell(viewer, here, Section::Providers, &title, body))
+}
+
+fn summary(language: Language, settlement: &Settlement, provider: &str, program: &str) -> Markup {
+    let columns = [
+        column(language.pick("服务商", "Provider")),
+        column(language.pick("项目", "Program")),
+        column(language.pick("发票截止", "Invoices up to")),
+        number_column(language.pick("笔数", "Lines")),
+        number_column(language.pick("核销金额", "Gross")),
+        number_column(language.pick("追回", "Clawed back")),
+        number_column(language.pick("应付净额", "Net")),
+        column(language.pick("生成", "Made")),
+    ];
+    let made = html! {
+        (settlement.created_at.format("%Y-%m-%d %H:%M"))
+        div { (who(language, &settlement.created_by)) }
+    };
+    let cells = [
+        named_cell(provider, settlement.provider_credit_code),
+        cell(program),
+        cell(settlement.up_to),
+        number_cell(settlement.redemption_ids.len()),
+        number_cell(total(settlement.gross)),
+        number_cell(total(settlement.clawed_back)),
+        number_cell(signed_yuan(settlement.net())),
+        markup_cell(made),
+    ];
+    table(&columns, [row(cells)], None)
+}
+
+/// The payment as recorded (the day, the bank's reference, when and by whom), or that it
+/// waits.
+fn payment(language: Language, settlement: &Settlement) -> Markup {
+    html! {
+        h2 { (language.pick("拨付", "Payment")) }
+        @if let Some(payment) = &settlement.payment {
+            p {
+                (language.pick("拨付日期 ", "Paid on ")) (payment.paid_on)
+                " · " (language.pick("凭证号 ", "reference ")) span class="code" { (payment.bank_reference) }
+                " · " (language.pick("登记于 ", "recorded ")) (payment.recorded_at.format("%Y-%m-%d %H:%M"))
+                " · " (language.pick("登记人 ", "by ")) span class="recorded-by" { (who(language, &payment.recorded_by)) }
+            }
+        } @else {
+            p class="hint" { (language.pick("待拨付。", "Not paid yet.")) }
+        }
+    }
+}
+
+/// The form recording the statement's payment; its answer is this page again.
+fn payment_form(language: Language, csrf: &str, settlement_id: SettlementId) -> Markup {
+    html! {
+        form method="post" action="/actions/record-settlement-payment" class="action" id="record-settlement-payment" {
+            h2 { (language.pick("拨付登记", "Record the payment")) }
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="settlement_id" value=(settlement_id);
+            input type="hidden" name="from" value="statement";
+            label { (language.pick("银行/国库支付凭证号", "Bank reference")) input name="bank_reference" required maxlength="500"; }
+            label { (language.pick("拨付日期", "Paid on")) input type="date" name="paid_on" required; }
+            button type="submit" { (language.pick("登记", "Record")) }
+        }
+    }
+}
