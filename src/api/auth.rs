@@ -70,11 +70,22 @@ pub fn authorize<T>(
     call.set_role(actor.role());
     if !allowed.contains(&actor.role()) {
         return Err(permission_denied(&format!(
-            "a {} may not do this",
-            actor.role().as_str()
+            "{} may not do this",
+            caller_words(actor.role())
         )));
     }
     Ok(caller_of(actor, token, certificate))
+}
+
+/// The caller's role as a refusal names it.
+fn caller_words(role: Role) -> &'static str {
+    match role {
+        Role::Bureau => "a bureau token",
+        Role::Provider => "a provider",
+        Role::Auditor => "an auditor",
+        Role::Enterprise => "an enterprise",
+        Role::Finance => "the finance bureau",
+    }
 }
 
 /// The caller as the ledger sees it: what it may do, the programs its token acts in, and how
