@@ -242,6 +242,134 @@ async fn assert_enterprise_part_as_written(golden: &Golden, bureau: &mut Client)
         );
     }
     assert_claims_and_bindings_as_written(golden, bureau).await;
+    assert_steps_as_written(golden, bureau).await;
+    assert_event_filters_as_written(golden, bureau).await;
+}
+
+/// Who made each step of the records the writing build reported (event format 5 on).
+async fn assert_steps_as_written(golden: &Golden, bureau: &mut Client) {
+    for expected in optional_list(golden, "steps") {
+        let record = golden.text(expected, "record");
+        let step = golden.text(expected, "step");
+        let actor = step_actor(bureau, record, step)
+            .await
+            .unwrap_or_else(|| panic!("{}: {record} has no {step}", golden.name));
+        assert_eq!(
+            (actor.token_id.as_str(), actor.role.as_str()),
+            (
+                golden.text(expected, "token_id"),
+                golden.text(expected, "role")
+            ),
+            "{}: {record}'s {step}",
+            golden.name
+        );
+    }
+}
+
+/// The actor of one step of a voucher, claim, statement or application, as the server shows it.
+async fn step_actor(bureau: &mut Client, record: &str, step: &str) -> Option<pb::Actor> {
+    match record.chars().next() {
+        Some('V') => {
+            let voucher = get_voucher(bureau, record).await;
+            match step {
+                "issued_by" => voucher.issued_by,
+                "closed_by" => voucher.closed_by,
+                _ => None,
+            }
+        }
+        Some('R') => {
+            let claim = bureau
+                .get_redemption(pb::GetRedemptionRequest {
+                    redemption_id: record.to_owned(),
+                })
+                .await
+                .ok()?
+                .into_inner();
+            match step {
+                "redeemed_by" => claim.redeemed_by,
+                "approved_by" => claim.approved_by,
+                "closed_by" => claim.closed_by,
+                "confirmed_by" => claim.confirmed_by,
+                "reversed_by" => claim.reversed_by,
+                _ => None,
+            }
+        }
+        Some('S') => {
+            let statement = bureau
+                .get_settlement(pb::GetSettlementRequest {
+                    settlement_id: record.to_owned(),
+                })
+                .await
+                .ok()?
+                .into_inner();
+            match step {
+                "created_by" => statement.created_by,
+                "payment.recorded_by" => statement.payment.and_then(|payment| payment.recorded_by),
+                _ => None,
+            }
+        }
+        Some('A') => {
+            let application = bureau
+                .get_application(pb::GetApplicationRequest {
+                    application_id: record.to_owned(),
+                })
+                .await
+                .ok()?
+                .into_inner();
+            match step {
+                "applied_by" => application.applied_by,
+                "decided_by" => application.decided_by,
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// What ListEvents gave the writing build for each filter: the same events, by the same actors.
+async fn assert_event_filters_as_written(golden: &Golden, bureau: &mut Client) {
+    for expected in optional_list(golden, "event_filters") {
+        let text = |key: &str| {
+            expected
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned()
+        };
+        let request = pb::ListEventsRequest {
+            record_id: text("record_id"),
+            actor_token_id: text("actor_token_id"),
+            ..Default::default()
+        };
+        let mut stream = bureau
+            .list_events(request)
+            .await
+            .expect("events")
+            .into_inner();
+        let mut listed = Vec::new();
+        while let Some(event) = stream.message().await.expect("an event") {
+            listed.push((
+                event.sequence,
+                event.r#type,
+                event.actor_token_id,
+                event.actor_role,
+            ));
+        }
+        let wanted: Vec<(u64, String, String, String)> = expected["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .map(|event| {
+                (
+                    event["sequence"].as_u64().expect("a sequence"),
+                    golden.text(event, "type").to_owned(),
+                    golden.text(event, "token_id").to_owned(),
+                    golden.text(event, "role").to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(listed, wanted, "{}: events for {expected}", golden.name);
+    }
 }
 
 /// The providers each voucher is bound to, and each claim's correction, confirmation and
