@@ -9,12 +9,14 @@ use chrono::NaiveDate;
 use voucher_ledger::domain::error::LedgerError;
 use voucher_ledger::domain::ledger::Outcome;
 use voucher_ledger::domain::model::{
-    ApplicationStatus, Balance, BudgetView, EvidenceKind, ProgramSummary, Redemption,
-    RedemptionStatus, RelatedParties, Role, Settlement, Voucher, VoucherApplication, VoucherStatus,
+    ApplicationStatus, Balance, BudgetView, ClaimSteps, EvidenceKind, ProgramSummary, Redemption,
+    RedemptionStatus, RelatedParties, Role, Settlement, Token, Voucher, VoucherApplication,
+    VoucherStatus,
 };
 use voucher_ledger::domain::policy::ProgramCode;
 use voucher_ledger::engine::EngineError;
 
+use crate::callers::cause_text;
 use crate::values::{Fen, Period};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +35,9 @@ pub struct VoucherView {
     pub providers: BTreeSet<String>,
     /// The application it was issued on.
     pub application: Option<String>,
+    /// Who issued it, and who closed it (revoked; the ledger when it expired).
+    pub issued_by: String,
+    pub closed_by: Option<String>,
 }
 
 impl VoucherView {
@@ -60,6 +65,8 @@ impl VoucherView {
                 .map(ToString::to_string)
                 .collect(),
             application: voucher.application_id.map(|id| id.to_string()),
+            issued_by: cause_text(&voucher.issued_by),
+            closed_by: voucher.closed_by.as_ref().map(cause_text),
         }
     }
 }
@@ -92,6 +99,30 @@ pub struct RedemptionView {
     /// Why it was disputed or returned, and whether it says when.
     pub closing_reason: Option<String>,
     pub closed: bool,
+    pub steps: StepsView,
+}
+
+/// Who made each step of a claim ([`crate::callers::Who::text`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepsView {
+    pub redeemed: String,
+    pub approved: Option<String>,
+    /// Rejected, disputed or returned.
+    pub closed: Option<String>,
+    pub confirmed: Option<String>,
+    pub reversed: Option<String>,
+}
+
+impl StepsView {
+    fn of(steps: &ClaimSteps) -> StepsView {
+        StepsView {
+            redeemed: cause_text(&steps.redeemed_by),
+            approved: steps.approved_by.as_ref().map(cause_text),
+            closed: steps.closed_by.as_ref().map(cause_text),
+            confirmed: steps.confirmed_by.as_ref().map(cause_text),
+            reversed: steps.reversed_by.as_ref().map(cause_text),
+        }
+    }
 }
 
 impl RedemptionView {
@@ -126,6 +157,7 @@ impl RedemptionView {
             confirmed: redemption.confirmed_at.is_some(),
             closing_reason: redemption.closing_reason.as_ref().map(ToString::to_string),
             closed: redemption.closed_at.is_some(),
+            steps: StepsView::of(&redemption.steps),
         }
     }
 }
@@ -146,6 +178,9 @@ pub struct ApplicationView {
     pub decided: bool,
     pub voucher: Option<String>,
     pub rejection_reason: Option<String>,
+    pub applied_by: String,
+    /// Who approved or rejected it.
+    pub decided_by: Option<String>,
 }
 
 impl ApplicationView {
@@ -170,6 +205,8 @@ impl ApplicationView {
                 .rejection_reason
                 .as_ref()
                 .map(ToString::to_string),
+            applied_by: cause_text(&application.applied_by),
+            decided_by: application.decided_by.as_ref().map(cause_text),
         }
     }
 }
@@ -189,8 +226,9 @@ pub struct SettlementView {
     pub clawed_back: Fen,
     pub net: Fen,
     pub more_pending: bool,
-    /// (bank reference, day paid).
-    pub payment: Option<(String, NaiveDate)>,
+    /// (bank reference, day paid, who recorded it).
+    pub payment: Option<(String, NaiveDate, String)>,
+    pub created_by: String,
 }
 
 impl SettlementView {
@@ -215,10 +253,38 @@ impl SettlementView {
             clawed_back: Fen::of_total(settlement.clawed_back),
             net: Fen::of_decimal(settlement.net()),
             more_pending: settlement.more_pending,
-            payment: settlement
-                .payment
-                .as_ref()
-                .map(|payment| (payment.bank_reference.to_string(), payment.paid_on)),
+            payment: settlement.payment.as_ref().map(|payment| {
+                (
+                    payment.bank_reference.to_string(),
+                    payment.paid_on,
+                    cause_text(&payment.recorded_by),
+                )
+            }),
+            created_by: cause_text(&settlement.created_by),
+        }
+    }
+}
+
+/// A token as the engine shows it (its secret's hash and when are the engine's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenView {
+    pub id: String,
+    pub role: Role,
+    pub provider: Option<String>,
+    pub enterprise: Option<String>,
+    pub programs: Vec<ProgramCode>,
+    pub active: bool,
+}
+
+impl TokenView {
+    pub fn of(token: &Token) -> TokenView {
+        TokenView {
+            id: token.token_id.to_string(),
+            role: token.role,
+            provider: token.provider_credit_code.map(|code| code.to_string()),
+            enterprise: token.enterprise_credit_code.map(|code| code.to_string()),
+            programs: token.programs.iter().copied().collect(),
+            active: token.is_active(),
         }
     }
 }
@@ -380,6 +446,9 @@ pub enum Answer {
     Settlement(SettlementView),
     RelatedParties(RelatedPartiesView),
     Application(ApplicationView),
+    Token(TokenView),
+    /// A party registered: (credit code, name, the program of a provider).
+    Party(String, String, Option<ProgramCode>),
     Refused {
         reason: String,
         remaining: Option<Fen>,
@@ -415,6 +484,17 @@ pub fn answer_of(result: Result<Outcome, EngineError>) -> Answer {
         Ok(Outcome::Application(application)) => {
             Answer::Application(ApplicationView::of(&application))
         }
+        Ok(Outcome::Token(token)) => Answer::Token(TokenView::of(&token)),
+        Ok(Outcome::Enterprise(enterprise)) => Answer::Party(
+            enterprise.credit_code.to_string(),
+            enterprise.name.to_string(),
+            None,
+        ),
+        Ok(Outcome::Provider(provider)) => Answer::Party(
+            provider.credit_code.to_string(),
+            provider.name.to_string(),
+            Some(provider.program),
+        ),
         Ok(other) => Answer::Failed(format!("unexpected outcome {other:?}")),
         Err(EngineError::Ledger(error)) => Answer::Refused {
             reason: error.reason().as_str().to_owned(),

@@ -1,5 +1,6 @@
 //! After every step: every voucher, redemption, cap account, program budget and summary,
-//! application and settlement statement the engine shows is compared with the model's, the engine must show
+//! application, token and settlement statement the engine shows is compared with the model's
+//! (who made each step of each record too), the engine must show
 //! nothing more, and the invariants must hold on the engine's side (no redemption in two
 //! statements, a settled one in exactly the statement it names, each provider's statements
 //! paying what the model's redemptions say).
@@ -13,10 +14,10 @@ use voucher_ledger::store::SettlementFilter;
 
 use crate::answers::{
     ApplicationView, BalanceView, BudgetLine, RedemptionView, SettlementView, SummaryView,
-    VoucherView,
+    TokenView, VoucherView,
 };
 use crate::harness::{
-    Harness, application_id, code, is_not_found, redemption_id, settlement_id, voucher_id,
+    Harness, application_id, code, is_not_found, redemption_id, settlement_id, token_id, voucher_id,
 };
 use crate::reference::{Model, ModelSettlement};
 use crate::rules::{ENTERPRISES, SELLERS, accounts, program_periods};
@@ -33,8 +34,35 @@ impl Harness {
         check_balances(reader, model)?;
         check_programs(reader, model)?;
         check_applications(reader, model)?;
+        check_tokens(reader, model)?;
         check_settlements(reader, model)
     }
+}
+
+/// Each token the history created equals the model's, revoked or not; there is no other.
+fn check_tokens(reader: &Reader, model: &Model) -> Result<(), String> {
+    let read = |number: u64| {
+        reader
+            .store()
+            .token(&token_id(number))
+            .map_err(|error| format!("token {number}: {error}"))
+    };
+    for expected in &model.tokens {
+        let actual = read(expected.number)?.map(|token| TokenView::of(&token));
+        if actual.as_ref() != Some(&expected.view()) {
+            return Err(format!(
+                "token differs:\n  model:  {:?}\n  engine: {actual:?}",
+                expected.view()
+            ));
+        }
+    }
+    let extra = read(Model::next_number(model.tokens.len()))?;
+    if extra.is_some() {
+        return Err(format!(
+            "the engine has a token the model has not: {extra:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// Each application equals the model's, read one by one and listed; there is no other.

@@ -7,6 +7,7 @@
 use voucher_ledger::domain::command::Command;
 use voucher_ledger::domain::model::RedemptionStatus;
 
+use crate::callers::Who;
 use crate::harness::{
     application_id, apply_command, code, reason, redeem_command, redemption_id, voucher_id, yuan,
 };
@@ -38,39 +39,45 @@ impl Runner {
     pub fn confirm(&mut self, redemption: Which, by: Claimant) -> Asked {
         let number = self.model.pick_redemption(redemption);
         let enterprise = self.claimant(number, by);
+        let by = self.caller(Who::Enterprise(enterprise));
         Asked::command(
             format!("{} confirmed by {enterprise}", redemption_id_text(number)),
-            self.model.confirm(number, enterprise),
+            self.model.confirm(number, enterprise, by),
             Command::ConfirmRedemption {
                 redemption_id: redemption_id(number),
                 enterprise_credit_code: code(enterprise),
             },
+            by,
         )
     }
 
     pub fn dispute(&mut self, redemption: Which, by: Claimant) -> Asked {
         let number = self.model.pick_redemption(redemption);
         let enterprise = self.claimant(number, by);
+        let by = self.caller(Who::Enterprise(enterprise));
         Asked::command(
             format!("{} disputed by {enterprise}", redemption_id_text(number)),
-            self.model.dispute(number, enterprise, DISPUTE_REASON),
+            self.model.dispute(number, enterprise, DISPUTE_REASON, by),
             Command::DisputeRedemption {
                 redemption_id: redemption_id(number),
                 enterprise_credit_code: code(enterprise),
                 reason: reason(DISPUTE_REASON),
             },
+            by,
         )
     }
 
     pub fn return_claim(&mut self, redemption: Which) -> Asked {
         let number = self.model.pick_redemption(redemption);
+        let by = self.caller(Who::Ledger);
         Asked::command(
             format!("return {}", redemption_id_text(number)),
-            self.model.return_claim(number, RETURN_REASON),
+            self.model.return_claim(number, RETURN_REASON, by),
             Command::ReturnRedemption {
                 redemption_id: redemption_id(number),
                 reason: reason(RETURN_REASON),
             },
+            by,
         )
     }
 
@@ -87,10 +94,12 @@ impl Runner {
         let first = &self.model.redemptions[index].payload;
         let payload = change.apply(first, self.model.vouchers.len());
         self.redeems_sent.push(payload.clone());
+        let by = self.caller(Who::Provider(payload.seller));
         Asked::command(
             format!("claim again {}: {payload:?}", redemption_id_text(number)),
-            self.model.redeem(&payload),
+            self.model.redeem(&payload, by),
             redeem_command(&payload),
+            by,
         )
     }
 
@@ -98,14 +107,16 @@ impl Runner {
         let number = self.model.pick_voucher(voucher);
         let program = self.model.voucher(number).map(|voucher| voucher.program);
         let providers = program.map_or_else(Vec::new, |program| bound.resolve(program));
+        let by = self.caller(Who::Ledger);
         Asked::command(
             format!("{} bound to {providers:?}", voucher_id_text(number)),
-            self.model.change_providers(number, &providers),
+            self.model.change_providers(number, &providers, by),
             Command::ChangeVoucherProviders {
                 voucher_id: voucher_id(number),
                 provider_credit_codes: providers.iter().map(|provider| code(provider)).collect(),
                 reason: reason("the enterprise chose another provider"),
             },
+            by,
         )
     }
 
@@ -133,10 +144,12 @@ impl Runner {
             contract,
         };
         self.applies_sent.push(payload.clone());
+        let by = self.caller(Who::Enterprise(payload.enterprise));
         Asked::command(
             format!("{payload:?}"),
-            self.model.apply(&payload),
+            self.model.apply(&payload, by),
             apply_command(&payload),
+            by,
         )
     }
 
@@ -150,10 +163,12 @@ impl Runner {
         } else {
             first.clone()
         };
+        let by = self.caller(Who::Enterprise(payload.enterprise));
         Asked::command(
             format!("{payload:?}"),
-            self.model.apply(&payload),
+            self.model.apply(&payload, by),
             apply_command(&payload),
+            by,
         )
     }
 
@@ -170,25 +185,29 @@ impl Runner {
         face_value: Option<&'static str>,
     ) -> Asked {
         let number = self.pick_application(application);
+        let by = self.caller(Who::Ledger);
         Asked::command(
             format!("approve {} at {face_value:?}", application_id_text(number)),
-            self.model.approve_application(number, face_value),
+            self.model.approve_application(number, face_value, by),
             Command::ApproveApplication {
                 application_id: application_id(number),
                 face_value: face_value.map(yuan),
             },
+            by,
         )
     }
 
     pub fn reject_application(&mut self, application: usize) -> Asked {
         let number = self.pick_application(application);
+        let by = self.caller(Who::Ledger);
         Asked::command(
             format!("reject {}", application_id_text(number)),
-            self.model.reject_application(number, REJECTION_REASON),
+            self.model.reject_application(number, REJECTION_REASON, by),
             Command::RejectApplication {
                 application_id: application_id(number),
                 reason: reason(REJECTION_REASON),
             },
+            by,
         )
     }
 }

@@ -1,7 +1,8 @@
 //! The engine under test, in process: `Harness` starts a real engine on a real sled directory
 //! in a tempdir (or, every other case, on the in-memory store behind the same seam), registers
-//! the world, sends commands one at a time or several at once, moves its clock, restarts it,
-//! and reads everything it shows. The commands are built here from the payloads the runner
+//! the world, sends commands one at a time or several at once, each from its caller (issue 15:
+//! `callers.rs`), moves its clock, restarts it, and reads everything it shows. Its policy
+//! separates duties or not, as the history says. The commands are built here from the payloads the runner
 //! resolved. This test does not start `voucherd` nor use `tests/common`: it drives
 //! `voucher_ledger::engine` directly.
 
@@ -18,21 +19,24 @@ use voucher_ledger::domain::command::{
 };
 use voucher_ledger::domain::credit_code::CreditCode;
 use voucher_ledger::domain::error::LedgerError;
-use voucher_ledger::domain::ids::{ApplicationId, RedemptionId, SettlementId, VoucherId};
+use voucher_ledger::domain::ids::{ApplicationId, RedemptionId, SettlementId, TokenId, VoucherId};
 use voucher_ledger::domain::invoice::InvoiceNumber;
 use voucher_ledger::domain::ledger::Outcome;
 use voucher_ledger::domain::model::{
-    Actor, Balance, BudgetView, Caller, Evidence, Invoice, IssueVoucherRequest, Redemption,
-    Settlement, Sha256Hex, Voucher, VoucherApplication,
+    Actor, Balance, BudgetView, Evidence, Invoice, IssueVoucherRequest, Redemption, SecretHash,
+    Settlement, Sha256Hex, Token, Voucher, VoucherApplication,
 };
 use voucher_ledger::domain::money::Money;
+use voucher_ledger::domain::policy::Policy;
 use voucher_ledger::domain::text::{Name, Reason, Reference, RequestId};
-use voucher_ledger::engine::{ClockSource, Engine, EngineConfig, EngineError, EngineOwner};
+use voucher_ledger::engine::{ClockSource, Engine, EngineConfig, EngineError, EngineOwner, Reader};
 use voucher_ledger::store::{MemoryTree, open_memory};
 
 use crate::answers::{Answer, answer_of};
+use crate::callers::{Who, token_id_text};
 use crate::ops::{ApplicationPayload, IssuePayload, RedeemPayload, SettlePayload};
-use crate::rules::{ENTERPRISES, POLICY, SELLERS, accounts, program_periods};
+use crate::reference::{ModelToken, enterprise_name, provider_name};
+use crate::rules::{ENTERPRISES, POLICY, SELLERS, SEPARATED_POLICY, accounts, program_periods};
 use crate::values::{
     application_id_text, contract_number_text, contract_sha256, invoice_number_text,
     redemption_id_text, settlement_id_text, voucher_id_text,
@@ -130,6 +134,23 @@ pub fn settle_command(payload: &SettlePayload) -> Command {
     })
 }
 
+pub fn token_id(number: u64) -> TokenId {
+    TokenId::parse(&token_id_text(number)).expect("a token id")
+}
+
+/// CreateToken for `token`, with the secret numbered `secret` (each command its own: the
+/// ledger never holds two tokens with one secret).
+pub fn create_token_command(token: &ModelToken, secret: u64) -> Command {
+    Command::CreateToken {
+        role: token.role,
+        provider_credit_code: token.provider.map(code),
+        enterprise_credit_code: token.enterprise.map(code),
+        programs: token.programs.iter().copied().collect(),
+        description: None,
+        secret_sha256: SecretHash::of(&format!("the model's secret {secret}")),
+    }
+}
+
 pub fn settlement_id(number: u64) -> SettlementId {
     SettlementId::parse(&settlement_id_text(number)).expect("a settlement id")
 }
@@ -150,6 +171,7 @@ pub struct Snapshot {
     pub settlements: Vec<(Settlement, Vec<Redemption>, String)>,
     pub budgets: Vec<BudgetView>,
     pub applications: Vec<VoucherApplication>,
+    pub tokens: Vec<Token>,
 }
 
 pub struct Harness {
@@ -160,13 +182,15 @@ pub struct Harness {
     pub memory: Option<Arc<MemoryTree>>,
     clock: ClockSource,
     pub owner: Option<EngineOwner>,
+    /// With `separation_of_duties` or without.
+    policy: Arc<Policy>,
 }
 
 /// Cases started so far: even ones run on sled, odd ones on the memory store.
 static CASES_STARTED: AtomicUsize = AtomicUsize::new(0);
 
 impl Harness {
-    pub fn start(today: NaiveDate) -> Result<Harness, String> {
+    pub fn start(today: NaiveDate, separated: bool) -> Result<Harness, String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -180,6 +204,11 @@ impl Harness {
             memory: on_memory.then(|| Arc::new(MemoryTree::default())),
             clock,
             owner: None,
+            policy: if separated {
+                SEPARATED_POLICY.clone()
+            } else {
+                POLICY.clone()
+            },
         };
         harness.open()?;
         let name = |text: &str| Name::parse(text).expect("a name");
@@ -188,14 +217,14 @@ impl Harness {
             .enumerate()
             .map(|(index, credit_code)| Command::RegisterEnterprise {
                 credit_code: code(credit_code),
-                name: name(&format!("启东企业 {index}")),
+                name: name(&enterprise_name(index)),
                 check_digit_override_reason: None,
             })
             .collect();
         for (index, (credit_code, program)) in SELLERS.iter().enumerate() {
             setup.push(Command::RegisterProvider {
                 credit_code: code(credit_code),
-                name: name(&format!("服务商 {index}")),
+                name: name(&provider_name(index)),
                 program: *program,
                 check_digit_override_reason: None,
             });
@@ -204,7 +233,7 @@ impl Harness {
             let name = command.name();
             harness
                 .runtime
-                .block_on(harness.engine().submit(command, Caller::ledger()))
+                .block_on(harness.engine().submit(command, Who::Ledger.caller()))
                 .map_err(|error| format!("setup: {name} failed: {error}"))?;
         }
         Ok(harness)
@@ -216,9 +245,9 @@ impl Harness {
             ..EngineConfig::default()
         };
         if let Some(tree) = &self.memory {
-            let opened = open_memory(tree.clone(), POLICY.clone())
+            let opened = open_memory(tree.clone(), self.policy.clone())
                 .map_err(|error| format!("the memory store does not open: {error}"))?;
-            let owner = Engine::start_on(opened, POLICY.clone(), config)
+            let owner = Engine::start_on(opened, self.policy.clone(), config)
                 .map_err(|error| format!("the engine does not start: {error}"))?;
             self.owner = Some(owner);
             return Ok(());
@@ -227,7 +256,7 @@ impl Harness {
         // sled may hold its lock a moment after the last handle is dropped.
         let mut last_error = String::new();
         for _ in 0..50 {
-            match Engine::start(&path, POLICY.clone(), config.clone()) {
+            match Engine::start(&path, self.policy.clone(), config.clone()) {
                 Ok(owner) => {
                     self.owner = Some(owner);
                     return Ok(());
@@ -243,22 +272,22 @@ impl Harness {
         self.owner.as_ref().expect("the engine is running").engine()
     }
 
-    pub fn submit(&self, command: Command) -> Answer {
+    pub fn submit(&self, command: Command, by: Who) -> Answer {
         answer_of(
             self.runtime
-                .block_on(self.engine().submit(command, Caller::ledger())),
+                .block_on(self.engine().submit(command, by.caller())),
         )
     }
 
     /// Queues every command before waiting for any answer: each future is first polled in
     /// order, which puts its command in the writer's queue, so they are carried out in the
     /// order given, in as few batches as the writer takes them in.
-    pub fn submit_together(&self, commands: Vec<Command>) -> Vec<Answer> {
+    pub fn submit_together(&self, commands: Vec<(Command, Who)>) -> Vec<Answer> {
         type Pending<'a> = Pin<Box<dyn Future<Output = Result<Outcome, EngineError>> + 'a>>;
         let engine = self.engine();
         let mut pending: Vec<Pending<'_>> = commands
             .into_iter()
-            .map(|command| Box::pin(engine.submit(command, Caller::ledger())) as Pending<'_>)
+            .map(|(command, by)| Box::pin(engine.submit(command, by.caller())) as Pending<'_>)
             .collect();
         let mut answers: Vec<Option<Answer>> = vec![None; pending.len()];
         self.runtime.block_on(std::future::poll_fn(|context| {
@@ -357,6 +386,7 @@ impl Harness {
             }
             applications.push(result.map_err(|error| format!("reading an application: {error}"))?);
         }
+        let tokens = read_tokens(reader)?;
         Ok(Snapshot {
             vouchers,
             redemptions,
@@ -364,8 +394,22 @@ impl Harness {
             settlements,
             budgets,
             applications,
+            tokens,
         })
     }
+}
+
+/// Every token the engine keeps, revoked or not, read until the first id it does not know.
+fn read_tokens(reader: &Reader) -> Result<Vec<Token>, String> {
+    let mut tokens = Vec::new();
+    for number in 1.. {
+        match reader.store().token(&token_id(number)) {
+            Ok(Some(token)) => tokens.push(token),
+            Ok(None) => break,
+            Err(error) => return Err(format!("reading a token: {error}")),
+        }
+    }
+    Ok(tokens)
 }
 
 impl Drop for Harness {

@@ -5,18 +5,27 @@
 //! applying for a voucher and the bureau approving, so issuing it, or rejecting the
 //! application; an enterprise confirming or disputing a claim made in its name, the bureau
 //! returning a claim for correction and changing a voucher's providers, the provider claiming
-//! a returned invoice again), of days passing and of restarts, and runs each against a real engine (a real sled directory in a
+//! a returned invoice again), tokens created and revoked and parties registered again (issue
+//! 15), of days passing and of restarts, each command sent by a caller the history chooses
+//! (issue 15, `callers.rs`: the ledger, a bureau clerk acting in every program, a clerk scoped
+//! to compute, one scoped to leasing, the finance bureau, each provider's and each
+//! enterprise's own token), and runs each against a real engine (a real sled directory in a
 //! tempdir, or every other case the in-memory store behind the same seam) and against a
 //! reference model written in `reference/` from the rules in README.md and the
-//! settlement rules of issue 6 and the enterprise's part of issue 14 (leasing runs with
+//! settlement rules of issue 6, the enterprise's part of issue 14 (leasing runs with
 //! `enterprise_confirmation = "required"`, compute without, so both behaviours are
-//! exercised). After every step the answers, every voucher (its providers too), every
-//! redemption (its status, whether it is confirmed, the claim it corrects, its closing reason),
-//! every application,
-//! every cap account, every program budget and every settlement statement (header, lines and
-//! clawbacks) must agree, and the invariants must hold: no redemption in two statements, a
-//! settled one in exactly the statement it names, each provider's statements paying (gross less
-//! clawbacks) what the model's redemptions say it was paid and has not had back.
+//! exercised) and the duties of issue 15 (about every other history runs with
+//! `separation_of_duties = true`: a flag proptest draws with the history, so that a shrunk
+//! failure keeps its policy). After every step the answers, every voucher (its providers too),
+//! every redemption (its status, whether it is confirmed, the claim it corrects, its closing
+//! reason), every application, every token the history created, every cap account, every
+//! program budget and every settlement statement (header, lines and clawbacks) must agree, and
+//! who made each step of each record (a voucher's issue and closing, a claim's filing,
+//! approval, closing, confirmation and reversal, a statement's making and payment, an
+//! application's filing and decision: a token and its role, or "ledger"), and the invariants
+//! must hold: no redemption in two statements, a settled one in exactly the statement it
+//! names, each provider's statements paying (gross less clawbacks) what the model's
+//! redemptions say it was paid and has not had back.
 //!
 //! The model is independent of `src/domain/ledger`: it keeps money in whole fen (`i64`),
 //! computes subsidies with integer half-up rounding, derives cap and budget totals from its
@@ -113,11 +122,44 @@
 //!   application's providers, with IssueVoucher's refusals (CAP_EXCEEDED and BUDGET_EXCEEDED
 //!   with `remaining`); a refused approval leaves the application pending; the voucher names
 //!   its application. Rejecting: unknown is NOT_FOUND; rejected answers it again with its
-//!   first reason; approved is APPLICATION_NOT_PENDING.
+//!   first reason; approved is APPLICATION_NOT_PENDING;
+//! - duties (issue 15) come before every rule of the command (before a replay too), in this
+//!   order, each PERMISSION_DENIED (the answer does not say which; `VOUCHER_MODEL_STATS` counts
+//!   each): the finance bureau sends nothing but payments; a scoped clerk acts only in its
+//!   program; with separation, the rest. The program of a command is the one it names (issue,
+//!   statement, application, registering a provider) or that of the record it names (a redeem
+//!   its voucher's, whoever holds it and whatever providers it is bound to; a review,
+//!   reversal, return, confirmation or dispute its claim's; a payment its statement's; a
+//!   revocation or a change of providers its voucher's; related parties the provider's); a
+//!   record that does not exist leaves it to the rules (NOT_FOUND); registering an enterprise
+//!   is any bureau caller's. The caller's role is the server's to check (a provider never
+//!   sends a review): the model sends each command only from callers the server lets send it,
+//!   and the finance bureau;
+//! - tokens: a scoped clerk makes and revokes bureau tokens scoped within its own programs
+//!   (not an unscoped one), tokens of its programs' providers (and of a code no provider has,
+//!   left to the rules: NOT_FOUND), enterprises' tokens, never an auditor's or the finance
+//!   bureau's; the same for a revoked token. Then an enterprise's or provider's token names a
+//!   registered one (NOT_FOUND); revoking an unknown token is NOT_FOUND, a revoked one answers
+//!   it, the last active bureau token is LAST_BUREAU_TOKEN. The callers' own tokens (T9001 on)
+//!   are not in the ledger (the engine takes the caller it is given), so only the tokens the
+//!   history created (T1 on) count;
+//! - registering a party again as it is answers it; under another name ENTERPRISE_EXISTS or
+//!   PROVIDER_EXISTS, and a provider for the other program PROVIDER_EXISTS;
+//! - separation of duties: a payment by anyone but the finance bureau is refused, the ledger's
+//!   and one naming no statement too; approving a claim by the token that filed it is refused
+//!   whatever the claim's status (a retried approval too); a statement by a token that
+//!   approved any claim it would gather (approved, unsettled, of its provider and program,
+//!   invoice dated up to `up_to`, the first 2000) is refused, a retried request too when the
+//!   same token approved claims since; the ledger has no token, so it is never refused for
+//!   filing, approving or settling;
+//! - who made a step: the caller of the command that took it; a command that changes nothing
+//!   (a retry, a replay, a refusal) names nobody; an expiry is the ledger's; the voucher
+//!   issued by approving an application names the approver, as does the application.
 //!
 //! `VOUCHER_MODEL_CASES` sets the number of histories (default 128):
 //! `VOUCHER_MODEL_CASES=5000 cargo test --release --test model`. `VOUCHER_MODEL_STATS=1` (with
-//! `-- --nocapture`) prints how often each answer came.
+//! `-- --nocapture`) prints how often each answer came, and which duty each PERMISSION_DENIED
+//! the model gave stood for.
 //!
 //! Where things are (this directory is the test target `model`):
 //! - `rules.rs`: the world (who is registered), the rules' numbers, the policy the engine runs;
@@ -125,37 +167,55 @@
 //! - `ops.rs`: the operations (`Op`) and the payloads they resolve to; `strategies.rs`: how
 //!   proptest generates them, and how often;
 //! - `answers.rs`: the views both sides are compared in, and `Answer`;
+//! - `callers.rs`: who sends a command (`By`, as an op names it; `Who`, resolved), the token
+//!   and role each holds, the `Caller` the engine is sent;
 //! - `reference/`: the model (`commands.rs`: one function per command; `enterprise.rs`: those
-//!   of the enterprise's part);
+//!   of the enterprise's part; `duties.rs`: who may do what, and tokens and registrations);
 //! - `harness.rs`: the engine under test; `checks.rs`: comparing all it shows with the model;
 //! - `runner.rs`: resolving each op (one function per command), running a history;
-//!   `enterprise.rs`: resolving the ops of the enterprise's part;
-//! - this file: the tests, and the fixed histories;
+//!   `enterprise.rs`: resolving the ops of the enterprise's part; `duties.rs`: those of
+//!   tokens and registrations;
+//! - this file: the tests, and the fixed histories; `fixed_duties.rs`: those of issue 15;
 //! - `proptest-regressions.txt`: the seeds of past failures, replayed before any new case.
 //!
 //! A new command touches: its `Op` variant and payload (`ops.rs`), its strategy and weight
-//! (`strategies.rs`), its answer in the model (`reference/commands.rs` or
-//! `reference/enterprise.rs`), its function in the runner (`runner.rs` or `enterprise.rs`) and
-//! its arm in `Runner::ask`, and the command built for the engine (`harness.rs`, or beside
-//! its runner function); a new record field, a field in its view (`answers.rs`) and in the
+//! (`strategies.rs`, with the callers that may send it: `sent_by`), its answer in the model
+//! (`reference/commands.rs` or `reference/enterprise.rs`, which first asks
+//! `Model::check_duties` with its `Deed`, and notes who made the step), its function in the
+//! runner (`runner.rs` or `enterprise.rs`, with its natural caller: `Runner::caller`) and its
+//! arm in `Runner::ask`, and the command built for the engine (`harness.rs`, or beside its
+//! runner function); a new record field, a field in its view (`answers.rs`) and in the
 //! model's record (`reference/records.rs`); a new kind of answer, a view (`answers.rs`) and a
 //! line in `tally`.
 //!
 //! What the ops weigh (`strategies.rs`; `op`: 70 single commands, 3 days passing, 1 to a
 //! deadline, 2 several commands together, 1 a claim returned and a returned claim's invoice
-//! claimed again together, 2 restarts): of the single commands, redeem 25, the enterprise's
+//! claimed again together, 2 a claim approved and an approved claim's provider's statement asked
+//! for together, 2 restarts): of the single commands, redeem 25, the enterprise's
 //! part 25 (confirm 8, return 4, correct a returned claim 4, apply 3, approve an application
 //! 3, dispute 2, retry an application 1, reject an application 1, change a voucher's
 //! providers 1), issue 12 (bound to none 12 in 21, to its program's provider 4, to
 //! enterprise 2 as a lessor 2, to both lessors, another program's provider or no provider 1
 //! each), approve 10, settle 6, retry a redeem 4, reverse 4, pay 3, retry an issue 2, reject 2,
-//! revoke 2, retry a settle 1, related parties 1. A redeem's seller is the voucher's own (the
+//! revoke 2, retry a settle 1, related parties 1, issue 15's 4 (create a token 2, revoke one 1,
+//! register a party again 1). A redeem's seller is the voucher's own (the
 //! first it is bound to) 12 in 17, one it is not bound to 2. Confirmations and disputes are
-//! by the claim's own enterprise 6 in 7.
+//! by the claim's own enterprise 6 in 7. Callers: a bureau command (a reversal by the bureau
+//! too) is sent by the ledger 5 in 15, the clerk 5, each scoped clerk 2, the finance bureau 1;
+//! a payment by the finance bureau 6 in 13, the ledger 3, the clerk 2, each scoped clerk 1; a
+//! claim (a retry, a correction) by its provider 12 in 19, the clerk 3, each scoped clerk 1,
+//! the ledger 1, the finance bureau 1; an enterprise's command by the enterprise 16 in 17,
+//! the finance bureau 1; a token made or revoked by each scoped clerk 3 in 11, the ledger 2,
+//! the clerk 2, the finance bureau 1; a provider's reversal by its own token. Tokens asked
+//! for: a bureau token 4 in 9 (scoped to compute, leasing, both or neither alike), a
+//! provider's 2, an enterprise's 1, an auditor's 1, the finance bureau's 1.
 
 mod answers;
+mod callers;
 mod checks;
+mod duties;
 mod enterprise;
+mod fixed_duties;
 mod harness;
 mod ops;
 mod reference;
@@ -212,8 +272,12 @@ fn config() -> ProptestConfig {
 fn the_engine_agrees_with_the_model() {
     let mut runner = TestRunner::new(config());
     let result = runner.run(
-        &(start_day(), prop::collection::vec(op(), 1..=80)),
-        |(start, ops)| run_history(start, &ops).map_err(TestCaseError::fail),
+        &(
+            start_day(),
+            any::<bool>(),
+            prop::collection::vec(op(), 1..=80),
+        ),
+        |(start, separated, ops)| run_history(start, separated, &ops).map_err(TestCaseError::fail),
     );
     if std::env::var_os("VOUCHER_MODEL_STATS").is_some() {
         let tally = TALLY.lock().expect("the tally is not poisoned");
@@ -318,7 +382,7 @@ fn settle_today() -> Op {
 }
 
 fn run_fixed(ops: &[Op]) {
-    if let Err(message) = run_history(date(2027, 6, 15), ops) {
+    if let Err(message) = run_history(date(2027, 6, 15), false, ops) {
         panic!("{message}");
     }
 }

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 use voucher_ledger::domain::model::{EvidenceKind, RedemptionStatus};
 use voucher_ledger::domain::policy::ProgramCode;
 
+use crate::callers::By;
 use crate::rules::{COMPUTE_PROVIDER, ENTERPRISE_2_AS_LESSOR, ENTERPRISES, LESSOR};
 use crate::values::shift;
 
@@ -413,6 +414,42 @@ pub enum Op {
     /// The engine shuts down and starts again on the same directory, `days_later` (the
     /// expiries due then run as it starts). With no day passing it must show the same.
     Restart { days_later: i64 },
+    /// The bureau creates a token (issue 15).
+    CreateToken { kind: TokenKind },
+    /// The bureau revokes token number `token` (modulo those created; none created: the first,
+    /// unknown).
+    RevokeToken { token: usize },
+    /// The bureau registers party `party` again (it indexes [`ENTERPRISES`], then
+    /// [`crate::rules::SELLERS`]): as it is (answered as registered), under another name
+    /// (ENTERPRISE_EXISTS, PROVIDER_EXISTS), a provider for the other program.
+    Register {
+        party: usize,
+        renamed: bool,
+        other_program: bool,
+    },
+    /// `op` (a command) sent by `by` rather than by its natural caller (issue 15).
+    As { by: By, op: Box<Op> },
+}
+
+/// The token a CreateToken asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A bureau token acting in every program, or scoped to compute, to leasing, or to both.
+    Bureau {
+        compute: bool,
+        leasing: bool,
+    },
+    /// A provider's (`provider` indexes [`crate::rules::SELLERS`]; past its end: a code that
+    /// is no provider).
+    Provider {
+        provider: usize,
+    },
+    /// An enterprise's (past the end of [`ENTERPRISES`]: a code that is no enterprise).
+    Enterprise {
+        enterprise: usize,
+    },
+    Auditor,
+    Finance,
 }
 
 pub const FACE_VALUES: &[&str] = &[

@@ -139,7 +139,13 @@ fn all_periods(program: ProgramCode) -> Vec<Period> {
 /// The policy the engine runs: the compiled-in file with small caps and small budgets, so
 /// they are reached, the evidence leasing claims must carry, and leasing claims confirmed by
 /// their enterprise before they are approved.
-pub static POLICY: LazyLock<Arc<Policy>> = LazyLock::new(|| {
+pub static POLICY: LazyLock<Arc<Policy>> = LazyLock::new(|| test_policy(false));
+
+/// The same, with `separation_of_duties = true` (issue 15): the policy of the histories that
+/// separate duties.
+pub static SEPARATED_POLICY: LazyLock<Arc<Policy>> = LazyLock::new(|| test_policy(true));
+
+fn test_policy(separated: bool) -> Arc<Policy> {
     let replace = |text: &str, from: &str, to: &str| {
         assert!(text.contains(from), "the default policy has {from}");
         text.replacen(from, to, 1)
@@ -164,8 +170,20 @@ pub static POLICY: LazyLock<Arc<Policy>> = LazyLock::new(|| {
             "{leasing_kind}\nbudgets = {{ \"2026\" = \"700.00\" }}\nrequired_evidence = [\"contract\", \"payment_receipt\"]\nenterprise_confirmation = \"required\""
         ),
     );
-    Arc::new(Policy::from_toml(&small).expect("the test policy is valid"))
-});
+    let grace = "redeem_grace_days = 90";
+    let small = if separated {
+        replace(
+            &small,
+            grace,
+            &format!("{grace}\nseparation_of_duties = true"),
+        )
+    } else {
+        small
+    };
+    let policy = Policy::from_toml(&small).expect("the test policy is valid");
+    assert_eq!(policy.separation_of_duties, separated);
+    Arc::new(policy)
+}
 
 /// The program a credit code is registered as a provider for, if it is one.
 pub fn provider_program(code: &str) -> Option<ProgramCode> {

@@ -1,5 +1,6 @@
 //! Running a history: `Runner` resolves each op against the model's state (one function per
-//! command), lets the model answer, sends the same command to the engine, and `run_history`
+//! command) and its caller (the one the op names, or the command's natural caller), lets the
+//! model answer, sends the same command from the same caller to the engine, and `run_history`
 //! compares the answers and then everything both sides show after every step, keeping the
 //! trace a failure prints. `tally` counts the model's answers for `VOUCHER_MODEL_STATS`.
 
@@ -13,6 +14,7 @@ use voucher_ledger::domain::policy::ProgramCode;
 use voucher_ledger::domain::text::Reference;
 
 use crate::answers::Answer;
+use crate::callers::{By, Who};
 use crate::harness::{
     Harness, code, issue_command, reason, redeem_command, redemption_id, settle_command,
     settlement_id, voucher_id,
@@ -35,6 +37,10 @@ pub struct Runner {
     pub redeems_sent: Vec<RedeemPayload>,
     settles_sent: Vec<SettlePayload>,
     pub applies_sent: Vec<ApplicationPayload>,
+    /// The caller the op being resolved names (`Op::As`); none: the command's natural caller.
+    by: Option<By>,
+    /// Token secrets used so far (each CreateToken its own).
+    pub secrets: u64,
 }
 
 /// One command of a step: what it resolved to, the model's answer, and the command to send
@@ -42,16 +48,17 @@ pub struct Runner {
 pub struct Asked {
     asked: String,
     expected: Answer,
-    command: Option<Command>,
+    /// The command, and who sends it.
+    command: Option<(Command, Who)>,
 }
 
 impl Asked {
-    /// A command resolved, the model's answer to it, and the command the engine is sent.
-    pub fn command(asked: String, expected: Answer, command: Command) -> Asked {
+    /// A command resolved, the model's answer to it, and the command `by` sends the engine.
+    pub fn command(asked: String, expected: Answer, command: Command, by: Who) -> Asked {
         Asked {
-            asked,
+            asked: format!("{asked}, by {}", by.text()),
             expected,
-            command: Some(command),
+            command: Some((command, by)),
         }
     }
 
@@ -107,9 +114,20 @@ fn seller_for(seller: Seller, voucher: Option<&ModelVoucher>) -> &'static str {
 }
 
 impl Runner {
+    /// The caller of the op being resolved: the one it names, else `natural`.
+    pub fn caller(&self, natural: Who) -> Who {
+        self.by.map_or(natural, Who::from)
+    }
+
     /// Resolves a command op against the model's state, lets the model answer it, and
     /// returns the command for the engine. `None` for ops that are not commands.
     fn ask(&mut self, step: usize, op: &Op) -> Option<Asked> {
+        if let Op::As { by, op } = op {
+            self.by = Some(*by);
+            let asked = self.ask(step, op);
+            self.by = None;
+            return asked;
+        }
         Some(match *op {
             Op::Issue { .. } => self.issue(step, op),
             Op::RetryIssue { issue } => self.retry_issue(issue),
@@ -150,7 +168,15 @@ impl Runner {
                 face_value,
             } => self.approve_application(application, face_value),
             Op::RejectApplication { application } => self.reject_application(application),
+            Op::CreateToken { kind } => self.create_token(kind),
+            Op::RevokeToken { token } => self.revoke_token(token),
+            Op::Register {
+                party,
+                renamed,
+                other_program,
+            } => self.register(party, renamed, other_program),
             Op::Together { .. }
+            | Op::As { .. }
             | Op::AdvanceDays { .. }
             | Op::AdvanceToDeadline { .. }
             | Op::Restart { .. } => return None,
@@ -180,21 +206,25 @@ impl Runner {
             providers: bound.resolve(program),
         };
         self.issues_sent.push(payload.clone());
+        let by = self.caller(Who::Ledger);
         Asked::command(
             format!("{payload:?}"),
-            self.model.issue(&payload),
+            self.model.issue(&payload, by),
             issue_command(&payload),
+            by,
         )
     }
 
     fn retry_issue(&mut self, issue: usize) -> Asked {
         let sent = self.issues_sent.len().max(1);
+        let by = self.caller(Who::Ledger);
         match self.issues_sent.get(issue % sent) {
             None => Asked::nothing("nothing to retry"),
             Some(payload) => Asked::command(
                 format!("{payload:?}"),
-                self.model.issue(payload),
+                self.model.issue(payload, by),
                 issue_command(payload),
+                by,
             ),
         }
     }
@@ -233,10 +263,12 @@ impl Runner {
             evidence: evidence_set(evidence),
         };
         self.redeems_sent.push(payload.clone());
+        let by = self.caller(Who::Provider(seller));
         Asked::command(
             format!("{payload:?}"),
-            model.redeem(&payload),
+            self.model.redeem(&payload, by),
             redeem_command(&payload),
+            by,
         )
     }
 
@@ -246,10 +278,12 @@ impl Runner {
             None => Asked::nothing("nothing to retry"),
             Some(first) => {
                 let payload = change.apply(first, self.model.vouchers.len());
+                let by = self.caller(Who::Provider(payload.seller));
                 Asked::command(
                     format!("{payload:?}"),
-                    self.model.redeem(&payload),
+                    self.model.redeem(&payload, by),
                     redeem_command(&payload),
+                    by,
                 )
             }
         }
@@ -263,37 +297,43 @@ impl Runner {
             Reverser::OwnProvider => Some(own),
             Reverser::OtherProvider => Some(another_provider(own)),
         };
+        let by = self.caller(provider.map_or(Who::Ledger, Who::Provider));
         Asked::command(
             format!("{} reversed by {provider:?}", redemption_id_text(number)),
-            self.model.reverse(number, provider),
+            self.model.reverse(number, provider, by),
             Command::ReverseRedemption {
                 redemption_id: redemption_id(number),
                 reason: reason("红冲: the invoice was cancelled"),
                 actor: provider.map_or(Actor::Bureau, |p| Actor::Provider(code(p))),
             },
+            by,
         )
     }
 
     fn approve(&mut self, redemption: Which) -> Asked {
         let number = self.model.pick_redemption(redemption);
+        let by = self.caller(Who::Ledger);
         Asked::command(
             format!("approve {}", redemption_id_text(number)),
-            self.model.approve(number),
+            self.model.approve(number, by),
             Command::ApproveRedemption {
                 redemption_id: redemption_id(number),
             },
+            by,
         )
     }
 
     fn reject(&mut self, redemption: Which) -> Asked {
         let number = self.model.pick_redemption(redemption);
+        let by = self.caller(Who::Ledger);
         Asked::command(
             format!("reject {}", redemption_id_text(number)),
-            self.model.reject(number),
+            self.model.reject(number, by),
             Command::RejectRedemption {
                 redemption_id: redemption_id(number),
                 reason: reason("the contract does not match the invoice"),
             },
+            by,
         )
     }
 
@@ -322,10 +362,12 @@ impl Runner {
             up_to: shift(self.model.today, -days_before_today),
         };
         self.settles_sent.push(payload.clone());
+        let by = self.caller(Who::Ledger);
         Asked::command(
             format!("{payload:?}"),
-            self.model.settle(&payload),
+            self.model.settle(&payload, by),
             settle_command(&payload),
+            by,
         )
     }
 
@@ -335,10 +377,12 @@ impl Runner {
             None => Asked::nothing("nothing to retry"),
             Some(first) => {
                 let payload = change.apply(first);
+                let by = self.caller(Who::Ledger);
                 Asked::command(
                     format!("{payload:?}"),
-                    self.model.settle(&payload),
+                    self.model.settle(&payload, by),
                     settle_command(&payload),
+                    by,
                 )
             }
         }
@@ -361,17 +405,19 @@ impl Runner {
             "国库集中支付 0001"
         };
         let paid_on = shift(self.model.today, -days_before_today);
+        let by = self.caller(Who::Ledger);
         Asked::command(
             format!(
                 "pay {} on {paid_on} ({reference})",
                 settlement_id_text(number)
             ),
-            self.model.pay(number, reference, paid_on),
+            self.model.pay(number, reference, paid_on, by),
             Command::RecordSettlementPayment {
                 settlement_id: settlement_id(number),
                 bank_reference: Reference::parse(reference).expect("a reference"),
                 paid_on,
             },
+            by,
         )
     }
 
@@ -388,26 +434,30 @@ impl Runner {
         } else {
             "same beneficial owner (关联方)"
         };
+        let by = self.caller(Who::Ledger);
         Asked::command(
             format!("related parties {provider} and {enterprise}: {why}"),
-            self.model.relate(provider, enterprise, why),
+            self.model.relate(provider, enterprise, why, by),
             Command::RecordRelatedParties {
                 provider_credit_code: code(provider),
                 enterprise_credit_code: code(enterprise),
                 reason: reason(why),
             },
+            by,
         )
     }
 
     fn revoke(&mut self, voucher: usize) -> Asked {
         let number = self.model.pick_voucher(voucher);
+        let by = self.caller(Who::Ledger);
         Asked::command(
-            voucher_id_text(number),
-            self.model.revoke(number),
+            format!("revoke {}", voucher_id_text(number)),
+            self.model.revoke(number, by),
             Command::RevokeVoucher {
                 voucher_id: voucher_id(number),
                 reason: reason("the enterprise left Qidong"),
             },
+            by,
         )
     }
 
@@ -416,7 +466,7 @@ impl Runner {
     fn step(&mut self, harness: &mut Harness, step: usize, op: &Op) -> Answers {
         if let Some(asked) = self.ask(step, op) {
             let actual = match asked.command {
-                Some(command) => harness.submit(command),
+                Some((command, by)) => harness.submit(command, by),
                 None => Answer::Done,
             };
             return vec![(asked.asked, asked.expected, actual)];
@@ -436,7 +486,7 @@ impl Runner {
     /// Several commands sent at once; each answered in the order sent.
     fn together(&mut self, harness: &Harness, step: usize, ops: &[Op]) -> Answers {
         let asked: Vec<Asked> = ops.iter().filter_map(|op| self.ask(step, op)).collect();
-        let commands: Vec<Command> = asked
+        let commands: Vec<(Command, Who)> = asked
             .iter()
             .filter_map(|asked| asked.command.clone())
             .collect();
@@ -493,16 +543,22 @@ impl Runner {
     }
 }
 
-pub fn run_history(start: NaiveDate, ops: &[Op]) -> Result<(), String> {
-    let mut harness = Harness::start(start)?;
+/// Runs `ops` from `start`, under a policy that separates duties or not.
+pub fn run_history(start: NaiveDate, separated: bool, ops: &[Op]) -> Result<(), String> {
+    let mut harness = Harness::start(start, separated)?;
     let mut runner = Runner {
-        model: Model::new(start),
+        model: Model::new(start, separated),
         issues_sent: Vec::new(),
         redeems_sent: Vec::new(),
         settles_sent: Vec::new(),
         applies_sent: Vec::new(),
+        by: None,
+        secrets: 0,
     };
-    let mut trace: Vec<String> = vec![format!("start on {start}")];
+    let mut trace: Vec<String> = vec![format!(
+        "start on {start}, {} separation of duties",
+        if separated { "with" } else { "without" }
+    )];
     let failure = |trace: &[String], step: usize, what: String| {
         format!(
             "step {step} went wrong: {what}\nhistory (what each step resolved to, and both answers):\n{}",
@@ -589,12 +645,19 @@ pub fn tally(answer: &Answer) {
                 ", bound"
             }
         ),
+        Answer::Token(token) => format!("token {:?}, active {}", token.role, token.active),
+        Answer::Party(..) => "registered".to_owned(),
         Answer::Refused { reason, .. } => format!("refused {reason}"),
         Answer::Done | Answer::Failed(_) => return,
     };
+    count(&label);
+}
+
+/// Counts `label` in the tally (the model's answers, and why it refused what it refused).
+pub fn count(label: &str) {
     *TALLY
         .lock()
         .expect("the tally is not poisoned")
-        .entry(label)
+        .entry(label.to_owned())
         .or_default() += 1;
 }

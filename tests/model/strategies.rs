@@ -8,9 +8,10 @@ use proptest::sample::select;
 use voucher_ledger::domain::model::RedemptionStatus;
 use voucher_ledger::domain::policy::ProgramCode;
 
+use crate::callers::By;
 use crate::ops::{
     AMOUNTS, Bound, Buyer, Change, Claimant, FACE_VALUES, Op, Payee, Reverser, Seller,
-    SettleChange, Validity, Which,
+    SettleChange, TokenKind, Validity, Which,
 };
 use crate::rules::{ENTERPRISES, SELLERS, date};
 
@@ -20,6 +21,124 @@ pub fn which(status: RedemptionStatus, any: u32, in_status: u32) -> impl Strateg
     prop_oneof![
         any => (0usize..16).prop_map(Which::Any),
         in_status => (0usize..16).prop_map(move |index| Which::InStatus(status, index)),
+    ]
+}
+
+/// `op` sent by the caller `by` names (none: its natural caller).
+fn sent_by(
+    op: impl Strategy<Value = Op>,
+    by: impl Strategy<Value = Option<By>>,
+) -> impl Strategy<Value = Op> {
+    (op, by).prop_map(|(op, by)| match by {
+        None => op,
+        Some(by) => Op::As {
+            by,
+            op: Box::new(op),
+        },
+    })
+}
+
+/// Who sends a bureau command: the ledger (its natural caller) 5, the clerk acting in every
+/// program 5, the compute clerk 2, the leasing clerk 2, the finance bureau 1.
+fn bureau() -> impl Strategy<Value = Option<By>> {
+    prop_oneof![
+        5 => Just(None),
+        5 => Just(Some(By::Clerk)),
+        2 => Just(Some(By::ComputeClerk)),
+        2 => Just(Some(By::LeasingClerk)),
+        1 => Just(Some(By::Finance)),
+    ]
+}
+
+/// Who records a payment: the finance bureau 6, the ledger 3, the clerk 2, each scoped clerk 1.
+fn payer() -> impl Strategy<Value = Option<By>> {
+    prop_oneof![
+        6 => Just(Some(By::Finance)),
+        3 => Just(None),
+        2 => Just(Some(By::Clerk)),
+        1 => Just(Some(By::ComputeClerk)),
+        1 => Just(Some(By::LeasingClerk)),
+    ]
+}
+
+/// Who files a claim: its provider 12, the clerk on its behalf 3, each scoped clerk 1, the
+/// ledger 1, the finance bureau 1.
+fn filer() -> impl Strategy<Value = Option<By>> {
+    prop_oneof![
+        12 => Just(None),
+        3 => Just(Some(By::Clerk)),
+        1 => Just(Some(By::ComputeClerk)),
+        1 => Just(Some(By::LeasingClerk)),
+        1 => Just(Some(By::Ledger)),
+        1 => Just(Some(By::Finance)),
+    ]
+}
+
+/// Who sends an enterprise's command: the enterprise 16, the finance bureau 1.
+fn enterprise() -> impl Strategy<Value = Option<By>> {
+    prop_oneof![16 => Just(None), 1 => Just(Some(By::Finance))]
+}
+
+/// A claim approved and a statement asked for of an approved claim's provider, each by a
+/// bureau caller, in one batch: so that statements are made, and made by another token than
+/// the approver's or by the same (separation of duties).
+fn review_and_settle() -> impl Strategy<Value = Op> {
+    let approve =
+        which(RedemptionStatus::Accepted, 1, 4).prop_map(|redemption| Op::Approve { redemption });
+    let settle = (0usize..16).prop_map(|index| Op::Settle {
+        payee: Payee::OfRedemption {
+            redemption: Which::InStatus(RedemptionStatus::Approved, index),
+        },
+        other_program: false,
+        days_before_today: 0,
+    });
+    (sent_by(approve, bureau()), sent_by(settle, bureau())).prop_map(|(approve, settle)| {
+        Op::Together {
+            ops: vec![approve, settle],
+        }
+    })
+}
+
+/// Who makes or revokes a token: mostly a scoped clerk, whose scope limits it (3 each), the
+/// ledger 2, the clerk 2, the finance bureau 1.
+fn token_maker() -> impl Strategy<Value = Option<By>> {
+    prop_oneof![
+        2 => Just(None),
+        2 => Just(Some(By::Clerk)),
+        3 => Just(Some(By::ComputeClerk)),
+        3 => Just(Some(By::LeasingClerk)),
+        1 => Just(Some(By::Finance)),
+    ]
+}
+
+/// The tokens asked for: a bureau token (acting in every program, or scoped) 4, a provider's
+/// 2 (a code that is no provider 1 in 4), an enterprise's 1, an auditor's 1, the finance
+/// bureau's 1.
+fn token_kind() -> impl Strategy<Value = TokenKind> {
+    prop_oneof![
+        4 => (any::<bool>(), any::<bool>())
+            .prop_map(|(compute, leasing)| TokenKind::Bureau { compute, leasing }),
+        2 => (0usize..4).prop_map(|provider| TokenKind::Provider { provider }),
+        1 => (0usize..4).prop_map(|enterprise| TokenKind::Enterprise { enterprise }),
+        1 => Just(TokenKind::Auditor),
+        1 => Just(TokenKind::Finance),
+    ]
+}
+
+/// Tokens created 2, revoked 1; a party registered again 1.
+fn duties_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => sent_by(token_kind().prop_map(|kind| Op::CreateToken { kind }), token_maker()),
+        1 => sent_by((0usize..8).prop_map(|token| Op::RevokeToken { token }), token_maker()),
+        1 => sent_by(
+            (0usize..6, prop_oneof![3 => Just(false), 1 => Just(true)], any::<bool>())
+                .prop_map(|(party, renamed, other_program)| Op::Register {
+                    party,
+                    renamed,
+                    other_program,
+                }),
+            bureau(),
+        ),
     ]
 }
 
@@ -221,23 +340,24 @@ fn open_claim(accepted: u32, approved: u32) -> impl Strategy<Value = Which> {
 /// and the bureau's decisions on them.
 fn enterprise_op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        8 => (open_claim(4, 1), claimant())
-            .prop_map(|(redemption, by)| Op::Confirm { redemption, by }),
-        2 => (open_claim(2, 1), claimant())
-            .prop_map(|(redemption, by)| Op::Dispute { redemption, by }),
-        4 => open_claim(1, 1).prop_map(|redemption| Op::Return { redemption }),
-        4 => (0usize..8, correction())
-            .prop_map(|(redemption, change)| Op::Correct { redemption, change }),
-        1 => (0usize..8, bound()).prop_map(|(voucher, bound)| Op::ChangeProviders { voucher, bound }),
-        3 => apply(),
-        1 => (0usize..8, any::<bool>())
-            .prop_map(|(apply, other_amount)| Op::RetryApply { apply, other_amount }),
-        3 => (0usize..8, prop_oneof![3 => Just(None), 2 => select(FACE_VALUES).prop_map(Some)])
+        8 => sent_by((open_claim(4, 1), claimant())
+            .prop_map(|(redemption, by)| Op::Confirm { redemption, by }), enterprise()),
+        2 => sent_by((open_claim(2, 1), claimant())
+            .prop_map(|(redemption, by)| Op::Dispute { redemption, by }), enterprise()),
+        4 => sent_by(open_claim(1, 1).prop_map(|redemption| Op::Return { redemption }), bureau()),
+        4 => sent_by((0usize..8, correction())
+            .prop_map(|(redemption, change)| Op::Correct { redemption, change }), filer()),
+        1 => sent_by((0usize..8, bound())
+            .prop_map(|(voucher, bound)| Op::ChangeProviders { voucher, bound }), bureau()),
+        3 => sent_by(apply(), enterprise()),
+        1 => sent_by((0usize..8, any::<bool>())
+            .prop_map(|(apply, other_amount)| Op::RetryApply { apply, other_amount }), enterprise()),
+        3 => sent_by((0usize..8, prop_oneof![3 => Just(None), 2 => select(FACE_VALUES).prop_map(Some)])
             .prop_map(|(application, face_value)| Op::ApproveApplication {
                 application,
                 face_value,
-            }),
-        1 => (0usize..8).prop_map(|application| Op::RejectApplication { application }),
+            }), bureau()),
+        1 => sent_by((0usize..8).prop_map(|application| Op::RejectApplication { application }), bureau()),
     ]
 }
 
@@ -278,22 +398,38 @@ fn correction() -> impl Strategy<Value = Change> {
 fn command_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         25 => enterprise_op(),
-        12 => issue(),
-        2 => (0usize..8).prop_map(|issue| Op::RetryIssue { issue }),
-        25 => redeem(),
-        4 => retry_redeem(),
-        4 => (which(RedemptionStatus::Settled, 2, 1), reverser())
-            .prop_map(|(redemption, by)| Op::Reverse { redemption, by }),
-        2 => (0usize..8).prop_map(|voucher| Op::Revoke { voucher }),
-        10 => which(RedemptionStatus::Accepted, 1, 2)
-            .prop_map(|redemption| Op::Approve { redemption }),
-        2 => which(RedemptionStatus::Approved, 3, 1)
-            .prop_map(|redemption| Op::Reject { redemption }),
-        6 => settle(),
-        1 => retry_settle(),
-        3 => pay(),
-        1 => relate_parties(),
+        12 => sent_by(issue(), bureau()),
+        2 => sent_by((0usize..8).prop_map(|issue| Op::RetryIssue { issue }), bureau()),
+        25 => sent_by(redeem(), filer()),
+        4 => sent_by(retry_redeem(), filer()),
+        4 => reverse(),
+        2 => sent_by((0usize..8).prop_map(|voucher| Op::Revoke { voucher }), bureau()),
+        10 => sent_by(which(RedemptionStatus::Accepted, 1, 2)
+            .prop_map(|redemption| Op::Approve { redemption }), bureau()),
+        2 => sent_by(which(RedemptionStatus::Approved, 3, 1)
+            .prop_map(|redemption| Op::Reject { redemption }), bureau()),
+        6 => sent_by(settle(), bureau()),
+        1 => sent_by(retry_settle(), bureau()),
+        3 => sent_by(pay(), payer()),
+        1 => sent_by(relate_parties(), bureau()),
+        4 => duties_op(),
     ]
+}
+
+/// A reversal: the bureau's sent by any of its callers, a provider's by its own token.
+fn reverse() -> impl Strategy<Value = Op> {
+    (which(RedemptionStatus::Settled, 2, 1), reverser(), bureau()).prop_map(
+        |(redemption, by, caller)| {
+            let op = Op::Reverse { redemption, by };
+            match (by, caller) {
+                (Reverser::Bureau, Some(caller)) => Op::As {
+                    by: caller,
+                    op: Box::new(op),
+                },
+                _ => op,
+            }
+        },
+    )
 }
 
 fn retry_redeem() -> impl Strategy<Value = Op> {
@@ -321,6 +457,7 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..8, -1i64..=1)
             .prop_map(|(voucher, days_after)| Op::AdvanceToDeadline { voucher, days_after }),
         2 => prop::collection::vec(command_op(), 2..=5).prop_map(|ops| Op::Together { ops }),
+        2 => review_and_settle(),
         // A claim returned and a returned claim's invoice claimed again, in one batch.
         1 => (open_claim(1, 1), 0usize..8, correction()).prop_map(|(returned, redemption, change)| {
             Op::Together {

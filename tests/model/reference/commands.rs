@@ -1,13 +1,15 @@
 //! The model's answer to each command, one function per command, with the order of checks the
-//! top of `main.rs` records where README.md is silent. Each changes the model as the command
+//! top of `main.rs` records where README.md is silent; each first asks `duties.rs` whether its
+//! caller may send it, and notes on the records it changes who made the step. Each changes the model as the command
 //! changes the ledger and returns what the engine must answer; time passing is `advance`.
 
 use chrono::{Datelike, NaiveDate};
 use voucher_ledger::domain::model::{EvidenceKind, RedemptionStatus, Role, VoucherStatus};
 use voucher_ledger::domain::policy::ProgramCode;
 
-use super::{Clawback, Model, ModelRedemption, ModelSettlement, ModelVoucher};
+use super::{Clawback, Deed, Model, ModelRedemption, ModelSettlement, ModelVoucher, Steps};
 use crate::answers::{Answer, RelatedPartiesView, refused, refused_with_remaining};
+use crate::callers::Who;
 use crate::ops::{IssuePayload, RedeemPayload, SettlePayload};
 use crate::rules::{
     ENTERPRISES, REDEEM_GRACE_DAYS, SETTLEMENT_LINES_MAX, budget_of, cap_of, confirmation_required,
@@ -16,11 +18,19 @@ use crate::rules::{
 use crate::values::{Fen, Period, shift};
 
 impl Model {
+    /// IssueVoucher, once the duties allow it (it acts in its program).
+    pub fn issue(&mut self, payload: &IssuePayload, by: Who) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::In(Some(payload.program))) {
+            return refusal;
+        }
+        self.issue_voucher(payload, by)
+    }
+
     /// IssueVoucher: idempotent by request id; the dates must lie in the term and in one cap
     /// period; the deadline must not have passed; the providers it is bound to must be
     /// providers of its program; the face value (default: all that is left
     /// under the cap and the budget) must fit under the cap, then under the program's budget.
-    pub fn issue(&mut self, payload: &IssuePayload) -> Answer {
+    pub fn issue_voucher(&mut self, payload: &IssuePayload, by: Who) -> Answer {
         if let Some((first, number)) = self.issued.get(&payload.request_id) {
             if first == payload {
                 return Answer::Voucher(self.voucher(*number).expect("issued").view());
@@ -69,6 +79,8 @@ impl Model {
             cap_period,
             providers: payload.providers.clone(),
             application: None,
+            issued_by: by,
+            closed_by: None,
         });
         self.issued
             .insert(payload.request_id.clone(), (payload.clone(), number));
@@ -82,7 +94,11 @@ impl Model {
     /// others answers as none: issue 14), program, self-dealing, status, related parties,
     /// dates (term, future, validity), evidence, then the amount: zero subsidy (placed here by
     /// the model), cap, voucher balance.
-    pub fn redeem(&mut self, payload: &RedeemPayload) -> Answer {
+    pub fn redeem(&mut self, payload: &RedeemPayload, by: Who) -> Answer {
+        let program = self.voucher(payload.voucher).map(|voucher| voucher.program);
+        if let Some(refusal) = self.check_duties(by, Deed::In(program)) {
+            return refusal;
+        }
         let mut corrects = None;
         if let Some(number) = self.invoices.get(&payload.invoice) {
             let index = usize::try_from(*number - 1).expect("few records");
@@ -123,6 +139,7 @@ impl Model {
             corrects,
             confirmed: false,
             closing_reason: None,
+            steps: Steps::filed_by(by),
         });
         self.invoices.insert(payload.invoice, number);
         Answer::Redemption(self.redemptions.last().expect("just pushed").view())
@@ -215,7 +232,10 @@ impl Model {
     /// stays used; reversing again returns the record unchanged; a rejected, disputed or
     /// returned one is not open; a settled one only the bureau may reverse, and that books a
     /// clawback.
-    pub fn reverse(&mut self, number: u64, actor: Option<&'static str>) -> Answer {
+    pub fn reverse(&mut self, number: u64, actor: Option<&'static str>, by: Who) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::In(self.claim_program(number))) {
+            return refusal;
+        }
         let Some(index) = self.redemption_index(number) else {
             return refused("NOT_FOUND");
         };
@@ -247,6 +267,7 @@ impl Model {
         }
         self.redemptions[index].status = RedemptionStatus::Reversed;
         self.redemptions[index].reversed_by = Some(role);
+        self.redemptions[index].steps.reversed_by = Some(by);
         self.release(index);
         Answer::Redemption(self.redemptions[index].view())
     }
@@ -254,7 +275,10 @@ impl Model {
     /// Only an accepted claim is approved, and in a program that requires it only once its
     /// enterprise confirmed it; approving one that was approved (settled since, or not) answers
     /// the same, so a retried review is safe; a closed one is not open.
-    pub fn approve(&mut self, number: u64) -> Answer {
+    pub fn approve(&mut self, number: u64, by: Who) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::Approve(number)) {
+            return refusal;
+        }
         let Some(index) = self.redemption_index(number) else {
             return refused("NOT_FOUND");
         };
@@ -265,7 +289,10 @@ impl Model {
             {
                 return refused("CONFIRMATION_REQUIRED");
             }
-            RedemptionStatus::Accepted => redemption.status = RedemptionStatus::Approved,
+            RedemptionStatus::Accepted => {
+                redemption.status = RedemptionStatus::Approved;
+                redemption.steps.approved_by = Some(by);
+            }
             RedemptionStatus::Approved | RedemptionStatus::Settled => {}
             RedemptionStatus::Rejected
             | RedemptionStatus::Reversed
@@ -280,13 +307,17 @@ impl Model {
     /// An accepted or approved claim is rejected, its subsidy released as by a reversal;
     /// rejecting a rejected one answers the same (a retried review); a settled, reversed,
     /// disputed or returned one is not open.
-    pub fn reject(&mut self, number: u64) -> Answer {
+    pub fn reject(&mut self, number: u64, by: Who) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::In(self.claim_program(number))) {
+            return refusal;
+        }
         let Some(index) = self.redemption_index(number) else {
             return refused("NOT_FOUND");
         };
         match self.redemptions[index].status {
             RedemptionStatus::Accepted | RedemptionStatus::Approved => {
                 self.redemptions[index].status = RedemptionStatus::Rejected;
+                self.redemptions[index].steps.closed_by = Some(by);
                 self.release(index);
             }
             RedemptionStatus::Rejected => {}
@@ -303,7 +334,10 @@ impl Model {
     /// A statement: replay by request id first; the provider must be one, of that program;
     /// its approved claims with invoices up to the date, in redemption id order, and its open
     /// clawbacks in the order booked, each at most SETTLEMENT_LINES_MAX; not both empty.
-    pub fn settle(&mut self, payload: &SettlePayload) -> Answer {
+    pub fn settle(&mut self, payload: &SettlePayload, by: Who) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::Settle(payload)) {
+            return refusal;
+        }
         if let Some(number) = self.settled_requests.get(&payload.request_id) {
             let existing = &self.settlements[usize::try_from(*number - 1).expect("few")];
             if existing.payload == *payload {
@@ -318,16 +352,8 @@ impl Model {
             return refused("PROGRAM_MISMATCH");
         }
         let lines: Vec<usize> = self
-            .redemptions
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| {
-                r.payload.seller == payload.provider
-                    && r.program == payload.program
-                    && r.status == RedemptionStatus::Approved
-                    && r.payload.invoice_date <= payload.up_to
-            })
-            .map(|(index, _)| index)
+            .gathered(payload)
+            .into_iter()
             .take(SETTLEMENT_LINES_MAX)
             .collect();
         let key = (payload.provider, payload.program);
@@ -363,6 +389,7 @@ impl Model {
             clawed_back,
             made_on: self.today,
             payment: None,
+            created_by: by,
         });
         self.settled_requests
             .insert(payload.request_id.clone(), number);
@@ -371,7 +398,16 @@ impl Model {
 
     /// A payment: the statement must exist; a paid one answers the same payment again and
     /// refuses any other; otherwise the day lies between the day it was made and today.
-    pub fn pay(&mut self, number: u64, reference: &'static str, paid_on: NaiveDate) -> Answer {
+    pub fn pay(
+        &mut self,
+        number: u64,
+        reference: &'static str,
+        paid_on: NaiveDate,
+        by: Who,
+    ) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::Pay(number)) {
+            return refusal;
+        }
         let today = self.today;
         let Some(statement) = usize::try_from(number - 1)
             .ok()
@@ -380,12 +416,12 @@ impl Model {
             return refused("NOT_FOUND");
         };
         match statement.payment {
-            Some(payment) if payment == (reference, paid_on) => {}
+            Some((first, day, _)) if (first, day) == (reference, paid_on) => {}
             Some(_) => return refused("SETTLEMENT_ALREADY_PAID"),
             None if paid_on < statement.made_on || paid_on > today => {
                 return refused("PAYMENT_DATE_OUT_OF_RANGE");
             }
-            None => statement.payment = Some((reference, paid_on)),
+            None => statement.payment = Some((reference, paid_on, by)),
         }
         Answer::Settlement(statement.view())
     }
@@ -397,7 +433,11 @@ impl Model {
         provider: &'static str,
         enterprise: &'static str,
         why: &'static str,
+        by: Who,
     ) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::In(provider_program(provider))) {
+            return refusal;
+        }
         if provider_program(provider).is_none() {
             return refused("NOT_FOUND");
         }
@@ -414,16 +454,45 @@ impl Model {
 
     /// Revoking releases the remainder; revoking again returns the record unchanged; an
     /// expired voucher is not active and cannot be revoked.
-    pub fn revoke(&mut self, number: u64) -> Answer {
+    pub fn revoke(&mut self, number: u64, by: Who) -> Answer {
+        let program = self.voucher(number).map(|voucher| voucher.program);
+        if let Some(refusal) = self.check_duties(by, Deed::In(program)) {
+            return refusal;
+        }
         let Some(voucher) = self.voucher_mut(number) else {
             return refused("NOT_FOUND");
         };
         match voucher.status {
-            VoucherStatus::Active => voucher.status = VoucherStatus::Revoked,
+            VoucherStatus::Active => {
+                voucher.status = VoucherStatus::Revoked;
+                voucher.closed_by = Some(by);
+            }
             VoucherStatus::Revoked => {}
             VoucherStatus::Expired => return refused("VOUCHER_NOT_ACTIVE"),
         }
         Answer::Voucher(voucher.view())
+    }
+
+    /// The claims a statement for `payload` gathers, in redemption order: the provider's
+    /// approved claims under the program with invoices up to the date.
+    pub fn gathered(&self, payload: &SettlePayload) -> Vec<usize> {
+        self.redemptions
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                r.payload.seller == payload.provider
+                    && r.program == payload.program
+                    && r.status == RedemptionStatus::Approved
+                    && r.payload.invoice_date <= payload.up_to
+            })
+            .map(|(index, _)| index)
+            .collect()
+    }
+
+    /// The program of claim number n, if there is one.
+    pub fn claim_program(&self, number: u64) -> Option<ProgramCode> {
+        self.redemption_index(number)
+            .map(|index| self.redemptions[index].program)
     }
 
     /// A voucher expires the day after its redeem_by.
@@ -433,6 +502,7 @@ impl Model {
         for voucher in &mut self.vouchers {
             if voucher.is_active() && voucher.redeem_by < today {
                 voucher.status = VoucherStatus::Expired;
+                voucher.closed_by = Some(Who::Ledger);
             }
         }
     }

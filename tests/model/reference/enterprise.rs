@@ -5,10 +5,12 @@
 //! to. A corrected claim is a redemption (`commands.rs`).
 
 use voucher_ledger::domain::model::{ApplicationStatus, RedemptionStatus};
+use voucher_ledger::domain::policy::ProgramCode;
 
 use super::commands::check_providers;
-use super::{Model, ModelApplication};
+use super::{Deed, Model, ModelApplication};
 use crate::answers::{Answer, refused};
+use crate::callers::Who;
 use crate::ops::{ApplicationPayload, IssuePayload};
 use crate::rules::{ENTERPRISES, cap_of};
 use crate::values::{Fen, application_id_text};
@@ -23,7 +25,10 @@ impl Model {
 
     /// Confirming: once confirmed, confirming again answers the claim whatever became of it
     /// since; an accepted, approved or settled claim is confirmed; a closed one is not open.
-    pub fn confirm(&mut self, number: u64, enterprise: &str) -> Answer {
+    pub fn confirm(&mut self, number: u64, enterprise: &str, by: Who) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::In(self.claim_program(number))) {
+            return refusal;
+        }
         let Some(index) = self.claim_of(number, enterprise) else {
             return refused("NOT_FOUND");
         };
@@ -32,7 +37,10 @@ impl Model {
             match redemption.status {
                 RedemptionStatus::Accepted
                 | RedemptionStatus::Approved
-                | RedemptionStatus::Settled => redemption.confirmed = true,
+                | RedemptionStatus::Settled => {
+                    redemption.confirmed = true;
+                    redemption.steps.confirmed_by = Some(by);
+                }
                 RedemptionStatus::Rejected
                 | RedemptionStatus::Reversed
                 | RedemptionStatus::Disputed
@@ -45,7 +53,10 @@ impl Model {
     /// Disputing: a disputed claim answers itself again; an accepted or approved one the
     /// enterprise has not confirmed is closed as disputed, its subsidy released as by a
     /// rejection (an approved one leaves the settlement queue); any other is not open.
-    pub fn dispute(&mut self, number: u64, enterprise: &str, why: &'static str) -> Answer {
+    pub fn dispute(&mut self, number: u64, enterprise: &str, why: &'static str, by: Who) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::In(self.claim_program(number))) {
+            return refusal;
+        }
         let Some(index) = self.claim_of(number, enterprise) else {
             return refused("NOT_FOUND");
         };
@@ -53,7 +64,7 @@ impl Model {
         match redemption.status {
             RedemptionStatus::Disputed => {}
             RedemptionStatus::Accepted | RedemptionStatus::Approved if !redemption.confirmed => {
-                self.close(index, RedemptionStatus::Disputed, why);
+                self.close(index, RedemptionStatus::Disputed, why, by);
             }
             _ => return refused("REDEMPTION_NOT_OPEN"),
         }
@@ -64,23 +75,27 @@ impl Model {
     /// one (confirmed or not) is closed as returned, its subsidy released as by a rejection,
     /// and its invoice may be claimed once more by its provider for its enterprise; any other
     /// is not open.
-    pub fn return_claim(&mut self, number: u64, why: &'static str) -> Answer {
+    pub fn return_claim(&mut self, number: u64, why: &'static str, by: Who) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::In(self.claim_program(number))) {
+            return refusal;
+        }
         let Some(index) = self.redemption_index(number) else {
             return refused("NOT_FOUND");
         };
         match self.redemptions[index].status {
             RedemptionStatus::Returned => {}
             RedemptionStatus::Accepted | RedemptionStatus::Approved => {
-                self.close(index, RedemptionStatus::Returned, why);
+                self.close(index, RedemptionStatus::Returned, why, by);
             }
             _ => return refused("REDEMPTION_NOT_OPEN"),
         }
         Answer::Redemption(self.redemptions[index].view())
     }
 
-    fn close(&mut self, index: usize, status: RedemptionStatus, why: &'static str) {
+    fn close(&mut self, index: usize, status: RedemptionStatus, why: &'static str, by: Who) {
         let redemption = &mut self.redemptions[index];
         redemption.status = status;
+        redemption.steps.closed_by = Some(by);
         redemption.closing_reason = Some(why);
         self.release(index);
     }
@@ -88,7 +103,11 @@ impl Model {
     /// Changing a voucher's providers: an unknown voucher is NOT_FOUND; the set it has
     /// answers it unchanged; otherwise each must be a provider of its program. A closed
     /// voucher's may be changed too.
-    pub fn change_providers(&mut self, number: u64, providers: &[&'static str]) -> Answer {
+    pub fn change_providers(&mut self, number: u64, providers: &[&'static str], by: Who) -> Answer {
+        let program = self.voucher(number).map(|voucher| voucher.program);
+        if let Some(refusal) = self.check_duties(by, Deed::In(program)) {
+            return refusal;
+        }
         let Some(voucher) = self.voucher_mut(number) else {
             return refused("NOT_FOUND");
         };
@@ -110,12 +129,20 @@ impl Model {
             .filter(|index| *index < self.applications.len())
     }
 
+    fn application_program(&self, number: u64) -> Option<ProgramCode> {
+        self.application_index(number)
+            .map(|index| self.applications[index].payload.program)
+    }
+
     /// Applying: a request id seen before answers its application as it stands if the request
     /// is the same, else REQUEST_ID_REUSED; then the enterprise must be registered
     /// (NOT_FOUND), the amount within the program's cap (CAP_EXCEEDED, saying nothing of what
     /// is left), the providers of the program, and the contract held by no live application
     /// of the program, whoever's (CONTRACT_ALREADY_APPLIED).
-    pub fn apply(&mut self, payload: &ApplicationPayload) -> Answer {
+    pub fn apply(&mut self, payload: &ApplicationPayload, by: Who) -> Answer {
+        if let Some(refusal) = self.check_duties(by, Deed::In(Some(payload.program))) {
+            return refusal;
+        }
         if let Some(existing) = self
             .applications
             .iter()
@@ -150,6 +177,8 @@ impl Model {
             status: ApplicationStatus::Pending,
             voucher: None,
             rejection_reason: None,
+            applied_by: by,
+            decided_by: None,
         });
         Answer::Application(self.applications.last().expect("just pushed").view())
     }
@@ -160,7 +189,16 @@ impl Model {
     /// (ABOVE_APPLIED_AMOUNT); then the voucher is issued as IssueVoucher issues one for the
     /// whole cap period holding today, bound to the application's providers, with its
     /// refusals; a refused approval leaves the application pending.
-    pub fn approve_application(&mut self, number: u64, face_value: Option<&'static str>) -> Answer {
+    pub fn approve_application(
+        &mut self,
+        number: u64,
+        face_value: Option<&'static str>,
+        by: Who,
+    ) -> Answer {
+        let program = self.application_program(number);
+        if let Some(refusal) = self.check_duties(by, Deed::In(program)) {
+            return refusal;
+        }
         let Some(index) = self.application_index(number) else {
             return refused("NOT_FOUND");
         };
@@ -190,7 +228,7 @@ impl Model {
             valid_until: None,
             providers: payload.providers.clone(),
         };
-        let answer = self.issue(&issue);
+        let answer = self.issue_voucher(&issue, by);
         if !matches!(answer, Answer::Voucher(_)) {
             return answer;
         }
@@ -200,13 +238,18 @@ impl Model {
         let application = &mut self.applications[index];
         application.status = ApplicationStatus::Approved;
         application.voucher = Some(voucher_number);
+        application.decided_by = Some(by);
         Answer::Application(application.view())
     }
 
     /// Rejecting: an unknown application is NOT_FOUND; a rejected one answers itself again
     /// (with its first reason); an approved one is APPLICATION_NOT_PENDING; a pending one is
     /// rejected, and its contract may be applied for again.
-    pub fn reject_application(&mut self, number: u64, why: &'static str) -> Answer {
+    pub fn reject_application(&mut self, number: u64, why: &'static str, by: Who) -> Answer {
+        let program = self.application_program(number);
+        if let Some(refusal) = self.check_duties(by, Deed::In(program)) {
+            return refusal;
+        }
         let Some(index) = self.application_index(number) else {
             return refused("NOT_FOUND");
         };
@@ -217,6 +260,7 @@ impl Model {
             ApplicationStatus::Pending => {
                 application.status = ApplicationStatus::Rejected;
                 application.rejection_reason = Some(why);
+                application.decided_by = Some(by);
             }
         }
         Answer::Application(application.view())

@@ -2,11 +2,14 @@
 //! `src/domain/ledger`. It keeps money in whole fen, derives every cap, budget and total from
 //! its vouchers and redemptions rather than keeping running sums, and answers each command in
 //! `commands.rs` (one function per command; the enterprise's part in `enterprise.rs`).
-//! `records.rs` holds its vouchers, redemptions and statements; `invariants.rs` the checks of
+//! `duties.rs` decides who may do what (issue 15) before any command's own checks, and answers
+//! the commands only the duties concern (tokens, parties registered again). `records.rs` holds
+//! its vouchers, redemptions, statements, applications and tokens; `invariants.rs` the checks of
 //! its own consistency. This file holds the model's state, its look-ups, and the derived
 //! views the engine's are compared with.
 
 mod commands;
+mod duties;
 mod enterprise;
 mod invariants;
 mod records;
@@ -22,7 +25,10 @@ use crate::ops::{IssuePayload, Which};
 use crate::rules::{ENTERPRISES, budget_of, cap_of};
 use crate::values::{Fen, Period};
 
-pub use records::{Clawback, ModelApplication, ModelRedemption, ModelSettlement, ModelVoucher};
+pub use duties::{Deed, enterprise_name, name_sent, provider_name};
+pub use records::{
+    Clawback, ModelApplication, ModelRedemption, ModelSettlement, ModelToken, ModelVoucher, Steps,
+};
 
 /// The model's state: every record it made, and what it remembers to answer replays.
 pub struct Model {
@@ -47,10 +53,14 @@ pub struct Model {
     pub related: BTreeMap<(&'static str, &'static str), &'static str>,
     /// Application number n is at index n - 1.
     pub applications: Vec<ModelApplication>,
+    /// Token number n is at index n - 1 (those the history created).
+    pub tokens: Vec<ModelToken>,
+    /// Whether the policy separates duties (`separation_of_duties = true`).
+    pub separated: bool,
 }
 
 impl Model {
-    pub fn new(today: NaiveDate) -> Model {
+    pub fn new(today: NaiveDate, separated: bool) -> Model {
         Model {
             today,
             vouchers: Vec::new(),
@@ -62,7 +72,14 @@ impl Model {
             receivables: BTreeMap::new(),
             related: BTreeMap::new(),
             applications: Vec::new(),
+            tokens: Vec::new(),
+            separated,
         }
+    }
+
+    pub fn statement(&self, number: u64) -> Option<&ModelSettlement> {
+        let index = usize::try_from(number).ok()?.checked_sub(1)?;
+        self.settlements.get(index)
     }
 
     pub fn voucher(&self, number: u64) -> Option<&ModelVoucher> {

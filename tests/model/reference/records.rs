@@ -1,12 +1,15 @@
 //! The model's records: a voucher, a redemption (with what became of its clawback, if it was
-//! reversed after it was paid), a statement and an application, each with the view the engine's record must
-//! equal.
+//! reversed after it was paid, and who made each of its steps), a statement, an application
+//! and a token, each with the view the engine's record must equal.
 
 use chrono::NaiveDate;
 use voucher_ledger::domain::model::{ApplicationStatus, RedemptionStatus, Role, VoucherStatus};
 use voucher_ledger::domain::policy::ProgramCode;
 
-use crate::answers::{ApplicationView, RedemptionView, SettlementView, VoucherView};
+use crate::answers::{
+    ApplicationView, RedemptionView, SettlementView, StepsView, TokenView, VoucherView,
+};
+use crate::callers::{Who, token_id_text};
 use crate::ops::{ApplicationPayload, RedeemPayload, SettlePayload};
 use crate::rules::ENTERPRISES;
 use crate::values::{
@@ -29,6 +32,9 @@ pub struct ModelVoucher {
     pub providers: Vec<&'static str>,
     /// The application (number) it was issued on.
     pub application: Option<u64>,
+    pub issued_by: Who,
+    /// Who revoked it; the ledger when it expired.
+    pub closed_by: Option<Who>,
 }
 
 impl ModelVoucher {
@@ -77,6 +83,8 @@ impl ModelVoucher {
                 .map(|code| (*code).to_owned())
                 .collect(),
             application: self.application.map(application_id_text),
+            issued_by: self.issued_by.text(),
+            closed_by: self.closed_by.map(Who::text),
         }
     }
 }
@@ -110,6 +118,40 @@ pub struct ModelRedemption {
     pub confirmed: bool,
     /// Why it was disputed or returned.
     pub closing_reason: Option<&'static str>,
+    pub steps: Steps,
+}
+
+/// Who made each step of a claim.
+#[derive(Clone, Copy, Debug)]
+pub struct Steps {
+    pub redeemed_by: Who,
+    pub approved_by: Option<Who>,
+    /// Who rejected, returned or disputed it.
+    pub closed_by: Option<Who>,
+    pub confirmed_by: Option<Who>,
+    pub reversed_by: Option<Who>,
+}
+
+impl Steps {
+    pub fn filed_by(redeemed_by: Who) -> Steps {
+        Steps {
+            redeemed_by,
+            approved_by: None,
+            closed_by: None,
+            confirmed_by: None,
+            reversed_by: None,
+        }
+    }
+
+    fn view(self) -> StepsView {
+        StepsView {
+            redeemed: self.redeemed_by.text(),
+            approved: self.approved_by.map(Who::text),
+            closed: self.closed_by.map(Who::text),
+            confirmed: self.confirmed_by.map(Who::text),
+            reversed: self.reversed_by.map(Who::text),
+        }
+    }
 }
 
 impl ModelRedemption {
@@ -158,6 +200,7 @@ impl ModelRedemption {
             confirmed: self.confirmed,
             closing_reason: self.closing_reason.map(str::to_owned),
             closed: self.closing_reason.is_some(),
+            steps: self.steps.view(),
         }
     }
 }
@@ -170,6 +213,8 @@ pub struct ModelApplication {
     /// The voucher (number) issued on it.
     pub voucher: Option<u64>,
     pub rejection_reason: Option<&'static str>,
+    pub applied_by: Who,
+    pub decided_by: Option<Who>,
 }
 
 impl ModelApplication {
@@ -197,6 +242,8 @@ impl ModelApplication {
             decided: self.status != ApplicationStatus::Pending,
             voucher: self.voucher.map(voucher_id_text),
             rejection_reason: self.rejection_reason.map(str::to_owned),
+            applied_by: self.applied_by.text(),
+            decided_by: self.decided_by.map(Who::text),
         }
     }
 }
@@ -213,8 +260,9 @@ pub struct ModelSettlement {
     pub clawed_back: Fen,
     /// The model's today when the statement was made.
     pub made_on: NaiveDate,
-    /// (bank reference, day paid).
-    pub payment: Option<(&'static str, NaiveDate)>,
+    /// (bank reference, day paid, who recorded it).
+    pub payment: Option<(&'static str, NaiveDate, Who)>,
+    pub created_by: Who,
 }
 
 impl ModelSettlement {
@@ -237,7 +285,32 @@ impl ModelSettlement {
             more_pending: false,
             payment: self
                 .payment
-                .map(|(reference, paid_on)| (reference.to_owned(), paid_on)),
+                .map(|(reference, paid_on, by)| (reference.to_owned(), paid_on, by.text())),
+            created_by: self.created_by.text(),
+        }
+    }
+}
+
+/// A token a history created (the callers' own are not in the ledger).
+#[derive(Clone, Debug)]
+pub struct ModelToken {
+    pub number: u64,
+    pub role: Role,
+    pub provider: Option<&'static str>,
+    pub enterprise: Option<&'static str>,
+    pub programs: Vec<ProgramCode>,
+    pub active: bool,
+}
+
+impl ModelToken {
+    pub fn view(&self) -> TokenView {
+        TokenView {
+            id: token_id_text(self.number),
+            role: self.role,
+            provider: self.provider.map(str::to_owned),
+            enterprise: self.enterprise.map(str::to_owned),
+            programs: self.programs.clone(),
+            active: self.active,
         }
     }
 }
