@@ -16,13 +16,14 @@ use voucher_ledger::store::upgrade::RECORDS_FORMAT;
 
 /// Every golden ledger, oldest first, with the records format its build wrote (see
 /// `store::upgrade`): a directory in an older one is backed up and its records rebuilt.
-const GOLDEN_LEDGERS: [(&str, u32); 6] = [
+const GOLDEN_LEDGERS: [(&str, u32); 7] = [
     ("cef3c4d", 1),
     ("d4e9db9", 1),
     ("event-format-2", 2),
     ("records-format-3", 3),
     ("event-format-3", 4),
     ("event-format-4", 5),
+    ("event-format-5", 6),
 ];
 
 struct Golden {
