@@ -136,8 +136,8 @@ fn separated_duties_keep_filing_approving_settling_and_paying_apart() {
             by(Finance, approve(2)),
             by(Clerk, approve(2)),
             by(Clerk, settle_today()),
-            // The clerk's first statement asked for again: refused, as the clerk approved a
-            // claim it would gather now, though the statement exists and holds none of them.
+            // The clerk's first statement asked for again: answered with it, though the clerk
+            // approved a claim since that a new statement would gather.
             by(Clerk, retry_first_statement()),
             retry_first_statement(),
             settle_today(),

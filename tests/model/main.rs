@@ -149,8 +149,8 @@
 //!   and one naming no statement too; approving a claim by the token that filed it is refused
 //!   whatever the claim's status (a retried approval too); a statement by a token that
 //!   approved any claim it would gather (approved, unsettled, of its provider and program,
-//!   invoice dated up to `up_to`, the first 2000) is refused, a retried request too when the
-//!   same token approved claims since; the ledger has no token, so it is never refused for
+//!   invoice dated up to `up_to`, the first 2000) is refused, but a retried request of a
+//!   statement already made answers it; the ledger has no token, so it is never refused for
 //!   filing, approving or settling;
 //! - who made a step: the caller of the command that took it; a command that changes nothing
 //!   (a retry, a replay, a refusal) names nobody; an expiry is the ledger's; the voucher

@@ -185,7 +185,11 @@ impl Ledger {
                 }
                 Ok(())
             }
-            Command::CreateSettlement(request) if token.is_some() => {
+            // A retry of a statement already made answers it, whoever approved since.
+            Command::CreateSettlement(request)
+                if token.is_some()
+                    && !self.settlement_by_request.contains_key(&request.request_id) =>
+            {
                 let key = (request.provider_credit_code, request.program);
                 let own = self
                     .gathered_lines(&key, request.up_to)

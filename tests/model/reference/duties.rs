@@ -80,8 +80,10 @@ impl Model {
                         self.redemptions[index].steps.redeemed_by.token() == token
                     })
             }
+            // A retry of a statement already made answers it, whoever approved since.
             Deed::Settle(payload) => {
                 token.is_some()
+                    && !self.settled_requests.contains_key(&payload.request_id)
                     && self
                         .gathered(payload)
                         .into_iter()
