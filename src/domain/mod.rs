@@ -15,4 +15,6 @@ pub mod model;
 pub mod money;
 pub mod policy;
 pub mod reason;
+pub mod reason_text;
 pub mod text;
+pub mod typed;

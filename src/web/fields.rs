@@ -3,6 +3,8 @@
 
 use axum::body::Bytes;
 
+use crate::domain::typed;
+
 /// The fields of an `application/x-www-form-urlencoded` body.
 pub struct Fields {
     pairs: Vec<(String, String)>,
@@ -31,6 +33,20 @@ impl Fields {
             .map(|(_, value)| value.trim().to_owned())
             .collect()
     }
+}
+
+/// An id or credit code as typed (full-width, any case, spaces): as the strict parser reads it.
+pub fn code(text: &str) -> String {
+    typed::id_as_typed(text)
+}
+
+/// A day as typed (`2026/11/30`, `2026年11月30日`, full-width) as `YYYY-MM-DD`; what does not
+/// read as a day is passed on normalised, for the strict parser to refuse in the field's name.
+pub fn day(text: &str) -> String {
+    typed::date_as_typed(text).map_or_else(
+        |_| typed::normalise(text),
+        |date| date.format("%Y-%m-%d").to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -113,7 +113,17 @@ pub fn pager(language: Language, next: Option<String>) -> Markup {
 /// What the last form did, shown above a page's lists and forms.
 pub enum LastAction {
     Done(String),
-    Refused(String),
+    Refused(Refusal),
+}
+
+/// A refusal as a clerk reads it: the catalogue's sentence in the reader's language, the
+/// field it names (a form marks it), and the wire's words kept for a collapsed 技术信息.
+pub struct Refusal {
+    pub language: Language,
+    pub sentence: String,
+    pub field: Option<&'static str>,
+    /// `REASON: message`, as gRPC would say it.
+    pub technical: String,
 }
 
 /// The line saying what the last form did, when a form was just posted.
@@ -121,7 +131,13 @@ pub fn last_action(last: Option<&LastAction>) -> Markup {
     html! {
         @match last {
             Some(LastAction::Done(message)) => p class="message done" role="status" { (message) },
-            Some(LastAction::Refused(message)) => p class="message error" role="alert" { (message) },
+            Some(LastAction::Refused(refusal)) => div class="message error" role="alert" {
+                p { (refusal.sentence) }
+                details class="technical" {
+                    summary { (refusal.language.pick("技术信息", "Technical details")) }
+                    code { (refusal.technical) }
+                }
+            },
             None => {},
         }
     }

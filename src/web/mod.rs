@@ -508,6 +508,51 @@ fn refusal(error: &EngineError) -> (StatusCode, String) {
     (status, line)
 }
 
+/// The refusal as the console shows it: the status, and the catalogue's sentence
+/// (`domain::reason_text`) in the reader's language with the wire's words beside it.
+fn refused(error: &EngineError, language: Language) -> (StatusCode, fragments::Refusal) {
+    use crate::domain::reason_text::{self, Lang};
+    let (status, technical) = refusal(error);
+    let lang = match language {
+        Language::Chinese => Lang::Zh,
+        Language::English => Lang::En,
+    };
+    let (sentence, field) = match error {
+        EngineError::Ledger(ledger_error) => (
+            reason_text::sentence(ledger_error, lang),
+            match ledger_error {
+                LedgerError::InvalidArgument { field, .. }
+                | LedgerError::NotFound { field, .. } => Some(*field),
+                _ => None,
+            },
+        ),
+        EngineError::Overloaded => (
+            reason_text::explain(ReasonCode::Overloaded, lang).to_owned(),
+            None,
+        ),
+        EngineError::Unavailable => (
+            reason_text::explain(ReasonCode::NotAcceptingWrites, lang).to_owned(),
+            None,
+        ),
+        EngineError::Store(_) => (
+            language
+                .pick(
+                    "系统内部出错，请稍后再试；如反复出现，请联系管理员。",
+                    "Internal error: try again shortly; tell the administrator if it persists.",
+                )
+                .to_owned(),
+            None,
+        ),
+    };
+    let refusal = fragments::Refusal {
+        language,
+        sentence,
+        field,
+        technical,
+    };
+    (status, refusal)
+}
+
 fn ledger_http_status(error: &LedgerError) -> StatusCode {
     match error {
         LedgerError::InvalidArgument { .. } => StatusCode::BAD_REQUEST,

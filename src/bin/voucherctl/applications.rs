@@ -17,7 +17,9 @@ use voucher_ledger::proto::voucher::v1 as pb;
 use voucher_ledger::wire::to_money;
 
 use crate::Failure;
-use crate::arguments::{Paging, ProgramArgument, parse_yuan, request_id_or_new, unsettled_failure};
+use crate::arguments::{
+    Paging, ProgramArgument, parse_code, parse_yuan, request_id_or_new, unsettled_failure,
+};
 use crate::connect::Client;
 use crate::output::{Output, Page, paginate, with_request_id};
 
@@ -170,6 +172,7 @@ impl ListApplications {
 /// One application by its id: `get-application`.
 #[derive(Args, Debug)]
 pub struct ApplicationId {
+    #[arg(value_parser = parse_code)]
     application_id: String,
 }
 
@@ -186,6 +189,7 @@ impl ApplicationId {
 
 #[derive(Args, Debug)]
 pub struct ApproveApplication {
+    #[arg(value_parser = parse_code)]
     application_id: String,
     /// In yuan, less than the amount applied for. Default: the amount applied for.
     #[arg(long, value_name = "YUAN", value_parser = parse_yuan)]
@@ -207,6 +211,7 @@ impl ApproveApplication {
 
 #[derive(Args, Debug)]
 pub struct RejectApplication {
+    #[arg(value_parser = parse_code)]
     application_id: String,
     #[arg(long)]
     reason: String,

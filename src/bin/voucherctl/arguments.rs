@@ -5,8 +5,8 @@
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use tonic::{Code, Status};
-use voucher_ledger::domain::dates::parse_date;
 use voucher_ledger::domain::money::Money;
+use voucher_ledger::domain::typed;
 use voucher_ledger::proto::voucher::v1 as pb;
 
 use crate::Failure;
@@ -57,12 +57,19 @@ impl Paging {
     }
 }
 
+/// Yuan as people type them: `12,345.67`, `¥30万`, `1.5万元`, full-width digits.
 pub fn parse_yuan(text: &str) -> Result<Money, String> {
-    Money::parse_yuan(text).map_err(|error| error.message)
+    typed::amount_as_typed(text).map_err(|error| error.message)
 }
 
+/// A day as `2026-11-30`, `2026/11/30` or `2026年11月30日`, full-width digits too.
 pub fn parse_day(text: &str) -> Result<NaiveDate, String> {
-    parse_date(text).map_err(|error| error.message)
+    typed::date_as_typed(text).map_err(|error| error.message)
+}
+
+/// An id or credit code in any case and width (`v000000000001`); the server checks its shape.
+pub fn parse_code(text: &str) -> Result<String, String> {
+    Ok(typed::id_as_typed(text))
 }
 
 /// The `--request-id` given, or a fresh UUID (printed with the reply, to retry with).

@@ -12,7 +12,7 @@ use voucher_ledger::report::{Notice, NoticeLine, write_notice_csv, write_notice_
 use voucher_ledger::wire::to_date;
 
 use crate::Failure;
-use crate::arguments::{Paging, ProgramArgument, parse_day};
+use crate::arguments::{Paging, ProgramArgument, parse_code, parse_day};
 use crate::connect::Client;
 use crate::documents::{self, DocumentFormat, amount};
 use crate::output::{Output, Page, paginate};
@@ -58,6 +58,7 @@ impl PublishNotice {
 
 #[derive(Args, Debug)]
 pub struct GetNotice {
+    #[arg(value_parser = parse_code)]
     notice_id: String,
     /// Also write the notice to FILE as CSV (UTF-8 with a byte-order mark, for Excel).
     #[arg(long, value_name = "FILE")]

@@ -8,6 +8,7 @@ use voucher_ledger::client::{Record, Value, optional, program_word, text};
 use voucher_ledger::proto::voucher::v1 as pb;
 
 use crate::Failure;
+use crate::arguments::parse_code;
 use crate::connect::Client;
 use crate::output::Output;
 
@@ -17,12 +18,14 @@ pub enum ProviderCommand {
     /// auditor, finance).
     Show {
         #[arg(value_name = "CREDIT_CODE")]
+        #[arg(value_parser = parse_code)]
         credit_code: String,
     },
     /// Suspend a provider: every request it makes is refused, with a token or a certificate,
     /// and no claim for it is accepted, until it is reinstated (bureau).
     Suspend {
         #[arg(value_name = "CREDIT_CODE")]
+        #[arg(value_parser = parse_code)]
         credit_code: String,
         /// Why: shown to the bureau and auditors, never to the provider.
         #[arg(long)]
@@ -31,6 +34,7 @@ pub enum ProviderCommand {
     /// Lift a provider's suspension (bureau).
     Reinstate {
         #[arg(value_name = "CREDIT_CODE")]
+        #[arg(value_parser = parse_code)]
         credit_code: String,
     },
     /// Pin a client certificate: once one is pinned, only pinned certificates identify the
@@ -43,6 +47,7 @@ pub enum ProviderCommand {
 #[derive(Args, Debug)]
 pub struct CertificateArguments {
     #[arg(value_name = "CREDIT_CODE")]
+    #[arg(value_parser = parse_code)]
     credit_code: String,
     /// The SHA-256 of the certificate's DER bytes, as `openssl x509 -noout -fingerprint
     /// -sha256 -in cert.pem` prints it (colons allowed).

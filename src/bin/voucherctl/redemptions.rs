@@ -14,7 +14,9 @@ use voucher_ledger::proto::voucher::v1 as pb;
 use voucher_ledger::wire::{to_date, to_money};
 
 use crate::Failure;
-use crate::arguments::{Paging, ProgramArgument, optional_program, parse_day, parse_yuan};
+use crate::arguments::{
+    Paging, ProgramArgument, optional_program, parse_code, parse_day, parse_yuan,
+};
 use crate::connect::Client;
 use crate::output::{Output, Page, paginate};
 
@@ -94,6 +96,7 @@ fn parse_evidence(text: &str) -> Result<pb::Evidence, String> {
 /// `dispute-redemption`, `return-redemption`.
 #[derive(Args, Debug)]
 pub struct RedemptionWithReason {
+    #[arg(value_parser = parse_code)]
     redemption_id: String,
     #[arg(long)]
     reason: String,
@@ -152,6 +155,7 @@ impl RedemptionWithReason {
 /// One redemption by its id: `get-redemption`, `approve`, `confirm-redemption`.
 #[derive(Args, Debug)]
 pub struct RedemptionId {
+    #[arg(value_parser = parse_code)]
     redemption_id: String,
 }
 

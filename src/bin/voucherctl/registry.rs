@@ -8,7 +8,7 @@ use voucher_ledger::client::{Record, Value, optional, text};
 use voucher_ledger::proto::voucher::v1 as pb;
 
 use crate::Failure;
-use crate::arguments::ProgramArgument;
+use crate::arguments::{ProgramArgument, parse_code};
 use crate::connect::Client;
 use crate::output::{Output, emit};
 use crate::provider::provider_record;
@@ -17,6 +17,7 @@ use crate::provider::provider_record;
 pub struct RegisterEnterprise {
     /// 统一社会信用代码, 18 characters.
     #[arg(long)]
+    #[arg(value_parser = parse_code)]
     credit_code: String,
     #[arg(long)]
     name: String,
@@ -40,6 +41,7 @@ impl RegisterEnterprise {
 
 #[derive(Args, Debug)]
 pub struct GetEnterprise {
+    #[arg(value_parser = parse_code)]
     credit_code: String,
 }
 
@@ -58,6 +60,7 @@ impl GetEnterprise {
 pub struct RegisterProvider {
     /// 统一社会信用代码, 18 characters.
     #[arg(long)]
+    #[arg(value_parser = parse_code)]
     credit_code: String,
     #[arg(long)]
     name: String,
@@ -185,6 +188,7 @@ impl RoleArgument {
 
 #[derive(Args, Debug)]
 pub struct RevokeToken {
+    #[arg(value_parser = parse_code)]
     token_id: String,
 }
 

@@ -16,7 +16,8 @@ use voucher_ledger::wire::to_date;
 
 use crate::Failure;
 use crate::arguments::{
-    Paging, ProgramArgument, optional_program, parse_day, request_id_or_new, unsettled_failure,
+    Paging, ProgramArgument, optional_program, parse_code, parse_day, request_id_or_new,
+    unsettled_failure,
 };
 use crate::connect::Client;
 use crate::documents::{self, DocumentFormat, amount};
@@ -136,6 +137,7 @@ impl ListSettlements {
 
 #[derive(Args, Debug)]
 pub struct ExportSettlement {
+    #[arg(value_parser = parse_code)]
     settlement_id: String,
     #[arg(long, value_enum, default_value_t = DocumentFormat::Xlsx)]
     format: DocumentFormat,
@@ -205,6 +207,7 @@ fn statement_document(settlement: &pb::Settlement) -> Statement {
 
 #[derive(Args, Debug)]
 pub struct PaySettlement {
+    #[arg(value_parser = parse_code)]
     settlement_id: String,
     /// The bank's or treasury's reference for the transfer.
     #[arg(long)]

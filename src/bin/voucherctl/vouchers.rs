@@ -11,8 +11,8 @@ use voucher_ledger::wire::{to_date, to_money};
 
 use crate::Failure;
 use crate::arguments::{
-    Paging, ProgramArgument, optional_program, parse_day, parse_yuan, request_id_or_new,
-    unsettled_failure,
+    Paging, ProgramArgument, optional_program, parse_code, parse_day, parse_yuan,
+    request_id_or_new, unsettled_failure,
 };
 use crate::connect::Client;
 use crate::output::{Output, Page, paginate, with_request_id};
@@ -66,6 +66,7 @@ impl IssueVoucher {
 
 #[derive(Args, Debug)]
 pub struct GetVoucher {
+    #[arg(value_parser = parse_code)]
     voucher_id: String,
 }
 
@@ -116,6 +117,7 @@ impl ListVouchers {
 
 #[derive(Args, Debug)]
 pub struct RevokeVoucher {
+    #[arg(value_parser = parse_code)]
     voucher_id: String,
     #[arg(long)]
     reason: String,
@@ -135,6 +137,7 @@ impl RevokeVoucher {
 
 #[derive(Args, Debug)]
 pub struct ChangeVoucherProviders {
+    #[arg(value_parser = parse_code)]
     voucher_id: String,
     /// The providers that may redeem it from now on; repeat for several (at most 16). None:
     /// any provider of the program.

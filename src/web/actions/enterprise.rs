@@ -39,7 +39,7 @@ pub async fn approve_application(
     check_bureau_form(&viewer, &form.csrf)?;
     let command = face_value(&form.face_value).and_then(|face_value| {
         enterprise::approve_application(&pb::ApproveApplicationRequest {
-            application_id: form.application_id.trim().to_owned(),
+            application_id: crate::web::fields::code(&form.application_id),
             face_value,
         })
     });
@@ -60,7 +60,7 @@ pub async fn reject_application(
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
     let command = enterprise::reject_application(&pb::RejectApplicationRequest {
-        application_id: form.application_id.trim().to_owned(),
+        application_id: crate::web::fields::code(&form.application_id),
         reason: form.reason.clone(),
     });
     decided(&console, &viewer, command).await
@@ -75,6 +75,7 @@ async fn decided(
     let result = submit(console, viewer, command).await;
     let language = viewer.language;
     answer(
+        language,
         result,
         |outcome| match outcome {
             Outcome::Application(application) => decision_message(language, application),
@@ -112,7 +113,7 @@ pub async fn change_voucher_providers(
     let fields = Fields::parse(&body);
     check_bureau_form(&viewer, fields.one("csrf"))?;
     let language = viewer.language;
-    let voucher_id = VoucherId::parse(fields.one("voucher_id").trim())
+    let voucher_id = VoucherId::parse(&crate::web::fields::code(fields.one("voucher_id")))
         .map_err(|error| crate::web::pages::query::bad_field("voucher_id", error, language))?;
     let command = enterprise::change_voucher_providers(&pb::ChangeVoucherProvidersRequest {
         voucher_id: voucher_id.to_string(),
@@ -122,6 +123,7 @@ pub async fn change_voucher_providers(
     let result = submit(&console, &viewer, command).await;
     let history = of_record(&console, voucher_id).await;
     answer(
+        language,
         result,
         |outcome| match outcome {
             Outcome::Voucher(voucher) => format!(
@@ -153,12 +155,13 @@ pub async fn return_redemption(
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
     let command = enterprise::return_redemption(&pb::ReturnRedemptionRequest {
-        redemption_id: form.redemption_id.trim().to_owned(),
+        redemption_id: crate::web::fields::code(&form.redemption_id),
         reason: form.reason.clone(),
     });
     let result = submit(&console, &viewer, command).await;
     let language = viewer.language;
     answer(
+        language,
         result,
         |outcome| match outcome {
             Outcome::Redemption(claim) => format!(
@@ -174,7 +177,13 @@ pub async fn return_redemption(
             "confirmations" => {
                 confirmations::render(&console, &viewer, "/confirmations", None, Some(last))
             }
-            _ => Ok(actions_page(&console, &viewer, "/actions", Some(last))),
+            _ => Ok(actions_page(
+                &console,
+                &viewer,
+                "/actions",
+                Some(last),
+                None,
+            )),
         },
     )
 }
@@ -200,10 +209,10 @@ pub async fn publish_notice(
     let query = program_word(&form.program).and_then(|program| {
         enterprise::publish_notice(&pb::PublishNoticeRequest {
             program,
-            approved_from: form.approved_from.trim().to_owned(),
-            approved_until: form.approved_until.trim().to_owned(),
-            posted_from: form.posted_from.trim().to_owned(),
-            posted_until: form.posted_until.trim().to_owned(),
+            approved_from: crate::web::fields::day(&form.approved_from),
+            approved_until: crate::web::fields::day(&form.approved_until),
+            posted_from: crate::web::fields::day(&form.posted_from),
+            posted_until: crate::web::fields::day(&form.posted_until),
             redemption_ids: Vec::new(),
         })
     });
@@ -219,6 +228,7 @@ pub async fn publish_notice(
     };
     let language = viewer.language;
     answer(
+        language,
         result,
         |outcome| match outcome {
             Outcome::Notice(notice) => format!(

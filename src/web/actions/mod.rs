@@ -16,13 +16,14 @@ use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::fields::{code, day};
 use super::fragments::{LastAction, last_action};
 use super::i18n::Language;
 use super::layout::{self, Section, StatusWord, total, yuan};
 use super::pages::chrome;
 use super::pages::history::of_record;
 use super::pages::settlements;
-use super::{Console, PageError, Viewer, refusal};
+use super::{Console, PageError, Viewer, refused};
 use crate::api::convert::{invalid, to_money};
 use crate::api::requests;
 use crate::domain::command::Command;
@@ -30,11 +31,10 @@ use crate::domain::error::LedgerError;
 use crate::domain::ids::SettlementId;
 use crate::domain::ledger::Outcome;
 use crate::domain::model::{Actor, Settlement};
-use crate::domain::money::Money;
 use crate::domain::reason::ReasonCode;
 use crate::engine::EngineError;
 use crate::proto::voucher::v1 as pb;
-use forms::Forms;
+use forms::{Forms, Typed};
 
 pub use enterprise::{
     approve_application, change_voucher_providers, publish_notice, reject_application,
@@ -47,7 +47,13 @@ pub async fn page(
     OriginalUri(uri): OriginalUri,
 ) -> Result<Markup, PageError> {
     payments_or_bureau(&viewer)?;
-    Ok(actions_page(&console, &viewer, &uri.to_string(), None))
+    Ok(actions_page(
+        &console,
+        &viewer,
+        &uri.to_string(),
+        None,
+        None,
+    ))
 }
 
 pub(super) fn actions_page(
@@ -55,12 +61,14 @@ pub(super) fn actions_page(
     viewer: &Viewer,
     here: &str,
     outcome: Option<&LastAction>,
+    typed: Option<&Typed>,
 ) -> Markup {
     let language = viewer.language;
     let forms = Forms {
         language,
         csrf: &viewer.session.csrf,
         programs: console.engine.reader().policy().programs(),
+        typed,
     };
     let bureau = viewer.is_bureau();
     let body = html! {
@@ -100,15 +108,29 @@ pub async fn issue_voucher(
         let face_value = face_value(&form.face_value)?;
         requests::issue_voucher(&pb::IssueVoucherRequest {
             request_id: form.request_id.clone(),
-            enterprise_credit_code: form.enterprise_credit_code.trim().to_owned(),
+            enterprise_credit_code: code(&form.enterprise_credit_code),
             program,
             face_value,
-            valid_from: form.valid_from.clone(),
-            valid_until: form.valid_until.clone(),
+            valid_from: day(&form.valid_from),
+            valid_until: day(&form.valid_until),
             provider_credit_codes: Vec::new(),
         })
     });
-    Ok(act(&console, &viewer, command).await)
+    Ok(act(
+        &console,
+        &viewer,
+        command,
+        typed(
+            "issue-voucher",
+            &[
+                ("enterprise_credit_code", &form.enterprise_credit_code),
+                ("face_value", &form.face_value),
+                ("valid_from", &form.valid_from),
+                ("valid_until", &form.valid_until),
+            ],
+        ),
+    )
+    .await)
 }
 
 #[derive(Deserialize)]
@@ -125,10 +147,19 @@ pub async fn revoke_voucher(
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
     let command = requests::revoke_voucher(&pb::RevokeVoucherRequest {
-        voucher_id: form.voucher_id.trim().to_owned(),
+        voucher_id: code(&form.voucher_id),
         reason: form.reason.clone(),
     });
-    Ok(act(&console, &viewer, command).await)
+    Ok(act(
+        &console,
+        &viewer,
+        command,
+        typed(
+            "revoke-voucher",
+            &[("voucher_id", &form.voucher_id), ("reason", &form.reason)],
+        ),
+    )
+    .await)
 }
 
 #[derive(Deserialize)]
@@ -146,12 +177,24 @@ pub async fn reverse_redemption(
     check_bureau_form(&viewer, &form.csrf)?;
     let command = requests::reverse_redemption(
         &pb::ReverseRedemptionRequest {
-            redemption_id: form.redemption_id.trim().to_owned(),
+            redemption_id: code(&form.redemption_id),
             reason: form.reason.clone(),
         },
         Actor::Bureau,
     );
-    Ok(act(&console, &viewer, command).await)
+    Ok(act(
+        &console,
+        &viewer,
+        command,
+        typed(
+            "reverse-redemption",
+            &[
+                ("redemption_id", &form.redemption_id),
+                ("reason", &form.reason),
+            ],
+        ),
+    )
+    .await)
 }
 
 #[derive(Deserialize)]
@@ -169,9 +212,18 @@ pub async fn approve_redemption(
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
     let command = requests::approve_redemption(&pb::ApproveRedemptionRequest {
-        redemption_id: form.redemption_id.trim().to_owned(),
+        redemption_id: code(&form.redemption_id),
     });
-    Ok(act(&console, &viewer, command).await)
+    Ok(act(
+        &console,
+        &viewer,
+        command,
+        typed(
+            "approve-redemption",
+            &[("redemption_id", &form.redemption_id)],
+        ),
+    )
+    .await)
 }
 
 pub async fn reject_redemption(
@@ -181,10 +233,22 @@ pub async fn reject_redemption(
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
     let command = requests::reject_redemption(&pb::RejectRedemptionRequest {
-        redemption_id: form.redemption_id.trim().to_owned(),
+        redemption_id: code(&form.redemption_id),
         reason: form.reason.clone(),
     });
-    Ok(act(&console, &viewer, command).await)
+    Ok(act(
+        &console,
+        &viewer,
+        command,
+        typed(
+            "reject-redemption",
+            &[
+                ("redemption_id", &form.redemption_id),
+                ("reason", &form.reason),
+            ],
+        ),
+    )
+    .await)
 }
 
 #[derive(Deserialize)]
@@ -205,12 +269,24 @@ pub async fn create_settlement(
     let command = program_word(&form.program).and_then(|program| {
         requests::create_settlement(&pb::CreateSettlementRequest {
             request_id: form.request_id.clone(),
-            provider_credit_code: form.provider_credit_code.trim().to_owned(),
+            provider_credit_code: code(&form.provider_credit_code),
             program,
-            up_to_date: form.up_to_date.trim().to_owned(),
+            up_to_date: day(&form.up_to_date),
         })
     });
-    Ok(act(&console, &viewer, command).await)
+    Ok(act(
+        &console,
+        &viewer,
+        command,
+        typed(
+            "create-settlement",
+            &[
+                ("provider_credit_code", &form.provider_credit_code),
+                ("up_to_date", &form.up_to_date),
+            ],
+        ),
+    )
+    .await)
 }
 
 #[derive(Deserialize)]
@@ -234,18 +310,32 @@ pub async fn record_settlement_payment(
     viewer.check_csrf(&form.csrf)?;
     payments_or_bureau(&viewer)?;
     let command = requests::record_settlement_payment(&pb::RecordSettlementPaymentRequest {
-        settlement_id: form.settlement_id.trim().to_owned(),
+        settlement_id: code(&form.settlement_id),
         bank_reference: form.bank_reference.clone(),
-        paid_on: form.paid_on.trim().to_owned(),
+        paid_on: day(&form.paid_on),
     });
-    let statement = SettlementId::parse(form.settlement_id.trim()).ok();
+    let statement = SettlementId::parse(&code(&form.settlement_id)).ok();
     let Some(settlement_id) = statement.filter(|_| form.from == "statement") else {
-        return Ok(act(&console, &viewer, command).await);
+        return Ok(act(
+            &console,
+            &viewer,
+            command,
+            typed(
+                "record-settlement-payment",
+                &[
+                    ("settlement_id", &form.settlement_id),
+                    ("bank_reference", &form.bank_reference),
+                    ("paid_on", &form.paid_on),
+                ],
+            ),
+        )
+        .await);
     };
     let result = submit(&console, &viewer, command).await;
     let history = of_record(&console, settlement_id).await;
     let language = viewer.language;
     answer(
+        language,
         result,
         |outcome| done_message(language, outcome),
         |last| settlements::render(&console, &viewer, settlement_id, &history, Some(last)),
@@ -268,11 +358,20 @@ pub async fn register_enterprise(
 ) -> Result<Response, PageError> {
     check_bureau_form(&viewer, &form.csrf)?;
     let command = requests::register_enterprise(&pb::RegisterEnterpriseRequest {
-        credit_code: form.credit_code.trim().to_owned(),
+        credit_code: code(&form.credit_code),
         name: form.name.clone(),
         check_digit_override_reason: String::new(),
     });
-    Ok(act(&console, &viewer, command).await)
+    Ok(act(
+        &console,
+        &viewer,
+        command,
+        typed(
+            "register-enterprise",
+            &[("credit_code", &form.credit_code), ("name", &form.name)],
+        ),
+    )
+    .await)
 }
 
 pub async fn register_provider(
@@ -283,13 +382,22 @@ pub async fn register_provider(
     check_bureau_form(&viewer, &form.csrf)?;
     let command = program_word(&form.program).and_then(|program| {
         requests::register_provider(&pb::RegisterProviderRequest {
-            credit_code: form.credit_code.trim().to_owned(),
+            credit_code: code(&form.credit_code),
             name: form.name.clone(),
             program,
             check_digit_override_reason: String::new(),
         })
     });
-    Ok(act(&console, &viewer, command).await)
+    Ok(act(
+        &console,
+        &viewer,
+        command,
+        typed(
+            "register-provider",
+            &[("credit_code", &form.credit_code), ("name", &form.name)],
+        ),
+    )
+    .await)
 }
 
 pub(super) fn bureau_only(viewer: &Viewer) -> Result<(), PageError> {
@@ -315,18 +423,52 @@ pub(super) fn check_bureau_form(viewer: &Viewer, csrf: &str) -> Result<(), PageE
     bureau_only(viewer)
 }
 
+/// A form's fields as typed, to draw back into it if it is refused.
+fn typed(form: &'static str, values: &[(&'static str, &String)]) -> Typed {
+    Typed {
+        form,
+        values: values
+            .iter()
+            .map(|(field, value)| (*field, (*value).clone()))
+            .collect(),
+        bad: None,
+    }
+}
+
 /// Submits a parsed command and answers with the actions page, what happened on top, under
-/// the status a refusal maps to. A parse failure reads as the ledger's refusal would.
+/// the status a refusal maps to. A parse failure reads as the ledger's refusal would. A
+/// refused form comes back filled with what was typed, the field at fault marked.
 async fn act(
     console: &Console,
     viewer: &Viewer,
     command: Result<Command, LedgerError>,
+    mut typed: Typed,
 ) -> Response {
     let result = submit(console, viewer, command).await;
     let language = viewer.language;
-    let draw = |last: &LastAction| Ok(actions_page(console, viewer, "/actions", Some(last)));
-    answer(result, |outcome| done_message(language, outcome), draw)
-        .unwrap_or_else(IntoResponse::into_response)
+    let draw = |last: &LastAction| {
+        let refill = match last {
+            LastAction::Refused(refusal) => {
+                typed.bad = refusal.field;
+                Some(&typed)
+            }
+            LastAction::Done(_) => None,
+        };
+        Ok(actions_page(
+            console,
+            viewer,
+            "/actions",
+            Some(last),
+            refill,
+        ))
+    };
+    answer(
+        language,
+        result,
+        |outcome| done_message(language, outcome),
+        draw,
+    )
+    .unwrap_or_else(IntoResponse::into_response)
 }
 
 /// Submits a parsed command; a parse failure is the ledger's refusal, as over gRPC.
@@ -344,6 +486,7 @@ pub(super) async fn submit(
 /// Answers a form with the page `draw` draws, what happened on top: the outcome in the words
 /// `done` gives it, or the refusal as the ledger words it, under the status it maps to.
 pub(super) fn answer(
+    language: Language,
     result: Result<Outcome, EngineError>,
     done: impl FnOnce(&Outcome) -> String,
     draw: impl FnOnce(&LastAction) -> Result<Markup, PageError>,
@@ -351,8 +494,8 @@ pub(super) fn answer(
     match result {
         Ok(outcome) => Ok(draw(&LastAction::Done(done(&outcome)))?.into_response()),
         Err(error) => {
-            let (status, line) = refusal(&error);
-            Ok((status, draw(&LastAction::Refused(line))?).into_response())
+            let (status, refusal) = refused(&error, language);
+            Ok((status, draw(&LastAction::Refused(refusal))?).into_response())
         }
     }
 }
@@ -445,15 +588,23 @@ pub(super) fn program_word(word: &str) -> Result<i32, LedgerError> {
         })
 }
 
-/// A typed amount (`1,000,000.00`), or none when the field is empty.
+/// A typed amount (`1,000,000.00`, `¥30万`, full-width digits), or none when the field is
+/// empty.
 pub(super) fn face_value(
     text: &str,
 ) -> Result<Option<crate::proto::google::r#type::Money>, LedgerError> {
-    let text = text.trim();
-    if text.is_empty() {
+    typed_amount("face_value", text)
+}
+
+/// An amount as people type it (`crate::domain::typed`), or none when the field is blank.
+pub(crate) fn typed_amount(
+    field: &'static str,
+    text: &str,
+) -> Result<Option<crate::proto::google::r#type::Money>, LedgerError> {
+    if crate::domain::typed::normalise(text).is_empty() {
         return Ok(None);
     }
-    Money::parse_yuan(text)
+    crate::domain::typed::amount_as_typed(text)
         .map(|amount| Some(to_money(amount)))
-        .map_err(|error| invalid("face_value", error))
+        .map_err(|error| invalid(field, error))
 }

@@ -14,7 +14,6 @@ use super::history::{audit_link_cell, records_cell, what, when_cell, who, window
 use super::query::bad_field;
 use super::{refused, shell};
 use crate::api::convert::{optional_id, optional_record_id};
-use crate::domain::dates::parse_date;
 use crate::domain::error::LedgerError;
 use crate::domain::ids::TokenId;
 use crate::domain::input::InputError;
@@ -48,11 +47,18 @@ impl Asked {
         let text = |value: &Option<String>| value.as_deref().unwrap_or_default().trim().to_owned();
         let (token, day, record) = (text(&query.token), text(&query.day), text(&query.record));
         let refused = |error: LedgerError| PageError::engine(EngineError::Ledger(error), language);
-        let token_id =
-            optional_id("token", &token.to_ascii_uppercase(), TokenId::parse).map_err(refused)?;
+        let token_id = optional_id(
+            "token",
+            &crate::domain::typed::id_as_typed(&token),
+            TokenId::parse,
+        )
+        .map_err(refused)?;
         let on_day = match day.as_str() {
             "" => None,
-            day => Some(parse_date(day).map_err(|error| bad_field("day", error, language))?),
+            day => Some(
+                crate::domain::typed::date_as_typed(day)
+                    .map_err(|error| bad_field("day", error, language))?,
+            ),
         };
         let record_id = optional_record_id("record", &record).map_err(refused)?;
         let before = match text(&query.before).as_str() {

@@ -7,8 +7,6 @@ use serde::Deserialize;
 
 use super::query::{optional, optional_program};
 use super::{ROWS_PER_PAGE, refused, shell};
-use crate::domain::credit_code::CreditCode;
-use crate::domain::dates::parse_date;
 use crate::domain::ids::RedemptionId;
 use crate::domain::input::InputError;
 use crate::domain::model::{Actor, Redemption, RedemptionStatus};
@@ -95,12 +93,17 @@ fn filter_of(
         optional(
             field,
             text.as_deref().map(str::trim),
-            CreditCode::parse,
+            crate::domain::typed::credit_code_as_typed,
             language,
         )
     };
     let day = |field, text: &Option<String>| {
-        optional(field, text.as_deref().map(str::trim), parse_date, language)
+        optional(
+            field,
+            text.as_deref().map(str::trim),
+            crate::domain::typed::date_as_typed,
+            language,
+        )
     };
     Ok(RedemptionFilter {
         program: optional_program(policy, query.program.as_deref(), language)?,

@@ -9,12 +9,11 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{EnterpriseViewer, shell};
-use crate::api::convert::{invalid, to_money};
+
 use crate::api::enterprise;
 use crate::domain::error::LedgerError;
 use crate::domain::ids::ApplicationId;
 use crate::domain::model::{Provider, VoucherApplication};
-use crate::domain::money::Money;
 use crate::domain::policy::{Policy, ProgramRules};
 use crate::proto::voucher::v1 as pb;
 use crate::web::actions::{answer, program_word, submit};
@@ -186,6 +185,7 @@ pub async fn apply(
     let result = submit(&console, &viewer.viewer, command).await;
     let language = viewer.viewer.language;
     answer(
+        language,
         result,
         |outcome| match outcome {
             crate::domain::ledger::Outcome::Application(application) => format!(
@@ -201,13 +201,8 @@ pub async fn apply(
     )
 }
 
-/// The amount typed (`1,000,000.00`); empty is left for the parser to refuse as missing.
+/// The amount typed (`1,000,000.00`, `30万`, full-width digits); empty is left for the parser
+/// to refuse as missing.
 fn amount(text: &str) -> Result<Option<crate::proto::google::r#type::Money>, LedgerError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Ok(None);
-    }
-    Money::parse_yuan(text)
-        .map(|amount| Some(to_money(amount)))
-        .map_err(|error| invalid("amount", error))
+    crate::web::actions::typed_amount("amount", text)
 }

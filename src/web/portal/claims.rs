@@ -173,7 +173,7 @@ pub async fn confirm(
     viewer.viewer.check_csrf(&form.csrf)?;
     let command = enterprise::confirm_redemption(
         &pb::ConfirmRedemptionRequest {
-            redemption_id: form.redemption_id.trim().to_owned(),
+            redemption_id: crate::web::fields::code(&form.redemption_id),
         },
         viewer.actor(),
     );
@@ -195,7 +195,7 @@ pub async fn dispute(
     viewer.viewer.check_csrf(&form.csrf)?;
     let command = enterprise::dispute_redemption(
         &pb::DisputeRedemptionRequest {
-            redemption_id: form.redemption_id.trim().to_owned(),
+            redemption_id: crate::web::fields::code(&form.redemption_id),
             reason: form.reason.clone(),
         },
         viewer.actor(),
@@ -212,6 +212,7 @@ async fn acted(
     let result = submit(console, &viewer.viewer, command).await;
     let language = viewer.viewer.language;
     answer(
+        language,
         result,
         |outcome| match outcome {
             Outcome::Redemption(claim) if claim.confirmed_at.is_some() => format!(
