@@ -335,6 +335,27 @@ pub fn describe_status(status: &Status) -> String {
     line
 }
 
+/// A refusal in the catalogue's words (`domain::reason_text`): what is wrong and what to do,
+/// the field in words, the amount left; `None` when the status carries no reason of ours.
+pub fn explain_status(status: &Status, lang: crate::domain::reason_text::Lang) -> Option<String> {
+    use crate::domain::reason::ReasonCode;
+    let info = status.get_details_error_info()?;
+    let reason = ReasonCode::ALL
+        .iter()
+        .find(|reason| reason.as_str() == info.reason)?;
+    let field = info.metadata.get("field").map(String::as_str);
+    let left = info
+        .metadata
+        .get(REMAINING_CNY)
+        .map(|remaining| grouped_plain_yuan(remaining));
+    Some(crate::domain::reason_text::worded(
+        *reason,
+        field,
+        left.as_deref(),
+        lang,
+    ))
+}
+
 /// An error and its causes on one line (a transport error alone says only "transport
 /// error"); a cause whose words are already on the line is not repeated.
 pub fn error_chain(error: &dyn std::error::Error) -> String {

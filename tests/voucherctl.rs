@@ -214,6 +214,22 @@ fn refused_as_in_the_readme(provider: &Ctl, voucher_id: &str) {
         "{stderr}"
     );
 
+    // Issue 16: `--lang zh` words the refusal from the catalogue, the wire's line under
+    // 技术信息; the amount typed as a clerk would (500万) reads as 5,000,000.
+    let mut in_chinese = over_cap.to_vec();
+    *in_chinese.last_mut().expect("the amount") = "500万";
+    in_chinese.extend(["--lang", "zh"]);
+    let refused = provider.run(&in_chinese);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    let (first, technical) = stderr.split_once("技术信息: ").expect("技术信息");
+    assert!(first.contains("超过了该企业本年度的补贴额度"), "{stderr}");
+    assert!(!first.contains("CAP_EXCEEDED"), "{stderr}");
+    assert!(
+        technical.contains("CAP_EXCEEDED") && technical.contains("2,000,000.00"),
+        "{stderr}"
+    );
+
     let mut fraction = over_cap;
     fraction[10] = "10.001";
     let bad_input = provider.run(&fraction);

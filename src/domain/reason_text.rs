@@ -356,27 +356,32 @@ pub fn field_words(field: &str, lang: Lang) -> &str {
 /// The catalogue's sentence for an error: the field in words first when it names one, the
 /// amount left when the refusal carries it (`¥1,234.56`).
 pub fn sentence(error: &LedgerError, lang: Lang) -> String {
-    let text = explain(error.reason(), lang);
-    match error {
+    let (field, remaining) = match error {
         LedgerError::InvalidArgument { field, .. } | LedgerError::NotFound { field, .. } => {
-            let field = field_words(field, lang);
-            match lang {
-                Lang::Zh => format!("{field}：{text}"),
-                Lang::En => format!("{field}: {text}"),
-            }
+            (Some(*field), None)
         }
-        LedgerError::Refused(refusal) => match refusal.remaining {
-            Some(remaining) => {
-                let left = remaining.to_grouped_string();
-                match lang {
-                    Lang::Zh => format!("{text}剩余 ¥{left}。"),
-                    Lang::En => format!("{text} ¥{left} is left."),
-                }
-            }
-            None => text.to_owned(),
-        },
-        _ => text.to_owned(),
+        LedgerError::Refused(refusal) => (None, refusal.remaining),
+        _ => (None, None),
+    };
+    let left = remaining.map(|remaining| remaining.to_grouped_string());
+    worded(error.reason(), field, left.as_deref(), lang)
+}
+
+/// The catalogue's sentence for a reason, the field it names (a wire name such as
+/// `face_value`) in words before it, and the amount left (grouped yuan, `1,234.56`) after.
+pub fn worded(reason: ReasonCode, field: Option<&str>, left: Option<&str>, lang: Lang) -> String {
+    let text = explain(reason, lang);
+    let mut line = match (field, lang) {
+        (Some(field), Lang::Zh) => format!("{}：{text}", field_words(field, lang)),
+        (Some(field), Lang::En) => format!("{}: {text}", field_words(field, lang)),
+        (None, _) => text.to_owned(),
+    };
+    match (left, lang) {
+        (Some(left), Lang::Zh) => line.push_str(&format!("剩余 ¥{left}。")),
+        (Some(left), Lang::En) => line.push_str(&format!(" ¥{left} is left.")),
+        (None, _) => {}
     }
+    line
 }
 
 #[cfg(test)]

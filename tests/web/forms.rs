@@ -302,3 +302,74 @@ async fn the_bureau_reviews_and_settles_through_the_forms() {
         "{providers}"
     );
 }
+
+/// Issue 16: a refused form says what is wrong in the clerk's words, keeps the wire's code in
+/// 技术信息 only, and comes back filled with what was typed, the bad field marked.
+#[tokio::test]
+async fn a_refused_issue_form_comes_back_filled_in_words_a_clerk_reads() {
+    let mut world = world_with_console().await;
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let csrf = browser.csrf().await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("request_id", "web-typo"),
+        ("enterprise_credit_code", "91440300192203821"),
+        ("program", "compute"),
+        ("face_value", "12万"),
+        ("valid_from", ""),
+        ("valid_until", ""),
+    ];
+    let (status, _, page) = browser.post("/actions/issue-voucher", &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(
+        page.contains("企业信用代码：统一社会信用代码应为18位数字或大写字母"),
+        "{page}"
+    );
+    // The wire's code only inside the collapsed technical details.
+    let (outside, technical) = page
+        .split_once("<details class=\"technical\">")
+        .expect("技术信息");
+    assert!(!outside.contains("MALFORMED_CREDIT_CODE"), "{outside}");
+    assert!(technical.contains("技术信息"));
+    assert!(technical.contains("MALFORMED_CREDIT_CODE"));
+    // What was typed is back in the form, the bad field marked.
+    assert!(page.contains("value=\"91440300192203821\""), "{page}");
+    assert!(page.contains("value=\"12万\""), "{page}");
+    let field = page
+        .split("name=\"enterprise_credit_code\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .expect("the credit code field");
+    assert!(field.contains("aria-invalid=\"true\""), "{field}");
+    assert!(field.contains("class=\"invalid\""), "{field}");
+    assert_eq!(vouchers_issued(&mut world.bureau).await, 0);
+
+    // In English the same catalogue speaks English.
+    browser.get("/language?to=en&back=%2Factions").await;
+    let (status, _, page) = browser.post("/actions/issue-voucher", &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("enterprise credit code: A unified social credit code"),
+        "{page}"
+    );
+}
+
+/// Issue 16: amounts as people type them, `30万` and full-width digits, in the face value.
+#[tokio::test]
+async fn the_issue_form_reads_wan_and_full_width_digits() {
+    let mut world = world_with_console().await;
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let csrf = browser.csrf().await;
+    let (status, _, page) = browser.issue_compute_voucher(&csrf, "wan", "30万").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let voucher = get_voucher(&mut world.bureau, "V000000000001").await;
+    assert_eq!(yuan(&voucher.face_value), "300000.00");
+    let (status, _, page) = browser
+        .issue_compute_voucher(&csrf, "wide", "￥１２，３４５．６７元")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let voucher = get_voucher(&mut world.bureau, "V000000000002").await;
+    assert_eq!(yuan(&voucher.face_value), "12345.67");
+}

@@ -32,6 +32,6 @@ pub fn run(cli: &Cli) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(status) => fail(1, &format!("not serving (status {status})")),
-        Err(failure) => failure.report(None),
+        Err(failure) => failure.report(None, cli.lang),
     }
 }

@@ -55,7 +55,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use tonic::{Code, Status};
-use voucher_ledger::client::{describe_status, is_transport_failure};
+use voucher_ledger::client::{describe_status, explain_status, is_transport_failure};
+use voucher_ledger::domain::reason_text::Lang;
 
 use crate::connect::Client;
 use crate::output::Output;
@@ -98,6 +99,10 @@ struct Cli {
     /// Print each reply as one JSON object per line (money as "1234.56").
     #[arg(long, global = true, help_heading = GLOBAL)]
     json: bool,
+    /// The language of a refusal: `en` prints the ledger's line as it is; `zh` prints what is
+    /// wrong and what to do in Chinese, with the ledger's line under 技术信息.
+    #[arg(long, global = true, value_enum, default_value = "en", help_heading = GLOBAL)]
+    lang: LangArgument,
     /// For https:// addresses: the CA that signed the server's certificate (PEM). Without it,
     /// the public web PKI roots are trusted.
     #[arg(long, global = true, env = "VOUCHER_CA_CERT", value_name = "FILE", help_heading = GLOBAL)]
@@ -237,15 +242,16 @@ fn main() -> ExitCode {
     }
     let token = match token::resolve(&cli, &matches) {
         Ok(token) => token,
-        Err(failure) => return failure.report(None),
+        Err(failure) => return failure.report(None, cli.lang),
     };
     let runtime = match async_runtime() {
         Ok(runtime) => runtime,
         Err(exit) => return exit,
     };
+    let lang = cli.lang;
     match runtime.block_on(run(cli, &token)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(Some(&token.origin)),
+        Err(failure) => failure.report(Some(&token.origin), lang),
     }
 }
 
@@ -316,6 +322,13 @@ async fn execute(command: Command, client: &mut Client, output: &Output) -> Resu
     }
 }
 
+/// `--lang`: the language refusals are worded in.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LangArgument {
+    En,
+    Zh,
+}
+
 /// Why voucherctl stops, and so its exit code.
 #[derive(Debug)]
 enum Failure {
@@ -340,14 +353,24 @@ impl From<Status> for Failure {
 
 impl Failure {
     /// Writes the failure to stderr (and, for a refused token, where it came from).
-    fn report(self, token_origin: Option<&str>) -> ExitCode {
+    fn report(self, token_origin: Option<&str>, lang: LangArgument) -> ExitCode {
         match self {
             Failure::Usage(message) => fail(2, &message),
             Failure::Connect(message) => fail(3, &message),
             Failure::Refused(message) => fail(1, &message),
             Failure::Call { status, note } => {
                 let code = if is_transport_failure(&status) { 3 } else { 1 };
-                let exit = fail(code, &describe_status(&status));
+                let worded = (lang == LangArgument::Zh)
+                    .then(|| explain_status(&status, Lang::Zh))
+                    .flatten();
+                let exit = match worded {
+                    Some(sentence) => {
+                        let exit = fail(code, &sentence);
+                        eprintln!("技术信息: {}", describe_status(&status));
+                        exit
+                    }
+                    None => fail(code, &describe_status(&status)),
+                };
                 if let Some(note) = note {
                     eprintln!("note: {note}");
                 }
