@@ -102,7 +102,7 @@ async function main() {
     assert.equal(await page.textContent("h1"), "总览");
 
     // Issue a voucher through the form.
-    await page.click("nav >> text=操作");
+    await page.click('nav a[href="/actions"]');  // 操作
     const form = page.locator("form#issue-voucher");
     await form.locator("input[name=enterprise_credit_code]").fill(ENTERPRISE);
     await form.locator("select[name=program]").selectOption("compute");
@@ -114,7 +114,7 @@ async function main() {
     await shoot(page, "02-actions-issued");
 
     // The bar before and after a redemption over gRPC.
-    await page.click("nav >> text=企业");
+    await page.click('nav a[href="/enterprises"]');  // 企业
     assert.equal(await redeemedPercent(page), 0);
     ctl(server.grpc, providerToken, "redeem", "--voucher", "V000000000001", "--enterprise", ENTERPRISE,
       "--invoice-number", "24322000000012345678", "--invoice-date", "2026-11-18", "--amount", "200,000.00");
@@ -127,18 +127,18 @@ async function main() {
     assert.match(await page.content(), /R000000000001/);
     await shoot(page, "04-enterprise");
 
-    await page.click("nav >> text=核销记录");
+    await page.click('nav a[href="/redemptions"]');  // 核销记录
     await page.fill("input[name=provider]", PROVIDER);
     await page.click("form.filters button[type=submit]");
     assert.match(await page.content(), /<td>R000000000001<\/td>/);
     await shoot(page, "05-redemptions");
 
-    await page.click("nav >> text=服务商");
+    await page.click('nav a[href="/providers"]');  // 服务商
     assert.match(await page.content(), /启东云算力服务有限公司/);
     await shoot(page, "06-providers");
 
     // The overview, and the XLSX report from its button.
-    await page.click("nav >> text=总览");
+    await page.click('nav a[href="/"]');  // 总览
     assert.match(await page.content(), /100,000\.00/);
     await shoot(page, "00-overview");
     const [download] = await Promise.all([
