@@ -248,7 +248,13 @@ fn attachment(bytes: Vec<u8>, stem: &str, format: Format) -> Response {
 fn internal(language: Language) -> PageError {
     PageError::Ledger {
         status: axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-        message: "internal error".to_owned(),
+        message: language
+            .pick(
+                "报表生成失败，请稍后再试。",
+                "The document could not be written: try again shortly.",
+            )
+            .to_owned(),
+        technical: Some("INTERNAL: internal error".to_owned()),
         language,
     }
 }

@@ -222,6 +222,17 @@ pub fn page(chrome: &Chrome<'_>, section: Section, title: &str, body: Markup) ->
 
 /// A page outside the signed-in shell: sign-in, and errors.
 pub fn bare(language: Language, title: &str, message: &str) -> Markup {
+    bare_refusal(language, title, message, None)
+}
+
+/// A page of its own for a refusal: the sentence, and the wire's words in a collapsed
+/// 技术信息 when there are any.
+pub fn bare_refusal(
+    language: Language,
+    title: &str,
+    message: &str,
+    technical: Option<&str>,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang=(language.html_lang()) {
@@ -229,7 +240,15 @@ pub fn bare(language: Language, title: &str, message: &str) -> Markup {
             body class="bare" {
                 main {
                     h1 { (title) }
-                    p class="message error" { (message) }
+                    div class="message error" {
+                        p { (message) }
+                        @if let Some(technical) = technical {
+                            details class="technical" {
+                                summary { (language.pick("技术信息", "Technical details")) }
+                                code { (technical) }
+                            }
+                        }
+                    }
                     p { a href="/" { (language.pick("返回首页", "Back to the start page")) } }
                 }
             }

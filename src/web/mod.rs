@@ -461,20 +461,23 @@ enum PageError {
     EnterpriseOnly { language: Language, reading: bool },
     /// A form without the session's CSRF secret.
     Forgery,
-    /// What the ledger said, as gRPC would say it.
+    /// What the ledger said: the catalogue's sentence, and the line gRPC would say kept for a
+    /// collapsed 技术信息.
     Ledger {
         status: StatusCode,
         message: String,
+        technical: Option<String>,
         language: Language,
     },
 }
 
 impl PageError {
     fn engine(error: EngineError, language: Language) -> PageError {
-        let (status, message) = refusal(&error);
+        let (status, refusal) = refused(&error, language);
         PageError::Ledger {
             status,
-            message,
+            message: refusal.sentence,
+            technical: Some(refusal.technical),
             language,
         }
     }
@@ -618,10 +621,16 @@ impl IntoResponse for PageError {
             PageError::Ledger {
                 status,
                 message,
+                technical,
                 language,
             } => (
                 status,
-                layout::bare(language, language.pick("出错了", "Error"), &message),
+                layout::bare_refusal(
+                    language,
+                    language.pick("出错了", "Error"),
+                    &message,
+                    technical.as_deref(),
+                ),
             )
                 .into_response(),
         }

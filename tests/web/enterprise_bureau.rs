@@ -99,7 +99,25 @@ async fn apply_through_the_form(enterprise: &Browser) {
         ("purpose", "训练启东港口调度大模型"),
         ("other_subsidies", ""),
     ];
-    let (status, _, page) = enterprise.post("/my/apply", &form).await;
+    // Issue 16: a refused application comes back as typed, the amount marked, in words.
+    let mut typo = form;
+    typo[3] = ("amount", "30.0000001万");
+    typo[1] = ("request_id", "typo");
+    let (status, _, page) = enterprise.post("/my/apply", &typo).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("金额：金额最多精确到分"), "{page}");
+    assert!(page.contains("value=\"QD-2026-001\""), "{page}");
+    assert!(page.contains("value=\"30.0000001万\""), "{page}");
+    let field = page
+        .split("name=\"amount\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').next())
+        .expect("the amount field");
+    assert!(field.contains("aria-invalid=\"true\""), "{field}");
+    // 30万 as people type it is the 300,000.00 of the form.
+    let mut wan = form;
+    wan[3] = ("amount", "30万");
+    let (status, _, page) = enterprise.post("/my/apply", &wan).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("已提交申领 A000000000001"), "{page}");
     assert_eq!(nav_count(&page, "申领"), "1", "its own application waits");

@@ -48,7 +48,7 @@ pub async fn applications(
         ApplicationId::parse,
         language,
     )?;
-    render(&console, &viewer, &uri.to_string(), after, None)
+    render(&console, &viewer, &uri.to_string(), after, None, None)
 }
 
 /// One page of the enterprise's applications, the forms to apply, what the last form did on
@@ -59,6 +59,7 @@ fn render(
     here: &str,
     after: Option<ApplicationId>,
     last: Option<&LastAction>,
+    typed: Option<&Fields>,
 ) -> Result<Markup, PageError> {
     let language = viewer.viewer.language;
     let reader = console.engine.reader();
@@ -72,11 +73,23 @@ fn render(
     let mut forms = Vec::new();
     for rules in policy.programs() {
         let (providers, _) = providers_of(reader, rules.code).map_err(refused(language))?;
+        // A refused application comes back in its program's form as it was typed, the field
+        // at fault marked.
+        let refill = typed
+            .filter(|fields| fields.one("program") == rules.code.as_str())
+            .map(|fields| Refill {
+                fields,
+                bad: match last {
+                    Some(LastAction::Refused(refusal)) => refusal.field,
+                    _ => None,
+                },
+            });
         forms.push(apply_form(
             language,
             &viewer.viewer.session.csrf,
             rules,
             &providers,
+            refill,
         ));
     }
     let body = html! {
@@ -127,13 +140,39 @@ fn own_table(language: Language, policy: &Policy, applications: &[VoucherApplica
     table(&columns, rows, Some(empty))
 }
 
+/// A refused application's fields as typed, and the field the refusal names.
+struct Refill<'a> {
+    fields: &'a Fields,
+    bad: Option<&'static str>,
+}
+
+impl Refill<'_> {
+    fn value(refill: Option<&Self>, name: &str) -> Option<String> {
+        refill.map(|refill| refill.fields.one(name).to_owned())
+    }
+
+    fn bad(refill: Option<&Self>, name: &str) -> bool {
+        refill.is_some_and(|refill| refill.bad == Some(name))
+    }
+}
+
 /// The form to apply under one program, with that program's providers to choose from.
 fn apply_form(
     language: Language,
     csrf: &str,
     rules: &ProgramRules,
     providers: &[Provider],
+    refill: Option<Refill<'_>>,
 ) -> Markup {
+    let refill = refill.as_ref();
+    let value = |name: &str| Refill::value(refill, name);
+    let bad = |name: &str| Refill::bad(refill, name);
+    let chosen: std::collections::BTreeSet<crate::domain::credit_code::CreditCode> = refill
+        .map(|refill| refill.fields.all("provider"))
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|code| crate::domain::typed::credit_code_as_typed(code).ok())
+        .collect();
     let heading = format!(
         "{} {}",
         language.pick("申领", "Apply for a"),
@@ -145,12 +184,12 @@ fn apply_form(
             input type="hidden" name="csrf" value=(csrf);
             input type="hidden" name="request_id" value=(uuid::Uuid::new_v4().to_string());
             input type="hidden" name="program" value=(rules.code);
-            label { (language.pick("申领金额（元）", "Amount (yuan)")) input name="amount" required inputmode="decimal" maxlength="40"; }
-            (provider_choices(language, providers, &Default::default()))
-            label { (language.pick("合同编号", "Contract number")) input name="contract_number" required maxlength="500"; }
-            label { (language.pick("合同文件 SHA-256", "Contract file SHA-256")) input name="contract_sha256" required minlength="64" maxlength="64" pattern="[0-9a-fA-F]{64}"; }
-            label { (language.pick("用途（训练的模型或应用场景）", "Purpose (the model trained or the scenario served)")) input name="purpose" required maxlength="500"; }
-            label { (language.pick("其他财政补贴（无则留空）", "Other public funding for this contract (empty: none)")) input name="other_subsidies" maxlength="500"; }
+            label { (language.pick("申领金额（元）", "Amount (yuan)")) input name="amount" required inputmode="decimal" maxlength="40" value=[value("amount")] class=[bad("amount").then_some("invalid")] aria-invalid=[bad("amount").then_some("true")]; }
+            (provider_choices(language, providers, &chosen))
+            label { (language.pick("合同编号", "Contract number")) input name="contract_number" required maxlength="500" value=[value("contract_number")] class=[bad("contract_number").then_some("invalid")] aria-invalid=[bad("contract_number").then_some("true")]; }
+            label { (language.pick("合同文件 SHA-256", "Contract file SHA-256")) input name="contract_sha256" required minlength="64" maxlength="64" pattern="[0-9a-fA-F]{64}" value=[value("contract_sha256")] class=[bad("contract_sha256").then_some("invalid")] aria-invalid=[bad("contract_sha256").then_some("true")]; }
+            label { (language.pick("用途（训练的模型或应用场景）", "Purpose (the model trained or the scenario served)")) input name="purpose" required maxlength="500" value=[value("purpose")] class=[bad("purpose").then_some("invalid")] aria-invalid=[bad("purpose").then_some("true")]; }
+            label { (language.pick("其他财政补贴（无则留空）", "Other public funding for this contract (empty: none)")) input name="other_subsidies" maxlength="500" value=[value("other_subsidies")] class=[bad("other_subsidies").then_some("invalid")] aria-invalid=[bad("other_subsidies").then_some("true")]; }
             button type="submit" { (language.pick("提交申领", "Apply")) }
         }
     }
@@ -197,7 +236,16 @@ pub async fn apply(
             ),
             other => format!("{other:?}"),
         },
-        |last| render(&console, &viewer, "/my/applications", None, Some(last)),
+        |last| {
+            render(
+                &console,
+                &viewer,
+                "/my/applications",
+                None,
+                Some(last),
+                Some(&fields),
+            )
+        },
     )
 }
 
