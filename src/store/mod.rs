@@ -10,6 +10,7 @@
 //! breaks the chain from that point on.
 
 pub mod backup;
+mod export;
 pub mod format;
 pub mod keys;
 mod reads;
@@ -64,6 +65,7 @@ pub enum StoreError {
     Chain { sequence: u64, message: String },
 }
 
+pub use export::{export_line, parse_export_line};
 pub use format::EventRecord;
 pub use seam::{Durability, EventJournal, ReadStore, RecordAudit, SharedReadStore};
 
@@ -581,30 +583,6 @@ impl DurableWriter {
         }
         Ok(())
     }
-}
-
-/// One event as an auditor receives it: the stored record's JSON with its own SHA-256 added
-/// as a last field. To check a line, remove the final `,"sha256":"…"` and hash what is left:
-/// `{"sequence":…,"previous_sha256":…,"event":{…}}` is exactly the stored record.
-pub fn export_line(record_bytes: &[u8]) -> String {
-    let text = std::str::from_utf8(record_bytes).expect("records are JSON text");
-    let body = text.strip_suffix('}').expect("a record is a JSON object");
-    format!(
-        "{body},\"sha256\":\"{}\"}}",
-        hex::encode(Sha256::digest(record_bytes))
-    )
-}
-
-/// The stored record bytes and the declared SHA-256 back from an export line.
-pub fn parse_export_line(line: &str) -> Option<(Vec<u8>, String)> {
-    const SUFFIX_LENGTH: usize = ",\"sha256\":\"\"}".len() + 64;
-    let split = line.len().checked_sub(SUFFIX_LENGTH)?;
-    let (body, suffix) = (line.get(..split)?, line.get(split..)?);
-    let declared = suffix.strip_prefix(",\"sha256\":\"")?.strip_suffix("\"}")?;
-    if declared.len() != 64 || !declared.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-        return None;
-    }
-    Some((format!("{body}}}").into_bytes(), declared.to_owned()))
 }
 
 /// Every event from the first, in order, each visited only once its own hash is known to be

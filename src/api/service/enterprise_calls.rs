@@ -48,7 +48,7 @@ impl LedgerService {
             applications: page
                 .items
                 .iter()
-                .filter(|application| super::in_scope(application.program))
+                .filter(|application| super::scope::in_scope(application.program))
                 .map(enterprise::to_application)
                 .collect(),
             next_page_token: page.next_after.unwrap_or_default(),

@@ -19,38 +19,26 @@ use crate::domain::error::LedgerError;
 use crate::domain::ids::{RedemptionId, SettlementId, TokenId, VoucherId};
 use crate::domain::ledger::Outcome;
 use crate::domain::model::{
-    Actor, Caller as LedgerCaller, Enterprise, Provider, Redemption, RelatedParties, Role,
-    SecretHash, Settlement, Token, Voucher,
+    Actor, Caller as LedgerCaller, Enterprise, RelatedParties, Role, SecretHash, Token, Voucher,
 };
-use crate::domain::policy::ProgramCode;
 use crate::engine::Engine;
 use crate::proto::voucher::v1 as pb;
 use crate::proto::voucher::v1::voucher_ledger_server::VoucherLedger;
 
-const BUREAU: &[Role] = &[Role::Bureau];
-/// Those who read every record: the bureau, auditors and the finance bureau.
-const READ_ALL: &[Role] = &[Role::Bureau, Role::Auditor, Role::Finance];
-const BUREAU_PROVIDER: &[Role] = &[Role::Bureau, Role::Provider];
-/// Who records that a statement was paid: the finance bureau, and the bureau unless the
-/// policy separates the duties (checked by the ledger).
-const PAYERS: &[Role] = &[Role::Bureau, Role::Finance];
-/// The reads a provider shares, each scoped to its own records by the reader.
-const ANY_ROLE: &[Role] = &[Role::Bureau, Role::Auditor, Role::Finance, Role::Provider];
-/// The reads an enterprise shares, each scoped to its own records by the reader.
-const OWN_RECORDS: &[Role] = &[Role::Bureau, Role::Auditor, Role::Finance, Role::Enterprise];
-const CLAIM_READERS: &[Role] = &[
-    Role::Bureau,
-    Role::Auditor,
-    Role::Finance,
-    Role::Provider,
-    Role::Enterprise,
-];
-const ENTERPRISE: &[Role] = &[Role::Enterprise];
-
 /// Callers waiting for a verification at once, in the whole server (each token one).
 const VERIFICATIONS_WAITING_MAX: usize = 64;
 
+mod answers;
 mod enterprise_calls;
+mod lists;
+mod roles;
+mod scope;
+
+use roles::{
+    ANY_ROLE, BUREAU, BUREAU_PROVIDER, CLAIM_READERS, ENTERPRISE, OWN_RECORDS, PAYERS, READ_ALL,
+};
+
+use scope::{LEDGER_CALLER, check_program, check_unscoped};
 
 pub struct LedgerService {
     engine: Engine,
@@ -66,61 +54,6 @@ struct Caller {
     actor: Actor,
     /// What per-caller bounds count against: the token, or a provider's certificate.
     key: String,
-}
-
-tokio::task_local! {
-    /// The caller of the call being served, as the ledger sees it (its actor, the programs its
-    /// token acts in, how its events name it): set by [`LedgerService::serve`] for the whole
-    /// call, read by [`LedgerService::execute`] and by the program checks of reads, so no
-    /// handler can submit a command in anyone else's name.
-    static LEDGER_CALLER: LedgerCaller;
-}
-
-/// Fails unless the caller acts in `program`: a bureau token scoped to programs reads only
-/// in them (PERMISSION_DENIED, naming the program).
-fn check_program(program: ProgramCode) -> Result<(), Status> {
-    let acts_in = LEDGER_CALLER
-        .try_with(|caller| caller.acts_in(program))
-        .unwrap_or(false);
-    if acts_in {
-        return Ok(());
-    }
-    Err(Status::from(LedgerError::permission_denied(format!(
-        "this token does not act in {program}"
-    ))))
-}
-
-/// The program filter of a list, for the caller: a bureau token scoped to one program lists
-/// only in it; one naming a program outside its scope is refused.
-fn scoped_filter(filter: Option<ProgramCode>) -> Result<Option<ProgramCode>, Status> {
-    let programs = LEDGER_CALLER
-        .try_with(|caller| caller.programs.clone())
-        .unwrap_or_default();
-    match filter {
-        Some(program) => check_program(program).map(|()| Some(program)),
-        None if programs.len() == 1 => Ok(programs.first().copied()),
-        None => Ok(None),
-    }
-}
-
-/// Whether the caller acts in `program` (for filtering a page of a token scoped to several).
-fn in_scope(program: ProgramCode) -> bool {
-    LEDGER_CALLER
-        .try_with(|caller| caller.acts_in(program))
-        .unwrap_or(false)
-}
-
-/// Fails for a token scoped to programs: the whole log holds every program's events.
-fn check_unscoped(what: &str) -> Result<(), Status> {
-    let scoped = LEDGER_CALLER
-        .try_with(|caller| !caller.programs.is_empty())
-        .unwrap_or(true);
-    if scoped {
-        return Err(Status::from(LedgerError::permission_denied(format!(
-            "a token scoped to programs reads their records, not {what}"
-        ))));
-    }
-    Ok(())
 }
 
 impl LedgerService {
@@ -189,46 +122,6 @@ impl LedgerService {
             );
             Status::internal("internal error")
         })
-    }
-
-    /// A statement with its lines, as `actor` may see it.
-    fn settlement_answer(
-        &self,
-        settlement_id: &SettlementId,
-        actor: Actor,
-    ) -> Result<pb::Settlement, Status> {
-        let (settlement, lines, name) = self
-            .engine
-            .reader()
-            .settlement(settlement_id, actor)
-            .map_err(to_status)?;
-        check_program(settlement.program)?;
-        Ok(convert::to_settlement(&settlement, &name, &lines))
-    }
-
-    /// Submits a bureau command about a statement; answers the statement with its lines.
-    async fn settle(
-        &self,
-        command: Result<Command, LedgerError>,
-    ) -> Result<pb::Settlement, Status> {
-        let settlement: Settlement = self.execute(command).await?;
-        self.settlement_answer(&settlement.settlement_id, Actor::Bureau)
-    }
-
-    async fn provider_answer(
-        &self,
-        command: Result<Command, LedgerError>,
-    ) -> Result<pb::Provider, Status> {
-        let provider: Provider = self.execute(command).await?;
-        Ok(convert::to_provider(&provider))
-    }
-
-    async fn redemption_answer(
-        &self,
-        command: Result<Command, LedgerError>,
-    ) -> Result<pb::Redemption, Status> {
-        let redemption: Redemption = self.execute(command).await?;
-        Ok(convert::to_redemption(&redemption))
     }
 }
 
@@ -580,37 +473,9 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::ListVouchersRequest>,
     ) -> Result<Response<pb::ListVouchersResponse>, Status> {
-        self.serve(
-            "ListVouchers",
-            request,
-            OWN_RECORDS,
-            |caller, body| async move {
-                let mut query = requests::list_vouchers(&body)?;
-                if let Actor::Enterprise(own) = caller.actor {
-                    let named = query.filter.enterprise_credit_code.unwrap_or(own);
-                    self.engine
-                        .reader()
-                        .check_own_enterprise(&named, caller.actor)
-                        .map_err(to_status)?;
-                    query.filter.enterprise_credit_code = Some(own);
-                }
-                query.filter.program = scoped_filter(query.filter.program)?;
-                let page = self
-                    .engine
-                    .reader()
-                    .list_vouchers(query.filter, query.after, query.limit)
-                    .map_err(to_status)?;
-                Ok(pb::ListVouchersResponse {
-                    vouchers: page
-                        .items
-                        .iter()
-                        .filter(|voucher| in_scope(voucher.program))
-                        .map(convert::to_voucher)
-                        .collect(),
-                    next_page_token: page.next_after.unwrap_or_default(),
-                })
-            },
-        )
+        self.serve("ListVouchers", request, OWN_RECORDS, |caller, body| {
+            self.list_vouchers_call(caller.actor, body)
+        })
         .await
     }
 
@@ -684,29 +549,9 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::ListRedemptionsRequest>,
     ) -> Result<Response<pb::ListRedemptionsResponse>, Status> {
-        self.serve(
-            "ListRedemptions",
-            request,
-            CLAIM_READERS,
-            |caller, body| async move {
-                let mut query = requests::list_redemptions(&body)?;
-                query.filter.program = scoped_filter(query.filter.program)?;
-                let page = self
-                    .engine
-                    .reader()
-                    .list_redemptions(query.filter, caller.actor, query.after, query.limit)
-                    .map_err(to_status)?;
-                Ok(pb::ListRedemptionsResponse {
-                    redemptions: page
-                        .items
-                        .iter()
-                        .filter(|claim| in_scope(claim.program))
-                        .map(convert::to_redemption)
-                        .collect(),
-                    next_page_token: page.next_after.unwrap_or_default(),
-                })
-            },
-        )
+        self.serve("ListRedemptions", request, CLAIM_READERS, |caller, body| {
+            self.list_redemptions_call(caller.actor, body)
+        })
         .await
     }
 
@@ -899,29 +744,9 @@ impl VoucherLedger for LedgerService {
         &self,
         request: Request<pb::ListSettlementsRequest>,
     ) -> Result<Response<pb::ListSettlementsResponse>, Status> {
-        self.serve(
-            "ListSettlements",
-            request,
-            ANY_ROLE,
-            |caller, body| async move {
-                let mut query = requests::list_settlements(&body)?;
-                query.filter.program = scoped_filter(query.filter.program)?;
-                let page = self
-                    .engine
-                    .reader()
-                    .list_settlements(query.filter, caller.actor, query.after, query.limit)
-                    .map_err(to_status)?;
-                Ok(pb::ListSettlementsResponse {
-                    settlements: page
-                        .items
-                        .iter()
-                        .filter(|(settlement, _)| in_scope(settlement.program))
-                        .map(|(settlement, name)| convert::to_settlement(settlement, name, &[]))
-                        .collect(),
-                    next_page_token: page.next_after.unwrap_or_default(),
-                })
-            },
-        )
+        self.serve("ListSettlements", request, ANY_ROLE, |caller, body| {
+            self.list_settlements_call(caller.actor, body)
+        })
         .await
     }
 

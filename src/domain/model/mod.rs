@@ -2,6 +2,12 @@
 //! cap accounts. Every field holds a checked type; a record can be serialized whole into the
 //! event log and the store.
 
+mod cause;
+mod enterprise;
+
+pub use cause::{Caller, CallerStamp, EventCause};
+pub use enterprise::{ApplicationStatus, PublicNotice, VoucherApplication};
+
 use crate::domain::reason::ReasonCode;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::credit_code::CreditCode;
 use super::dates::DateRange;
-use super::ids::{ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId};
+use super::ids::{ApplicationId, RedemptionId, SettlementId, TokenId, VoucherId};
 use super::invoice::InvoiceNumber;
 use super::money::{Money, Total};
 use super::policy::ProgramCode;
@@ -763,125 +769,5 @@ impl BudgetView {
             (budget.as_decimal() - self.committed.as_decimal()).max(rust_decimal::Decimal::ZERO),
         )
         .ok()
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApplicationStatus {
-    /// Waiting for the bureau.
-    Pending,
-    /// A voucher was issued on it.
-    Approved,
-    /// Refused; its contract may be applied for again.
-    Rejected,
-}
-
-/// An enterprise's application for a voucher (申领): what it asks for, under which contract,
-/// with which providers, and what it declares.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VoucherApplication {
-    pub application_id: ApplicationId,
-    pub request_id: RequestId,
-    pub enterprise_credit_code: CreditCode,
-    pub program: ProgramCode,
-    /// The face value asked for.
-    pub amount: Money,
-    /// The providers it chose from the pool; the voucher is bound to them.
-    pub provider_credit_codes: BTreeSet<CreditCode>,
-    pub contract_number: Reference,
-    pub contract_sha256: Sha256Hex,
-    /// The model trained or the scenario the robots serve ((七), (五)).
-    pub purpose: Reason,
-    /// Its declaration of other public funding for the same contract (不重复享受); empty: none.
-    pub other_subsidies: Option<Description>,
-    pub status: ApplicationStatus,
-    pub applied_at: Timestamp,
-    pub decided_at: Option<Timestamp>,
-    pub voucher_id: Option<VoucherId>,
-    pub rejection_reason: Option<Reason>,
-    #[serde(default)]
-    pub applied_by: EventCause,
-    #[serde(default)]
-    pub decided_by: Option<EventCause>,
-}
-
-impl VoucherApplication {
-    /// Whether it holds its contract: one live application per contract and program.
-    pub fn is_live(&self) -> bool {
-        self.status != ApplicationStatus::Rejected
-    }
-}
-
-/// A public notice (公示) of a program's approved claims in a period.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PublicNotice {
-    pub notice_id: NoticeId,
-    pub program: ProgramCode,
-    /// Claims approved on these days (China time) are in it.
-    pub approved_in: DateRange,
-    /// The days the notice is posted.
-    pub posted: DateRange,
-    /// The claims, in id order.
-    pub redemption_ids: Vec<RedemptionId>,
-    pub total: Total,
-    pub published_at: Timestamp,
-}
-
-/// Who caused an event, as its record in the log says (event format 5 on).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EventCause {
-    /// Written before the log recorded who (event formats 1 to 4).
-    #[default]
-    Unrecorded,
-    /// The ledger itself: an expiry, a policy adopted at start, the bootstrap token.
-    Ledger,
-    /// A caller.
-    Caller(CallerStamp),
-}
-
-/// A caller as the log records it: its token (none for a client certificate alone), its
-/// role, and the subject of the client certificate it came with.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct CallerStamp {
-    pub token_id: Option<TokenId>,
-    pub role: Role,
-    pub certificate_subject: Option<String>,
-}
-
-impl EventCause {
-    /// The token that caused it, if a caller with a token did.
-    pub fn token_id(&self) -> Option<TokenId> {
-        match self {
-            EventCause::Caller(stamp) => stamp.token_id,
-            _ => None,
-        }
-    }
-}
-
-/// Who submits a command: what it may do ([`Actor`]), the programs a bureau token acts in
-/// (empty: all), and how its events will name it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Caller {
-    pub actor: Actor,
-    pub programs: BTreeSet<ProgramCode>,
-    pub cause: EventCause,
-}
-
-impl Caller {
-    /// The ledger itself (start-up, the bootstrap token, drills and tests that act as the
-    /// unscoped bureau).
-    pub fn ledger() -> Caller {
-        Caller {
-            actor: Actor::Bureau,
-            programs: BTreeSet::new(),
-            cause: EventCause::Ledger,
-        }
-    }
-
-    /// Whether the caller acts in `program`.
-    pub fn acts_in(&self, program: ProgramCode) -> bool {
-        self.programs.is_empty() || self.programs.contains(&program)
     }
 }
