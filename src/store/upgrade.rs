@@ -32,7 +32,10 @@ use crate::domain::ledger::Ledger;
 /// who made each step of a record (`issued_by`, a claim's `steps`, `created_by`,
 /// `recorded_by`, `applied_by`, `decided_by`) and a bureau token's `programs`: an earlier
 /// build would let a token scoped to one program act in all, so it must refuse the directory.
-pub const RECORDS_FORMAT: u32 = 6;
+/// Format 7 added each program's redeemed amounts by the month of the claims' invoices
+/// (`redeemed_by_invoice_month`, the console's chart): a format-6 record lacks them, so every
+/// directory from before is rebuilt once.
+pub const RECORDS_FORMAT: u32 = 7;
 
 /// What an upgrade did.
 #[derive(Clone, Debug, PartialEq, Eq)]

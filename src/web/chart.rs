@@ -1,9 +1,12 @@
-//! The overview's chart of redeemed yuan per month, drawn by the server as inline SVG: no
-//! script, no library, nothing fetched. Pure: amounts in, markup out.
+//! The overview's chart of redeemed yuan per invoice month, drawn by the server as inline SVG:
+//! no script, no library, nothing fetched. Pure: amounts in, markup out. The axis reads in
+//! 万元 (or thousands of yuan in English), each bar's label has its year.
 
 use maud::{Markup, html};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
+
+use super::i18n::Language;
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 220.0;
@@ -11,7 +14,7 @@ const LEFT: f64 = 86.0;
 const BOTTOM: f64 = 28.0;
 const TOP: f64 = 14.0;
 
-/// One bar: its label (`2026-11`) and its amount in yuan.
+/// One bar: its label (`2026-11`, drawn as `2026年11月` or `Nov 2026`) and its amount in yuan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bar {
     pub label: String,
@@ -19,7 +22,7 @@ pub struct Bar {
 }
 
 /// A bar chart of `bars`, scaled to the largest; `title` is read by screen readers.
-pub fn monthly_bars(title: &str, bars: &[Bar]) -> Markup {
+pub fn monthly_bars(language: Language, title: &str, bars: &[Bar]) -> Markup {
     let largest = bars
         .iter()
         .map(|bar| bar.amount)
@@ -36,16 +39,16 @@ pub fn monthly_bars(title: &str, bars: &[Bar]) -> Markup {
                 @let value = scale_top * Decimal::from(step) / Decimal::from(4);
                 @let y = TOP + plot_height - plot_height * f64::from(step) / 4.0;
                 line class="grid" x1=(LEFT) x2=(WIDTH) y1=(y) y2=(y) {}
-                text class="axis" x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (short_yuan(value)) }
+                text class="axis" x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (axis_amount(language, value)) }
             }
             @for (index, bar) in bars.iter().enumerate() {
                 @let height = share(bar.amount, scale_top) * plot_height;
                 @let x = LEFT + slot * index as f64 + slot * 0.15;
                 rect class="bar" x=(x) y=(TOP + plot_height - height) width=(slot * 0.7) height=(height) {
-                    title { (bar.label) ": " (bar.amount) }
+                    title { (month_label(language, &bar.label)) ": " (bar.amount) }
                 }
                 text class="axis" x=(x + slot * 0.35) y=(HEIGHT - 10.0) text-anchor="middle" {
-                    (bar.label.get(5..).unwrap_or(&bar.label))
+                    (month_label(language, &bar.label))
                 }
             }
         }
@@ -77,16 +80,44 @@ fn nice_ceiling(value: Decimal) -> Decimal {
     }
 }
 
-/// `1.2万`-style is ambiguous across languages; the axis uses k and M of yuan.
-fn short_yuan(value: Decimal) -> String {
-    let thousand = Decimal::from(1000);
-    let million = Decimal::from(1_000_000);
-    if value >= million {
-        format!("{}M", (value / million).normalize())
-    } else if value >= thousand {
-        format!("{}k", (value / thousand).normalize())
-    } else {
-        value.normalize().to_string()
+/// An axis value: in 万元 for a Chinese reader (`50万`), in thousands of yuan for an English
+/// one (`500k`); the chart's heading names the unit.
+fn axis_amount(language: Language, value: Decimal) -> String {
+    match language {
+        Language::Chinese => {
+            let wan = value / Decimal::from(10_000);
+            if wan.is_zero() {
+                "0".to_owned()
+            } else {
+                format!("{}万", wan.normalize())
+            }
+        }
+        Language::English => {
+            let thousand = Decimal::from(1000);
+            if value >= thousand {
+                format!("{}k", (value / thousand).normalize())
+            } else {
+                value.normalize().to_string()
+            }
+        }
+    }
+}
+
+/// `2026-11` as `2026年11月` or `Nov 2026`; any other label as it is.
+fn month_label(language: Language, label: &str) -> String {
+    let Some((year, month)) = label.split_once('-') else {
+        return label.to_owned();
+    };
+    let Ok(month_number) = month.parse::<usize>() else {
+        return label.to_owned();
+    };
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    match (language, MONTHS.get(month_number.wrapping_sub(1))) {
+        (Language::Chinese, _) => format!("{year}年{month_number}月"),
+        (Language::English, Some(name)) => format!("{name} {year}"),
+        (Language::English, None) => label.to_owned(),
     }
 }
 
@@ -109,6 +140,18 @@ mod tests {
     }
 
     #[test]
+    fn the_chinese_axis_reads_in_wan_yuan() {
+        assert_eq!(axis_amount(Language::Chinese, Decimal::from(0)), "0");
+        assert_eq!(axis_amount(Language::Chinese, Decimal::from(5000)), "0.5万");
+        assert_eq!(
+            axis_amount(Language::Chinese, Decimal::from(2_000_000)),
+            "200万"
+        );
+        assert_eq!(month_label(Language::Chinese, "2027-01"), "2027年1月");
+        assert_eq!(month_label(Language::English, "2027-13"), "2027-13");
+    }
+
+    #[test]
     fn a_bar_is_drawn_for_every_month_with_its_exact_amount_in_its_title() {
         let bars = vec![
             Bar {
@@ -120,9 +163,13 @@ mod tests {
                 amount: Decimal::new(1_500_000, 2),
             },
         ];
-        let svg = monthly_bars("redeemed", &bars).into_string();
+        let svg = monthly_bars(Language::Chinese, "redeemed", &bars).into_string();
         assert_eq!(svg.matches("<rect").count(), 2);
-        assert!(svg.contains("2026-11: 15000.00"), "{svg}");
-        assert!(svg.contains(">20k<"), "the axis tops at 20k: {svg}");
+        assert!(svg.contains("2026年11月: 15000.00"), "{svg}");
+        assert!(svg.contains(">2万<"), "the axis tops at 2万 (20,000): {svg}");
+        assert!(svg.contains(">2026年10月<"), "each month has its year: {svg}");
+        let english = monthly_bars(Language::English, "redeemed", &bars).into_string();
+        assert!(english.contains(">20k<"), "{english}");
+        assert!(english.contains(">Nov 2026<"), "{english}");
     }
 }

@@ -233,7 +233,7 @@ impl Ledger {
             .expect("an issued voucher is counted");
         totals.redeemed = totals.redeemed.plus(redemption.subsidy);
         totals.redemptions += 1;
-        totals.shift_month(redemption.accepted_month(), redemption.subsidy, true);
+        totals.shift_months(redemption.months(), redemption.subsidy, true);
         let provider = self
             .provider_totals
             .entry((program_period, redemption.provider_credit_code))
@@ -393,11 +393,11 @@ impl Ledger {
             .redemptions
             .get(&redemption_id)
             .expect("released redemption exists");
-        let (subsidy, year, provider_code, month) = (
+        let (subsidy, year, provider_code, months) = (
             redemption.subsidy,
             redemption.cap_year(),
             redemption.provider_credit_code,
-            redemption.accepted_month(),
+            redemption.months(),
         );
         let voucher = self
             .vouchers
@@ -414,7 +414,7 @@ impl Ledger {
             .redeemed
             .minus(subsidy)
             .expect("program totals never go below zero");
-        totals.shift_month(month, subsidy, false);
+        totals.shift_months(months, subsidy, false);
         if !voucher_active {
             totals.committed = totals
                 .committed

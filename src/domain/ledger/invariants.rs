@@ -326,10 +326,13 @@ impl Ledger {
         }
         for (period, recounted) in &programs {
             let stored = self.program_totals.get(period).cloned().unwrap_or_default();
-            let by_month = stored
-                .redeemed_by_month
-                .values()
-                .fold(Total::ZERO, |sum, amount| sum.plus_total(*amount));
+            let sum_of = |by_month: &BTreeMap<u32, Total>| {
+                by_month
+                    .values()
+                    .fold(Total::ZERO, |sum, amount| sum.plus_total(*amount))
+            };
+            let by_month = sum_of(&stored.redeemed_by_month);
+            let by_invoice_month = sum_of(&stored.redeemed_by_invoice_month);
             let providers_redeemed = providers_redeemed.get(period).copied().unwrap_or_default();
             let agrees = stored.enterprises == recounted.enterprises
                 && stored.vouchers == recounted.vouchers
@@ -340,6 +343,7 @@ impl Ledger {
                 && stored.rejected == recounted.rejected
                 && stored.settled == recounted.settled
                 && by_month == stored.redeemed
+                && by_invoice_month == stored.redeemed
                 && providers_redeemed == stored.redeemed;
             if !agrees {
                 report(format!(
@@ -528,7 +532,7 @@ impl Ledger {
                 | RedemptionStatus::Approved
                 | RedemptionStatus::Settled => {
                     provider.redeemed = provider.redeemed.plus(redemption.subsidy);
-                    totals.shift_month(redemption.accepted_month(), redemption.subsidy, true);
+                    totals.shift_months(redemption.months(), redemption.subsidy, true);
                 }
                 RedemptionStatus::Reversed => {
                     totals.reversed = totals.reversed.plus(redemption.subsidy);

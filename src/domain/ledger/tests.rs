@@ -576,6 +576,17 @@ fn redeemed_by_month_follows_china_time_and_gives_back_what_a_reversal_returns()
             (202707, Total::from(yuan("30")))
         ])
     );
+    let invoice_months = |ledger: &Ledger| {
+        ledger
+            .program_totals(&period)
+            .map(|totals| totals.redeemed_by_invoice_month.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        invoice_months(&ledger),
+        BTreeMap::from([(202706, Total::from(yuan("130")))]),
+        "both invoices are dated in June, whenever they were claimed"
+    );
     let Outcome::Redemption(july) = july.outcome else {
         panic!("a redemption")
     };
@@ -591,6 +602,11 @@ fn redeemed_by_month_follows_china_time_and_gives_back_what_a_reversal_returns()
         months(&ledger),
         BTreeMap::from([(202706, Total::from(yuan("100")))]),
         "the reversal leaves July, not August"
+    );
+    assert_eq!(
+        invoice_months(&ledger),
+        BTreeMap::from([(202706, Total::from(yuan("100")))]),
+        "and leaves June's invoices"
     );
     assert!(ledger.check_invariants().is_empty());
 }

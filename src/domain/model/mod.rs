@@ -500,6 +500,15 @@ impl Redemption {
         self.invoice.date.year()
     }
 
+    /// The months the claim counts in: accepted, and invoiced.
+    pub fn months(&self) -> ClaimMonths {
+        let invoice_date = self.invoice.date;
+        ClaimMonths {
+            accepted: self.accepted_month(),
+            invoiced: invoice_date.year().unsigned_abs() * 100 + invoice_date.month(),
+        }
+    }
+
     /// The month the claim was accepted, `YYYYMM` in China time.
     pub fn accepted_month(&self) -> u32 {
         let local = self
@@ -576,28 +585,49 @@ pub struct ProgramTotals {
     /// month the claim was accepted in, so the months always add up to `redeemed`.
     #[serde(default)]
     pub redeemed_by_month: BTreeMap<u32, Total>,
+    /// `redeemed` by the month of its claims' invoices (`YYYYMM`): what the console's chart
+    /// draws since records format 7, the month the compute was rented or the robot leased. It
+    /// adds up to `redeemed` as `redeemed_by_month` does.
+    #[serde(default)]
+    pub redeemed_by_invoice_month: BTreeMap<u32, Total>,
 }
 
 impl ProgramTotals {
-    /// Adds (`true`) or takes out (`false`) a claim's subsidy from its month.
-    pub fn shift_month(&mut self, month: u32, subsidy: Money, add: bool) {
-        let current = self
-            .redeemed_by_month
-            .get(&month)
-            .copied()
-            .unwrap_or_default();
-        let changed = if add {
-            current.plus(subsidy)
-        } else {
-            current
-                .minus(subsidy)
-                .expect("a month gives back only what it took")
-        };
-        if changed == Total::ZERO {
-            self.redeemed_by_month.remove(&month);
-        } else {
-            self.redeemed_by_month.insert(month, changed);
-        }
+    /// Adds (`true`) or takes out (`false`) a claim's subsidy from the month it was accepted
+    /// in and the month of its invoice.
+    pub fn shift_months(&mut self, months: ClaimMonths, subsidy: Money, add: bool) {
+        shift(&mut self.redeemed_by_month, months.accepted, subsidy, add);
+        shift(
+            &mut self.redeemed_by_invoice_month,
+            months.invoiced,
+            subsidy,
+            add,
+        );
+    }
+}
+
+/// The two months a claim counts in (`YYYYMM`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimMonths {
+    /// When the ledger accepted it, China time.
+    pub accepted: u32,
+    /// Its invoice's date.
+    pub invoiced: u32,
+}
+
+fn shift(by_month: &mut BTreeMap<u32, Total>, month: u32, subsidy: Money, add: bool) {
+    let current = by_month.get(&month).copied().unwrap_or_default();
+    let changed = if add {
+        current.plus(subsidy)
+    } else {
+        current
+            .minus(subsidy)
+            .expect("a month gives back only what it took")
+    };
+    if changed == Total::ZERO {
+        by_month.remove(&month);
+    } else {
+        by_month.insert(month, changed);
     }
 }
 

@@ -1,5 +1,6 @@
 //! The overview (`/`): per program and cap period, the totals as cards, cap and budget use as
-//! bars, redeemed yuan per month as a chart, and the report downloads.
+//! bars, redeemed yuan by the month of the claims' invoices as a chart, and the report
+//! downloads.
 
 use axum::extract::{OriginalUri, Query, State};
 use chrono::{Datelike, NaiveDate};
@@ -54,7 +55,10 @@ fn program_overview(
     year: i32,
 ) -> Markup {
     let name = program_name(language, rules);
-    let chart_title = format!("{name} {}", language.pick("每月核销", "redeemed per month"));
+    let chart_title = format!(
+        "{name} {}",
+        language.pick("按发票月份核销", "redeemed by invoice month")
+    );
     let download = |format: &str| {
         format!(
             "/downloads/report?program={}&year={year}&format={format}",
@@ -66,8 +70,8 @@ fn program_overview(
             h2 { (name) " · " (summary.period.first) " – " (summary.period.last) }
             (cards(language, summary))
             (usage(language, summary))
-            h3 { (language.pick("每月核销金额（元）", "Redeemed per month (yuan)")) }
-            (chart::monthly_bars(&chart_title, &monthly_bars(summary)))
+            h3 { (language.pick("按发票月份的核销金额（万元）", "Redeemed by invoice month (thousand yuan)")) }
+            (chart::monthly_bars(language, &chart_title, &monthly_bars(summary)))
             p class="downloads" {
                 a class="button" href=(download("xlsx")) { (language.pick("下载报表 XLSX", "Download report XLSX")) }
                 " "
@@ -125,7 +129,7 @@ fn usage(language: Language, summary: &ProgramSummary) -> Markup {
     }
 }
 
-/// Redeemed yuan in each month of the period, none missing.
+/// Redeemed yuan in each invoice month of the period, none missing.
 fn monthly_bars(summary: &ProgramSummary) -> Vec<Bar> {
     months_of(summary.period.first, summary.period.last)
         .into_iter()
@@ -133,7 +137,7 @@ fn monthly_bars(summary: &ProgramSummary) -> Vec<Bar> {
             label: format!("{year}-{month:02}"),
             amount: summary
                 .totals
-                .redeemed_by_month
+                .redeemed_by_invoice_month
                 .get(&(year.unsigned_abs() * 100 + month))
                 .map(|amount| amount.as_decimal())
                 .unwrap_or(Decimal::ZERO),
