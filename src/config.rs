@@ -24,6 +24,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the ledger keeps its data.
     pub data_dir: PathBuf,
+    /// The ledger's store: unset, the sled directory under `data_dir`; or a PostgreSQL
+    /// database, `postgres://USER@HOST:PORT/DB` (the bureau token is still written to
+    /// `data_dir`).
+    pub store: Option<String>,
     /// A policy file replacing the compiled-in rules.
     pub policy: Option<PathBuf>,
     /// Pins the date the rules see. Tests and drills only.
@@ -89,6 +93,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             data_dir: PathBuf::from("./voucher-data"),
+            store: None,
             policy: None,
             today: None,
             concurrent_requests_max: 1024,
@@ -122,6 +127,7 @@ impl Default for Config {
 const KEYS: &[&str] = &[
     "listen",
     "data_dir",
+    "store",
     "policy",
     "today",
     "concurrent_requests_max",
@@ -209,6 +215,13 @@ impl Config {
     /// The checks a type cannot make: ranges, and keys that only make sense together.
     fn check(&self) -> Result<(), ConfigError> {
         self.check_limits()?;
+        if let Some(store) = &self.store
+            && !crate::store::postgres::is_postgres_url(store)
+        {
+            return Err(ConfigError(
+                "key `store`: not a PostgreSQL URL such as postgres://voucher@db.example:5432/ledger (leave it unset for the embedded store under `data_dir`)".to_owned(),
+            ));
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log_level).is_err() {
             return Err(ConfigError(format!(
                 "key `log_level`: {:?} is not a tracing filter such as \"info\"",

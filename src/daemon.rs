@@ -15,6 +15,7 @@ use crate::domain::model::{Role, SecretHash};
 use crate::domain::policy::Policy;
 use crate::domain::text::Description;
 use crate::engine::{ClockSource, Engine, EngineConfig, EngineOwner};
+use crate::store::postgres::{self, WriterLease};
 
 /// The sled directory inside the data directory.
 pub const LEDGER_DIRECTORY: &str = "ledger";
@@ -33,6 +34,11 @@ pub enum DaemonError {
     #[error("cannot open the ledger in {path}: {error}")]
     Start {
         path: PathBuf,
+        error: crate::engine::StartError,
+    },
+    #[error("cannot open the ledger in the database {store}: {error}")]
+    StartOnDatabase {
+        store: String,
         error: crate::engine::StartError,
     },
     #[error("cannot make the data directory {path} its owner's alone: {error}")]
@@ -100,7 +106,6 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
             error,
         },
     )?;
-    let ledger_path = config.data_dir.join(LEDGER_DIRECTORY);
     let engine_config = EngineConfig {
         clock,
         queue_capacity: config.queue_commands_max,
@@ -111,15 +116,62 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
         },
         ..EngineConfig::default()
     };
-    let owner =
-        Engine::start(&ledger_path, policy, engine_config).map_err(|error| DaemonError::Start {
-            path: ledger_path.clone(),
-            error,
-        })?;
-    let result = serve_until_signal(&owner, &config, tls).await;
+    let (owner, lease) = start_engine(&config, policy, engine_config)?;
+    let result = serve_until_signal(&owner, &config, tls, lease.as_ref()).await;
     owner.shutdown();
+    if let Some(lease) = lease {
+        // Only once the writer has stopped: the next voucherd need not wait for it to lapse.
+        lease.release();
+    }
     tracing::info!("voucherd stopped; every acknowledged write is on disk");
     result
+}
+
+/// Opens the ledger where the configuration says (sled under the data directory, or the
+/// PostgreSQL database of `store`, whose writer lease is then held) and starts the engine.
+fn start_engine(
+    config: &Config,
+    policy: Arc<Policy>,
+    engine_config: EngineConfig,
+) -> Result<(EngineOwner, Option<WriterLease>), DaemonError> {
+    let Some(url) = &config.store else {
+        let ledger_path = config.data_dir.join(LEDGER_DIRECTORY);
+        let owner = Engine::start(&ledger_path, policy, engine_config).map_err(|error| {
+            DaemonError::Start {
+                path: ledger_path.clone(),
+                error,
+            }
+        })?;
+        return Ok((owner, None));
+    };
+    let failed = |error: crate::engine::StartError| DaemonError::StartOnDatabase {
+        store: postgres::describe(url),
+        error,
+    };
+    let now = engine_config.clock.now().now.to_rfc3339();
+    let (opened, lease) = postgres::open_ledger(
+        url,
+        policy.clone(),
+        &now,
+        &config.data_dir,
+        &config.listen.to_string(),
+    )
+    .map_err(|error| failed(error.into()))?;
+    tracing::info!(store = %postgres::describe(url), "the ledger is in PostgreSQL");
+    let owner = Engine::start_on(opened, policy, engine_config).map_err(failed)?;
+    Ok((owner, Some(lease)))
+}
+
+/// Resolves once `lease` is found lost (never without one): a voucherd that is no longer the
+/// writer stops rather than serve a ledger it can no longer change.
+async fn lease_lost(lease: Option<&WriterLease>) {
+    let Some(lease) = lease else {
+        return std::future::pending().await;
+    };
+    let mut check = tokio::time::interval(postgres::RENEW_INTERVAL / 2);
+    while !lease.lost() {
+        check.tick().await;
+    }
 }
 
 /// The PEM files TLS needs, read before anything starts so a missing one stops nothing half-way.
@@ -152,6 +204,7 @@ async fn serve_until_signal(
     owner: &EngineOwner,
     config: &Config,
     tls: Option<TlsFiles>,
+    lease: Option<&WriterLease>,
 ) -> Result<(), DaemonError> {
     let engine = owner.engine().clone();
     write_bootstrap_token_if_needed(&engine, &config.data_dir).await?;
@@ -168,6 +221,9 @@ async fn serve_until_signal(
         address: config.listen,
         error,
     })?;
+    if let Some(lease) = lease {
+        lease.announce(&address.to_string());
+    }
     tracing::info!(%address, data_dir = %config.data_dir.display(), tls = tls.is_some(), "voucherd serving");
     // Tests and scripts read the bound address from this line when they ask for port 0.
     say(&format!("voucherd listening on {address}"));
@@ -199,6 +255,10 @@ async fn serve_until_signal(
         }
         () = engine.wait_for_failure() => {
             tracing::error!("the writer stopped: shutting down");
+            true
+        }
+        () = lease_lost(lease) => {
+            tracing::error!("another voucherd took the writer lease: shutting down");
             true
         }
     };
@@ -380,14 +440,57 @@ pub enum OfflineError {
     },
     #[error("{0} already holds a ledger: restore into a new data directory")]
     TargetExists(PathBuf),
+    #[error("no ledger in the database {0}")]
+    NoLedgerInDatabase(String),
+    #[error(
+        "cannot open the ledger in the database {store}: {error} (if voucherd is running on it, use `voucherctl verify` instead)"
+    )]
+    OpenDatabase {
+        store: String,
+        error: crate::store::StoreError,
+    },
 }
 
-/// `voucherd verify`: replays the log of a stopped ledger and checks every stored record.
+/// Where an offline command finds the ledger: a data directory (sled), or a database.
+#[derive(Clone, Copy, Debug)]
+pub enum LedgerAt<'a> {
+    Directory(&'a Path),
+    /// `postgres://USER@HOST:PORT/DB`.
+    Postgres(&'a str),
+}
+
+impl std::fmt::Display for LedgerAt<'_> {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LedgerAt::Directory(path) => write!(formatter, "{}", path.display()),
+            LedgerAt::Postgres(url) => write!(formatter, "{}", postgres::describe(url)),
+        }
+    }
+}
+
+/// `voucherd verify`: replays the log of a stopped ledger and checks every stored record. A
+/// ledger in PostgreSQL is verified holding its writer lease (refused while voucherd runs).
 pub fn verify_offline(
-    data_dir: &Path,
+    ledger: LedgerAt<'_>,
     policy_file: Option<&Path>,
 ) -> Result<crate::store::verify::VerifyReport, OfflineError> {
     let policy = Arc::new(load_policy(policy_file)?);
+    let data_dir = match ledger {
+        LedgerAt::Directory(data_dir) => data_dir,
+        LedgerAt::Postgres(url) => {
+            let opened =
+                postgres::open_for_verify(url).map_err(|error| OfflineError::OpenDatabase {
+                    store: postgres::describe(url),
+                    error,
+                })?;
+            let Some((store, lease)) = opened else {
+                return Err(OfflineError::NoLedgerInDatabase(postgres::describe(url)));
+            };
+            let (report, _) = crate::store::verify::verify(&store, policy)?;
+            lease.release();
+            return Ok(report);
+        }
+    };
     let ledger_path = data_dir.join(LEDGER_DIRECTORY);
     if !ledger_path.join("db").exists() {
         return Err(OfflineError::NoLedger(data_dir.to_owned()));
@@ -401,10 +504,11 @@ pub fn verify_offline(
     Ok(report)
 }
 
-/// `voucherd restore`: rebuilds a data directory from a backup file, then verifies it.
+/// `voucherd restore`: rebuilds a data directory, or an empty database, from a backup file,
+/// then verifies it.
 pub fn restore_offline(
     backup_file: &Path,
-    data_dir: &Path,
+    ledger: LedgerAt<'_>,
     policy_file: Option<&Path>,
 ) -> Result<
     (
@@ -414,14 +518,24 @@ pub fn restore_offline(
     OfflineError,
 > {
     let policy = Arc::new(load_policy(policy_file)?);
-    let ledger_path = data_dir.join(LEDGER_DIRECTORY);
-    if ledger_path.exists() {
-        return Err(OfflineError::TargetExists(data_dir.to_owned()));
-    }
     let file = std::fs::File::open(backup_file).map_err(|error| OfflineError::Read {
         path: backup_file.to_owned(),
         error,
     })?;
+    let data_dir = match ledger {
+        LedgerAt::Directory(data_dir) => data_dir,
+        LedgerAt::Postgres(url) => {
+            return Ok(crate::store::backup::restore_into_postgres(
+                std::io::BufReader::new(file),
+                url,
+                policy,
+            )?);
+        }
+    };
+    let ledger_path = data_dir.join(LEDGER_DIRECTORY);
+    if ledger_path.exists() {
+        return Err(OfflineError::TargetExists(data_dir.to_owned()));
+    }
     std::fs::create_dir_all(data_dir).map_err(|error| OfflineError::Read {
         path: data_dir.to_owned(),
         error,

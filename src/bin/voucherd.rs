@@ -47,6 +47,11 @@ struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     data_dir: Option<PathBuf>,
+    /// The ledger in PostgreSQL instead of sled under --data-dir:
+    /// postgres://USER@HOST:PORT/DB (the bureau token is still written to --data-dir).
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    store: Option<String>,
     /// A policy file (TOML) to use instead of the compiled-in 启政办规〔2026〕1号 rules.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -150,17 +155,24 @@ enum Offline {
     Verify {
         #[arg(long, default_value = "./voucher-data")]
         data_dir: PathBuf,
+        /// The ledger in PostgreSQL (postgres://USER@HOST:PORT/DB) instead of --data-dir.
+        #[arg(long)]
+        store: Option<String>,
         /// The policy file the ledger runs with, if not the compiled-in one.
         #[arg(long)]
         policy: Option<PathBuf>,
     },
-    /// Rebuild a new data directory from a backup file, then verify it.
+    /// Rebuild a new data directory, or an empty PostgreSQL database, from a backup file,
+    /// then verify it.
     Restore {
         /// A file written by `voucherctl backup`.
         file: PathBuf,
         /// Where to put the restored ledger; must not hold one already.
-        #[arg(long)]
-        data_dir: PathBuf,
+        #[arg(long, required_unless_present = "store")]
+        data_dir: Option<PathBuf>,
+        /// An empty PostgreSQL database to restore into (postgres://USER@HOST:PORT/DB).
+        #[arg(long, conflicts_with = "data_dir")]
+        store: Option<String>,
         #[arg(long)]
         policy: Option<PathBuf>,
     },
@@ -174,12 +186,33 @@ fn main() -> ExitCode {
     voucher_ledger::private_files::make_new_files_private();
     let arguments = Arguments::parse();
     match arguments.offline {
-        Some(Offline::Verify { data_dir, policy }) => return verify(&data_dir, policy.as_deref()),
+        Some(Offline::Verify {
+            data_dir,
+            store,
+            policy,
+        }) => {
+            let ledger = match &store {
+                Some(url) => daemon::LedgerAt::Postgres(url),
+                None => daemon::LedgerAt::Directory(&data_dir),
+            };
+            return verify(ledger, policy.as_deref());
+        }
         Some(Offline::Restore {
             file,
             data_dir,
+            store,
             policy,
-        }) => return restore(&file, &data_dir, policy.as_deref()),
+        }) => {
+            let ledger = match (&store, &data_dir) {
+                (Some(url), _) => daemon::LedgerAt::Postgres(url),
+                (None, Some(data_dir)) => daemon::LedgerAt::Directory(data_dir),
+                (None, None) => {
+                    eprintln!("voucherd restore: give --data-dir or --store");
+                    return ExitCode::from(2);
+                }
+            };
+            return restore(&file, ledger, policy.as_deref());
+        }
         None => {}
     }
     let mut config = match Config::load(arguments.config.as_deref(), &arguments.flags) {
@@ -245,8 +278,8 @@ fn init_logging(config: &Config) {
     }
 }
 
-fn verify(data_dir: &Path, policy: Option<&Path>) -> ExitCode {
-    match daemon::verify_offline(data_dir, policy) {
+fn verify(ledger: daemon::LedgerAt<'_>, policy: Option<&Path>) -> ExitCode {
+    match daemon::verify_offline(ledger, policy) {
         Ok(report) => {
             print!("{}", report.render());
             if report.is_sound() {
@@ -262,14 +295,10 @@ fn verify(data_dir: &Path, policy: Option<&Path>) -> ExitCode {
     }
 }
 
-fn restore(file: &Path, data_dir: &Path, policy: Option<&Path>) -> ExitCode {
-    match daemon::restore_offline(file, data_dir, policy) {
+fn restore(file: &Path, ledger: daemon::LedgerAt<'_>, policy: Option<&Path>) -> ExitCode {
+    match daemon::restore_offline(file, ledger, policy) {
         Ok((summary, report)) => {
-            println!(
-                "restored {} events into {}",
-                summary.events,
-                data_dir.display()
-            );
+            println!("restored {} events into {ledger}", summary.events);
             println!("backup file sha256: {}", summary.file_sha256);
             print!("{}", report.render());
             if report.is_sound() {

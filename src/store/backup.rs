@@ -10,7 +10,8 @@
 //! Restore replays the file with the domain code into a new data directory, checking every
 //! line's hash, the chain, and the trailer, and stores each event's bytes exactly as the
 //! backup carries them (never re-encoded, whatever format and build wrote them): the restored
-//! head hash must equal the backup's.
+//! head hash must equal the backup's. Restore writes into a new sled directory or into an
+//! empty PostgreSQL database alike.
 
 use std::io::{BufRead, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -22,8 +23,8 @@ use sha2::{Digest, Sha256};
 
 use super::verify::{VerifyReport, verify};
 use super::{
-    ChainHead, EventRecord, GENESIS_HASH, ReadStore, StoreError, StoreOptions, export_line,
-    open_and_load, parse_export_line,
+    ChainHead, EventRecord, GENESIS_HASH, Journal, ReadStore, Store, StoreError, StoreOptions,
+    export_line, open_and_load, parse_export_line,
 };
 use crate::domain::event::Event;
 use crate::domain::ledger::Ledger;
@@ -204,8 +205,35 @@ fn build_from_backup(
     policy: Arc<Policy>,
 ) -> Result<(BackupSummary, VerifyReport), BackupError> {
     // A new directory is in this build's layout from the start: nothing to upgrade, no stamp.
-    let (store, mut journal, _) =
-        open_and_load(building, policy.clone(), "", StoreOptions::default())?;
+    let (store, journal, _) = open_and_load(building, policy.clone(), "", StoreOptions::default())?;
+    fill_from_backup(input, &store, journal, policy)
+}
+
+/// Restores a backup into the empty PostgreSQL database at `url` and verifies it, holding the
+/// writer lease throughout. A restore that fails part-way empties the database again, so that
+/// it never holds half a ledger that looks whole.
+pub fn restore_into_postgres(
+    input: impl BufRead,
+    url: &str,
+    policy: Arc<Policy>,
+) -> Result<(BackupSummary, VerifyReport), BackupError> {
+    let (store, journal, lease) = super::postgres::open_for_restore(url)?;
+    let restored = fill_from_backup(input, &store, journal, policy);
+    if restored.is_err() {
+        lease.empty_after_failed_restore()?;
+    }
+    lease.release();
+    restored
+}
+
+/// Replays the backup into the empty store behind `store` and `journal`, checking that it
+/// hashes as the original, then verifies what it built.
+fn fill_from_backup(
+    input: impl BufRead,
+    store: &Store,
+    mut journal: Journal,
+    policy: Arc<Policy>,
+) -> Result<(BackupSummary, VerifyReport), BackupError> {
     let mut pending: Vec<Event> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
     let mut pending_bytes: Vec<Vec<u8>> = Vec::with_capacity(RESTORE_BATCH_EVENTS);
     let summary = read_backup(
@@ -236,7 +264,7 @@ fn build_from_backup(
     )?;
     journal.checkpoint()?;
     drop(journal);
-    let (report, _) = verify(&store, policy)?;
+    let (report, _) = verify(store, policy)?;
     Ok((summary, report))
 }
 

@@ -13,6 +13,7 @@ pub mod backup;
 mod export;
 pub mod format;
 pub mod keys;
+pub mod postgres;
 mod reads;
 mod records;
 mod resident;
@@ -60,6 +61,12 @@ pub enum StoreError {
     Io(#[from] std::io::Error),
     #[error("stored data is not what was written: {0}")]
     Corrupt(String),
+    /// The PostgreSQL store: a connection, a statement, the schema, or the lease.
+    #[error("PostgreSQL: {0}")]
+    Postgres(String),
+    /// A batch refused because this process no longer holds the writer lease.
+    #[error("refused by the database: {0}")]
+    Fenced(String),
     /// The hash chain of the event log breaks at this event.
     #[error("the event log is broken at event {sequence}: {message}")]
     Chain { sequence: u64, message: String },

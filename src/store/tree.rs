@@ -54,6 +54,12 @@ impl TreeBatch {
     pub fn remove(&mut self, key: impl Into<Vec<u8>>) {
         self.writes.insert(key.into(), None);
     }
+
+    /// The writes, each key once, in key order (`None`: removed), for a tree that hands them
+    /// to a database in one transaction (`postgres`).
+    pub(super) fn into_writes(self) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+        self.writes
+    }
 }
 
 impl Tree for sled::Db {

@@ -1,0 +1,199 @@
+//! A throwaway PostgreSQL for a test: `initdb` in a temporary directory, started on a free
+//! port on 127.0.0.1 (as the unprivileged user `nobody` when the test runs as root, since
+//! `initdb` refuses root), trust authentication, stopped with `pg_ctl -m immediate` when
+//! dropped. Without PostgreSQL on the machine, [`TestPostgres::start`] says how to install it
+//! and returns `None`, except on CI (`CI` set), where it fails the test instead.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::OutputWithin;
+
+/// The superuser `initdb` creates, and the database every test starts with.
+const USER: &str = "voucher";
+
+pub struct TestPostgres {
+    directory: tempfile::TempDir,
+    bin: PathBuf,
+    pub port: u16,
+    /// `runuser -u nobody --` when running as root.
+    run_as: Vec<String>,
+}
+
+/// The directory holding `initdb`, `pg_ctl` and `psql`: on PATH, or Debian's place.
+fn find_bin() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .unwrap_or_default();
+    let mut debian: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    debian.sort();
+    debian.reverse();
+    on_path
+        .into_iter()
+        .chain(debian)
+        .find(|directory| directory.join("initdb").is_file() && directory.join("pg_ctl").is_file())
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+impl TestPostgres {
+    /// A new cluster, started; `None` (after saying how to install PostgreSQL) when it is not
+    /// on this machine. On CI its absence fails the test.
+    pub fn start() -> Option<TestPostgres> {
+        let Some(bin) = find_bin() else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must have PostgreSQL (.ci/run installs Debian's postgresql package): no initdb on PATH or under /usr/lib/postgresql/*/bin"
+            );
+            eprintln!(
+                "skipped: no PostgreSQL here (no initdb); install it with \
+                 `apt-get install -y --no-install-recommends postgresql`"
+            );
+            return None;
+        };
+        let directory = tempfile::tempdir().expect("temporary directory");
+        let run_as = if nix::unistd::Uid::effective().is_root() {
+            let status = Command::new("chown")
+                .arg("nobody:")
+                .arg(directory.path())
+                .status()
+                .expect("chown runs");
+            assert!(status.success(), "chown nobody {:?}", directory.path());
+            vec!["runuser".into(), "-u".into(), "nobody".into(), "--".into()]
+        } else {
+            Vec::new()
+        };
+        let postgres = TestPostgres {
+            directory,
+            bin,
+            port: free_port(),
+            run_as,
+        };
+        postgres.initdb_and_start();
+        Some(postgres)
+    }
+
+    fn data(&self) -> PathBuf {
+        self.directory.path().join("data")
+    }
+
+    /// A command for one of PostgreSQL's programs, as the cluster's owner.
+    fn as_owner(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        match self.run_as.split_first() {
+            Some((first, rest)) => {
+                let mut command = Command::new(first);
+                command.args(rest).arg(program);
+                command
+            }
+            None => Command::new(program),
+        }
+    }
+
+    fn run(&self, what: &str, command: &mut Command) -> String {
+        let output = command.output_within_deadline().expect(what);
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{what} failed: {}{}",
+            text,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        text
+    }
+
+    fn initdb_and_start(&self) {
+        let data = self.data();
+        self.run(
+            "initdb",
+            self.as_owner("initdb").arg("-D").arg(&data).args([
+                "-U",
+                USER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-instructions",
+            ]),
+        );
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=on -c synchronous_commit=on",
+            self.port,
+            self.directory.path().display()
+        );
+        self.run(
+            "pg_ctl start",
+            self.as_owner("pg_ctl")
+                .arg("-D")
+                .arg(&data)
+                .arg("-l")
+                .arg(self.directory.path().join("server.log"))
+                .args(["-w", "-t", "60", "-o", &options, "start"]),
+        );
+    }
+
+    /// The URL voucherd takes for the database `database` (`postgres` exists from the start).
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://{USER}@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A new empty database; returns its URL.
+    pub fn create_database(&self, name: &str) -> String {
+        self.psql("postgres", &format!("CREATE DATABASE {name}"));
+        self.url(name)
+    }
+
+    /// Runs `sql` in `database` with psql; returns its unaligned, tuples-only output.
+    pub fn psql(&self, database: &str, sql: &str) -> String {
+        self.run(
+            "psql",
+            Command::new(self.bin.join("psql"))
+                .args(["-X", "-v", "ON_ERROR_STOP=1", "-At", "-h", "127.0.0.1"])
+                .args([
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    USER,
+                    "-d",
+                    database,
+                    "-c",
+                    sql,
+                ]),
+        )
+        .trim()
+        .to_owned()
+    }
+
+    /// The server's log so far, for a failing test's message.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.directory.path().join("server.log")).unwrap_or_default()
+    }
+
+    pub fn directory(&self) -> &Path {
+        self.directory.path()
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let data = self.data();
+        let _ = self
+            .as_owner("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-m", "immediate", "-w", "-t", "30", "stop"])
+            .output();
+    }
+}
