@@ -28,6 +28,23 @@ pub const SUMMARY_PROVIDERS_MAX: usize = 10_000;
 /// How many index entries one page may examine, whatever its filter.
 pub const PAGE_SCAN_MAX: usize = 10_000;
 
+/// Pages of reversed claims ([`PAGE_SCAN_MAX`] each) [`Reader::open_clawbacks`] reads at most.
+pub const CLAWBACK_SCAN_PAGES: usize = 2;
+
+/// Statements of one provider and program read at most to see which clawbacks they netted.
+pub const NETTING_STATEMENTS_MAX: usize = 1000;
+
+/// What [`Reader::open_clawbacks`] found.
+#[derive(Clone, Debug, Default)]
+pub struct OpenClawbacks {
+    /// The reversed claims a statement had paid and none has netted yet, in id order; each
+    /// claws back its subsidy.
+    pub claims: Vec<Redemption>,
+    /// Whether the search stopped before the end (more reversed claims or statements than it
+    /// reads): the list may then miss some, or hold some already netted.
+    pub cut: bool,
+}
+
 #[derive(Clone)]
 pub struct Reader {
     store: SharedReadStore,
@@ -127,18 +144,20 @@ impl Reader {
             .ok_or_else(|| unknown_credit_code(code, "credit_code", "provider").into())
     }
 
-    /// Enterprises in credit code order after `after` whose code starts with, or whose name
-    /// contains, `search` (every one when it is empty).
+    /// Enterprises in credit code order after `after` whose code or name contains `search`
+    /// anywhere, as typed (full-width or half-width, any case; every one when it is empty).
     pub fn list_enterprises(
         &self,
         search: &str,
         after: Option<CreditCode>,
         limit: usize,
     ) -> Result<Page<Enterprise>, EngineError> {
-        let upper = search.to_uppercase();
+        let wanted = crate::domain::typed::normalise(search).to_uppercase();
         let keep = |enterprise: &Enterprise| {
-            enterprise.credit_code.as_str().starts_with(&upper)
-                || enterprise.name.as_str().contains(search)
+            enterprise.credit_code.as_str().contains(&wanted)
+                || crate::domain::typed::normalise(enterprise.name.as_str())
+                    .to_uppercase()
+                    .contains(&wanted)
         };
         Ok(self
             .store
@@ -451,6 +470,84 @@ impl Reader {
             items,
             next_after: page.next_after,
         })
+    }
+
+    /// The clawbacks not yet netted (open): claims reversed after a statement paid them,
+    /// that no later statement of their provider and program has netted. `provider`: one
+    /// provider's (through its index), or every provider's. Read from the claims and the
+    /// statements, since the store keeps the ledger's queue of them for the writer only:
+    /// at most [`CLAWBACK_SCAN_PAGES`] pages of reversed claims and
+    /// [`NETTING_STATEMENTS_MAX`] statements per provider and program, `cut` when more were
+    /// left unread.
+    pub fn open_clawbacks(
+        &self,
+        provider: Option<CreditCode>,
+    ) -> Result<OpenClawbacks, EngineError> {
+        let filter = RedemptionFilter {
+            provider_credit_code: provider,
+            status: Some(crate::domain::model::RedemptionStatus::Reversed),
+            ..RedemptionFilter::default()
+        };
+        let mut paid_then_reversed: Vec<Redemption> = Vec::new();
+        let mut after = None;
+        let mut cut = false;
+        for page_number in 1..=CLAWBACK_SCAN_PAGES {
+            let page = self
+                .store
+                .list_redemptions(filter, after, PAGE_SCAN_MAX, PAGE_SCAN_MAX)?;
+            paid_then_reversed.extend(
+                page.items
+                    .into_iter()
+                    .filter(|claim| claim.settlement_id.is_some()),
+            );
+            let Some(next) = page.next_after else { break };
+            if page_number == CLAWBACK_SCAN_PAGES {
+                cut = true;
+                break;
+            }
+            after = Some(RedemptionId::parse(&next).map_err(|error| {
+                crate::store::StoreError::Corrupt(format!("a page's next id: {}", error.message))
+            })?);
+        }
+        let (netted, statements_cut) = self.netted_clawbacks(&paid_then_reversed)?;
+        paid_then_reversed.retain(|claim| !netted.contains(&claim.redemption_id));
+        Ok(OpenClawbacks {
+            claims: paid_then_reversed,
+            cut: cut || statements_cut,
+        })
+    }
+
+    /// The claims among `claims` that a statement netted: each provider's and program's
+    /// statements from the earliest that paid one of them on; and whether one of those reads
+    /// was cut.
+    fn netted_clawbacks(
+        &self,
+        claims: &[Redemption],
+    ) -> Result<(std::collections::BTreeSet<RedemptionId>, bool), EngineError> {
+        let mut earliest: std::collections::BTreeMap<(CreditCode, ProgramCode), SettlementId> =
+            std::collections::BTreeMap::new();
+        for claim in claims {
+            if let Some(paid_by) = claim.settlement_id {
+                let key = (claim.provider_credit_code, claim.program);
+                let first = earliest.entry(key).or_insert(paid_by);
+                *first = (*first).min(paid_by);
+            }
+        }
+        let mut netted = std::collections::BTreeSet::new();
+        let mut cut = false;
+        for ((provider, program), paid_by) in earliest {
+            let statements = self.store.list_settlements(
+                Some(provider),
+                Some(program),
+                Some(paid_by),
+                NETTING_STATEMENTS_MAX,
+                PAGE_SCAN_MAX,
+            )?;
+            cut |= statements.next_after.is_some();
+            let clawbacks = statements.items.iter().flat_map(|s| &s.clawbacks);
+            netted.extend(clawbacks.map(|clawback| clawback.redemption_id));
+        }
+        Ok((netted, cut))
     }
 
     /// The program's budget in the cap period holding `on_date`, against its totals.

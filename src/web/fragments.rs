@@ -177,3 +177,67 @@ pub fn codes<'c>(
         }
     }
 }
+
+/// A claim's id, linking to its page.
+pub fn claim_cell(redemption_id: impl Display) -> Markup {
+    html! { td class="code" { (claim_link(redemption_id)) } }
+}
+
+/// A claim's id as a link to its page, for a cell holding more.
+pub fn claim_link(redemption_id: impl Display) -> Markup {
+    html! { a href={"/redemptions/" (display(&redemption_id))} { (display(&redemption_id)) } }
+}
+
+/// A voucher's id, linking to its page.
+pub fn voucher_cell(voucher_id: impl Display) -> Markup {
+    html! { td class="code" { (voucher_link(voucher_id)) } }
+}
+
+/// A voucher's id as a link to its page, for a cell holding more.
+pub fn voucher_link(voucher_id: impl Display) -> Markup {
+    html! { a href={"/vouchers/" (display(&voucher_id))} { (display(&voucher_id)) } }
+}
+
+/// An enterprise: its name linking to its page over its code (the code is the link when the
+/// name is not known).
+pub fn enterprise_cell(name: &str, code: impl Display) -> Markup {
+    party_cell("/enterprises/", name, code)
+}
+
+/// A provider: its name linking to its page over its code (the code is the link when the
+/// name is not known).
+pub fn provider_cell(name: &str, code: impl Display) -> Markup {
+    party_cell("/providers/", name, code)
+}
+
+/// An enterprise or a provider in a cell, see [`party`].
+fn party_cell(pages: &str, name: &str, code: impl Display) -> Markup {
+    html! { td { (party(pages, name, code)) } }
+}
+
+/// A party's name linking to its page (under `pages`) over its code; the code links when
+/// the name is empty.
+pub fn party(pages: &str, name: &str, code: impl Display) -> Markup {
+    let href = format!("{pages}{code}");
+    html! {
+        @if name.is_empty() {
+            a class="code" href=(href) { (display(&code)) }
+        } @else {
+            a href=(href) { (name) }
+            div class="code" { (display(&code)) }
+        }
+    }
+}
+
+/// One record's fields, a row each: the field's name, then its value (text or markup).
+pub fn field_table<'a>(fields: impl IntoIterator<Item = (&'a str, Markup)>) -> Markup {
+    html! {
+        table class="list fields" {
+            tbody {
+                @for (name, value) in fields {
+                    tr { th scope="row" { (name) } td { (value) } }
+                }
+            }
+        }
+    }
+}

@@ -116,7 +116,9 @@ fn router(console: Console) -> Router {
         .route("/enterprises", get(pages::enterprises))
         .route("/enterprises/{credit_code}", get(pages::enterprise))
         .route("/redemptions", get(pages::redemptions))
+        .route("/redemptions/{redemption_id}", get(pages::claim))
         .route("/providers", get(pages::providers))
+        .route("/providers/{credit_code}", get(pages::provider))
         .route("/settlements/{settlement_id}", get(pages::settlement))
         .route("/audit", get(pages::audit))
         .route("/actions", get(actions::page))
@@ -181,6 +183,7 @@ fn bureau_routes() -> Router<Console> {
         .route("/applications", get(pages::applications))
         .route("/confirmations", get(pages::confirmations))
         .route("/vouchers/unbound", get(pages::unbound_vouchers))
+        .route("/vouchers/{voucher_id}", get(pages::voucher))
         .route(
             "/vouchers/{voucher_id}/providers",
             get(pages::voucher_providers),

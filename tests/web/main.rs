@@ -8,6 +8,7 @@
 mod common;
 
 mod audit;
+mod details;
 mod downloads;
 mod enterprise;
 mod enterprise_bureau;

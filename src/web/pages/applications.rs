@@ -6,6 +6,7 @@ use axum::extract::{OriginalUri, Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::names::Names;
 use super::query::{bad_field, optional};
 use super::{ROWS_PER_PAGE, refused, shell};
 use crate::domain::ids::ApplicationId;
@@ -13,10 +14,9 @@ use crate::domain::input::InputError;
 use crate::domain::model::{Actor, ApplicationStatus, VoucherApplication};
 use crate::domain::policy::Policy;
 use crate::domain::reason::ReasonCode;
-use crate::engine::{EngineError, Reader};
 use crate::web::fragments::{
-    LastAction, cell, codes, column, last_action, markup_cell, named_cell, number_cell,
-    number_column, pager, row, row_form, table,
+    LastAction, cell, column, enterprise_cell, last_action, markup_cell, number_cell,
+    number_column, pager, party, row, row_form, table, voucher_link,
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, StatusWord, encode, program_name, yuan};
@@ -106,7 +106,16 @@ pub fn render(
             ROWS_PER_PAGE,
         )
         .map_err(refused(language))?;
-    let rows = with_names(reader, page.items).map_err(refused(language))?;
+    let names = Names::read(
+        reader,
+        page.items
+            .iter()
+            .map(|application| application.enterprise_credit_code),
+        page.items
+            .iter()
+            .flat_map(|application| application.provider_credit_codes.iter().copied()),
+    )
+    .map_err(refused(language))?;
     let next = page.next_after.map(|after| {
         format!(
             "/applications?status={}&after={}",
@@ -118,28 +127,11 @@ pub fn render(
     let body = html! {
         (last_action(last))
         (status_links(language, asked.word))
-        (application_table(language, reader.policy(), &rows, forms))
+        (application_table(language, reader.policy(), &names, &page.items, forms))
         (pager(language, next))
     };
     let title = language.pick("申领审批", "Applications");
     Ok(shell(viewer, here, Section::Applications, title, body))
-}
-
-/// Each application with its enterprise's name.
-fn with_names(
-    reader: &Reader,
-    applications: Vec<VoucherApplication>,
-) -> Result<Vec<(VoucherApplication, String)>, EngineError> {
-    applications
-        .into_iter()
-        .map(|application| {
-            let name = reader
-                .enterprise(&application.enterprise_credit_code)?
-                .name
-                .to_string();
-            Ok((application, name))
-        })
-        .collect()
 }
 
 /// A link per status, the one shown lit.
@@ -159,12 +151,14 @@ fn status_links(language: Language, word: &str) -> Markup {
     }
 }
 
-/// An application a row; with `forms` (the bureau's CSRF secret), approve and reject on the
-/// waiting ones.
+/// An application a row, its enterprise and providers named and linking to their pages, the
+/// voucher it was issued as linking to its page; with `forms` (the bureau's CSRF secret),
+/// approve and reject on the waiting ones.
 fn application_table(
     language: Language,
     policy: &Policy,
-    rows: &[(VoucherApplication, String)],
+    names: &Names,
+    applications: &[VoucherApplication],
     forms: Option<&str>,
 ) -> Markup {
     let mut columns = vec![
@@ -181,19 +175,23 @@ fn application_table(
     if forms.is_some() {
         columns.push(column(language.pick("审批", "Decide")));
     }
-    let rows = rows.iter().map(|(application, name)| {
+    let rows = applications.iter().map(|application| {
         let code = application.enterprise_credit_code;
-        let link = html! { a href={"/enterprises/" (code)} { (name) } };
+        let providers = html! {
+            @for provider in &application.provider_credit_codes {
+                div { (party("/providers/", names.provider(provider), provider)) }
+            }
+        };
         let mut cells = vec![
             cell(application.application_id),
-            named_cell(link, code),
+            enterprise_cell(names.enterprise(&code), code),
             cell(program_of(policy, language, application)),
             number_cell(yuan(application.amount)),
-            markup_cell(codes(&application.provider_credit_codes, "")),
+            markup_cell(providers),
             markup_cell(contract(application)),
             cell(application.purpose.as_str()),
             cell(other_subsidies(language, application)),
-            markup_cell(decision(language, application)),
+            markup_cell(decision_drawn(language, application, true)),
         ];
         if let Some(csrf) = forms {
             cells.push(markup_cell(decide_forms(language, csrf, application)));
@@ -232,10 +230,17 @@ pub(in crate::web) fn other_subsidies(
 
 /// The status, with the voucher it was issued as or why it was refused.
 pub(in crate::web) fn decision(language: Language, application: &VoucherApplication) -> Markup {
+    decision_drawn(language, application, false)
+}
+
+/// [`decision`], the voucher linking to its page when `linked` (the bureau's pages).
+fn decision_drawn(language: Language, application: &VoucherApplication, linked: bool) -> Markup {
     html! {
         (application.status.word(language))
         @if let Some(voucher_id) = application.voucher_id {
-            div class="code" { (voucher_id) }
+            div class="code" {
+                @if linked { (voucher_link(voucher_id)) } @else { (voucher_id) }
+            }
         }
         @if let Some(reason) = &application.rejection_reason {
             div class="hint" { (reason.as_str()) }

@@ -6,6 +6,8 @@ use axum::extract::{OriginalUri, Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::names::Names;
+use super::providers::program_of;
 use super::query::optional;
 use super::{ROWS_PER_PAGE, refused, shell};
 use crate::domain::ids::RedemptionId;
@@ -14,8 +16,8 @@ use crate::domain::policy::Policy;
 use crate::engine::RedemptionFilter;
 use crate::web::counts::{awaits_confirmation, confirmation_asked};
 use crate::web::fragments::{
-    LastAction, cell, column, last_action, link_cell, markup_cell, number_cell, number_column,
-    pager, row, row_form, table,
+    LastAction, cell, claim_cell, column, enterprise_cell, last_action, markup_cell, number_cell,
+    number_column, pager, provider_cell, row, row_form, table,
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, encode, yuan};
@@ -67,11 +69,12 @@ pub fn render(
     let next = page
         .next_after
         .map(|after| format!("/confirmations?after={}", encode(&after)));
+    let names = Names::of_claims(reader, waiting.iter().copied()).map_err(refused(language))?;
     let forms = viewer.is_bureau().then_some(viewer.session.csrf.as_str());
     let body = html! {
         (last_action(last))
         (explanation(language, policy))
-        (waiting_table(language, &waiting, forms))
+        (waiting_table(language, policy, &names, &waiting, forms))
         (pager(language, next))
     };
     let title = language.pick("待企业确认的核销", "Claims awaiting confirmation");
@@ -91,8 +94,15 @@ fn explanation(language: Language, policy: &Policy) -> Markup {
     }
 }
 
-/// A waiting claim a row; with `forms` (the bureau's CSRF secret), a return for correction.
-fn waiting_table(language: Language, claims: &[&Redemption], forms: Option<&str>) -> Markup {
+/// A waiting claim a row (the claim linking to its page, the enterprise and provider named and
+/// linking to theirs); with `forms` (the bureau's CSRF secret), a return for correction.
+fn waiting_table(
+    language: Language,
+    policy: &Policy,
+    names: &Names,
+    claims: &[&Redemption],
+    forms: Option<&str>,
+) -> Markup {
     let mut columns = vec![
         column(language.pick("核销编号", "Redemption")),
         column(language.pick("项目", "Program")),
@@ -107,12 +117,12 @@ fn waiting_table(language: Language, claims: &[&Redemption], forms: Option<&str>
         columns.push(column(language.pick("退回补正", "Return for correction")));
     }
     let rows = claims.iter().map(|claim| {
-        let enterprise = claim.enterprise_credit_code;
+        let (enterprise, provider) = (claim.enterprise_credit_code, claim.provider_credit_code);
         let mut cells = vec![
-            cell(claim.redemption_id),
-            cell(claim.program),
-            link_cell(&format!("/enterprises/{enterprise}"), enterprise),
-            cell(claim.provider_credit_code),
+            claim_cell(claim.redemption_id),
+            cell(program_of(policy, language, claim.program)),
+            enterprise_cell(names.enterprise(&enterprise), enterprise),
+            provider_cell(names.provider(&provider), provider),
             cell(&claim.invoice.number),
             number_cell(yuan(claim.invoice.amount)),
             number_cell(yuan(claim.subsidy)),

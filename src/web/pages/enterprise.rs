@@ -1,23 +1,28 @@
-//! One enterprise (`/enterprises/{credit_code}`): its balances, its vouchers, its redemptions
-//! and its history (the events naming its credit code).
+//! One enterprise (`/enterprises/{credit_code}`, the code in any case): its balances, its
+//! vouchers and its redemptions (each linking to its page, providers named), and its history
+//! (the events naming its credit code).
 
 use axum::extract::{OriginalUri, Path, Query, State};
 use chrono::{Datelike, NaiveDate};
 use maud::{Markup, html};
 use serde::Deserialize;
+use std::collections::BTreeSet;
 
 use super::enterprises::{balance_figures, balances_of};
 use super::history::of_record;
+use super::names::Names;
+use super::providers::program_of;
 use super::query::{bad_field, day_of_year, optional};
 use super::redemptions::redemption_table;
 use super::{ENTERPRISE_VOUCHERS_MAX, ROWS_PER_PAGE, refused, shell};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::ids::RedemptionId;
 use crate::domain::model::{Actor, Balance, Enterprise, Redemption, Voucher};
-use crate::domain::policy::ProgramRules;
+use crate::domain::policy::{Policy, ProgramRules};
 use crate::engine::{EngineError, Reader, RedemptionFilter, VoucherFilter};
 use crate::web::fragments::{
-    cell, codes, column, markup_cell, number_cell, number_column, pager, row, status_cell, table,
+    cell, codes, column, markup_cell, number_cell, number_column, pager, party, row, status_cell,
+    table, voucher_cell,
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, encode, program_name, yuan};
@@ -37,7 +42,7 @@ pub async fn enterprise(
 ) -> Result<Markup, PageError> {
     let language = viewer.language;
     let reader = console.engine.reader();
-    let code = CreditCode::parse(&credit_code)
+    let code = crate::domain::typed::credit_code_as_typed(&credit_code)
         .map_err(|error| bad_field("credit_code", error, language))?;
     let after = optional(
         "after",
@@ -55,12 +60,12 @@ pub async fn enterprise(
         p class="code" { (language.pick("统一社会信用代码 ", "Credit code ")) (code) }
         (balance_cards(language, reader.policy().programs(), &shown.balances))
         h2 { (language.pick("券", "Vouchers")) }
-        (voucher_table(language, &shown.vouchers))
+        (linked_voucher_table(language, reader.policy(), &shown.names, &shown.vouchers))
         @if shown.more_vouchers {
             p class="hint" { (language.pick("仅显示前 200 张券；完整列表请用 voucherctl list-vouchers。", "The first 200 vouchers only; voucherctl list-vouchers lists them all.")) }
         }
         h2 { (language.pick("核销记录", "Redemptions")) }
-        (redemption_table(language, &shown.redemptions))
+        (redemption_table(language, reader.policy(), &shown.names, &shown.redemptions))
         (pager(language, next))
         (history.draw(language))
     };
@@ -78,6 +83,8 @@ struct Shown {
     more_vouchers: bool,
     redemptions: Vec<Redemption>,
     next_redemptions: Option<String>,
+    /// The names of the enterprise and of the providers its vouchers and claims name.
+    names: Names,
 }
 
 impl Shown {
@@ -100,6 +107,15 @@ impl Shown {
         };
         let redemptions =
             reader.list_redemptions(redemptions, Actor::Bureau, after, ROWS_PER_PAGE)?;
+        let bound = vouchers
+            .items
+            .iter()
+            .flat_map(|voucher| voucher.provider_credit_codes.iter().copied());
+        let claimed = redemptions
+            .items
+            .iter()
+            .map(|claim| claim.provider_credit_code);
+        let names = Names::read(reader, [code], bound.chain(claimed))?;
         Ok(Shown {
             enterprise,
             balances,
@@ -107,6 +123,7 @@ impl Shown {
             more_vouchers: vouchers.next_after.is_some(),
             redemptions: redemptions.items,
             next_redemptions: redemptions.next_after,
+            names,
         })
     }
 }
@@ -133,8 +150,28 @@ pub(in crate::web) fn balance_cards(
     }
 }
 
-/// A voucher a row, with the providers bound to it (none: any provider of its program).
+/// A voucher a row, with the providers bound to it (none: any provider of its program), as
+/// the enterprise's own page shows them: no links to the bureau's pages.
 pub(in crate::web) fn voucher_table(language: Language, vouchers: &[Voucher]) -> Markup {
+    vouchers_drawn(language, vouchers, None)
+}
+
+/// The bureau's voucher table: each voucher linking to its page, the program in words, the
+/// bound providers named and linked.
+fn linked_voucher_table(
+    language: Language,
+    policy: &Policy,
+    names: &Names,
+    vouchers: &[Voucher],
+) -> Markup {
+    vouchers_drawn(language, vouchers, Some((policy, names)))
+}
+
+fn vouchers_drawn(
+    language: Language,
+    vouchers: &[Voucher],
+    linked: Option<(&Policy, &Names)>,
+) -> Markup {
     let columns = [
         column(language.pick("券号", "Voucher")),
         column(language.pick("项目", "Program")),
@@ -145,10 +182,23 @@ pub(in crate::web) fn voucher_table(language: Language, vouchers: &[Voucher]) ->
         column(language.pick("核销截止", "Redeem by")),
         column(language.pick("服务商", "Providers")),
     ];
+    let any = language.pick("本项目任一服务商", "any of the program");
     let rows = vouchers.iter().map(|voucher| {
+        let (id, program, providers) = match linked {
+            Some((policy, names)) => (
+                voucher_cell(voucher.voucher_id),
+                cell(program_of(policy, language, voucher.program)),
+                markup_cell(named_providers(names, &voucher.provider_credit_codes, any)),
+            ),
+            None => (
+                cell(voucher.voucher_id),
+                cell(voucher.program),
+                markup_cell(codes(&voucher.provider_credit_codes, any)),
+            ),
+        };
         row([
-            cell(voucher.voucher_id),
-            cell(voucher.program),
+            id,
+            program,
             status_cell(language, voucher.status),
             number_cell(yuan(voucher.face_value)),
             number_cell(yuan(voucher.redeemed)),
@@ -157,11 +207,21 @@ pub(in crate::web) fn voucher_table(language: Language, vouchers: &[Voucher]) ->
                 voucher.validity.first, voucher.validity.last
             )),
             cell(voucher.redeem_by),
-            markup_cell(codes(
-                &voucher.provider_credit_codes,
-                language.pick("本项目任一服务商", "any of the program"),
-            )),
+            providers,
         ])
     });
     table(&columns, rows, None)
+}
+
+/// Providers one under another, each named and linking to its page; `none` when there are
+/// none.
+fn named_providers(names: &Names, codes: &BTreeSet<CreditCode>, none: &str) -> Markup {
+    html! {
+        @if codes.is_empty() {
+            span class="hint" { (none) }
+        }
+        @for code in codes {
+            div { (party("/providers/", names.provider(code), code)) }
+        }
+    }
 }

@@ -10,12 +10,15 @@
 
 pub(super) mod applications;
 mod audit;
+mod claim;
 pub(super) mod confirmations;
 pub(super) mod enterprise;
 pub(super) mod enterprises;
 pub(super) mod history;
+pub(super) mod names;
 pub(super) mod notices;
 mod overview;
+mod provider;
 mod providers;
 pub(super) mod query;
 mod redemptions;
@@ -35,15 +38,17 @@ use crate::engine::EngineError;
 
 pub use applications::applications;
 pub use audit::audit;
+pub use claim::claim;
 pub use confirmations::confirmations;
 pub use enterprise::enterprise;
 pub use enterprises::enterprises;
 pub use notices::{notice, notices};
 pub use overview::overview;
+pub use provider::provider;
 pub use providers::providers;
 pub use redemptions::redemptions;
 pub use settlements::settlement;
-pub use vouchers::{unbound_vouchers, voucher_providers};
+pub use vouchers::{unbound_vouchers, voucher, voucher_providers};
 
 /// Rows on one page of a list.
 pub const ROWS_PER_PAGE: usize = 50;

@@ -7,14 +7,15 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::history::of_record;
+use super::names::Names;
 use super::query::{bad_field, optional};
 use super::{ROWS_PER_PAGE, refused, shell};
 use crate::domain::ids::NoticeId;
 use crate::domain::model::{PublicNotice, Redemption};
 use crate::domain::policy::{Policy, ProgramRules};
 use crate::web::fragments::{
-    LastAction, cell, code_cell, column, last_action, link_cell, markup_cell, number_cell,
-    number_column, pager, row, table,
+    LastAction, cell, claim_cell, code_cell, column, last_action, link_cell, markup_cell,
+    number_cell, number_column, pager, provider_cell, row, table,
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, encode, program_name, total, yuan};
@@ -149,11 +150,14 @@ pub async fn notice(
 ) -> Result<Markup, PageError> {
     let language = viewer.language;
     let reader = console.engine.reader();
+    let typed = crate::domain::typed::id_as_typed(&notice_id);
     let notice_id =
-        NoticeId::parse(&notice_id).map_err(|error| bad_field("notice_id", error, language))?;
+        NoticeId::parse(&typed).map_err(|error| bad_field("notice_id", error, language))?;
     let notice = reader.notice(&notice_id).map_err(refused(language))?;
     let history = of_record(&console, notice_id).await;
     let lines = reader.notice_lines(&notice).map_err(refused(language))?;
+    let providers = lines.iter().map(|(claim, _)| claim.provider_credit_code);
+    let names = Names::read(reader, [], providers).map_err(refused(language))?;
     let policy = reader.policy();
     let body = html! {
         p {
@@ -167,27 +171,30 @@ pub async fn notice(
             " "
             a class="button secondary" href={"/downloads/notice?id=" (notice_id) "&format=csv"} { (language.pick("下载 CSV", "Download CSV")) }
         }
-        (line_table(language, &lines))
+        (line_table(language, &names, &lines))
         (history.draw(language))
     };
     let title = format!("{} {notice_id}", language.pick("公示", "Notice"));
     Ok(shell(&viewer, &uri, Section::Notices, &title, body))
 }
 
-fn line_table(language: Language, lines: &[(Redemption, String)]) -> Markup {
+/// A notice's line a row, as published, each claim, enterprise and provider linking to its
+/// page (the provider named over its code).
+fn line_table(language: Language, names: &Names, lines: &[(Redemption, String)]) -> Markup {
     let columns = [
         column(language.pick("核销编号", "Redemption")),
         column(language.pick("企业信用代码", "Enterprise credit code")),
         column(language.pick("企业名称", "Enterprise")),
-        column(language.pick("服务商信用代码", "Provider credit code")),
+        column(language.pick("服务商", "Provider")),
         number_column(language.pick("补贴金额", "Subsidy")),
     ];
     let rows = lines.iter().map(|(claim, name)| {
+        let (enterprise, provider) = (claim.enterprise_credit_code, claim.provider_credit_code);
         row([
-            cell(claim.redemption_id),
-            code_cell(claim.enterprise_credit_code),
-            cell(name),
-            code_cell(claim.provider_credit_code),
+            claim_cell(claim.redemption_id),
+            code_cell(enterprise),
+            link_cell(&format!("/enterprises/{enterprise}"), name),
+            provider_cell(names.provider(&provider), provider),
             number_cell(yuan(claim.subsidy)),
         ])
     });

@@ -1,6 +1,7 @@
-//! The providers (`/providers`): the resource pool, the settlement statements with their
-//! downloads (each linking to its own page, `settlements`), and each program's totals per
-//! provider.
+//! The providers (`/providers`): the resource pool (each provider linking to its own page,
+//! `provider`, with its open clawbacks: what it owes back until a statement nets it), the
+//! settlement statements with their downloads (each linking to its own page, `settlements`;
+//! a negative one says the provider owes), and each program's totals per provider.
 
 use axum::extract::{OriginalUri, Query, State};
 use maud::{Markup, html};
@@ -10,13 +11,16 @@ use serde::Deserialize;
 use super::query::{day_of_year, optional, parse_year};
 use super::{PROVIDERS_MAX, ROWS_PER_PAGE, refused, shell, year_picker};
 use crate::domain::ids::SettlementId;
-use crate::domain::model::{Actor, ProgramSummary, Provider, Settlement};
+use std::collections::BTreeMap;
+
+use crate::domain::credit_code::CreditCode;
+use crate::domain::model::{Actor, ProgramSummary, Provider, Redemption, Settlement};
 use crate::domain::money::Total;
 use crate::domain::policy::{Policy, ProgramCode};
 use crate::engine::{EngineError, Reader, SettlementFilter};
 use crate::web::fragments::{
-    cell, code_cell, column, link_cell, markup_cell, named_cell, number_cell, number_column, pager,
-    row, table,
+    cell, code_cell, column, link_cell, markup_cell, number_cell, number_column, pager,
+    provider_cell, row, table,
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, encode, program_name, total};
@@ -45,13 +49,21 @@ pub async fn providers(
         language,
     )?;
     let shown = Shown::read(reader, year, statements_after).map_err(refused(language))?;
+    let open = reader.open_clawbacks(None).map_err(refused(language))?;
+    let owed = Owed::of(&open.claims);
     let next_statements = shown
         .next_statements
         .map(|after| format!("/providers?year={year}&statements_after={}", encode(&after)));
     let body = html! {
         (year_picker(language, policy, year, "/providers"))
         h2 { (language.pick("资源池", "Resource pool")) }
-        (pool_table(language, policy, &shown.pool))
+        (pool_table(language, policy, &shown.pool, &owed))
+        @if open.cut {
+            p class="hint" { (language.pick(
+                "红冲记录较多，待追回仅查找了一部分，可能不全。",
+                "Many reversed claims: the open clawbacks were searched in part and may be incomplete."
+            )) }
+        }
         @if shown.more_providers {
             p class="hint" { (language.pick("仅显示前 1000 家服务商。", "The first 1,000 providers only.")) }
         }
@@ -118,19 +130,45 @@ pub(super) fn program_of(policy: &Policy, language: Language, code: ProgramCode)
         .unwrap_or_else(|| code.to_string())
 }
 
-fn pool_table(language: Language, policy: &Policy, pool: &[Provider]) -> Markup {
+/// Each provider's open clawbacks: how many, and their sum.
+#[derive(Default)]
+struct Owed(BTreeMap<CreditCode, (usize, Total)>);
+
+impl Owed {
+    fn of(open: &[Redemption]) -> Owed {
+        let mut owed = Owed::default();
+        for claim in open {
+            let entry = owed.0.entry(claim.provider_credit_code).or_default();
+            *entry = (entry.0 + 1, entry.1.plus(claim.subsidy));
+        }
+        owed
+    }
+
+    fn of_provider(&self, code: &CreditCode) -> (usize, Total) {
+        self.0.get(code).copied().unwrap_or_default()
+    }
+}
+
+/// A provider a row, its name linking to its page, with its open clawbacks.
+fn pool_table(language: Language, policy: &Policy, pool: &[Provider], owed: &Owed) -> Markup {
     let columns = [
         column(language.pick("服务商", "Provider")),
         column(language.pick("信用代码", "Credit code")),
         column(language.pick("项目", "Program")),
         column(language.pick("登记时间", "Registered")),
+        number_column(language.pick("待追回笔数", "Open clawbacks")),
+        number_column(language.pick("待追回金额（元）", "To claw back (yuan)")),
     ];
     let rows = pool.iter().map(|provider| {
+        let code = provider.credit_code;
+        let (count, amount) = owed.of_provider(&code);
         row([
-            cell(provider.name.as_str()),
-            code_cell(provider.credit_code),
+            link_cell(&format!("/providers/{code}"), provider.name.as_str()),
+            code_cell(code),
             cell(program_of(policy, language, provider.program)),
             cell(provider.registered_at.format("%Y-%m-%d %H:%M")),
+            number_cell(count),
+            number_cell(total(amount)),
         ])
     });
     table(&columns, rows, None)
@@ -138,7 +176,7 @@ fn pool_table(language: Language, policy: &Policy, pool: &[Provider]) -> Markup 
 
 /// A statement a row: its lines and amounts, whether it was paid (the day and the bank's
 /// reference), and its downloads.
-fn statement_table(
+pub(super) fn statement_table(
     language: Language,
     policy: &Policy,
     statements: &[(Settlement, String)],
@@ -159,7 +197,7 @@ fn statement_table(
         let id = settlement.settlement_id;
         row([
             link_cell(&format!("/settlements/{id}"), id),
-            named_cell(name, settlement.provider_credit_code),
+            provider_cell(name, settlement.provider_credit_code),
             cell(program_of(policy, language, settlement.program)),
             cell(settlement.up_to),
             number_cell(settlement.redemption_ids.len()),
@@ -174,13 +212,39 @@ fn statement_table(
     table(&columns, rows, Some(empty))
 }
 
-/// When a statement was paid and the bank's reference, or that it is not yet.
+/// When a statement was paid and the bank's reference, or that it is not yet: the bureau's
+/// payment, or the provider's when the statement is negative (it owes).
 fn payment(language: Language, settlement: &Settlement) -> Markup {
     html! {
         @if let Some(payment) = &settlement.payment {
             (payment.paid_on) div class="code" { (payment.bank_reference) }
+        } @else if owes(settlement) {
+            span class="hint owes" { (language.pick("待服务商退回", "Provider to repay")) }
         } @else {
             span class="hint" { (language.pick("待拨付", "Not yet")) }
+        }
+    }
+}
+
+/// Whether the statement's net is negative: its clawbacks exceed its claims, and the
+/// provider owes the bureau the difference.
+pub(super) fn owes(settlement: &Settlement) -> bool {
+    settlement.net().is_sign_negative() && !settlement.net().is_zero()
+}
+
+/// A statement's net in words: what the bureau pays, or what the provider owes
+/// (`服务商应退回 65,854.75 元`), the amount grouped.
+pub(super) fn net_in_words(language: Language, settlement: &Settlement) -> String {
+    let magnitude = signed_yuan(settlement.net().abs());
+    if owes(settlement) {
+        match language {
+            Language::Chinese => format!("服务商应退回 {magnitude} 元"),
+            Language::English => format!("provider owes {magnitude}"),
+        }
+    } else {
+        match language {
+            Language::Chinese => format!("应拨付 {magnitude} 元"),
+            Language::English => format!("to pay {magnitude}"),
         }
     }
 }
@@ -205,7 +269,7 @@ fn provider_totals_table(language: Language, summary: &ProgramSummary) -> Markup
     ];
     let rows = summary.providers.iter().map(|(code, name, totals)| {
         row([
-            named_cell(name, code),
+            provider_cell(name, code),
             number_cell(totals.redemptions),
             number_cell(total(totals.redeemed)),
             number_cell(total(totals.reversed)),

@@ -5,6 +5,8 @@ use axum::extract::{OriginalUri, Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::names::Names;
+use super::providers::program_of;
 use super::query::{optional, optional_program};
 use super::{ROWS_PER_PAGE, refused, shell};
 use crate::domain::ids::RedemptionId;
@@ -14,7 +16,8 @@ use crate::domain::policy::{Policy, ProgramRules};
 use crate::domain::reason::ReasonCode;
 use crate::engine::RedemptionFilter;
 use crate::web::fragments::{
-    cell, column, link_cell, number_cell, number_column, pager, row, status_cell, table,
+    cell, claim_link, column, enterprise_cell, markup_cell, number_cell, number_column, pager,
+    provider_cell, row, status_cell, table, voucher_link,
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, StatusWord, encode, program_name, yuan};
@@ -72,11 +75,12 @@ pub async fn redemptions(
     let page = reader
         .list_redemptions(filter, Actor::Bureau, after, ROWS_PER_PAGE)
         .map_err(refused(language))?;
+    let names = Names::of_claims(reader, &page.items).map_err(refused(language))?;
     let typed = Typed::of(&query);
     let next = page.next_after.map(|after| typed.next_page(&after));
     let body = html! {
         (filter_form(language, reader.policy().programs(), &typed))
-        (redemption_table(language, &page.items))
+        (redemption_table(language, reader.policy(), &names, &page.items))
         (pager(language, next))
     };
     let title = language.pick("核销记录", "Redemptions");
@@ -185,10 +189,16 @@ fn filter_form(language: Language, programs: &[ProgramRules], typed: &Typed<'_>)
     }
 }
 
-/// A redemption a row, its enterprise linked to the enterprise's page.
-pub(super) fn redemption_table(language: Language, redemptions: &[Redemption]) -> Markup {
+/// A redemption a row: its id linking to its page over its voucher's (linked), its program
+/// in words, its enterprise and provider as names linking to their pages over their codes.
+pub(super) fn redemption_table(
+    language: Language,
+    policy: &Policy,
+    names: &Names,
+    redemptions: &[Redemption],
+) -> Markup {
     let columns = [
-        column(language.pick("核销编号", "Redemption")),
+        column(language.pick("核销编号 / 券号", "Redemption / voucher")),
         column(language.pick("项目", "Program")),
         column(language.pick("企业", "Enterprise")),
         column(language.pick("服务商", "Provider")),
@@ -200,11 +210,16 @@ pub(super) fn redemption_table(language: Language, redemptions: &[Redemption]) -
     ];
     let rows = redemptions.iter().map(|redemption| {
         let enterprise = redemption.enterprise_credit_code;
+        let provider = redemption.provider_credit_code;
+        let ids = html! {
+            (claim_link(redemption.redemption_id))
+            div class="code" { (voucher_link(redemption.voucher_id)) }
+        };
         row([
-            cell(redemption.redemption_id),
-            cell(redemption.program),
-            link_cell(&format!("/enterprises/{enterprise}"), enterprise),
-            cell(redemption.provider_credit_code),
+            markup_cell(ids),
+            cell(program_of(policy, language, redemption.program)),
+            enterprise_cell(names.enterprise(&enterprise), enterprise),
+            provider_cell(names.provider(&provider), provider),
             cell(&redemption.invoice.number),
             cell(redemption.invoice.date),
             number_cell(yuan(redemption.invoice.amount)),

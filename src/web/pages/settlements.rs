@@ -1,5 +1,7 @@
-//! One settlement statement (`/settlements/{settlement_id}`): its provider, amounts and lines,
-//! who made it, its payment and who recorded it, its downloads and its history. While it is
+//! One settlement statement (`/settlements/{settlement_id}`, the id in any case): its provider,
+//! amounts (a negative net read as what the provider owes), its lines (each claim linked, its
+//! enterprise named), the clawbacks it nets (claims reversed after an earlier statement paid
+//! them), who made it, its payment and who recorded it, its downloads and its history. While it is
 //! unpaid, the bureau and finance see the form recording its payment (拨付登记), finance's only
 //! form; when the policy separates duties the ledger refuses the bureau's, and the page says so
 //! as it says every refusal.
@@ -8,18 +10,20 @@ use axum::extract::{Path, State};
 use maud::{Markup, html};
 
 use super::history::{History, of_record, who};
-use super::providers::{downloads, program_of, signed_yuan};
+use super::names::Names;
+use super::providers::{downloads, net_in_words, owes, program_of, signed_yuan};
 use super::query::bad_field;
 use super::redemptions::redemption_table;
 use super::{refused, shell};
 use crate::domain::ids::SettlementId;
-use crate::domain::model::{Actor, Settlement};
+use crate::domain::model::{Actor, Redemption, Settlement};
+use crate::engine::{EngineError, Reader};
 use crate::web::fragments::{
-    LastAction, cell, column, last_action, markup_cell, named_cell, number_cell, number_column,
-    row, table,
+    LastAction, cell, claim_cell, column, enterprise_cell, last_action, link_cell, markup_cell,
+    number_cell, number_column, provider_cell, row, table,
 };
 use crate::web::i18n::Language;
-use crate::web::layout::{Section, total};
+use crate::web::layout::{Section, total, yuan};
 use crate::web::{Console, PageError, Viewer};
 
 pub async fn settlement(
@@ -27,7 +31,8 @@ pub async fn settlement(
     viewer: Viewer,
     Path(settlement_id): Path<String>,
 ) -> Result<Markup, PageError> {
-    let settlement_id = SettlementId::parse(&settlement_id)
+    let typed = crate::domain::typed::id_as_typed(&settlement_id);
+    let settlement_id = SettlementId::parse(&typed)
         .map_err(|error| bad_field("settlement_id", error, viewer.language))?;
     let history = of_record(&console, settlement_id).await;
     render(&console, &viewer, settlement_id, &history, None)
@@ -47,16 +52,22 @@ pub fn render(
         .settlement(&settlement_id, Actor::Bureau)
         .map_err(refused(language))?;
     let program = program_of(reader.policy(), language, settlement.program);
+    let clawed_back = clawed_back_claims(reader, &settlement).map_err(refused(language))?;
+    let names =
+        Names::of_claims(reader, lines.iter().chain(&clawed_back)).map_err(refused(language))?;
     let body = html! {
         (last_action(last))
         (summary(language, &settlement, &provider_name, &program))
+        p class={"net" @if owes(&settlement) { " owes" }} { strong { (net_in_words(language, &settlement)) } }
         (payment(language, &settlement))
         @if settlement.payment.is_none() && viewer.records_payments() {
             (payment_form(language, &viewer.session.csrf, settlement_id))
         }
         p class="downloads" { (language.pick("下载付款凭证：", "Download the payment voucher: ")) (downloads(settlement_id)) }
         h2 { (language.pick("结算明细", "Lines")) }
-        (redemption_table(language, &lines))
+        (redemption_table(language, reader.policy(), &names, &lines))
+        h2 { (language.pick("本单抵扣的追回（拨付后红冲）", "Clawbacks netted (claims reversed after payment)")) }
+        (clawback_table(language, &settlement, &clawed_back, &names))
         (history.draw(language))
     };
     let here = format!("/settlements/{settlement_id}");
@@ -80,7 +91,7 @@ fn summary(language: Language, settlement: &Settlement, provider: &str, program:
         div { (who(language, &settlement.created_by)) }
     };
     let cells = [
-        named_cell(provider, settlement.provider_credit_code),
+        provider_cell(provider, settlement.provider_credit_code),
         cell(program),
         cell(settlement.up_to),
         number_cell(settlement.redemption_ids.len()),
@@ -104,6 +115,8 @@ fn payment(language: Language, settlement: &Settlement) -> Markup {
                 " · " (language.pick("登记于 ", "recorded ")) (payment.recorded_at.format("%Y-%m-%d %H:%M"))
                 " · " (language.pick("登记人 ", "by ")) span class="recorded-by" { (who(language, &payment.recorded_by)) }
             }
+        } @else if owes(settlement) {
+            p class="hint owes" { (language.pick("待服务商退回：", "Not repaid yet: ")) (net_in_words(language, settlement)) (language.pick("。", ".")) }
         } @else {
             p class="hint" { (language.pick("待拨付。", "Not paid yet.")) }
         }
@@ -123,4 +136,55 @@ fn payment_form(language: Language, csrf: &str, settlement_id: SettlementId) -> 
             button type="submit" { (language.pick("登记", "Record")) }
         }
     }
+}
+
+/// The claims whose clawbacks the statement nets, in its order.
+fn clawed_back_claims(
+    reader: &Reader,
+    settlement: &Settlement,
+) -> Result<Vec<Redemption>, EngineError> {
+    settlement
+        .clawbacks
+        .iter()
+        .map(|clawback| reader.redemption(&clawback.redemption_id, Actor::Bureau))
+        .collect()
+}
+
+/// The clawbacks a statement nets, a row each: the claim (linked), its enterprise, its
+/// invoice, the statement that had paid it, when the clawback was booked, and the amount.
+fn clawback_table(
+    language: Language,
+    settlement: &Settlement,
+    claims: &[Redemption],
+    names: &Names,
+) -> Markup {
+    let columns = [
+        column(language.pick("核销编号", "Claim")),
+        column(language.pick("企业", "Enterprise")),
+        column(language.pick("发票号码", "Invoice")),
+        column(language.pick("原结算单", "Paid by")),
+        column(language.pick("红冲时间", "Reversed")),
+        number_column(language.pick("追回（元）", "Clawed back (yuan)")),
+    ];
+    let rows = settlement
+        .clawbacks
+        .iter()
+        .zip(claims)
+        .map(|(clawback, claim)| {
+            let enterprise = claim.enterprise_credit_code;
+            let paid_by = claim
+                .settlement_id
+                .map(|id| link_cell(&format!("/settlements/{id}"), id))
+                .unwrap_or_else(|| cell(""));
+            row([
+                claim_cell(clawback.redemption_id),
+                enterprise_cell(names.enterprise(&enterprise), enterprise),
+                cell(&claim.invoice.number),
+                paid_by,
+                cell(clawback.booked_at.format("%Y-%m-%d %H:%M")),
+                number_cell(yuan(clawback.amount)),
+            ])
+        });
+    let none = language.pick("本单没有抵扣追回款。", "This statement nets no clawback.");
+    table(&columns, rows, Some(none))
 }
