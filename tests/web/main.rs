@@ -9,17 +9,13 @@ mod common;
 
 mod audit;
 mod clerk;
-mod confirm;
 mod details;
 mod downloads;
 mod enterprise;
 mod enterprise_bureau;
-mod exports;
 mod forms;
 mod pages;
-mod print;
 mod sign_in;
-mod workbench;
 
 use std::io::Cursor;
 
