@@ -87,7 +87,8 @@ async fn lists_page_on() {
     let browser = Browser::new(&world.server);
     browser.sign_in(&world.server.bureau_token).await;
     let (_, first) = browser.get("/redemptions").await;
-    let row = |id: &str| format!("<td>{id}</td>");
+    // A claim's id links to its page (`/redemptions/{id}`) in every table.
+    let row = |id: &str| format!("href=\"/redemptions/{id}\"");
     assert!(first.contains(&row("R000000000050")) && !first.contains(&row("R000000000051")));
     let next = first
         .split("href=\"")
