@@ -2,6 +2,7 @@
 //! and a gRPC client that carries a bearer token.
 #![allow(dead_code)]
 
+pub mod postgres;
 pub mod tls;
 
 use std::io::{BufRead, BufReader};

@@ -39,6 +39,9 @@ fn find_bin() -> Option<PathBuf> {
         .into_iter()
         .chain(debian)
         .find(|directory| directory.join("initdb").is_file() && directory.join("pg_ctl").is_file())
+        // A link on PATH (/usr/local/bin/initdb) leads to the directory holding psql too.
+        .and_then(|directory| std::fs::canonicalize(directory.join("initdb")).ok())
+        .and_then(|initdb| initdb.parent().map(Path::to_path_buf))
 }
 
 fn free_port() -> u16 {
@@ -64,7 +67,11 @@ impl TestPostgres {
             return None;
         };
         let directory = tempfile::tempdir().expect("temporary directory");
-        let run_as = if nix::unistd::Uid::effective().is_root() {
+        // /proc/self belongs to the process's effective user.
+        let is_root = std::os::unix::fs::MetadataExt::uid(
+            &std::fs::metadata("/proc/self").expect("/proc/self"),
+        ) == 0;
+        let run_as = if is_root {
             let status = Command::new("chown")
                 .arg("nobody:")
                 .arg(directory.path())
@@ -159,18 +166,22 @@ impl TestPostgres {
     pub fn psql(&self, database: &str, sql: &str) -> String {
         self.run(
             "psql",
-            Command::new(self.bin.join("psql"))
-                .args(["-X", "-v", "ON_ERROR_STOP=1", "-At", "-h", "127.0.0.1"])
-                .args([
-                    "-p",
-                    &self.port.to_string(),
-                    "-U",
-                    USER,
-                    "-d",
-                    database,
-                    "-c",
-                    sql,
-                ]),
+            Command::new(if self.bin.join("psql").is_file() {
+                self.bin.join("psql")
+            } else {
+                PathBuf::from("psql")
+            })
+            .args(["-X", "-v", "ON_ERROR_STOP=1", "-At", "-h", "127.0.0.1"])
+            .args([
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                USER,
+                "-d",
+                database,
+                "-c",
+                sql,
+            ]),
         )
         .trim()
         .to_owned()

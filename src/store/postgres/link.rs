@@ -29,8 +29,13 @@ const CALL_DEADLINE: Duration = Duration::from_secs(30);
 /// Entries a range reads per query.
 pub(super) const RANGE_CHUNK: i64 = 256;
 
-/// One connection and the statements prepared on it.
+/// One connection.
 pub(super) struct Connected {
+    pub client: Client,
+}
+
+/// The readers' connection and the statements prepared on it (once the schema exists).
+pub(super) struct Reading {
     pub client: Client,
     pub statements: Statements,
 }
@@ -85,7 +90,7 @@ fn range_sql() -> Vec<String> {
 }
 
 impl Connected {
-    /// Connects, sets the session's bounds and durability, and prepares the statements.
+    /// Connects and sets the session's bounds and durability.
     async fn open(config: &Config) -> Result<Connected, StoreError> {
         let (client, connection) = config.connect(NoTls).await.map_err(postgres_error)?;
         tokio::spawn(async move {
@@ -103,8 +108,15 @@ impl Connected {
             ))
             .await
             .map_err(postgres_error)?;
+        Ok(Connected { client })
+    }
+}
+
+impl Reading {
+    async fn open(config: &Config) -> Result<Reading, StoreError> {
+        let Connected { client } = Connected::open(config).await?;
         let statements = Statements::prepare(&client).await.map_err(postgres_error)?;
-        Ok(Connected { client, statements })
+        Ok(Reading { client, statements })
     }
 }
 
@@ -138,10 +150,13 @@ impl Statements {
 /// A connection slot: opened on first use and again once it broke.
 type Slot = Mutex<Option<Arc<Connected>>>;
 
+/// The readers' slot, likewise.
+type ReadingSlot = Mutex<Option<Arc<Reading>>>;
+
 /// What the runtime's tasks share.
 pub(super) struct Shared {
     config: Config,
-    readers: Slot,
+    readers: ReadingSlot,
     /// Not shared like the others: a transaction needs its client to itself.
     writer: Mutex<Option<Connected>>,
     lease: Slot,
@@ -164,8 +179,18 @@ impl Shared {
         Ok(connected)
     }
 
-    pub async fn readers(&self) -> Result<Arc<Connected>, StoreError> {
-        self.connection(&self.readers).await
+    /// The readers' connection, opened (and its statements prepared) on first use, after the
+    /// schema exists, and again once it broke.
+    pub async fn readers(&self) -> Result<Arc<Reading>, StoreError> {
+        let mut held = self.readers.lock().await;
+        if let Some(reading) = held.as_ref()
+            && !reading.client.is_closed()
+        {
+            return Ok(reading.clone());
+        }
+        let reading = Arc::new(Reading::open(&self.config).await?);
+        *held = Some(reading.clone());
+        Ok(reading)
     }
 
     /// The writer's connection. Only one batch is ever in flight (the journal's `&mut self`),
@@ -274,7 +299,7 @@ impl Link {
     /// Runs a read, once more on a new connection if the connection broke under it.
     pub fn read<T, F>(
         &self,
-        query: impl Fn(Arc<Connected>) -> F + Send + 'static,
+        query: impl Fn(Arc<Reading>) -> F + Send + 'static,
     ) -> Result<T, StoreError>
     where
         T: Send + 'static,

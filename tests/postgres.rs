@@ -1,0 +1,309 @@
+//! The ledger on PostgreSQL (`--store postgres://…`): a real voucherd on a throwaway
+//! PostgreSQL started by the test (see `common/postgres.rs`). It keeps what it acknowledged
+//! across restarts, moves to and from sled through a backup with the same head hash, lets
+//! only one voucherd write, and a writer whose lease was taken commits nothing more.
+//!
+//! Needs PostgreSQL's `initdb` (Debian's `postgresql`; `.ci/run` installs it). Without it each
+//! test says so and passes, except on CI (`CI` set), where it fails instead.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::postgres::TestPostgres;
+use common::*;
+use tonic::Code;
+use voucher_ledger::proto::voucher::v1 as pb;
+
+const TODAY: &str = "2027-06-15";
+
+/// `voucherd` run offline (verify, restore) to its end.
+fn voucherd(arguments: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_voucherd"))
+        .args(arguments)
+        .output_within_deadline()
+        .expect("voucherd runs")
+}
+
+fn text(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+fn voucherctl_backup(server: &TestServer, file: &Path) {
+    let output = Command::new(env!("CARGO_BIN_EXE_voucherctl"))
+        .env_remove("VOUCHER_TOKEN")
+        .env("VOUCHER_ADDR", server.address.to_string())
+        .env(
+            "VOUCHER_TOKEN_FILE",
+            server.data().path().join("bureau.token"),
+        )
+        .arg("backup")
+        .arg(file)
+        .output_within_deadline()
+        .expect("voucherctl runs");
+    assert!(output.status.success(), "backup: {}", text(&output));
+}
+
+/// A new data directory holding `token` as its bureau token (a restored ledger's own).
+fn data_dir_with_token(token: &str) -> DataDir {
+    let data = DataDir::new();
+    std::fs::create_dir_all(data.path()).expect("data directory");
+    std::fs::write(data.path().join("bureau.token"), format!("{token}\n")).expect("token");
+    data
+}
+
+async fn verified_head(server: &TestServer) -> (u64, String) {
+    let report = assert_verified(&mut server.bureau().await).await;
+    (report.events, report.head_sha256)
+}
+
+#[tokio::test]
+async fn a_ledger_on_postgres_keeps_caps_and_balances_across_a_restart() {
+    let Some(postgres) = TestPostgres::start() else {
+        return;
+    };
+    let url = postgres.url("postgres");
+    let mut world = World::new_in(DataDir::new(), TODAY, &["--store", &url]).await;
+    assert_eq!(
+        postgres.psql(
+            "postgres",
+            "SELECT string_agg(version::text, ',' ORDER BY version) FROM voucher_schema_migrations"
+        ),
+        "1,2",
+        "voucherd created its schema"
+    );
+    let voucher = issue(&mut world.bureau, "all-of-it", pb::Program::Compute, None).await;
+    let provider = &mut world.compute_provider;
+    let first = provider
+        .redeem(redeem_request(
+            &voucher,
+            &invoice(1),
+            "2027-06-01",
+            "3999999.98",
+        ))
+        .await
+        .expect("under the cap");
+    assert_eq!(yuan(&first.into_inner().subsidy), "1999999.99");
+    let one_fen_over = provider
+        .redeem(redeem_request(&voucher, &invoice(2), "2027-06-01", "0.04"))
+        .await;
+    expect_refusal(one_fen_over, Code::FailedPrecondition, "CAP_EXCEEDED");
+    let before = balance(&mut world.bureau, ENTERPRISE, pb::Program::Compute, "").await;
+    assert_eq!(yuan(&before.redeemed), "1999999.99");
+    let head_before = verified_head(&world.server).await;
+    let token = world.server.bureau_token.clone();
+
+    let data = world.server.stop();
+    let verified = voucherd(&["verify", "--store", &url]);
+    assert!(
+        verified.status.success(),
+        "offline verify: {}",
+        text(&verified)
+    );
+    let restarted = TestServer::start_in(data, TODAY, &["--store", &url]).await;
+    assert_eq!(
+        restarted.bureau_token, token,
+        "the restart found the ledger initialised and wrote no new token"
+    );
+    let mut bureau = restarted.bureau().await;
+    let after = balance(&mut bureau, ENTERPRISE, pb::Program::Compute, "").await;
+    assert_eq!(yuan(&after.redeemed), "1999999.99");
+    assert_eq!(yuan(&after.outstanding), yuan(&before.outstanding));
+    assert_eq!(verified_head(&restarted).await, head_before);
+    let mut provider = restarted
+        .client(&create_token(&mut bureau, pb::Role::Provider, COMPUTE_PROVIDER).await)
+        .await;
+    let past = provider
+        .redeem(redeem_request(&voucher, &invoice(3), "2027-06-01", "0.04"))
+        .await;
+    expect_refusal(past, Code::FailedPrecondition, "CAP_EXCEEDED");
+}
+
+#[tokio::test]
+async fn a_backup_moves_the_ledger_from_sled_to_postgres_and_back_with_the_same_head() {
+    let Some(postgres) = TestPostgres::start() else {
+        return;
+    };
+    let mut world = World::new(TODAY).await;
+    let voucher = issue(
+        &mut world.bureau,
+        "moved",
+        pb::Program::Compute,
+        Some("500000"),
+    )
+    .await;
+    redeem_each(&mut world.compute_provider, &voucher, 1..=30, "1000").await;
+    let on_sled = verified_head(&world.server).await;
+    let token = world.server.bureau_token.clone();
+    let backups = tempfile::tempdir().expect("tempdir");
+    let from_sled = backups.path().join("from-sled.backup");
+    voucherctl_backup(&world.server, &from_sled);
+    drop(world);
+
+    let url = postgres.url("postgres");
+    let file = from_sled.to_str().expect("utf-8");
+    let restored = voucherd(&["restore", file, "--store", &url]);
+    assert!(
+        restored.status.success(),
+        "restore into PostgreSQL: {}",
+        text(&restored)
+    );
+    assert!(
+        text(&restored).contains(&format!("restored {} events", on_sled.0)),
+        "{}",
+        text(&restored)
+    );
+    let again = voucherd(&["restore", file, "--store", &url]);
+    assert!(
+        !again.status.success(),
+        "a second restore into the same database is refused"
+    );
+    assert!(
+        text(&again).contains("already holds a ledger"),
+        "{}",
+        text(&again)
+    );
+
+    let on_postgres =
+        TestServer::start_in(data_dir_with_token(&token), TODAY, &["--store", &url]).await;
+    assert_eq!(verified_head(&on_postgres).await, on_sled);
+    let mut bureau = on_postgres.bureau().await;
+    let moved = get_voucher(&mut bureau, &voucher.voucher_id).await;
+    assert_eq!(
+        yuan(&moved.redeemed),
+        "15000.00",
+        "thirty claims of 1000 at half"
+    );
+    let from_postgres = backups.path().join("from-postgres.backup");
+    voucherctl_backup(&on_postgres, &from_postgres);
+    drop(on_postgres);
+
+    let back = DataDir::new();
+    let restored = voucherd(&[
+        "restore",
+        from_postgres.to_str().expect("utf-8"),
+        "--data-dir",
+        back.path().to_str().expect("utf-8"),
+    ]);
+    assert!(
+        restored.status.success(),
+        "restore into sled: {}",
+        text(&restored)
+    );
+    std::fs::write(back.path().join("bureau.token"), format!("{token}\n")).expect("token");
+    let on_sled_again = TestServer::start_in(back, TODAY, &[]).await;
+    assert_eq!(verified_head(&on_sled_again).await, on_sled);
+}
+
+/// Starts voucherd on `url` expecting it to refuse; returns its exit and what it said.
+fn refused_start(url: &str) -> String {
+    let data = DataDir::new();
+    let output = voucherd(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--today",
+        TODAY,
+        "--store",
+        url,
+        "--data-dir",
+        data.path().to_str().expect("utf-8"),
+    ]);
+    assert!(
+        !output.status.success(),
+        "a second voucherd started: {}",
+        text(&output)
+    );
+    assert!(
+        !data.path().join("bureau.token").exists(),
+        "the refused voucherd wrote no token"
+    );
+    text(&output)
+}
+
+#[tokio::test]
+async fn a_second_voucherd_on_the_same_database_is_refused_naming_the_writer() {
+    let Some(postgres) = TestPostgres::start() else {
+        return;
+    };
+    let url = postgres.url("postgres");
+    let world = World::new_in(DataDir::new(), TODAY, &["--store", &url]).await;
+    let said = refused_start(&url);
+    assert!(said.contains("is being written by voucherd"), "{said}");
+    assert!(
+        said.contains(&world.server.address.to_string()),
+        "names the writer's address {}: {said}",
+        world.server.address
+    );
+    let verify = voucherd(&["verify", "--store", &url]);
+    assert_eq!(verify.status.code(), Some(2), "{}", text(&verify));
+    assert!(
+        text(&verify).contains("voucherctl verify"),
+        "{}",
+        text(&verify)
+    );
+
+    // Once the writer stops (and gives the lease up), the next one starts at once.
+    let data = world.server.stop();
+    let next = TestServer::start_in(data, TODAY, &["--store", &url]).await;
+    assert_verified(&mut next.bureau().await).await;
+}
+
+#[tokio::test]
+async fn a_writer_whose_lease_was_taken_commits_nothing_more() {
+    let Some(postgres) = TestPostgres::start() else {
+        return;
+    };
+    let url = postgres.url("postgres");
+    let mut world = World::new_in(DataDir::new(), TODAY, &["--store", &url]).await;
+    let voucher = issue(
+        &mut world.bureau,
+        "fenced",
+        pb::Program::Compute,
+        Some("100000"),
+    )
+    .await;
+    let head_before = verified_head(&world.server).await;
+    // Another voucherd took the lease: a new epoch, another holder (what a standby's takeover
+    // writes in the next stage).
+    postgres.psql(
+        "postgres",
+        "UPDATE writer_lease SET epoch = epoch + 1, holder = 'the other voucherd', \
+         address = '10.0.0.2:50051', expires_at = now() + interval '1 hour'",
+    );
+    let claim = world
+        .compute_provider
+        .redeem(redeem_request(&voucher, &invoice(1), "2027-06-01", "500"))
+        .await;
+    assert!(
+        claim.is_err(),
+        "a fenced writer acknowledged a claim: {claim:?}"
+    );
+    let data = world.server.kill();
+    let log = std::fs::read_to_string(data.log_path()).unwrap_or_default();
+    assert!(
+        log.contains("no longer holds the writer lease")
+            || log.contains("another voucherd took the writer lease"),
+        "the writer stopped because of the lease: {log}"
+    );
+    assert_eq!(
+        postgres.psql("postgres", "SELECT holder FROM writer_lease WHERE id = 1"),
+        "the other voucherd",
+        "the fenced voucherd did not take the lease back"
+    );
+
+    // The other one goes away; this ledger starts again and shows no trace of the claim.
+    postgres.psql(
+        "postgres",
+        "UPDATE writer_lease SET expires_at = now() - interval '1 second'",
+    );
+    let restarted = TestServer::start_in(data, TODAY, &["--store", &url]).await;
+    assert_eq!(verified_head(&restarted).await, head_before);
+    let mut bureau = restarted.bureau().await;
+    let after = get_voucher(&mut bureau, &voucher.voucher_id).await;
+    assert_eq!(yuan(&after.redeemed), "0.00", "the refused claim is absent");
+}
