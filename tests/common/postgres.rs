@@ -66,11 +66,20 @@ impl TestPostgres {
             );
             return None;
         };
-        let directory = tempfile::tempdir().expect("temporary directory");
         // /proc/self belongs to the process's effective user.
         let is_root = std::os::unix::fs::MetadataExt::uid(
             &std::fs::metadata("/proc/self").expect("/proc/self"),
         ) == 0;
+        // As root, in /tmp: `nobody` must be able to reach the directory, which it cannot
+        // under a $TMPDIR in root's home.
+        let directory = if is_root {
+            tempfile::Builder::new()
+                .prefix("voucher-postgres")
+                .tempdir_in("/tmp")
+        } else {
+            tempfile::tempdir()
+        }
+        .expect("temporary directory");
         let run_as = if is_root {
             let status = Command::new("chown")
                 .arg("nobody:")
