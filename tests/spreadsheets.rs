@@ -354,17 +354,171 @@ async fn the_csv_exports_open_in_libreoffice_as_text_and_exact_numbers() {
     ] {
         let line = row_of(&statement, redemption_id);
         assert_code(&line[1], enterprise);
-        assert_code(&line[2], invoice_number);
+        assert_eq!(
+            line[2],
+            Data::String(format!("'{FORMULA_ENTERPRISE}")),
+            "the enterprise's name beside its code, as text"
+        );
+        assert_code(&line[3], invoice_number);
         let day = chrono::NaiveDate::from_str(date).expect("a date");
         let serial =
             (day - chrono::NaiveDate::from_ymd_opt(1899, 12, 30).expect("epoch")).num_days();
         assert!(
-            matches!(&line[3], Data::DateTime(value) if value.as_f64() == serial as f64),
+            matches!(&line[4], Data::DateTime(value) if value.as_f64() == serial as f64),
             "the invoice date is a date, {date}: {:?}",
-            line[3]
+            line[4]
         );
-        assert_amount(&line[4], amount);
-        assert_amount(&line[5], subsidy);
+        assert_amount(&line[5], amount);
+        assert_amount(&line[6], subsidy);
     }
+    assert_verified(&mut world.bureau).await;
+}
+
+/// What the console's session needs to download: a cookie-keeping client signed in with the
+/// bureau's token, and where the console listens.
+async fn console_session(server: &TestServer) -> (reqwest::Client, String) {
+    let base = format!("http://{}", server.web_address.expect("--web-port"));
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(CALL_DEADLINE)
+        .build()
+        .expect("an HTTP client");
+    let page = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("the sign-in page")
+        .text()
+        .await
+        .expect("text");
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a csrf field") + marker.len();
+    let csrf = &page[start..start + page[start..].find('"').expect("a quote")];
+    let signed_in = http
+        .post(format!("{base}/login"))
+        .form(&[("token", server.bureau_token.as_str()), ("csrf", csrf)])
+        .send()
+        .await
+        .expect("signed in");
+    assert!(signed_in.status().is_redirection(), "{signed_in:?}");
+    (http, base)
+}
+
+/// The console's CSV downloads (the report, a paid statement) opened in LibreOffice, as a
+/// clerk double-clicks them: all-digit credit codes, 20-digit invoice numbers and an all-digit
+/// bank reference stay text with every digit, names stay text, amounts are numbers.
+#[tokio::test]
+async fn the_consoles_csv_downloads_open_in_libreoffice_as_text_and_exact_numbers() {
+    if !soffice_available() {
+        return;
+    }
+    let codes = all_digit_codes(2);
+    let (enterprise, provider) = (codes[0].as_str(), codes[1].as_str());
+    let bank_reference = "320000202707020000123";
+    let mut world = World::new_in(DataDir::new(), "2027-07-05", &["--web-port", "0"]).await;
+    register_enterprise(&mut world.bureau, enterprise, FORMULA_ENTERPRISE).await;
+    register_provider(
+        &mut world.bureau,
+        provider,
+        "启东算力",
+        pb::Program::Compute,
+    )
+    .await;
+    let voucher = world
+        .bureau
+        .issue_voucher(issue_request(
+            "v",
+            enterprise,
+            pb::Program::Compute,
+            Some("100000"),
+        ))
+        .await
+        .expect("issued")
+        .into_inner();
+    let mut claim = redeem_request(&voucher, DIGITAL_INVOICE, "2027-06-01", "3000.02");
+    claim.provider_credit_code = provider.to_owned();
+    let redemption = world
+        .bureau
+        .redeem(claim)
+        .await
+        .expect("redeemed")
+        .into_inner();
+    world
+        .bureau
+        .approve_redemption(pb::ApproveRedemptionRequest {
+            redemption_id: redemption.redemption_id.clone(),
+        })
+        .await
+        .expect("approved");
+    let settlement = world
+        .bureau
+        .create_settlement(pb::CreateSettlementRequest {
+            request_id: "june".into(),
+            provider_credit_code: provider.to_owned(),
+            program: pb::Program::Compute as i32,
+            up_to_date: "2027-06-30".into(),
+        })
+        .await
+        .expect("settled")
+        .into_inner();
+    world
+        .bureau
+        .record_settlement_payment(pb::RecordSettlementPaymentRequest {
+            settlement_id: settlement.settlement_id.clone(),
+            bank_reference: bank_reference.into(),
+            paid_on: "2027-07-05".into(),
+        })
+        .await
+        .expect("paid");
+
+    let (http, base) = console_session(&world.server).await;
+    let directory = tempfile::tempdir().expect("tempdir");
+    let report_csv = directory.path().join("console-report.csv");
+    let statement_csv = directory.path().join("console-statement.csv");
+    for (path, file) in [
+        (
+            "/downloads/report?program=compute&year=2027&format=csv",
+            &report_csv,
+        ),
+        (
+            &format!(
+                "/downloads/statement?id={}&format=csv",
+                settlement.settlement_id
+            ),
+            &statement_csv,
+        ),
+    ] {
+        let response = http
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{path}");
+        let bytes = response.bytes().await.expect("bytes");
+        std::fs::write(file, &bytes).expect("written");
+    }
+    let xlsx = convert_to_xlsx(directory.path(), &[&report_csv, &statement_csv]);
+
+    let (report, formulas) = sheet(&xlsx[0]);
+    assert_no_formula(&formulas, "console-report.csv");
+    let row = row_of(&report, &format!("{enterprise}\t"));
+    assert_code(&row[0], enterprise);
+    assert_eq!(row[1], Data::String(format!("'{FORMULA_ENTERPRISE}")));
+    assert_amount(&row[4], "1500.01");
+    let row = row_of(&report, &format!("{provider}\t"));
+    assert_code(&row[0], provider);
+    assert_amount(&row[3], "1500.01");
+    assert_amount(&row[6], "1500.01");
+
+    let (statement, formulas) = sheet(&xlsx[1]);
+    assert_no_formula(&formulas, "console-statement.csv");
+    assert_code(&row_of(&statement, "Provider credit code")[1], provider);
+    assert_amount(&row_of(&statement, "Net payable")[1], "1500.01");
+    assert_code(&row_of(&statement, "Bank reference")[1], bank_reference);
+    let line = row_of(&statement, &redemption.redemption_id);
+    assert_code(&line[1], enterprise);
+    assert_code(&line[3], DIGITAL_INVOICE);
+    assert_amount(&line[6], "1500.01");
     assert_verified(&mut world.bureau).await;
 }

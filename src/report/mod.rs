@@ -20,9 +20,17 @@
 //! Ids (`V000000000001`, `R…`, `S…`) begin with a letter, so no spreadsheet reads them as a
 //! number or a date, and they are written as they are.
 
+pub mod capital;
+pub mod lists;
 mod notice;
+mod statement;
 
+pub use capital::capital_amount;
 pub use notice::{Notice, NoticeLine, notice_xlsx_bytes, write_notice_csv, write_notice_xlsx};
+pub use statement::{
+    Statement, StatementLine, StatementPayment, statement_from_ledger, statement_xlsx_bytes,
+    write_statement_csv, write_statement_xlsx,
+};
 
 use std::io::Write;
 use std::path::Path;
@@ -30,7 +38,7 @@ use std::path::Path;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
-use crate::domain::model::{Balance, ProgramSummary, Redemption, Settlement};
+use crate::domain::model::{Balance, ProgramSummary};
 use crate::domain::money::Total;
 
 /// The report of a program summary and every enterprise's balance, read from the ledger
@@ -43,6 +51,8 @@ pub fn from_ledger(summary: &ProgramSummary, program_name: &str, balances: &[Bal
         committed: summary.totals.committed,
         redeemed: summary.totals.redeemed,
         reversed: summary.totals.reversed,
+        rejected: summary.totals.rejected,
+        settled: summary.totals.settled,
         enterprises: balances
             .iter()
             .map(|balance| EnterpriseLine {
@@ -62,42 +72,10 @@ pub fn from_ledger(summary: &ProgramSummary, program_name: &str, balances: &[Bal
                 redemptions: totals.redemptions,
                 redeemed: totals.redeemed,
                 reversed: totals.reversed,
+                rejected: totals.rejected,
+                settled: totals.settled,
             })
             .collect(),
-    }
-}
-
-/// A statement as the payment voucher shows it, from the ledger's records directly.
-pub fn statement_from_ledger(
-    settlement: &Settlement,
-    lines: &[Redemption],
-    provider_name: &str,
-    program_name: &str,
-) -> Statement {
-    Statement {
-        settlement_id: settlement.settlement_id.to_string(),
-        provider_credit_code: settlement.provider_credit_code.to_string(),
-        provider_name: provider_name.to_owned(),
-        program: program_name.to_owned(),
-        up_to_date: settlement.up_to.to_string(),
-        lines: lines
-            .iter()
-            .map(|line| StatementLine {
-                redemption_id: line.redemption_id.to_string(),
-                enterprise_credit_code: line.enterprise_credit_code.to_string(),
-                invoice_number: line.invoice.number.to_string(),
-                invoice_date: line.invoice.date.to_string(),
-                invoice_amount: line.invoice.amount.into(),
-                subsidy: line.subsidy.into(),
-            })
-            .collect(),
-        clawbacks: settlement
-            .clawbacks
-            .iter()
-            .map(|clawback| (clawback.redemption_id.to_string(), clawback.amount.into()))
-            .collect(),
-        gross: settlement.gross,
-        clawed_back: settlement.clawed_back,
     }
 }
 
@@ -136,6 +114,10 @@ pub struct ProviderLine {
     pub redemptions: u64,
     pub redeemed: Total,
     pub reversed: Total,
+    /// Released by rejections on review.
+    pub rejected: Total,
+    /// Paid by settlement statements, net of clawbacks netted since.
+    pub settled: Total,
 }
 
 /// The whole report.
@@ -148,6 +130,10 @@ pub struct Report {
     pub committed: Total,
     pub redeemed: Total,
     pub reversed: Total,
+    /// Released by rejections on review.
+    pub rejected: Total,
+    /// Paid by settlement statements, net of clawbacks netted since.
+    pub settled: Total,
     pub enterprises: Vec<EnterpriseLine>,
     pub providers: Vec<ProviderLine>,
 }
@@ -163,33 +149,47 @@ const ENTERPRISE_HEADERS: [&str; 8] = [
     "可发放 Available to issue",
 ];
 
-const PROVIDER_HEADERS: [&str; 5] = [
+const PROVIDER_HEADERS: [&str; 7] = [
     "服务商信用代码 Provider credit code",
     "服务商名称 Provider",
     "核销笔数 Redemptions",
     "核销金额 Redeemed",
     "红冲金额 Reversed",
+    "驳回金额 Rejected",
+    "已结算 Settled",
 ];
 
-const SUMMARY_HEADERS: [&str; 6] = [
+const SUMMARY_HEADERS: [&str; 8] = [
     "项目 Program",
     "期间起 Period start",
     "期间止 Period end",
     "已承诺 Committed",
     "已核销 Redeemed",
     "已红冲 Reversed",
+    "已驳回 Rejected",
+    "已结算 Settled",
 ];
 
 impl Report {
-    fn summary_row(&self) -> [String; 6] {
+    /// The period's amounts, in the summary's order.
+    fn summary_amounts(&self) -> [Total; 5] {
         [
+            self.committed,
+            self.redeemed,
+            self.reversed,
+            self.rejected,
+            self.settled,
+        ]
+    }
+
+    fn summary_row(&self) -> Vec<String> {
+        let mut row = vec![
             self.program.clone(),
             self.period_start.clone(),
             self.period_end.clone(),
-            self.committed.to_string(),
-            self.redeemed.to_string(),
-            self.reversed.to_string(),
-        ]
+        ];
+        row.extend(self.summary_amounts().iter().map(Total::to_string));
+        row
     }
 }
 
@@ -262,13 +262,15 @@ fn enterprise_row(line: &EnterpriseLine) -> [String; 8] {
     ]
 }
 
-fn provider_row(line: &ProviderLine) -> [String; 5] {
+fn provider_row(line: &ProviderLine) -> [String; 7] {
     [
         spreadsheet_code(&line.credit_code),
         spreadsheet_text(&line.name),
         line.redemptions.to_string(),
         line.redeemed.to_string(),
         line.reversed.to_string(),
+        line.rejected.to_string(),
+        line.settled.to_string(),
     ]
 }
 
@@ -314,10 +316,7 @@ fn report_workbook(report: &Report) -> Result<Workbook, XlsxError> {
     for (column, value) in report.summary_row().iter().enumerate().take(3) {
         summary.write_string(1, column as u16, value)?;
     }
-    for (column, amount) in [report.committed, report.redeemed, report.reversed]
-        .into_iter()
-        .enumerate()
-    {
+    for (column, amount) in report.summary_amounts().into_iter().enumerate() {
         summary.write_number_with_format(1, 3 + column as u16, number(amount), &money)?;
     }
     let enterprises = workbook.add_worksheet().set_name("企业 Enterprises")?;
@@ -347,6 +346,8 @@ fn report_workbook(report: &Report) -> Result<Workbook, XlsxError> {
         providers.write_number(row, 2, line.redemptions as f64)?;
         providers.write_number_with_format(row, 3, number(line.redeemed), &money)?;
         providers.write_number_with_format(row, 4, number(line.reversed), &money)?;
+        providers.write_number_with_format(row, 5, number(line.rejected), &money)?;
+        providers.write_number_with_format(row, 6, number(line.settled), &money)?;
     }
     Ok(workbook)
 }
@@ -375,177 +376,6 @@ fn number(amount: Total) -> f64 {
     amount.as_decimal().to_f64().unwrap_or(f64::NAN)
 }
 
-/// A settlement statement, for the payment voucher (付款凭证).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Statement {
-    pub settlement_id: String,
-    pub provider_credit_code: String,
-    pub provider_name: String,
-    pub program: String,
-    pub up_to_date: String,
-    pub lines: Vec<StatementLine>,
-    /// (redemption id, amount) of each clawback netted.
-    pub clawbacks: Vec<(String, Total)>,
-    pub gross: Total,
-    pub clawed_back: Total,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StatementLine {
-    pub redemption_id: String,
-    pub enterprise_credit_code: String,
-    pub invoice_number: String,
-    pub invoice_date: String,
-    pub invoice_amount: Total,
-    pub subsidy: Total,
-}
-
-impl Statement {
-    /// What the bureau pays; negative when the provider owes the bureau.
-    pub fn net(&self) -> rust_decimal::Decimal {
-        self.gross.as_decimal() - self.clawed_back.as_decimal()
-    }
-
-    /// The header block: label, value, and what the value is (for its CSV cell).
-    fn header_rows(&self) -> Vec<(&'static str, String, Cell)> {
-        vec![
-            (
-                "结算单号 Statement",
-                self.settlement_id.clone(),
-                Cell::Value,
-            ),
-            (
-                "服务商信用代码 Provider credit code",
-                self.provider_credit_code.clone(),
-                Cell::Code,
-            ),
-            (
-                "服务商名称 Provider",
-                self.provider_name.clone(),
-                Cell::Text,
-            ),
-            ("项目 Program", self.program.clone(), Cell::Text),
-            (
-                "发票截止日期 Invoices up to",
-                self.up_to_date.clone(),
-                Cell::Value,
-            ),
-            ("笔数 Lines", self.lines.len().to_string(), Cell::Value),
-            ("核销金额 Gross", self.gross.to_string(), Cell::Value),
-            (
-                "追回金额 Clawed back",
-                self.clawed_back.to_string(),
-                Cell::Value,
-            ),
-            ("应付净额 Net payable", self.net().to_string(), Cell::Value),
-        ]
-    }
-}
-
-/// What a CSV cell holds, and so how it is written.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Cell {
-    /// Free text from outside: [`spreadsheet_text`].
-    Text,
-    /// A credit code or invoice number: [`spreadsheet_code`].
-    Code,
-    /// Written by this program (an id, a date, a count, an amount): as it is. A negative
-    /// amount begins with `-` and is a number to a spreadsheet, not a formula.
-    Value,
-}
-
-impl Cell {
-    fn csv(self, value: &str) -> String {
-        match self {
-            Cell::Text => spreadsheet_text(value),
-            Cell::Code => spreadsheet_code(value),
-            Cell::Value => value.to_owned(),
-        }
-    }
-}
-
-const LINE_HEADERS: [&str; 6] = [
-    "核销编号 Redemption",
-    "企业信用代码 Enterprise credit code",
-    "发票号码 Invoice number",
-    "发票日期 Invoice date",
-    "发票金额 Invoice amount",
-    "补贴金额 Subsidy",
-];
-
-/// The statement as CSV (UTF-8 with BOM): the header block, the lines, then the clawbacks.
-pub fn write_statement_csv(statement: &Statement, out: impl Write) -> Result<(), csv::Error> {
-    let mut out = out;
-    out.write_all("\u{feff}".as_bytes())?;
-    let mut writer = csv_writer(out);
-    for (label, value, cell) in statement.header_rows() {
-        writer.write_record([label.to_owned(), cell.csv(&value)])?;
-    }
-    writer.write_record([""])?;
-    writer.write_record(LINE_HEADERS)?;
-    for line in &statement.lines {
-        writer.write_record([
-            line.redemption_id.clone(),
-            spreadsheet_code(&line.enterprise_credit_code),
-            spreadsheet_code(&line.invoice_number),
-            line.invoice_date.clone(),
-            line.invoice_amount.to_string(),
-            line.subsidy.to_string(),
-        ])?;
-    }
-    if !statement.clawbacks.is_empty() {
-        writer.write_record([""])?;
-        writer.write_record(["追回 Clawback of", "金额 Amount"])?;
-        for (redemption_id, amount) in &statement.clawbacks {
-            writer.write_record([redemption_id.clone(), amount.to_string()])?;
-        }
-    }
-    writer.flush()?;
-    Ok(())
-}
-
-/// The statement as XLSX: one sheet with the header block, the lines and the clawbacks.
-pub fn write_statement_xlsx(statement: &Statement, path: &Path) -> Result<(), XlsxError> {
-    statement_workbook(statement)?.save(path)
-}
-
-/// The statement's XLSX workbook as bytes, for a download.
-pub fn statement_xlsx_bytes(statement: &Statement) -> Result<Vec<u8>, XlsxError> {
-    statement_workbook(statement)?.save_to_buffer()
-}
-
-fn statement_workbook(statement: &Statement) -> Result<Workbook, XlsxError> {
-    let mut workbook = Workbook::new();
-    let bold = Format::new().set_bold();
-    let money = Format::new().set_num_format("#,##0.00");
-    let sheet = workbook.add_worksheet().set_name("结算单 Statement")?;
-    let header_rows = statement.header_rows();
-    for (row, (label, value, _)) in header_rows.iter().enumerate() {
-        sheet.write_string_with_format(row as u32, 0, *label, &bold)?;
-        sheet.write_string(row as u32, 1, value)?;
-    }
-    let first = header_rows.len() as u32 + 1;
-    for (column, header) in LINE_HEADERS.iter().enumerate() {
-        sheet.set_column_width(column as u16, 24)?;
-        sheet.write_string_with_format(first, column as u16, *header, &bold)?;
-    }
-    for (index, line) in statement.lines.iter().enumerate() {
-        let row = first + 1 + index as u32;
-        sheet.write_string(row, 0, &line.redemption_id)?;
-        sheet.write_string(row, 1, &line.enterprise_credit_code)?;
-        sheet.write_string(row, 2, &line.invoice_number)?;
-        sheet.write_string(row, 3, &line.invoice_date)?;
-        sheet.write_number_with_format(row, 4, number(line.invoice_amount), &money)?;
-        sheet.write_number_with_format(row, 5, number(line.subsidy), &money)?;
-    }
-    let clawback_rows = (first + 2 + statement.lines.len() as u32..).zip(&statement.clawbacks);
-    for (row, (redemption_id, amount)) in clawback_rows {
-        sheet.write_string(row, 0, format!("追回 Clawback of {redemption_id}"))?;
-        sheet.write_number_with_format(row, 5, -number(*amount), &money)?;
-    }
-    Ok(workbook)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -565,6 +395,8 @@ mod tests {
             committed: yuan("2000000"),
             redeemed: yuan("5000"),
             reversed: yuan("10"),
+            rejected: yuan("20"),
+            settled: yuan("4000"),
             enterprises: vec![EnterpriseLine {
                 credit_code: "914403001922038216".into(),
                 name: "启东智算, \"科技\"".into(),
@@ -639,6 +471,8 @@ mod tests {
             redemptions: 3,
             redeemed: yuan("2000"),
             reversed: yuan("0"),
+            rejected: yuan("0"),
+            settled: yuan("0"),
         });
         let mut bytes = Vec::new();
         write_csv(&report, &mut bytes).expect("csv");
@@ -648,7 +482,7 @@ mod tests {
             "{text:?}"
         );
         assert!(
-            text.contains("\n\"9144030071526726XG\t\",'@SUM(1+1),3,2000.00,0.00\n"),
+            text.contains("\n\"9144030071526726XG\t\",'@SUM(1+1),3,2000.00,0.00,0.00,0.00\n"),
             "{text:?}"
         );
         assert_eq!(
@@ -656,96 +490,5 @@ mod tests {
             2,
             "the credit codes and nothing else: {text:?}"
         );
-    }
-
-    fn statement() -> Statement {
-        Statement {
-            settlement_id: "S000000000002".into(),
-            provider_credit_code: "914403001922038216".into(),
-            provider_name: "=1+1".into(),
-            program: "算力券".into(),
-            up_to_date: "2027-06-30".into(),
-            lines: vec![StatementLine {
-                redemption_id: "R000000000007".into(),
-                enterprise_credit_code: "91320681000000001X".into(),
-                invoice_number: "26320000000000000001".into(),
-                invoice_date: "2027-06-01".into(),
-                invoice_amount: yuan("100.02"),
-                subsidy: yuan("50.01"),
-            }],
-            clawbacks: vec![("R000000000001".into(), yuan("500"))],
-            gross: yuan("50.01"),
-            clawed_back: yuan("500"),
-        }
-    }
-
-    #[test]
-    fn a_statement_marks_its_codes_neutralises_its_text_and_leaves_its_amounts() {
-        let mut bytes = Vec::new();
-        write_statement_csv(&statement(), &mut bytes).expect("csv");
-        let text = String::from_utf8(bytes).expect("utf-8");
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .has_headers(false)
-            .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-        let rows: Vec<Vec<String>> = reader
-            .records()
-            .map(|record| {
-                record
-                    .expect("a record")
-                    .iter()
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .collect();
-        let value = |label: &str| -> String {
-            rows.iter()
-                .find(|row| row[0] == label)
-                .map(|row| row[1].clone())
-                .unwrap_or_else(|| panic!("no {label} in {text:?}"))
-        };
-        assert_eq!(value("结算单号 Statement"), "S000000000002");
-        assert_eq!(
-            value("服务商信用代码 Provider credit code"),
-            "914403001922038216\t"
-        );
-        assert_eq!(value("服务商名称 Provider"), "'=1+1");
-        assert_eq!(
-            value("应付净额 Net payable"),
-            "-449.99",
-            "a negative amount is a number, not a formula"
-        );
-        assert_eq!(
-            value("R000000000007"),
-            "91320681000000001X\t",
-            "the line's enterprise"
-        );
-        let line = rows
-            .iter()
-            .find(|row| row[0] == "R000000000007")
-            .expect("the line");
-        assert_eq!(
-            line[1..],
-            [
-                "91320681000000001X\t",
-                "26320000000000000001\t",
-                "2027-06-01",
-                "100.02",
-                "50.01"
-            ]
-        );
-        assert!(
-            text.contains("\"26320000000000000001\t\""),
-            "inside quotes: {text:?}"
-        );
-        assert_eq!(value("R000000000001"), "500.00", "the clawback");
-        for row in &rows {
-            for cell in row {
-                assert!(
-                    !cell.trim_end_matches('\t').contains('\t'),
-                    "a tab only at the end of a code: {cell:?}"
-                );
-            }
-        }
     }
 }

@@ -1,6 +1,11 @@
 //! The downloads: a program's report for one year, a settlement statement (付款凭证) and a
 //! public notice (公示), as CSV (UTF-8 with BOM) or XLSX, the same documents `voucherctl report`
-//! and `voucherctl settlement export` write, built from the reader.
+//! and `voucherctl settlement export` write, built from the reader; and the filtered lists
+//! as XLSX (`lists`).
+
+mod lists;
+
+pub use lists::{enterprises, redemptions, settlements};
 
 use crate::domain::reason::ReasonCode;
 use axum::extract::{Query, State};
@@ -113,6 +118,7 @@ pub async fn statement(
     let (settlement, lines, provider_name) = reader
         .settlement(&id, crate::domain::model::Actor::Bureau)
         .map_err(engine_error)?;
+    let lines = with_enterprise_names(reader, lines).map_err(engine_error)?;
     let rules = reader
         .policy()
         .program(settlement.program)
@@ -125,6 +131,55 @@ pub async fn statement(
     );
     let bytes = encode_statement(&document, format).ok_or_else(|| internal(language))?;
     Ok(attachment(bytes, &format!("{id}"), format))
+}
+
+/// Each of a statement's lines with its enterprise's name, each name read once (a statement
+/// has at most 2,000 lines).
+pub(super) fn with_enterprise_names(
+    reader: &Reader,
+    lines: Vec<crate::domain::model::Redemption>,
+) -> Result<Vec<(crate::domain::model::Redemption, String)>, EngineError> {
+    let mut names = std::collections::BTreeMap::new();
+    let mut named = Vec::with_capacity(lines.len());
+    for line in lines {
+        let code = line.enterprise_credit_code;
+        let name = match names.get(&code) {
+            Some(name) => String::clone(name),
+            None => {
+                let name = reader.enterprise(&code)?.name.to_string();
+                names.insert(code, name.clone());
+                name
+            }
+        };
+        named.push((line, name));
+    }
+    Ok(named)
+}
+
+/// The link exporting a filtered list as XLSX, set beside the list's filters: `href` is the
+/// export's address with the page's own query.
+pub(super) fn export_link(language: Language, href: &str) -> maud::Markup {
+    maud::html! {
+        a class="button secondary export" href=(href) { (language.pick("导出 XLSX", "Export XLSX")) }
+    }
+}
+
+/// The links exporting the statements as XLSX: all of them, or one program's.
+pub(super) fn statement_export_links(
+    language: Language,
+    policy: &crate::domain::policy::Policy,
+) -> maud::Markup {
+    maud::html! {
+        p class="downloads exports" {
+            (export_link(language, "/downloads/settlements"))
+            @for rules in policy.programs() {
+                " "
+                a href={"/downloads/settlements?program=" (rules.code)} {
+                    (crate::web::layout::program_name(language, rules))
+                }
+            }
+        }
+    }
 }
 
 fn encode_statement(document: &report::Statement, format: Format) -> Option<Vec<u8>> {

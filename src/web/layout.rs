@@ -263,6 +263,7 @@ pub fn head(title: &str) -> Markup {
             meta name="viewport" content="width=device-width, initial-scale=1";
             title { (title) " · 启东市 核销账本" }
             link rel="stylesheet" href="/assets/console.css";
+            link rel="stylesheet" href="/assets/print.css" media="print";
             // An empty icon, so the browser does not ask for /favicon.ico.
             link rel="icon" href="data:,";
         }

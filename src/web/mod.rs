@@ -154,6 +154,14 @@ fn router(console: Console) -> Router {
         )
         .route("/downloads/report", get(downloads::report))
         .route("/downloads/statement", get(downloads::statement))
+        .route("/downloads/redemptions", get(downloads::redemptions))
+        .route("/downloads/enterprises", get(downloads::enterprises))
+        .route("/downloads/settlements", get(downloads::settlements))
+        .route(
+            "/settlements/{settlement_id}/print",
+            get(pages::print_statement),
+        )
+        .route("/assets/print.css", get(pages::print_stylesheet))
         .route("/login", get(sign_in::login_page).post(sign_in::login))
         .route("/logout", post(sign_in::logout))
         .route("/language", get(sign_in::switch_language))

@@ -118,8 +118,8 @@ async fn a_settlement_shows_on_the_overview_and_its_statement_downloads() {
         .expect("the statement sheet");
     assert_eq!(
         sheet.get_value((8, 1)),
-        Some(&Data::String("10000.00".to_owned())),
-        "net payable"
+        Some(&Data::Float(10000.0)),
+        "net payable, a number"
     );
     let (status, page) = browser.get("/downloads/statement?id=S000000000009").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{page}");

@@ -13,8 +13,10 @@ mod details;
 mod downloads;
 mod enterprise;
 mod enterprise_bureau;
+mod exports;
 mod forms;
 mod pages;
+mod print;
 mod sign_in;
 
 use std::io::Cursor;

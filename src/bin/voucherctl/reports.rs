@@ -148,6 +148,8 @@ impl Report {
             committed: amount(&summary.committed),
             redeemed: amount(&summary.redeemed),
             reversed: amount(&summary.reversed),
+            rejected: amount(&summary.rejected),
+            settled: amount(&summary.settled),
             enterprises,
             providers: summary.providers.iter().map(provider_line).collect(),
         };
@@ -233,6 +235,8 @@ fn provider_line(total: &pb::ProviderTotal) -> ProviderLine {
         redemptions: total.redemptions,
         redeemed: amount(&total.redeemed),
         reversed: amount(&total.reversed),
+        rejected: amount(&total.rejected),
+        settled: amount(&total.settled),
     }
 }
 

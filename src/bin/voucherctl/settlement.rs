@@ -11,7 +11,7 @@ use clap::{Args, Subcommand};
 use voucher_ledger::client::{Record, Value, optional, program_word, text};
 use voucher_ledger::proto::google::r#type::Money as ProtoMoney;
 use voucher_ledger::proto::voucher::v1 as pb;
-use voucher_ledger::report::{Statement, StatementLine};
+use voucher_ledger::report::{Statement, StatementLine, StatementPayment};
 use voucher_ledger::wire::to_date;
 
 use crate::Failure;
@@ -154,7 +154,8 @@ impl ExportSettlement {
             })
             .await?
             .into_inner();
-        let statement = statement_document(&settlement);
+        let names = enterprise_names(client, &settlement).await?;
+        let statement = statement_document(&settlement, &names);
         let path = self.output.unwrap_or_else(|| {
             let extension = self.format.extension();
             PathBuf::from(format!("{}.{extension}", settlement.settlement_id))
@@ -175,8 +176,33 @@ impl ExportSettlement {
     }
 }
 
+/// The name of each enterprise on the statement's lines, by credit code: the lines carry
+/// codes only, and a payment voucher shows each enterprise's name beside its code. One call
+/// per enterprise; a statement has at most 2,000 lines.
+async fn enterprise_names(
+    client: &mut Client,
+    settlement: &pb::Settlement,
+) -> Result<std::collections::BTreeMap<String, String>, Failure> {
+    let mut names = std::collections::BTreeMap::new();
+    for line in &settlement.lines {
+        let code = &line.enterprise_credit_code;
+        if names.contains_key(code) {
+            continue;
+        }
+        let request = pb::GetEnterpriseRequest {
+            credit_code: code.clone(),
+        };
+        let enterprise = client.get_enterprise(request).await?.into_inner();
+        names.insert(code.clone(), enterprise.name);
+    }
+    Ok(names)
+}
+
 /// The statement as the payment voucher's document shows it.
-fn statement_document(settlement: &pb::Settlement) -> Statement {
+fn statement_document(
+    settlement: &pb::Settlement,
+    names: &std::collections::BTreeMap<String, String>,
+) -> Statement {
     Statement {
         settlement_id: settlement.settlement_id.clone(),
         provider_credit_code: settlement.provider_credit_code.clone(),
@@ -189,6 +215,10 @@ fn statement_document(settlement: &pb::Settlement) -> Statement {
             .map(|line| StatementLine {
                 redemption_id: line.redemption_id.clone(),
                 enterprise_credit_code: line.enterprise_credit_code.clone(),
+                enterprise_name: names
+                    .get(&line.enterprise_credit_code)
+                    .cloned()
+                    .unwrap_or_default(),
                 invoice_number: line.invoice_number.clone(),
                 invoice_date: line.invoice_date.clone(),
                 invoice_amount: amount(&line.invoice_amount),
@@ -202,6 +232,10 @@ fn statement_document(settlement: &pb::Settlement) -> Statement {
             .collect(),
         gross: amount(&settlement.gross),
         clawed_back: amount(&settlement.clawed_back),
+        payment: settlement.payment.as_ref().map(|payment| StatementPayment {
+            paid_on: payment.paid_on.clone(),
+            bank_reference: payment.bank_reference.clone(),
+        }),
     }
 }
 

@@ -55,6 +55,7 @@ pub async fn enterprises(
     let body = html! {
         (search_form(language, asked.search))
         (nearest_links(language, programs, asked.near))
+        (crate::web::downloads::export_link(language, &format!("/downloads/enterprises?{}", uri.query().unwrap_or_default())))
         @if listed.truncated {
             p class="hint" { (language.pick("企业较多：仅在前 10,000 个额度账户中排序。", "Many enterprises: ranked among the first 10,000 cap accounts only.")) }
         }
@@ -68,14 +69,14 @@ pub async fn enterprises(
 
 /// What the query asks for, checked: a search (or none), where the page starts, and the
 /// program whose cap to rank by.
-struct Asked<'q> {
-    search: &'q str,
+pub(crate) struct Asked<'q> {
+    pub(crate) search: &'q str,
     after: Option<CreditCode>,
-    near: Option<ProgramCode>,
+    pub(crate) near: Option<ProgramCode>,
 }
 
 impl<'q> Asked<'q> {
-    fn parse(
+    pub(crate) fn parse(
         query: &'q EnterprisesQuery,
         policy: &Policy,
         language: Language,

@@ -68,6 +68,7 @@ pub async fn providers(
             p class="hint" { (language.pick("仅显示前 1000 家服务商。", "The first 1,000 providers only.")) }
         }
         h2 { (language.pick("结算单（付款凭证）", "Settlement statements (payment vouchers)")) }
+        (crate::web::downloads::statement_export_links(language, policy))
         (statement_table(language, policy, &shown.statements))
         (pager(language, next_statements))
         @for (rules, summary) in policy.programs().iter().zip(&shown.summaries) {

@@ -80,6 +80,7 @@ pub async fn redemptions(
     let next = page.next_after.map(|after| typed.next_page(&after));
     let body = html! {
         (filter_form(language, reader.policy().programs(), &typed))
+        (crate::web::downloads::export_link(language, &format!("/downloads/redemptions?{}", uri.query().unwrap_or_default())))
         (redemption_table(language, reader.policy(), &names, &page.items))
         (pager(language, next))
     };
@@ -88,7 +89,7 @@ pub async fn redemptions(
 }
 
 /// The query's filters, checked in the order of the form's fields.
-fn filter_of(
+pub(crate) fn filter_of(
     query: &RedemptionsQuery,
     policy: &Policy,
     language: Language,

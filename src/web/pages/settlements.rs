@@ -64,6 +64,7 @@ pub fn render(
             (payment_form(language, &viewer.session.csrf, settlement_id))
         }
         p class="downloads" { (language.pick("下载付款凭证：", "Download the payment voucher: ")) (downloads(settlement_id)) }
+        p class="downloads" { a class="button secondary" href={"/settlements/" (settlement_id) "/print"} { (language.pick("打印付款凭证", "Print the payment voucher")) } }
         h2 { (language.pick("结算明细", "Lines")) }
         (redemption_table(language, reader.policy(), &names, &lines))
         h2 { (language.pick("本单抵扣的追回（拨付后红冲）", "Clawbacks netted (claims reversed after payment)")) }
