@@ -166,8 +166,14 @@ mod tests {
         let svg = monthly_bars(Language::Chinese, "redeemed", &bars).into_string();
         assert_eq!(svg.matches("<rect").count(), 2);
         assert!(svg.contains("2026年11月: 15000.00"), "{svg}");
-        assert!(svg.contains(">2万<"), "the axis tops at 2万 (20,000): {svg}");
-        assert!(svg.contains(">2026年10月<"), "each month has its year: {svg}");
+        assert!(
+            svg.contains(">2万<"),
+            "the axis tops at 2万 (20,000): {svg}"
+        );
+        assert!(
+            svg.contains(">2026年10月<"),
+            "each month has its year: {svg}"
+        );
         let english = monthly_bars(Language::English, "redeemed", &bars).into_string();
         assert!(english.contains(">20k<"), "{english}");
         assert!(english.contains(">Nov 2026<"), "{english}");

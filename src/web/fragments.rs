@@ -98,7 +98,7 @@ pub fn number_cell(figure: impl Display) -> Markup {
 
 /// A voucher's or a redemption's status in the reader's language.
 pub fn status_cell(language: Language, status: impl StatusWord) -> Markup {
-    html! { td { (status.word(language)) } }
+    html! { td class="status" { (status.word(language)) } }
 }
 
 /// The link to a list's next page, when there is one.

@@ -26,6 +26,7 @@ pub mod i18n;
 mod layout;
 pub(crate) mod listener;
 mod pages;
+mod paging;
 mod portal;
 pub mod session;
 mod sign_in;

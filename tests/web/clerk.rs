@@ -40,7 +40,10 @@ async fn the_chart_counts_a_claim_in_its_invoice_month_in_wan_yuan_with_years() 
     browser.sign_in(&world.server.bureau_token).await;
     let (status, page) = browser.get("/").await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("按发票月份"), "the chart says what it counts by");
+    assert!(
+        page.contains("按发票月份"),
+        "the chart says what it counts by"
+    );
     assert_eq!(bar_amount(&page, "2026年10月"), "100000.00");
     assert_eq!(bar_amount(&page, "2026年11月"), "0");
     assert!(page.contains(">10万<"), "the axis reads in 万元: {page}");
@@ -65,5 +68,62 @@ async fn a_search_finds_an_enterprise_by_any_part_of_its_code_or_name_as_typed()
         assert_eq!(found(&page), (true, false), "searching {search}: {page}");
     }
     let (_, lower) = browser.get("/enterprises?q=551385082q").await;
-    assert_eq!(found(&lower), (false, true), "a code in lower case: {lower}");
+    assert_eq!(
+        found(&lower),
+        (false, true),
+        "a code in lower case: {lower}"
+    );
+}
+
+/// The address a link with `rel` (`next`, `prev`) points to, as the page writes it.
+fn link_of(page: &str, rel: &str) -> Option<String> {
+    let marker = format!("rel=\"{rel}\" href=\"");
+    let start = page.find(&marker)? + marker.len();
+    let end = start + page[start..].find('"')?;
+    Some(page[start..end].replace("&amp;", "&"))
+}
+
+#[tokio::test]
+async fn a_list_says_how_many_there_are_and_pages_forward_and_back_under_its_filters() {
+    let mut world = world_with_console().await;
+    let amounts = vec!["100.00"; 55];
+    let (_, claims) = voucher_with_claims(&mut world, &amounts).await;
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+
+    let (status, first) = browser.get("/redemptions?status=accepted").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert!(first.contains("第 1 页 · 本页 50 条 · 共 55 条"), "{first}");
+    assert!(
+        link_of(&first, "prev").is_none(),
+        "no way back from the first page"
+    );
+    let next = link_of(&first, "next").expect("a next page");
+    assert!(
+        next.contains("status=accepted"),
+        "the filter is kept: {next}"
+    );
+
+    let (_, second) = browser.get(&next).await;
+    assert!(
+        second.contains("第 2 页 · 本页 5 条 · 共 55 条"),
+        "{second}"
+    );
+    assert!(
+        second.contains(&claims[54].redemption_id),
+        "the last claim is on page 2"
+    );
+    assert!(!second.contains(&format!(">{}<", claims[0].redemption_id)));
+    assert!(
+        link_of(&second, "next").is_none(),
+        "nothing after the last page"
+    );
+    let back = link_of(&second, "prev").expect("a previous page");
+    assert_eq!(back, "/redemptions?status=accepted");
+    let (_, again) = browser.get(&back).await;
+    assert!(again.contains("第 1 页 · 本页 50 条"), "{again}");
+
+    // A filter that matches nothing says so, with a count of none.
+    let (_, none) = browser.get("/redemptions?status=settled").await;
+    assert!(none.contains("共 0 条"), "{none}");
 }

@@ -16,9 +16,11 @@ use crate::domain::model::{Balance, Enterprise};
 use crate::domain::policy::{Policy, ProgramCode, ProgramRules};
 use crate::domain::reason::ReasonCode;
 use crate::engine::{EngineError, Reader};
-use crate::web::fragments::{column, named_cell, pager, row, table};
+use crate::web::counts::Count;
+use crate::web::fragments::{column, named_cell, row, table};
 use crate::web::i18n::Language;
-use crate::web::layout::{Section, encode, program_name, usage_bar, yuan};
+use crate::web::layout::{Section, program_name, usage_bar, yuan};
+use crate::web::paging::{COUNT_PAGE, bounded_count, pager_here};
 use crate::web::{Console, PageError, Viewer};
 
 #[derive(Deserialize)]
@@ -44,13 +46,10 @@ pub async fn enterprises(
     let on_date = day_of_year(reader, reader.today().year());
     let listed = list(reader, &asked, on_date).map_err(refused(language))?;
     let rows = with_balances(reader, &listed.enterprises, on_date).map_err(refused(language))?;
-    let next = listed.next_after.map(|after| {
-        format!(
-            "/enterprises?q={}&after={}",
-            encode(asked.search),
-            encode(&after)
-        )
-    });
+    let total = match asked.near {
+        Some(_) => None,
+        None => Some(count(reader, asked.search).map_err(refused(language))?),
+    };
     let programs = reader.policy().programs();
     let body = html! {
         (search_form(language, asked.search))
@@ -61,7 +60,7 @@ pub async fn enterprises(
         }
         p class="hint" { (language.pick("条形：深色已核销，浅色已承诺，满格为上限。", "Bars: dark redeemed, light committed, full = the cap.")) }
         (enterprise_table(language, programs, &rows))
-        (pager(language, next))
+        (pager_here(language, &uri.to_string(), listed.next_after.as_deref(), rows.len(), total))
     };
     let title = language.pick("企业", "Enterprises");
     Ok(shell(&viewer, &uri, Section::Enterprises, title, body))
@@ -102,6 +101,18 @@ impl<'q> Asked<'q> {
             near,
         })
     }
+}
+
+/// How many enterprises the search finds, counted a bounded way.
+fn count(reader: &Reader, search: &str) -> Result<Count, EngineError> {
+    bounded_count(|after| {
+        // The store's own key always parses; were it not to, the count ends there.
+        let Ok(after) = after.map(|key| CreditCode::parse(&key)).transpose() else {
+            return Ok((0, None));
+        };
+        let page = reader.list_enterprises(search, after, COUNT_PAGE)?;
+        Ok((page.items.len(), page.next_after))
+    })
 }
 
 /// The enterprises a page lists, where the next page starts, and whether the ranking near a

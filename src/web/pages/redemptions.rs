@@ -14,13 +14,14 @@ use crate::domain::input::InputError;
 use crate::domain::model::{Actor, Redemption, RedemptionStatus};
 use crate::domain::policy::{Policy, ProgramRules};
 use crate::domain::reason::ReasonCode;
-use crate::engine::RedemptionFilter;
+use crate::engine::{EngineError, RedemptionFilter};
 use crate::web::fragments::{
-    cell, claim_link, column, enterprise_cell, markup_cell, number_cell, number_column, pager,
+    cell, claim_link, column, enterprise_cell, markup_cell, number_cell, number_column,
     provider_cell, row, status_cell, table, voucher_link,
 };
 use crate::web::i18n::Language;
-use crate::web::layout::{Section, StatusWord, encode, program_name, yuan};
+use crate::web::layout::{Section, StatusWord, program_name, yuan};
+use crate::web::paging::{COUNT_PAGE, bounded_count, pager_here};
 use crate::web::{Console, PageError, Viewer};
 
 #[derive(Deserialize)]
@@ -75,14 +76,22 @@ pub async fn redemptions(
     let page = reader
         .list_redemptions(filter, Actor::Bureau, after, ROWS_PER_PAGE)
         .map_err(refused(language))?;
+    let total = bounded_count(|after| {
+        // The store's own key always parses; were it not to, the count ends there.
+        let Ok(after) = after.map(|key| RedemptionId::parse(&key)).transpose() else {
+            return Ok((0, None));
+        };
+        let counted = reader.list_redemptions(filter, Actor::Bureau, after, COUNT_PAGE)?;
+        Ok::<_, EngineError>((counted.items.len(), counted.next_after))
+    })
+    .map_err(refused(language))?;
     let names = Names::of_claims(reader, &page.items).map_err(refused(language))?;
     let typed = Typed::of(&query);
-    let next = page.next_after.map(|after| typed.next_page(&after));
     let body = html! {
         (filter_form(language, reader.policy().programs(), &typed))
         (crate::web::downloads::export_link(language, &format!("/downloads/redemptions?{}", uri.query().unwrap_or_default())))
         (redemption_table(language, reader.policy(), &names, &page.items))
-        (pager(language, next))
+        (pager_here(language, &uri.to_string(), page.next_after.as_deref(), page.items.len(), Some(total)))
     };
     let title = language.pick("核销记录", "Redemptions");
     Ok(shell(&viewer, &uri, Section::Redemptions, title, body))
@@ -120,8 +129,8 @@ pub(crate) fn filter_of(
     })
 }
 
-/// The filters as the reader typed them: shown again in the form, and carried to the next
-/// page.
+/// The filters as the reader typed them: shown again in the form (the pager carries the
+/// query to the next and previous pages).
 struct Typed<'q> {
     program: &'q str,
     provider: &'q str,
@@ -142,23 +151,6 @@ impl<'q> Typed<'q> {
             to: typed(&query.to),
             status: typed(&query.status),
         }
-    }
-
-    /// The link to the page after `after`, under the same filters.
-    fn next_page(&self, after: &str) -> String {
-        let mut link = String::from("/redemptions?");
-        for (name, value) in [
-            ("program", self.program),
-            ("provider", self.provider),
-            ("enterprise", self.enterprise),
-            ("from", self.from),
-            ("to", self.to),
-            ("status", self.status),
-        ] {
-            link.push_str(&format!("{name}={}&", encode(value)));
-        }
-        link.push_str(&format!("after={}", encode(after)));
-        link
     }
 }
 
