@@ -211,16 +211,7 @@ async fn serve_until_signal(
     // One count of failed authentications per address for the gRPC server and the console.
     let attempts = std::sync::Arc::new(crate::attempts::FailedAttempts::new());
     let web = start_web_console(&engine, config, attempts.clone()).await?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|error| DaemonError::Listen {
-            address: config.listen,
-            error,
-        })?;
-    let address = listener.local_addr().map_err(|error| DaemonError::Listen {
-        address: config.listen,
-        error,
-    })?;
+    let (listener, address) = bind_grpc(config.listen).await?;
     if let Some(lease) = lease {
         lease.announce(&address.to_string());
     }
@@ -265,11 +256,7 @@ async fn serve_until_signal(
     store_size.abort();
     let _ = stop_serving.send(());
     if let Some(web) = web {
-        let _ = web.stop.send(());
-        let grace = std::time::Duration::from_secs(config.shutdown_grace_s);
-        if tokio::time::timeout(grace, web.task).await.is_err() {
-            tracing::warn!("web console connections still open after the grace period");
-        }
+        stop_web_console(web, config).await;
     }
     // In-flight requests finish; a client that keeps an idle connection open must not hold
     // the shutdown forever. Commands already queued complete in the writer regardless.
@@ -285,6 +272,26 @@ async fn serve_until_signal(
         return Err(DaemonError::StorageFailed);
     }
     Ok(())
+}
+
+/// The gRPC listener on `requested`, and the address it got (the port, when 0 was asked).
+async fn bind_grpc(requested: SocketAddr) -> Result<(TcpListener, SocketAddr), DaemonError> {
+    let failed = |error| DaemonError::Listen {
+        address: requested,
+        error,
+    };
+    let listener = TcpListener::bind(requested).await.map_err(failed)?;
+    let address = listener.local_addr().map_err(failed)?;
+    Ok((listener, address))
+}
+
+/// Stops the console, giving its connections the grace period.
+async fn stop_web_console(web: WebConsole, config: &Config) {
+    let _ = web.stop.send(());
+    let grace = std::time::Duration::from_secs(config.shutdown_grace_s);
+    if tokio::time::timeout(grace, web.task).await.is_err() {
+        tracing::warn!("web console connections still open after the grace period");
+    }
 }
 
 /// A line on stdout for scripts and tests; a closed stdout is not a reason to stop.

@@ -183,10 +183,16 @@ async fn a_backup_moves_the_ledger_from_sled_to_postgres_and_back_with_the_same_
     voucherctl_backup(&on_postgres, &from_postgres);
     drop(on_postgres);
 
+    assert_eq!(restored_on_sled(&from_postgres, &token).await, on_sled);
+}
+
+/// Restores `backup` into a new sled data directory holding `token`, starts voucherd on it,
+/// and returns its verified head.
+async fn restored_on_sled(backup: &Path, token: &str) -> (u64, String) {
     let back = DataDir::new();
     let restored = voucherd(&[
         "restore",
-        from_postgres.to_str().expect("utf-8"),
+        backup.to_str().expect("utf-8"),
         "--data-dir",
         back.path().to_str().expect("utf-8"),
     ]);
@@ -196,8 +202,8 @@ async fn a_backup_moves_the_ledger_from_sled_to_postgres_and_back_with_the_same_
         text(&restored)
     );
     std::fs::write(back.path().join("bureau.token"), format!("{token}\n")).expect("token");
-    let on_sled_again = TestServer::start_in(back, TODAY, &[]).await;
-    assert_eq!(verified_head(&on_sled_again).await, on_sled);
+    let on_sled = TestServer::start_in(back, TODAY, &[]).await;
+    verified_head(&on_sled).await
 }
 
 /// Starts voucherd on `url` expecting it to refuse; returns its exit and what it said.

@@ -185,35 +185,8 @@ fn parse_today(text: &str) -> Result<NaiveDate, String> {
 fn main() -> ExitCode {
     voucher_ledger::private_files::make_new_files_private();
     let arguments = Arguments::parse();
-    match arguments.offline {
-        Some(Offline::Verify {
-            data_dir,
-            store,
-            policy,
-        }) => {
-            let ledger = match &store {
-                Some(url) => daemon::LedgerAt::Postgres(url),
-                None => daemon::LedgerAt::Directory(&data_dir),
-            };
-            return verify(ledger, policy.as_deref());
-        }
-        Some(Offline::Restore {
-            file,
-            data_dir,
-            store,
-            policy,
-        }) => {
-            let ledger = match (&store, &data_dir) {
-                (Some(url), _) => daemon::LedgerAt::Postgres(url),
-                (None, Some(data_dir)) => daemon::LedgerAt::Directory(data_dir),
-                (None, None) => {
-                    eprintln!("voucherd restore: give --data-dir or --store");
-                    return ExitCode::from(2);
-                }
-            };
-            return restore(&file, ledger, policy.as_deref());
-        }
-        None => {}
+    if let Some(offline) = arguments.offline {
+        return run_offline(offline);
     }
     let mut config = match Config::load(arguments.config.as_deref(), &arguments.flags) {
         Ok(config) => config,
@@ -254,6 +227,39 @@ fn main() -> ExitCode {
             tracing::error!(%error, "voucherd stopped with an error");
             eprintln!("voucherd: {error}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// `voucherd verify` and `voucherd restore`, on a data directory or a database.
+fn run_offline(offline: Offline) -> ExitCode {
+    match offline {
+        Offline::Verify {
+            data_dir,
+            store,
+            policy,
+        } => {
+            let ledger = match &store {
+                Some(url) => daemon::LedgerAt::Postgres(url),
+                None => daemon::LedgerAt::Directory(&data_dir),
+            };
+            verify(ledger, policy.as_deref())
+        }
+        Offline::Restore {
+            file,
+            data_dir,
+            store,
+            policy,
+        } => {
+            let ledger = match (&store, &data_dir) {
+                (Some(url), _) => daemon::LedgerAt::Postgres(url),
+                (None, Some(data_dir)) => daemon::LedgerAt::Directory(data_dir),
+                (None, None) => {
+                    eprintln!("voucherd restore: give --data-dir or --store");
+                    return ExitCode::from(2);
+                }
+            };
+            restore(&file, ledger, policy.as_deref())
         }
     }
 }
