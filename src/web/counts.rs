@@ -1,8 +1,10 @@
 //! The counts beside the navigation's entries: for the bureau, the applications waiting for
-//! it and the claims waiting for their enterprise's confirmation; for an enterprise, its own.
+//! it, the claims waiting for its review and those waiting for their enterprise's
+//! confirmation; for an enterprise, its own.
 //!
-//! The store keeps no count of either, so they are counted by reading: applications by their
-//! status, claims by theirs (an enterprise's through its own index). A count reads at most
+//! The store keeps no count of any, so they are counted by reading: applications by their
+//! status, claims by theirs (an enterprise's through its own index; one pass over the
+//! accepted claims gives both claim counts). A count reads at most
 //! [`COUNT_PAGES_MAX`] pages and then says "at least" ([`Count::more`]). The bureau's counts
 //! are kept while the ledger's head does not move; a count that took long to make
 //! ([`SLOW_COUNT`]) is kept for up to [`SLOW_COUNT_KEPT`] even while it moves, so a busy ledger
@@ -52,6 +54,9 @@ pub struct NavCounts {
     /// Claims waiting for their enterprise's confirmation; `None` when no program of the
     /// policy asks for it.
     pub awaiting_confirmation: Option<Count>,
+    /// Accepted claims the bureau may decide now (待审核): those still waiting for their
+    /// enterprise are left out, since approving them is refused until it confirms.
+    pub pending_review: Count,
 }
 
 /// The bureau's counts, kept with the head they were counted at.
@@ -110,14 +115,12 @@ pub fn nav_counts(reader: &Reader, actor: Actor) -> Result<NavCounts, EngineErro
         )?;
         Ok((page.items.len(), page.next_after))
     })?;
-    let awaiting_confirmation = if confirmation_asked(reader.policy()) {
-        Some(count_awaiting_confirmation(reader, actor)?)
-    } else {
-        None
-    };
+    let (pending_review, awaiting) = count_accepted(reader, actor)?;
+    let awaiting_confirmation = confirmation_asked(reader.policy()).then_some(awaiting);
     Ok(NavCounts {
         pending_applications,
         awaiting_confirmation,
+        pending_review,
     })
 }
 
@@ -139,20 +142,34 @@ pub fn awaits_confirmation(policy: &Policy, claim: &Redemption) -> bool {
             .is_ok_and(|rules| rules.enterprise_confirmation == EnterpriseConfirmation::Required)
 }
 
-fn count_awaiting_confirmation(reader: &Reader, actor: Actor) -> Result<Count, EngineError> {
+/// The accepted claims in one pass: those the bureau may review now, and those waiting for
+/// their enterprise's confirmation. Both read the same pages, so each says "at least" when
+/// the pass was cut short.
+fn count_accepted(reader: &Reader, actor: Actor) -> Result<(Count, Count), EngineError> {
     let filter = RedemptionFilter {
         status: Some(RedemptionStatus::Accepted),
         ..RedemptionFilter::default()
     };
-    count_pages(RedemptionId::parse, |after| {
+    let mut waiting = 0;
+    let accepted = count_pages(RedemptionId::parse, |after| {
         let page = reader.list_redemptions(filter, actor, after, COUNT_PAGE)?;
-        let waiting = page
+        let waiting_here = page
             .items
             .iter()
             .filter(|claim| awaits_confirmation(reader.policy(), claim))
             .count();
-        Ok((waiting, page.next_after))
-    })
+        waiting += waiting_here;
+        Ok((page.items.len(), page.next_after))
+    })?;
+    let pending_review = Count {
+        counted: accepted.counted - waiting,
+        more: accepted.more,
+    };
+    let awaiting = Count {
+        counted: waiting,
+        more: accepted.more,
+    };
+    Ok((pending_review, awaiting))
 }
 
 /// Adds up what each page counts, reading the next after the token each gives, for at most

@@ -18,6 +18,8 @@ pub enum Section {
     Overview,
     Enterprises,
     Redemptions,
+    /// The review workbench: the claims waiting for the bureau's decision.
+    Review,
     Providers,
     Applications,
     Confirmations,
@@ -123,6 +125,10 @@ fn bureau_entries(actor: Actor, counts: NavCounts) -> Vec<Entry> {
             "/redemptions",
             "核销记录",
             "Redemptions",
+        ),
+        counted(
+            entry(Section::Review, "/review", "审核", "Review"),
+            counts.pending_review,
         ),
         entry(Section::Providers, "/providers", "服务商", "Providers"),
         counted(applications, counts.pending_applications),

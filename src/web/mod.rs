@@ -117,6 +117,7 @@ fn router(console: Console) -> Router {
         .route("/enterprises", get(pages::enterprises))
         .route("/enterprises/{credit_code}", get(pages::enterprise))
         .route("/redemptions", get(pages::redemptions))
+        .merge(review_routes())
         .route("/redemptions/{redemption_id}", get(pages::claim))
         .route("/providers", get(pages::providers))
         .route("/providers/{credit_code}", get(pages::provider))
@@ -212,6 +213,18 @@ fn bureau_routes() -> Router<Console> {
         .route(
             "/actions/return-redemption",
             post(actions::return_redemption),
+        )
+}
+
+/// The review workbench and its forms (a row's approve and reject, approving the ticked).
+fn review_routes() -> Router<Console> {
+    Router::new()
+        .route("/review", get(pages::review))
+        .route("/actions/review-approve", post(actions::review_approve))
+        .route("/actions/review-reject", post(actions::review_reject))
+        .route(
+            "/actions/review-approve-selected",
+            post(actions::review_approve_selected),
         )
 }
 

@@ -139,13 +139,14 @@ async fn separated_world_with_a_statement() -> (World, String) {
 }
 
 /// The statement page's payment form, filled in.
-fn payment_form<'a>(csrf: &'a str, settlement_id: &'a str) -> [(&'a str, &'a str); 5] {
+fn payment_form<'a>(csrf: &'a str, settlement_id: &'a str) -> [(&'a str, &'a str); 6] {
     [
         ("csrf", csrf),
         ("settlement_id", settlement_id),
         ("bank_reference", "国库支付 2026-0001"),
         ("paid_on", TODAY),
         ("from", "statement"),
+        ("confirmed", "yes"),
     ]
 }
 

@@ -162,6 +162,7 @@ async fn the_bureau_rejects_with_a_reason_and_an_auditor_only_reads() {
         ("csrf", csrf.as_str()),
         ("application_id", "A000000000001"),
         ("reason", reason),
+        ("confirmed", "yes"),
     ];
     let (status, _, page) = bureau.post("/actions/reject-application", &form).await;
     assert_eq!(status, StatusCode::OK, "{page}");

@@ -60,9 +60,15 @@ async fn a_refused_form_reads_as_the_ledgers_refusal_and_changes_nothing() {
     let browser = Browser::new(&world.server);
     browser.sign_in(&world.server.bureau_token).await;
     let csrf = browser.csrf().await;
-    let (status, _, page) = browser
-        .issue_compute_voucher(&csrf, "web-more", "1.00")
-        .await;
+    let more = [
+        ("csrf", csrf.as_str()),
+        ("request_id", "web-more"),
+        ("enterprise_credit_code", ENTERPRISE),
+        ("program", "compute"),
+        ("face_value", "1.00"),
+        ("confirmed", "yes"),
+    ];
+    let (status, _, page) = browser.post("/actions/issue-voucher", &more).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let escaped = expected
         .replace('&', "&amp;")
@@ -215,6 +221,7 @@ async fn the_bureau_reviews_and_settles_through_the_forms() {
                 ("csrf", csrf.as_str()),
                 ("redemption_id", &claims[1].redemption_id),
                 ("reason", "发票与合同不符"),
+                ("confirmed", "yes"),
             ],
         )
         .await;
@@ -226,6 +233,7 @@ async fn the_bureau_reviews_and_settles_through_the_forms() {
         ("provider_credit_code", COMPUTE_PROVIDER),
         ("program", "compute"),
         ("up_to_date", "2026-11-30"),
+        ("confirmed", "yes"),
     ];
     let (status, _, page) = browser.post("/actions/create-settlement", &settle).await;
     assert_eq!(status, StatusCode::OK, "{page}");
@@ -254,6 +262,7 @@ async fn the_bureau_reviews_and_settles_through_the_forms() {
         ("provider_credit_code", COMPUTE_PROVIDER),
         ("program", "compute"),
         ("up_to_date", "2026-11-30"),
+        ("confirmed", "yes"),
     ];
     let (status, _, page) = browser.post("/actions/create-settlement", &again).await;
     assert_eq!(status, StatusCode::CONFLICT, "{page}");
@@ -270,6 +279,7 @@ async fn the_bureau_reviews_and_settles_through_the_forms() {
             ("settlement_id", "S000000000001"),
             ("bank_reference", "国库支付 20261130-7"),
             ("paid_on", paid_on),
+            ("confirmed", "yes"),
         ]
     };
     let (status, _, page) = browser
@@ -366,9 +376,15 @@ async fn the_issue_form_reads_wan_and_full_width_digits() {
     assert_eq!(status, StatusCode::OK, "{page}");
     let voucher = get_voucher(&mut world.bureau, "V000000000001").await;
     assert_eq!(yuan(&voucher.face_value), "300000.00");
-    let (status, _, page) = browser
-        .issue_compute_voucher(&csrf, "wide", "￥１２，３４５．６７元")
-        .await;
+    let wide = [
+        ("csrf", csrf.as_str()),
+        ("request_id", "wide"),
+        ("enterprise_credit_code", ENTERPRISE),
+        ("program", "compute"),
+        ("face_value", "￥１２，３４５．６７元"),
+        ("confirmed", "yes"),
+    ];
+    let (status, _, page) = browser.post("/actions/issue-voucher", &wide).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let voucher = get_voucher(&mut world.bureau, "V000000000002").await;
     assert_eq!(yuan(&voucher.face_value), "12345.67");

@@ -9,6 +9,7 @@ mod common;
 
 mod audit;
 mod clerk;
+mod confirm;
 mod details;
 mod downloads;
 mod enterprise;
@@ -18,6 +19,7 @@ mod forms;
 mod pages;
 mod print;
 mod sign_in;
+mod workbench;
 
 use std::io::Cursor;
 

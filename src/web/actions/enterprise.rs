@@ -1,6 +1,7 @@
 //! The bureau's forms of the enterprise's part: approving an application (at most the amount
 //! applied for) or rejecting it, binding a voucher's providers, returning a claim for
-//! correction, and publishing a notice. Each is checked for the CSRF secret and then the role,
+//! correction, and publishing a notice. Rejecting an application asks for confirmation first
+//! (`confirm`). Each is checked for the CSRF secret and then the role,
 //! built into the gRPC request voucherctl would send, parsed by `api::enterprise`, and answered
 //! with the page its form is on.
 
@@ -10,11 +11,15 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{actions_page, answer, check_bureau_form, face_value, program_word, submit};
+use super::{
+    actions_page, answer, check_bureau_form, confirm, confirmed_page, face_value, program_word,
+    submit,
+};
 use crate::api::enterprise;
 use crate::domain::ids::VoucherId;
 use crate::domain::ledger::Outcome;
 use crate::domain::model::VoucherApplication;
+use crate::engine::EngineError;
 use crate::proto::voucher::v1 as pb;
 use crate::web::fields::Fields;
 use crate::web::i18n::Language;
@@ -51,6 +56,9 @@ pub struct RejectApplicationForm {
     csrf: String,
     application_id: String,
     reason: String,
+    /// `yes` once the confirmation page was seen: only then is it rejected.
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub async fn reject_application(
@@ -63,6 +71,20 @@ pub async fn reject_application(
         application_id: crate::web::fields::code(&form.application_id),
         reason: form.reason.clone(),
     });
+    if !confirm::is_confirmed(&form.confirmed)
+        && let Ok(parsed) = &command
+    {
+        let fields = vec![
+            ("application_id", form.application_id.clone()),
+            ("reason", form.reason.clone()),
+        ];
+        let reader = console.engine.reader();
+        match confirm::prepare_reject_application(reader, viewer.language, parsed, fields) {
+            Ok(Some(confirmation)) => return Ok(confirmed_page(&viewer, &confirmation)),
+            Ok(None) | Err(EngineError::Ledger(_)) => {}
+            Err(error) => return answered(&console, &viewer, Err(error)),
+        }
+    }
     decided(&console, &viewer, command).await
 }
 
@@ -73,6 +95,15 @@ async fn decided(
     command: Result<crate::domain::command::Command, crate::domain::error::LedgerError>,
 ) -> Result<Response, PageError> {
     let result = submit(console, viewer, command).await;
+    answered(console, viewer, result)
+}
+
+/// The waiting applications, what a decision did on top.
+fn answered(
+    console: &Console,
+    viewer: &Viewer,
+    result: Result<Outcome, EngineError>,
+) -> Result<Response, PageError> {
     let language = viewer.language;
     answer(
         language,

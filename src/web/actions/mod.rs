@@ -6,9 +6,16 @@
 //! top, under the status a refusal maps to. `enterprise` holds the bureau's forms of the
 //! enterprise's part. Finance has one form, recording a statement's payment: on the actions
 //! page, where it is all finance sees, and on each unpaid statement's page.
+//!
+//! A form that cannot be undone (revoke, reverse, reject, create a statement, record a
+//! payment; issuing a second voucher to an enterprise that holds one) acts only when it carries
+//! `confirmed=yes`: its first submit answers the page `confirm` draws, saying what will happen
+//! in numbers. `review` holds the review workbench's forms.
 
+mod confirm;
 mod enterprise;
 mod forms;
+mod review;
 
 use axum::Form;
 use axum::extract::{OriginalUri, State};
@@ -34,12 +41,14 @@ use crate::domain::model::{Actor, Settlement};
 use crate::domain::reason::ReasonCode;
 use crate::engine::EngineError;
 use crate::proto::voucher::v1 as pb;
+use confirm::{Confirmation, Prepared};
 use forms::{Forms, Typed};
 
 pub use enterprise::{
     approve_application, change_voucher_providers, publish_notice, reject_application,
     return_redemption,
 };
+pub use review::{review_approve, review_approve_selected, review_reject};
 
 pub async fn page(
     State(console): State<Console>,
@@ -96,6 +105,9 @@ pub struct IssueForm {
     valid_from: String,
     #[serde(default)]
     valid_until: String,
+    /// `yes` once the warning about an active voucher was seen.
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub async fn issue_voucher(
@@ -116,19 +128,31 @@ pub async fn issue_voucher(
             provider_credit_codes: Vec::new(),
         })
     });
-    Ok(act(
+    let fields = carried(&[
+        ("request_id", &form.request_id),
+        ("enterprise_credit_code", &form.enterprise_credit_code),
+        ("program", &form.program),
+        ("face_value", &form.face_value),
+        ("valid_from", &form.valid_from),
+        ("valid_until", &form.valid_until),
+    ]);
+    let typed = typed(
+        "issue-voucher",
+        &[
+            ("enterprise_credit_code", &form.enterprise_credit_code),
+            ("face_value", &form.face_value),
+            ("valid_from", &form.valid_from),
+            ("valid_until", &form.valid_until),
+        ],
+    );
+    let language = viewer.language;
+    Ok(act_once_confirmed(
         &console,
         &viewer,
         command,
-        typed(
-            "issue-voucher",
-            &[
-                ("enterprise_credit_code", &form.enterprise_credit_code),
-                ("face_value", &form.face_value),
-                ("valid_from", &form.valid_from),
-                ("valid_until", &form.valid_until),
-            ],
-        ),
+        typed,
+        &form.confirmed,
+        |reader, command| confirm::prepare_issue(reader, language, command, fields),
     )
     .await)
 }
@@ -138,6 +162,8 @@ pub struct RevokeForm {
     csrf: String,
     voucher_id: String,
     reason: String,
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub async fn revoke_voucher(
@@ -150,14 +176,16 @@ pub async fn revoke_voucher(
         voucher_id: code(&form.voucher_id),
         reason: form.reason.clone(),
     });
-    Ok(act(
+    let values = [("voucher_id", &form.voucher_id), ("reason", &form.reason)];
+    let fields = carried(&values);
+    let language = viewer.language;
+    Ok(act_once_confirmed(
         &console,
         &viewer,
         command,
-        typed(
-            "revoke-voucher",
-            &[("voucher_id", &form.voucher_id), ("reason", &form.reason)],
-        ),
+        typed("revoke-voucher", &values),
+        &form.confirmed,
+        |reader, command| confirm::prepare_revoke(reader, language, command, fields),
     )
     .await)
 }
@@ -167,6 +195,8 @@ pub struct ReverseForm {
     csrf: String,
     redemption_id: String,
     reason: String,
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub async fn reverse_redemption(
@@ -182,17 +212,19 @@ pub async fn reverse_redemption(
         },
         Actor::Bureau,
     );
-    Ok(act(
+    let values = [
+        ("redemption_id", &form.redemption_id),
+        ("reason", &form.reason),
+    ];
+    let fields = carried(&values);
+    let language = viewer.language;
+    Ok(act_once_confirmed(
         &console,
         &viewer,
         command,
-        typed(
-            "reverse-redemption",
-            &[
-                ("redemption_id", &form.redemption_id),
-                ("reason", &form.reason),
-            ],
-        ),
+        typed("reverse-redemption", &values),
+        &form.confirmed,
+        |reader, command| confirm::prepare_reverse(reader, language, command, fields),
     )
     .await)
 }
@@ -203,6 +235,9 @@ pub struct ReviewForm {
     redemption_id: String,
     #[serde(default)]
     reason: String,
+    /// `yes` once a rejection's confirmation was seen; approving needs none.
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub async fn approve_redemption(
@@ -236,17 +271,24 @@ pub async fn reject_redemption(
         redemption_id: code(&form.redemption_id),
         reason: form.reason.clone(),
     });
-    Ok(act(
+    let values = [
+        ("redemption_id", &form.redemption_id),
+        ("reason", &form.reason),
+    ];
+    let fields = carried(&values);
+    let language = viewer.language;
+    let place = (
+        "/actions/reject-redemption",
+        "/actions".to_owned(),
+        Section::Actions,
+    );
+    Ok(act_once_confirmed(
         &console,
         &viewer,
         command,
-        typed(
-            "reject-redemption",
-            &[
-                ("redemption_id", &form.redemption_id),
-                ("reason", &form.reason),
-            ],
-        ),
+        typed("reject-redemption", &values),
+        &form.confirmed,
+        |reader, command| confirm::prepare_reject_claim(reader, language, command, fields, place),
     )
     .await)
 }
@@ -258,6 +300,8 @@ pub struct SettlementForm {
     provider_credit_code: String,
     program: String,
     up_to_date: String,
+    #[serde(default)]
+    confirmed: String,
 }
 
 pub async fn create_settlement(
@@ -274,17 +318,27 @@ pub async fn create_settlement(
             up_to_date: day(&form.up_to_date),
         })
     });
-    Ok(act(
+    let fields = carried(&[
+        ("request_id", &form.request_id),
+        ("provider_credit_code", &form.provider_credit_code),
+        ("program", &form.program),
+        ("up_to_date", &form.up_to_date),
+    ]);
+    let typed = typed(
+        "create-settlement",
+        &[
+            ("provider_credit_code", &form.provider_credit_code),
+            ("up_to_date", &form.up_to_date),
+        ],
+    );
+    let language = viewer.language;
+    Ok(act_once_confirmed(
         &console,
         &viewer,
         command,
-        typed(
-            "create-settlement",
-            &[
-                ("provider_credit_code", &form.provider_credit_code),
-                ("up_to_date", &form.up_to_date),
-            ],
-        ),
+        typed,
+        &form.confirmed,
+        |reader, command| confirm::prepare_settlement(reader, language, command, fields),
     )
     .await)
 }
@@ -298,6 +352,8 @@ pub struct PaymentForm {
     /// `statement` when posted from the statement's page: the answer is that page.
     #[serde(default)]
     from: String,
+    #[serde(default)]
+    confirmed: String,
 }
 
 /// The bureau's and finance's form (finance's only one); with separation of duties the ledger
@@ -315,25 +371,38 @@ pub async fn record_settlement_payment(
         paid_on: day(&form.paid_on),
     });
     let statement = SettlementId::parse(&code(&form.settlement_id)).ok();
-    let Some(settlement_id) = statement.filter(|_| form.from == "statement") else {
-        return Ok(act(
-            &console,
-            &viewer,
-            command,
-            typed(
-                "record-settlement-payment",
-                &[
-                    ("settlement_id", &form.settlement_id),
-                    ("bank_reference", &form.bank_reference),
-                    ("paid_on", &form.paid_on),
-                ],
-            ),
-        )
-        .await);
+    let from_statement = statement.filter(|_| form.from == "statement");
+    let values = [
+        ("settlement_id", &form.settlement_id),
+        ("bank_reference", &form.bank_reference),
+        ("paid_on", &form.paid_on),
+    ];
+    let language = viewer.language;
+    if !confirm::is_confirmed(&form.confirmed)
+        && let Ok(parsed) = &command
+    {
+        let mut fields = carried(&values);
+        fields.push(("from", form.from.clone()));
+        let back = from_statement.map_or_else(
+            || "/actions".to_owned(),
+            |settlement_id| format!("/settlements/{settlement_id}"),
+        );
+        let reader = console.engine.reader();
+        match confirm::prepare_payment(reader, language, parsed, fields, back) {
+            Ok(Some(confirmation)) => return Ok(confirmed_page(&viewer, &confirmation)),
+            Ok(None) | Err(EngineError::Ledger(_)) => {}
+            Err(error) => {
+                let typed = typed("record-settlement-payment", &values);
+                return Ok(respond(&console, &viewer, Err(error), typed));
+            }
+        }
+    }
+    let Some(settlement_id) = from_statement else {
+        let typed = typed("record-settlement-payment", &values);
+        return Ok(act(&console, &viewer, command, typed).await);
     };
     let result = submit(&console, &viewer, command).await;
     let history = of_record(&console, settlement_id).await;
-    let language = viewer.language;
     answer(
         language,
         result,
@@ -435,16 +504,64 @@ fn typed(form: &'static str, values: &[(&'static str, &String)]) -> Typed {
     }
 }
 
+/// A form's fields as posted, carried in the hidden inputs of its confirmation page.
+fn carried(values: &[(&'static str, &String)]) -> Vec<(&'static str, String)> {
+    values
+        .iter()
+        .map(|(field, value)| (*field, (*value).clone()))
+        .collect()
+}
+
+/// A form that cannot be undone: unless it says `confirmed=yes`, `prepare` reads what its
+/// confirmation states and the answer is that page, nothing changed. A form the parsers
+/// refuse, a record the ledger would refuse (not found, not in a state the form changes), or
+/// one with nothing to confirm goes on as before: the ledger's answer, as today. A read that
+/// failed for another reason (the store) is answered as a refusal, and nothing is submitted.
+async fn act_once_confirmed(
+    console: &Console,
+    viewer: &Viewer,
+    command: Result<Command, LedgerError>,
+    typed: Typed,
+    confirmed: &str,
+    prepare: impl FnOnce(&crate::engine::Reader, &Command) -> Prepared,
+) -> Response {
+    if !confirm::is_confirmed(confirmed)
+        && let Ok(parsed) = &command
+    {
+        match prepare(console.engine.reader(), parsed) {
+            Ok(Some(confirmation)) => return confirmed_page(viewer, &confirmation),
+            Ok(None) | Err(EngineError::Ledger(_)) => {}
+            Err(error) => return respond(console, viewer, Err(error), typed),
+        }
+    }
+    act(console, viewer, command, typed).await
+}
+
+/// The confirmation page, nothing changed yet.
+pub(super) fn confirmed_page(viewer: &Viewer, confirmation: &Confirmation) -> Response {
+    confirm::page(viewer, confirmation).into_response()
+}
+
 /// Submits a parsed command and answers with the actions page, what happened on top, under
-/// the status a refusal maps to. A parse failure reads as the ledger's refusal would. A
-/// refused form comes back filled with what was typed, the field at fault marked.
+/// the status a refusal maps to. A parse failure reads as the ledger's refusal would.
 async fn act(
     console: &Console,
     viewer: &Viewer,
     command: Result<Command, LedgerError>,
-    mut typed: Typed,
+    typed: Typed,
 ) -> Response {
     let result = submit(console, viewer, command).await;
+    respond(console, viewer, result, typed)
+}
+
+/// The actions page after a form, what happened on top. A refused form comes back filled with
+/// what was typed, the field at fault marked.
+fn respond(
+    console: &Console,
+    viewer: &Viewer,
+    result: Result<Outcome, EngineError>,
+    mut typed: Typed,
+) -> Response {
     let language = viewer.language;
     let draw = |last: &LastAction| {
         let refill = match last {

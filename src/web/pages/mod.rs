@@ -23,6 +23,7 @@ mod provider;
 mod providers;
 pub(super) mod query;
 mod redemptions;
+pub(super) mod review;
 pub(super) mod settlements;
 pub(super) mod vouchers;
 
@@ -50,6 +51,7 @@ pub use provider::provider;
 pub use providers::providers;
 pub use redemptions::redemptions;
 pub(super) use redemptions::{RedemptionsQuery, filter_of as redemption_filter_of};
+pub use review::review;
 pub use settlements::settlement;
 pub use vouchers::{unbound_vouchers, voucher, voucher_providers};
 
