@@ -109,8 +109,8 @@ fn waiting_table(
         column(language.pick("企业", "Enterprise")),
         column(language.pick("服务商", "Provider")),
         column(language.pick("发票号码", "Invoice")),
-        number_column(language.pick("发票金额", "Amount")),
-        number_column(language.pick("补贴", "Subsidy")),
+        number_column(language.pick("发票金额（元）", "Amount (yuan)")),
+        number_column(language.pick("补贴（元）", "Subsidy (yuan)")),
         column(language.pick("提交时间", "Claimed")),
     ];
     if forms.is_some() {

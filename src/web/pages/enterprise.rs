@@ -152,8 +152,12 @@ pub(in crate::web) fn balance_cards(
 
 /// A voucher a row, with the providers bound to it (none: any provider of its program), as
 /// the enterprise's own page shows them: no links to the bureau's pages.
-pub(in crate::web) fn voucher_table(language: Language, vouchers: &[Voucher]) -> Markup {
-    vouchers_drawn(language, vouchers, None)
+pub(in crate::web) fn voucher_table(
+    language: Language,
+    policy: &Policy,
+    vouchers: &[Voucher],
+) -> Markup {
+    vouchers_drawn(language, policy, vouchers, None)
 }
 
 /// The bureau's voucher table: each voucher linking to its page, the program in words, the
@@ -164,35 +168,35 @@ fn linked_voucher_table(
     names: &Names,
     vouchers: &[Voucher],
 ) -> Markup {
-    vouchers_drawn(language, vouchers, Some((policy, names)))
+    vouchers_drawn(language, policy, vouchers, Some(names))
 }
 
 fn vouchers_drawn(
     language: Language,
+    policy: &Policy,
     vouchers: &[Voucher],
-    linked: Option<(&Policy, &Names)>,
+    linked: Option<&Names>,
 ) -> Markup {
     let columns = [
         column(language.pick("券号", "Voucher")),
         column(language.pick("项目", "Program")),
         column(language.pick("状态", "Status")),
-        number_column(language.pick("面值", "Face value")),
-        number_column(language.pick("已核销", "Redeemed")),
+        number_column(language.pick("面值（元）", "Face value (yuan)")),
+        number_column(language.pick("已核销（元）", "Redeemed (yuan)")),
         column(language.pick("有效期", "Valid")),
         column(language.pick("核销截止", "Redeem by")),
         column(language.pick("服务商", "Providers")),
     ];
     let any = language.pick("本项目任一服务商", "any of the program");
     let rows = vouchers.iter().map(|voucher| {
-        let (id, program, providers) = match linked {
-            Some((policy, names)) => (
+        let program = cell(program_of(policy, language, voucher.program));
+        let (id, providers) = match linked {
+            Some(names) => (
                 voucher_cell(voucher.voucher_id),
-                cell(program_of(policy, language, voucher.program)),
                 markup_cell(named_providers(names, &voucher.provider_credit_codes, any)),
             ),
             None => (
                 cell(voucher.voucher_id),
-                cell(voucher.program),
                 markup_cell(codes(&voucher.provider_credit_codes, any)),
             ),
         };

@@ -5,7 +5,7 @@
 use maud::{Markup, html};
 
 use crate::domain::credit_code::CreditCode;
-use crate::domain::ids::{NoticeId, SettlementId, VoucherId};
+use crate::domain::ids::{NoticeId, RedemptionId, SettlementId, VoucherId};
 use crate::domain::model::EventCause;
 use crate::engine::Reader;
 use crate::web::Console;
@@ -170,7 +170,9 @@ pub fn records_cell(reader: &Reader, records: &[String]) -> Markup {
 
 fn record_href(reader: &Reader, record: &str) -> String {
     if VoucherId::parse(record).is_ok() {
-        format!("/vouchers/{record}/providers")
+        format!("/vouchers/{record}")
+    } else if RedemptionId::parse(record).is_ok() {
+        format!("/redemptions/{record}")
     } else if NoticeId::parse(record).is_ok() {
         format!("/notices/{record}")
     } else if SettlementId::parse(record).is_ok() {
@@ -179,6 +181,10 @@ fn record_href(reader: &Reader, record: &str) -> String {
         && reader.enterprise(&code).is_ok()
     {
         format!("/enterprises/{record}")
+    } else if let Ok(code) = CreditCode::parse(record)
+        && reader.provider(&code).is_ok()
+    {
+        format!("/providers/{record}")
     } else {
         format!("/audit?record={}", encode(record))
     }

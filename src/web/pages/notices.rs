@@ -110,7 +110,7 @@ fn notice_table(language: Language, policy: &Policy, notices: &[PublicNotice]) -
         column(language.pick("审核期间", "Approved")),
         column(language.pick("公示期", "Posted")),
         number_column(language.pick("笔数", "Lines")),
-        number_column(language.pick("补贴合计", "Total")),
+        number_column(language.pick("补贴合计（元）", "Total (yuan)")),
         column(language.pick("发布时间", "Published")),
         column(language.pick("下载", "Download")),
     ];
@@ -186,7 +186,7 @@ fn line_table(language: Language, names: &Names, lines: &[(Redemption, String)])
         column(language.pick("企业信用代码", "Enterprise credit code")),
         column(language.pick("企业名称", "Enterprise")),
         column(language.pick("服务商", "Provider")),
-        number_column(language.pick("补贴金额", "Subsidy")),
+        number_column(language.pick("补贴金额（元）", "Subsidy (yuan)")),
     ];
     let rows = lines.iter().map(|(claim, name)| {
         let (enterprise, provider) = (claim.enterprise_credit_code, claim.provider_credit_code);

@@ -188,9 +188,9 @@ pub(super) fn statement_table(
         column(language.pick("项目", "Program")),
         column(language.pick("发票截止", "Invoices up to")),
         number_column(language.pick("笔数", "Lines")),
-        number_column(language.pick("核销金额", "Gross")),
-        number_column(language.pick("追回", "Clawed back")),
-        number_column(language.pick("应付净额", "Net")),
+        number_column(language.pick("核销金额（元）", "Gross (yuan)")),
+        number_column(language.pick("追回（元）", "Clawed back (yuan)")),
+        number_column(language.pick("应付净额（元）", "Net (yuan)")),
         column(language.pick("拨付", "Paid")),
         column(language.pick("下载", "Download")),
     ];
@@ -263,10 +263,10 @@ fn provider_totals_table(language: Language, summary: &ProgramSummary) -> Markup
     let columns = [
         column(language.pick("服务商", "Provider")),
         number_column(language.pick("笔数", "Claims")),
-        number_column(language.pick("已核销", "Redeemed")),
-        number_column(language.pick("已红冲", "Reversed")),
-        number_column(language.pick("已驳回", "Rejected")),
-        number_column(language.pick("已结算", "Settled")),
+        number_column(language.pick("已核销（元）", "Redeemed (yuan)")),
+        number_column(language.pick("已红冲（元）", "Reversed (yuan)")),
+        number_column(language.pick("已驳回（元）", "Rejected (yuan)")),
+        number_column(language.pick("已结算（元）", "Settled (yuan)")),
     ];
     let rows = summary.providers.iter().map(|(code, name, totals)| {
         row([

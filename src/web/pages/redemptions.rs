@@ -197,8 +197,8 @@ pub(super) fn redemption_table(
         column(language.pick("服务商", "Provider")),
         column(language.pick("发票号码", "Invoice")),
         column(language.pick("发票日期", "Invoice date")),
-        number_column(language.pick("发票金额", "Amount")),
-        number_column(language.pick("补贴", "Subsidy")),
+        number_column(language.pick("发票金额（元）", "Amount (yuan)")),
+        number_column(language.pick("补贴（元）", "Subsidy (yuan)")),
         column(language.pick("状态", "Status")),
     ];
     let rows = redemptions.iter().map(|redemption| {

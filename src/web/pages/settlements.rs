@@ -82,9 +82,9 @@ fn summary(language: Language, settlement: &Settlement, provider: &str, program:
         column(language.pick("项目", "Program")),
         column(language.pick("发票截止", "Invoices up to")),
         number_column(language.pick("笔数", "Lines")),
-        number_column(language.pick("核销金额", "Gross")),
-        number_column(language.pick("追回", "Clawed back")),
-        number_column(language.pick("应付净额", "Net")),
+        number_column(language.pick("核销金额（元）", "Gross (yuan)")),
+        number_column(language.pick("追回（元）", "Clawed back (yuan)")),
+        number_column(language.pick("应付净额（元）", "Net (yuan)")),
         column(language.pick("生成", "Made")),
     ];
     let made = html! {

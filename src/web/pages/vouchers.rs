@@ -246,8 +246,8 @@ fn unbound_table(
         column(language.pick("券号", "Voucher")),
         column(language.pick("企业", "Enterprise")),
         column(language.pick("项目", "Program")),
-        number_column(language.pick("面值", "Face value")),
-        number_column(language.pick("已核销", "Redeemed")),
+        number_column(language.pick("面值（元）", "Face value (yuan)")),
+        number_column(language.pick("已核销（元）", "Redeemed (yuan)")),
         column(language.pick("有效期", "Valid")),
         column(language.pick("绑定", "Bind")),
     ];
@@ -303,7 +303,7 @@ pub fn render_providers(
     let (pool, more) = providers_of(reader, voucher.program).map_err(refused(language))?;
     let body = html! {
         (last_action(last))
-        (voucher_summary(language, &voucher))
+        (voucher_summary(language, reader.policy(), &voucher))
         h2 { (language.pick("绑定的服务商", "Bound providers")) }
         (codes(&voucher.provider_credit_codes, language.pick("未绑定：本项目任一服务商均可核销。", "None: any provider of the program may redeem it.")))
         @if viewer.is_bureau() {
@@ -324,14 +324,14 @@ pub fn render_providers(
     Ok(shell(viewer, here, Section::Unbound, &title, body))
 }
 
-fn voucher_summary(language: Language, voucher: &Voucher) -> Markup {
+fn voucher_summary(language: Language, policy: &Policy, voucher: &Voucher) -> Markup {
     let columns = [
         column(language.pick("券号", "Voucher")),
         column(language.pick("企业", "Enterprise")),
         column(language.pick("项目", "Program")),
         column(language.pick("状态", "Status")),
-        number_column(language.pick("面值", "Face value")),
-        number_column(language.pick("已核销", "Redeemed")),
+        number_column(language.pick("面值（元）", "Face value (yuan)")),
+        number_column(language.pick("已核销（元）", "Redeemed (yuan)")),
         column(language.pick("申领编号", "Application")),
     ];
     let enterprise = voucher.enterprise_credit_code;
@@ -341,7 +341,7 @@ fn voucher_summary(language: Language, voucher: &Voucher) -> Markup {
     let cells = [
         voucher_cell(voucher.voucher_id),
         link_cell(&format!("/enterprises/{enterprise}"), enterprise),
-        cell(voucher.program),
+        cell(program_of(policy, language, voucher.program)),
         status_cell(language, voucher.status),
         number_cell(yuan(voucher.face_value)),
         number_cell(yuan(voucher.redeemed)),

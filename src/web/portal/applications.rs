@@ -111,7 +111,7 @@ fn own_table(language: Language, policy: &Policy, applications: &[VoucherApplica
     let columns = [
         column(language.pick("申领编号", "Application")),
         column(language.pick("项目", "Program")),
-        number_column(language.pick("申领金额", "Amount")),
+        number_column(language.pick("申领金额（元）", "Amount (yuan)")),
         column(language.pick("服务商", "Providers")),
         column(language.pick("合同", "Contract")),
         column(language.pick("用途", "Purpose")),

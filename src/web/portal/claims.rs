@@ -95,8 +95,8 @@ fn claim_table(language: Language, policy: &Policy, csrf: &str, claims: &[Redemp
         column(language.pick("服务商", "Provider")),
         column(language.pick("发票号码", "Invoice")),
         column(language.pick("发票日期", "Invoice date")),
-        number_column(language.pick("发票金额", "Amount")),
-        number_column(language.pick("补贴", "Subsidy")),
+        number_column(language.pick("发票金额（元）", "Amount (yuan)")),
+        number_column(language.pick("补贴（元）", "Subsidy (yuan)")),
         column(language.pick("状态", "Status")),
         column(language.pick("企业确认", "Confirmation")),
     ];

@@ -41,7 +41,7 @@ pub async fn home(
         h2 { (language.pick("额度", "Balances")) }
         (balance_cards(language, reader.policy().programs(), &balances))
         h2 { (language.pick("本企业的券", "Vouchers")) }
-        (voucher_table(language, &vouchers.items))
+        (voucher_table(language, reader.policy(), &vouchers.items))
         @if vouchers.next_after.is_some() {
             p class="hint" { (language.pick("仅显示前 200 张券。", "The first 200 vouchers only.")) }
         }
