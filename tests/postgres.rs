@@ -137,7 +137,8 @@ async fn a_backup_moves_the_ledger_from_sled_to_postgres_and_back_with_the_same_
         Some("500000"),
     )
     .await;
-    redeem_each(&mut world.compute_provider, &voucher, 1..=30, "1000").await;
+    // Past 256 events and records: every range the store reads crosses its chunks.
+    redeem_each(&mut world.compute_provider, &voucher, 1..=300, "100").await;
     let on_sled = verified_head(&world.server).await;
     let token = world.server.bureau_token.clone();
     let backups = tempfile::tempdir().expect("tempdir");
@@ -177,7 +178,7 @@ async fn a_backup_moves_the_ledger_from_sled_to_postgres_and_back_with_the_same_
     assert_eq!(
         yuan(&moved.redeemed),
         "15000.00",
-        "thirty claims of 1000 at half"
+        "300 claims of 100 at half"
     );
     let from_postgres = backups.path().join("from-postgres.backup");
     voucherctl_backup(&on_postgres, &from_postgres);
@@ -253,6 +254,18 @@ async fn a_second_voucherd_on_the_same_database_is_refused_naming_the_writer() {
         text(&verify)
     );
 
+    let newer = postgres.create_database("newer");
+    postgres.psql(
+        "newer",
+        "CREATE TABLE voucher_schema_migrations (version int PRIMARY KEY, applied_at timestamptz); \
+         INSERT INTO voucher_schema_migrations VALUES (99, now())",
+    );
+    let said = refused_start(&newer);
+    assert!(
+        said.contains("migrated by a newer build (schema version 99"),
+        "{said}"
+    );
+
     // Once the writer stops (and gives the lease up), the next one starts at once.
     let data = world.server.stop();
     let next = TestServer::start_in(data, TODAY, &["--store", &url]).await;
@@ -312,4 +325,26 @@ async fn a_writer_whose_lease_was_taken_commits_nothing_more() {
     let mut bureau = restarted.bureau().await;
     let after = get_voucher(&mut bureau, &voucher.voucher_id).await;
     assert_eq!(yuan(&after.redeemed), "0.00", "the refused claim is absent");
+}
+
+#[test]
+fn the_store_is_configured_like_every_other_key_and_checked() {
+    let check = |value: &str| {
+        Command::new(env!("CARGO_BIN_EXE_voucherd"))
+            .arg("--check-config")
+            .env("VOUCHER_STORE", value)
+            .output_within_deadline()
+            .expect("voucherd runs")
+    };
+    let url = "postgres://voucher@db.example:5432/ledger";
+    let good = check(url);
+    assert!(good.status.success(), "{}", text(&good));
+    assert!(
+        text(&good).contains(&format!("store = \"{url}\"")),
+        "{}",
+        text(&good)
+    );
+    let bad = check("/var/lib/voucher");
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("key `store`"), "{}", text(&bad));
 }
