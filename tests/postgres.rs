@@ -110,6 +110,14 @@ async fn a_ledger_on_postgres_keeps_caps_and_balances_across_a_restart() {
         restarted.bureau_token, token,
         "the restart found the ledger initialised and wrote no new token"
     );
+    // Every connection voucherd holds is cut, as a restart of PostgreSQL or a failover of its
+    // address would: reads and writes go on over new connections.
+    let cut = postgres.psql(
+        "postgres",
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name = 'voucherd'",
+    );
+    assert_ne!(cut, "0", "voucherd's connections were cut");
     let mut bureau = restarted.bureau().await;
     let after = balance(&mut bureau, ENTERPRISE, pb::Program::Compute, "").await;
     assert_eq!(yuan(&after.redeemed), "1999999.99");

@@ -193,9 +193,9 @@ impl Shared {
         Ok(reading)
     }
 
-    /// The writer's connection. Only one batch is ever in flight (the journal's `&mut self`),
-    /// and a broken one is replaced only before a batch starts: a batch whose connection
-    /// broke mid-way fails, its outcome unknown, and nobody is told it committed.
+    /// The writer's connection, opened anew if it broke. Only one batch is ever in flight
+    /// (the journal's `&mut self`); a batch whose connection broke before its COMMIT is
+    /// written again on a new one, one that broke at its COMMIT fails (see `tree`).
     pub async fn writer(&self) -> Result<WriterGuard<'_>, StoreError> {
         let mut held = self.writer.lock().await;
         if held
@@ -309,7 +309,7 @@ impl Link {
             let connected = shared.readers().await?;
             match query(connected.clone()).await {
                 Ok(answer) => Ok(answer),
-                Err(error) if connected.client.is_closed() => {
+                Err(error) if connected.client.is_closed() || connection_lost(&error) => {
                     tracing::warn!(%error, "the PostgreSQL connection broke: reading again on a new one");
                     let connected = shared.readers().await?;
                     query(connected).await.map_err(postgres_error)
@@ -344,6 +344,15 @@ pub(super) fn describe(config: &Config) -> String {
         config.get_user().unwrap_or(""),
         config.get_dbname().unwrap_or("")
     )
+}
+
+/// Whether `error` means the connection is gone (not that the statement was refused): the
+/// client saw it close, a connection exception (08), or the server ended the session (57P).
+pub(super) fn connection_lost(error: &tokio_postgres::Error) -> bool {
+    error.is_closed()
+        || error
+            .code()
+            .is_some_and(|code| code.code().starts_with("08") || code.code().starts_with("57P"))
 }
 
 /// A client error as the store's, with the server's own message when there is one.

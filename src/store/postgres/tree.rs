@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use tokio_postgres::types::ToSql;
 
 use super::lease::{Fence, NOT_THE_WRITER, check_held};
-use super::link::{Link, RANGE_CHUNK, postgres_error, range_index};
+use super::link::{Link, RANGE_CHUNK, Shared, connection_lost, postgres_error, range_index};
 use crate::store::StoreError;
 use crate::store::keys;
 use crate::store::tree::{Entries, Entry, Tree, TreeBatch};
@@ -128,25 +128,61 @@ impl Writes {
     }
 }
 
+/// Where a batch's transaction failed: before its COMMIT was sent (nothing was written; on a
+/// connection that broke, it may be written again on a new one), or at its COMMIT (the
+/// outcome is unknown: the writer stops and nobody is told it committed).
+enum Failed {
+    BeforeCommit {
+        error: StoreError,
+        connection_lost: bool,
+    },
+    AtCommit(StoreError),
+}
+
+impl Failed {
+    fn before(error: tokio_postgres::Error) -> Failed {
+        let connection_lost = connection_lost(&error);
+        Failed::BeforeCommit {
+            error: postgres_error(error),
+            connection_lost,
+        }
+    }
+
+    fn refused(error: StoreError) -> Failed {
+        Failed::BeforeCommit {
+            error,
+            connection_lost: false,
+        }
+    }
+
+    fn into_error(self) -> StoreError {
+        match self {
+            Failed::BeforeCommit { error, .. } | Failed::AtCommit(error) => error,
+        }
+    }
+}
+
 /// The batch's transaction: the lease, the head, the writes, the commit.
 async fn commit(
     client: &mut tokio_postgres::Client,
     fence: &Fence,
-    head_expected: Option<Vec<u8>>,
+    head_expected: &Option<Vec<u8>>,
     writes: &Writes,
-) -> Result<(), StoreError> {
-    let transaction = client.transaction().await.map_err(postgres_error)?;
-    check_held(&transaction, fence).await?;
+) -> Result<(), Failed> {
+    let transaction = client.transaction().await.map_err(Failed::before)?;
+    check_held(&transaction, fence)
+        .await
+        .map_err(Failed::refused)?;
     if writes.head.is_some() {
         let stored = transaction
             .query_opt("SELECT value FROM entries WHERE key = $1", &[&keys::HEAD])
             .await
-            .map_err(postgres_error)?
+            .map_err(Failed::before)?
             .map(|row| row.get::<_, Vec<u8>>(0));
-        if stored != head_expected {
-            return Err(StoreError::Fenced(
+        if stored != *head_expected {
+            return Err(Failed::refused(StoreError::Fenced(
                 "the chain head in the database is not the one this voucherd last wrote: another writer has been at the ledger; this batch was not written".to_owned(),
-            ));
+            )));
         }
     }
     if !writes.keys.is_empty() {
@@ -157,7 +193,7 @@ async fn commit(
                 &[&writes.keys, &writes.values],
             )
             .await
-            .map_err(postgres_error)?;
+            .map_err(Failed::before)?;
     }
     if !writes.deleted.is_empty() {
         transaction
@@ -166,9 +202,37 @@ async fn commit(
                 &[&writes.deleted],
             )
             .await
-            .map_err(postgres_error)?;
+            .map_err(Failed::before)?;
     }
-    transaction.commit().await.map_err(postgres_error)
+    transaction
+        .commit()
+        .await
+        .map_err(|error| Failed::AtCommit(postgres_error(error)))
+}
+
+/// Writes a batch; once more on a new connection if the connection broke before its COMMIT.
+async fn write_batch(
+    shared: &Shared,
+    fence: &Fence,
+    head_expected: &Option<Vec<u8>>,
+    writes: &Writes,
+) -> Result<(), StoreError> {
+    let broke = {
+        let mut writer = shared.writer().await?;
+        match commit(&mut writer.client, fence, head_expected, writes).await {
+            Ok(()) => return Ok(()),
+            Err(Failed::BeforeCommit {
+                error,
+                connection_lost: true,
+            }) => error,
+            Err(failed) => return Err(failed.into_error()),
+        }
+    };
+    tracing::warn!(error = %broke, "the writer's PostgreSQL connection broke before the batch committed: writing it again on a new one");
+    let mut writer = shared.writer().await?;
+    commit(&mut writer.client, fence, head_expected, writes)
+        .await
+        .map_err(Failed::into_error)
 }
 
 impl Tree for PostgresTree {
@@ -229,8 +293,7 @@ impl Tree for PostgresTree {
         let head_expected = lock(&self.head_written).clone();
         let new_head = writes.head.clone();
         self.link.run(move |shared| async move {
-            let mut writer = shared.writer().await?;
-            commit(&mut writer.client, &fence, head_expected, &writes).await
+            write_batch(&shared, &fence, &head_expected, &writes).await
         })?;
         if let Some(head) = new_head {
             *lock(&self.head_written) = Some(head);
