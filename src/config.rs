@@ -346,8 +346,28 @@ impl Config {
 
     /// The configuration as TOML, as `voucherd --check-config` prints it.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self)
+        let mut shown = self.clone();
+        shown.store = self.store.as_deref().map(without_password);
+        toml::to_string(&shown)
             .unwrap_or_else(|error| format!("# cannot show the configuration: {error}\n"))
+    }
+}
+
+/// A store URL with any password replaced, for showing the configuration.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((user_info, host)) if user_info.contains(':') => {
+            let user = user_info.split(':').next().unwrap_or("");
+            format!(
+                "{scheme}://{user}:REDACTED@{host}{}",
+                &rest[authority_end..]
+            )
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -421,6 +441,22 @@ mod tests {
         let path = directory.path().join("voucherd.toml");
         std::fs::write(&path, text).expect("write");
         Config::load(Some(&path), NoFlags {})
+    }
+
+    #[test]
+    fn a_shown_store_never_shows_its_password() {
+        let config =
+            load_text("store = \"postgres://voucher:s3cret@db:5432/ledger\"\n").expect("valid");
+        let shown = config.to_toml();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("postgres://voucher:REDACTED@db:5432/ledger"),
+            "{shown}"
+        );
+        assert_eq!(
+            without_password("postgres://voucher@db:5432/ledger"),
+            "postgres://voucher@db:5432/ledger"
+        );
     }
 
     #[test]
