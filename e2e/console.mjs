@@ -3,8 +3,12 @@
 // Starts its own voucherd (console on, a fresh data directory, the date pinned), sets up an
 // enterprise and a compute provider with voucherctl (gRPC), then in the browser: signs in with
 // the bureau token, issues a voucher through the form, sees the enterprise's bar at 0, redeems
-// over gRPC, sees the bar move to the exact share, downloads the XLSX report, and switches to
-// English. Writes a 1366×768 screenshot of every page to the screenshot folder it prints.
+// over gRPC, sees the bar move to the exact share, approves the claim on the review workbench
+// (also drawn at 1024×768, where nothing may overflow the window), sees a refused form come back
+// with its input and the bad field marked, confirms an irreversible step on its own page before
+// anything happens, prints a statement's payment voucher (print media, A4 PDF), downloads the
+// XLSX report, and switches to English. Writes a screenshot of every page to the folder it
+// prints.
 //
 //   node e2e/console.mjs            (after `cargo build`; see e2e/README.md)
 //
@@ -72,6 +76,88 @@ async function redeemedPercent(page) {
   return Number(value);
 }
 
+/** Fails when the page is wider than the window (a table or the navigation overflowing). */
+async function assertFitsWidth(page, width) {
+  const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(scrollWidth <= width, `the page is ${scrollWidth} px wide in a ${width} px window`);
+}
+
+/** The workbench at 1366 and 1024 px; the claim approved on its row, the next one marked. */
+async function reviewWorkbench(page) {
+  await page.click('nav a[href="/review"]');  // 审核
+  const row = page.locator("tr#R000000000001");
+  await row.waitFor();
+  await shoot(page, "08-review");
+  await page.setViewportSize({ width: 1024, height: 768 });
+  await assertFitsWidth(page, 1024);
+  await shoot(page, "09-review-1024");
+  await page.goto(page.url().replace(/\/review.*$/, "/redemptions"));
+  await assertFitsWidth(page, 1024);
+  await shoot(page, "10-redemptions-1024");
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await page.click('nav a[href="/review"]');
+  await page.locator("tr#R000000000001 button", { hasText: "通过" }).click();
+  await page.waitForSelector(".message.done");
+  assert.match(await page.textContent(".message.done"), /已通过 R000000000001/);
+  await shoot(page, "11-review-approved");
+}
+
+/** A wrong check digit: the form comes back as typed, the field marked, a sentence in Chinese. */
+async function refusedFormKeepsItsInput(page) {
+  await page.click('nav a[href="/actions"]');
+  const form = page.locator("form#issue-voucher");
+  const wrongCode = ENTERPRISE.slice(0, 17) + "0";
+  await form.locator("input[name=enterprise_credit_code]").fill(wrongCode);
+  await form.locator("input[name=face_value]").fill("30万");
+  await form.locator("button[type=submit]").click();
+  await page.waitForSelector(".message.error");
+  const again = page.locator("form#issue-voucher");
+  assert.equal(await again.locator("input[name=enterprise_credit_code]").inputValue(), wrongCode);
+  assert.equal(await again.locator("input[name=face_value]").inputValue(), "30万");
+  assert.equal(
+    await again.locator("input[name=enterprise_credit_code]").getAttribute("aria-invalid"),
+    "true",
+  );
+  assert.doesNotMatch(await page.textContent(".message.error > p"), /INVALID_ARGUMENT/);
+  await shoot(page, "12-refused-form");
+}
+
+/** A second voucher to an enterprise holding one: a confirmation first, nothing issued before. */
+async function confirmationBeforeActing(page) {
+  const form = page.locator("form#issue-voucher");
+  await form.locator("input[name=enterprise_credit_code]").fill(ENTERPRISE);
+  await form.locator("select[name=program]").selectOption("compute");
+  await form.locator("input[name=face_value]").fill("10,000.00");
+  await form.locator("button[type=submit]").click();
+  await page.waitForSelector("form#confirm");
+  assert.match(await page.content(), /V000000000001/, "the voucher it already holds is named");
+  await shoot(page, "13-confirmation");
+  await page.locator("form#confirm button[type=submit]").click();
+  await page.waitForSelector(".message.done");
+  assert.match(await page.textContent(".message.done"), /已发券 V000000000002/);
+}
+
+/** A statement made and paid over gRPC, its payment voucher printed: print media and an A4 PDF. */
+async function printPaymentVoucher(page, server, bureau, dataDir) {
+  ctl(server.grpc, bureau, "settlement", "create", "--provider", PROVIDER, "--program", "compute",
+    "--up-to", TODAY, "--request-id", "e2e-statement");
+  ctl(server.grpc, bureau, "settlement", "pay", "S000000000001", "--bank-reference", "E2E-0001",
+    "--paid-on", TODAY);
+  await page.goto(page.url().replace(/\/actions.*$/, "/settlements/S000000000001/print"));
+  await page.emulateMedia({ media: "print" });
+  const text = await page.textContent("body");
+  assert.match(text, /付款凭证/);
+  assert.match(text, /人民币壹拾万元整/, "the net in capitals");
+  assert.match(text, /经办人/);
+  await shoot(page, "14-payment-voucher-print");
+  const pdf = join(dataDir, "payment-voucher.pdf");
+  await page.pdf({ path: pdf, format: "A4" });
+  assert.equal(readFileSync(pdf).subarray(0, 4).toString(), "%PDF");
+  console.log(`printed: ${pdf} (${statSync(pdf).size} bytes)`);
+  await page.emulateMedia({ media: "screen" });
+  await page.goto(`${server.web}/redemptions`);
+}
+
 async function main() {
   mkdirSync(screenshots, { recursive: true });
   const dataDir = mkdtempSync(join(tmpdir(), "voucher-e2e-"));
@@ -130,8 +216,13 @@ async function main() {
     await page.click('nav a[href="/redemptions"]');  // 核销记录
     await page.fill("input[name=provider]", PROVIDER);
     await page.click("form.filters button[type=submit]");
-    assert.match(await page.content(), /<td>R000000000001<\/td>/);
+    assert.match(await page.content(), /href="\/redemptions\/R000000000001"/);
     await shoot(page, "05-redemptions");
+
+    await reviewWorkbench(page);
+    await refusedFormKeepsItsInput(page);
+    await confirmationBeforeActing(page);
+    await printPaymentVoucher(page, server, bureau, dataDir);
 
     await page.click('nav a[href="/providers"]');  // 服务商
     assert.match(await page.content(), /启东云算力服务有限公司/);

@@ -43,7 +43,8 @@ pub fn table(
 ) -> Markup {
     let rows: Vec<Markup> = rows.into_iter().collect();
     html! {
-        table class="list" {
+        // A table wider than the window scrolls inside its box; the page never does.
+        div class="table-scroll" { table class="list" {
             thead { tr {
                 @for column in columns {
                     th class=[column.figures.then_some("number")] { (column.heading) }
@@ -55,7 +56,7 @@ pub fn table(
                     tr { td colspan=(columns.len()) { (empty) } }
                 }
             }
-        }
+        } }
     }
 }
 

@@ -95,7 +95,7 @@ async fn a_settlement_shows_on_the_overview_and_its_statement_downloads() {
     let (_, overview) = browser.get("/").await;
     let settled_card = overview.find("已结算").expect("a settled card");
     assert!(
-        overview[settled_card..].starts_with("已结算</div><div class=\"value\">10,000.00"),
+        overview[settled_card..].starts_with("已结算（元）</div><div class=\"value\">10,000.00"),
         "{overview}"
     );
 

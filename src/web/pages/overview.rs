@@ -92,10 +92,10 @@ fn cards(language: Language, summary: &ProgramSummary) -> Markup {
         div class="cards" {
             (card(language.pick("企业数", "Enterprises"), &totals.enterprises.to_string()))
             (card(language.pick("已发券", "Vouchers"), &totals.vouchers.to_string()))
-            (card(language.pick("已承诺", "Committed"), &total(totals.committed)))
-            (card(language.pick("已核销", "Redeemed"), &total(totals.redeemed)))
-            (card(language.pick("已结算", "Settled"), &total(totals.settled)))
-            (card(language.pick("预算", "Budget"), &budget))
+            (card(language.pick("已承诺（元）", "Committed (yuan)"), &total(totals.committed)))
+            (card(language.pick("已核销（元）", "Redeemed (yuan)"), &total(totals.redeemed)))
+            (card(language.pick("已结算（元）", "Settled (yuan)"), &total(totals.settled)))
+            (card(language.pick("预算（元）", "Budget (yuan)"), &budget))
         }
     }
 }
@@ -117,8 +117,8 @@ fn usage(language: Language, summary: &ProgramSummary) -> Markup {
     html! {
         div class="usage" {
             p {
-                (language.pick("全部企业额度使用情况（深色已核销，浅色已承诺，满格为 企业数 × 单企业上限 ", "Cap use across all enterprises (dark redeemed, light committed, full = enterprises × cap "))
-                (yuan(summary.cap)) ")"
+                (language.pick("全部企业额度使用情况（深色已核销，浅色已承诺，满格为 企业数 × 单企业上限 ", "Cap use across all enterprises (dark redeemed, light committed, full = enterprises × cap of "))
+                (yuan(summary.cap)) (language.pick(" 元）", " yuan)"))
             }
             (usage_bar(language, redeemed, committed, caps_total))
             @if let Some(budget) = summary.budget {
