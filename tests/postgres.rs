@@ -356,3 +356,37 @@ fn the_store_is_configured_like_every_other_key_and_checked() {
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
     assert!(text(&bad).contains("key `store`"), "{}", text(&bad));
 }
+
+#[tokio::test]
+async fn a_voucherd_killed_outright_starts_again_once_its_lease_lapses() {
+    let Some(postgres) = TestPostgres::start() else {
+        return;
+    };
+    let url = postgres.url("postgres");
+    let mut world = World::new_in(DataDir::new(), TODAY, &["--store", &url]).await;
+    let voucher = issue(
+        &mut world.bureau,
+        "killed",
+        pb::Program::Compute,
+        Some("100000"),
+    )
+    .await;
+    redeem_each(&mut world.compute_provider, &voucher, 1..=3, "400").await;
+    let head = verified_head(&world.server).await;
+    // kill -9: the lease is not given up, so the next start waits for it to lapse (3 s).
+    let data = world.server.kill();
+    let started = std::time::Instant::now();
+    let restarted = TestServer::start_in(data, TODAY, &["--store", &url]).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "the restart waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(verified_head(&restarted).await, head);
+    let after = get_voucher(&mut restarted.bureau().await, &voucher.voucher_id).await;
+    assert_eq!(
+        yuan(&after.redeemed),
+        "600.00",
+        "every acknowledged claim is there"
+    );
+}
