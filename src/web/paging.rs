@@ -164,6 +164,20 @@ pub fn pager_here(
     pager(language, &paging, &link, next_after, shown, total)
 }
 
+/// `base` (a list's path and filters) with where the page at `here` starts (`after`, `back`):
+/// for a page drawn as the answer to a form, whose own address names no filters.
+pub fn paged_here(base: &str, here: &str) -> String {
+    let query = here.split_once('?').map_or("", |(_, query)| query);
+    let mut link = base.to_owned();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if name == "after" || name == "back" {
+            let join = if link.contains('?') { '&' } else { '?' };
+            link.push_str(&format!("{join}{name}={}", encode(&value)));
+        }
+    }
+    link
+}
+
 /// `第 2 页 · 本页 50 条 · 共 1,234 条`.
 fn position(language: Language, number: usize, shown: usize, total: Option<Count>) -> String {
     let page = match language {
@@ -240,6 +254,25 @@ mod tests {
             "{first}"
         );
         assert!(first.contains("第 1 页 · 本页 3 条"), "{first}");
+    }
+
+    #[test]
+    fn a_page_answering_a_form_keeps_its_filters_and_its_place() {
+        assert_eq!(
+            paged_here(
+                "/applications?status=pending",
+                "/applications?status=pending&after=A000000000050&back="
+            ),
+            "/applications?status=pending&after=A000000000050&back="
+        );
+        assert_eq!(
+            paged_here("/notices", "/actions/publish-notice"),
+            "/notices"
+        );
+        assert_eq!(
+            paged_here("/notices", "/notices?after=N000000000050"),
+            "/notices?after=N000000000050"
+        );
     }
 
     #[test]

@@ -123,6 +123,18 @@ async fn a_list_says_how_many_there_are_and_pages_forward_and_back_under_its_fil
     let (_, again) = browser.get(&back).await;
     assert!(again.contains("第 1 页 · 本页 50 条"), "{again}");
 
+    // The workbench pages the same way, its filters kept, and names the provider.
+    let (_, review) = browser.get("/review").await;
+    assert!(review.contains("第 1 页 · 本页 50 条 · 共 55 条"), "{review}");
+    assert!(review.contains("南通算力服务有限公司"), "the provider by name: {review}");
+    let next = link_of(&review, "next").expect("a next page of the workbench");
+    let (_, second) = browser.get(&next).await;
+    assert!(second.contains("第 2 页 · 本页 5 条"), "{second}");
+    assert_eq!(
+        link_of(&second, "prev").as_deref(),
+        Some("/review?program=&provider=")
+    );
+
     // A filter that matches nothing says so, with a count of none.
     let (_, none) = browser.get("/redemptions?status=settled").await;
     assert!(none.contains("共 0 条"), "{none}");

@@ -16,10 +16,11 @@ use crate::domain::policy::Policy;
 use crate::domain::reason::ReasonCode;
 use crate::web::fragments::{
     LastAction, cell, column, enterprise_cell, last_action, markup_cell, number_cell,
-    number_column, pager, party, row, row_form, table, voucher_link,
+    number_column, party, row, row_form, table, voucher_link,
 };
 use crate::web::i18n::Language;
-use crate::web::layout::{Section, StatusWord, encode, program_name, yuan};
+use crate::web::layout::{Section, StatusWord, program_name, yuan};
+use crate::web::paging::{paged_here, pager_here};
 use crate::web::{Console, PageError, Viewer};
 
 #[derive(Deserialize)]
@@ -116,19 +117,13 @@ pub fn render(
             .flat_map(|application| application.provider_credit_codes.iter().copied()),
     )
     .map_err(refused(language))?;
-    let next = page.next_after.map(|after| {
-        format!(
-            "/applications?status={}&after={}",
-            asked.word,
-            encode(&after)
-        )
-    });
+    let base = format!("/applications?status={}", asked.word);
     let forms = viewer.is_bureau().then_some(viewer.session.csrf.as_str());
     let body = html! {
         (last_action(last))
         (status_links(language, asked.word))
         (application_table(language, reader.policy(), &names, &page.items, forms))
-        (pager(language, next))
+        (pager_here(language, &paged_here(&base, here), page.next_after.as_deref(), page.items.len(), None))
     };
     let title = language.pick("申领审批", "Applications");
     Ok(shell(viewer, here, Section::Applications, title, body))

@@ -17,10 +17,11 @@ use crate::engine::RedemptionFilter;
 use crate::web::counts::{awaits_confirmation, confirmation_asked};
 use crate::web::fragments::{
     LastAction, cell, claim_cell, column, enterprise_cell, last_action, markup_cell, number_cell,
-    number_column, pager, provider_cell, row, row_form, table,
+    number_column, provider_cell, row, row_form, table,
 };
 use crate::web::i18n::Language;
-use crate::web::layout::{Section, encode, yuan};
+use crate::web::layout::{Section, yuan};
+use crate::web::paging::{paged_here, pager_here};
 use crate::web::{Console, PageError, Viewer};
 
 #[derive(Deserialize)]
@@ -66,16 +67,13 @@ pub fn render(
         .iter()
         .filter(|claim| awaits_confirmation(policy, claim))
         .collect();
-    let next = page
-        .next_after
-        .map(|after| format!("/confirmations?after={}", encode(&after)));
     let names = Names::of_claims(reader, waiting.iter().copied()).map_err(refused(language))?;
     let forms = viewer.is_bureau().then_some(viewer.session.csrf.as_str());
     let body = html! {
         (last_action(last))
         (explanation(language, policy))
         (waiting_table(language, policy, &names, &waiting, forms))
-        (pager(language, next))
+        (pager_here(language, &paged_here("/confirmations", here), page.next_after.as_deref(), waiting.len(), None))
     };
     let title = language.pick("待企业确认的核销", "Claims awaiting confirmation");
     Ok(shell(viewer, here, Section::Confirmations, title, body))

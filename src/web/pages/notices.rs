@@ -15,10 +15,11 @@ use crate::domain::model::{PublicNotice, Redemption};
 use crate::domain::policy::{Policy, ProgramRules};
 use crate::web::fragments::{
     LastAction, cell, claim_cell, code_cell, column, last_action, link_cell, markup_cell,
-    number_cell, number_column, pager, provider_cell, row, table,
+    number_cell, number_column, provider_cell, row, table,
 };
 use crate::web::i18n::Language;
-use crate::web::layout::{Section, encode, program_name, total, yuan};
+use crate::web::layout::{Section, program_name, total, yuan};
+use crate::web::paging::{paged_here, pager_here};
 use crate::web::{Console, PageError, Viewer};
 
 #[derive(Deserialize)]
@@ -55,9 +56,6 @@ pub fn render(
     let page = reader
         .list_notices(after, ROWS_PER_PAGE)
         .map_err(refused(language))?;
-    let next = page
-        .next_after
-        .map(|after| format!("/notices?after={}", encode(&after)));
     let policy = reader.policy();
     let body = html! {
         (last_action(last))
@@ -66,7 +64,7 @@ pub fn render(
         }
         h2 { (language.pick("已发布的公示", "Published notices")) }
         (notice_table(language, policy, &page.items))
-        (pager(language, next))
+        (pager_here(language, &paged_here("/notices", here), page.next_after.as_deref(), page.items.len(), None))
     };
     let title = language.pick("公示", "Public notices");
     Ok(shell(viewer, here, Section::Notices, title, body))

@@ -11,20 +11,22 @@ use axum::extract::{OriginalUri, Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::names::Names;
 use super::query::{optional, optional_program};
 use super::{ROWS_PER_PAGE, refused, shell};
 use crate::domain::credit_code::CreditCode;
 use crate::domain::ids::RedemptionId;
 use crate::domain::model::{Actor, Redemption, RedemptionStatus};
 use crate::domain::policy::{Policy, ProgramCode, ProgramRules};
-use crate::engine::RedemptionFilter;
+use crate::engine::{EngineError, RedemptionFilter};
 use crate::web::counts::awaits_confirmation;
 use crate::web::fragments::{
-    LastAction, Refusal, cell, column, last_action, link_cell, markup_cell, number_cell,
-    number_column, pager, row_form, table,
+    LastAction, Refusal, cell, column, enterprise_cell, last_action, link_cell, markup_cell,
+    number_cell, number_column, provider_cell, row_form, table,
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, encode, program_name, yuan};
+use crate::web::paging::{COUNT_PAGE, bounded_count, paged_here, pager_here};
 use crate::web::{Console, PageError, Viewer};
 
 /// The workbench's query: its filters as the reader typed them, and where the page starts.
@@ -139,16 +141,24 @@ pub fn render(
                 .find(|claim| !awaits_confirmation(policy, claim))
         })
         .map(|claim| claim.redemption_id);
-    let next_page = page
-        .next_after
-        .map(|after| format!("{}&after={}", asked.link(), encode(&after)));
+    let total = bounded_count(|after| {
+        // The store's own key always parses; were it not to, the count ends there.
+        let Ok(after) = after.map(|key| RedemptionId::parse(&key)).transpose() else {
+            return Ok((0, None));
+        };
+        let counted = reader.list_redemptions(filter, Actor::Bureau, after, COUNT_PAGE)?;
+        Ok::<_, EngineError>((counted.items.len(), counted.next_after))
+    })
+    .map_err(refused(language))?;
     let csrf = viewer.is_bureau().then_some(viewer.session.csrf.as_str());
+    let names = Names::of_claims(reader, &page.items).map_err(refused(language))?;
     let table = Workbench {
         language,
         policy,
         csrf,
         asked,
         next_to_decide,
+        names: &names,
     };
     let body = html! {
         (last_action(last))
@@ -157,7 +167,7 @@ pub fn render(
         (filter_form(language, policy.programs(), asked))
         @if let Some(csrf) = csrf { (batch_form(language, csrf, asked, &page.items, policy)) }
         (table.draw(&page.items))
-        (pager(language, next_page))
+        (pager_here(language, &paged_here(&asked.link(), here), page.next_after.as_deref(), page.items.len(), Some(total)))
     };
     let title = language.pick("审核工作台", "Review");
     Ok(shell(viewer, here, Section::Review, title, body))
@@ -256,6 +266,8 @@ struct Workbench<'a> {
     csrf: Option<&'a str>,
     asked: &'a Asked,
     next_to_decide: Option<RedemptionId>,
+    /// The names beside the codes of this page's claims.
+    names: &'a Names,
 }
 
 impl Workbench<'_> {
@@ -314,8 +326,8 @@ impl Workbench<'_> {
                 }
                 (link_cell(&format!("/redemptions/{id}"), &id))
                 (cell(program))
-                (link_cell(&format!("/enterprises/{enterprise}"), enterprise))
-                (cell(claim.provider_credit_code))
+                (enterprise_cell(self.names.enterprise(&enterprise), enterprise))
+                (provider_cell(self.names.provider(&claim.provider_credit_code), claim.provider_credit_code))
                 (cell(&claim.invoice.number))
                 (cell(claim.invoice.date))
                 (number_cell(yuan(claim.invoice.amount)))

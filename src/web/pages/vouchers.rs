@@ -28,6 +28,7 @@ use crate::web::fragments::{
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, StatusWord, encode, yuan};
+use crate::web::paging::{paged_here, pager_here};
 use crate::web::{Console, PageError, Viewer};
 
 /// Claims of the voucher's enterprise and program read for one page of the voucher's claims:
@@ -221,16 +222,13 @@ pub async fn unbound_vouchers(
         [],
     )
     .map_err(refused(language))?;
-    let next = page
-        .next_after
-        .map(|after| format!("/vouchers/unbound?after={}", encode(&after)));
     let body = html! {
         p class="hint" { (language.pick(
             "以下有效券未绑定服务商：本项目任一服务商均可核销。点“绑定”选择服务商。",
             "These active vouchers are bound to no provider: any provider of their program may redeem them. Choose providers under “Bind”."
         )) }
         (unbound_table(language, reader.policy(), &names, &unbound))
-        (pager(language, next))
+        (pager_here(language, &paged_here("/vouchers/unbound", &uri.to_string()), page.next_after.as_deref(), unbound.len(), None))
     };
     let title = language.pick("未绑定服务商的券", "Unbound vouchers");
     Ok(shell(&viewer, &uri, Section::Unbound, title, body))
