@@ -551,6 +551,7 @@ fn refused(error: &EngineError, language: Language) -> (StatusCode, fragments::R
             match ledger_error {
                 LedgerError::InvalidArgument { field, .. }
                 | LedgerError::NotFound { field, .. } => Some(*field),
+                LedgerError::Refused(refusal) => field_refused_over(refusal.reason),
                 _ => None,
             },
         ),
@@ -579,6 +580,18 @@ fn refused(error: &EngineError, language: Language) -> (StatusCode, fragments::R
         technical,
     };
     (status, refusal)
+}
+
+/// The form field a rule's refusal is about, where one field alone is: the console marks it
+/// (the wire names none, since the rule concerns the ledger's state, not the field's form).
+fn field_refused_over(reason: ReasonCode) -> Option<&'static str> {
+    match reason {
+        ReasonCode::PaymentDateOutOfRange => Some("paid_on"),
+        ReasonCode::CapExceeded | ReasonCode::BudgetExceeded | ReasonCode::AboveAppliedAmount => {
+            Some("face_value")
+        }
+        _ => None,
+    }
 }
 
 fn ledger_http_status(error: &LedgerError) -> StatusCode {

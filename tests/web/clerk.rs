@@ -125,8 +125,14 @@ async fn a_list_says_how_many_there_are_and_pages_forward_and_back_under_its_fil
 
     // The workbench pages the same way, its filters kept, and names the provider.
     let (_, review) = browser.get("/review").await;
-    assert!(review.contains("第 1 页 · 本页 50 条 · 共 55 条"), "{review}");
-    assert!(review.contains("南通算力服务有限公司"), "the provider by name: {review}");
+    assert!(
+        review.contains("第 1 页 · 本页 50 条 · 共 55 条"),
+        "{review}"
+    );
+    assert!(
+        review.contains("南通算力服务有限公司"),
+        "the provider by name: {review}"
+    );
     let next = link_of(&review, "next").expect("a next page of the workbench");
     let (_, second) = browser.get(&next).await;
     assert!(second.contains("第 2 页 · 本页 5 条"), "{second}");
@@ -138,4 +144,66 @@ async fn a_list_says_how_many_there_are_and_pages_forward_and_back_under_its_fil
     // A filter that matches nothing says so, with a count of none.
     let (_, none) = browser.get("/redemptions?status=settled").await;
     assert!(none.contains("共 0 条"), "{none}");
+}
+
+#[tokio::test]
+async fn a_refused_payment_on_the_statements_page_comes_back_as_typed_the_date_marked() {
+    let mut world = world_with_console().await;
+    let (_, claims) = voucher_with_claims(&mut world, &["30000.00"]).await;
+    world
+        .bureau
+        .approve_redemption(pb::ApproveRedemptionRequest {
+            redemption_id: claims[0].redemption_id.clone(),
+        })
+        .await
+        .expect("approved");
+    let statement = world
+        .bureau
+        .create_settlement(pb::CreateSettlementRequest {
+            request_id: "clerk-statement".into(),
+            provider_credit_code: COMPUTE_PROVIDER.into(),
+            program: pb::Program::Compute as i32,
+            up_to_date: TODAY.into(),
+        })
+        .await
+        .expect("a statement")
+        .into_inner();
+    let browser = Browser::new(&world.server);
+    browser.sign_in(&world.server.bureau_token).await;
+    let csrf = browser.csrf().await;
+    let id = statement.settlement_id.as_str();
+    // Paid tomorrow: the ledger refuses a payment dated after today.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("settlement_id", id),
+        ("from", "statement"),
+        ("bank_reference", "国库支付 20261121-9"),
+        ("paid_on", "2026-11-21"),
+        ("confirmed", "yes"),
+    ];
+    let (status, _, page) = browser
+        .post("/actions/record-settlement-payment", &form)
+        .await;
+    assert_ne!(status, StatusCode::OK, "refused: {page}");
+    let payment_form = &page[page
+        .find("id=\"record-settlement-payment\"")
+        .unwrap_or_else(|| panic!("the statement's payment form: {page}"))..];
+    assert!(
+        payment_form.contains("value=\"国库支付 20261121-9\""),
+        "the bank reference as typed: {payment_form}"
+    );
+    assert!(
+        payment_form
+            .contains("name=\"paid_on\" required value=\"2026-11-21\" aria-invalid=\"true\""),
+        "the date as typed, marked: {payment_form}"
+    );
+    let unpaid = world
+        .bureau
+        .get_settlement(pb::GetSettlementRequest {
+            settlement_id: id.to_owned(),
+        })
+        .await
+        .expect("the statement")
+        .into_inner();
+    assert!(unpaid.payment.is_none(), "nothing recorded");
 }

@@ -407,7 +407,21 @@ pub async fn record_settlement_payment(
         language,
         result,
         |outcome| done_message(language, outcome),
-        |last| settlements::render(&console, &viewer, settlement_id, &history, Some(last)),
+        |last| {
+            let typed = settlements::PaymentTyped {
+                bank_reference: form.bank_reference.clone(),
+                paid_on: form.paid_on.clone(),
+            };
+            let typed = matches!(last, LastAction::Refused(_)).then_some(&typed);
+            settlements::render(
+                &console,
+                &viewer,
+                settlement_id,
+                &history,
+                Some(last),
+                typed,
+            )
+        },
     )
 }
 

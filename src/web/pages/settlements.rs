@@ -35,7 +35,14 @@ pub async fn settlement(
     let settlement_id = SettlementId::parse(&typed)
         .map_err(|error| bad_field("settlement_id", error, viewer.language))?;
     let history = of_record(&console, settlement_id).await;
-    render(&console, &viewer, settlement_id, &history, None)
+    render(&console, &viewer, settlement_id, &history, None, None)
+}
+
+/// The payment form's fields as typed, drawn back into it after a refusal.
+#[derive(Clone, Debug, Default)]
+pub struct PaymentTyped {
+    pub bank_reference: String,
+    pub paid_on: String,
 }
 
 /// The statement's page, what the last form did on top.
@@ -45,9 +52,14 @@ pub fn render(
     settlement_id: SettlementId,
     history: &History,
     last: Option<&LastAction>,
+    typed: Option<&PaymentTyped>,
 ) -> Result<Markup, PageError> {
     let language = viewer.language;
     let reader = console.engine.reader();
+    let bad_field = match last {
+        Some(LastAction::Refused(refusal)) => refusal.field,
+        _ => None,
+    };
     let (settlement, lines, provider_name) = reader
         .settlement(&settlement_id, Actor::Bureau)
         .map_err(refused(language))?;
@@ -61,7 +73,7 @@ pub fn render(
         p class={"net" @if owes(&settlement) { " owes" }} { strong { (net_in_words(language, &settlement)) } }
         (payment(language, &settlement))
         @if settlement.payment.is_none() && viewer.records_payments() {
-            (payment_form(language, &viewer.session.csrf, settlement_id))
+            (payment_form(language, &viewer.session.csrf, settlement_id, typed, bad_field))
         }
         p class="downloads" { (language.pick("下载付款凭证：", "Download the payment voucher: ")) (downloads(settlement_id)) }
         p class="downloads" { a class="button secondary" href={"/settlements/" (settlement_id) "/print"} { (language.pick("打印付款凭证", "Print the payment voucher")) } }
@@ -125,15 +137,27 @@ fn payment(language: Language, settlement: &Settlement) -> Markup {
 }
 
 /// The form recording the statement's payment; its answer is this page again.
-fn payment_form(language: Language, csrf: &str, settlement_id: SettlementId) -> Markup {
+/// The form that records the payment: what was typed and the field at fault marked, after a
+/// refusal.
+fn payment_form(
+    language: Language,
+    csrf: &str,
+    settlement_id: SettlementId,
+    typed: Option<&PaymentTyped>,
+    bad_field: Option<&str>,
+) -> Markup {
+    let (bank_reference, paid_on) = typed.map_or(("", ""), |typed| {
+        (typed.bank_reference.as_str(), typed.paid_on.as_str())
+    });
+    let invalid = |field: &str| (bad_field == Some(field)).then_some("true");
     html! {
         form method="post" action="/actions/record-settlement-payment" class="action" id="record-settlement-payment" {
             h2 { (language.pick("拨付登记", "Record the payment")) }
             input type="hidden" name="csrf" value=(csrf);
             input type="hidden" name="settlement_id" value=(settlement_id);
             input type="hidden" name="from" value="statement";
-            label { (language.pick("银行/国库支付凭证号", "Bank reference")) input name="bank_reference" required maxlength="500"; }
-            label { (language.pick("拨付日期", "Paid on")) input type="date" name="paid_on" required; }
+            label { (language.pick("银行/国库支付凭证号", "Bank reference")) input name="bank_reference" required maxlength="500" value=(bank_reference) aria-invalid=[invalid("bank_reference")]; }
+            label { (language.pick("拨付日期", "Paid on")) input type="date" name="paid_on" required value=(paid_on) aria-invalid=[invalid("paid_on")]; }
             button type="submit" { (language.pick("登记", "Record")) }
         }
     }
