@@ -9,7 +9,8 @@ use std::fmt::Display;
 use maud::{Markup, Render, display, html};
 
 use super::i18n::Language;
-use super::layout::StatusWord;
+use super::layout::{StatusWord, program_name};
+use crate::domain::policy::ProgramRules;
 
 /// One column of a table: its heading, and whether its cells are figures (amounts and counts,
 /// right-aligned with tabular digits).
@@ -237,6 +238,21 @@ pub fn field_table<'a>(fields: impl IntoIterator<Item = (&'a str, Markup)>) -> M
             tbody {
                 @for (name, value) in fields {
                     tr { th scope="row" { (name) } td { (value) } }
+                }
+            }
+        }
+    }
+}
+
+/// A list filter's program choice: every program of the policy in the reader's language, or
+/// all of them (empty); `selected` is the program's code as the query gave it.
+pub fn program_filter(language: Language, programs: &[ProgramRules], selected: &str) -> Markup {
+    html! {
+        label { (language.pick("项目", "Program")) " "
+            select name="program" {
+                option value="" { (language.pick("全部", "All")) }
+                @for rules in programs {
+                    option value=(rules.code) selected[selected == rules.code.as_str()] { (program_name(language, rules)) }
                 }
             }
         }

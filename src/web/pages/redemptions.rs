@@ -17,10 +17,10 @@ use crate::domain::reason::ReasonCode;
 use crate::engine::{EngineError, RedemptionFilter};
 use crate::web::fragments::{
     cell, claim_link, column, enterprise_cell, markup_cell, number_cell, number_column,
-    provider_cell, row, status_cell, table, voucher_link,
+    program_filter, provider_cell, row, status_cell, table, voucher_link,
 };
 use crate::web::i18n::Language;
-use crate::web::layout::{Section, StatusWord, program_name, yuan};
+use crate::web::layout::{Section, StatusWord, yuan};
 use crate::web::paging::{COUNT_PAGE, bounded_count, pager_here};
 use crate::web::{Console, PageError, Viewer};
 
@@ -157,14 +157,7 @@ impl<'q> Typed<'q> {
 fn filter_form(language: Language, programs: &[ProgramRules], typed: &Typed<'_>) -> Markup {
     html! {
         form method="get" action="/redemptions" class="filters" {
-            label { (language.pick("项目", "Program")) " "
-                select name="program" {
-                    option value="" { (language.pick("全部", "All")) }
-                    @for rules in programs {
-                        option value=(rules.code) selected[typed.program == rules.code.as_str()] { (program_name(language, rules)) }
-                    }
-                }
-            }
+            (program_filter(language, programs, &typed.program))
             label { (language.pick("服务商代码", "Provider code")) " " input name="provider" value=(typed.provider) size="20" maxlength="18"; }
             label { (language.pick("企业代码", "Enterprise code")) " " input name="enterprise" value=(typed.enterprise) size="20" maxlength="18"; }
             label { (language.pick("发票日期自", "Invoice from")) " " input type="date" name="from" value=(typed.from); }

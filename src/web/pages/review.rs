@@ -22,7 +22,7 @@ use crate::engine::{EngineError, RedemptionFilter};
 use crate::web::counts::awaits_confirmation;
 use crate::web::fragments::{
     LastAction, Refusal, cell, column, enterprise_cell, last_action, link_cell, markup_cell,
-    number_cell, number_column, provider_cell, row_form, table,
+    number_cell, number_column, program_filter, provider_cell, row_form, table,
 };
 use crate::web::i18n::Language;
 use crate::web::layout::{Section, encode, program_name, yuan};
@@ -214,14 +214,7 @@ fn next_line(language: Language, claims: &[Redemption], next: Option<RedemptionI
 fn filter_form(language: Language, programs: &[ProgramRules], asked: &Asked) -> Markup {
     html! {
         form method="get" action="/review" class="filters" {
-            label { (language.pick("项目", "Program")) " "
-                select name="program" {
-                    option value="" { (language.pick("全部", "All")) }
-                    @for rules in programs {
-                        option value=(rules.code) selected[asked.program == rules.code.as_str()] { (program_name(language, rules)) }
-                    }
-                }
-            }
+            (program_filter(language, programs, &asked.program))
             label { (language.pick("服务商代码", "Provider code")) " " input name="provider" value=(asked.provider) size="20" maxlength="18"; }
             button type="submit" { (language.pick("筛选", "Filter")) }
         }
