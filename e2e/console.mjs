@@ -94,6 +94,12 @@ async function reviewWorkbench(page) {
   await page.goto(page.url().replace(/\/review.*$/, "/redemptions"));
   await assertFitsWidth(page, 1024);
   await shoot(page, "10-redemptions-1024");
+  await page.setViewportSize({ width: 800, height: 700 });
+  for (const path of ["/redemptions", "/review", "/", "/providers"]) {
+    await page.goto(page.url().replace(/\/[a-z]*(\?.*)?$/, path));
+    await assertFitsWidth(page, 800);
+  }
+  await shoot(page, "10b-providers-800");
   await page.setViewportSize({ width: 1366, height: 768 });
   await page.click('nav a[href="/review"]');
   await page.locator("tr#R000000000001 button", { hasText: "通过" }).click();
