@@ -238,6 +238,10 @@ async fn the_bureau_reviews_and_settles_through_the_forms() {
     let (status, _, page) = browser.post("/actions/create-settlement", &settle).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("已生成结算单 S000000000001"), "{page}");
+    assert!(
+        page.contains("应拨付 5,000.00 元"),
+        "the net in words: {page}"
+    );
     let statement = world
         .bureau
         .get_settlement(pb::GetSettlementRequest {

@@ -688,15 +688,15 @@ fn settlement_message(language: Language, settlement: &Settlement) -> String {
             payment.bank_reference
         ),
         None => format!(
-            "{} {} · {} {} · {} {} · {} {}",
+            "{} {} · {} {} · {} {} {} · {}",
             language.pick("已生成结算单", "Statement"),
             settlement.settlement_id,
             language.pick("笔数", "lines"),
             settlement.redemption_ids.len(),
             language.pick("追回", "clawed back"),
             total(settlement.clawed_back),
-            language.pick("应付净额", "net"),
-            settlement.net()
+            language.pick("元", "yuan"),
+            super::pages::net_in_words(language, settlement)
         ),
     }
 }

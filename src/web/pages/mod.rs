@@ -48,6 +48,7 @@ pub use notices::{notice, notices};
 pub use overview::overview;
 pub use print::{print_statement, print_stylesheet};
 pub use provider::provider;
+pub(in crate::web) use providers::net_in_words;
 pub use providers::providers;
 pub use redemptions::redemptions;
 pub(super) use redemptions::{RedemptionsQuery, filter_of as redemption_filter_of};

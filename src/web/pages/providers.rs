@@ -229,13 +229,13 @@ fn payment(language: Language, settlement: &Settlement) -> Markup {
 
 /// Whether the statement's net is negative: its clawbacks exceed its claims, and the
 /// provider owes the bureau the difference.
-pub(super) fn owes(settlement: &Settlement) -> bool {
+pub(in crate::web) fn owes(settlement: &Settlement) -> bool {
     settlement.net().is_sign_negative() && !settlement.net().is_zero()
 }
 
 /// A statement's net in words: what the bureau pays, or what the provider owes
 /// (`服务商应退回 65,854.75 元`), the amount grouped.
-pub(super) fn net_in_words(language: Language, settlement: &Settlement) -> String {
+pub(in crate::web) fn net_in_words(language: Language, settlement: &Settlement) -> String {
     let magnitude = signed_yuan(settlement.net().abs());
     if owes(settlement) {
         match language {
