@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the ledger's load generator and the PostgreSQL baseline on this machine, one after the
-# other, and writes a table: ledger vs PostgreSQL, throughput ratio, p99 of each.
+# other, and writes a table: ledger vs PostgreSQL, throughput ratio, p99 of each, and the ledger
+# on PostgreSQL (voucherd --store postgres://…, bench/postgres/ledger.sh) beside them.
 #
 #   bench/run.sh [--duration-s 20] [--out bench/results]
 #
@@ -39,6 +40,11 @@ run_ledger redeem hot 16 1000
 run_ledger redeem hot 64 1000
 run_ledger mixed uniform 64 1000
 
+echo "== the ledger on PostgreSQL (voucherd --store postgres://…, same loads but the no-op)"
+ledger_postgres_json="$out/ledger_postgres.jsonl"
+: > "$ledger_postgres_json"
+bench/postgres/ledger.sh --duration-s "$duration" --enterprises 1000 --json "$ledger_postgres_json"
+
 echo "== the disk's own fdatasync floor (what the write-ahead log can at best do)"
 python3 bench/disk_floor.py . | tee "$out/disk_floor.json"
 
@@ -46,4 +52,4 @@ echo "== PostgreSQL baseline"
 bench/postgres/run.sh --concurrency "1 16 64" --distribution "uniform hot" \
   --duration-s "$duration" --enterprises 1000 --json "$out/postgres.json"
 
-python3 bench/table.py "$ledger_json" "$out/postgres.json" | tee "$out/table.md"
+python3 bench/table.py "$ledger_json" "$out/postgres.json" "$ledger_postgres_json" | tee "$out/table.md"

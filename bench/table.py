@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
 """Turns voucher-bench's JSON lines and the PostgreSQL run's JSON array into the comparison
-table of bench/README.md, with each target of the performance issue marked met or not."""
+table of bench/README.md, with each target of the performance issue marked met or not. A third,
+optional file (bench/postgres/ledger.sh's JSON lines) adds the ledger on PostgreSQL
+(voucherd --store postgres://…) beside them, with issue 17's speed targets."""
 import json
 import platform
 import subprocess
@@ -8,9 +10,13 @@ import sys
 from datetime import datetime, timezone
 
 
+def json_lines(path):
+    with open(path) as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
 def load(ledger_path, postgres_path):
-    with open(ledger_path) as lines:
-        ledger = [json.loads(line) for line in lines if line.strip()]
+    ledger = json_lines(ledger_path)
     with open(postgres_path) as file:
         postgres = json.load(file)
     return ledger, postgres
@@ -27,7 +33,7 @@ def verdict(met):
     return "met" if met else "**not met**"
 
 
-def main(ledger_path, postgres_path):
+def main(ledger_path, postgres_path, ledger_postgres_path=None):
     ledger, postgres = load(ledger_path, postgres_path)
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     print(f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: {cpu}, "
@@ -71,7 +77,35 @@ def main(ledger_path, postgres_path):
     print("|---|---|---|")
     for name, met, measured in checks:
         print(f"| {name} | {verdict(met)} | {measured} |")
+    if ledger_postgres_path:
+        print()
+        on_postgres(ledger, postgres, json_lines(ledger_postgres_path))
+
+
+def on_postgres(ledger, postgres, runs):
+    """The ledger on PostgreSQL beside the ledger on sled and PostgreSQL's own redeem()."""
+    print("| run (ledger on PostgreSQL) | ok/s | p50 ms | p99 ms | ledger on sled ok/s | PostgreSQL redeem() ok/s | ratio to redeem() |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for run in runs:
+        workload, distribution, concurrency = run["workload"], run["distribution"], run["concurrency"]
+        sled = find(ledger, workload, distribution, concurrency)
+        baseline = find(postgres, "redeem", distribution, concurrency) if workload == "redeem" else None
+        sled_tps = f"{sled['throughput_per_s']:.0f}" if sled else "–"
+        pg_tps = f"{baseline['throughput_per_s']:.0f}" if baseline else "–"
+        ratio = f"{run['throughput_per_s'] / baseline['throughput_per_s']:.2f}×" if baseline else "–"
+        print(f"| {workload} {distribution} ×{concurrency} | {run['throughput_per_s']:.0f} | {run['p50_ms']:.2f} | "
+              f"{run['p99_ms']:.2f} | {sled_tps} | {pg_tps} | {ratio} |")
+    print()
+    print("| target (issue 17) | result | measured |")
+    print("|---|---|---|")
+    for distribution, factor, name in (("uniform", 1, "redeem ×64 ≥ PostgreSQL's redeem() ×64"),
+                                       ("hot", 5, "one hot enterprise ×64 ≥ 5× PostgreSQL's redeem() hot ×64")):
+        ours, theirs = find(runs, "redeem", distribution, 64), find(postgres, "redeem", distribution, 64)
+        if ours and theirs:
+            met = ours["throughput_per_s"] >= factor * theirs["throughput_per_s"]
+            print(f"| {name} | {verdict(met)} | {ours['throughput_per_s']:.0f} vs {factor} × {theirs['throughput_per_s']:.0f} "
+                  f"({ours['throughput_per_s'] / theirs['throughput_per_s']:.2f}×) |")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

@@ -87,18 +87,8 @@ log() { echo "[postgres-bench] $*" >&2; }
 T_START=$(date +%s.%N)
 
 # ---------------------------------------------------------------- PostgreSQL binaries
-find_pg_bin() {
-    local d
-    if [ -x /usr/lib/postgresql/15/bin/pgbench ]; then echo /usr/lib/postgresql/15/bin; return 0; fi
-    for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -n -r); do
-        if [ -x "$d/pgbench" ] && [ -x "$d/initdb" ]; then echo "$d"; return 0; fi
-    done
-    if command -v pg_config >/dev/null; then
-        d="$(pg_config --bindir)"
-        if [ -x "$d/pgbench" ] && [ -x "$d/initdb" ]; then echo "$d"; return 0; fi
-    fi
-    return 1
-}
+# find_pg_bin, pg_bench_settings and fstype are shared with ledger.sh
+. "$HERE/lib.sh"
 
 INSTALLED_BY_US=0
 INSTALL_S=0
@@ -137,7 +127,6 @@ if [ "$(id -u)" -eq 0 ]; then
     AS=(runuser -u "$RUN_USER" --)
 fi
 
-fstype() { stat -f -c %T "$1" 2>/dev/null || echo unknown; }
 case "$(fstype "$TMP_PARENT")" in
     tmpfs|ramfs)
         log "$TMP_PARENT is $(fstype "$TMP_PARENT"): fsync would be free there; using /var/tmp"
@@ -188,24 +177,7 @@ PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 log "initdb in $PGDATA_DIR ($(fstype "$WORK") filesystem), port $PORT"
 "${AS[@]}" "$PG_BIN/initdb" -D "$PGDATA_DIR" -U "$DB_USER" --auth=trust -E UTF8 --locale=C.UTF-8 \
     --no-instructions >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; exit 1; }
-# Only these settings differ from the PostgreSQL defaults. fsync, synchronous_commit and
-# full_page_writes are the defaults, written out so nobody wonders. Everything else
-# (wal_sync_method=fdatasync, commit_delay=0, checkpoint_timeout=5min, max_wal_size=1GB,
-# wal_buffers auto = 8MB with 256MB shared_buffers) is left alone.
-cat >>"$PGDATA_DIR/postgresql.conf" <<EOF
-
-# ---- bench/postgres/run.sh
-listen_addresses = '127.0.0.1'
-port = $PORT
-unix_socket_directories = '$WORK'
-max_connections = 200
-shared_buffers = 256MB
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-# instrumentation only: times each WAL write and fdatasync for pg_stat_wal (about 50 ns a call)
-track_wal_io_timing = on
-EOF
+pg_bench_settings "$PORT" "$WORK" >>"$PGDATA_DIR/postgresql.conf"
 
 "${AS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/server.log" -w -t 60 start >/dev/null \
     || { tail -30 "$WORK/server.log" >&2; exit 1; }

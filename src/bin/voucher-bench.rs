@@ -68,6 +68,10 @@ struct Arguments {
     /// The voucherd binary to start when --addr is not given. Default: beside this one.
     #[arg(long)]
     voucherd: Option<PathBuf>,
+    /// The store the started voucherd keeps its ledger in (its --store), such as
+    /// postgres://USER@HOST:PORT/DB; default: its temporary data directory (sled).
+    #[arg(long)]
+    store: Option<String>,
     /// The date the started voucherd's rules see (its --today).
     #[arg(long, default_value = "2027-06-15")]
     server_today: String,
@@ -211,6 +215,12 @@ fn start_own_server(arguments: &Arguments) -> Result<(OwnServer, String), String
             "--data-dir",
         ])
         .arg(data.path().join("data"))
+        .args(
+            arguments
+                .store
+                .iter()
+                .flat_map(|store| ["--store", store.as_str()]),
+        )
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
