@@ -14,7 +14,7 @@ use crate::domain::command::Command;
 use crate::domain::model::{Role, SecretHash};
 use crate::domain::policy::Policy;
 use crate::domain::text::Description;
-use crate::engine::{ClockSource, Engine, EngineConfig, EngineOwner};
+use crate::engine::{ClockSource, Engine, EngineConfig, EngineOwner, Promoted};
 use crate::store::postgres::{self, WriterLease};
 
 /// The sled directory inside the data directory.
@@ -128,12 +128,13 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
 }
 
 /// Opens the ledger where the configuration says (sled under the data directory, or the
-/// PostgreSQL database of `store`, whose writer lease is then held) and starts the engine.
+/// PostgreSQL database of `store`) and starts the engine: on PostgreSQL as the writer when
+/// the writer lease is free, else as a standby that takes over once it lapses.
 fn start_engine(
     config: &Config,
     policy: Arc<Policy>,
     engine_config: EngineConfig,
-) -> Result<(EngineOwner, Option<WriterLease>), DaemonError> {
+) -> Result<(EngineOwner, Option<Arc<WriterLease>>), DaemonError> {
     let Some(url) = &config.store else {
         let ledger_path = config.data_dir.join(LEDGER_DIRECTORY);
         let owner = Engine::start(&ledger_path, policy, engine_config).map_err(|error| {
@@ -158,13 +159,41 @@ fn start_engine(
     )
     .map_err(|error| failed(error.into()))?;
     tracing::info!(store = %postgres::describe(url), "the ledger is in PostgreSQL");
-    let owner = Engine::start_on(opened, policy, engine_config).map_err(failed)?;
+    let owner = match opened {
+        postgres::Opened::Writer(opened) => Engine::start_on(*opened, policy, engine_config),
+        postgres::Opened::Standby(candidate) => {
+            let reads = candidate.reader();
+            let promotion = promotion(candidate, engine_config.clock.clone());
+            Engine::start_standby(reads, promotion, policy, engine_config)
+        }
+    }
+    .map_err(failed)?;
     Ok((owner, Some(lease)))
+}
+
+/// A standby's tries at the writer lease, for the engine.
+fn promotion(mut candidate: postgres::Candidate, clock: ClockSource) -> crate::engine::Promotion {
+    let mut leader_address = candidate.leader_address.take();
+    Box::new(move || {
+        let now = clock.now().now.to_rfc3339();
+        Ok(match candidate.try_promote(&now)? {
+            postgres::Attempt::Held(held) => {
+                if held.address != leader_address {
+                    tracing::info!(%held, "the writer lease is held");
+                    leader_address.clone_from(&held.address);
+                }
+                Promoted::Standby {
+                    leader_address: held.address,
+                }
+            }
+            postgres::Attempt::Taken(loaded) => Promoted::Writer(loaded),
+        })
+    })
 }
 
 /// Resolves once `lease` is found lost (never without one): a voucherd that is no longer the
 /// writer stops rather than serve a ledger it can no longer change.
-async fn lease_lost(lease: Option<&WriterLease>) {
+async fn lease_lost(lease: Option<&Arc<WriterLease>>) {
     let Some(lease) = lease else {
         return std::future::pending().await;
     };
@@ -204,10 +233,18 @@ async fn serve_until_signal(
     owner: &EngineOwner,
     config: &Config,
     tls: Option<TlsFiles>,
-    lease: Option<&WriterLease>,
+    lease: Option<&Arc<WriterLease>>,
 ) -> Result<(), DaemonError> {
     let engine = owner.engine().clone();
-    write_bootstrap_token_if_needed(&engine, &config.data_dir).await?;
+    // Only the voucherd that writes may record a token; a standby finds the ledger
+    // initialised (or waits for the one that initialises it).
+    if engine.is_writer() {
+        write_bootstrap_token_if_needed(&engine, &config.data_dir).await?;
+    } else {
+        tracing::warn!(
+            "standby: serving reads; writes are refused naming the active voucherd until this one takes over"
+        );
+    }
     // One count of failed authentications per address for the gRPC server and the console.
     let attempts = std::sync::Arc::new(crate::attempts::FailedAttempts::new());
     let web = start_web_console(&engine, config, attempts.clone()).await?;

@@ -82,6 +82,11 @@ pub fn queue_depth(commands: usize) {
     gauge!("voucher_writer_queue_depth").set(commands as f64);
 }
 
+/// Whether this voucherd is the writer (1) or a standby (0).
+pub fn writer_active(active: bool) {
+    gauge!("voucher_writer_active").set(if active { 1.0 } else { 0.0 });
+}
+
 /// Measures the store's size on disk every few seconds, for as long as it runs.
 pub async fn watch_store_size(reader: Reader) {
     let mut ticks = tokio::time::interval(STORE_SIZE_INTERVAL);

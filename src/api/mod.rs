@@ -119,6 +119,32 @@ fn bounded_incoming(
         .filter_map(move |accepted| connections.admit(accepted?).map(Ok))
 }
 
+/// The health service's name for "this voucherd writes": SERVING on the active voucherd,
+/// NOT_SERVING on a standby (reads are served by both: `voucher.v1.VoucherLedger`). A probe
+/// or a load balancer that sends writes asks for this one.
+pub const WRITER_HEALTH_SERVICE: &str = "voucher.v1.VoucherLedger.Writer";
+
+/// Keeps [`WRITER_HEALTH_SERVICE`]'s status equal to whether this voucherd writes.
+async fn report_writer_health(
+    reporter: tonic_health::server::HealthReporter,
+    mut writer: tokio::sync::watch::Receiver<bool>,
+) {
+    use tonic_health::ServingStatus;
+    loop {
+        let status = if *writer.borrow_and_update() {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        reporter
+            .set_service_status(WRITER_HEALTH_SERVICE, status)
+            .await;
+        if writer.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
 /// Serves on `listener` (over TLS when `tls` is given) until `shutdown` resolves, then stops
 /// taking requests and lets those in flight finish.
 pub async fn serve(
@@ -133,6 +159,10 @@ pub async fn serve(
     health_reporter
         .set_serving::<VoucherLedgerServer<LedgerService>>()
         .await;
+    tokio::spawn(report_writer_health(
+        health_reporter.clone(),
+        engine.writer_changes(),
+    ));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

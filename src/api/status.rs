@@ -27,6 +27,16 @@ pub fn to_status(error: EngineError) -> Status {
             "the ledger is not accepting writes",
             HashMap::new(),
         ),
+        EngineError::NotLeader { leader_address } => {
+            let message = EngineError::NotLeader {
+                leader_address: leader_address.clone(),
+            }
+            .to_string();
+            let metadata = leader_address
+                .map(|address| HashMap::from([("leader".to_owned(), address)]))
+                .unwrap_or_default();
+            with_reason(Code::Unavailable, ReasonCode::NotLeader, &message, metadata)
+        }
         EngineError::Store(store_error) => {
             tracing::error!(error = %store_error, "store error while serving a request");
             Status::internal("internal error")

@@ -111,6 +111,7 @@ reason_codes! {
     Overloaded => "OVERLOADED", "The server is at one of its bounds: retry shortly.";
     TooManyFailedAttempts => "TOO_MANY_FAILED_ATTEMPTS", "The caller's address failed to authenticate too often: wait retryAfterSeconds (ErrorInfo metadata).";
     NotAcceptingWrites => "NOT_ACCEPTING_WRITES", "The ledger is not accepting writes.";
+    NotLeader => "NOT_LEADER", "This voucherd is a standby: write to the active one, named by leader (ErrorInfo metadata) when known.";
     MessageTooLarge => "MESSAGE_TOO_LARGE", "A request message over the size bound.";
     MessageTooSlow => "MESSAGE_TOO_SLOW", "A request message that did not arrive in time after its headers.";
     MalformedMessage => "MALFORMED_MESSAGE", "Bytes that are not a valid request message.";

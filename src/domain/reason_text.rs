@@ -298,6 +298,10 @@ pub fn explain(reason: ReasonCode, lang: Lang) -> &'static str {
             "账本暂停写入（维护中），请稍后再试。",
             "The ledger is not accepting writes (maintenance): try again later.",
         ),
+        R::NotLeader => (
+            "本服务器为备用节点，只能查询；请到主节点办理（通常几秒内自动切换），稍后再试。",
+            "This server is a standby and only answers queries: submit to the active server (a failover takes a few seconds), or try again shortly.",
+        ),
         R::MessageTooLarge => (
             "提交的内容太大，请减少后再试。",
             "What was sent is too large: send less.",

@@ -11,6 +11,7 @@
 mod applications;
 mod clock;
 mod reader;
+mod standby;
 mod writer;
 
 use std::sync::Arc;
@@ -34,6 +35,7 @@ pub use crate::store::verify::VerifyReport;
 pub use crate::store::{RedemptionFilter, SettlementFilter, VoucherFilter};
 pub use clock::ClockSource;
 pub use reader::{ExportedEvent, Reader};
+pub use standby::PROMOTION_INTERVAL;
 
 /// Bounds of the engine, and the clock it reads.
 #[derive(Clone, Debug)]
@@ -78,6 +80,75 @@ pub enum EngineError {
     Unavailable,
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// This voucherd is a standby: another one holds the writer lease. Nothing changed.
+    #[error("{}", not_leader_message(leader_address.as_deref()))]
+    NotLeader { leader_address: Option<String> },
+}
+
+fn not_leader_message(leader_address: Option<&str>) -> String {
+    match leader_address {
+        Some(address) => format!(
+            "this voucherd is a standby and serves reads only: writes go to the active voucherd at {address}"
+        ),
+        None => "this voucherd is a standby and serves reads only: the active voucherd's address is not known (a takeover may be under way): retry shortly".to_owned(),
+    }
+}
+
+/// A standby's one try at becoming the writer (see [`Engine::start_standby`]).
+pub enum Promoted {
+    /// Another voucherd holds the writer lease; it serves at this address, when it said.
+    Standby { leader_address: Option<String> },
+    /// This voucherd took the lease; the ledger as loaded after taking it (an error here
+    /// stops the voucherd: it holds the lease but cannot write).
+    Writer(Result<Box<store::OpenedStore>, StoreError>),
+}
+
+/// Tries once to take the writer lease; an error (the database away, a lock not granted) is
+/// tried again later.
+pub type Promotion = Box<dyn FnMut() -> Result<Promoted, StoreError> + Send>;
+
+/// Whether this voucherd writes (holds the writer lease, or has a store of its own), and the
+/// active one's address while it does not.
+pub(crate) struct Writership {
+    active: watch::Sender<bool>,
+    leader_address: std::sync::Mutex<Option<String>>,
+}
+
+impl Writership {
+    fn new(active: bool) -> Arc<Writership> {
+        crate::metrics::writer_active(active);
+        Arc::new(Writership {
+            active: watch::Sender::new(active),
+            leader_address: std::sync::Mutex::new(None),
+        })
+    }
+
+    fn is_active(&self) -> bool {
+        *self.active.borrow()
+    }
+
+    fn set_active(&self) {
+        self.active.send_replace(true);
+        crate::metrics::writer_active(true);
+    }
+
+    fn set_leader(&self, address: Option<String>) {
+        // Replaced whole under the lock: a panic cannot leave it half written.
+        *self
+            .leader_address
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = address;
+    }
+
+    fn not_leader(&self) -> EngineError {
+        EngineError::NotLeader {
+            leader_address: self
+                .leader_address
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+        }
+    }
 }
 
 /// Work that runs on the writer thread after a batch is durable, with writes paused.
@@ -126,6 +197,7 @@ pub struct Engine {
     queued: Arc<AtomicUsize>,
     reader: Reader,
     failed: watch::Receiver<bool>,
+    writership: Arc<Writership>,
 }
 
 /// Owns the writer thread; [`EngineOwner::shutdown`] drains and joins it.
@@ -158,13 +230,7 @@ impl Engine {
             journal,
             ledger,
         } = opened;
-        let violations = ledger.check_invariants();
-        if let Some(first) = violations.first() {
-            return Err(StartError::Invariant(format!(
-                "{} invariant violations; the first: {first}",
-                violations.len()
-            )));
-        }
+        check_invariants(&ledger)?;
         let (failed_sender, failed) = watch::channel(false);
         let queued = Arc::new(AtomicUsize::new(0));
         let (queue, writer) = writer::spawn(
@@ -182,6 +248,7 @@ impl Engine {
             queued,
             reader,
             failed,
+            writership: Writership::new(true),
         };
         Ok(EngineOwner {
             engine,
@@ -189,8 +256,67 @@ impl Engine {
         })
     }
 
+    /// Starts as a standby: reads are served from `store` (which refuses writes), writes are
+    /// answered [`EngineError::NotLeader`], and `promotion` is tried every
+    /// [`PROMOTION_INTERVAL`] until it takes the writer lease; from then on this engine writes.
+    pub fn start_standby(
+        store: store::SharedReadStore,
+        promotion: Promotion,
+        policy: Arc<Policy>,
+        config: EngineConfig,
+    ) -> Result<EngineOwner, StartError> {
+        let (failed_sender, failed) = watch::channel(false);
+        let queued = Arc::new(AtomicUsize::new(0));
+        let writership = Writership::new(false);
+        let (queue, writer) = standby::spawn(standby::Standby {
+            promotion,
+            config: config.clone(),
+            failed: failed_sender,
+            queued: queued.clone(),
+            writership: writership.clone(),
+        })?;
+        let engine = Engine {
+            verification: Arc::new(tokio::sync::Mutex::new(None)),
+            verifications_finished: Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            queue,
+            queued,
+            reader: Reader::new(store, policy, config.clock),
+            failed,
+            writership,
+        };
+        Ok(EngineOwner {
+            engine,
+            writer: Some(writer),
+        })
+    }
+
+    /// Whether this voucherd writes; a standby does not until it takes over.
+    pub fn is_writer(&self) -> bool {
+        self.writership.is_active()
+    }
+
+    /// Follows [`Engine::is_writer`] (for the health service).
+    pub fn writer_changes(&self) -> watch::Receiver<bool> {
+        self.writership.active.subscribe()
+    }
+
+    /// What a write is answered while this voucherd is a standby: `Some` refusal, or `None`
+    /// once it writes.
+    fn refused_as_standby(&self) -> Option<EngineError> {
+        (!self.writership.is_active()).then(|| self.writership.not_leader())
+    }
+
+    /// Why an answer never came: a standby's writer thread drops what it cannot answer.
+    fn no_answer(&self) -> EngineError {
+        self.refused_as_standby()
+            .unwrap_or(EngineError::Unavailable)
+    }
+
     /// Queues a command and waits until its outcome is durable (or refused).
     pub async fn submit(&self, command: Command, caller: Caller) -> Result<Outcome, EngineError> {
+        if let Some(refusal) = self.refused_as_standby() {
+            return Err(refusal);
+        }
         let (reply, answer) = oneshot::channel();
         // Counted before it is sent, so the writer never takes away more than was added.
         self.queued.fetch_add(1, Ordering::SeqCst);
@@ -216,6 +342,9 @@ impl Engine {
         &self,
         inspect: impl FnOnce(&Ledger, &ChainHead) -> T + Send + 'static,
     ) -> Result<T, EngineError> {
+        if let Some(refusal) = self.refused_as_standby() {
+            return Err(refusal);
+        }
         let (reply, answer) = oneshot::channel();
         let inspection: Inspection = Box::new(move |ledger, head| {
             let _ = reply.send(inspect(ledger, head));
@@ -225,7 +354,7 @@ impl Engine {
             Err(TrySendError::Full(_)) => return Err(EngineError::Overloaded),
             Err(TrySendError::Disconnected(_)) => return Err(EngineError::Unavailable),
         }
-        answer.await.map_err(|_| EngineError::Unavailable)
+        answer.await.map_err(|_| self.no_answer())
     }
 
     /// Waits until everything queued so far, and every expiry due today, is durable; returns
@@ -239,6 +368,10 @@ impl Engine {
     /// its report is still exact and is returned; otherwise a new run starts once writes have
     /// had [`VERIFY_REST_FACTOR`] times the last run's length since it ended.
     pub async fn verification(&self) -> Result<Verification, EngineError> {
+        // Verification compares the live ledger, which only the writer has.
+        if let Some(refusal) = self.refused_as_standby() {
+            return Err(refusal);
+        }
         let asked_after = self.verifications_finished.load(Ordering::SeqCst);
         let mut last = self.verification.lock().await;
         if let Some(done) = last.as_ref() {
@@ -340,6 +473,18 @@ impl EngineOwner {
         if let Some(writer) = self.writer.take() {
             let _ = writer.join();
         }
+    }
+}
+
+/// Refuses a ledger that breaks its invariants before anything is served from it.
+fn check_invariants(ledger: &Ledger) -> Result<(), StartError> {
+    let violations = ledger.check_invariants();
+    match violations.first() {
+        Some(first) => Err(StartError::Invariant(format!(
+            "{} invariant violations; the first: {first}",
+            violations.len()
+        ))),
+        None => Ok(()),
     }
 }
 

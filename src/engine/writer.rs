@@ -44,7 +44,7 @@ enum SyncJob {
     Barrier(SyncSender<()>),
 }
 
-struct Writer {
+pub(super) struct Writer {
     /// Commands submitted and not yet taken into a batch (shared with [`super::Engine`]).
     queued: Arc<AtomicUsize>,
     ledger: Ledger,
@@ -60,57 +60,14 @@ struct Writer {
 /// Starts the writer and its sync thread. Before either takes a command the policy is
 /// recorded if it changed and what is due expires, so the first answer sees today's state.
 pub(super) fn spawn(
-    mut ledger: Ledger,
-    mut journal: Box<dyn EventJournal>,
+    ledger: Ledger,
+    journal: Box<dyn EventJournal>,
     config: EngineConfig,
     failed: watch::Sender<bool>,
     queued: Arc<AtomicUsize>,
 ) -> std::io::Result<(SyncSender<Message>, JoinHandle<()>)> {
-    let clock = config.clock.now();
-    let mut events: Vec<LoggedEvent> = ledger.adopt_policy(clock).into_iter().collect();
-    events.extend(ledger.expire_due(clock));
-    if !events.is_empty() {
-        journal
-            .commit(&events, &ledger)
-            .map_err(std::io::Error::other)?;
-    }
-    let durable = journal.durability();
-    let storage_failed = Arc::new(AtomicBool::new(false));
-    let durable_sequence = Arc::new(AtomicU64::new(journal.head().sequence));
-    let checkpoints = Checkpoints::spawn(
-        durable.clone(),
-        durable_sequence.clone(),
-        config.checkpoint_interval,
-    )?;
-    let (sync, sync_jobs) = sync_channel(PIPELINE_DEPTH);
-    let sync_flag = storage_failed.clone();
-    let failed = Arc::new(failed);
-    let sync_failed = failed.clone();
-    let sync_thread = std::thread::Builder::new()
-        .name("ledger-sync".to_owned())
-        .spawn(move || {
-            run_sync(
-                durable,
-                sync_jobs,
-                Health {
-                    storage_failed: sync_flag,
-                    failed: sync_failed,
-                    durable_sequence,
-                },
-            )
-        })?;
-    let (queue, receiver) = sync_channel(config.queue_capacity);
-    let writer = Writer {
-        queued,
-        ledger,
-        journal,
-        config,
-        sync: Some(sync),
-        sync_thread: Some(sync_thread),
-        checkpoints: Some(checkpoints),
-        storage_failed,
-        failed,
-    };
+    let writer = Writer::prepare(ledger, journal, config, Arc::new(failed), queued)?;
+    let (queue, receiver) = sync_channel(writer.config.queue_capacity);
     let handle = std::thread::Builder::new()
         .name("ledger-writer".to_owned())
         .spawn(move || writer.run(receiver))?;
@@ -118,7 +75,61 @@ pub(super) fn spawn(
 }
 
 impl Writer {
-    fn run(mut self, receiver: Receiver<Message>) {
+    /// Records the policy if it changed and expires what is due, then starts the sync and
+    /// checkpoint threads: the writer is ready to take its first command.
+    pub(super) fn prepare(
+        mut ledger: Ledger,
+        mut journal: Box<dyn EventJournal>,
+        config: EngineConfig,
+        failed: Arc<watch::Sender<bool>>,
+        queued: Arc<AtomicUsize>,
+    ) -> std::io::Result<Writer> {
+        let clock = config.clock.now();
+        let mut events: Vec<LoggedEvent> = ledger.adopt_policy(clock).into_iter().collect();
+        events.extend(ledger.expire_due(clock));
+        if !events.is_empty() {
+            journal
+                .commit(&events, &ledger)
+                .map_err(std::io::Error::other)?;
+        }
+        let durable = journal.durability();
+        let storage_failed = Arc::new(AtomicBool::new(false));
+        let durable_sequence = Arc::new(AtomicU64::new(journal.head().sequence));
+        let checkpoints = Checkpoints::spawn(
+            durable.clone(),
+            durable_sequence.clone(),
+            config.checkpoint_interval,
+        )?;
+        let (sync, sync_jobs) = sync_channel(PIPELINE_DEPTH);
+        let health = Health {
+            storage_failed: storage_failed.clone(),
+            failed: failed.clone(),
+            durable_sequence,
+        };
+        let sync_thread = std::thread::Builder::new()
+            .name("ledger-sync".to_owned())
+            .spawn(move || run_sync(durable, sync_jobs, health))?;
+        Ok(Writer {
+            queued,
+            ledger,
+            journal,
+            config,
+            sync: Some(sync),
+            sync_thread: Some(sync_thread),
+            checkpoints: Some(checkpoints),
+            storage_failed,
+            failed,
+        })
+    }
+}
+
+impl Writer {
+    /// Events in the ledger so far.
+    pub(super) fn events(&self) -> u64 {
+        self.journal.head().sequence
+    }
+
+    pub(super) fn run(mut self, receiver: Receiver<Message>) {
         let mut stopping = false;
         while !stopping && !self.storage_failed.load(Ordering::SeqCst) {
             let first = match receiver.recv_timeout(self.config.expiry_interval) {

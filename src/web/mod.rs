@@ -513,7 +513,9 @@ impl PageError {
 fn refusal(error: &EngineError) -> (StatusCode, String) {
     let status = match error {
         EngineError::Ledger(ledger_error) => ledger_http_status(ledger_error),
-        EngineError::Overloaded | EngineError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        EngineError::Overloaded | EngineError::Unavailable | EngineError::NotLeader { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         EngineError::Store(store_error) => {
             tracing::error!(error = %store_error, "store error while serving a console page");
             return (
@@ -528,6 +530,7 @@ fn refusal(error: &EngineError) -> (StatusCode, String) {
             "{}: the ledger's write queue is full: retry shortly",
             ReasonCode::Overloaded
         ),
+        EngineError::NotLeader { .. } => format!("{}: {error}", ReasonCode::NotLeader),
         _ => format!(
             "{}: the ledger is not accepting writes",
             ReasonCode::NotAcceptingWrites
@@ -561,6 +564,17 @@ fn refused(error: &EngineError, language: Language) -> (StatusCode, fragments::R
         ),
         EngineError::Unavailable => (
             reason_text::explain(ReasonCode::NotAcceptingWrites, lang).to_owned(),
+            None,
+        ),
+        // The catalogue's sentence, and where the active voucherd serves when known.
+        EngineError::NotLeader { leader_address } => (
+            match leader_address {
+                Some(address) => format!(
+                    "{} ({address})",
+                    reason_text::explain(ReasonCode::NotLeader, lang)
+                ),
+                None => reason_text::explain(ReasonCode::NotLeader, lang).to_owned(),
+            },
             None,
         ),
         EngineError::Store(_) => (

@@ -212,6 +212,12 @@ impl TestServer {
         self.child.id()
     }
 
+    /// The server's exit status once it exits by itself, or `None` if it still runs after
+    /// `deadline` (it is left running).
+    pub fn exit_within(&mut self, deadline: Duration) -> Option<std::process::ExitStatus> {
+        wait_until(&mut self.child, deadline)
+    }
+
     pub async fn client(&self, token: &str) -> Client {
         VoucherLedgerClient::with_interceptor(self.channel().await, bearer(token))
     }
@@ -646,6 +652,35 @@ pub async fn get_voucher(bureau: &mut Client, voucher_id: &str) -> pb::Voucher {
         .await
         .expect("voucher")
         .into_inner()
+}
+
+/// Polls until `server` accepts a write (on PostgreSQL: it holds the writer lease, a
+/// standby having taken over), for at most `deadline`; returns how long that took. The probe
+/// registers [`ENTERPRISE`] again with its own details, which changes nothing.
+pub async fn wait_for_writer(server: &TestServer, token: &str, deadline: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    let mut bureau = server.client(token).await;
+    loop {
+        let probe = bureau
+            .register_enterprise(pb::RegisterEnterpriseRequest {
+                credit_code: ENTERPRISE.to_owned(),
+                name: "启东智算科技有限公司".to_owned(),
+                ..Default::default()
+            })
+            .await;
+        match probe {
+            Ok(_) => return started.elapsed(),
+            Err(status) if status.code() == tonic::Code::Unavailable => {}
+            Err(status) => panic!("the probe write was refused: {status:?}"),
+        }
+        assert!(
+            started.elapsed() < deadline,
+            "{} did not become the writer within {deadline:?}; log:\n{}",
+            server.address,
+            server.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Has the server replay its whole log and check every stored record; fails the test, with

@@ -101,7 +101,7 @@ pub(super) fn take(link: &Link, holder: &str, address: Option<&str>) -> Result<F
             Ok(fence) => return Ok(fence),
             Err(held) if std::time::Instant::now() >= give_up => {
                 return Err(StoreError::Postgres(format!(
-                    "the ledger in {} is being written by {held}: only one voucherd writes to a database; stop that one first (a standby that serves reads comes in a later version)",
+                    "the ledger in {} is being written by {held}: only one voucherd writes to a database; stop that one first",
                     link.described
                 )));
             }

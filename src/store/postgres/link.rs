@@ -23,6 +23,12 @@ pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const STATEMENT_TIMEOUT: &str = "15s";
 /// How long a lock may be waited for (the lease row, while a taker holds it).
 const LOCK_TIMEOUT: &str = "5s";
+/// How long a session may sit idle inside a transaction before the server ends it. Short:
+/// a writer paused in the middle of a batch (SIGSTOP, a frozen VM) holds the lease row
+/// `FOR SHARE`, and a standby's takeover waits for that lock; past this the server rolls the
+/// paused batch back (it was never acknowledged) and the takeover goes on. Every transaction
+/// of ours sends its statements back to back, so a live one is never idle this long.
+const IDLE_IN_TRANSACTION_TIMEOUT: &str = "2s";
 /// How long a caller waits for any one call: past the statement timeout and a reconnect, so a
 /// server that stops answering fails the call instead of hanging the writer.
 const CALL_DEADLINE: Duration = Duration::from_secs(30);
@@ -104,7 +110,7 @@ impl Connected {
             .batch_execute(&format!(
                 "SET synchronous_commit = on; SET statement_timeout = '{STATEMENT_TIMEOUT}'; \
                  SET lock_timeout = '{LOCK_TIMEOUT}'; \
-                 SET idle_in_transaction_session_timeout = '60s'"
+                 SET idle_in_transaction_session_timeout = '{IDLE_IN_TRANSACTION_TIMEOUT}'"
             ))
             .await
             .map_err(postgres_error)?;

@@ -7,20 +7,21 @@
 //! so the journal's `Durability` has nothing left to do.
 //!
 //! Exactly one voucherd writes: the one holding the writer lease (`lease`), which every batch
-//! checks inside its own transaction. In this version a second voucherd on a database whose
-//! lease is live refuses to start, naming the holder; offline `verify` and `restore` take the
-//! lease too, so they never run beside a writer.
+//! checks inside its own transaction. A voucherd that finds the lease live starts as a
+//! standby ([`Opened::Standby`]): it reads the same tables and tries the lease until it takes
+//! it, then loads the ledger and writes. Offline `verify` and `restore` take the lease too, so
+//! they never run beside a writer.
 
 mod lease;
 mod link;
 mod migrations;
 mod tree;
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 
-pub use lease::{LEASE_DURATION, RENEW_INTERVAL};
+pub use lease::{HeldBy, LEASE_DURATION, RENEW_INTERVAL};
 
 use super::tree::{Tree, TreeBatch};
 use super::{ChainHead, InMemory, Journal, OpenedStore, ReadStore, Store, StoreError, keys};
@@ -41,17 +42,71 @@ pub fn describe(url: &str) -> String {
     )
 }
 
-/// This process's hold on the writer lease: renewed every [`RENEW_INTERVAL`] until released
-/// (or dropped). While it is held, no other voucherd writes to the database.
+/// This process's hold on the writer lease, taken at start or later by a standby: renewed
+/// every [`RENEW_INTERVAL`] from when it is taken until released (or dropped). While it is
+/// held, no other voucherd writes to the database.
 pub struct WriterLease {
     tree: Arc<PostgresTree>,
-    renewal: tokio::task::JoinHandle<()>,
+    /// `role` and a random id: this process, as the lease row names its holder.
+    holder: String,
+    /// Where this voucherd serves, for the row (and the standbys' refusals). Locked across a
+    /// take, so an address announced meanwhile is never lost.
+    address: Mutex<Option<String>>,
+    renewal: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // Each value is replaced whole under the lock: a panic cannot leave it half written.
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl WriterLease {
-    /// Records where this voucherd serves, for the message another one gets (and, later, for
-    /// standbys to name the writer).
+    fn new(tree: Arc<PostgresTree>, role: &str, address: Option<&str>) -> WriterLease {
+        WriterLease {
+            tree,
+            holder: format!("{role} {}", uuid::Uuid::new_v4().simple()),
+            address: Mutex::new(address.map(str::to_owned)),
+            renewal: Mutex::new(None),
+        }
+    }
+
+    /// Tries once to take the lease: `Err` naming the holder while another holds a live one.
+    fn try_take(&self) -> Result<Result<(), lease::HeldBy>, StoreError> {
+        let address = lock(&self.address);
+        match lease::try_take(&self.tree.link, &self.holder, address.as_deref())? {
+            Ok(fence) => self.begin(fence).map(Ok),
+            Err(held) => Ok(Err(held)),
+        }
+    }
+
+    /// Takes the lease, waiting out one lease period if another holds it (offline commands).
+    fn take(&self) -> Result<(), StoreError> {
+        let address = lock(&self.address);
+        let fence = lease::take(&self.tree.link, &self.holder, address.as_deref())?;
+        self.begin(fence)
+    }
+
+    /// Writes under `fence` from now on (extending the chain head as stored now, after the
+    /// take: the old writer can commit nothing more) and starts renewing it.
+    fn begin(&self, fence: lease::Fence) -> Result<(), StoreError> {
+        tracing::info!(database = %self.tree.link.described, epoch = fence.epoch, holder = %self.holder, "took the writer lease");
+        self.tree.hold(fence.clone())?;
+        let renewal = self.tree.link.spawn(lease::renew_until_lost(
+            self.tree.link.shared.clone(),
+            fence,
+            self.tree.lost.clone(),
+        ));
+        *lock(&self.renewal) = Some(renewal);
+        Ok(())
+    }
+
+    /// Records where this voucherd serves, for the standbys to name it: in the row now if
+    /// the lease is held, else when it is taken.
     pub fn announce(&self, address: &str) {
+        let mut announced = lock(&self.address);
+        *announced = Some(address.to_owned());
         if let Some(fence) = self.tree.fence()
             && let Err(error) = lease::announce(&self.tree.link, &fence, address)
         {
@@ -64,10 +119,12 @@ impl WriterLease {
         self.tree.lost.load(Ordering::SeqCst)
     }
 
-    /// Stops renewing and gives the lease up, so the next voucherd starts at once. Call it
-    /// once the writer has stopped; the tree refuses any batch after it.
+    /// Stops renewing and gives the lease up, so the next voucherd takes over at once. Call
+    /// it once the writer has stopped; the tree refuses any batch after it.
     pub fn release(&self) {
-        self.renewal.abort();
+        if let Some(renewal) = lock(&self.renewal).take() {
+            renewal.abort();
+        }
         if let Some(fence) = self.tree.let_go() {
             match lease::release(&self.tree.link, &fence) {
                 Ok(()) => tracing::info!(epoch = fence.epoch, "released the writer lease"),
@@ -110,32 +167,26 @@ impl Drop for WriterLease {
     }
 }
 
-/// Connects, migrates the schema, takes the writer lease as `role` (a random id is added) and
-/// starts renewing it.
-fn open_writer(
-    url: &str,
-    role: &str,
-    address: Option<&str>,
-) -> Result<(Arc<PostgresTree>, WriterLease), StoreError> {
+/// Connects to the database at `url` and brings its schema to this build's.
+fn connect(url: &str) -> Result<Arc<PostgresTree>, StoreError> {
     let link = Link::start(url)?;
     let applied = migrations::migrate(&link)?;
     if !applied.is_empty() {
         tracing::info!(database = %link.described, ?applied, "migrated the database's schema");
     }
-    let holder = format!("{role} {}", uuid::Uuid::new_v4().simple());
-    let fence = lease::take(&link, &holder, address)?;
-    tracing::info!(database = %link.described, epoch = fence.epoch, %holder, "took the writer lease");
-    let tree = Arc::new(PostgresTree::new(link));
-    let renewal = tree.link.spawn(lease::renew_until_lost(
-        tree.link.shared.clone(),
-        fence.clone(),
-        tree.lost.clone(),
-    ));
-    let held = WriterLease {
-        tree: tree.clone(),
-        renewal,
-    };
-    tree.hold(fence)?;
+    Ok(Arc::new(PostgresTree::new(link)))
+}
+
+/// Connects, migrates the schema, and takes the writer lease as `role` (a random id is
+/// added), waiting out one lease period if another holds it.
+fn open_writer(
+    url: &str,
+    role: &str,
+    address: Option<&str>,
+) -> Result<(Arc<PostgresTree>, WriterLease), StoreError> {
+    let tree = connect(url)?;
+    let held = WriterLease::new(tree.clone(), role, address);
+    held.take()?;
     Ok((tree, held))
 }
 
@@ -165,31 +216,99 @@ fn journal_on(tree: Arc<PostgresTree>) -> Result<(Store, Journal), StoreError> {
     Ok((store, journal))
 }
 
-/// Opens the ledger in the database at `url` as its writer and rebuilds the ledger. Creates or
-/// migrates the schema; refuses while another voucherd holds the writer lease. `address` is
-/// where this voucherd will serve; `data_dir` holds the backup an upgrade of the records
-/// writes first (stamped `now`).
+/// The ledger opened at start: as its writer, or as a standby waiting for the lease.
+pub enum Opened {
+    Writer(Box<OpenedStore>),
+    Standby(Candidate),
+}
+
+/// Opens the ledger in the database at `url`: creates or migrates the schema, then takes the
+/// writer lease and loads the ledger, or, while another voucherd holds a live lease, opens it
+/// as a standby that reads and may take over later. `address` is where this voucherd will
+/// serve; `data_dir` holds the backup an upgrade of the records writes first (stamped `now`).
 pub fn open_ledger(
     url: &str,
     policy: Arc<Policy>,
     now: &str,
     data_dir: &Path,
     address: &str,
-) -> Result<(OpenedStore, WriterLease), StoreError> {
-    let (tree, held) = open_writer(url, "voucherd", Some(address))?;
+) -> Result<(Opened, Arc<WriterLease>), StoreError> {
+    let tree = connect(url)?;
+    let held = Arc::new(WriterLease::new(tree.clone(), "voucherd", Some(address)));
+    match held.try_take()? {
+        Ok(()) => {
+            let opened = load(tree, policy, now, data_dir)?;
+            Ok((Opened::Writer(Box::new(opened)), held))
+        }
+        Err(holder) => {
+            tracing::warn!(database = %tree.link.described, %holder, "another voucherd writes this ledger: starting as a standby (reads served, writes refused naming it) until its lease lapses");
+            let candidate = Candidate {
+                tree,
+                lease: held.clone(),
+                policy,
+                data_dir: data_dir.to_owned(),
+                leader_address: holder.address,
+            };
+            Ok((Opened::Standby(candidate), held))
+        }
+    }
+}
+
+/// Loads the ledger for its writer (this voucherd holds the lease): a new database's records
+/// format is written first, and old records are upgraded.
+fn load(
+    tree: Arc<PostgresTree>,
+    policy: Arc<Policy>,
+    now: &str,
+    data_dir: &Path,
+) -> Result<OpenedStore, StoreError> {
     let (store, journal) = journal_on(tree)?;
     let mut ledger = super::load_for_start(&store, policy)?;
     // The upgrade writes its backup beside the directory it is given: the data directory.
     super::upgrade::upgrade_if_needed(&store, &journal, &ledger, &data_dir.join("ledger"), now)?;
     ledger.forget_history();
-    Ok((
-        OpenedStore {
-            reader: Arc::new(store),
-            journal: Box::new(journal),
-            ledger,
-        },
-        held,
-    ))
+    Ok(OpenedStore {
+        reader: Arc::new(store),
+        journal: Box::new(journal),
+        ledger,
+    })
+}
+
+/// A standby's way to the writer's seat: its reads, and tries at the lease.
+pub struct Candidate {
+    tree: Arc<PostgresTree>,
+    lease: Arc<WriterLease>,
+    policy: Arc<Policy>,
+    data_dir: PathBuf,
+    /// Where the active voucherd serves, as the lease said at start.
+    pub leader_address: Option<String>,
+}
+
+/// One try of a [`Candidate`] at the lease.
+pub enum Attempt {
+    /// Another voucherd holds a live lease.
+    Held(lease::HeldBy),
+    /// This one took it: the ledger as loaded after the take.
+    Taken(Result<Box<OpenedStore>, StoreError>),
+}
+
+impl Candidate {
+    /// The ledger's store for reads; it refuses every write until the lease is taken.
+    pub fn reader(&self) -> super::SharedReadStore {
+        Arc::new(Store {
+            tree: self.tree.clone(),
+        })
+    }
+
+    /// Tries once to take the lease; once taken, loads the ledger as it stands after the take.
+    pub fn try_promote(&mut self, now: &str) -> Result<Attempt, StoreError> {
+        match self.lease.try_take()? {
+            Err(held) => Ok(Attempt::Held(held)),
+            Ok(()) => Ok(Attempt::Taken(
+                load(self.tree.clone(), self.policy.clone(), now, &self.data_dir).map(Box::new),
+            )),
+        }
+    }
 }
 
 /// Opens the database at `url` for an offline `verify`, holding the writer lease meanwhile so
