@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks what can be checked of deploy/ on a machine without Docker or Kubernetes:
-# the systemd unit with systemd-analyze, the Compose file and the manifests as YAML with the
+# the systemd unit with systemd-analyze, the Compose files (compose-ha.yaml: PostgreSQL and two
+# voucherd, parsed, never run) and the manifests as YAML with the
 # keys each tool needs (the Kubernetes pod serves TLS from a Secret, probes with voucherctl over
 # TLS, publishes no metrics), the pod's configuration run by voucherd itself with a throwaway
 # certificate and its probe asked, and the example configuration.
@@ -119,6 +120,46 @@ assert f"--addr https://{service['metadata']['name']}:" in backup_command, \
     "CronJob: voucherctl must reach the Service over https://"
 assert "--ca-cert " in backup_command, "CronJob: voucherctl must check the certificate (--ca-cert)"
 print("ok", ", ".join(sorted(kinds)))
+PY
+
+echo "== YAML: compose-ha.yaml (PostgreSQL and an active and a standby voucherd)"
+python3 - <<'PY'
+import yaml
+with open("deploy/compose-ha.yaml") as file:
+    compose = yaml.safe_load(file)
+services = compose["services"]
+postgres = services["postgres"]
+assert str(postgres["image"]).startswith("postgres:15"), "compose-ha: PostgreSQL 15 is the engine tested"
+assert postgres.get("healthcheck", {}).get("test"), "compose-ha: postgres needs a healthcheck"
+assert postgres["volumes"], "compose-ha: the database must be on a volume"
+ledgers = {name: service for name, service in services.items() if name.startswith("voucherd")}
+assert len(ledgers) == 2, f"compose-ha: two voucherd, not {sorted(ledgers)}"
+data_volumes = set()
+for name, service in ledgers.items():
+    environment = service["environment"]
+    store = environment.get("VOUCHER_STORE", "")
+    assert store.startswith("postgres://"), f"{name}: VOUCHER_STORE is not a postgres:// URL"
+    host = store.split("@", 1)[1].split(":", 1)[0]
+    addresses = {network.get("ipv4_address") for network in postgres["networks"].values()}
+    assert host in addresses | {"postgres"}, f"{name}: VOUCHER_STORE names {host}, not the postgres service"
+    assert service["depends_on"]["postgres"]["condition"] == "service_healthy", \
+        f"{name}: must wait for PostgreSQL to be healthy"
+    assert service.get("healthcheck", {}).get("test"), f"{name}: needs a healthcheck"
+    # The listen address is recorded in the writer lease and named to clients by the standby:
+    # it must be the service's own address in the network, not 0.0.0.0.
+    listen_host = environment["VOUCHER_LISTEN"].rsplit(":", 1)[0]
+    own = {network.get("ipv4_address") for network in service["networks"].values()}
+    assert listen_host in own, f"{name}: VOUCHER_LISTEN {listen_host} is not its address {own}"
+    assert listen_host in " ".join(service["healthcheck"]["test"]), \
+        f"{name}: the healthcheck must ask the address voucherd listens on"
+    mounts = {volume.split(":", 1)[1]: volume.split(":", 1)[0] for volume in service["volumes"]}
+    data_volume = mounts.get(environment["VOUCHER_DATA_DIR"])
+    assert data_volume in compose["volumes"], f"{name}: its data directory (the token) is on no named volume"
+    data_volumes.add(data_volume)
+assert len(data_volumes) == 2, "compose-ha: each voucherd keeps its own data directory"
+assert "voucherd-a" in ledgers["voucherd-b"]["depends_on"], \
+    "compose-ha: voucherd-b starts after voucherd-a, so that voucherd-a is the active one"
+print("ok compose-ha:", ", ".join(sorted(services)))
 PY
 
 echo "== the Kubernetes pod as written: its configuration, its TLS and its probe"

@@ -172,6 +172,7 @@ async fn collect(mut stream: tonic::Streaming<pb::LedgerEvent>) -> Vec<pb::Ledge
 
 #[tokio::test]
 async fn verify_passes_on_a_sound_ledger_and_names_a_tampered_balance_and_event() {
+    skip_on_postgres!("it edits sled's files (tests/postgres.rs verifies a database offline)");
     let mut world = World::new("2027-06-15").await;
     some_history(&mut world).await;
     let online = assert_verified(&mut world.bureau).await;
@@ -289,6 +290,7 @@ fn tamper(ledger: &Path, mut change: impl FnMut(&[u8], &str) -> Option<String>) 
 
 #[tokio::test]
 async fn a_backup_taken_while_serving_restores_to_the_same_balances() {
+    skip_on_postgres!("it restores into sled data directories (tests/postgres.rs: both ways)");
     let mut world = World::new("2027-06-15").await;
     some_history(&mut world).await;
     let voucher = issue(

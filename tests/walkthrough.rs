@@ -248,6 +248,7 @@ async fn state_survives_a_clean_restart_and_a_kill() {
 
 #[tokio::test]
 async fn a_second_voucherd_on_the_same_data_is_refused() {
+    skip_on_postgres!("sled's lock on its directory; on PostgreSQL a second voucherd is a standby");
     let server = TestServer::start("2027-06-15").await;
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_voucherd"))
         .args(["--listen", "127.0.0.1:0", "--data-dir"])

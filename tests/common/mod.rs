@@ -1,5 +1,7 @@
 //! The test harness: a real `voucherd` process on 127.0.0.1:0 with a real sled directory,
-//! and a gRPC client that carries a bearer token.
+//! and a gRPC client that carries a bearer token. With `VOUCHER_TEST_STORE=postgres` every
+//! server keeps its ledger in PostgreSQL instead: a database per data directory in one
+//! throwaway cluster per test process (`postgres.rs`).
 #![allow(dead_code)]
 
 pub mod postgres;
@@ -184,13 +186,48 @@ impl TestServer {
             .unwrap_or_default()
             .trim()
             .to_owned();
-        TestServer {
+        let server = TestServer {
             child,
             address,
             web_address,
             data: Some(data),
             bureau_token,
+        };
+        if switched_to_postgres(extra_arguments) {
+            server.wait_until_writer().await;
         }
+        server
+    }
+
+    /// Waits until this voucherd writes: on PostgreSQL one restarted after `kill` serves as a
+    /// standby until the killed one's writer lease lapses, and the test means the writer.
+    /// Asks the health service for `voucher.v1.VoucherLedger.Writer` (SERVING on the writer);
+    /// a voucherd that does not know that name has no standby, so it is the writer.
+    async fn wait_until_writer(&self) {
+        use tonic_health::pb::health_check_response::ServingStatus;
+        let mut health = tonic_health::pb::health_client::HealthClient::new(self.channel().await);
+        let writing = async {
+            loop {
+                let answer = health
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: "voucher.v1.VoucherLedger.Writer".to_owned(),
+                    })
+                    .await;
+                match answer {
+                    Ok(answer) if answer.get_ref().status == ServingStatus::Serving as i32 => {
+                        return;
+                    }
+                    Err(status) if status.code() == tonic::Code::NotFound => return,
+                    _ => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        };
+        within(
+            WRITER_DEADLINE,
+            "voucherd on PostgreSQL to become the writer",
+            writing,
+        )
+        .await;
     }
 
     /// Starts voucherd on an existing data directory that the test owns.
@@ -295,12 +332,62 @@ fn spawn_voucherd(data: &DataDir, today: &str, extra_arguments: &[&str]) -> Chil
         .arg(data.path())
         .args(["--today", today])
         .args(extra_arguments)
+        .args(store_arguments(&data.path(), extra_arguments))
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
         .expect("voucherd starts")
 }
+
+/// How long a voucherd restarted on PostgreSQL may serve as a standby before it writes: the
+/// lease of the one killed before it (3 s) and its next try, with room for a loaded machine.
+const WRITER_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Whether [`store_arguments`] puts a server started with `extra_arguments` on PostgreSQL.
+fn switched_to_postgres(extra_arguments: &[&str]) -> bool {
+    postgres::tests_use_postgres()
+        && !extra_arguments
+            .iter()
+            .any(|argument| argument.starts_with("--store"))
+}
+
+/// `--store URL` of the data directory's database when this run puts the suite on PostgreSQL
+/// (`VOUCHER_TEST_STORE=postgres`, see [`postgres::shared_database_for`]); nothing when it
+/// does not, or when the test chose a store itself.
+pub fn store_arguments(data_dir: &Path, extra_arguments: &[&str]) -> Vec<String> {
+    if !switched_to_postgres(extra_arguments) {
+        return Vec::new();
+    }
+    vec![
+        "--store".to_owned(),
+        postgres::shared_database_for(data_dir),
+    ]
+}
+
+/// True, after printing why, when this run is on PostgreSQL and the test reads or writes
+/// sled's own files: such a test runs in the default (sled) run only. Use as
+/// `if skipped_on_postgres("why") { return; }`.
+pub fn skipped_on_postgres(reason: &str) -> bool {
+    let skipped = postgres::tests_use_postgres();
+    if skipped {
+        eprintln!("skipped on PostgreSQL (VOUCHER_TEST_STORE=postgres): {reason}");
+    }
+    skipped
+}
+
+/// Ends the test (it passes), saying why, when this run is on PostgreSQL: one line at the top
+/// of a test that reads or writes sled's own files, `skip_on_postgres!("why");`.
+#[allow(unused_macros)]
+macro_rules! skip_on_postgres {
+    ($reason:expr) => {
+        if $crate::common::skipped_on_postgres($reason) {
+            return;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use skip_on_postgres;
 
 /// The gRPC address from voucherd's first line, and the console's from its second when asked.
 /// Startup is bounded: a voucherd that prints nothing within [`PROCESS_DEADLINE`] fails the

@@ -3,9 +3,16 @@
 //! `initdb` refuses root), trust authentication, stopped with `pg_ctl -m immediate` when
 //! dropped. Without PostgreSQL on the machine, [`TestPostgres::start`] says how to install it
 //! and returns `None`, except on CI (`CI` set), where it fails the test instead.
+//!
+//! Each cluster also has a watchdog (a process of its own session, outside the test's process
+//! group) that stops it and removes its directory once the test process is gone, however it
+//! ended: the cluster a whole test binary shares under `VOUCHER_TEST_STORE=postgres`
+//! ([`shared_database_for`]) lives in a static, which is never dropped.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 
 use super::OutputWithin;
 
@@ -18,6 +25,9 @@ pub struct TestPostgres {
     pub port: u16,
     /// `runuser -u nobody --` when running as root.
     run_as: Vec<String>,
+    /// The watchdog's stdin: it stops the cluster when this closes, which the kernel does for
+    /// a test process that ends any way at all (after [`Drop`] has stopped it, if dropped).
+    _watchdog: Option<ChildStdin>,
 }
 
 /// The directory holding `initdb`, `pg_ctl` and `psql`: on PATH, or Debian's place.
@@ -91,12 +101,15 @@ impl TestPostgres {
         } else {
             Vec::new()
         };
-        let postgres = TestPostgres {
+        let mut postgres = TestPostgres {
             directory,
             bin,
             port: free_port(),
             run_as,
+            _watchdog: None,
         };
+        // Armed before the cluster starts, so no moment leaves a postmaster unwatched.
+        postgres._watchdog = Some(postgres.watchdog());
         postgres.initdb_and_start();
         Some(postgres)
     }
@@ -216,4 +229,68 @@ impl Drop for TestPostgres {
             .args(["-m", "immediate", "-w", "-t", "30", "stop"])
             .output();
     }
+}
+
+impl TestPostgres {
+    /// Starts the watchdog: `setsid -f` puts it in a session of its own, so neither the end of
+    /// the test process nor a signal to its process group (`timeout` in `.ci/run`) takes it
+    /// down first. It waits for its stdin to close, then runs `pg_ctl stop -m immediate` as the
+    /// cluster's owner and removes the directory. Returns the pipe's end that keeps it waiting.
+    fn watchdog(&self) -> ChildStdin {
+        let mut stop = self.as_owner("pg_ctl");
+        stop.arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "-w", "-t", "30", "stop"]);
+        let mut watchdog = Command::new("setsid");
+        watchdog
+            .args(["-f", "sh", "-c"])
+            .arg(r#"cat >/dev/null; directory=$1; shift; "$@"; rm -rf "$directory""#)
+            .arg("voucher-postgres-watchdog")
+            .arg(self.directory.path())
+            .arg(stop.get_program())
+            .args(stop.get_args())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = watchdog
+            .spawn()
+            .expect("the PostgreSQL watchdog starts (setsid, sh)");
+        let stdin = child.stdin.take().expect("the watchdog's stdin is piped");
+        // `setsid -f` returns once it has forked the watchdog off.
+        let _ = child.wait();
+        stdin
+    }
+}
+
+/// Whether this run puts every `TestServer` on PostgreSQL (`VOUCHER_TEST_STORE=postgres`).
+pub fn tests_use_postgres() -> bool {
+    std::env::var("VOUCHER_TEST_STORE").is_ok_and(|store| store == "postgres")
+}
+
+/// The one cluster this test process shares, started on first use.
+fn shared() -> &'static TestPostgres {
+    static SHARED: OnceLock<TestPostgres> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        TestPostgres::start().expect(
+            "VOUCHER_TEST_STORE=postgres needs PostgreSQL's initdb on PATH or under /usr/lib/postgresql",
+        )
+    })
+}
+
+/// The URL of the database of `data_dir` in the shared cluster: created the first time a
+/// server starts on that directory, the same one when a test starts a server on it again.
+pub fn shared_database_for(data_dir: &Path) -> String {
+    static DATABASES: Mutex<BTreeMap<PathBuf, String>> = Mutex::new(BTreeMap::new());
+    let postgres = shared();
+    // A test that panicked while holding the lock left the map whole: keep using it.
+    let mut databases = DATABASES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(url) = databases.get(data_dir) {
+        return url.clone();
+    }
+    let name = format!("ledger_{}", databases.len() + 1);
+    let url = postgres.create_database(&name);
+    databases.insert(data_dir.to_owned(), url.clone());
+    url
 }

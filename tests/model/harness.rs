@@ -1,10 +1,12 @@
 //! The engine under test, in process: `Harness` starts a real engine on a real sled directory
-//! in a tempdir (or, every other case, on the in-memory store behind the same seam), registers
+//! in a tempdir (or, every other case, on the in-memory store behind the same seam; or, with
+//! `VOUCHER_MODEL_STORE=postgres`, every case on a database of its own in a throwaway
+//! PostgreSQL shared by the run, as its writer, restarts included), registers
 //! the world, sends commands one at a time or several at once, each from its caller (issue 15:
 //! `callers.rs`), moves its clock, restarts it, and reads everything it shows. Its policy
 //! separates duties or not, as the history says. The commands are built here from the payloads the runner
-//! resolved. This test does not start `voucherd` nor use `tests/common`: it drives
-//! `voucher_ledger::engine` directly.
+//! resolved. This test does not start `voucherd`: it drives `voucher_ledger::engine` directly
+//! (of `tests/common` it uses only the throwaway PostgreSQL).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -30,10 +32,12 @@ use voucher_ledger::domain::money::Money;
 use voucher_ledger::domain::policy::Policy;
 use voucher_ledger::domain::text::{Name, Reason, Reference, RequestId};
 use voucher_ledger::engine::{ClockSource, Engine, EngineConfig, EngineError, EngineOwner, Reader};
+use voucher_ledger::store::postgres::WriterLease;
 use voucher_ledger::store::{MemoryTree, open_memory};
 
 use crate::answers::{Answer, answer_of};
 use crate::callers::{Who, token_id_text};
+use crate::common::postgres::shared_database_for;
 use crate::ops::{ApplicationPayload, IssuePayload, RedeemPayload, SettlePayload};
 use crate::reference::{ModelToken, enterprise_name, provider_name};
 use crate::rules::{ENTERPRISES, POLICY, SELLERS, SEPARATED_POLICY, accounts, program_periods};
@@ -180,6 +184,10 @@ pub struct Harness {
     /// Where the ledger is kept: sled in `directory`, or a tree in memory (every other case,
     /// so that each run drives both stores through the same model).
     pub memory: Option<Arc<MemoryTree>>,
+    /// The URL of this case's database when the run is on PostgreSQL, and the writer lease
+    /// the running engine holds on it (given up at each restart, as a stopping voucherd does).
+    postgres: Option<String>,
+    lease: Option<WriterLease>,
     clock: ClockSource,
     pub owner: Option<EngineOwner>,
     /// With `separation_of_duties` or without.
@@ -189,6 +197,16 @@ pub struct Harness {
 /// Cases started so far: even ones run on sled, odd ones on the memory store.
 static CASES_STARTED: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether every case runs on PostgreSQL (`VOUCHER_MODEL_STORE=postgres`; `.ci/run` does so
+/// at a reduced case count).
+fn on_postgres() -> bool {
+    match std::env::var("VOUCHER_MODEL_STORE") {
+        Err(_) => false,
+        Ok(store) if store == "postgres" => true,
+        Ok(store) => panic!("VOUCHER_MODEL_STORE={store:?}: only \"postgres\" is known"),
+    }
+}
+
 impl Harness {
     pub fn start(today: NaiveDate, separated: bool) -> Result<Harness, String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -197,11 +215,14 @@ impl Harness {
             .expect("a tokio runtime");
         let directory = tempfile::tempdir().expect("a temporary directory");
         let clock = ClockSource::pinned(today);
-        let on_memory = CASES_STARTED.fetch_add(1, Ordering::SeqCst) % 2 == 1;
+        let postgres = on_postgres().then(|| shared_database_for(directory.path()));
+        let on_memory = postgres.is_none() && CASES_STARTED.fetch_add(1, Ordering::SeqCst) % 2 == 1;
         let mut harness = Harness {
             runtime,
             directory,
             memory: on_memory.then(|| Arc::new(MemoryTree::default())),
+            postgres,
+            lease: None,
             clock,
             owner: None,
             policy: if separated {
@@ -244,6 +265,16 @@ impl Harness {
             clock: self.clock.clone(),
             ..EngineConfig::default()
         };
+        if let Some(url) = &self.postgres {
+            let (opened, lease) =
+                voucher_ledger::store::postgres::open_in_process(url, self.policy.clone())
+                    .map_err(|error| format!("the PostgreSQL store does not open: {error}"))?;
+            self.lease = Some(lease);
+            let owner = Engine::start_on(opened, self.policy.clone(), config)
+                .map_err(|error| format!("the engine does not start: {error}"))?;
+            self.owner = Some(owner);
+            return Ok(());
+        }
         if let Some(tree) = &self.memory {
             let opened = open_memory(tree.clone(), self.policy.clone())
                 .map_err(|error| format!("the memory store does not open: {error}"))?;
@@ -324,6 +355,8 @@ impl Harness {
         if let Some(owner) = self.owner.take() {
             owner.shutdown();
         }
+        // Given up once the engine has stopped, so that the reopening takes it at once.
+        self.lease = None;
         let same_day = self.clock.pinned_today() == Some(today);
         assert!(self.clock.set_today(today), "the clock is pinned");
         self.open()?;

@@ -157,7 +157,9 @@
 //!   issued by approving an application names the approver, as does the application.
 //!
 //! `VOUCHER_MODEL_CASES` sets the number of histories (default 128):
-//! `VOUCHER_MODEL_CASES=5000 cargo test --release --test model`. `VOUCHER_MODEL_STATS=1` (with
+//! `VOUCHER_MODEL_CASES=5000 cargo test --release --test model`. `VOUCHER_MODEL_STORE=postgres`
+//! runs every history on PostgreSQL instead (a database each, in a throwaway cluster the run
+//! starts; `.ci/run`: `VOUCHER_MODEL_STORE=postgres VOUCHER_MODEL_CASES=24`). `VOUCHER_MODEL_STATS=1` (with
 //! `-- --nocapture`) prints how often each answer came, and which duty each PERMISSION_DENIED
 //! the model gave stood for.
 //!
@@ -213,6 +215,9 @@
 mod answers;
 mod callers;
 mod checks;
+/// Only its throwaway PostgreSQL, for `VOUCHER_MODEL_STORE=postgres` (`harness.rs`).
+#[path = "../common/mod.rs"]
+mod common;
 mod duties;
 mod enterprise;
 mod fixed_duties;

@@ -350,3 +350,23 @@ pub fn open_for_restore(url: &str) -> Result<(Store, Journal, WriterLease), Stor
     }
     Ok((store, journal, held))
 }
+
+/// Opens the ledger in the database at `url` as its writer, for an engine run in process (the
+/// model test, `VOUCHER_MODEL_STORE=postgres`), as `open_memory` does for a tree in memory:
+/// creates or migrates the schema, takes the writer lease (waiting out a live one) and rebuilds
+/// the ledger. Opening the same database again after the lease is dropped is a restart.
+pub fn open_in_process(
+    url: &str,
+    policy: Arc<Policy>,
+) -> Result<(OpenedStore, WriterLease), StoreError> {
+    let (tree, held) = open_writer(url, "in-process engine", None)?;
+    let (store, journal) = journal_on(tree)?;
+    let mut ledger = super::load_for_start(&store, policy)?;
+    ledger.forget_history();
+    let opened = OpenedStore {
+        reader: Arc::new(store),
+        journal: Box::new(journal),
+        ledger,
+    };
+    Ok((opened, held))
+}
