@@ -157,7 +157,7 @@ impl<'q> Typed<'q> {
 fn filter_form(language: Language, programs: &[ProgramRules], typed: &Typed<'_>) -> Markup {
     html! {
         form method="get" action="/redemptions" class="filters" {
-            (program_filter(language, programs, &typed.program))
+            (program_filter(language, programs, typed.program))
             label { (language.pick("服务商代码", "Provider code")) " " input name="provider" value=(typed.provider) size="20" maxlength="18"; }
             label { (language.pick("企业代码", "Enterprise code")) " " input name="enterprise" value=(typed.enterprise) size="20" maxlength="18"; }
             label { (language.pick("发票日期自", "Invoice from")) " " input type="date" name="from" value=(typed.from); }
