@@ -32,7 +32,7 @@ use crate::store::{self, ChainHead, StoreError};
 
 pub use crate::store::backup::{BackupError, BackupSummary};
 pub use crate::store::verify::VerifyReport;
-pub use crate::store::{RedemptionFilter, SettlementFilter, VoucherFilter};
+pub use crate::store::{Page, RedemptionFilter, SettlementFilter, VoucherFilter};
 pub use clock::ClockSource;
 pub use reader::{ExportedEvent, Reader};
 pub use standby::PROMOTION_INTERVAL;

@@ -98,7 +98,7 @@ fn claims_of(
     reader: &Reader,
     voucher: &Voucher,
     after: Option<RedemptionId>,
-) -> Result<crate::store::Page<Redemption>, EngineError> {
+) -> Result<crate::engine::Page<Redemption>, EngineError> {
     let filter = RedemptionFilter {
         enterprise_credit_code: Some(voucher.enterprise_credit_code),
         program: Some(voucher.program),
