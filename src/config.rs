@@ -28,6 +28,10 @@ pub struct Config {
     /// database, `postgres://USER@HOST:PORT/DB` (the bureau token is still written to
     /// `data_dir`).
     pub store: Option<String>,
+    /// The gRPC address clients reach this voucherd at (`host:port`), which standbys on the
+    /// same database name when they answer a write `NOT_LEADER`; unset, the address the
+    /// listener is bound to (useless to clients when that is 0.0.0.0).
+    pub advertise_address: Option<String>,
     /// A policy file replacing the compiled-in rules.
     pub policy: Option<PathBuf>,
     /// Pins the date the rules see. Tests and drills only.
@@ -94,6 +98,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             data_dir: PathBuf::from("./voucher-data"),
             store: None,
+            advertise_address: None,
             policy: None,
             today: None,
             concurrent_requests_max: 1024,
@@ -128,6 +133,7 @@ const KEYS: &[&str] = &[
     "listen",
     "data_dir",
     "store",
+    "advertise_address",
     "policy",
     "today",
     "concurrent_requests_max",

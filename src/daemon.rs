@@ -155,7 +155,10 @@ fn start_engine(
         policy.clone(),
         &now,
         &config.data_dir,
-        &config.listen.to_string(),
+        &config
+            .advertise_address
+            .clone()
+            .unwrap_or_else(|| config.listen.to_string()),
     )
     .map_err(|error| failed(error.into()))?;
     tracing::info!(store = %postgres::describe(url), "the ledger is in PostgreSQL");
@@ -250,7 +253,11 @@ async fn serve_until_signal(
     let web = start_web_console(&engine, config, attempts.clone()).await?;
     let (listener, address) = bind_grpc(config.listen).await?;
     if let Some(lease) = lease {
-        lease.announce(&address.to_string());
+        let advertised = config
+            .advertise_address
+            .clone()
+            .unwrap_or_else(|| address.to_string());
+        lease.announce(&advertised);
     }
     tracing::info!(%address, data_dir = %config.data_dir.display(), tls = tls.is_some(), "voucherd serving");
     // Tests and scripts read the bound address from this line when they ask for port 0.

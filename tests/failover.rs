@@ -530,3 +530,42 @@ async fn a_paused_writer_cannot_commit_after_its_lease_is_taken() {
     assert_eq!(yuan(&after.redeemed), "1500.00");
     assert_verified(&mut bureau).await;
 }
+
+#[tokio::test]
+async fn a_standby_names_the_address_the_active_advertises() {
+    let Some(postgres) = TestPostgres::start() else {
+        return;
+    };
+    let url = postgres.url("postgres");
+    // Bound to 127.0.0.1 here; in a pod or behind a balancer it would be 0.0.0.0, which no client
+    // can reach: the active names the address its clients use instead.
+    let advertised = "ledger-a.example.gov.cn:50051";
+    let mut world = World::new_in(
+        DataDir::new(),
+        TODAY,
+        &["--store", &url, "--advertise-address", advertised],
+    )
+    .await;
+    let token = world.server.bureau_token.clone();
+    issue(&mut world.bureau, "advertised", pb::Program::Compute, None).await;
+    let standby = voucherd_on(&url).await;
+    let mut bureau = standby.client(&token).await;
+    let refused = bureau
+        .issue_voucher(issue_request(
+            "on-standby",
+            ENTERPRISE,
+            pb::Program::Compute,
+            Some("10"),
+        ))
+        .await;
+    let status = expect_refusal(refused, Code::Unavailable, "NOT_LEADER");
+    assert_eq!(
+        error_metadata(&status, "leader").as_deref(),
+        Some(advertised)
+    );
+    assert!(
+        status.message().contains(advertised),
+        "{}",
+        status.message()
+    );
+}

@@ -52,6 +52,11 @@ struct Flags {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     store: Option<String>,
+    /// With --store: the gRPC address clients reach this voucherd at (host:port), named by the
+    /// standbys to a client whose write they refuse; default: the bound --listen address.
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    advertise_address: Option<String>,
     /// A policy file (TOML) to use instead of the compiled-in 启政办规〔2026〕1号 rules.
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
