@@ -568,4 +568,12 @@ async fn a_standby_names_the_address_the_active_advertises() {
         "{}",
         status.message()
     );
+
+    // The probe that sends writes to the active one: only the writer answers SERVING.
+    let (code, said) = voucherctl(&world.server, &token, &["health", "--writer"]);
+    assert_eq!(code, Some(0), "{said}");
+    let (code, said) = voucherctl(&standby, &token, &["health", "--writer"]);
+    assert_eq!(code, Some(1), "the standby does not write: {said}");
+    let (code, said) = voucherctl(&standby, &token, &["health"]);
+    assert_eq!(code, Some(0), "but it serves: {said}");
 }

@@ -1,5 +1,8 @@
 //! `voucherctl health`: the gRPC health check, as container and Kubernetes probes run it. It
-//! needs no token, so it runs before one is looked for, on a bare channel.
+//! needs no token, so it runs before one is looked for, on a bare channel. `--writer` asks
+//! whether this voucherd is the one that writes (on PostgreSQL, a standby serves reads only).
+
+use clap::Args;
 
 use std::process::ExitCode;
 
@@ -11,9 +14,17 @@ use crate::connect::{CONNECT_TIMEOUT, open_channel};
 use crate::output::emit;
 use crate::{Cli, Failure, async_runtime, fail};
 
-/// Exit 0 and `SERVING` when the ledger's service is serving; 1 when it is not; 3 when the
-/// server cannot be reached.
-pub fn run(cli: &Cli) -> ExitCode {
+#[derive(Args, Clone, Debug)]
+pub struct HealthArguments {
+    /// Ask whether this voucherd writes (the service `voucher.v1.VoucherLedger.Writer`): a
+    /// standby on PostgreSQL answers NOT_SERVING. For the probe that sends writes to the active.
+    #[arg(long)]
+    writer: bool,
+}
+
+/// Exit 0 and `SERVING` when the ledger's service (or, with `--writer`, its writer) is serving;
+/// 1 when it is not; 3 when the server cannot be reached.
+pub fn run(cli: &Cli, arguments: &HealthArguments) -> ExitCode {
     let runtime = match async_runtime() {
         Ok(runtime) => runtime,
         Err(exit) => return exit,
@@ -21,8 +32,13 @@ pub fn run(cli: &Cli) -> ExitCode {
     let checked = runtime.block_on(async {
         let channel = open_channel(cli, CONNECT_TIMEOUT).await?;
         let mut client = HealthClient::new(channel);
+        let service = if arguments.writer {
+            "voucher.v1.VoucherLedger.Writer"
+        } else {
+            "voucher.v1.VoucherLedger"
+        };
         let request = HealthCheckRequest {
-            service: "voucher.v1.VoucherLedger".to_owned(),
+            service: service.to_owned(),
         };
         Ok::<_, Failure>(client.check(request).await?.into_inner().status)
     });

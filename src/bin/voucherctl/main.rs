@@ -202,7 +202,7 @@ enum Command {
     /// finance).
     Report(reports::Report),
     /// Ask the server's gRPC health service; exit 0 when it is serving (no token needed).
-    Health,
+    Health(health::HealthArguments),
     /// Approve a claim on review, so it can be settled (bureau).
     Approve(redemptions::RedemptionId),
     /// Reject a claim on review, releasing its subsidy (bureau).
@@ -237,8 +237,8 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => error.exit(),
     };
-    if matches!(cli.command, Command::Health) {
-        return health::run(&cli);
+    if let Command::Health(arguments) = &cli.command {
+        return health::run(&cli, arguments);
     }
     let token = match token::resolve(&cli, &matches) {
         Ok(token) => token,
@@ -308,7 +308,7 @@ async fn execute(command: Command, client: &mut Client, output: &Output) -> Resu
         Command::ProgramSummary(period) => period.summary(client, output).await,
         Command::ListBalances(command) => command.run(client, output).await,
         Command::Report(command) => command.run(client).await,
-        Command::Health => unreachable!("health is answered before a token is read"),
+        Command::Health(_) => unreachable!("health is answered before a token is read"),
         Command::Approve(claim) => claim.approve(client, output).await,
         Command::Reject(claim) => claim.reject(client, output).await,
         Command::ReturnRedemption(claim) => claim.return_for_correction(client, output).await,
