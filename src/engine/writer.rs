@@ -184,6 +184,8 @@ impl Writer {
         let mut events = self.ledger.expire_due(clock);
         let mut answers: Vec<Answer> = Vec::with_capacity(commands.len());
         let taken = commands.len();
+        let deciding: Vec<&Command> = commands.iter().map(|(command, _, _)| command).collect();
+        self.journal.read_ahead(&deciding);
         for (command, caller, reply) in commands {
             let history = self.journal.history();
             let result = match self

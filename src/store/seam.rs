@@ -13,6 +13,7 @@ use super::verify::Problem;
 use super::{
     AppendedBatch, ChainHead, CommitTiming, Page, RedemptionFilter, StoreError, VoucherFilter,
 };
+use crate::domain::command::Command;
 use crate::domain::credit_code::CreditCode;
 use crate::domain::event::{Event, LoggedEvent};
 use crate::domain::ids::{ApplicationId, NoticeId, RedemptionId, SettlementId, TokenId, VoucherId};
@@ -170,6 +171,10 @@ pub trait EventJournal: Send {
     /// The redemptions the ledger no longer holds, as of the last appended batch (what
     /// `Ledger::recall` reads before each command).
     fn history(&self) -> &dyn History;
+
+    /// Reads at once what deciding `commands` will recall, for a store whose every read is a
+    /// round trip to a database: a hint only, since whatever it misses is read when recalled.
+    fn read_ahead(&self, _commands: &[&Command]) {}
 
     /// Appends and makes durable; returns once it is on disk.
     fn commit(

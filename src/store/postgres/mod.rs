@@ -3,8 +3,8 @@
 //! The same layout as sled's (`keys.rs`, `records.rs`, `reads.rs`) on a [`Tree`] kept in one
 //! table (see `tree`), so `Store` and `Journal` and everything above them are unchanged. The
 //! schema is voucherd's own (`migrations`). Each batch is one transaction, committed with
-//! `synchronous_commit` on before the writer answers anyone: the commit is the durability,
-//! so the journal's `Durability` has nothing left to do.
+//! `synchronous_commit` on before the writer answers anyone: the commit is the durability.
+//! The writer hands each batch over and decides the next while it commits (`pipeline`).
 //!
 //! Exactly one voucherd writes: the one holding the writer lease (`lease`), which every batch
 //! checks inside its own transaction. A voucherd that finds the lease live starts as a
@@ -15,6 +15,7 @@
 mod lease;
 mod link;
 mod migrations;
+mod pipeline;
 mod tree;
 
 use std::path::{Path, PathBuf};
@@ -24,7 +25,7 @@ use std::sync::{Arc, Mutex};
 pub use lease::{HeldBy, LEASE_DURATION, RENEW_INTERVAL};
 
 use super::tree::{Tree, TreeBatch};
-use super::{ChainHead, InMemory, Journal, OpenedStore, ReadStore, Store, StoreError, keys};
+use super::{ChainHead, Journal, OpenedStore, ReadStore, Store, StoreError, keys};
 use crate::domain::policy::Policy;
 use link::Link;
 use tree::PostgresTree;
@@ -191,8 +192,8 @@ fn open_writer(
 }
 
 /// A journal writing to `tree` from its stored head; a new ledger's records format first.
-fn journal_on(tree: Arc<PostgresTree>) -> Result<(Store, Journal), StoreError> {
-    let tree: Arc<dyn Tree> = tree;
+fn journal_on(committed: Arc<PostgresTree>) -> Result<(Store, Journal), StoreError> {
+    let tree: Arc<dyn Tree> = committed.clone();
     let head = match tree.get(keys::HEAD)? {
         Some(bytes) => super::decode::<ChainHead>(&bytes, "chain head")?,
         None => ChainHead::genesis(),
@@ -205,12 +206,16 @@ fn journal_on(tree: Arc<PostgresTree>) -> Result<(Store, Journal), StoreError> {
         );
         tree.apply(batch)?;
     }
-    let store = Store { tree: tree.clone() };
+    // Readers see what is committed; the writer sees its batches in flight too.
+    let store = Store { tree };
+    let writer: Arc<dyn Tree> = Arc::new(pipeline::WriterView {
+        tree: committed.clone(),
+    });
     let journal = Journal {
-        tree,
-        history: store.clone(),
-        // Each batch is a committed transaction once `apply` returns.
-        durable: Arc::new(InMemory),
+        tree: writer.clone(),
+        history: Store { tree: writer },
+        // A batch is durable once its COMMIT answered.
+        durable: Arc::new(pipeline::PostgresDurability { tree: committed }),
         head,
     };
     Ok((store, journal))
@@ -262,14 +267,14 @@ fn load(
     now: &str,
     data_dir: &Path,
 ) -> Result<OpenedStore, StoreError> {
-    let (store, journal) = journal_on(tree)?;
+    let (store, journal) = journal_on(tree.clone())?;
     let mut ledger = super::load_for_start(&store, policy)?;
     // The upgrade writes its backup beside the directory it is given: the data directory.
     super::upgrade::upgrade_if_needed(&store, &journal, &ledger, &data_dir.join("ledger"), now)?;
     ledger.forget_history();
     Ok(OpenedStore {
         reader: Arc::new(store),
-        journal: Box::new(journal),
+        journal: Box::new(pipeline::PostgresJournal { journal, tree }),
         ledger,
     })
 }
@@ -360,12 +365,12 @@ pub fn open_in_process(
     policy: Arc<Policy>,
 ) -> Result<(OpenedStore, WriterLease), StoreError> {
     let (tree, held) = open_writer(url, "in-process engine", None)?;
-    let (store, journal) = journal_on(tree)?;
+    let (store, journal) = journal_on(tree.clone())?;
     let mut ledger = super::load_for_start(&store, policy)?;
     ledger.forget_history();
     let opened = OpenedStore {
         reader: Arc::new(store),
-        journal: Box::new(journal),
+        journal: Box::new(pipeline::PostgresJournal { journal, tree }),
         ledger,
     };
     Ok((opened, held))

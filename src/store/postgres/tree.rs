@@ -1,22 +1,26 @@
 //! The store's ordered key-value [`Tree`] as the table `entries (key bytea, value bytea)`.
 //!
 //! Reads are single statements on the readers' connection; a range reads lazily, 256 entries
-//! at a time after the last key read. A batch is one transaction on the writer's connection:
-//! the writer lease checked and locked, the chain head it extends checked, every upsert in one
-//! statement and every delete in another, committed with `synchronous_commit` on before
-//! `apply` returns. The durability of a batch is its commit: nothing more to sync.
+//! at a time after the last key read. A batch is one transaction on the writer's connection,
+//! sent in one round trip: `BEGIN`, one statement that checks and locks the writer lease,
+//! checks the chain head the batch extends and only then writes every upsert and delete, and
+//! `COMMIT` (`synchronous_commit` on). Batches are handed to a committer task that writes them
+//! in order (`pipeline`); `apply` waits for its batch's COMMIT, the writer's journal does not
+//! (its durability does). The durability of a batch is its commit: nothing more to sync.
 
+use std::collections::{HashMap, VecDeque};
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio_postgres::types::ToSql;
 
-use super::lease::{Fence, NOT_THE_WRITER, check_held};
+use super::lease::{Fence, NOT_THE_WRITER};
 use super::link::{Link, RANGE_CHUNK, Shared, connection_lost, postgres_error, range_index};
-use crate::store::StoreError;
+use super::pipeline::{COMMIT_DEADLINE, InFlight, Job, Overlay, commit_in_order};
 use crate::store::keys;
 use crate::store::tree::{Entries, Entry, Tree, TreeBatch};
+use crate::store::{ChainHead, StoreError};
 
 pub struct PostgresTree {
     pub(super) link: Link,
@@ -24,18 +28,43 @@ pub struct PostgresTree {
     fence: Mutex<Option<Fence>>,
     /// Set when a renewal found the lease taken: batches fail at once.
     pub(super) lost: Arc<AtomicBool>,
-    /// The chain head's stored bytes as this writer last wrote (or found) them: a batch that
-    /// moves the head must find exactly these, or another writer has been at the ledger.
+    /// The chain head's stored bytes as this writer last handed them to the committer (or
+    /// found them): a batch that moves the head must find exactly these, or another writer
+    /// has been at the ledger.
     head_written: Mutex<Option<Vec<u8>>>,
+    /// What the batches in flight write, for the writer's own reads (`pipeline`).
+    pub(super) overlay: Arc<Mutex<Overlay>>,
+    /// The committer's queue, and the batches handed to it not yet waited for, in order.
+    submitted: Mutex<Submitted>,
+    /// Committed values the writer read ahead for the batch it is deciding (`pipeline`),
+    /// emptied when that batch is handed over.
+    pub(super) read_ahead: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+}
+
+/// The committer's end of the tree.
+struct Submitted {
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    next_ticket: u64,
+    in_flight: VecDeque<InFlight>,
 }
 
 impl PostgresTree {
     pub(super) fn new(link: Link) -> PostgresTree {
+        let overlay = Arc::new(Mutex::new(Overlay::default()));
+        let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
+        link.spawn(commit_in_order(link.shared.clone(), overlay.clone(), queue));
         PostgresTree {
             link,
             fence: Mutex::new(None),
             lost: Arc::new(AtomicBool::new(false)),
             head_written: Mutex::new(None),
+            overlay,
+            submitted: Mutex::new(Submitted {
+                jobs,
+                next_ticket: 0,
+                in_flight: VecDeque::new(),
+            }),
+            read_ahead: Mutex::new(HashMap::new()),
         }
     }
 
@@ -88,7 +117,83 @@ impl PostgresTree {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+impl PostgresTree {
+    /// Hands `batch` to the committer, behind every batch handed over before it. Returns
+    /// where its outcome will come, or, `in_flight`, keeps that for
+    /// [`PostgresTree::next_in_flight_up_to`] (the journal's durability waits for it there).
+    pub(super) fn submit(
+        &self,
+        batch: TreeBatch,
+        in_flight: bool,
+    ) -> Result<Option<std::sync::mpsc::Receiver<Result<(), StoreError>>>, StoreError> {
+        let Some(fence) = self.fence() else {
+            return Err(StoreError::Fenced(format!(
+                "{NOT_THE_WRITER}: it has none (released, or never taken)"
+            )));
+        };
+        if self.lost.load(Ordering::SeqCst) {
+            return Err(StoreError::Fenced(format!(
+                "{NOT_THE_WRITER} (epoch {}): a renewal found it taken",
+                fence.epoch
+            )));
+        }
+        let writes = Writes::of(batch);
+        let sequence = match &writes.head {
+            Some(bytes) => Some(crate::store::decode::<ChainHead>(bytes, "chain head")?.sequence),
+            None => None,
+        };
+        let mut submitted = lock(&self.submitted);
+        // What was read ahead may be what this batch changes.
+        lock(&self.read_ahead).clear();
+        let mut head_written = lock(&self.head_written);
+        let head_expected = head_written.clone();
+        if let Some(head) = &writes.head {
+            // The next batch extends this one; if this one fails, the committer refuses it.
+            *head_written = Some(head.clone());
+        }
+        drop(head_written);
+        let ticket = submitted.next_ticket;
+        submitted.next_ticket += 1;
+        lock(&self.overlay).record(ticket, &writes);
+        let (reply, outcome) = std::sync::mpsc::sync_channel(1);
+        let job = Job {
+            ticket,
+            fence,
+            head_expected,
+            writes,
+            reply,
+        };
+        if submitted.jobs.send(job).is_err() {
+            return Err(StoreError::Postgres(
+                "the PostgreSQL client thread stopped".to_owned(),
+            ));
+        }
+        if !in_flight {
+            return Ok(Some(outcome));
+        }
+        submitted
+            .in_flight
+            .push_back(InFlight { sequence, outcome });
+        Ok(None)
+    }
+
+    /// The oldest batch handed over and not yet waited for, if it ends at or before event
+    /// `sequence` (or moves no head).
+    pub(super) fn next_in_flight_up_to(&self, sequence: u64) -> Option<InFlight> {
+        let mut submitted = lock(&self.submitted);
+        let due = submitted
+            .in_flight
+            .front()
+            .is_some_and(|next| next.sequence.is_none_or(|ends| ends <= sequence));
+        if due {
+            submitted.in_flight.pop_front()
+        } else {
+            None
+        }
+    }
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // Each value is replaced whole under the lock: a panic cannot leave it half written.
     mutex
         .lock()
@@ -96,12 +201,12 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A batch split into what one transaction sends: upserted keys and values, deleted keys.
-struct Writes {
-    keys: Vec<Vec<u8>>,
-    values: Vec<Vec<u8>>,
-    deleted: Vec<Vec<u8>>,
+pub(super) struct Writes {
+    pub keys: Vec<Vec<u8>>,
+    pub values: Vec<Vec<u8>>,
+    pub deleted: Vec<Vec<u8>>,
     /// The head's new bytes, when the batch moves it.
-    head: Option<Vec<u8>>,
+    pub head: Option<Vec<u8>>,
 }
 
 impl Writes {
@@ -128,111 +233,142 @@ impl Writes {
     }
 }
 
-/// Where a batch's transaction failed: before its COMMIT was sent (nothing was written; on a
-/// connection that broke, it may be written again on a new one), or at its COMMIT (the
-/// outcome is unknown: the writer stops and nobody is told it committed).
+/// A batch's whole transaction in one statement, sent between `BEGIN` and `COMMIT` in one
+/// round trip (see [`attempt`]). It locks the writer lease `FOR SHARE` if it still carries
+/// this writer's epoch and holder ($1, $2), so no takeover commits until this transaction
+/// ends; reads the stored chain head ($3); and writes the batch (upserts $6 → $7, deletes
+/// $8) only when the lease is held and the stored head is the one the batch extends ($4;
+/// any, when the batch does not move the head, $5 null). It answers whether the lease is
+/// held, whether the head matched, and whether the head is already the batch's own: an
+/// earlier attempt whose connection broke at its COMMIT committed it.
+const BATCH_SQL: &str = "\
+WITH held AS (
+    SELECT epoch FROM writer_lease WHERE id = 1 AND epoch = $1 AND holder = $2 FOR SHARE),
+stored AS (SELECT value FROM entries WHERE key = $3),
+verdict AS (
+    SELECT EXISTS (SELECT 1 FROM held) AS held,
+           $5::bytea IS NULL OR (SELECT value FROM stored) IS NOT DISTINCT FROM $4::bytea AS extends,
+           $5::bytea IS NOT NULL AND (SELECT value FROM stored) IS NOT DISTINCT FROM $5::bytea AS already),
+upserted AS (
+    INSERT INTO entries (key, value)
+    SELECT key, value FROM unnest($6::bytea[], $7::bytea[]) AS batch (key, value)
+    WHERE (SELECT held AND extends AND NOT already FROM verdict)
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
+    RETURNING 1),
+deleted AS (
+    DELETE FROM entries
+    WHERE key = ANY ($8::bytea[]) AND (SELECT held AND extends AND NOT already FROM verdict)
+    RETURNING 1)
+SELECT held, extends, already, (SELECT count(*) FROM upserted), (SELECT count(*) FROM deleted)
+FROM verdict";
+
+/// What a batch's statement found.
+struct Verdict {
+    held: bool,
+    extends: bool,
+    already: bool,
+}
+
+/// Why an attempt at a batch failed: its connection broke (whether the batch committed is
+/// then unknown until the head is read again), or anything else (nothing was committed).
 enum Failed {
-    BeforeCommit {
-        error: StoreError,
-        connection_lost: bool,
-    },
-    AtCommit(StoreError),
+    ConnectionLost(StoreError),
+    Other(StoreError),
 }
 
 impl Failed {
-    fn before(error: tokio_postgres::Error) -> Failed {
-        let connection_lost = connection_lost(&error);
-        Failed::BeforeCommit {
-            error: postgres_error(error),
-            connection_lost,
-        }
-    }
-
-    fn refused(error: StoreError) -> Failed {
-        Failed::BeforeCommit {
-            error,
-            connection_lost: false,
-        }
-    }
-
-    fn into_error(self) -> StoreError {
-        match self {
-            Failed::BeforeCommit { error, .. } | Failed::AtCommit(error) => error,
+    fn of(error: tokio_postgres::Error) -> Failed {
+        if connection_lost(&error) {
+            Failed::ConnectionLost(postgres_error(error))
+        } else {
+            Failed::Other(postgres_error(error))
         }
     }
 }
 
-/// The batch's transaction: the lease, the head, the writes, the commit.
-async fn commit(
-    client: &mut tokio_postgres::Client,
+/// One attempt at a batch: `BEGIN`, [`BATCH_SQL`] and `COMMIT` sent together, in order, in one
+/// round trip. `COMMIT` answers (after its WAL flush, `synchronous_commit` on) once the
+/// transaction is durable; if the statement failed, the transaction was aborted and the
+/// server's answer to `COMMIT` is a rollback, so the batch counts as committed only when
+/// all three succeeded.
+async fn attempt(
+    client: &tokio_postgres::Client,
     fence: &Fence,
     head_expected: &Option<Vec<u8>>,
     writes: &Writes,
-) -> Result<(), Failed> {
-    let transaction = client.transaction().await.map_err(Failed::before)?;
-    check_held(&transaction, fence)
-        .await
-        .map_err(Failed::refused)?;
-    if writes.head.is_some() {
-        let stored = transaction
-            .query_opt("SELECT value FROM entries WHERE key = $1", &[&keys::HEAD])
-            .await
-            .map_err(Failed::before)?
-            .map(|row| row.get::<_, Vec<u8>>(0));
-        if stored != *head_expected {
-            return Err(Failed::refused(StoreError::Fenced(
-                "the chain head in the database is not the one this voucherd last wrote: another writer has been at the ledger; this batch was not written".to_owned(),
-            )));
-        }
-    }
-    if !writes.keys.is_empty() {
-        transaction
-            .execute(
-                "INSERT INTO entries (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
-                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                &[&writes.keys, &writes.values],
-            )
-            .await
-            .map_err(Failed::before)?;
-    }
-    if !writes.deleted.is_empty() {
-        transaction
-            .execute(
-                "DELETE FROM entries WHERE key = ANY($1::bytea[])",
-                &[&writes.deleted],
-            )
-            .await
-            .map_err(Failed::before)?;
-    }
-    transaction
-        .commit()
-        .await
-        .map_err(|error| Failed::AtCommit(postgres_error(error)))
+) -> Result<Verdict, Failed> {
+    use tokio_postgres::types::Type;
+    let parameters: [(&(dyn ToSql + Sync), Type); 8] = [
+        (&fence.epoch, Type::INT8),
+        (&fence.holder, Type::TEXT),
+        (&keys::HEAD, Type::BYTEA),
+        (head_expected, Type::BYTEA),
+        (&writes.head, Type::BYTEA),
+        (&writes.keys, Type::BYTEA_ARRAY),
+        (&writes.values, Type::BYTEA_ARRAY),
+        (&writes.deleted, Type::BYTEA_ARRAY),
+    ];
+    // Biased: polled in this order, so the three are sent in this order before any answer.
+    let (begun, rows, committed) = tokio::join!(
+        biased;
+        client.batch_execute("BEGIN"),
+        client.query_typed(BATCH_SQL, &parameters),
+        client.batch_execute("COMMIT"),
+    );
+    begun.map_err(Failed::of)?;
+    let rows = rows.map_err(Failed::of)?;
+    committed.map_err(Failed::of)?;
+    let row = rows.first().ok_or_else(|| {
+        Failed::Other(StoreError::Postgres(
+            "the batch's statement answered no row".to_owned(),
+        ))
+    })?;
+    Ok(Verdict {
+        held: row.get(0),
+        extends: row.get(1),
+        already: row.get(2),
+    })
 }
 
-/// Writes a batch; once more on a new connection if the connection broke before its COMMIT.
-async fn write_batch(
+/// What a batch's verdict means: written (or written already), or refused as fenced.
+fn settle(fence: &Fence, verdict: Verdict) -> Result<(), StoreError> {
+    if !verdict.held {
+        return Err(StoreError::Fenced(format!(
+            "{NOT_THE_WRITER} (epoch {}): another voucherd took it; this batch was not written",
+            fence.epoch
+        )));
+    }
+    if !verdict.extends && !verdict.already {
+        return Err(StoreError::Fenced(
+            "the chain head in the database is not the one this voucherd last wrote: another writer has been at the ledger; this batch was not written".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a batch; once more on a new connection if its connection broke. Writing it again
+/// is safe whether or not the broken attempt committed: the batch is written only over the
+/// head it extends, and a head that is already the batch's own means it committed.
+pub(super) async fn write_batch(
     shared: &Shared,
     fence: &Fence,
     head_expected: &Option<Vec<u8>>,
     writes: &Writes,
 ) -> Result<(), StoreError> {
     let broke = {
-        let mut writer = shared.writer().await?;
-        match commit(&mut writer.client, fence, head_expected, writes).await {
-            Ok(()) => return Ok(()),
-            Err(Failed::BeforeCommit {
-                error,
-                connection_lost: true,
-            }) => error,
-            Err(failed) => return Err(failed.into_error()),
+        let writer = shared.writer().await?;
+        match attempt(&writer.client, fence, head_expected, writes).await {
+            Ok(verdict) => return settle(fence, verdict),
+            Err(Failed::ConnectionLost(error)) => error,
+            Err(Failed::Other(error)) => return Err(error),
         }
     };
-    tracing::warn!(error = %broke, "the writer's PostgreSQL connection broke before the batch committed: writing it again on a new one");
-    let mut writer = shared.writer().await?;
-    commit(&mut writer.client, fence, head_expected, writes)
-        .await
-        .map_err(Failed::into_error)
+    tracing::warn!(error = %broke, "the writer's PostgreSQL connection broke during a batch: writing it again on a new one (the head tells whether it committed)");
+    let writer = shared.writer().await?;
+    match attempt(&writer.client, fence, head_expected, writes).await {
+        Ok(verdict) => settle(fence, verdict),
+        Err(Failed::ConnectionLost(error) | Failed::Other(error)) => Err(error),
+    }
 }
 
 impl Tree for PostgresTree {
@@ -277,28 +413,16 @@ impl Tree for PostgresTree {
         }))
     }
 
+    /// Writes the batch and waits for its COMMIT (after every batch handed over before it).
     fn apply(&self, batch: TreeBatch) -> Result<(), StoreError> {
-        let Some(fence) = self.fence() else {
-            return Err(StoreError::Fenced(format!(
-                "{NOT_THE_WRITER}: it has none (released, or never taken)"
-            )));
+        let Some(outcome) = self.submit(batch, false)? else {
+            return Err(StoreError::Postgres(
+                "a batch to wait for was not kept".to_owned(),
+            ));
         };
-        if self.lost.load(Ordering::SeqCst) {
-            return Err(StoreError::Fenced(format!(
-                "{NOT_THE_WRITER} (epoch {}): a renewal found it taken",
-                fence.epoch
-            )));
-        }
-        let writes = Writes::of(batch);
-        let head_expected = lock(&self.head_written).clone();
-        let new_head = writes.head.clone();
-        self.link.run(move |shared| async move {
-            write_batch(&shared, &fence, &head_expected, &writes).await
-        })?;
-        if let Some(head) = new_head {
-            *lock(&self.head_written) = Some(head);
-        }
-        Ok(())
+        outcome
+            .recv_timeout(COMMIT_DEADLINE + std::time::Duration::from_secs(5))
+            .map_err(|_| StoreError::Postgres("the batch's COMMIT never answered".to_owned()))?
     }
 
     fn size_on_disk_bytes(&self) -> Result<u64, StoreError> {
