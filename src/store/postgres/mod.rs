@@ -12,6 +12,7 @@
 //! it, then loads the ledger and writes. Offline `verify` and `restore` take the lease too, so
 //! they never run beside a writer.
 
+mod cache;
 mod lease;
 mod link;
 mod migrations;

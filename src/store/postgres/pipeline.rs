@@ -27,6 +27,7 @@ use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::cache::Cache;
 use super::link::Shared;
 use super::tree::{PostgresTree, Writes, lock, write_batch};
 use crate::domain::command::Command;
@@ -107,6 +108,7 @@ pub(super) struct InFlight {
 pub(super) async fn commit_in_order(
     shared: Arc<Shared>,
     overlay: Arc<Mutex<Overlay>>,
+    cache: Arc<Mutex<Cache>>,
     mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>,
 ) {
     let mut failed: Option<String> = None;
@@ -126,8 +128,13 @@ pub(super) async fn commit_in_order(
             }
         };
         match &outcome {
-            Ok(()) => lock(&overlay).forget(job.ticket),
+            Ok(()) => {
+                lock(&cache).committed(&job.writes);
+                lock(&overlay).forget(job.ticket);
+            }
             Err(error) => {
+                // Whether it committed may be unknown: keep no row from now on.
+                lock(&cache).disable();
                 failed.get_or_insert_with(|| error.to_string());
             }
         }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio_postgres::types::ToSql;
 
+use super::cache::{self, Cache};
 use super::lease::{Fence, NOT_THE_WRITER};
 use super::link::{Link, RANGE_CHUNK, Shared, connection_lost, postgres_error, range_index};
 use super::pipeline::{COMMIT_DEADLINE, InFlight, Job, Overlay, commit_in_order};
@@ -39,6 +40,8 @@ pub struct PostgresTree {
     /// Committed values the writer read ahead for the batch it is deciding (`pipeline`),
     /// emptied when that batch is handed over.
     pub(super) read_ahead: Mutex<HashMap<Vec<u8>, Option<Vec<u8>>>>,
+    /// The committed rows every request reads, while this voucherd writes (`cache`).
+    cache: Arc<Mutex<Cache>>,
 }
 
 /// The committer's end of the tree.
@@ -52,7 +55,13 @@ impl PostgresTree {
     pub(super) fn new(link: Link) -> PostgresTree {
         let overlay = Arc::new(Mutex::new(Overlay::default()));
         let (jobs, queue) = tokio::sync::mpsc::unbounded_channel();
-        link.spawn(commit_in_order(link.shared.clone(), overlay.clone(), queue));
+        let kept_rows = Arc::new(Mutex::new(Cache::default()));
+        link.spawn(commit_in_order(
+            link.shared.clone(),
+            overlay.clone(),
+            kept_rows.clone(),
+            queue,
+        ));
         PostgresTree {
             link,
             fence: Mutex::new(None),
@@ -65,6 +74,7 @@ impl PostgresTree {
                 in_flight: VecDeque::new(),
             }),
             read_ahead: Mutex::new(HashMap::new()),
+            cache: kept_rows,
         }
     }
 
@@ -73,12 +83,29 @@ impl PostgresTree {
         let head = self.get(keys::HEAD)?;
         *lock(&self.head_written) = head;
         *lock(&self.fence) = Some(fence);
+        lock(&self.cache).enable();
         Ok(())
     }
 
     /// Writes nothing more (the lease is being released).
     pub(super) fn let_go(&self) -> Option<Fence> {
+        lock(&self.cache).disable();
         lock(&self.fence).take()
+    }
+
+    /// A row from the database, on the readers' connection.
+    fn read_row(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = key.to_vec();
+        self.link.read(move |connected| {
+            let key = key.clone();
+            async move {
+                let row = connected
+                    .client
+                    .query_opt(&connected.statements.get, &[&key])
+                    .await?;
+                Ok(row.map(|row| row.get(0)))
+            }
+        })
     }
 
     pub(super) fn fence(&self) -> Option<Fence> {
@@ -373,17 +400,19 @@ pub(super) async fn write_batch(
 
 impl Tree for PostgresTree {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let key = key.to_vec();
-        self.link.read(move |connected| {
-            let key = key.clone();
-            async move {
-                let row = connected
-                    .client
-                    .query_opt(&connected.statements.get, &[&key])
-                    .await?;
-                Ok(row.map(|row| row.get(0)))
+        if !cache::is_kept(key) || self.lost.load(Ordering::SeqCst) {
+            return self.read_row(key);
+        }
+        let generation = {
+            let cache = lock(&self.cache);
+            if let Some(value) = cache.lookup(key) {
+                return Ok(Some(value));
             }
-        })
+            cache.generation()
+        };
+        let value = self.read_row(key)?;
+        lock(&self.cache).fill(key, &value, generation);
+        Ok(value)
     }
 
     fn range(&self, start: Bound<Vec<u8>>, end: Bound<Vec<u8>>) -> Entries<'_> {
