@@ -166,8 +166,10 @@ fn start_engine(
         postgres::Opened::Writer(opened) => Engine::start_on(*opened, policy, engine_config),
         postgres::Opened::Standby(candidate) => {
             let reads = candidate.reader();
+            // Named from the first answer on, before the standby's first try at the lease.
+            let leader_address = candidate.leader_address.clone();
             let promotion = promotion(candidate, engine_config.clock.clone());
-            Engine::start_standby(reads, promotion, policy, engine_config)
+            Engine::start_standby(reads, promotion, policy, engine_config, leader_address)
         }
     }
     .map_err(failed)?;

@@ -259,15 +259,18 @@ impl Engine {
     /// Starts as a standby: reads are served from `store` (which refuses writes), writes are
     /// answered [`EngineError::NotLeader`], and `promotion` is tried every
     /// [`PROMOTION_INTERVAL`] until it takes the writer lease; from then on this engine writes.
+    /// `leader_address` is the active one as the lease named it at start.
     pub fn start_standby(
         store: store::SharedReadStore,
         promotion: Promotion,
         policy: Arc<Policy>,
         config: EngineConfig,
+        leader_address: Option<String>,
     ) -> Result<EngineOwner, StartError> {
         let (failed_sender, failed) = watch::channel(false);
         let queued = Arc::new(AtomicUsize::new(0));
         let writership = Writership::new(false);
+        writership.set_leader(leader_address);
         let (queue, writer) = standby::spawn(standby::Standby {
             promotion,
             config: config.clone(),
