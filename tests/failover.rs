@@ -479,6 +479,23 @@ async fn a_paused_writer_cannot_commit_after_its_lease_is_taken() {
     let token = world.server.bureau_token.clone();
     let provider_token =
         create_token(&mut world.bureau, pb::Role::Provider, COMPUTE_PROVIDER).await;
+    // A token the old writer has answered (and so keeps in memory), revoked by the new one.
+    let doomed = world
+        .bureau
+        .create_token(pb::CreateTokenRequest {
+            role: pb::Role::Provider as i32,
+            provider_credit_code: COMPUTE_PROVIDER.to_owned(),
+            description: "revoked while the writer was paused".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("token created")
+        .into_inner();
+    let mut doomed_on_old = world.server.client(&doomed.token).await;
+    doomed_on_old
+        .list_redemptions(pb::ListRedemptionsRequest::default())
+        .await
+        .expect("the token works before the pause");
     let standby = voucherd_on(&url).await;
 
     let paused = nix::unistd::Pid::from_raw(i32::try_from(world.server.pid()).expect("a pid fits"));
@@ -491,8 +508,24 @@ async fn a_paused_writer_cannot_commit_after_its_lease_is_taken() {
         .await
         .expect("the new writer accepts a claim")
         .into_inner();
+    standby
+        .client(&token)
+        .await
+        .revoke_token(pb::RevokeTokenRequest {
+            token_id: doomed.token_id.clone(),
+        })
+        .await
+        .expect("the new writer revokes a token");
 
     nix::sys::signal::kill(paused, nix::sys::signal::Signal::SIGCONT).expect("SIGCONT");
+    // The old writer, running again, must not answer from what it kept before the pause.
+    let revoked_read = doomed_on_old
+        .list_redemptions(pb::ListRedemptionsRequest::default())
+        .await;
+    assert!(
+        revoked_read.is_err(),
+        "the resumed writer answered a token revoked during its pause: {revoked_read:?}"
+    );
     // On the connection opened before the pause: the claim reaches the old writer.
     let on_old = world
         .compute_provider

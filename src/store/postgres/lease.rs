@@ -6,11 +6,13 @@
 //! writer's next commit fails whatever its clock says. A taker's `UPDATE` waits for any batch
 //! holding the row to end, so a batch either commits before the takeover or not at all.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use super::cache::Cache;
 use super::link::{Link, Shared, postgres_error};
+use super::tree::lock;
 use crate::store::StoreError;
 
 /// How long a lease lasts unless renewed.
@@ -113,12 +115,18 @@ pub(super) fn take(link: &Link, holder: &str, address: Option<&str>) -> Result<F
 /// Renews the lease every [`RENEW_INTERVAL`] until `lost` is set or the task is aborted. A
 /// renewal that finds the lease taken sets `lost` (the next batch then fails at once; the
 /// database refuses it anyway); one that fails (a broken connection) is tried again.
-pub(super) async fn renew_until_lost(shared: Arc<Shared>, fence: Fence, lost: Arc<AtomicBool>) {
+pub(super) async fn renew_until_lost(
+    shared: Arc<Shared>,
+    fence: Fence,
+    lost: Arc<AtomicBool>,
+    cache: Arc<Mutex<Cache>>,
+) {
     let lease_ms = LEASE_DURATION.as_millis() as i64;
     let mut timer = tokio::time::interval(RENEW_INTERVAL);
     timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !lost.load(Ordering::SeqCst) {
         timer.tick().await;
+        let sent = Instant::now();
         let renewed = match shared.lease().await {
             Ok(connected) => connected
                 .client
@@ -132,13 +140,14 @@ pub(super) async fn renew_until_lost(shared: Arc<Shared>, fence: Fence, lost: Ar
             Err(error) => Err(error),
         };
         match renewed {
-            Ok(1) => {}
+            Ok(1) => lock(&cache).lease_renewed(sent),
             Ok(_) => {
                 tracing::error!(
                     epoch = fence.epoch,
                     "another voucherd took the writer lease: this one writes nothing more"
                 );
                 lost.store(true, Ordering::SeqCst);
+                lock(&cache).disable();
             }
             Err(error) => {
                 tracing::warn!(%error, "could not renew the writer lease: trying again");

@@ -38,6 +38,8 @@ pub(super) const RANGE_CHUNK: i64 = 256;
 /// One connection.
 pub(super) struct Connected {
     pub client: Client,
+    /// The writer's batch statement, prepared on the connection's first batch (`tree`).
+    pub batch_statement: Option<Statement>,
 }
 
 /// The readers' connection and the statements prepared on it (once the schema exists).
@@ -49,6 +51,8 @@ pub(super) struct Reading {
 /// The statements the readers use all the time, prepared once per connection.
 pub(super) struct Statements {
     pub get: Statement,
+    /// Many keys at once (`$1`, an array): what the writer reads ahead for a batch.
+    pub get_many: Statement,
     /// Indexed by [`range_index`]: every pair of start and end bound kinds.
     pub ranges: Vec<Statement>,
     pub last_below: Statement,
@@ -114,13 +118,16 @@ impl Connected {
             ))
             .await
             .map_err(postgres_error)?;
-        Ok(Connected { client })
+        Ok(Connected {
+            client,
+            batch_statement: None,
+        })
     }
 }
 
 impl Reading {
     async fn open(config: &Config) -> Result<Reading, StoreError> {
-        let Connected { client } = Connected::open(config).await?;
+        let Connected { client, .. } = Connected::open(config).await?;
         let statements = Statements::prepare(&client).await.map_err(postgres_error)?;
         Ok(Reading { client, statements })
     }
@@ -135,6 +142,12 @@ impl Statements {
         Ok(Statements {
             get: client
                 .prepare("SELECT value FROM entries WHERE key = $1")
+                .await?,
+            get_many: client
+                .prepare_typed(
+                    "SELECT key, value FROM entries WHERE key = ANY ($1)",
+                    &[tokio_postgres::types::Type::BYTEA_ARRAY],
+                )
                 .await?,
             ranges,
             last_below: client

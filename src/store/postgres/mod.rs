@@ -22,6 +22,7 @@ mod tree;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 pub use lease::{HeldBy, LEASE_DURATION, RENEW_INTERVAL};
 
@@ -77,8 +78,9 @@ impl WriterLease {
     /// Tries once to take the lease: `Err` naming the holder while another holds a live one.
     fn try_take(&self) -> Result<Result<(), lease::HeldBy>, StoreError> {
         let address = lock(&self.address);
+        let sent = Instant::now();
         match lease::try_take(&self.tree.link, &self.holder, address.as_deref())? {
-            Ok(fence) => self.begin(fence).map(Ok),
+            Ok(fence) => self.begin(fence, sent).map(Ok),
             Err(held) => Ok(Err(held)),
         }
     }
@@ -86,19 +88,23 @@ impl WriterLease {
     /// Takes the lease, waiting out one lease period if another holds it (offline commands).
     fn take(&self) -> Result<(), StoreError> {
         let address = lock(&self.address);
+        // Before the first try: no later than the request that took it.
+        let sent = Instant::now();
         let fence = lease::take(&self.tree.link, &self.holder, address.as_deref())?;
-        self.begin(fence)
+        self.begin(fence, sent)
     }
 
-    /// Writes under `fence` from now on (extending the chain head as stored now, after the
-    /// take: the old writer can commit nothing more) and starts renewing it.
-    fn begin(&self, fence: lease::Fence) -> Result<(), StoreError> {
+    /// Writes under `fence` (taken by a request sent at `sent`) from now on, extending the
+    /// chain head as stored now, after the take: the old writer can commit nothing more; and
+    /// starts renewing it.
+    fn begin(&self, fence: lease::Fence, sent: Instant) -> Result<(), StoreError> {
         tracing::info!(database = %self.tree.link.described, epoch = fence.epoch, holder = %self.holder, "took the writer lease");
-        self.tree.hold(fence.clone())?;
+        self.tree.hold(fence.clone(), sent)?;
         let renewal = self.tree.link.spawn(lease::renew_until_lost(
             self.tree.link.shared.clone(),
             fence,
             self.tree.lost.clone(),
+            self.tree.cache.clone(),
         ));
         *lock(&self.renewal) = Some(renewal);
         Ok(())

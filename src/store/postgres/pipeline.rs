@@ -283,10 +283,7 @@ impl PostgresTree {
             async move {
                 let rows = connected
                     .client
-                    .query_typed(
-                        "SELECT key, value FROM entries WHERE key = ANY ($1::bytea[])",
-                        &[(&asked, tokio_postgres::types::Type::BYTEA_ARRAY)],
-                    )
+                    .query(&connected.statements.get_many, &[&asked])
                     .await?;
                 Ok(rows
                     .iter()
