@@ -2,7 +2,8 @@
 //! PostgreSQL started by the test (see `common/postgres.rs`). It keeps what it acknowledged
 //! across restarts, moves to and from sled through a backup with the same head hash, lets
 //! only one voucherd write (a second is a standby until the writer stops), and a writer whose
-//! lease was taken commits nothing more. Failover itself is tested in `failover.rs`.
+//! lease was taken commits nothing more; over TLS it checks the database's certificate.
+//! Failover itself is tested in `failover.rs`.
 //!
 //! Needs PostgreSQL's `initdb` (Debian's `postgresql`; `.ci/run` installs it). Without it each
 //! test says so and passes, except on CI (`CI` set), where it fails instead.
@@ -13,6 +14,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use common::postgres::TestPostgres;
+use common::tls::Certificates;
 use common::*;
 use tonic::Code;
 use voucher_ledger::proto::voucher::v1 as pb;
@@ -398,5 +400,61 @@ async fn a_voucherd_killed_outright_starts_again_once_its_lease_lapses() {
         yuan(&after.redeemed),
         "600.00",
         "every acknowledged claim is there"
+    );
+}
+
+#[tokio::test]
+async fn over_tls_voucherd_checks_the_database_certificate_and_sends_nothing_in_the_clear() {
+    let Some(postgres) = TestPostgres::start() else {
+        return;
+    };
+    let certificates = Certificates::new();
+    let (certificate, key) = certificates.server();
+    postgres.enable_tls(certificate, key);
+    let files = tempfile::tempdir().expect("temporary directory");
+    let ca = files.path().join("database-ca.pem");
+    std::fs::write(&ca, &certificates.ca_pem).expect("write");
+    let tls_url = |ca: &Path| {
+        format!(
+            "{}?sslmode=verify-full&sslrootcert={}",
+            postgres.url("postgres"),
+            ca.display()
+        )
+    };
+
+    let impostor_ca = files.path().join("another-ca.pem");
+    std::fs::write(&impostor_ca, &Certificates::new().ca_pem).expect("write");
+    let refused = voucherd(&["verify", "--store", &tls_url(&impostor_ca)]);
+    assert!(
+        !refused.status.success() && text(&refused).contains("certificate"),
+        "a database whose certificate another CA signed is refused: {}",
+        text(&refused)
+    );
+    let opportunistic = format!("{}?sslmode=prefer", postgres.url("postgres"));
+    let refused = voucherd(&["verify", "--store", &opportunistic]);
+    assert!(
+        !refused.status.success() && text(&refused).contains("sslmode=prefer"),
+        "a mode that may fall back to the clear is refused: {}",
+        text(&refused)
+    );
+
+    let url = tls_url(&ca);
+    let mut world = World::new_in(DataDir::new(), TODAY, &["--store", &url]).await;
+    let voucher = issue(&mut world.bureau, "tls", pb::Program::Compute, None).await;
+    redeem_each(&mut world.compute_provider, &voucher, 1..=2, "1000").await;
+    let after = get_voucher(&mut world.bureau, &voucher.voucher_id).await;
+    assert_eq!(yuan(&after.redeemed), "1000.00");
+    let connections = postgres.psql(
+        "postgres",
+        "SELECT count(*) FILTER (WHERE s.ssl) || ' of ' || count(*) FROM pg_stat_ssl s \
+         JOIN pg_stat_activity a USING (pid) WHERE a.application_name = 'voucherd'",
+    );
+    let (encrypted, all) = connections
+        .trim()
+        .split_once(" of ")
+        .expect("counts of voucherd's connections");
+    assert!(
+        all != "0" && encrypted == all,
+        "every connection of voucherd's is TLS: {encrypted} of {all}"
     );
 }

@@ -173,6 +173,38 @@ impl TestPostgres {
         );
     }
 
+    /// Turns TLS on with this certificate and key (PEM), for 127.0.0.1 and localhost: the
+    /// server then takes TLS and plain connections alike.
+    pub fn enable_tls(&self, certificate_pem: &str, key_pem: &str) {
+        let data = self.data();
+        for (name, text) in [("server.crt", certificate_pem), ("server.key", key_pem)] {
+            let path = data.join(name);
+            std::fs::write(&path, text).expect("write");
+            // PostgreSQL refuses a key others can read; the cluster's owner must read both.
+            std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .expect("chmod");
+            if !self.run_as.is_empty() {
+                let status = Command::new("chown")
+                    .arg("nobody:")
+                    .arg(&path)
+                    .status()
+                    .expect("chown runs");
+                assert!(status.success(), "chown nobody {path:?}");
+            }
+        }
+        self.psql("postgres", "ALTER SYSTEM SET ssl = on");
+        self.psql("postgres", "SELECT pg_reload_conf()");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while self.psql("postgres", "SHOW ssl").trim() != "on" {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "TLS did not come on: {}",
+                self.log()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// The URL voucherd takes for the database `database` (`postgres` exists from the start).
     pub fn url(&self, database: &str) -> String {
         format!("postgres://{USER}@127.0.0.1:{}/{database}", self.port)

@@ -64,6 +64,11 @@ impl Certificates {
         (certificate.pem(), key.serialize_pem(), fingerprint)
     }
 
+    /// The server's certificate and key, as PEM (for a database's TLS).
+    pub fn server(&self) -> (&str, &str) {
+        (&self.server_pem, &self.server_key)
+    }
+
     pub fn write(&self, directory: &Path) -> [String; 3] {
         let write = |name: &str, text: &str| {
             let path = directory.join(name);

@@ -5,7 +5,8 @@
 //! threads (the writer); `Runtime::block_on` inside another runtime panics, so every call is a
 //! task spawned on this runtime whose answer comes back on a std channel. Three connections:
 //! the readers' (shared, pipelined, reconnected when it breaks), the writer's (one batch at a
-//! time, in a transaction) and the lease's (renewed on a timer, never queued behind reads).
+//! time, in a transaction) and the lease's (renewed on a timer, never queued behind reads);
+//! each in the clear or over verified TLS, as the store URL says (`tls`).
 
 use std::future::Future;
 use std::ops::Bound;
@@ -15,6 +16,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 use tokio_postgres::{Client, Config, NoTls, Statement};
 
+use super::tls::{self, Security};
 use crate::store::StoreError;
 
 /// How long connecting may take.
@@ -99,15 +101,36 @@ fn range_sql() -> Vec<String> {
     all
 }
 
+/// Connects, in the clear or over verified TLS, and runs the connection on this runtime.
+async fn connect(config: &Config, security: &Security) -> Result<Client, StoreError> {
+    match security {
+        Security::Plain => {
+            let (client, connection) = config.connect(NoTls).await.map_err(postgres_error)?;
+            run_connection(connection);
+            Ok(client)
+        }
+        Security::Verified(tls) => {
+            let (client, connection) = config.connect(tls.clone()).await.map_err(postgres_error)?;
+            run_connection(connection);
+            Ok(client)
+        }
+    }
+}
+
+fn run_connection(
+    connection: impl Future<Output = Result<(), tokio_postgres::Error>> + Send + 'static,
+) {
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::warn!(%error, "a PostgreSQL connection ended");
+        }
+    });
+}
+
 impl Connected {
     /// Connects and sets the session's bounds and durability.
-    async fn open(config: &Config) -> Result<Connected, StoreError> {
-        let (client, connection) = config.connect(NoTls).await.map_err(postgres_error)?;
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::warn!(%error, "a PostgreSQL connection ended");
-            }
-        });
+    async fn open(config: &Config, security: &Security) -> Result<Connected, StoreError> {
+        let client = connect(config, security).await?;
         // synchronous_commit on: a commit returns once its WAL is flushed (and, with
         // synchronous standbys configured, replicated): nothing is acknowledged before.
         client
@@ -126,8 +149,8 @@ impl Connected {
 }
 
 impl Reading {
-    async fn open(config: &Config) -> Result<Reading, StoreError> {
-        let Connected { client, .. } = Connected::open(config).await?;
+    async fn open(config: &Config, security: &Security) -> Result<Reading, StoreError> {
+        let Connected { client, .. } = Connected::open(config, security).await?;
         let statements = Statements::prepare(&client).await.map_err(postgres_error)?;
         Ok(Reading { client, statements })
     }
@@ -175,6 +198,7 @@ type ReadingSlot = Mutex<Option<Arc<Reading>>>;
 /// What the runtime's tasks share.
 pub(super) struct Shared {
     config: Config,
+    security: Security,
     readers: ReadingSlot,
     /// Not shared like the others: a transaction needs its client to itself.
     writer: Mutex<Option<Connected>>,
@@ -193,7 +217,7 @@ impl Shared {
         {
             return Ok(connected.clone());
         }
-        let connected = Arc::new(Connected::open(&self.config).await?);
+        let connected = Arc::new(Connected::open(&self.config, &self.security).await?);
         *held = Some(connected.clone());
         Ok(connected)
     }
@@ -207,7 +231,7 @@ impl Shared {
         {
             return Ok(reading.clone());
         }
-        let reading = Arc::new(Reading::open(&self.config).await?);
+        let reading = Arc::new(Reading::open(&self.config, &self.security).await?);
         *held = Some(reading.clone());
         Ok(reading)
     }
@@ -221,7 +245,7 @@ impl Shared {
             .as_ref()
             .is_none_or(|connected| connected.client.is_closed())
         {
-            *held = Some(Connected::open(&self.config).await?);
+            *held = Some(Connected::open(&self.config, &self.security).await?);
         }
         tokio::sync::MutexGuard::try_map(held, Option::as_mut)
             .map_err(|_| StoreError::Postgres("the writer's connection is missing".to_owned()))
@@ -246,6 +270,7 @@ pub(super) struct Link {
 impl Link {
     /// Parses `url` and starts the runtime's thread; connects on first use.
     pub fn start(url: &str) -> Result<Link, StoreError> {
+        let (url, security) = tls::split(url)?;
         let mut config: Config = url.parse().map_err(|error: tokio_postgres::Error| {
             StoreError::Postgres(format!(
                 "the store address is not a PostgreSQL URL: {error}"
@@ -280,6 +305,7 @@ impl Link {
         })??;
         let shared = Arc::new(Shared {
             config,
+            security,
             readers: Mutex::new(None),
             writer: Mutex::new(None),
             lease: Mutex::new(None),
@@ -382,6 +408,15 @@ pub(super) fn postgres_error(error: tokio_postgres::Error) -> StoreError {
             database.message(),
             database.code().code()
         )),
-        None => StoreError::Postgres(error.to_string()),
+        None => {
+            // The cause says what went wrong ("invalid peer certificate: UnknownIssuer").
+            let mut message = error.to_string();
+            let mut cause = std::error::Error::source(&error);
+            while let Some(inner) = cause {
+                message.push_str(&format!(": {inner}"));
+                cause = inner.source();
+            }
+            StoreError::Postgres(message)
+        }
     }
 }

@@ -17,6 +17,7 @@ mod lease;
 mod link;
 mod migrations;
 mod pipeline;
+mod tls;
 mod tree;
 
 use std::path::{Path, PathBuf};
@@ -39,10 +40,15 @@ pub fn is_postgres_url(store: &str) -> bool {
 
 /// `user@host:port/database` of a store address, without any password: for messages.
 pub fn describe(url: &str) -> String {
-    url.parse::<tokio_postgres::Config>().map_or_else(
-        |_| "a PostgreSQL database".to_owned(),
-        |config| link::describe(&config),
-    )
+    tls::url_for_client(url)
+        .and_then(|url| {
+            url.parse::<tokio_postgres::Config>()
+                .map_err(link::postgres_error)
+        })
+        .map_or_else(
+            |_| "a PostgreSQL database".to_owned(),
+            |config| link::describe(&config),
+        )
 }
 
 /// This process's hold on the writer lease, taken at start or later by a standby: renewed
