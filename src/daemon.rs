@@ -249,6 +249,10 @@ async fn serve_until_signal(
         tracing::warn!(
             "standby: serving reads; writes are refused naming the active voucherd until this one takes over"
         );
+        tokio::spawn(bootstrap_once_promoted(
+            engine.clone(),
+            config.data_dir.clone(),
+        ));
     }
     // One count of failed authentications per address for the gRPC server and the console.
     let attempts = std::sync::Arc::new(crate::attempts::FailedAttempts::new());
@@ -431,6 +435,19 @@ async fn write_bootstrap_token_if_needed(
         .map_err(|error| DaemonError::BootstrapToken(error.to_string()))?;
     tracing::warn!(path = %path.display(), "first start: wrote a bureau token; keep it safe, it can do everything");
     Ok(())
+}
+
+/// Once this standby writes, the bureau token a first start writes, if the ledger has none:
+/// the voucherd that initialised the database may have died before recording its own (it
+/// writes the file first), and a ledger without a token is one nobody can sign in to.
+async fn bootstrap_once_promoted(engine: Engine, data_dir: PathBuf) {
+    let mut check = tokio::time::interval(std::time::Duration::from_millis(250));
+    while !engine.is_writer() {
+        check.tick().await;
+    }
+    if let Err(error) = write_bootstrap_token_if_needed(&engine, &data_dir).await {
+        tracing::error!(%error, "took over a ledger without a bureau token and could not write one");
+    }
 }
 
 fn write_private_file(path: &Path, contents: &str) -> std::io::Result<()> {

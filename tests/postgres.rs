@@ -458,3 +458,62 @@ async fn over_tls_voucherd_checks_the_database_certificate_and_sends_nothing_in_
         "every connection of voucherd's is TLS: {encrypted} of {all}"
     );
 }
+
+#[tokio::test]
+async fn a_standby_taking_over_a_ledger_without_a_bureau_token_writes_one() {
+    let Some(postgres) = TestPostgres::start() else {
+        return;
+    };
+    let url = postgres.url("postgres");
+    // The first voucherd initialises the database but dies before recording its bureau token
+    // (here: its data directory cannot take the file, which is written first).
+    let first = DataDir::new();
+    std::fs::create_dir_all(first.path().join("bureau.token")).expect("directory");
+    let data = first.path();
+    let died = voucherd(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+        data.to_str().expect("utf-8"),
+        "--today",
+        TODAY,
+        "--store",
+        &url,
+    ]);
+    assert!(!died.status.success(), "{}", text(&died));
+    let tokens = "SELECT count(*) FROM entries WHERE substring(key from 1 for 3) = 'tk/'::bytea";
+    assert_eq!(
+        postgres.psql("postgres", tokens).trim(),
+        "0",
+        "no token recorded"
+    );
+    // Another voucherd held the lease meanwhile, so the next one starts as a standby.
+    postgres.psql(
+        "postgres",
+        "UPDATE writer_lease SET epoch = epoch + 1, holder = 'voucherd elsewhere', \
+         address = '192.0.2.1:50051', expires_at = now() + interval '2 seconds'",
+    );
+    let standby = TestServer::start_in(DataDir::new(), TODAY, &["--store", &url]).await;
+    assert!(standby.bureau_token.is_empty(), "a standby writes no token");
+
+    let written = standby.data().path().join("bureau.token");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !written.is_file() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the standby took over and wrote no bureau token: {}",
+            standby.log()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let token = std::fs::read_to_string(&written).expect("token file");
+    let mut bureau = standby.client(token.trim()).await;
+    assert_eq!(
+        postgres.psql("postgres", tokens).trim(),
+        "1",
+        "exactly one token"
+    );
+    let auditor = create_token(&mut bureau, pb::Role::Auditor, "").await;
+    assert!(!auditor.is_empty(), "the written token acts as the bureau");
+    assert_eq!(postgres.psql("postgres", tokens).trim(), "2");
+}
