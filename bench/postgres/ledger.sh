@@ -20,6 +20,8 @@ usage: bench/postgres/ledger.sh [options]
   --enterprises 1000  enterprises the load is spread over
   --runs "LIST"       runs as workload:distribution:concurrency (default: the sled row's loads)
   --tmp DIR           parent of the cluster's temp directory (a real disk, not tmpfs)
+  --statements        after each run, print the statements voucherd sent and their server
+                      time (pg_stat_statements): where a redemption's database time goes
   --smoke             one redeem uniform run of 10 s at 16 clients over 50 enterprises with the
                       debug build, failing on any error (what .ci/run does)
 EOF
@@ -35,6 +37,7 @@ ENTERPRISES=1000
 RUNS="redeem:uniform:1 redeem:uniform:16 redeem:uniform:64 redeem:hot:16 redeem:hot:64 mixed:uniform:64"
 TMP_PARENT="${TMPDIR:-/tmp}"
 SMOKE=0
+STATEMENTS=0
 RUN_USER=pgbench
 DB_USER=bench
 
@@ -47,6 +50,7 @@ while [ $# -gt 0 ]; do
         --runs) RUNS="$2"; shift 2 ;;
         --tmp) TMP_PARENT="$2"; shift 2 ;;
         --smoke) SMOKE=1; shift ;;
+        --statements) STATEMENTS=1; shift ;;
         -h|--help) usage; exit 0 ;;
         *) echo "ledger.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -110,6 +114,7 @@ log "initdb in $PGDATA_DIR ($(fstype "$WORK") filesystem), port $PORT, $("$PG_BI
 "${AS[@]}" "$PG_BIN/initdb" -D "$PGDATA_DIR" -U "$DB_USER" --auth=trust -E UTF8 --locale=C.UTF-8 \
     --no-instructions >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; exit 1; }
 pg_bench_settings "$PORT" "$WORK" >>"$PGDATA_DIR/postgresql.conf"
+[ "$STATEMENTS" = 0 ] || echo "shared_preload_libraries = 'pg_stat_statements'" >>"$PGDATA_DIR/postgresql.conf"
 "${AS[@]}" "$PG_BIN/pg_ctl" -D "$PGDATA_DIR" -l "$WORK/server.log" -w -t 60 start >/dev/null \
     || { tail -30 "$WORK/server.log" >&2; exit 1; }
 SERVER_STARTED=1
@@ -122,6 +127,8 @@ for run in $RUNS; do
     database="ledger_$number"
     # A fresh database per run, as the sled rows get a fresh data directory per run.
     "${PSQL[@]}" -c "CREATE DATABASE $database" -c "CHECKPOINT" >/dev/null
+    [ "$STATEMENTS" = 0 ] || "${PSQL[@]}" -d "$database" -c "CREATE EXTENSION pg_stat_statements" \
+        -c "SELECT pg_stat_statements_reset()" >/dev/null
     log "run $number: $workload $distribution concurrency $concurrency, ${DURATION_S} s, database $database"
     set +e
     "$BIN/voucher-bench" --store "postgres://$DB_USER@127.0.0.1:$PORT/$database" \
@@ -139,5 +146,9 @@ for run in $RUNS; do
 r = json.loads(sys.argv[1])
 print("[ledger-on-postgres] %s %s x%d: %.0f ok/s, p50 %.2f ms, p99 %.2f ms, errors %d" % (r["workload"], r["distribution"], r["concurrency"], r["throughput_per_s"], r["p50_ms"], r["p99_ms"], r["errors"]))' "$line" >&2
     [ -z "$JSON_OUT" ] || echo "$line" >>"$JSON_OUT"
+    [ "$STATEMENTS" = 0 ] || "${PSQL[@]}" -d "$database" -c "SELECT calls, \
+        round(total_exec_time::numeric, 1) AS server_ms, \
+        left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS statement \
+        FROM pg_stat_statements ORDER BY calls DESC LIMIT 12" >&2
     "${PSQL[@]}" -c "DROP DATABASE $database" >/dev/null
 done
