@@ -8,7 +8,7 @@ use common::*;
 use tonic::Code;
 use voucher_ledger::proto::voucher::v1 as pb;
 
-const DEFAULT_POLICY_TOML: &str = include_str!("../src/domain/default_policy.toml");
+use voucher_ledger::domain::policy::DEFAULT_POLICY_TOML;
 
 /// A token of `role` (scoped to `programs` for the bureau): its id and a client holding it.
 async fn token(

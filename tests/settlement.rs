@@ -24,15 +24,6 @@ fn policy_with_budget_and_evidence() -> String {
     )
 }
 
-async fn world_with_policy(policy: &str) -> World {
-    let data = DataDir::new();
-    std::fs::create_dir_all(data.path()).expect("data dir");
-    let file = data.path().join("policy.toml");
-    std::fs::write(&file, policy).expect("policy");
-    let file = file.to_str().expect("utf-8").to_owned();
-    World::new_in(data, "2027-07-05", &["--policy", &file]).await
-}
-
 fn approve(id: &str) -> pb::ApproveRedemptionRequest {
     pb::ApproveRedemptionRequest {
         redemption_id: id.to_owned(),
@@ -403,7 +394,7 @@ async fn a_clawback_is_netted_in_the_next_statement_which_may_be_negative() {
 
 #[tokio::test]
 async fn a_program_budget_stops_issuing_when_it_is_spoken_for() {
-    let mut world = world_with_policy(&policy_with_budget_and_evidence()).await;
+    let mut world = World::with_policy(&policy_with_budget_and_evidence(), "2027-07-05", &[]).await;
     register_enterprise(&mut world.bureau, OTHER_ENTERPRISE, "第二家企业").await;
     let third = synthetic_code(3);
     register_enterprise(&mut world.bureau, &third, "第三家企业").await;
@@ -491,7 +482,7 @@ async fn a_program_budget_stops_issuing_when_it_is_spoken_for() {
 
 #[tokio::test]
 async fn related_parties_and_missing_evidence_are_refused() {
-    let mut world = world_with_policy(&policy_with_budget_and_evidence()).await;
+    let mut world = World::with_policy(&policy_with_budget_and_evidence(), "2027-07-05", &[]).await;
     let compute = issue(&mut world.bureau, "c", pb::Program::Compute, Some("1000")).await;
     let record = pb::RecordRelatedPartiesRequest {
         provider_credit_code: COMPUTE_PROVIDER.into(),

@@ -546,6 +546,19 @@ impl World {
         World::new_in(DataDir::new(), today, &[]).await
     }
 
+    /// The same world under the rules in `policy` (written to its data directory and given
+    /// as `--policy`), with extra flags for voucherd.
+    pub async fn with_policy(policy: &str, today: &str, extra_arguments: &[&str]) -> World {
+        let data = DataDir::new();
+        std::fs::create_dir_all(data.path()).expect("data dir");
+        let file = data.path().join("policy.toml");
+        std::fs::write(&file, policy).expect("policy");
+        let file = file.to_str().expect("utf-8").to_owned();
+        let mut arguments = extra_arguments.to_vec();
+        arguments.extend(["--policy", &file]);
+        World::new_in(data, today, &arguments).await
+    }
+
     /// The same world on `data`, with extra flags for voucherd (e.g. `--policy FILE`).
     pub async fn new_in(data: DataDir, today: &str, extra_arguments: &[&str]) -> World {
         let server = TestServer::start_in(data, today, extra_arguments).await;
@@ -797,4 +810,13 @@ pub fn copy_directory(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).expect("copy");
         }
     }
+}
+
+/// The default rules, with the enterprise's confirmation required for compute claims.
+pub fn confirmation_policy() -> String {
+    voucher_ledger::domain::policy::DEFAULT_POLICY_TOML.replacen(
+        "provider_kind = \"compute provider (算力服务商)\"",
+        "provider_kind = \"compute provider (算力服务商)\"\nenterprise_confirmation = \"required\"",
+        1,
+    )
 }

@@ -152,7 +152,7 @@ async fn a_contract_is_applied_for_once_while_its_application_lives() {
 
 #[tokio::test]
 async fn with_confirmation_required_approval_waits_and_a_dispute_releases_the_cap() {
-    let mut world = world_with_policy(&confirmation_policy()).await;
+    let mut world = World::with_policy(&confirmation_policy(), "2027-06-15", &[]).await;
     let voucher = issue(&mut world.bureau, "v", pb::Program::Compute, Some("1000")).await;
     let mut claims = Vec::new();
     for serial in 1..=3 {

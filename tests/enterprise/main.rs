@@ -13,27 +13,8 @@ use common::*;
 use tonic::Code;
 use voucher_ledger::proto::voucher::v1 as pb;
 
-const DEFAULT_POLICY_TOML: &str = include_str!("../../src/domain/default_policy.toml");
 /// A second compute provider, with no relation to the enterprise.
 const STRANGER: &str = "91320681MA1X8K2G6N";
-
-/// The default rules, with the enterprise's confirmation required for compute claims.
-fn confirmation_policy() -> String {
-    DEFAULT_POLICY_TOML.replacen(
-        "provider_kind = \"compute provider (算力服务商)\"",
-        "provider_kind = \"compute provider (算力服务商)\"\nenterprise_confirmation = \"required\"",
-        1,
-    )
-}
-
-async fn world_with_policy(policy: &str) -> World {
-    let data = DataDir::new();
-    std::fs::create_dir_all(data.path()).expect("data dir");
-    let file = data.path().join("policy.toml");
-    std::fs::write(&file, policy).expect("policy");
-    let file = file.to_str().expect("utf-8").to_owned();
-    World::new_in(data, "2027-06-15", &["--policy", &file]).await
-}
 
 fn application(request_id: &str, contract: &str, amount: &str) -> pb::ApplyForVoucherRequest {
     pb::ApplyForVoucherRequest {

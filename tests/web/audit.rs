@@ -6,7 +6,7 @@
 
 use super::*;
 
-const DEFAULT_POLICY_TOML: &str = include_str!("../../src/domain/default_policy.toml");
+use voucher_ledger::domain::policy::DEFAULT_POLICY_TOML;
 
 /// A token of `role` made over gRPC: its id and its secret.
 async fn token_of(bureau: &mut Client, role: pb::Role) -> (String, String) {

@@ -3,28 +3,13 @@
 //! claims made in its name through the buttons, and the counts on both navigations follow.
 
 use super::*;
-use voucher_ledger::domain::policy::DEFAULT_POLICY_TOML;
 
 /// A second enterprise, with a voucher and a claim of its own.
 const NEIGHBOUR_NAME: &str = "北京邻里科技有限公司";
 
-/// The default rules with the enterprise's confirmation required for compute claims.
-pub(super) fn confirmation_policy() -> String {
-    DEFAULT_POLICY_TOML.replacen(
-        "provider_kind = \"compute provider (算力服务商)\"",
-        "provider_kind = \"compute provider (算力服务商)\"\nenterprise_confirmation = \"required\"",
-        1,
-    )
-}
-
 /// A world with the console, under `policy`.
 pub(super) async fn world_with_policy(policy: &str) -> World {
-    let data = DataDir::new();
-    std::fs::create_dir_all(data.path()).expect("data dir");
-    let file = data.path().join("policy.toml");
-    std::fs::write(&file, policy).expect("policy");
-    let file = file.to_str().expect("utf-8").to_owned();
-    World::new_in(data, TODAY, &["--web-port", "0", "--policy", &file]).await
+    World::with_policy(policy, TODAY, &["--web-port", "0"]).await
 }
 
 /// A browser signed in with `enterprise`'s own token; it lands on its own page.

@@ -3,8 +3,7 @@
 //! bound; a claim returned for correction; and a public notice published, read and downloaded.
 
 use super::enterprise::{
-    application_request, confirmation_policy, enterprise_browser, enterprise_client, nav_count,
-    world_with_policy,
+    application_request, enterprise_browser, enterprise_client, nav_count, world_with_policy,
 };
 use super::*;
 

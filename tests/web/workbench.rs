@@ -4,7 +4,7 @@
 //! marked after each decision; claims waiting for their enterprise offered no approval; an
 //! auditor reads without forms and may not post them. Each decision checked over gRPC.
 
-use super::enterprise::{confirmation_policy, nav_count, world_with_policy};
+use super::enterprise::{nav_count, world_with_policy};
 use super::*;
 
 /// A bureau token of its own, so that a step can be traced to the signed-in clerk: its id and
