@@ -31,7 +31,7 @@ use super::tree::{Tree, TreeBatch};
 use super::{ChainHead, Journal, OpenedStore, ReadStore, Store, StoreError, keys};
 use crate::domain::policy::Policy;
 use link::Link;
-use tree::PostgresTree;
+use tree::{PostgresTree, lock};
 
 /// Whether `store` (the `store` configuration key) names a PostgreSQL database.
 pub fn is_postgres_url(store: &str) -> bool {
@@ -62,13 +62,6 @@ pub struct WriterLease {
     /// take, so an address announced meanwhile is never lost.
     address: Mutex<Option<String>>,
     renewal: Mutex<Option<tokio::task::JoinHandle<()>>>,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // Each value is replaced whole under the lock: a panic cannot leave it half written.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl WriterLease {
