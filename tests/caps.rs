@@ -475,3 +475,61 @@ async fn two_hundred_clients_share_the_last_thousand_yuan_and_never_pass_it() {
         199_900_000 + accepted_fen
     );
 }
+
+#[tokio::test]
+async fn a_paid_invoice_claimed_again_by_many_at_once_is_paid_once() {
+    let mut world = World::new("2027-06-15").await;
+    let voucher = issue(&mut world.bureau, "paid-once", pb::Program::Compute, None).await;
+    let paid = world
+        .compute_provider
+        .redeem(redeem_request(
+            &voucher,
+            &invoice(7),
+            "2027-06-01",
+            "100.00",
+        ))
+        .await
+        .expect("the first claim")
+        .into_inner();
+
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let token = create_token(&mut world.bureau, pb::Role::Provider, COMPUTE_PROVIDER).await;
+        clients.push(world.server.client(&token).await);
+    }
+    // Retries (the same payload) and other claims of the same number (another amount), all at
+    // once, so that the writer decides many of them in one batch.
+    let mut tasks = tokio::task::JoinSet::new();
+    for serial in 0..48u64 {
+        let mut client = clients[serial as usize % clients.len()].clone();
+        let amount = if serial % 3 == 0 {
+            "100.00".to_owned()
+        } else {
+            format!("{}.00", 100 + serial)
+        };
+        let request = redeem_request(&voucher, &invoice(7), "2027-06-01", &amount);
+        tasks.spawn(async move { (amount, client.redeem(request).await) });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        let (amount, answer) = joined.expect("task");
+        if amount == "100.00" {
+            let retried = answer
+                .expect("a retry answers the first claim")
+                .into_inner();
+            assert_eq!(retried, paid);
+        } else {
+            let status = answer.expect_err("the invoice is paid");
+            assert_eq!(
+                (status.code(), reason(&status).as_str()),
+                (Code::AlreadyExists, "INVOICE_ALREADY_REDEEMED"),
+                "{status:?}"
+            );
+        }
+    }
+    let balance = balance(&mut world.bureau, ENTERPRISE, pb::Program::Compute, "").await;
+    assert_eq!(
+        balance.redeemed.map(|money| (money.units, money.nanos)),
+        Some((50, 0)),
+        "only the first claim's subsidy"
+    );
+}

@@ -22,7 +22,7 @@
 //! looked at first (a key in it is not read ahead: its committed value is about to change).
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -266,12 +266,15 @@ impl PostgresTree {
     /// Keys in flight are left out (the overlay answers them); a failed read is only logged:
     /// each key is then read when recalled.
     pub(super) fn read_ahead(&self, wanted: Vec<Vec<u8>>) {
+        // Each key once: a batch often recalls one invoice twice (a claim and its retry, or two
+        // providers' claims of one number), and every key asked gets its one answer below.
         let wanted: Vec<Vec<u8>> = {
             let overlay = lock(&self.overlay);
-            wanted
+            let distinct: BTreeSet<Vec<u8>> = wanted
                 .into_iter()
                 .filter(|key| overlay.get(key).is_none())
-                .collect()
+                .collect();
+            distinct.into_iter().collect()
         };
         lock(&self.read_ahead).clear();
         if wanted.is_empty() {
@@ -292,18 +295,24 @@ impl PostgresTree {
             }
         });
         match found {
-            Ok(mut found) => {
-                let mut read_ahead = lock(&self.read_ahead);
-                for key in wanted {
-                    let value = found.remove(&key);
-                    read_ahead.insert(key, value);
-                }
-            }
+            Ok(found) => lock(&self.read_ahead).extend(answers(wanted, found)),
             Err(error) => {
                 tracing::warn!(%error, "could not read ahead for a batch: reading each key when recalled")
             }
         }
     }
+}
+
+/// Every key asked with its committed value, `None` where the database had no row. A key
+/// asked twice gets the same answer twice: its row is not used up by the first.
+fn answers(
+    wanted: Vec<Vec<u8>>,
+    found: BTreeMap<Vec<u8>, Vec<u8>>,
+) -> impl Iterator<Item = (Vec<u8>, Option<Vec<u8>>)> {
+    wanted.into_iter().map(move |key| {
+        let value = found.get(&key).cloned();
+        (key, value)
+    })
 }
 
 /// The journal of a ledger in PostgreSQL: the store's own, reading ahead what a batch's
@@ -343,5 +352,29 @@ impl EventJournal for PostgresJournal {
             })
             .collect();
         self.tree.read_ahead(wanted);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A batch that recalled a paid invoice twice once read it as paid and then as never
+    /// claimed (the second ask found the row used up): the invoice was paid twice.
+    #[test]
+    fn a_key_read_ahead_twice_keeps_its_row_both_times() {
+        let paid = b"invoice/5".to_vec();
+        let unclaimed = b"invoice/6".to_vec();
+        let found = BTreeMap::from([(paid.clone(), b"R1".to_vec())]);
+        let wanted = vec![paid.clone(), unclaimed.clone(), paid.clone()];
+        let answered: Vec<_> = answers(wanted, found).collect();
+        assert_eq!(
+            answered,
+            vec![
+                (paid.clone(), Some(b"R1".to_vec())),
+                (unclaimed, None),
+                (paid, Some(b"R1".to_vec())),
+            ]
+        );
     }
 }
