@@ -368,6 +368,30 @@ fn the_store_is_configured_like_every_other_key_and_checked() {
     let bad = check("/var/lib/voucher");
     assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
     assert!(text(&bad).contains("key `store`"), "{}", text(&bad));
+    // What starting on it would refuse, refused by the check already, naming what is wrong.
+    let refused = [
+        (format!("{url}?sslmode=prefer"), "sslmode=prefer"),
+        (format!("{url}?sslmode=verify-full"), "sslrootcert"),
+        (
+            format!("{url}?sslmode=verify-full&sslrootcert=/nonexistent/ca.pem"),
+            "/nonexistent/ca.pem",
+        ),
+        (format!("{url}?connect_timeout=soon"), "connect_timeout"),
+    ];
+    for (address, named) in refused {
+        let checked = check(&address);
+        assert_eq!(
+            checked.status.code(),
+            Some(2),
+            "{address}: {}",
+            text(&checked)
+        );
+        assert!(
+            text(&checked).contains("key `store`") && text(&checked).contains(named),
+            "{address}: {}",
+            text(&checked)
+        );
+    }
 }
 
 #[tokio::test]

@@ -51,6 +51,12 @@ pub fn describe(url: &str) -> String {
         )
 }
 
+/// Checks a store address as starting on it would, without connecting: its `sslmode` and
+/// `sslrootcert` (the CA file read and parsed), and the rest as a PostgreSQL URL.
+pub fn check_address(url: &str) -> Result<(), StoreError> {
+    link::parse_address(url).map(drop)
+}
+
 /// This process's hold on the writer lease, taken at start or later by a standby: renewed
 /// every [`RENEW_INTERVAL`] from when it is taken until released (or dropped). While it is
 /// held, no other voucherd writes to the database.
