@@ -52,6 +52,8 @@ impl Cache {
     /// empty.
     pub(super) fn enable(&mut self, sent: Instant) {
         self.entries.clear();
+        // A read begun before (another writer may have written since) is not kept.
+        self.generation += 1;
         self.lease_sure_until = Some(sure_until(sent));
     }
 
@@ -65,6 +67,7 @@ impl Cache {
     /// Keeps nothing more (the lease was released or lost).
     pub(super) fn disable(&mut self) {
         self.entries.clear();
+        self.generation += 1;
         self.lease_sure_until = None;
     }
 
@@ -162,6 +165,20 @@ mod tests {
 
         cache.disable();
         assert_eq!(cache.lookup(&key), None, "lost or released: nothing kept");
+    }
+
+    /// A read slow enough to span losing the lease and taking it again read a row another
+    /// writer may have changed meanwhile.
+    #[test]
+    fn a_read_begun_before_the_lease_was_lost_and_taken_again_is_not_kept() {
+        let (key, value) = token_row();
+        let mut cache = Cache::default();
+        cache.enable(Instant::now());
+        let before = cache.generation();
+        cache.disable();
+        cache.enable(Instant::now());
+        cache.fill(&key, &value, before);
+        assert_eq!(cache.lookup(&key), None);
     }
 
     #[test]

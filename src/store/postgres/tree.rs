@@ -1,6 +1,6 @@
 //! The store's ordered key-value [`Tree`] as the table `entries (key bytea, value bytea)`.
 //!
-//! Reads are single statements on one of the readers' connections; a range reads lazily, 256
+//! Reads are single statements on the readers' connection; a range reads lazily, 256
 //! entries at a time after the last key read. A batch is one transaction on the writer's
 //! connection, sent in one round trip: `BEGIN`, one statement that checks and locks the writer
 //! lease, checks the chain head the batch extends and only then writes every upsert and
@@ -97,7 +97,7 @@ impl PostgresTree {
         lock(&self.fence).take()
     }
 
-    /// A row from the database, on one of the readers' connections.
+    /// A row from the database, on the readers' connection.
     fn read_row(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let key = key.to_vec();
         self.link.read(move |connected| {
