@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::dates::{DateRange, parse_date};
 use super::error::LedgerError;
-use super::model::EvidenceKind;
+use super::model::{EvidenceKind, Role};
 use super::money::{Money, Rate, Rounding, parse_plain_decimal};
 
 /// The default rules: 启政办规〔2026〕1号, measures (五) and (七).
@@ -130,6 +130,16 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Whether `role` may record a payment: the finance bureau, and the bureau unless duties
+    /// are separated.
+    pub fn records_payments(&self, role: Role) -> bool {
+        match role {
+            Role::Finance => true,
+            Role::Bureau => !self.separation_of_duties,
+            Role::Provider | Role::Auditor | Role::Enterprise => false,
+        }
+    }
+
     /// The compiled-in default.
     pub fn default_qidong() -> Policy {
         Policy::from_toml(DEFAULT_POLICY_TOML).expect("the compiled-in policy is valid")

@@ -161,14 +161,15 @@ async fn the_bureaus_payment_is_refused(world: &World, settlement_id: &str) {
     assert!(statement.contains("id=\"record-settlement-payment\""));
     assert!(statement.contains("待拨付") && statement.contains("settlement_created"));
     let csrf = bureau.csrf().await;
+    // Refused at the first submit, without asking to confirm a payment it cannot make.
+    let mut unconfirmed = payment_form(&csrf, settlement_id).to_vec();
+    unconfirmed.retain(|(name, _)| *name != "confirmed");
     let (status, _, refused) = bureau
-        .post(
-            "/actions/record-settlement-payment",
-            &payment_form(&csrf, settlement_id),
-        )
+        .post("/actions/record-settlement-payment", &unconfirmed)
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
     assert!(refused.contains("PERMISSION_DENIED"), "{refused}");
+    assert!(!refused.contains("确认登记拨付"), "{refused}");
     assert!(
         refused.contains("待拨付"),
         "the statement's page again: {refused}"

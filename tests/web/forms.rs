@@ -286,11 +286,27 @@ async fn the_bureau_reviews_and_settles_through_the_forms() {
             ("confirmed", "yes"),
         ]
     };
+    // Tomorrow is refused at the first submit, not after a confirmation.
+    let mut tomorrow = pay("2026-11-21").to_vec();
+    tomorrow.retain(|(name, _)| *name != "confirmed");
     let (status, _, page) = browser
-        .post("/actions/record-settlement-payment", &pay("2026-11-21"))
+        .post("/actions/record-settlement-payment", &tomorrow)
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "tomorrow: {page}");
     assert!(page.contains("PAYMENT_DATE_OUT_OF_RANGE"), "{page}");
+    assert!(
+        !page.contains("确认登记拨付"),
+        "no confirmation first: {page}"
+    );
+    // Today asks to confirm first, and records nothing yet.
+    let mut today = pay(TODAY).to_vec();
+    today.retain(|(name, _)| *name != "confirmed");
+    let (status, _, page) = browser
+        .post("/actions/record-settlement-payment", &today)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("确认登记拨付"), "{page}");
+    assert!(!page.contains("结算单已拨付"), "{page}");
     let (status, _, page) = browser
         .post("/actions/record-settlement-payment", &pay(TODAY))
         .await;

@@ -168,7 +168,9 @@ impl Ledger {
     fn check_separation(&self, command: &Command, caller: &Caller) -> Result<(), LedgerError> {
         let token = caller.cause.token_id();
         match command {
-            Command::RecordSettlementPayment { .. } if caller.actor != Actor::Finance => {
+            Command::RecordSettlementPayment { .. }
+                if !self.policy.records_payments(caller.actor.role()) =>
+            {
                 Err(LedgerError::permission_denied(
                     "with separation of duties, only the finance bureau records a payment",
                 ))

@@ -185,7 +185,7 @@ impl Ledger {
             ));
         }
         let made_on = settlement.made_on;
-        if paid_on < made_on || paid_on > clock.today {
+        if !settlement.may_be_paid_on(paid_on, clock.today) {
             return Err(LedgerError::refused(
                 ReasonCode::PaymentDateOutOfRange,
                 format!(

@@ -620,6 +620,12 @@ impl Settlement {
     pub fn net(&self) -> rust_decimal::Decimal {
         self.gross.as_decimal() - self.clawed_back.as_decimal()
     }
+
+    /// Whether a payment may be dated `paid_on` when recorded on `today`: not before the
+    /// statement was made, not in the future.
+    pub fn may_be_paid_on(&self, paid_on: NaiveDate, today: NaiveDate) -> bool {
+        self.made_on <= paid_on && paid_on <= today
+    }
 }
 
 /// A provider and an enterprise the bureau found related (关联方): no redemption between them.

@@ -633,7 +633,9 @@ pub fn prepare_payment(
         return Ok(None);
     };
     let (statement, _, provider_name) = reader.settlement(settlement_id, Actor::Bureau)?;
-    if statement.payment.is_some() {
+    // What the ledger would refuse is sent to it at once: the clerk reads the refusal instead
+    // of confirming first.
+    if statement.payment.is_some() || !statement.may_be_paid_on(*paid_on, reader.today()) {
         return Ok(None);
     }
     let consequences = payment(

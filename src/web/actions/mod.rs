@@ -357,7 +357,8 @@ pub struct PaymentForm {
 }
 
 /// The bureau's and finance's form (finance's only one); with separation of duties the ledger
-/// refuses the bureau's, and the answer shows the refusal.
+/// refuses the bureau's, and the answer shows the refusal at the first submit. A payment the
+/// ledger would refuse for its date is likewise sent without asking to confirm it.
 pub async fn record_settlement_payment(
     State(console): State<Console>,
     viewer: Viewer,
@@ -378,7 +379,14 @@ pub async fn record_settlement_payment(
         ("paid_on", &form.paid_on),
     ];
     let language = viewer.language;
-    if !confirm::is_confirmed(&form.confirmed)
+    // The bureau's payment under separated duties is refused at once, not after confirming.
+    let may_pay = console
+        .engine
+        .reader()
+        .policy()
+        .records_payments(viewer.session.role);
+    if may_pay
+        && !confirm::is_confirmed(&form.confirmed)
         && let Ok(parsed) = &command
     {
         let mut fields = carried(&values);
