@@ -80,6 +80,15 @@ pub fn load_policy(path: Option<&Path>) -> Result<Policy, DaemonError> {
     }
 }
 
+/// Checks the `store` key as starting on it would, connecting to nothing (`--check-config`):
+/// a PostgreSQL address's `sslmode`, its `sslrootcert` file and its options.
+pub fn check_store(config: &Config) -> Result<(), crate::store::StoreError> {
+    match config.store.as_deref() {
+        Some(url) => postgres::check_address(url),
+        None => Ok(()),
+    }
+}
+
 /// Runs the server until a shutdown signal; returns once everything is durable.
 pub async fn run(config: Config) -> Result<(), DaemonError> {
     let policy = Arc::new(load_policy(config.policy.as_deref())?);

@@ -205,9 +205,7 @@ fn main() -> ExitCode {
         for (old, new) in &config.renamed_keys_used {
             eprintln!("voucherd: `{old}` is now called `{new}`; the old name still works");
         }
-        if let Some(store) = config.store.as_deref()
-            && let Err(error) = voucher_ledger::store::postgres::check_address(store)
-        {
+        if let Err(error) = daemon::check_store(&config) {
             eprintln!("voucherd: key `store`: {error}");
             return ExitCode::from(2);
         }
