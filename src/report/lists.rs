@@ -3,17 +3,24 @@
 //!
 //! Every cell says what it is: codes, ids and names are text (a spreadsheet never turns a
 //! credit code or invoice number into a number), amounts are numbers with `#,##0.00`, counts
-//! are numbers. Nothing here is a formula.
+//! are numbers, days are date cells shown `yyyy-mm-dd` (a clerk sorts and filters by them).
+//! Nothing here is a formula.
 
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
+/// How every day in our workbooks is shown: the ledger's own `YYYY-MM-DD`.
+pub const DAY_FORMAT: &str = "yyyy-mm-dd";
+
 /// A cell of a list.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
-    /// A code, id, name, date or word: a text cell, as it is.
+    /// A code, id, name or word: a text cell, as it is.
     Text(String),
+    /// A day: a date cell.
+    Date(NaiveDate),
     /// Yuan, exact to the fen: a number with two decimals shown.
     Amount(Decimal),
     Count(u64),
@@ -37,6 +44,7 @@ pub fn list_xlsx_bytes(list: &ListSheet) -> Result<Vec<u8>, XlsxError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");
+    let day = Format::new().set_num_format(DAY_FORMAT);
     let sheet = workbook.add_worksheet().set_name(&list.name)?;
     for (column, header) in (0u16..).zip(&list.headers) {
         sheet.write_string_with_format(0, column, header, &bold)?;
@@ -46,6 +54,7 @@ pub fn list_xlsx_bytes(list: &ListSheet) -> Result<Vec<u8>, XlsxError> {
         for (column, value) in (0u16..).zip(values) {
             match value {
                 Value::Text(text) => sheet.write_string(row, column, text)?,
+                Value::Date(date) => sheet.write_date_with_format(row, column, date, &day)?,
                 Value::Amount(amount) => sheet.write_number_with_format(
                     row,
                     column,
@@ -92,6 +101,11 @@ mod tests {
                     Value::Count(3),
                 ],
                 vec![Value::Text("=1+1".into()), Value::Empty, Value::Count(0)],
+                vec![
+                    Value::Date(NaiveDate::from_ymd_opt(2026, 11, 30).expect("a day")),
+                    Value::Empty,
+                    Value::Empty,
+                ],
             ],
             cut: cut.map(str::to_owned),
         }
@@ -107,15 +121,22 @@ mod tests {
         assert_eq!(sheet.get_value((1, 1)), Some(&Data::Float(1234567.89)));
         assert_eq!(sheet.get_value((1, 2)), Some(&Data::Float(3.0)));
         assert_eq!(sheet.get_value((2, 0)), Some(&Data::String("=1+1".into())));
-        assert_eq!(sheet.height(), 3, "no row saying it was cut");
+        let Some(Data::DateTime(day)) = sheet.get_value((3, 0)) else {
+            panic!("a date cell: {:?}", sheet.get_value((3, 0)));
+        };
+        assert_eq!(
+            day.as_datetime().map(|moment| moment.date()),
+            NaiveDate::from_ymd_opt(2026, 11, 30)
+        );
+        assert_eq!(sheet.height(), 4, "no row saying it was cut");
     }
 
     #[test]
     fn a_cut_list_says_so_in_its_last_row() {
         let sheet = read(&sample(Some("仅导出前 10,000 行")));
-        assert_eq!(sheet.height(), 4);
+        assert_eq!(sheet.height(), 5);
         assert_eq!(
-            sheet.get_value((3, 0)),
+            sheet.get_value((4, 0)),
             Some(&Data::String("仅导出前 10,000 行".into()))
         );
     }

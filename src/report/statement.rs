@@ -4,16 +4,19 @@
 //! code), then the clawbacks.
 //!
 //! In XLSX the counts and amounts are numbers, the amounts with the format `#,##0.00`, so
-//! finance sums and checks them as they are; codes, ids and references are text. In CSV the
+//! finance sums and checks them as they are; days are date cells shown `yyyy-mm-dd`; codes,
+//! ids and references are text. In CSV the
 //! cells follow the module's rules: codes with a trailing tab, free text against formulas.
 
 use std::io::Write;
 use std::path::Path;
 
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
+use super::lists::DAY_FORMAT;
 use super::{csv_writer, number, spreadsheet_code, spreadsheet_text};
 use crate::domain::model::{Redemption, Settlement};
 use crate::domain::money::Total;
@@ -97,8 +100,10 @@ pub struct StatementLine {
 /// A value of the header block, and so how each format writes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Field {
-    /// Written by this program (an id, a date, a word): as it is.
+    /// Written by this program (an id, a word): as it is.
     Plain(String),
+    /// A day, `YYYY-MM-DD`: as it is in CSV, a date cell in XLSX.
+    Day(String),
     /// Free text from outside: against formulas in CSV.
     Text(String),
     /// A credit code: kept text in CSV.
@@ -112,7 +117,7 @@ enum Field {
 impl Field {
     fn csv(&self) -> String {
         match self {
-            Field::Plain(value) => value.clone(),
+            Field::Plain(value) | Field::Day(value) => value.clone(),
             Field::Text(value) => spreadsheet_text(value),
             Field::Code(value) => spreadsheet_code(value),
             Field::Reference(value) => spreadsheet_code(&spreadsheet_text(value)),
@@ -134,7 +139,7 @@ impl Statement {
     fn header_rows(&self) -> Vec<(&'static str, Field)> {
         let (paid_on, reference) = match &self.payment {
             Some(payment) => (
-                Field::Plain(payment.paid_on.clone()),
+                Field::Day(payment.paid_on.clone()),
                 Field::Reference(payment.bank_reference.clone()),
             ),
             None => (
@@ -158,7 +163,7 @@ impl Statement {
             ("项目 Program", Field::Text(self.program.clone())),
             (
                 "发票截止日期 Invoices up to",
-                Field::Plain(self.up_to_date.clone()),
+                Field::Day(self.up_to_date.clone()),
             ),
             ("笔数 Lines", Field::Count(self.lines.len())),
             ("核销金额 Gross", Field::Amount(self.gross.as_decimal())),
@@ -232,6 +237,7 @@ fn statement_workbook(statement: &Statement) -> Result<Workbook, XlsxError> {
     let mut workbook = Workbook::new();
     let bold = Format::new().set_bold();
     let money = Format::new().set_num_format("#,##0.00");
+    let day = Format::new().set_num_format(DAY_FORMAT);
     let sheet = workbook.add_worksheet().set_name("结算单 Statement")?;
     let header_rows = statement.header_rows();
     for (row, (label, value)) in (0u32..).zip(&header_rows) {
@@ -244,6 +250,7 @@ fn statement_workbook(statement: &Statement) -> Result<Workbook, XlsxError> {
                 amount.to_f64().unwrap_or(f64::NAN),
                 &money,
             )?,
+            Field::Day(text) => write_day(sheet, (row, 1), text, &day)?,
             Field::Plain(text) | Field::Text(text) | Field::Code(text) | Field::Reference(text) => {
                 sheet.write_string(row, 1, text)?
             }
@@ -259,7 +266,7 @@ fn statement_workbook(statement: &Statement) -> Result<Workbook, XlsxError> {
         sheet.write_string(row, 1, &line.enterprise_credit_code)?;
         sheet.write_string(row, 2, &line.enterprise_name)?;
         sheet.write_string(row, 3, &line.invoice_number)?;
-        sheet.write_string(row, 4, &line.invoice_date)?;
+        write_day(sheet, (row, 4), &line.invoice_date, &day)?;
         sheet.write_number_with_format(row, 5, number(line.invoice_amount), &money)?;
         sheet.write_number_with_format(row, SUBSIDY_COLUMN, number(line.subsidy), &money)?;
     }
@@ -269,6 +276,20 @@ fn statement_workbook(statement: &Statement) -> Result<Workbook, XlsxError> {
         sheet.write_number_with_format(row, SUBSIDY_COLUMN, -number(*amount), &money)?;
     }
     Ok(workbook)
+}
+
+/// A day as a date cell; text as it is should it not be `YYYY-MM-DD` (a statement read from
+/// gRPC carries its days as text).
+fn write_day<'a>(
+    sheet: &'a mut rust_xlsxwriter::Worksheet,
+    (row, column): (u32, u16),
+    text: &str,
+    day: &Format,
+) -> Result<&'a mut rust_xlsxwriter::Worksheet, XlsxError> {
+    match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        Ok(date) => sheet.write_date_with_format(row, column, date, day),
+        Err(_) => sheet.write_string(row, column, text),
+    }
 }
 
 #[cfg(test)]

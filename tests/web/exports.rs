@@ -57,6 +57,24 @@ fn assert_money_format(styles: &StyleRange, at: (u32, u32)) {
     assert_eq!(format.as_deref(), Some("#,##0.00"), "the format at {at:?}");
 }
 
+/// The day of a date cell shown `yyyy-mm-dd`, as the ledger writes days; `None` for any other
+/// cell (text that looks like a date is not one: a spreadsheet cannot sort or filter it).
+fn day_at(sheet: &Range<Data>, styles: &StyleRange, at: (u32, u32)) -> Option<String> {
+    let format = styles
+        .get(at)
+        .and_then(|style| style.number_format.as_ref())
+        .map(|format| format.format_code.clone());
+    assert_eq!(
+        format.as_deref(),
+        Some("yyyy-mm-dd"),
+        "the format at {at:?}"
+    );
+    match sheet.get_value(at) {
+        Some(Data::DateTime(day)) => day.as_datetime().map(|moment| moment.date().to_string()),
+        _ => None,
+    }
+}
+
 /// The text of a text cell; `None` for any other cell (a number is not text).
 fn text_at(sheet: &Range<Data>, at: (u32, u32)) -> Option<&str> {
     match sheet.get_value(at) {
@@ -124,7 +142,7 @@ async fn the_statement_xlsx_has_numeric_totals_the_payment_and_enterprise_names(
         assert_money_format(&styles, (row, 1));
     }
     assert_eq!(text_at(&sheet, (9, 0)), Some("拨付日期 Paid on"));
-    assert_eq!(text_at(&sheet, (9, 1)), Some(TODAY));
+    assert_eq!(day_at(&sheet, &styles, (9, 1)).as_deref(), Some(TODAY));
     assert_eq!(
         text_at(&sheet, (10, 1)),
         Some(BANK_REFERENCE),
@@ -137,6 +155,10 @@ async fn the_statement_xlsx_has_numeric_totals_the_payment_and_enterprise_names(
             "the code is text"
         );
         assert_eq!(text_at(&sheet, (row, 2)), Some("启东智算科技有限公司"));
+        assert!(
+            day_at(&sheet, &styles, (row, 4)).is_some(),
+            "the invoice's day, a date cell"
+        );
         assert_yuan(sheet.get_value((row, 6)), subsidy);
         assert_money_format(&styles, (row, 6));
     }
@@ -156,7 +178,7 @@ async fn the_statement_xlsx_has_numeric_totals_the_payment_and_enterprise_names(
     assert_eq!(text_at(&list, (1, 1)), Some(COMPUTE_PROVIDER));
     assert_yuan(list.get_value((1, 9)), "6500.01");
     assert_money_format(&styles, (1, 9));
-    assert_eq!(text_at(&list, (1, 10)), Some(TODAY));
+    assert_eq!(day_at(&list, &styles, (1, 10)).as_deref(), Some(TODAY));
     assert_eq!(text_at(&list, (1, 11)), Some(BANK_REFERENCE));
     let mut workbook = xlsx_of(&browser, "/downloads/settlements?program=leasing").await;
     let (list, _) = sheet_of(&mut workbook, "结算单 Statements");
@@ -261,6 +283,11 @@ async fn a_filtered_list_exports_exactly_its_rows() {
         assert_eq!(
             text_at(&sheet, (row, 6)),
             Some(claim.invoice_number.as_str())
+        );
+        assert_eq!(
+            day_at(&sheet, &styles, (row, 7)).as_deref(),
+            Some(claim.invoice_date.as_str()),
+            "the invoice's day, a date cell"
         );
         assert_yuan(sheet.get_value((row, 9)), &yuan(&claim.subsidy));
         assert_money_format(&styles, (row, 9));
