@@ -15,6 +15,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Deserialize;
 
 use super::i18n::Language;
+use super::pages::names::Names;
 use super::pages::query::{bad_field, day_of_year, optional_program, parse_year};
 use super::{Console, PageError, Viewer};
 use crate::domain::input::InputError;
@@ -118,7 +119,7 @@ pub async fn statement(
     let (settlement, lines, provider_name) = reader
         .settlement(&id, crate::domain::model::Actor::Bureau)
         .map_err(engine_error)?;
-    let lines = with_enterprise_names(reader, lines).map_err(engine_error)?;
+    let lines = Names::with_enterprise_names(reader, lines).map_err(engine_error)?;
     let rules = reader
         .policy()
         .program(settlement.program)
@@ -131,29 +132,6 @@ pub async fn statement(
     );
     let bytes = encode_statement(&document, format).ok_or_else(|| internal(language))?;
     Ok(attachment(bytes, &format!("{id}"), format))
-}
-
-/// Each of a statement's lines with its enterprise's name, each name read once (a statement
-/// has at most 2,000 lines).
-pub(super) fn with_enterprise_names(
-    reader: &Reader,
-    lines: Vec<crate::domain::model::Redemption>,
-) -> Result<Vec<(crate::domain::model::Redemption, String)>, EngineError> {
-    let mut names = std::collections::BTreeMap::new();
-    let mut named = Vec::with_capacity(lines.len());
-    for line in lines {
-        let code = line.enterprise_credit_code;
-        let name = match names.get(&code) {
-            Some(name) => String::clone(name),
-            None => {
-                let name = reader.enterprise(&code)?.name.to_string();
-                names.insert(code, name.clone());
-                name
-            }
-        };
-        named.push((line, name));
-    }
-    Ok(named)
 }
 
 /// The link exporting a filtered list as XLSX, set beside the list's filters: `href` is the

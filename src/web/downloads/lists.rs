@@ -7,8 +7,6 @@
 //! reads of the ledger (a narrow filter over many records scans without finding). A list cut
 //! by either says so in its last row, so no clerk takes part of a list for the whole.
 
-use std::collections::BTreeMap;
-
 use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::Datelike;
@@ -24,6 +22,7 @@ use crate::report::lists::{ListSheet, Value, list_xlsx_bytes};
 use crate::web::i18n::Language;
 use crate::web::layout::StatusWord;
 use crate::web::pages::enterprises::{Asked, EnterprisesQuery, NEAR_CAP_SCAN_MAX, balances_of};
+use crate::web::pages::names::Names;
 use crate::web::pages::query::{day_of_year, optional, optional_program};
 use crate::web::pages::{RedemptionsQuery, redemption_filter_of};
 use crate::web::{Console, PageError, Viewer};
@@ -131,33 +130,6 @@ fn program_words(policy: &Policy, program: ProgramCode) -> String {
         .unwrap_or_else(|_| program.to_string())
 }
 
-/// Enterprises' and providers' names by credit code, each read once.
-#[derive(Default)]
-struct Names {
-    enterprises: BTreeMap<CreditCode, String>,
-    providers: BTreeMap<CreditCode, String>,
-}
-
-impl Names {
-    fn enterprise(&mut self, reader: &Reader, code: CreditCode) -> Result<String, EngineError> {
-        if let Some(name) = self.enterprises.get(&code) {
-            return Ok(name.clone());
-        }
-        let name = reader.enterprise(&code)?.name.to_string();
-        self.enterprises.insert(code, name.clone());
-        Ok(name)
-    }
-
-    fn provider(&mut self, reader: &Reader, code: CreditCode) -> Result<String, EngineError> {
-        if let Some(name) = self.providers.get(&code) {
-            return Ok(name.clone());
-        }
-        let name = reader.provider(&code)?.name.to_string();
-        self.providers.insert(code, name.clone());
-        Ok(name)
-    }
-}
-
 /// `/downloads/redemptions?<the query of /redemptions>`: every claim the filter shows.
 pub async fn redemptions(
     State(console): State<Console>,
@@ -198,11 +170,12 @@ fn redemption_sheet(
         let page = reader.list_redemptions(filter, Actor::Bureau, after, rows)?;
         Ok((page.items, page.next_after))
     })?;
-    let mut names = Names::default();
-    let mut rows = Vec::with_capacity(collected.items.len());
-    for claim in &collected.items {
-        rows.push(redemption_row(reader, &mut names, claim, language)?);
-    }
+    let names = Names::of_claims(reader, &collected.items)?;
+    let rows = collected
+        .items
+        .iter()
+        .map(|claim| redemption_row(reader.policy(), &names, claim, language))
+        .collect();
     Ok(ListSheet {
         name: "核销 Redemptions".to_owned(),
         headers: REDEMPTION_HEADERS.map(str::to_owned).to_vec(),
@@ -212,19 +185,19 @@ fn redemption_sheet(
 }
 
 fn redemption_row(
-    reader: &Reader,
-    names: &mut Names,
+    policy: &Policy,
+    names: &Names,
     claim: &Redemption,
     language: Language,
-) -> Result<Vec<Value>, EngineError> {
+) -> Vec<Value> {
     let text = |value: String| Value::Text(value);
-    Ok(vec![
+    vec![
         text(claim.redemption_id.to_string()),
-        text(program_words(reader.policy(), claim.program)),
+        text(program_words(policy, claim.program)),
         text(claim.enterprise_credit_code.to_string()),
-        text(names.enterprise(reader, claim.enterprise_credit_code)?),
+        text(names.enterprise(&claim.enterprise_credit_code).to_owned()),
         text(claim.provider_credit_code.to_string()),
-        text(names.provider(reader, claim.provider_credit_code)?),
+        text(names.provider(&claim.provider_credit_code).to_owned()),
         text(claim.invoice.number.to_string()),
         Value::Date(claim.invoice.date),
         Value::Amount(claim.invoice.amount.as_decimal()),
@@ -233,7 +206,7 @@ fn redemption_row(
         claim
             .settlement_id
             .map_or(Value::Empty, |id| text(id.to_string())),
-    ])
+    ]
 }
 
 /// `/downloads/enterprises?<the query of /enterprises>`: the search's enterprises, or those

@@ -55,6 +55,22 @@ impl Names {
         )
     }
 
+    /// Each of `claims` (a statement's lines) with its enterprise's name, for its documents.
+    pub fn with_enterprise_names(
+        reader: &Reader,
+        claims: Vec<Redemption>,
+    ) -> Result<Vec<(Redemption, String)>, EngineError> {
+        let codes = claims.iter().map(|claim| claim.enterprise_credit_code);
+        let names = Names::read(reader, codes, [])?;
+        Ok(claims
+            .into_iter()
+            .map(|claim| {
+                let name = names.enterprise(&claim.enterprise_credit_code).to_owned();
+                (claim, name)
+            })
+            .collect())
+    }
+
     /// The enterprise's name; empty when it was not read or is not registered.
     pub fn enterprise(&self, code: &CreditCode) -> &str {
         self.enterprises.get(code).map_or("", String::as_str)

@@ -55,7 +55,7 @@ pub async fn print_statement(
         .settlement(&settlement_id, Actor::Bureau)
         .map_err(refused(language))?;
     let lines =
-        crate::web::downloads::with_enterprise_names(reader, lines).map_err(refused(language))?;
+        super::names::Names::with_enterprise_names(reader, lines).map_err(refused(language))?;
     let program = super::providers::program_of(reader.policy(), language, settlement.program);
     let voucher = Voucher {
         settlement,
