@@ -65,13 +65,6 @@ struct Recount {
 }
 
 impl Ledger {
-    /// Every violation of: `redeemed ≤ committed ≤ cap` per cap account, `0 ≤ redeemed ≤ face
-    /// value` per voucher, one redemption per invoice, and every stored total equal to the sum
-    /// of what it counts. Empty when the ledger is sound.
-    ///
-    /// A ledger without its history (see `history`) is recounted from what it holds: each cap
-    /// account from its vouchers, each program's totals from its accounts, vouchers and
-    /// providers' totals, each statement from its clawbacks.
     /// An invoice is indexed to its newest claim; every earlier one was returned for
     /// correction, and the claim after it names it.
     fn check_invoice_claim(&self, redemption: &Redemption, report: &mut impl FnMut(String)) {
@@ -94,6 +87,13 @@ impl Ledger {
         }
     }
 
+    /// Every violation of: `redeemed ≤ committed ≤ cap` per cap account, `0 ≤ redeemed ≤ face
+    /// value` per voucher, one redemption per invoice, and every stored total equal to the sum
+    /// of what it counts. Empty when the ledger is sound.
+    ///
+    /// A ledger without its history (see `history`) is recounted from what it holds: each cap
+    /// account from its vouchers, each program's totals from its accounts, vouchers and
+    /// providers' totals, each statement from its clawbacks.
     pub fn check_invariants(&self) -> Vec<InvariantViolation> {
         if !self.history_complete {
             return self.check_resident_invariants();
