@@ -359,6 +359,110 @@ impl EventJournal for PostgresJournal {
 mod tests {
     use super::*;
 
+    fn key(text: &str) -> Vec<u8> {
+        text.as_bytes().to_vec()
+    }
+
+    /// What the writer reads over a range: `committed` as the database holds it, `pending` as
+    /// its batches in flight write it (`None`: removed).
+    fn merged(
+        committed: &[(&str, &str)],
+        pending: &[(&str, Option<&str>)],
+    ) -> Vec<(String, String)> {
+        let committed: Vec<Result<Entry, StoreError>> = committed
+            .iter()
+            .map(|(k, v)| Ok((key(k), key(v))))
+            .collect();
+        let pending: Vec<PendingEntry> =
+            pending.iter().map(|(k, v)| (key(k), v.map(key))).collect();
+        let entries: Entries<'_> = Box::new(committed.into_iter());
+        Merged {
+            committed: entries.peekable(),
+            pending: pending.into_iter().peekable(),
+        }
+        .map(|entry| {
+            let (k, v) = entry.expect("no read failed");
+            (
+                String::from_utf8(k).expect("utf-8"),
+                String::from_utf8(v).expect("utf-8"),
+            )
+        })
+        .collect()
+    }
+
+    /// A batch in flight replaces, removes and adds entries among the committed ones: the
+    /// writer sees exactly the state after it, in key order, each key once.
+    #[test]
+    fn the_writer_reads_its_batches_in_flight_over_the_committed_entries() {
+        let seen = merged(
+            &[("a", "1"), ("b", "1"), ("c", "1"), ("e", "1")],
+            &[
+                ("b", Some("2")),
+                ("c", None),
+                ("d", Some("2")),
+                ("f", Some("2")),
+            ],
+        );
+        let expected = [("a", "1"), ("b", "2"), ("d", "2"), ("e", "1"), ("f", "2")];
+        assert_eq!(
+            seen,
+            expected
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn removals_of_keys_never_committed_and_empty_sides_are_nothing() {
+        assert_eq!(merged(&[], &[("a", None), ("b", None)]), Vec::new());
+        assert_eq!(merged(&[("a", "1")], &[("a", None)]), Vec::new());
+        assert_eq!(
+            merged(&[], &[("a", Some("2"))]),
+            vec![("a".to_owned(), "2".to_owned())]
+        );
+        assert_eq!(
+            merged(&[("a", "1")], &[]),
+            vec![("a".to_owned(), "1".to_owned())]
+        );
+    }
+
+    /// A key two batches in flight wrote keeps the later one's value once the first commits,
+    /// and leaves the overlay only when the later one does.
+    #[test]
+    fn a_key_rewritten_by_a_later_batch_stays_until_that_batch_commits() {
+        let writes = |value: &str| Writes {
+            keys: vec![key("k"), key(value)],
+            values: vec![key(value), key(value)],
+            deleted: Vec::new(),
+            head: None,
+        };
+        let mut overlay = Overlay::default();
+        overlay.record(1, &writes("first"));
+        overlay.record(2, &writes("second"));
+        overlay.forget(1);
+        assert_eq!(overlay.get(b"k"), Some(Some(key("second"))));
+        assert_eq!(
+            overlay.get(b"first"),
+            None,
+            "the first batch's own key left"
+        );
+        overlay.forget(2);
+        assert_eq!(overlay.get(b"k"), None);
+    }
+
+    #[test]
+    fn a_failed_read_of_the_committed_entries_is_passed_on() {
+        let committed: Vec<Result<Entry, StoreError>> =
+            vec![Err(StoreError::Postgres("connection lost".to_owned()))];
+        let entries: Entries<'_> = Box::new(committed.into_iter());
+        let mut merged = Merged {
+            committed: entries.peekable(),
+            pending: vec![(key("a"), Some(key("2")))].into_iter().peekable(),
+        };
+        assert!(matches!(merged.next(), Some(Err(StoreError::Postgres(_)))));
+    }
+
     /// A batch that recalled a paid invoice twice once read it as paid and then as never
     /// claimed (the second ask found the row used up): the invoice was paid twice.
     #[test]
