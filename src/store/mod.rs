@@ -64,6 +64,10 @@ pub enum StoreError {
     /// The PostgreSQL store: a connection, a statement, the schema, or the lease.
     #[error("PostgreSQL: {0}")]
     Postgres(String),
+    /// A batch refused because a key it expected (what its decisions read) held something
+    /// else: nothing of it was written.
+    #[error("refused by the store: {0}")]
+    NotAsDecided(String),
     /// A batch refused because this process no longer holds the writer lease.
     #[error("refused by the database: {0}")]
     Fenced(String),
@@ -454,6 +458,9 @@ impl Journal {
             head = next_head;
             let writes = writes_of(event.as_ref(), ledger);
             touched.extend(writes.records);
+            for (key, value) in writes.expected {
+                batch.expect(key, value);
+            }
             for (key, value) in writes.indexes {
                 batch.insert(key, value);
             }

@@ -114,6 +114,9 @@ impl RecordKey {
 pub struct Writes {
     pub records: Vec<RecordKey>,
     pub indexes: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Index entries and what each must hold before the event (`None`: nothing), as the
+    /// ledger that decided it read them: a store refuses the batch otherwise.
+    pub expected: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 /// The records and index entries `event` changes, given the ledger after it was applied.
@@ -233,6 +236,11 @@ fn accepted_writes(writes: &mut Writes, redemption: &Redemption, ledger: &Ledger
         keys::redemption_by_provider(&redemption.provider_credit_code, &id),
         Vec::new(),
     ));
+    // Its invoice was unclaimed, or indexed to the returned claim it corrects (the ledger's
+    // own rule, `apply`): the store refuses a second claim of a number the writer misread.
+    let (invoice_key, _) = invoice_index(redemption);
+    let corrected = redemption.corrects.map(|id| id.to_string().into_bytes());
+    writes.expected.push((invoice_key, corrected));
     writes.indexes.push(invoice_index(redemption));
     writes.records.push(RecordKey::Redemption(id));
     redemption_totals(

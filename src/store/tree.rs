@@ -40,13 +40,45 @@ pub trait Tree: Send + Sync + 'static {
     }
 }
 
-/// Writes to apply together; a later write to a key replaces an earlier one.
+/// Writes to apply together; a later write to a key replaces an earlier one. With the values
+/// some keys must hold before it (its expectations): a tree applies nothing of a batch whose
+/// expectation a key does not meet.
 #[derive(Clone, Debug, Default)]
 pub struct TreeBatch {
     writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    expected: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl TreeBatch {
+    /// `key` must hold `value` (`None`: no entry) before this batch. Only the first expectation
+    /// of a key not yet written by the batch is kept: a later one is about the batch's own
+    /// writes, which the ledger that decided them already checked.
+    pub fn expect(&mut self, key: impl Into<Vec<u8>>, value: Option<Vec<u8>>) {
+        let key = key.into();
+        if !self.writes.contains_key(&key) {
+            self.expected.entry(key).or_insert(value);
+        }
+    }
+
+    /// Every expectation, each key once, in key order.
+    pub(super) fn expectations(&self) -> &BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+        &self.expected
+    }
+
+    /// Fails naming the first key of the batch's expectations that `get` finds otherwise.
+    fn check_expectations(
+        &self,
+        get: impl Fn(&[u8]) -> Result<Option<Vec<u8>>, StoreError>,
+    ) -> Result<(), StoreError> {
+        for (key, expected) in &self.expected {
+            let found = get(key)?;
+            if found != *expected {
+                return Err(not_as_decided(key, expected.as_deref(), found.as_deref()));
+            }
+        }
+        Ok(())
+    }
+
     pub fn insert(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
         self.writes.insert(key.into(), Some(value.into()));
     }
@@ -60,6 +92,23 @@ impl TreeBatch {
     pub(super) fn into_writes(self) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
         self.writes
     }
+}
+
+/// The refusal of a batch whose decision read `key` as `expected` where the store holds
+/// `found` (`None` where not known).
+fn not_as_decided(key: &[u8], expected: Option<&[u8]>, found: Option<&[u8]>) -> StoreError {
+    let shown = |value: Option<&[u8]>| {
+        value.map_or_else(
+            || "nothing".to_owned(),
+            |bytes| String::from_utf8_lossy(bytes).into_owned(),
+        )
+    };
+    StoreError::NotAsDecided(format!(
+        "{} holds {}, not {} as the batch's decisions read it: nothing of the batch was written",
+        String::from_utf8_lossy(key),
+        shown(found),
+        shown(expected)
+    ))
 }
 
 impl Tree for sled::Db {
@@ -77,6 +126,8 @@ impl Tree for sled::Db {
     }
 
     fn apply(&self, batch: TreeBatch) -> Result<(), StoreError> {
+        // One writer applies batches, so what is checked here is what the batch applies over.
+        batch.check_expectations(|key| Tree::get(self, key))?;
         let mut sled_batch = sled::Batch::default();
         for (key, write) in batch.writes {
             match write {
@@ -160,6 +211,7 @@ impl Tree for MemoryTree {
             .entries
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        batch.check_expectations(|key| Ok(entries.get(key).cloned()))?;
         for (key, write) in batch.writes {
             match write {
                 Some(value) => entries.insert(key, value),
@@ -229,6 +281,33 @@ mod tests {
         let last = tree.last_with_prefix(b"a/").expect("last");
         assert_eq!(last, Some((b"a/0599".to_vec(), b"599".to_vec())));
         assert_eq!(tree.last_with_prefix(b"c/").expect("last"), None);
+        check_expectations(tree);
+    }
+
+    /// A batch whose expectation a key does not meet writes nothing; one whose expectations
+    /// all hold is written; an expectation about a key the batch already wrote is not kept.
+    fn check_expectations(tree: &dyn Tree) {
+        let mut second_claim = TreeBatch::default();
+        second_claim.expect("b/1", None);
+        second_claim.insert("b/1", "again");
+        second_claim.insert("c/1", "side effect");
+        let refused = tree.apply(second_claim).expect_err("b/1 is taken");
+        assert!(
+            matches!(&refused, StoreError::NotAsDecided(message) if message.contains("b/1")),
+            "{refused}"
+        );
+        assert_eq!(tree.get(b"b/1").expect("get"), Some(b"one".to_vec()));
+        assert_eq!(tree.get(b"c/1").expect("get"), None, "nothing written");
+
+        let mut correction = TreeBatch::default();
+        correction.expect("b/1", Some(b"one".to_vec()));
+        correction.insert("b/1", "corrected");
+        correction.expect("b/2", None);
+        correction.insert("b/2", "first");
+        correction.expect("b/2", Some(b"first".to_vec()));
+        tree.apply(correction).expect("every expectation holds");
+        assert_eq!(tree.get(b"b/1").expect("get"), Some(b"corrected".to_vec()));
+        assert_eq!(tree.get(b"b/2").expect("get"), Some(b"first".to_vec()));
     }
 
     #[test]

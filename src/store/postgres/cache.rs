@@ -192,6 +192,8 @@ mod tests {
             values: vec![b"newer".to_vec()],
             deleted: Vec::new(),
             head: None,
+            expected_keys: Vec::new(),
+            expected_values: Vec::new(),
         });
         cache.fill(&key, &value, before);
         assert_eq!(cache.lookup(&key), Some(b"newer".to_vec()));

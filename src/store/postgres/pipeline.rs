@@ -436,6 +436,8 @@ mod tests {
             values: vec![key(value), key(value)],
             deleted: Vec::new(),
             head: None,
+            expected_keys: Vec::new(),
+            expected_values: Vec::new(),
         };
         let mut overlay = Overlay::default();
         overlay.record(1, &writes("first"));

@@ -238,15 +238,25 @@ pub(super) struct Writes {
     pub deleted: Vec<Vec<u8>>,
     /// The head's new bytes, when the batch moves it.
     pub head: Option<Vec<u8>>,
+    /// Keys the batch expects, and what each must hold before it (`None`: no row).
+    pub expected_keys: Vec<Vec<u8>>,
+    pub expected_values: Vec<Option<Vec<u8>>>,
 }
 
 impl Writes {
     fn of(batch: TreeBatch) -> Writes {
+        let (expected_keys, expected_values) = batch
+            .expectations()
+            .iter()
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .unzip();
         let mut writes = Writes {
             keys: Vec::new(),
             values: Vec::new(),
             deleted: Vec::new(),
             head: None,
+            expected_keys,
+            expected_values,
         };
         for (key, write) in batch.into_writes() {
             match write {
@@ -269,37 +279,45 @@ impl Writes {
 /// this writer's epoch and holder ($1, $2), so no takeover commits until this transaction
 /// ends; reads the stored chain head ($3); and writes the batch (upserts $6 → $7, deletes
 /// $8) only when the lease is held and the stored head is the one the batch extends ($4;
-/// any, when the batch does not move the head, $5 null). It answers whether the lease is
+/// any, when the batch does not move the head, $5 null), and that every key the batch expects
+/// ($9) holds what its decisions read ($10, null: no row). It answers whether the lease is
 /// held, whether the head matched, and whether the head is already the batch's own: an
-/// earlier attempt whose connection broke at its COMMIT committed it.
+/// earlier attempt whose connection broke at its COMMIT committed it; and whether every
+/// expectation was met. Every part reads the rows as they were before the batch.
 const BATCH_SQL: &str = "\
 WITH held AS (
     SELECT epoch FROM writer_lease WHERE id = 1 AND epoch = $1 AND holder = $2 FOR SHARE),
 stored AS (SELECT value FROM entries WHERE key = $3),
+unmet AS (
+    SELECT 1 FROM unnest($9::bytea[], $10::bytea[]) AS wanted (key, value)
+    WHERE (SELECT value FROM entries WHERE entries.key = wanted.key) IS DISTINCT FROM wanted.value),
 verdict AS (
     SELECT EXISTS (SELECT 1 FROM held) AS held,
            $5::bytea IS NULL OR (SELECT value FROM stored) IS NOT DISTINCT FROM $4::bytea AS extends,
-           $5::bytea IS NOT NULL AND (SELECT value FROM stored) IS NOT DISTINCT FROM $5::bytea AS already),
+           $5::bytea IS NOT NULL AND (SELECT value FROM stored) IS NOT DISTINCT FROM $5::bytea AS already,
+           NOT EXISTS (SELECT 1 FROM unmet) AS met),
 upserted AS (
     INSERT INTO entries (key, value)
     SELECT key, value FROM unnest($6::bytea[], $7::bytea[]) AS batch (key, value)
-    WHERE (SELECT held AND extends AND NOT already FROM verdict)
+    WHERE (SELECT held AND extends AND NOT already AND met FROM verdict)
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
     RETURNING 1),
 deleted AS (
     DELETE FROM entries
-    WHERE key = ANY ($8::bytea[]) AND (SELECT held AND extends AND NOT already FROM verdict)
+    WHERE key = ANY ($8::bytea[]) AND (SELECT held AND extends AND NOT already AND met FROM verdict)
     RETURNING 1)
-SELECT held, extends, already, (SELECT count(*) FROM upserted), (SELECT count(*) FROM deleted)
+SELECT held, extends, already, (SELECT count(*) FROM upserted), (SELECT count(*) FROM deleted), met
 FROM verdict";
 
 /// The types of [`BATCH_SQL`]'s parameters, in order.
-const BATCH_TYPES: [Type; 8] = [
+const BATCH_TYPES: [Type; 10] = [
     Type::INT8,
     Type::TEXT,
     Type::BYTEA,
     Type::BYTEA,
     Type::BYTEA,
+    Type::BYTEA_ARRAY,
+    Type::BYTEA_ARRAY,
     Type::BYTEA_ARRAY,
     Type::BYTEA_ARRAY,
     Type::BYTEA_ARRAY,
@@ -321,6 +339,7 @@ struct Verdict {
     held: bool,
     extends: bool,
     already: bool,
+    met: bool,
 }
 
 /// Why an attempt at a batch failed: its connection broke (whether the batch committed is
@@ -353,7 +372,7 @@ async fn attempt(
 ) -> Result<Verdict, Failed> {
     let statement = batch_statement(writer).await.map_err(Failed::of)?;
     let head_key = keys::HEAD;
-    let parameters: [&(dyn ToSql + Sync); 8] = [
+    let parameters: [&(dyn ToSql + Sync); 10] = [
         &fence.epoch,
         &fence.holder,
         &head_key,
@@ -362,6 +381,8 @@ async fn attempt(
         &writes.keys,
         &writes.values,
         &writes.deleted,
+        &writes.expected_keys,
+        &writes.expected_values,
     ];
     let client = &writer.client;
     // Biased: polled in this order, so the three are sent in this order before any answer.
@@ -383,11 +404,13 @@ async fn attempt(
         held: row.get(0),
         extends: row.get(1),
         already: row.get(2),
+        met: row.get(5),
     })
 }
 
-/// What a batch's verdict means: written (or written already), or refused as fenced.
-fn settle(fence: &Fence, verdict: Verdict) -> Result<(), StoreError> {
+/// What a batch's verdict means: written (or written already), or refused as fenced, or
+/// refused because a key it expected holds something else.
+fn settle(fence: &Fence, verdict: Verdict, writes: &Writes) -> Result<(), StoreError> {
     if !verdict.held {
         return Err(StoreError::Fenced(format!(
             "{NOT_THE_WRITER} (epoch {}): another voucherd took it; this batch was not written",
@@ -398,6 +421,17 @@ fn settle(fence: &Fence, verdict: Verdict) -> Result<(), StoreError> {
         return Err(StoreError::Fenced(
             "the chain head in the database is not the one this voucherd last wrote: another writer has been at the ledger; this batch was not written".to_owned(),
         ));
+    }
+    if !verdict.met && !verdict.already {
+        let keys: Vec<_> = writes
+            .expected_keys
+            .iter()
+            .map(|key| String::from_utf8_lossy(key).into_owned())
+            .collect();
+        return Err(StoreError::NotAsDecided(format!(
+            "the database does not hold what the batch's decisions read for {}: nothing of the batch was written",
+            keys.join(", ")
+        )));
     }
     Ok(())
 }
@@ -414,7 +448,7 @@ pub(super) async fn write_batch(
     let broke = {
         let mut writer = shared.writer().await?;
         match attempt(&mut writer, fence, head_expected, writes).await {
-            Ok(verdict) => return settle(fence, verdict),
+            Ok(verdict) => return settle(fence, verdict, writes),
             Err(Failed::ConnectionLost(error)) => error,
             Err(Failed::Other(error)) => return Err(error),
         }
@@ -422,7 +456,7 @@ pub(super) async fn write_batch(
     tracing::warn!(error = %broke, "the writer's PostgreSQL connection broke during a batch: writing it again on a new one (the head tells whether it committed)");
     let mut writer = shared.writer().await?;
     match attempt(&mut writer, fence, head_expected, writes).await {
-        Ok(verdict) => settle(fence, verdict),
+        Ok(verdict) => settle(fence, verdict, writes),
         Err(Failed::ConnectionLost(error) | Failed::Other(error)) => Err(error),
     }
 }
