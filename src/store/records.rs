@@ -238,10 +238,10 @@ fn accepted_writes(writes: &mut Writes, redemption: &Redemption, ledger: &Ledger
     ));
     // Its invoice was unclaimed, or indexed to the returned claim it corrects (the ledger's
     // own rule, `apply`): the store refuses a second claim of a number the writer misread.
-    let (invoice_key, _) = invoice_index(redemption);
+    let (invoice_key, claim) = invoice_index(redemption);
     let corrected = redemption.corrects.map(|id| id.to_string().into_bytes());
-    writes.expected.push((invoice_key, corrected));
-    writes.indexes.push(invoice_index(redemption));
+    writes.expected.push((invoice_key.clone(), corrected));
+    writes.indexes.push((invoice_key, claim));
     writes.records.push(RecordKey::Redemption(id));
     redemption_totals(
         writes,
